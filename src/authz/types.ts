@@ -1,0 +1,80 @@
+/**
+ * Plain-data types for policy evaluation. The evaluator never sees an HTTP
+ * request, a session store or a clock it did not get passed: the adapter in
+ * `proxy/` builds a PolicyInput, then calls `evaluate(policy, input, now)`.
+ */
+
+export interface ClientCertificateInfo {
+  /** A certificate was presented. */
+  readonly presented: boolean;
+  /** It chains to the configured downstream CA. */
+  readonly valid: boolean;
+  /** Lower-case hex SHA-256 of the DER certificate. */
+  readonly fingerprint: string;
+  /** Base64 SHA-256 of the DER SubjectPublicKeyInfo. */
+  readonly spkiHash: string;
+  readonly sanEmail: readonly string[];
+  readonly sanDns: readonly string[];
+  readonly sanUri: readonly string[];
+}
+
+export interface RequestInfo {
+  /** Upper-case. */
+  readonly method: string;
+  /** Lower-case host without port. */
+  readonly host: string;
+  /** Path without query, as received (percent-encoded). */
+  readonly path: string;
+  /** Client address after `xff_num_trusted_hops` (IPv4, or IPv6 without brackets). */
+  readonly ip: string;
+  /** OPTIONS with Origin and Access-Control-Request-Method. */
+  readonly corsPreflight: boolean;
+  readonly clientCertificate: ClientCertificateInfo | undefined;
+}
+
+export interface IdentityInfo {
+  /** User id (`sub`), or a service account's user id. */
+  readonly user: string;
+  readonly email: string;
+  /** Group ids and names. */
+  readonly groups: readonly string[];
+  /** All claims from the IdP / token, nested objects kept. */
+  readonly claims: Readonly<Record<string, unknown>>;
+  /** Session id or service-account id. */
+  readonly sessionId: string;
+  /** Set when the identity is a stored service account. */
+  readonly serviceAccountId?: string | undefined;
+}
+
+/** A record of external data, looked up by (type, key). */
+export type DataRecord = Readonly<Record<string, unknown>>;
+
+export interface PolicyInput {
+  readonly request: RequestInfo;
+  /** null when the request has no valid session or token. */
+  readonly identity: IdentityInfo | null;
+  /** Lookup of external data preloaded by the adapter; pure. */
+  readonly records?: (type: string, id: string) => DataRecord | undefined;
+}
+
+export type DecisionResult = 'allow' | 'deny' | 'login';
+
+export interface CriterionTrace {
+  /** Path to the node in the policy, e.g. `rules[0].allow.or[2]`. */
+  readonly path: string;
+  /** Criterion name, e.g. `email`, `claim/groups`. */
+  readonly criterion: string;
+  readonly matched: boolean;
+  /** e.g. `email-ok`, `email-unauthorized`, `user-unauthenticated`. */
+  readonly reason: string;
+}
+
+export interface Decision {
+  readonly result: DecisionResult;
+  /** Reasons of the criteria that decided (deduplicated, stable order). */
+  readonly reasons: readonly string[];
+  /** Path of the deciding rule/operator, e.g. `rules[1].deny`, or undefined for default deny. */
+  readonly rule: string | undefined;
+  /** Every criterion evaluated, for `policy explain` and the decision log. */
+  readonly trace: readonly CriterionTrace[];
+}

@@ -1,0 +1,141 @@
+/**
+ * The typed, frozen shape of a loaded configuration. Every field maps one
+ * Pomerium config key (CONTRACT §1) from snake_case to camelCase; durations
+ * are milliseconds, secrets are decoded bytes. Nothing here is mutated after
+ * load: a reload builds a new Config and swaps it in.
+ */
+
+export type IdpProvider =
+  | 'oidc' | 'google' | 'azure' | 'okta' | 'auth0' | 'github' | 'gitlab'
+  | 'keycloak' | 'cognito' | 'onelogin' | 'ping';
+
+export type StorageType = 'memory' | 'file' | 'postgres';
+
+export type SameSite = 'strict' | 'lax' | 'none';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** A raw PPL document as written in config (a rule object or a list of rules). */
+export type PolicyDocument = unknown;
+
+export interface Upstream {
+  /** Absolute http(s) URL; its path, when not `/`, is a prefix rewrite. */
+  readonly url: URL;
+  /** Relative weight for balancing, default 1. */
+  readonly weight: number;
+}
+
+export interface RouteConfig {
+  /** Index in the routes list, for error messages ("routes[3]"). */
+  readonly index: number;
+  /** `name`, or `from` when unnamed. */
+  readonly name: string;
+  readonly description: string;
+  /** The `from` URL as written. */
+  readonly from: string;
+  readonly fromScheme: 'http' | 'https';
+  /** Lower-case host without port; may start with `*.`. */
+  readonly fromHost: string;
+  /** Explicit port from `from`, or undefined. */
+  readonly fromPort: number | undefined;
+  readonly to: readonly Upstream[];
+  readonly prefix: string | undefined;
+  readonly path: string | undefined;
+  readonly regex: RegExp | undefined;
+  /** The route's own `policy` key, unparsed (authz compiles it). */
+  readonly policy: PolicyDocument | undefined;
+  readonly allowPublicUnauthenticatedAccess: boolean;
+  readonly allowAnyAuthenticatedUser: boolean;
+  readonly corsAllowPreflight: boolean;
+  readonly allowedUsers: readonly string[];
+  readonly allowedDomains: readonly string[];
+  /** `allowed_idp_claims`: claim name → accepted values. */
+  readonly allowedIdpClaims: Readonly<Record<string, readonly unknown[]>>;
+  /** Resolved: route value, else the global `pass_identity_headers`. */
+  readonly passIdentityHeaders: boolean;
+  readonly setRequestHeaders: Readonly<Record<string, string>>;
+  /** Lower-case header names. */
+  readonly removeRequestHeaders: readonly string[];
+  readonly setResponseHeaders: Readonly<Record<string, string>>;
+  readonly preserveHostHeader: boolean;
+  readonly hostRewrite: string | undefined;
+  readonly prefixRewrite: string | undefined;
+  readonly allowWebsockets: boolean;
+  /** Route timeout in ms; falls back to `default_upstream_timeout`. 0 = none. */
+  readonly timeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly tlsSkipVerify: boolean;
+  readonly tlsCustomCaFile: string | undefined;
+  readonly tlsServerName: string | undefined;
+  /** Limen: namespace name, default `global`. */
+  readonly namespace: string;
+}
+
+export interface NamespaceConfig {
+  readonly name: string;
+  /** Parent namespace name; undefined only for `global`. */
+  readonly parent: string | undefined;
+}
+
+export interface DownstreamMtlsConfig {
+  readonly caFile: string | undefined;
+  readonly enforcement: 'policy' | 'policy_with_default_deny' | 'reject_connection';
+}
+
+export interface Config {
+  /** Path of the file this came from, if any. */
+  readonly source: string | undefined;
+  readonly address: { readonly host: string; readonly port: number };
+  readonly insecureServer: boolean;
+  readonly certificateFile: string | undefined;
+  readonly certificateKeyFile: string | undefined;
+  /** `certificates: [{cert, key}]` file pairs. */
+  readonly certificates: readonly { readonly certFile: string; readonly keyFile: string }[];
+  readonly authenticateServiceUrl: URL | undefined;
+  readonly idpProvider: IdpProvider;
+  readonly idpProviderUrl: string | undefined;
+  readonly idpClientId: string | undefined;
+  readonly idpClientSecret: string | undefined;
+  readonly idpScopes: readonly string[];
+  readonly idpRequestParams: Readonly<Record<string, string>>;
+  /** 32 bytes. */
+  readonly sharedSecret: Uint8Array;
+  readonly cookieName: string;
+  /** 32 bytes. */
+  readonly cookieSecret: Uint8Array;
+  readonly cookieDomain: string | undefined;
+  readonly cookieSameSite: SameSite;
+  readonly cookieHttpOnly: boolean;
+  /** Cookie and session lifetime in ms, default 14h. */
+  readonly cookieExpireMs: number;
+  /** PEM text of each configured signing key, in order; empty = derive. */
+  readonly signingKeys: readonly string[];
+  /** Header name (canonical, e.g. `X-Pomerium-Claim-Email`) → claim name. */
+  readonly jwtClaimsHeaders: Readonly<Record<string, string>>;
+  readonly jwtIssuerFormat: 'hostOnly' | 'uri';
+  /** Undefined = all groups. */
+  readonly jwtGroupsFilter: readonly string[] | undefined;
+  readonly passIdentityHeaders: boolean;
+  /** Emails, user ids, or `group:NAME` entries. */
+  readonly administrators: readonly string[];
+  readonly databrokerStorageType: StorageType;
+  /** SQLite path or postgres:// URL. */
+  readonly databrokerStorageConnectionString: string;
+  readonly metricsAddress: string | undefined;
+  readonly healthCheckAddr: string | undefined;
+  readonly logLevel: LogLevel;
+  readonly timeoutReadMs: number;
+  readonly timeoutWriteMs: number;
+  readonly timeoutIdleMs: number;
+  readonly defaultUpstreamTimeoutMs: number;
+  readonly xffNumTrustedHops: number;
+  readonly programmaticRedirectDomainWhitelist: readonly string[];
+  readonly routes: readonly RouteConfig[];
+  /** Limen: namespace tree, always containing `global`. */
+  readonly namespaces: readonly NamespaceConfig[];
+  readonly downstreamMtls: DownstreamMtlsConfig | undefined;
+  /** Limen: audit retention in ms, default 30 days. */
+  readonly auditRetentionMs: number;
+  /** Limen: run the embedded development IdP and demo upstream. */
+  readonly devMode: boolean;
+}
