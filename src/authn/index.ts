@@ -1,0 +1,12 @@
+/**
+ * Authentication: the OIDC relying party, sessions in the store, sealed
+ * hand-off values, and working out who a request comes from (session
+ * cookie or Pomerium bearer token).
+ */
+export { OidcClient, IdpError } from './oidc.js';
+export type { IdpTokens } from './oidc.js';
+export { SessionStore, SESSION_TYPE, groupsFromClaims } from './sessions.js';
+export type { SessionData, Impersonation, IdpTokenSet } from './sessions.js';
+export { seal, unseal, deriveKey } from './seal.js';
+export { Identifier } from './identify.js';
+export type { Caller, Credential, IdentifyResult, TokenResolver, IdentityEnricher, IdentifyDeps } from './identify.js';

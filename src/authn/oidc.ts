@@ -1,0 +1,129 @@
+import * as oidc from 'openid-client';
+import type { Config } from '../config/index.js';
+import { LimenError } from '../errors/index.js';
+
+/** What the IdP told us at sign-in or refresh, already checked. */
+export interface IdpTokens {
+  readonly claims: Record<string, unknown>;
+  readonly idToken: string | undefined;
+  readonly accessToken: string;
+  readonly refreshToken: string | undefined;
+  /** ms since epoch; undefined when the IdP did not say. */
+  readonly expiresAt: number | undefined;
+}
+
+export class IdpError extends LimenError {
+  constructor(code: string, message: string, cause?: unknown) {
+    super(code, message, { status: 502, cause });
+  }
+}
+
+/**
+ * The OIDC relying party: discovery from `idp_provider_url`, authorization
+ * code + PKCE + nonce, refresh, RP-initiated logout. Discovery is retried on
+ * demand, so Limen starts even when the IdP is briefly down (sign-in then
+ * fails closed with 502 until it answers).
+ */
+export class OidcClient {
+  private discovered: Promise<oidc.Configuration> | undefined;
+
+  constructor(
+    private readonly cfg: Pick<Config, 'idpProviderUrl' | 'idpClientId' | 'idpClientSecret' | 'idpScopes' | 'idpRequestParams'>,
+    private readonly redirectUri: string,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  private configuration(): Promise<oidc.Configuration> {
+    if (!this.discovered) {
+      const issuer = new URL(this.cfg.idpProviderUrl ?? '');
+      const insecure = issuer.protocol === 'http:';
+      this.discovered = oidc.discovery(issuer, this.cfg.idpClientId ?? '', this.cfg.idpClientSecret, undefined, {
+        ...(insecure ? { execute: [oidc.allowInsecureRequests] } : {}),
+        timeout: 10,
+      }).catch((e: unknown) => {
+        this.discovered = undefined;
+        throw new IdpError('ERR_IDP_DISCOVERY', 'identity provider discovery failed', { message: (e as Error).message });
+      });
+    }
+    return this.discovered;
+  }
+
+  /** Starts sign-in: the IdP authorization URL for this state, nonce and PKCE verifier. */
+  async authorizationUrl(state: string, nonce: string, codeVerifier: string): Promise<string> {
+    const c = await this.configuration();
+    const params: Record<string, string> = {
+      ...this.cfg.idpRequestParams,
+      redirect_uri: this.redirectUri,
+      scope: this.cfg.idpScopes.join(' '),
+      response_type: 'code',
+      code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
+      code_challenge_method: 'S256',
+      state,
+      nonce,
+    };
+    return oidc.buildAuthorizationUrl(c, params).href;
+  }
+
+  /** Exchanges the code; checks state, nonce, PKCE and the ID token. */
+  async exchange(callbackUrl: URL, expected: { state: string; nonce: string; codeVerifier: string }): Promise<IdpTokens> {
+    const c = await this.configuration();
+    let tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers;
+    try {
+      tokens = await oidc.authorizationCodeGrant(c, callbackUrl, {
+        pkceCodeVerifier: expected.codeVerifier,
+        expectedState: expected.state,
+        expectedNonce: expected.nonce,
+        idTokenExpected: true,
+      });
+    } catch (e) {
+      throw new IdpError('ERR_IDP_CODE_EXCHANGE', 'the identity provider did not accept the sign-in', { message: (e as Error).message });
+    }
+    return this.collect(c, tokens, undefined);
+  }
+
+  /** Refreshes; a refusal throws IdpError (the caller ends the session). */
+  async refresh(refreshToken: string, previousClaims: Record<string, unknown>): Promise<IdpTokens> {
+    const c = await this.configuration();
+    let tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers;
+    try {
+      tokens = await oidc.refreshTokenGrant(c, refreshToken);
+    } catch (e) {
+      throw new IdpError('ERR_IDP_REFRESH', 'the identity provider refused to refresh the session', { message: (e as Error).message });
+    }
+    const t = await this.collect(c, tokens, previousClaims);
+    return { ...t, refreshToken: t.refreshToken ?? refreshToken };
+  }
+
+  private async collect(
+    c: oidc.Configuration, tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers, previous: Record<string, unknown> | undefined,
+  ): Promise<IdpTokens> {
+    let claims: Record<string, unknown> = { ...(previous ?? {}), ...(tokens.claims() ?? {}) };
+    // Providers that leave email/groups out of the ID token put them in userinfo.
+    if ((claims.email === undefined || claims.groups === undefined) && typeof claims.sub === 'string' && c.serverMetadata().userinfo_endpoint) {
+      try {
+        const info = await oidc.fetchUserInfo(c, tokens.access_token, claims.sub);
+        claims = { ...info, ...claims };
+      } catch { /* userinfo is optional */ }
+    }
+    return {
+      claims,
+      idToken: tokens.id_token,
+      accessToken: tokens.access_token,
+      refreshToken: tokens.refresh_token,
+      expiresAt: typeof tokens.expires_in === 'number' ? this.now() + tokens.expires_in * 1000 : undefined,
+    };
+  }
+
+  /** The IdP's RP-initiated logout URL, when it supports one. */
+  async endSessionUrl(idToken: string | undefined, postLogoutRedirectUri: string): Promise<string | undefined> {
+    try {
+      const c = await this.configuration();
+      if (!c.serverMetadata().end_session_endpoint) return undefined;
+      const params: Record<string, string> = { post_logout_redirect_uri: postLogoutRedirectUri, client_id: this.cfg.idpClientId ?? '' };
+      if (idToken) params.id_token_hint = idToken;
+      return oidc.buildEndSessionUrl(c, params).href;
+    } catch {
+      return undefined;
+    }
+  }
+}

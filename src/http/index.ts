@@ -1,0 +1,9 @@
+/**
+ * HTTP plumbing shared by every handler: request ids, content negotiation,
+ * the one place errors become responses (HTML or JSON), cookies, Host and
+ * client-address parsing.
+ */
+export { newRequestId, prefersHtml, wantsJson, sendError, sendJson, sendHtml, sendRedirect, escapeHtml, htmlLayout, STATUS_TITLES } from './respond.js';
+export type { ErrorPage } from './respond.js';
+export { parseCookies, removeCookies, serializeCookie, parseHostHeader, normalizeIp, clientIp } from './request.js';
+export type { CookieOptions } from './request.js';

@@ -1,0 +1,100 @@
+import type { IncomingMessage } from 'node:http';
+import { isIP } from 'node:net';
+
+/** RFC 6265 §4.2: parses a Cookie header; the first value of a name wins. */
+export function parseCookies(header: string | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  if (!header) return out;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) continue;
+    const name = part.slice(0, eq).trim();
+    if (!name || out.has(name)) continue;
+    let value = part.slice(eq + 1).trim();
+    if (value.startsWith('"') && value.endsWith('"') && value.length >= 2) value = value.slice(1, -1);
+    out.set(name, value);
+  }
+  return out;
+}
+
+/** The Cookie header with the named cookies removed; undefined when none remain. */
+export function removeCookies(header: string | undefined, names: ReadonlySet<string>): string | undefined {
+  if (!header) return undefined;
+  const kept = header.split(';').map((p) => p.trim()).filter((p) => {
+    if (!p) return false;
+    const eq = p.indexOf('=');
+    const name = (eq < 0 ? p : p.slice(0, eq)).trim();
+    return !names.has(name);
+  });
+  return kept.length > 0 ? kept.join('; ') : undefined;
+}
+
+export interface CookieOptions {
+  readonly maxAgeS?: number;
+  readonly domain?: string | undefined;
+  readonly path?: string;
+  readonly secure: boolean;
+  readonly httpOnly: boolean;
+  readonly sameSite: 'strict' | 'lax' | 'none';
+}
+
+/** Serialises a Set-Cookie value. */
+export function serializeCookie(name: string, value: string, o: CookieOptions): string {
+  let s = `${name}=${value}; Path=${o.path ?? '/'}`;
+  if (o.maxAgeS !== undefined) s += `; Max-Age=${Math.max(0, Math.floor(o.maxAgeS))}`;
+  if (o.maxAgeS === 0) s += '; Expires=Thu, 01 Jan 1970 00:00:00 GMT';
+  if (o.domain) s += `; Domain=${o.domain}`;
+  if (o.secure) s += '; Secure';
+  if (o.httpOnly) s += '; HttpOnly';
+  s += `; SameSite=${o.sameSite === 'strict' ? 'Strict' : o.sameSite === 'none' ? 'None' : 'Lax'}`;
+  return s;
+}
+
+// RFC 3986 reg-name (letters, digits, -, ., _ and ~) or an IPv6 literal, with an optional port.
+const HOST_RE = /^(?:\[[0-9a-fA-F:.]+\]|[a-zA-Z0-9](?:[a-zA-Z0-9._~-]{0,251}[a-zA-Z0-9])?)(?::\d{1,5})?$/;
+
+/** Splits and validates a Host header: lower-case host, port; undefined if malformed. */
+export function parseHostHeader(value: string | undefined): { host: string; port: number | undefined } | undefined {
+  if (!value || value.length > 260 || !HOST_RE.test(value)) return undefined;
+  let host: string;
+  let portText: string | undefined;
+  if (value.startsWith('[')) {
+    const end = value.indexOf(']');
+    host = value.slice(1, end);
+    if (isIP(host) !== 6) return undefined;
+    portText = value.length > end + 1 ? value.slice(end + 2) : undefined;
+  } else {
+    const colon = value.lastIndexOf(':');
+    host = colon >= 0 ? value.slice(0, colon) : value;
+    portText = colon >= 0 ? value.slice(colon + 1) : undefined;
+  }
+  let port: number | undefined;
+  if (portText !== undefined) {
+    port = Number(portText);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) return undefined;
+  }
+  return { host: host.toLowerCase().replace(/\.$/, ''), port };
+}
+
+/** Strips the IPv4-mapped IPv6 prefix so `::ffff:1.2.3.4` reads `1.2.3.4`. */
+export function normalizeIp(ip: string): string {
+  return ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
+}
+
+/**
+ * The client address, trusting `hops` proxies in front of Limen (Envoy's
+ * `xff_num_trusted_hops`): with 0, the socket peer; with N, the Nth address
+ * from the right of X-Forwarded-For. Malformed entries fall back to the peer.
+ */
+export function clientIp(req: IncomingMessage, hops: number): string {
+  const peer = normalizeIp(req.socket.remoteAddress ?? '');
+  if (hops <= 0) return peer;
+  const xff = req.headers['x-forwarded-for'];
+  const raw = Array.isArray(xff) ? xff.join(',') : xff;
+  if (!raw) return peer;
+  const list = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const candidate = list[list.length - hops];
+  if (candidate === undefined) return peer;
+  const ip = normalizeIp(candidate);
+  return isIP(ip) ? ip : peer;
+}

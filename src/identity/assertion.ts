@@ -1,0 +1,138 @@
+import { randomUUID } from 'node:crypto';
+import { SignJWT, createLocalJWKSet, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
+import type { KeySet } from './keys.js';
+
+/** Who the assertion speaks for; built by the caller from a session or token. */
+export interface AssertionIdentity {
+  /** Changes whenever any field below changes (session id + version). */
+  readonly cacheKey: string;
+  readonly user: string;
+  readonly email: string;
+  readonly name: string;
+  readonly groups: readonly string[];
+  /** Session id or service-account id. */
+  readonly sid: string;
+  /** All IdP claims, for `jwt_claims_headers` that name other claims. */
+  readonly claims: Readonly<Record<string, unknown>>;
+  /** RFC 8693 actor: the real administrator while impersonating. */
+  readonly act?: { readonly sub: string; readonly email: string } | undefined;
+}
+
+export interface AssertionOptions {
+  readonly issuerFormat: 'hostOnly' | 'uri';
+  readonly groupsFilter: readonly string[] | undefined;
+  /** Header → claim; the named claims are copied into the JWT too. */
+  readonly claimsHeaders: Readonly<Record<string, string>>;
+}
+
+/** Lifetime of an assertion (CONTRACT §2: exp = iat + 5 min). */
+export const ASSERTION_TTL_S = 300;
+const REUSE_MARGIN_S = 60;
+const CACHE_MAX = 50_000;
+
+interface Cached { readonly token: string; readonly reuseUntil: number }
+
+/**
+ * Signs `X-Pomerium-Jwt-Assertion` values with the current key, caching each
+ * (identity, host) token until one minute before it expires so that signing
+ * stays off the hot path.
+ */
+export class AssertionSigner {
+  private readonly cache = new Map<string, Cached>();
+
+  constructor(
+    private readonly keys: KeySet,
+    private readonly opts: AssertionOptions,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The claims for an identity on a host, without signing (for headers and tests). */
+  claimsFor(identity: AssertionIdentity, host: string, iat: number): JWTPayload {
+    const groups = this.opts.groupsFilter
+      ? identity.groups.filter((g) => this.opts.groupsFilter!.includes(g))
+      : [...identity.groups];
+    const claims: JWTPayload = {};
+    for (const claim of Object.values(this.opts.claimsHeaders)) {
+      const v = identity.claims[claim];
+      if (v !== undefined) claims[claim] = v;
+    }
+    Object.assign(claims, {
+      iss: this.opts.issuerFormat === 'uri' ? `https://${host}/` : host,
+      aud: host,
+      jti: randomUUID(),
+      iat,
+      exp: iat + ASSERTION_TTL_S,
+      sub: identity.user,
+      user: identity.user,
+      email: identity.email,
+      groups,
+      sid: identity.sid,
+      name: identity.name,
+    });
+    if (identity.act) claims.act = { sub: identity.act.sub, email: identity.act.email };
+    return claims;
+  }
+
+  async sign(identity: AssertionIdentity, host: string): Promise<string> {
+    const nowS = Math.floor(this.now() / 1000);
+    const key = `${identity.cacheKey}\u0000${host}`;
+    const hit = this.cache.get(key);
+    if (hit && hit.reuseUntil > nowS) return hit.token;
+    const k = this.keys.current;
+    const token = await new SignJWT(this.claimsFor(identity, host, nowS))
+      .setProtectedHeader({ alg: k.alg, kid: k.kid, typ: 'JWT' })
+      .sign(k.privateKey);
+    if (this.cache.size >= CACHE_MAX) this.evictExpired(nowS);
+    this.cache.set(key, { token, reuseUntil: nowS + ASSERTION_TTL_S - REUSE_MARGIN_S });
+    return token;
+  }
+
+  private evictExpired(nowS: number): void {
+    for (const [k, v] of this.cache) if (v.reuseUntil <= nowS) this.cache.delete(k);
+    if (this.cache.size >= CACHE_MAX) this.cache.clear();
+  }
+}
+
+/** Why a carried assertion was dropped (for the decision log). */
+export type CarriedAssertionFailure =
+  | 'assertion-malformed' | 'assertion-signature-invalid' | 'assertion-expired' | 'assertion-unknown-key'
+  | 'assertion-too-large';
+
+const MAX_CARRIED_BYTES = 16 * 1024;
+const CLOCK_SKEW_S = 60;
+
+/**
+ * Verifies that an incoming assertion (or `-For` value) was signed by one of
+ * Limen's own published keys and has not expired beyond the allowed skew.
+ * Guarantees: only ES256/RS256, only keys in `keys`, never throws.
+ */
+export async function verifyCarriedAssertion(
+  token: string, keys: KeySet, nowMs: number,
+): Promise<{ ok: true; claims: JWTPayload } | { ok: false; reason: CarriedAssertionFailure }> {
+  if (token.length > MAX_CARRIED_BYTES) return { ok: false, reason: 'assertion-too-large' };
+  const jwks = localJwks(keys);
+  try {
+    const { payload } = await jwtVerify(token, jwks, {
+      algorithms: ['ES256', 'RS256'],
+      clockTolerance: CLOCK_SKEW_S,
+      currentDate: new Date(nowMs),
+      requiredClaims: ['exp', 'iat'],
+    });
+    return { ok: true, claims: payload };
+  } catch (e) {
+    if (e instanceof joseErrors.JWTExpired) return { ok: false, reason: 'assertion-expired' };
+    if (e instanceof joseErrors.JWKSNoMatchingKey) return { ok: false, reason: 'assertion-unknown-key' };
+    if (e instanceof joseErrors.JWSSignatureVerificationFailed) return { ok: false, reason: 'assertion-signature-invalid' };
+    return { ok: false, reason: 'assertion-malformed' };
+  }
+}
+
+const jwksCache = new WeakMap<KeySet, ReturnType<typeof createLocalJWKSet>>();
+function localJwks(keys: KeySet): ReturnType<typeof createLocalJWKSet> {
+  let j = jwksCache.get(keys);
+  if (!j) {
+    j = createLocalJWKSet({ keys: keys.all.map((k) => ({ ...k.publicJwk })) });
+    jwksCache.set(keys, j);
+  }
+  return j;
+}

@@ -1,0 +1,11 @@
+/**
+ * Identity Limen asserts and accepts: signing keys and the JWKS, the
+ * `X-Pomerium-Jwt-Assertion` signer, verification of carried assertions,
+ * shared-secret tokens (session handles, service accounts, CLI tokens).
+ */
+export { deriveSigningKeyPem, signingKeyFromPem, loadKeySet, jwksDocument } from './keys.js';
+export type { SigningKey, KeySet, JwksDocument } from './keys.js';
+export { AssertionSigner, verifyCarriedAssertion, ASSERTION_TTL_S } from './assertion.js';
+export type { AssertionIdentity, AssertionOptions, CarriedAssertionFailure } from './assertion.js';
+export { signSessionHandle, verifySharedSecretToken, extractBearerToken, MAX_TOKEN_BYTES } from './tokens.js';
+export type { SessionHandle, TokenFailure, BearerSource } from './tokens.js';

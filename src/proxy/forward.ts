@@ -1,0 +1,187 @@
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream';
+import { Agent, type Dispatcher } from 'undici';
+import type { RouteConfig, Upstream } from '../config/index.js';
+import { buildResponseHeaders } from './headers.js';
+
+/** Why forwarding failed, mapped to 502/504 by the caller. */
+export class UpstreamError extends Error {
+  constructor(readonly status: 502 | 504, readonly reason: 'upstream-unreachable' | 'upstream-reset' | 'upstream-timeout', cause?: unknown) {
+    super(reason, { cause });
+    this.name = 'UpstreamError';
+  }
+}
+
+const DOWN_FOR_MS = 5_000;
+
+/**
+ * Picks upstreams for a route: weighted random order, with upstreams that
+ * recently refused connections moved to the back (passive health check), so
+ * a failed connect can fail over to the next one.
+ */
+export class UpstreamSelector {
+  private readonly downUntil = new Map<string, number>();
+  private readonly total: number;
+
+  constructor(private readonly upstreams: readonly Upstream[], private readonly random: () => number = Math.random) {
+    this.total = upstreams.reduce((s, u) => s + u.weight, 0);
+  }
+
+  /** Upstreams in the order to try them. */
+  order(now: number): Upstream[] {
+    const list = this.upstreams;
+    if (list.length === 1) return [list[0]!];
+    let r = this.random() * this.total;
+    let first = 0;
+    for (let i = 0; i < list.length; i++) {
+      r -= list[i]!.weight;
+      if (r < 0) { first = i; break; }
+    }
+    const ordered = [list[first]!, ...list.filter((_, i) => i !== first)];
+    const up = ordered.filter((u) => !this.isDown(u, now));
+    const down = ordered.filter((u) => this.isDown(u, now));
+    return [...up, ...down];
+  }
+
+  markDown(u: Upstream, now: number): void {
+    this.downUntil.set(u.url.origin, now + DOWN_FOR_MS);
+  }
+
+  private isDown(u: Upstream, now: number): boolean {
+    const t = this.downUntil.get(u.url.origin);
+    return t !== undefined && t > now;
+  }
+}
+
+/** One pooled keep-alive dispatcher per distinct upstream TLS setting. */
+export class DispatcherPool {
+  private readonly agents = new Map<string, Agent>();
+
+  get(route: RouteConfig): Dispatcher {
+    const key = `${route.tlsSkipVerify}|${route.tlsCustomCaFile ?? ''}|${route.tlsServerName ?? ''}`;
+    let agent = this.agents.get(key);
+    if (!agent) {
+      agent = new Agent({
+        keepAliveTimeout: 30_000,
+        keepAliveMaxTimeout: 300_000,
+        connections: 256,
+        connect: {
+          rejectUnauthorized: !route.tlsSkipVerify,
+          ...(route.tlsCustomCaFile ? { ca: readFileSync(route.tlsCustomCaFile) } : {}),
+          ...(route.tlsServerName ? { servername: route.tlsServerName } : {}),
+        },
+      });
+      this.agents.set(key, agent);
+    }
+    return agent;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.agents.values()].map((a) => a.close().catch(() => undefined)));
+    this.agents.clear();
+  }
+}
+
+/** Rewrites the request path for an upstream (prefix_rewrite, or the path in `to`). */
+export function upstreamPath(route: RouteConfig, upstream: Upstream, pathAndQuery: string): string {
+  const q = pathAndQuery.indexOf('?');
+  const path = q < 0 ? pathAndQuery : pathAndQuery.slice(0, q);
+  const query = q < 0 ? '' : pathAndQuery.slice(q);
+  const matched = route.path === undefined && route.regex === undefined ? (route.prefix ?? '/') : undefined;
+  const toPath = upstream.url.pathname;
+  const rewrite = route.prefixRewrite ?? (toPath !== '/' && toPath !== '' ? toPath : undefined);
+  if (rewrite === undefined) return path + query;
+  if (matched !== undefined && path.startsWith(matched)) return joinPath(rewrite, path.slice(matched.length), matched.endsWith('/')) + query;
+  return joinPath(rewrite, path, false) + query;
+}
+
+function joinPath(prefix: string, rest: string, restFollowsSlash: boolean): string {
+  if (restFollowsSlash) return prefix.endsWith('/') ? prefix + rest : `${prefix}/${rest}`;
+  if (prefix.endsWith('/') && rest.startsWith('/')) return prefix + rest.slice(1);
+  if (!prefix.endsWith('/') && !rest.startsWith('/') && rest !== '') return `${prefix}/${rest}`;
+  return prefix + rest;
+}
+
+export interface ForwardRequest {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly route: RouteConfig;
+  readonly selector: UpstreamSelector;
+  readonly dispatcher: Dispatcher;
+  /** Flat header list from buildUpstreamHeaders, without `host` for the upstream (added here). */
+  readonly headers: string[];
+  /** Index in `headers` of the host value, to replace per upstream when the host is not preserved. */
+  readonly hostFromUpstream: boolean;
+  readonly requestId: string;
+  readonly now: () => number;
+}
+
+const RETRYABLE_CONNECT = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/**
+ * Streams the request to an upstream and the response back, without
+ * buffering either body. Fails over to the next upstream only when the
+ * connection could not be opened (nothing of the body was sent).
+ * Resolves when the response has been fully sent or the client went away.
+ */
+export async function forward(f: ForwardRequest): Promise<{ status: number; upstream: string }> {
+  const { req, res, route } = f;
+  const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+  const candidates = f.selector.order(f.now());
+  const abort = new AbortController();
+  const onClose = (): void => { if (!res.writableFinished) abort.abort(); };
+  res.once('close', onClose);
+  let lastErr: unknown;
+  for (const upstream of candidates) {
+    const headers = f.hostFromUpstream ? withHost(f.headers, route.hostRewrite ?? upstream.url.host) : f.headers;
+    let timer: NodeJS.Timeout | undefined;
+    let timedOut = false;
+    if (route.timeoutMs > 0) {
+      timer = setTimeout(() => { timedOut = true; abort.abort(); }, route.timeoutMs);
+    }
+    try {
+      const up = await f.dispatcher.request({
+        origin: upstream.url.origin,
+        path: upstreamPath(route, upstream, req.url ?? '/'),
+        method: req.method as Dispatcher.HttpMethod,
+        headers,
+        body: hasBody ? req : null,
+        signal: abort.signal,
+        headersTimeout: 0,
+        bodyTimeout: route.idleTimeoutMs,
+      });
+      if (timer) clearTimeout(timer);
+      res.writeHead(up.statusCode, buildResponseHeaders(up.headers, route, f.requestId));
+      await new Promise<void>((resolve) => {
+        pipeline(up.body, res, () => resolve());
+      });
+      res.off('close', onClose);
+      return { status: up.statusCode, upstream: upstream.url.origin };
+    } catch (e) {
+      if (timer) clearTimeout(timer);
+      lastErr = e;
+      const code = (e as { code?: string }).code ?? '';
+      if (timedOut) { res.off('close', onClose); throw new UpstreamError(504, 'upstream-timeout', e); }
+      if (abort.signal.aborted) { res.off('close', onClose); return { status: 499, upstream: upstream.url.origin }; }
+      if (RETRYABLE_CONNECT.has(code)) {
+        f.selector.markDown(upstream, f.now());
+        if (!hasBody) continue;
+      }
+      res.off('close', onClose);
+      if (RETRYABLE_CONNECT.has(code)) throw new UpstreamError(502, 'upstream-unreachable', e);
+      throw new UpstreamError(502, 'upstream-reset', e);
+    }
+  }
+  res.off('close', onClose);
+  throw new UpstreamError(502, 'upstream-unreachable', lastErr);
+}
+
+function withHost(headers: string[], host: string): string[] {
+  const copy = headers.slice();
+  for (let i = 0; i < copy.length; i += 2) {
+    if (copy[i] === 'host') { copy[i + 1] = host; return copy; }
+  }
+  copy.push('host', host);
+  return copy;
+}

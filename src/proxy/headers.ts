@@ -1,0 +1,134 @@
+import type { IncomingMessage } from 'node:http';
+import type { RouteConfig } from '../config/index.js';
+import { removeCookies } from '../http/index.js';
+
+// RFC 9110 §7.6.1 hop-by-hop fields, plus the legacy Proxy-Connection and
+// the proxy credentials meant for this hop only.
+const HOP_BY_HOP = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade',
+  'proxy-authorization', 'proxy-authenticate',
+]);
+
+/** Names we set ourselves and therefore never copy from the client. */
+const REPLACED = new Set(['host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id', 'x-envoy-external-address']);
+
+/** What the request pipeline decided to add to the upstream request. */
+export interface UpstreamHeaderPlan {
+  readonly requestId: string;
+  /** Socket peer (appended to X-Forwarded-For). */
+  readonly peerIp: string;
+  /** `http` or `https`, how the client reached Limen. */
+  readonly proto: string;
+  /** The Host header as the client sent it. */
+  readonly originalHost: string;
+  /** Host to send upstream (after preserve_host_header / host_rewrite). */
+  readonly upstreamHost: string;
+  /** Cookie names never forwarded (the session cookie, CSRF cookie). */
+  readonly dropCookies: ReadonlySet<string>;
+  /** Headers Limen sets (identity, claims, carried assertion), lower-case names. */
+  readonly identityHeaders: Readonly<Record<string, string>>;
+  /** Keep `Upgrade`/`Connection: upgrade` (websocket hand-shake). */
+  readonly upgrade?: boolean;
+}
+
+/**
+ * Builds the upstream request headers as a flat [name, value, ...] list.
+ * Guarantees: no hop-by-hop field; no client `X-Pomerium-*` field (those
+ * Limen carries arrive via `identityHeaders`); no Pomerium credential in
+ * `Authorization`; the session cookie removed; then `remove_request_headers`,
+ * then `set_request_headers` (set wins over remove), then identity headers,
+ * which nothing a client or route sends can override.
+ */
+export function buildUpstreamHeaders(req: IncomingMessage, route: RouteConfig, plan: UpstreamHeaderPlan): string[] {
+  const raw = req.rawHeaders;
+  const out: string[] = [];
+  const connectionTokens = connectionListed(req.headers.connection);
+  const removed = route.removeRequestHeaders;
+  let xff: string | undefined;
+  let cookieSeen = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || REPLACED.has(lower)) {
+      if (lower === 'x-forwarded-for') xff = xff === undefined ? value : `${xff}, ${value}`;
+      continue;
+    }
+    if (connectionTokens !== undefined && connectionTokens.has(lower)) continue;
+    if (lower.startsWith('x-pomerium-')) continue;
+    if (lower === 'authorization' && isPomeriumAuthorization(value)) continue;
+    if (lower === 'cookie') {
+      // Several Cookie fields are folded into one before filtering.
+      if (cookieSeen) continue;
+      cookieSeen = true;
+      const kept = removeCookies(foldCookies(req), plan.dropCookies);
+      if (kept !== undefined && !removed.includes('cookie')) out.push('cookie', kept);
+      continue;
+    }
+    if (removed.length > 0 && removed.includes(lower)) continue;
+    if (route.setRequestHeaders[lower] !== undefined || hasKeyCaseInsensitive(route.setRequestHeaders, lower)) continue;
+    out.push(name, value);
+  }
+  out.push('host', plan.upstreamHost);
+  out.push('x-forwarded-for', xff === undefined ? plan.peerIp : `${xff}, ${plan.peerIp}`);
+  out.push('x-forwarded-proto', plan.proto);
+  out.push('x-forwarded-host', plan.originalHost);
+  out.push('x-request-id', plan.requestId);
+  if (plan.upgrade) out.push('connection', 'upgrade', 'upgrade', String(req.headers.upgrade ?? 'websocket'));
+  for (const [k, v] of Object.entries(route.setRequestHeaders)) {
+    const lower = k.toLowerCase();
+    if (lower.startsWith('x-pomerium-') || lower === 'host') continue;
+    out.push(k, v);
+  }
+  for (const [k, v] of Object.entries(plan.identityHeaders)) out.push(k, v);
+  return out;
+}
+
+/** The Pomerium credential forms of CONTRACT §2/§5 that never reach an upstream. */
+export function isPomeriumAuthorization(value: string): boolean {
+  return value.startsWith('Pomerium ') || value.startsWith('Bearer Pomerium-');
+}
+
+function foldCookies(req: IncomingMessage): string | undefined {
+  const c = req.headers.cookie;
+  return Array.isArray(c) ? c.join('; ') : c;
+}
+
+function connectionListed(v: string | undefined): Set<string> | undefined {
+  if (!v) return undefined;
+  const s = new Set<string>();
+  for (const t of v.split(',')) {
+    const n = t.trim().toLowerCase();
+    if (n && n !== 'close' && n !== 'keep-alive' && n !== 'upgrade') s.add(n);
+  }
+  return s.size > 0 ? s : undefined;
+}
+
+function hasKeyCaseInsensitive(map: Readonly<Record<string, string>>, lower: string): boolean {
+  for (const k in map) if (k.toLowerCase() === lower) return true;
+  return false;
+}
+
+/**
+ * Response headers for the client: hop-by-hop fields dropped, then
+ * `set_response_headers` applied. Returns a flat [name, value, ...] list.
+ */
+export function buildResponseHeaders(
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  route: RouteConfig,
+  requestId: string,
+): string[] {
+  const out: string[] = [];
+  const connectionTokens = connectionListed(typeof headers.connection === 'string' ? headers.connection : undefined);
+  const set = route.setResponseHeaders;
+  for (const name in headers) {
+    const v = headers[name];
+    if (v === undefined || HOP_BY_HOP.has(name) || connectionTokens?.has(name)) continue;
+    if (hasKeyCaseInsensitive(set, name)) continue;
+    if (Array.isArray(v)) for (const one of v) out.push(name, one);
+    else out.push(name, v);
+  }
+  for (const [k, v] of Object.entries(set)) out.push(k, v);
+  if (headers['x-request-id'] === undefined) out.push('x-request-id', requestId);
+  return out;
+}

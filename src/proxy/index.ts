@@ -1,0 +1,12 @@
+/**
+ * The data plane: route lookup by host and path, header hygiene toward the
+ * upstream and back, streaming forwarding over pooled undici connections
+ * with weights and failover, and websocket tunnels.
+ */
+export { RouteTable, pathMatches } from './routes.js';
+export type { TableRoute } from './routes.js';
+export { buildUpstreamHeaders, buildResponseHeaders, isPomeriumAuthorization } from './headers.js';
+export type { UpstreamHeaderPlan } from './headers.js';
+export { forward, upstreamPath, UpstreamSelector, DispatcherPool, UpstreamError } from './forward.js';
+export type { ForwardRequest } from './forward.js';
+export { tunnelUpgrade } from './websocket.js';

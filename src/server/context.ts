@@ -1,0 +1,61 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AuditLog } from '../audit/index.js';
+import type { Identifier, SessionStore, SessionData, Caller } from '../authn/index.js';
+import type { Logger } from '../log/index.js';
+import type { DispatcherPool } from '../proxy/index.js';
+import type { Store } from '../store/index.js';
+import type { Runtime } from './runtime.js';
+import { sendError, STATUS_TITLES, type ErrorPage } from '../http/index.js';
+
+/** Long-lived services shared across config reloads. */
+export interface Services {
+  readonly store: Store;
+  readonly sessions: SessionStore;
+  readonly audit: AuditLog;
+  readonly logger: Logger;
+  readonly dispatchers: DispatcherPool;
+  readonly now: () => number;
+  /** Called after every successful sign-in (directory update). */
+  readonly onSignIn?: (s: SessionData) => void;
+}
+
+/** One request's view of the world: fixed at its start. */
+export interface RequestContext {
+  readonly rt: Runtime;
+  readonly svc: Services;
+  readonly identifier: Identifier;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly requestId: string;
+  /** Lower-case host without port. */
+  readonly host: string;
+  readonly port: number | undefined;
+  /** Host header as sent (with port). */
+  readonly hostHeader: string;
+  readonly proto: 'http' | 'https';
+  readonly pathname: string;
+  readonly query: URLSearchParams;
+  readonly ip: string;
+}
+
+/** Sends Limen's own error page for `status`, with banner while impersonating. */
+export function fail(ctx: RequestContext, status: number, message: string, extra?: Partial<ErrorPage>, headers?: Record<string, string>): void {
+  sendError(ctx.req, ctx.res, {
+    status,
+    title: STATUS_TITLES[status] ?? 'Error',
+    message,
+    requestId: ctx.requestId,
+    ...extra,
+  }, headers);
+}
+
+/** The banner shown on Limen pages while an administrator impersonates. */
+export function impersonationBanner(caller: Caller | null | undefined): string | undefined {
+  if (!caller?.impersonator) return undefined;
+  return `Impersonating ${caller.policy.email || caller.policy.user} (you are ${caller.impersonator.email || caller.impersonator.sub}).`;
+}
+
+/** The full URL the client asked for. */
+export function requestUrl(ctx: RequestContext): string {
+  return `${ctx.proto}://${ctx.hostHeader}${ctx.req.url ?? '/'}`;
+}

@@ -1,0 +1,197 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { evaluate } from '../authz/index.js';
+import type { Identifier } from '../authn/index.js';
+import { clientIp, newRequestId, parseHostHeader, sendError } from '../http/index.js';
+import { buildUpstreamHeaders, forward, tunnelUpgrade, UpstreamError, type TableRoute } from '../proxy/index.js';
+import type { Runtime, RouteRuntime } from './runtime.js';
+import { fail, type RequestContext, type Services } from './context.js';
+import { identityHeaders, policyInput, respondToDecision, type Authorization } from './authorize.js';
+import { handleAuthenticateHost, handleRouteHostEndpoints } from './endpoints.js';
+
+/** The current runtime and identifier; swapped atomically on reload. */
+export interface Live {
+  rt: Runtime;
+  identifier: Identifier;
+}
+
+/**
+ * Entry point for every request. Order: request id and Host check;
+ * health endpoints; the authenticate service; Limen's own `/.pomerium/*`
+ * and `/.well-known/pomerium/*` paths; route lookup (404); identity;
+ * policy; response or forwarding. Any unexpected error is a generic 500
+ * page with the request id, logged without request secrets.
+ */
+export async function handleRequest(live: Live, svc: Services, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const requestId = newRequestId();
+  const { rt, identifier } = live;
+  const ctx0 = baseContext(rt, svc, identifier, req, res, requestId);
+  if (typeof ctx0 === 'string') {
+    sendError(req, res, { status: 400, title: 'Bad Request', message: ctx0, requestId, reasons: ['bad-request'] });
+    return;
+  }
+  const ctx = ctx0;
+  try {
+    await route(ctx);
+  } catch (e) {
+    svc.logger.error('request failed', { requestId, error: (e as Error)?.message, code: (e as { code?: string })?.code });
+    if (!res.headersSent) fail(ctx, 500, 'Something went wrong inside Limen. Quote the request id when reporting it.');
+    else res.destroy();
+  }
+}
+
+function baseContext(rt: Runtime, svc: Services, identifier: Identifier, req: IncomingMessage, res: ServerResponse, requestId: string): RequestContext | string {
+  const hostHeader = req.headers.host;
+  const parsed = parseHostHeader(hostHeader);
+  if (!parsed || hostHeader === undefined) return 'The Host header is missing or malformed.';
+  const url = req.url ?? '';
+  if (!url.startsWith('/')) return 'The request target must be an absolute path.';
+  const q = url.indexOf('?');
+  const pathname = q < 0 ? url : url.slice(0, q);
+  let query: URLSearchParams;
+  try {
+    query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+  } catch {
+    return 'The query string is malformed.';
+  }
+  const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
+  return {
+    rt, svc, identifier, req, res, requestId,
+    host: parsed.host, port: parsed.port, hostHeader,
+    proto: encrypted ? 'https' : 'http',
+    pathname, query,
+    ip: clientIp(req, rt.config.xffNumTrustedHops),
+  };
+}
+
+async function route(ctx: RequestContext): Promise<void> {
+  const { rt, pathname } = ctx;
+  if (pathname === '/ping' || pathname === '/healthz') {
+    ctx.res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store', 'x-request-id': ctx.requestId });
+    ctx.res.end('OK');
+    return;
+  }
+  if (rt.authHost !== undefined && ctx.host === rt.authHost) {
+    if (await handleAuthenticateHost(ctx)) return;
+  }
+  const r = rt.table.match(ctx.host, ctx.port, pathname);
+  if (pathname.startsWith('/.pomerium/') || pathname === '/.pomerium' || pathname.startsWith('/.well-known/pomerium')) {
+    if (r || rt.table.hasHost(ctx.host)) {
+      await handleRouteHostEndpoints(ctx, r);
+      return;
+    }
+  }
+  if (!r) {
+    fail(ctx, 404, 'No route matches this host and path.', { reasons: ['route-not-found'] });
+    return;
+  }
+  await proxyRequest(ctx, r);
+}
+
+/** Identifies the caller and evaluates the route's policy. Does no response I/O. */
+export async function authorize(ctx: RequestContext, r: TableRoute<RouteRuntime>): Promise<Authorization> {
+  const who = await ctx.identifier.identify(ctx.req, ctx.host, r.config.namespace);
+  const decision = evaluate(r.compiled.policy, policyInput(ctx, who.caller), ctx.svc.now());
+  return { decision, who };
+}
+
+function auditDecision(ctx: RequestContext, r: TableRoute<RouteRuntime>, a: Authorization, extra?: Record<string, unknown>): void {
+  const caller = a.who.caller;
+  ctx.svc.audit.emit({
+    kind: 'authorize',
+    requestId: ctx.requestId,
+    decision: a.decision.result,
+    route: r.config.name,
+    userId: caller?.policy.user,
+    email: caller?.policy.email,
+    actor: caller?.impersonator?.email ?? caller?.impersonator?.sub,
+    details: {
+      method: ctx.req.method,
+      host: ctx.host,
+      path: ctx.pathname,
+      ip: ctx.ip,
+      reasons: a.decision.reasons,
+      rule: a.decision.rule,
+      ...(a.who.failure ? { credential_failure: a.who.failure } : {}),
+      ...(caller?.kind === 'session' ? { session_id: caller.policy.sessionId } : {}),
+      ...(caller?.kind === 'service_account' ? { service_account_id: caller.policy.serviceAccountId ?? caller.policy.sessionId } : {}),
+      ...extra,
+    },
+  });
+}
+
+async function proxyRequest(ctx: RequestContext, r: TableRoute<RouteRuntime>): Promise<void> {
+  const a = await authorize(ctx, r);
+  if (!respondToDecision(ctx, r, a)) {
+    auditDecision(ctx, r, a);
+    return;
+  }
+  const ids = await identityHeaders(ctx, r, a.who.caller);
+  auditDecision(ctx, r, a, ids.carriedDropped ? { carried_assertion_dropped: ids.carriedDropped } : undefined);
+  const c = r.config;
+  const headers = buildUpstreamHeaders(ctx.req, c, {
+    requestId: ctx.requestId,
+    peerIp: ctx.ip,
+    proto: ctx.proto,
+    originalHost: ctx.hostHeader,
+    upstreamHost: ctx.hostHeader,
+    dropCookies: new Set([ctx.rt.config.cookieName, `${ctx.rt.config.cookieName}_csrf`]),
+    identityHeaders: ids.headers,
+  });
+  try {
+    await forward({
+      req: ctx.req, res: ctx.res, route: c,
+      selector: r.compiled.selector,
+      dispatcher: ctx.svc.dispatchers.get(c),
+      headers,
+      hostFromUpstream: !c.preserveHostHeader,
+      requestId: ctx.requestId,
+      now: ctx.svc.now,
+    });
+  } catch (e) {
+    if (e instanceof UpstreamError) {
+      ctx.svc.logger.warn('upstream failed', { requestId: ctx.requestId, route: c.name, reason: e.reason });
+      fail(ctx, e.status, e.status === 504 ? 'The upstream did not answer in time.' : 'The upstream could not be reached.', { reasons: [e.reason] });
+      return;
+    }
+    throw e;
+  }
+}
+
+/**
+ * Websocket (Upgrade) requests: same identity and policy as any request,
+ * then a raw tunnel when the route has `allow_websockets`. Refusals are
+ * written as plain HTTP responses on the socket.
+ */
+export async function handleUpgrade(live: Live, svc: Services, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  const requestId = newRequestId();
+  const refuse = (status: number, reason: string): void => {
+    const body = JSON.stringify({ status, error: reason, request_id: requestId });
+    socket.end(`HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : status === 502 ? 'Bad Gateway' : 'Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`);
+  };
+  socket.on('error', () => socket.destroy());
+  const ctx = baseContext(live.rt, svc, live.identifier, req, undefined as unknown as ServerResponse, requestId);
+  if (typeof ctx === 'string') return refuse(400, 'bad-request');
+  const r = ctx.rt.table.match(ctx.host, ctx.port, ctx.pathname);
+  if (!r) return refuse(404, 'route-not-found');
+  if (!r.config.allowWebsockets || (req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return refuse(400, 'websockets-not-allowed');
+  try {
+    const a = await authorize(ctx, r);
+    auditDecision(ctx, r, a, { websocket: true });
+    if (a.decision.result === 'login') return refuse(401, a.who.failure ?? 'user-unauthenticated');
+    if (a.decision.result !== 'allow') return refuse(403, a.decision.reasons.join(','));
+    const ids = await identityHeaders(ctx, r, a.who.caller);
+    const upstream = r.compiled.selector.order(svc.now())[0]!;
+    const headers = buildUpstreamHeaders(req, r.config, {
+      requestId, peerIp: ctx.ip, proto: ctx.proto, originalHost: ctx.hostHeader,
+      upstreamHost: r.config.preserveHostHeader ? ctx.hostHeader : (r.config.hostRewrite ?? upstream.url.host),
+      dropCookies: new Set([ctx.rt.config.cookieName, `${ctx.rt.config.cookieName}_csrf`]),
+      identityHeaders: ids.headers,
+      upgrade: true,
+    });
+    tunnelUpgrade(req, socket, head, r.config, upstream, headers, () => refuse(502, 'upstream-unreachable'));
+  } catch (e) {
+    svc.logger.error('upgrade failed', { requestId, error: (e as Error)?.message });
+    refuse(502, 'internal-error');
+  }
+}

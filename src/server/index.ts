@@ -1,0 +1,13 @@
+/**
+ * The composition root: builds the runtime from a Config (routes, compiled
+ * policies, keys, IdP client), owns the HTTP(S) server and the request
+ * pipeline, swaps runtimes on reload, and runs the embedded quickstart.
+ */
+export { startLimen } from './limen.js';
+export type { StartOptions, RunningLimen } from './limen.js';
+export { startQuickstart } from './quickstart.js';
+export type { Quickstart, QuickstartOptions } from './quickstart.js';
+export { buildRuntime } from './runtime.js';
+export type { Runtime, RouteRuntime } from './runtime.js';
+export type { Services } from './context.js';
+export { isAdministrator } from './dashboard.js';

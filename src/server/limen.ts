@@ -1,0 +1,135 @@
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { readFileSync } from 'node:fs';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Config } from '../config/index.js';
+import { openStore, type Store } from '../store/index.js';
+import { AuditLog } from '../audit/index.js';
+import { Identifier, SessionStore, type TokenResolver, type IdentityEnricher } from '../authn/index.js';
+import { upsertUserFromClaims } from '../accounts/index.js';
+import { createLogger, type Logger } from '../log/index.js';
+import { DispatcherPool } from '../proxy/index.js';
+import { newRequestId } from '../http/index.js';
+import { buildRuntime, type Runtime } from './runtime.js';
+import { handleRequest, handleUpgrade, type Live } from './handler.js';
+import type { Services } from './context.js';
+
+export interface StartOptions {
+  readonly config: Config;
+  /** Use this store instead of opening the configured one (tests). */
+  readonly store?: Store;
+  readonly logger?: Logger;
+  readonly now?: () => number;
+  /** Extra bearer-token kinds (service accounts, CLI tokens). */
+  readonly tokenResolvers?: (svc: Services, rt: () => Runtime) => TokenResolver[];
+  /** Adds directory data to identities. */
+  readonly enrich?: (svc: Services) => IdentityEnricher;
+}
+
+/** A running Limen: its URL, a reload entry point, and close. */
+export interface RunningLimen {
+  readonly url: string;
+  readonly port: number;
+  readonly services: Services;
+  runtime(): Runtime;
+  /** Applies a new config to new requests; throws (keeping the old one) if it is invalid. */
+  reload(config: Config): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Starts the proxy on `address` with the given config. */
+export async function startLimen(opts: StartOptions): Promise<RunningLimen> {
+  const config = opts.config;
+  const now = opts.now ?? Date.now;
+  const logger = opts.logger ?? createLogger(config.logLevel);
+  const rt0 = await buildRuntime(config, now);
+  const store = opts.store ?? await openStore({ type: config.databrokerStorageType, connectionString: config.databrokerStorageConnectionString });
+  const sessions = new SessionStore(store, rt0.tokenKey, now);
+  const audit = new AuditLog({ store, logger, retentionMs: config.auditRetentionMs, now });
+  const svc: Services = {
+    store, sessions, audit, logger, now,
+    dispatchers: new DispatcherPool(),
+    onSignIn: (s) => {
+      void upsertUserFromClaims(store, { id: s.userId, email: s.email, name: s.name, groups: s.groups }, now()).catch(() => undefined);
+    },
+  };
+  let current: Runtime = rt0;
+  const makeIdentifier = (rt: Runtime): Identifier => new Identifier({
+    sessions,
+    sharedSecret: rt.config.sharedSecret,
+    cookieName: rt.config.cookieName,
+    oidc: rt.oidc,
+    now,
+    tokenResolvers: opts.tokenResolvers?.(svc, () => current) ?? [],
+    enrich: opts.enrich?.(svc),
+    onRefreshFailed: (s, reason) => audit.emit({ kind: 'refresh_failed', userId: s.userId, email: s.email, details: { session_id: s.id, reason } }),
+  });
+  const live: Live = { rt: rt0, identifier: makeIdentifier(rt0) };
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    void handleRequest(live, svc, req, res);
+  };
+  const server: Server = config.insecureServer
+    ? createHttpServer(serverOptions(config), onRequest)
+    : createHttpsServer({ ...serverOptions(config), ...tlsOptions(config) }, onRequest);
+  server.on('upgrade', (req, socket, head) => { void handleUpgrade(live, svc, req, socket, head); });
+  // Malformed requests (bad chunking, conflicting Content-Length and
+  // Transfer-Encoding, oversized headers) never reach a handler or upstream.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (!socket.writable || (err as { code?: string }).code === 'ECONNRESET') { socket.destroy(); return; }
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+    const status = tooLarge ? 431 : 400;
+    const body = JSON.stringify({ status, error: tooLarge ? 'Request Header Fields Too Large' : 'Bad Request', reason: err.code ?? 'malformed-request', request_id: newRequestId() });
+    socket.end(`HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  });
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => { sockets.add(s); s.once('close', () => sockets.delete(s)); });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.address.port, config.address.host || undefined, () => { server.off('error', reject); resolve(); });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = config.address.host || '127.0.0.1';
+  const url = `${config.insecureServer ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+  return {
+    url, port, services: svc,
+    runtime: () => live.rt,
+    async reload(next: Config): Promise<void> {
+      const rt = await buildRuntime(next, now);
+      current = rt;
+      live.identifier = makeIdentifier(rt);
+      live.rt = rt;
+      logger.info('config reloaded', { routes: next.routes.length });
+    },
+    async close(): Promise<void> {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections?.();
+        setTimeout(() => { for (const s of sockets) s.destroy(); }, 2000).unref();
+      });
+      await audit.close();
+      await svc.dispatchers.close();
+      if (!opts.store) await store.close();
+    },
+  };
+}
+
+function serverOptions(c: Config) {
+  return {
+    // timeout_read bounds reading a request (headers and body); 0 = none.
+    requestTimeout: c.timeoutReadMs,
+    headersTimeout: c.timeoutReadMs > 0 ? Math.min(c.timeoutReadMs, 60_000) : 60_000,
+    keepAliveTimeout: c.timeoutIdleMs,
+    maxHeaderSize: 16 * 1024,
+    requireHostHeader: true,
+  };
+}
+
+function tlsOptions(c: Config): { cert: Buffer[]; key: Buffer[] } {
+  const pairs = [
+    ...(c.certificateFile && c.certificateKeyFile ? [{ certFile: c.certificateFile, keyFile: c.certificateKeyFile }] : []),
+    ...c.certificates,
+  ];
+  return { cert: pairs.map((p) => readFileSync(p.certFile)), key: pairs.map((p) => readFileSync(p.keyFile)) };
+}

@@ -1,0 +1,117 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseConfig, type Config } from '../config/index.js';
+import { startDemoUpstream, startDevIdp } from '../devidp/index.js';
+import type { Logger } from '../log/index.js';
+import { startLimen, type RunningLimen, type StartOptions } from './limen.js';
+
+export interface QuickstartOptions {
+  /** Limen's port on 127.0.0.1 (default 8080); the dev IdP takes the next one. */
+  readonly port?: number;
+  readonly idpPort?: number;
+  readonly dataDir?: string;
+  readonly env?: Record<string, string | undefined>;
+  readonly logger: Logger;
+  readonly extend?: Pick<StartOptions, 'tokenResolvers' | 'enrich'>;
+}
+
+export interface Quickstart {
+  readonly limen: RunningLimen;
+  readonly config: Config;
+  /** URL to open in a browser. */
+  readonly openUrl: string;
+  readonly idpUrl: string;
+  close(): Promise<void>;
+}
+
+interface DevSecrets { shared_secret: string; cookie_secret: string; client_secret: string }
+
+/** Secrets for development, generated once and kept in the data directory (mode 0600). */
+function devSecrets(dataDir: string): DevSecrets {
+  const file = join(dataDir, 'dev-secrets.json');
+  if (existsSync(file)) {
+    const s = JSON.parse(readFileSync(file, 'utf8')) as DevSecrets;
+    if (s.shared_secret && s.cookie_secret && s.client_secret) return s;
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const s: DevSecrets = {
+    shared_secret: randomBytes(32).toString('base64'),
+    cookie_secret: randomBytes(32).toString('base64'),
+    client_secret: randomBytes(24).toString('base64url'),
+  };
+  writeFileSync(file, JSON.stringify(s, null, 2), { mode: 0o600 });
+  return s;
+}
+
+/**
+ * Runs Limen on its embedded defaults: the development identity provider,
+ * the demo upstream and two demo routes, SQLite under `./data`.
+ * For development only; every page of the dev IdP says so.
+ */
+export async function startQuickstart(o: QuickstartOptions): Promise<Quickstart> {
+  const port = o.port ?? 8080;
+  const idpPort = o.idpPort ?? (port === 0 ? 0 : port + 1);
+  const dataDir = o.dataDir ?? './data';
+  const secrets = devSecrets(dataDir);
+  const authOrigin = `http://authenticate.localhost:${port}`;
+  const upstream = await startDemoUpstream({ host: '127.0.0.1', port: 0 });
+  const idp = await startDevIdp({
+    host: '127.0.0.1',
+    port: idpPort,
+    clients: [{
+      clientId: 'limen-quickstart',
+      clientSecret: secrets.client_secret,
+      redirectUris: [`${authOrigin}/oauth2/callback`],
+      postLogoutRedirectUris: [`${authOrigin}/.pomerium/signed_out`],
+    }],
+    users: { 'admin@example.com': { name: 'Ada Admin', groups: ['everyone', 'staff', 'admins'] } },
+    log: (line) => o.logger.warn(line.trim()),
+  });
+  const raw = {
+    address: `127.0.0.1:${port}`,
+    insecure_server: true,
+    authenticate_service_url: authOrigin,
+    idp_provider: 'oidc',
+    idp_provider_url: idp.issuer,
+    idp_client_id: 'limen-quickstart',
+    idp_client_secret: secrets.client_secret,
+    shared_secret: secrets.shared_secret,
+    cookie_secret: secrets.cookie_secret,
+    databroker_storage_type: 'file',
+    databroker_storage_connection_string: join(dataDir, 'limen.db'),
+    administrators: ['admin@example.com'],
+    jwt_claims_headers: ['email', 'groups'],
+    programmatic_redirect_domain_whitelist: ['localhost', '127.0.0.1'],
+    routes: [
+      {
+        name: 'app',
+        description: 'Demo upstream for any signed-in user',
+        from: `http://app.localhost:${port}`,
+        to: upstream.url,
+        allow_any_authenticated_user: true,
+        pass_identity_headers: true,
+        allow_websockets: true,
+      },
+      {
+        name: 'staff',
+        description: 'Demo upstream only for @example.com emails',
+        from: `http://staff.localhost:${port}`,
+        to: upstream.url,
+        policy: { allow: { or: [{ domain: { is: 'example.com' } }] } },
+        pass_identity_headers: true,
+      },
+    ],
+  };
+  const config = parseConfig(raw, o.env ?? {}, { source: 'quickstart (embedded defaults)', devMode: true });
+  const limen = await startLimen({ config, logger: o.logger, ...o.extend });
+  const openUrl = `http://app.localhost:${limen.port}/`;
+  return {
+    limen, config, openUrl, idpUrl: idp.url,
+    async close() {
+      await limen.close();
+      await idp.close();
+      await upstream.close();
+    },
+  };
+}
