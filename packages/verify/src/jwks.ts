@@ -5,7 +5,7 @@
  * refetches on an unknown `kid` at most once per interval, sharing one fetch
  * between concurrent misses.
  */
-import { importJWK } from 'jose';
+import { importJWK, type CryptoKey } from 'jose';
 import { VerifyError } from './errors.js';
 import type { AssertionAlgorithm } from './token.js';
 

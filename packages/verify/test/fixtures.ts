@@ -1,7 +1,7 @@
 // Test fixtures: real keys, a real JWKS server on loopback, and assertions minted the way Limen mints them.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 
 export const HOST = 'app.example.com';
 /** 2025-01-01T00:00:00Z: every test runs at this frozen instant unless it moves the clock. */
