@@ -78,3 +78,45 @@ export interface Decision {
   /** Every criterion evaluated, for `policy explain` and the decision log. */
   readonly trace: readonly CriterionTrace[];
 }
+
+/** Which request/identity value a `record` criterion uses as the record id. */
+export type RecordKey = 'user' | 'email' | 'ip' | 'host';
+
+/** One criterion of a compiled policy, as `policy check`/`explain` see it. */
+export interface PolicyCriterionInfo {
+  /** Path to the node, e.g. `routes[2].policy[0].allow.or[1]`. */
+  readonly path: string;
+  /** Criterion name with its sub-path, e.g. `email`, `claim/org.team`. */
+  readonly criterion: string;
+  /** Evaluates to `user-unauthenticated` when the request has no identity. */
+  readonly needsIdentity: boolean;
+  /** Known at compile time: `always` matches (accept), `never` matches (reject, `in: []`). */
+  readonly constant: 'always' | 'never' | undefined;
+}
+
+/** One `and`/`or`/`not`/`nor` list of a rule. */
+export interface PolicyOperatorInfo {
+  /** e.g. `routes[2].policy[0].allow.or`. */
+  readonly path: string;
+  readonly action: 'allow' | 'deny';
+  readonly operator: 'and' | 'or' | 'not' | 'nor';
+  readonly criteria: readonly PolicyCriterionInfo[];
+}
+
+/**
+ * A policy compiled once per config load (authz `parsePolicy` /
+ * `compileRoutePolicy`); pass it to `evaluate`. Opaque apart from these
+ * read-only facts.
+ */
+export interface CompiledPolicy {
+  /** Where the policy came from, e.g. `routes[2].policy`. */
+  readonly where: string;
+  /** Every operator in document order (allow and deny). */
+  readonly operators: readonly PolicyOperatorInfo[];
+  /** Some criterion needs an identity (the adapter must load the session first). */
+  readonly needsIdentity: boolean;
+  /** Record types `record` criteria read, for the adapter to preload. */
+  readonly recordTypes: readonly string[];
+  /** Each distinct (type, key) the policy looks up with `input.records(type, id)`. */
+  readonly recordLookups: readonly { readonly type: string; readonly key: RecordKey }[];
+}

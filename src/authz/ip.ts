@@ -1,0 +1,137 @@
+/**
+ * IP addresses and CIDR ranges for the `source_ip` criterion. Every address is
+ * held as an IPv6 address in four 32-bit words; an IPv4 address becomes its
+ * IPv4-mapped form `::ffff:a.b.c.d` (RFC 4291 §2.5.5.2), so an IPv4 CIDR also
+ * matches a client that reached a dual-stack socket as `::ffff:1.2.3.4`.
+ */
+
+/** Four big-endian 32-bit words of an IPv6 address. */
+export type IpWords = readonly [number, number, number, number];
+
+export interface Cidr {
+  readonly words: IpWords;
+  /** Prefix length over the 128-bit (mapped) form. */
+  readonly bits: number;
+}
+
+const DECIMAL_OCTET = /^(?:0|[1-9]\d{0,2})$/;
+const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
+
+function parseIpv4Word(text: string): number | undefined {
+  const parts = text.split('.');
+  if (parts.length !== 4) return undefined;
+  let word = 0;
+  for (const part of parts) {
+    // Leading zeros are refused: `010` is octal to some parsers, decimal to others.
+    if (!DECIMAL_OCTET.test(part)) return undefined;
+    const octet = Number(part);
+    if (octet > 255) return undefined;
+    word = word * 256 + octet;
+  }
+  return word;
+}
+
+function parseIpv6Groups(text: string): number[] | undefined {
+  const halves = text.split('::');
+  if (halves.length > 2) return undefined;
+  const parseSide = (side: string, allowV4Tail: boolean): number[] | undefined => {
+    if (side === '') return [];
+    const out: number[] = [];
+    const groups = side.split(':');
+    for (let i = 0; i < groups.length; i++) {
+      const group = groups[i]!;
+      if (allowV4Tail && i === groups.length - 1 && group.includes('.')) {
+        const v4 = parseIpv4Word(group);
+        if (v4 === undefined) return undefined;
+        out.push(v4 >>> 16, v4 & 0xffff);
+      } else if (HEX_GROUP.test(group)) {
+        out.push(parseInt(group, 16));
+      } else {
+        return undefined;
+      }
+    }
+    return out;
+  };
+  if (halves.length === 1) {
+    const groups = parseSide(halves[0]!, true);
+    return groups !== undefined && groups.length === 8 ? groups : undefined;
+  }
+  const head = parseSide(halves[0]!, false);
+  const tail = parseSide(halves[1]!, true);
+  if (head === undefined || tail === undefined) return undefined;
+  const missing = 8 - head.length - tail.length;
+  // `::` stands for at least one group of zeros (RFC 4291 §2.2).
+  if (missing < 1) return undefined;
+  return [...head, ...new Array<number>(missing).fill(0), ...tail];
+}
+
+/**
+ * Parses an IPv4 or IPv6 address (a zone id such as `%eth0` is ignored) into
+ * its 128-bit form; undefined when the text is not an address.
+ */
+export function parseIp(text: string): IpWords | undefined {
+  if (text.includes(':')) {
+    const zone = text.indexOf('%');
+    const groups = parseIpv6Groups(zone === -1 ? text : text.slice(0, zone));
+    if (groups === undefined) return undefined;
+    return [
+      ((groups[0]! << 16) | groups[1]!) >>> 0,
+      ((groups[2]! << 16) | groups[3]!) >>> 0,
+      ((groups[4]! << 16) | groups[5]!) >>> 0,
+      ((groups[6]! << 16) | groups[7]!) >>> 0,
+    ];
+  }
+  const v4 = parseIpv4Word(text);
+  return v4 === undefined ? undefined : [0, 0, 0xffff, v4];
+}
+
+/**
+ * Parses `1.2.3.4`, `10.0.0.0/8`, `2001:db8::/32` or `::1`; a bare address is
+ * a /32 (IPv4) or /128 (IPv6). Host bits below the prefix are ignored.
+ * Returns an error message instead of throwing, for the policy parser.
+ */
+export function parseCidr(text: string): Cidr | string {
+  const slash = text.indexOf('/');
+  const addressText = slash === -1 ? text : text.slice(0, slash);
+  if (addressText.includes('%')) return `"${text}" is not an IP address or CIDR range (zone ids are not allowed)`;
+  const words = parseIp(addressText);
+  if (words === undefined) return `"${text}" is not an IP address or CIDR range`;
+  const isV4 = !addressText.includes(':');
+  const max = isV4 ? 32 : 128;
+  let bits = max;
+  if (slash !== -1) {
+    const lengthText = text.slice(slash + 1);
+    if (!/^(?:0|[1-9]\d{0,2})$/.test(lengthText) || Number(lengthText) > max) {
+      return `"${text}" has a bad prefix length (expected 0 to ${max})`;
+    }
+    bits = Number(lengthText);
+  }
+  const total = isV4 ? 96 + bits : bits;
+  return { words: maskWords(words, total), bits: total };
+}
+
+function maskWord(word: number, bits: number): number {
+  if (bits >= 32) return word >>> 0;
+  if (bits <= 0) return 0;
+  return (word & (0xffffffff << (32 - bits))) >>> 0;
+}
+
+function maskWords(words: IpWords, bits: number): IpWords {
+  return [
+    maskWord(words[0], bits),
+    maskWord(words[1], bits - 32),
+    maskWord(words[2], bits - 64),
+    maskWord(words[3], bits - 96),
+  ];
+}
+
+/** True when `ip` lies inside `cidr`. */
+export function cidrContains(cidr: Cidr, ip: IpWords): boolean {
+  const { words, bits } = cidr;
+  return (
+    maskWord(ip[0], bits) === words[0] &&
+    maskWord(ip[1], bits - 32) === words[1] &&
+    maskWord(ip[2], bits - 64) === words[2] &&
+    maskWord(ip[3], bits - 96) === words[3]
+  );
+}
