@@ -48,7 +48,7 @@ export function respondToDecision(ctx: RequestContext, route: TableRoute<RouteRu
     }
     const reasons = who.failure ? [who.failure, ...decision.reasons] : [...decision.reasons];
     fail(ctx, 401, who.credential === 'none' ? 'Sign-in is required to reach this route.' : 'The credential presented was not accepted.', {
-      reasons, explanations: reasons.map(describeReason),
+      reasons, explanations: reasons.map((r) => describeReason(r)),
     }, { 'www-authenticate': 'Pomerium realm="limen"' });
     return false;
   }
@@ -63,7 +63,7 @@ export function respondToDecision(ctx: RequestContext, route: TableRoute<RouteRu
   }
   const reasons = caller ? decision.reasons : decision.reasons.filter((r) => !r.endsWith('-unauthorized'));
   fail(ctx, 403, 'You are not allowed to reach this route.', {
-    reasons, explanations: reasons.map(describeReason), details, banner: impersonationBanner(caller),
+    reasons, explanations: reasons.map((r) => describeReason(r)), details, banner: impersonationBanner(caller),
   });
   return false;
 }

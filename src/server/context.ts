@@ -5,6 +5,7 @@ import type { Logger } from '../log/index.js';
 import type { DispatcherPool } from '../proxy/index.js';
 import type { Store } from '../store/index.js';
 import type { Runtime } from './runtime.js';
+import type { AdminEndpoint } from './admin.js';
 import { sendError, STATUS_TITLES, type ErrorPage } from '../http/index.js';
 
 /** Long-lived services shared across config reloads. */
@@ -17,6 +18,10 @@ export interface Services {
   readonly now: () => number;
   /** Called after every successful sign-in (directory update). */
   readonly onSignIn?: (s: SessionData) => void;
+  /** Admin API endpoints (service accounts, users, sessions, data, audit). */
+  readonly adminEndpoints: readonly AdminEndpoint[];
+  /** True for a service account granted the admin role. */
+  readonly isServiceAccountAdmin: (c: Caller) => boolean;
 }
 
 /** One request's view of the world: fixed at its start. */

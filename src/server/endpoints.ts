@@ -6,6 +6,7 @@ import type { TableRoute } from '../proxy/index.js';
 import type { RouteRuntime } from './runtime.js';
 import { fail, impersonationBanner, requestUrl, type RequestContext } from './context.js';
 import { handleDashboardPost, renderDashboard, userJson } from './dashboard.js';
+import { handleAdminApi } from './admin.js';
 
 const CSRF_TTL_S = 600;
 const HANDOFF_TTL_S = 60;
@@ -34,7 +35,11 @@ export async function handleAuthenticateHost(ctx: RequestContext): Promise<boole
     case '/.pomerium/sign_out': await authenticateSignOut(ctx); return true;
     case '/.pomerium/signed_out': signedOut(ctx); return true;
     case '/.well-known/pomerium/jwks.json': jwks(ctx); return true;
-    default: return false;
+    default:
+      if (ctx.pathname.startsWith('/.pomerium/api/v1/') && ctx.pathname !== '/.pomerium/api/v1/login') {
+        return handleAdminApi(ctx, ctx.svc.adminEndpoints, ctx.svc.isServiceAccountAdmin);
+      }
+      return false;
   }
 }
 

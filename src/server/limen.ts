@@ -5,7 +5,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Config } from '../config/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { AuditLog } from '../audit/index.js';
-import { Identifier, SessionStore, type TokenResolver, type IdentityEnricher } from '../authn/index.js';
+import { Identifier, SessionStore, type TokenResolver, type IdentityEnricher, type Caller } from '../authn/index.js';
+import type { AdminEndpoint } from './admin.js';
 import { upsertUserFromClaims } from '../accounts/index.js';
 import { createLogger, type Logger } from '../log/index.js';
 import { DispatcherPool } from '../proxy/index.js';
@@ -24,6 +25,10 @@ export interface StartOptions {
   readonly tokenResolvers?: (svc: Services, rt: () => Runtime) => TokenResolver[];
   /** Adds directory data to identities. */
   readonly enrich?: (svc: Services) => IdentityEnricher;
+  /** Admin API endpoints served on the authenticate host. */
+  readonly adminEndpoints?: (svc: Services, rt: () => Runtime) => AdminEndpoint[];
+  /** Whether a service-account caller holds the admin role. */
+  readonly isServiceAccountAdmin?: (c: Caller) => boolean;
 }
 
 /** A running Limen: its URL, a reload entry point, and close. */
@@ -46,14 +51,18 @@ export async function startLimen(opts: StartOptions): Promise<RunningLimen> {
   const store = opts.store ?? await openStore({ type: config.databrokerStorageType, connectionString: config.databrokerStorageConnectionString });
   const sessions = new SessionStore(store, rt0.tokenKey, now);
   const audit = new AuditLog({ store, logger, retentionMs: config.auditRetentionMs, now });
+  const adminEndpoints: AdminEndpoint[] = [];
+  let current: Runtime = rt0;
   const svc: Services = {
     store, sessions, audit, logger, now,
+    adminEndpoints,
+    isServiceAccountAdmin: opts.isServiceAccountAdmin ?? (() => false),
     dispatchers: new DispatcherPool(),
     onSignIn: (s) => {
       void upsertUserFromClaims(store, { id: s.userId, email: s.email, name: s.name, groups: s.groups }, now()).catch(() => undefined);
     },
   };
-  let current: Runtime = rt0;
+  adminEndpoints.push(...(opts.adminEndpoints?.(svc, () => current) ?? []));
   const makeIdentifier = (rt: Runtime): Identifier => new Identifier({
     sessions,
     sharedSecret: rt.config.sharedSecret,

@@ -13,7 +13,7 @@ export interface QuickstartOptions {
   readonly dataDir?: string;
   readonly env?: Record<string, string | undefined>;
   readonly logger: Logger;
-  readonly extend?: Pick<StartOptions, 'tokenResolvers' | 'enrich'>;
+  readonly extend?: Pick<StartOptions, 'tokenResolvers' | 'enrich' | 'adminEndpoints' | 'isServiceAccountAdmin'>;
 }
 
 export interface Quickstart {
