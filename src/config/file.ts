@@ -1,0 +1,189 @@
+/**
+ * The YAML config file: load it (errors carry the line and column), and watch
+ * it for changes and SIGHUP so a running Limen can swap in a new Config. A
+ * file that fails to load is reported and the caller keeps its old Config.
+ */
+
+import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import { ConfigError } from '../errors/index.js';
+import type { Config } from './types.js';
+import { errorDetail, type ConfigPath } from './check.js';
+import { parseConfig, type ParseOptions } from './parse.js';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export type LoadOptions = Omit<ParseOptions, 'source'>;
+
+/** Reads, parses and validates a YAML config file into a frozen Config (see parseConfig). */
+export function loadConfigFile(path: string, env: Env = process.env, opts: LoadOptions = {}): Config {
+  return parseConfigText(readConfigText(path), path, env, opts);
+}
+
+/**
+ * Parses YAML text as a config. Syntax errors name the line and column; key
+ * and value errors get ` (FILE:LINE:COLUMN)` appended when the key is in the
+ * text (not for values from the environment).
+ */
+export function parseConfigText(text: string, source: string, env: Env = process.env, opts: LoadOptions = {}): Config {
+  const lineCounter = new LineCounter();
+  // YAML 1.2 core schema (`yes` is a string), plus `<<` merge keys, which
+  // Pomerium configs use to share policy blocks between routes.
+  const doc = parseDocument(text, { lineCounter, merge: true, prettyErrors: false, uniqueKeys: true });
+  const syntax = doc.errors[0];
+  if (syntax !== undefined) {
+    const { line, col } = lineCounter.linePos(syntax.pos[0]);
+    // The raw parser message, without the excerpt of the file that pretty
+    // errors add: that excerpt could be a secret's line.
+    const detail = `YAML syntax error at line ${line}, column ${col}: ${syntax.message.split('\n')[0] ?? ''}`;
+    throw new ConfigError(source, detail, { path: [], detail, file: source, line, column: col });
+  }
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    // e.g. too many alias expansions ("billion laughs").
+    const detail = `YAML cannot be read: ${error instanceof Error ? error.message.split('\n')[0] ?? '' : 'unknown error'}`;
+    throw new ConfigError(source, detail, { path: [], detail, file: source });
+  }
+  try {
+    return parseConfig(raw, env, { ...opts, source });
+  } catch (error) {
+    throw withLocation(error, doc, lineCounter, source);
+  }
+}
+
+function readConfigText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    throw new ConfigError(path, `cannot read the config file${typeof code === 'string' ? ` (${code})` : ''}`);
+  }
+}
+
+/** Re-throws a ConfigError with the YAML location of its key appended. */
+function withLocation(error: unknown, doc: Document, lineCounter: LineCounter, source: string): unknown {
+  if (!(error instanceof ConfigError)) return error;
+  const detail = errorDetail(error);
+  if (detail === undefined || detail.env !== undefined || detail.line !== undefined) return error;
+  const offset = locate(doc, detail.path, detail.aboutKey === true);
+  if (offset === undefined) return error;
+  const { line, col } = lineCounter.linePos(offset);
+  return new ConfigError(error.key, `${detail.detail} (${source}:${line}:${col})`, { ...detail, file: source, line, column: col });
+}
+
+/**
+ * Source offset of the node at `path` (of its key when `aboutKey`). When the
+ * path leaves the text (a missing required key, a key merged in with `<<`),
+ * the innermost enclosing node is used; undefined if not even the first key
+ * is in the file.
+ */
+function locate(doc: Document, path: ConfigPath, aboutKey: boolean): number | undefined {
+  let node: unknown = doc.contents;
+  let offset: number | undefined;
+  for (const [i, segment] of path.entries()) {
+    if (isAlias(node)) node = node.resolve(doc);
+    let next: unknown;
+    if (isMap(node)) {
+      const pair = node.items.find((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === String(segment));
+      if (pair === undefined) return offset;
+      if (aboutKey && i === path.length - 1) return rangeStart(pair.key);
+      next = pair.value;
+    } else if (isSeq(node) && typeof segment === 'number') {
+      next = node.items[segment];
+    } else {
+      return offset;
+    }
+    if (next === undefined || next === null) return offset;
+    node = next;
+    offset = rangeStart(node) ?? offset;
+  }
+  return offset;
+}
+
+function rangeStart(node: unknown): number | undefined {
+  const range = (node as { range?: unknown } | null)?.range;
+  return Array.isArray(range) && typeof range[0] === 'number' ? range[0] : undefined;
+}
+
+export interface ConfigWatcher {
+  /** Stops watching and removes the SIGHUP handler. */
+  close(): void;
+}
+
+export interface WatchOptions extends LoadOptions {
+  /** Quiet period after the last file event before reloading; default 100 ms. */
+  readonly debounceMs?: number;
+}
+
+/**
+ * Reloads `path` when it changes and on SIGHUP. A valid file calls
+ * `onChange` with the new Config; an unreadable or invalid one calls
+ * `onError` and nothing else, so the caller keeps its old Config. The
+ * directory is watched, not the file, so editors that write a new file and
+ * rename it over the old one (and Kubernetes' symlink swaps) are seen; a file
+ * event with unchanged content is ignored, SIGHUP always reloads.
+ */
+export function watchConfig(
+  path: string,
+  onChange: (config: Config) => void,
+  onError: (error: ConfigError) => void,
+  env: Env = process.env,
+  opts: WatchOptions = {},
+): ConfigWatcher {
+  const file = resolve(path);
+  const debounceMs = opts.debounceMs ?? 100;
+  let lastText: string | undefined;
+  try {
+    lastText = readFileSync(file, 'utf8');
+  } catch {
+    lastText = undefined;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  let forceNext = false;
+  let closed = false;
+
+  const reload = (): void => {
+    timer = undefined;
+    const force = forceNext;
+    forceNext = false;
+    if (closed) return;
+    let text: string;
+    let config: Config;
+    try {
+      text = readConfigText(path);
+      if (!force && text === lastText) return;
+      config = parseConfigText(text, path, env, opts);
+    } catch (error) {
+      onError(error instanceof ConfigError ? error : new ConfigError(path, 'reload failed', error));
+      return;
+    }
+    lastText = text;
+    onChange(config);
+  };
+  const schedule = (force: boolean): void => {
+    if (closed) return;
+    forceNext ||= force;
+    if (timer !== undefined) clearTimeout(timer);
+    timer = setTimeout(reload, debounceMs);
+  };
+
+  // Every event in the directory schedules a reload; the content check in
+  // reload() drops the ones that did not touch the config.
+  const watcher: FSWatcher = watch(dirname(file), () => schedule(false));
+  watcher.on('error', (error) => onError(new ConfigError(path, 'watching the config directory failed', error)));
+  const onHangup = (): void => schedule(true);
+  process.on('SIGHUP', onHangup);
+
+  return {
+    close() {
+      if (closed) return;
+      closed = true;
+      if (timer !== undefined) clearTimeout(timer);
+      watcher.close();
+      process.off('SIGHUP', onHangup);
+    },
+  };
+}

@@ -1,0 +1,388 @@
+/**
+ * The global keys (CONTRACT §1): one table row per key, with Pomerium's name,
+ * the documented type and default, a reader and a fallback. Rows are resolved
+ * in this order, so a fallback may read any row above it.
+ */
+
+import { randomBytes } from 'node:crypto';
+import type { Config, IdpProvider, LogLevel, SameSite, StorageType } from './types.js';
+import {
+  asAddress, asBool, asDuration, asEnum, asHeaderName, asHttpUrl, asInteger, asMapping, asSecretString,
+  asString, asStringList, asStringMap, canonicalHeaderName, describe, fail, rejectUnknownKeys,
+  type ConfigPath,
+} from './check.js';
+import { asNamespaces, ROOT_NAMESPACE } from './namespaces.js';
+import { asRoutes } from './routes.js';
+import { asBase64Secret, asSigningKeys } from './secrets.js';
+import { referenceOf, type KeyReference, type KeySpec, type KeyTable } from './table.js';
+
+/**
+ * How the upper-case environment variable is read: `text` as the string
+ * (lists are comma-separated, booleans `true`/`false`), `map` as JSON or
+ * `k=v,k2=v2`, `json` as JSON, `none` not at all.
+ */
+export type EnvForm = 'text' | 'map' | 'json' | 'none';
+
+export interface GlobalContext {
+  readonly devMode: boolean;
+}
+
+/** Extra facts about a global row that the table type does not carry. */
+export interface GlobalKeyTraits {
+  readonly env: EnvForm;
+  /** Never echoed in errors; also readable from a `<key>_file` YAML key. */
+  readonly secret?: boolean;
+}
+
+type GlobalFields = Omit<Config, 'source' | 'devMode'>;
+
+type GlobalTable = { readonly [F in keyof GlobalFields]: KeyTable<GlobalFields, GlobalContext>[F] & GlobalKeyTraits };
+
+const IDP_PROVIDERS: readonly IdpProvider[] = [
+  'oidc', 'google', 'azure', 'okta', 'auth0', 'github', 'gitlab', 'keycloak', 'cognito', 'onelogin', 'ping',
+];
+const STORAGE_TYPES: readonly StorageType[] = ['memory', 'file', 'postgres'];
+const SAME_SITE: readonly SameSite[] = ['strict', 'lax', 'none'];
+const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+const MTLS_ENFORCEMENT = ['policy', 'policy_with_default_deny', 'reject_connection'] as const;
+
+const DEFAULT_SQLITE_PATH = './data/limen.db';
+const SECRET_BYTES = 32;
+
+const absent = <T>(value: T) => (): T => value;
+
+/** Fallback for a key Limen cannot start without. */
+function required(at: ConfigPath): never {
+  const key = String(at[at.length - 1]);
+  fail(at, `required; set it in the config file or with the ${key.toUpperCase()} environment variable`);
+}
+
+/** Fallback for a key the caller supplies in dev mode. */
+function requiredUnlessDev<T>(devValue: () => T) {
+  return (at: ConfigPath, ctx: GlobalContext): T => (ctx.devMode ? devValue() : required(at));
+}
+
+// RFC 6265 §4.1.1: a cookie name is an RFC 2616 token.
+const COOKIE_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+export const GLOBAL_KEYS: GlobalTable = {
+  insecureServer: {
+    key: 'insecure_server', type: 'boolean', default: 'false', env: 'text',
+    description: 'Serve plain HTTP (loopback, tests, or behind a TLS load balancer). Allows `http://` routes.',
+    parse: asBool, fallback: absent(false),
+  },
+  address: {
+    key: 'address', type: 'address', default: '`:443` (`:80` with `insecure_server`)', env: 'text',
+    description: 'Listen address: `:8080`, `127.0.0.1:8080` or `[::1]:8080`. An empty host (`:8080`) means all interfaces and is kept as `host: ""`.',
+    parse: asAddress,
+    fallback: (_at, ctx) => ({ host: '', port: ctx.value('insecureServer') ? 80 : 443 }),
+  },
+  certificateFile: {
+    key: 'certificate_file', type: 'path', default: '', env: 'text',
+    description: 'PEM certificate (chain) for TLS; needs `certificate_key_file`.',
+    parse: (v, at) => asString(v, at), fallback: absent(undefined),
+  },
+  certificateKeyFile: {
+    key: 'certificate_key_file', type: 'path', default: '', env: 'text',
+    description: 'PEM private key for `certificate_file`.',
+    parse: (v, at) => asString(v, at), fallback: absent(undefined),
+  },
+  certificates: {
+    key: 'certificates', type: 'list of {cert, key}', default: '', env: 'json',
+    description: 'More TLS certificate/key file pairs, chosen by SNI.',
+    parse: (v, at) => asCertificates(v, at), fallback: absent([]),
+  },
+  authenticateServiceUrl: {
+    key: 'authenticate_service_url', type: 'URL', default: '', env: 'text',
+    description: 'Public URL of the sign-in service; `/oauth2/callback` on this host is the OIDC redirect URI. May be a route host of the same process. Required unless in dev mode.',
+    parse: (v, at, ctx) => asHttpUrl(v, at, { allowHttp: ctx.value('insecureServer'), httpHint: ' (http:// needs insecure_server: true)' }),
+    fallback: requiredUnlessDev(() => undefined),
+  },
+  idpProvider: {
+    key: 'idp_provider', type: 'string', default: '`oidc`', env: 'text',
+    description: `Identity provider kind: ${IDP_PROVIDERS.map((p) => `\`${p}\``).join(', ')}.`,
+    parse: (v, at) => asEnum(v, at, IDP_PROVIDERS, { caseInsensitive: true }), fallback: absent('oidc'),
+  },
+  idpProviderUrl: {
+    key: 'idp_provider_url', type: 'URL', default: '`https://accounts.google.com` for `google`', env: 'text',
+    description: 'OIDC issuer URL; discovery reads `/.well-known/openid-configuration` under it. Required unless in dev mode.',
+    // Kept as written: the ID token's `iss` must equal it exactly.
+    parse: (v, at) => { asHttpUrl(v, at, { allowHttp: true }); return asString(v, at); },
+    fallback: (at, ctx) => (ctx.value('idpProvider') === 'google' ? 'https://accounts.google.com' : requiredUnlessDev(() => undefined)(at, ctx)),
+  },
+  idpClientId: {
+    key: 'idp_client_id', type: 'string', default: '', env: 'text',
+    description: 'OAuth client id registered at the IdP. Required unless in dev mode.',
+    parse: (v, at) => asString(v, at), fallback: requiredUnlessDev(() => undefined),
+  },
+  idpClientSecret: {
+    key: 'idp_client_secret', type: 'string', default: '', env: 'text', secret: true,
+    description: 'OAuth client secret (omit for a public client; PKCE is always used).',
+    parse: (v, at) => asSecretString(v, at).trim(), fallback: absent(undefined),
+  },
+  idpScopes: {
+    key: 'idp_scopes', type: 'list of strings', default: '`openid profile email offline_access`', env: 'text',
+    description: 'Scopes requested at sign-in (comma list in the environment).',
+    parse: (v, at) => asStringList(v, at), fallback: absent(['openid', 'profile', 'email', 'offline_access']),
+  },
+  idpRequestParams: {
+    key: 'idp_request_params', type: 'map of strings', default: '', env: 'map',
+    description: 'Extra query parameters on the authorization request (e.g. `prompt: select_account`).',
+    parse: asStringMap, fallback: absent({}),
+  },
+  sharedSecret: {
+    key: 'shared_secret', type: 'base64 (32 bytes)', default: '', env: 'text', secret: true,
+    description: 'Signs session handles, service-account JWTs and signed URLs; the signing key is derived from it when `signing_key` is unset. Required (the caller supplies one in dev mode).',
+    parse: (v, at) => asBase64Secret(v, at, SECRET_BYTES),
+    fallback: requiredUnlessDev(() => new Uint8Array(randomBytes(SECRET_BYTES))),
+  },
+  cookieName: {
+    key: 'cookie_name', type: 'string', default: '`_pomerium`', env: 'text',
+    description: 'Name of the session cookie.',
+    parse: (v, at) => {
+      const name = asString(v, at);
+      if (!COOKIE_NAME.test(name)) fail(at, `expected a cookie name (letters, digits and !#$%&'*+.^_\`|~-), got ${describe(name)}`);
+      return name;
+    },
+    fallback: absent('_pomerium'),
+  },
+  cookieSecret: {
+    key: 'cookie_secret', type: 'base64 (32 bytes)', default: '', env: 'text', secret: true,
+    description: 'Encrypts OAuth state and CSRF cookies. Required (the caller supplies one in dev mode).',
+    parse: (v, at) => asBase64Secret(v, at, SECRET_BYTES),
+    fallback: requiredUnlessDev(() => new Uint8Array(randomBytes(SECRET_BYTES))),
+  },
+  cookieDomain: {
+    key: 'cookie_domain', type: 'string', default: 'the request host', env: 'text',
+    description: 'Domain attribute of the session cookie.',
+    parse: (v, at) => {
+      const domain = asString(v, at);
+      if (!/^\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/.test(domain)) fail(at, `expected a domain like "example.com", got ${describe(domain)}`);
+      return domain.toLowerCase();
+    },
+    fallback: absent(undefined),
+  },
+  cookieSameSite: {
+    key: 'cookie_same_site', type: 'string', default: '`lax`', env: 'text',
+    description: 'SameSite attribute of the session cookie: `strict`, `lax` or `none`.',
+    parse: (v, at) => asEnum(v, at, SAME_SITE, { caseInsensitive: true }), fallback: absent('lax'),
+  },
+  cookieHttpOnly: {
+    key: 'cookie_http_only', type: 'boolean', default: 'true', env: 'text',
+    description: 'HttpOnly attribute of the session cookie.',
+    parse: asBool, fallback: absent(true),
+  },
+  cookieExpireMs: {
+    key: 'cookie_expire', type: 'duration', default: '`14h`', env: 'text',
+    description: 'Lifetime of the session cookie and of the session itself.',
+    parse: (v, at) => asDuration(v, at, { positive: true }), fallback: absent(14 * 3_600_000),
+  },
+  signingKeys: {
+    key: 'signing_key', type: 'base64 PEM', default: 'derived from `shared_secret`', env: 'text', secret: true,
+    description: 'One or more EC P-256 (ES256) or RSA >= 2048-bit (RS256) private keys as base64 of PEM; the first signs, all are published in the JWKS. Unset: derived from `shared_secret` with HKDF-SHA256, so all replicas agree.',
+    parse: asSigningKeys, fallback: absent([]),
+  },
+  jwtClaimsHeaders: {
+    key: 'jwt_claims_headers', type: 'list or map', default: '', env: 'text',
+    description: 'Claims also sent as headers: a list (`[email, groups]` → `X-Pomerium-Claim-Email`, `X-Pomerium-Claim-Groups`) or a map of header to claim. Environment: `email,groups` or `X-Email=email,...`.',
+    parse: (v, at) => asClaimHeaders(v, at), fallback: absent({}),
+  },
+  jwtIssuerFormat: {
+    key: 'jwt_issuer_format', type: 'string', default: '`hostOnly`', env: 'text',
+    description: '`iss` of the identity assertion: `hostOnly` (the request host) or `uri` (`https://host/`).',
+    parse: (v, at) => asEnum(v, at, ['hostOnly', 'uri'] as const), fallback: absent('hostOnly'),
+  },
+  jwtGroupsFilter: {
+    key: 'jwt_groups_filter', type: 'list of strings', default: 'all groups', env: 'text',
+    description: 'Only these groups go into the assertion\'s `groups` claim.',
+    parse: (v, at) => asStringList(v, at, { allowEmptyList: true }), fallback: absent(undefined),
+  },
+  passIdentityHeaders: {
+    key: 'pass_identity_headers', type: 'boolean', default: 'false', env: 'text',
+    description: 'Default for routes\' `pass_identity_headers`.',
+    parse: asBool, fallback: absent(false),
+  },
+  administrators: {
+    key: 'administrators', type: 'list of strings', default: '', env: 'text',
+    description: 'Emails, user ids or `group:NAME` entries allowed to impersonate and to use the admin console.',
+    parse: (v, at) => asAdministrators(v, at), fallback: absent([]),
+  },
+  databrokerStorageType: {
+    key: 'databroker_storage_type', type: 'string', default: '`file`', env: 'text',
+    description: 'Store backend: `memory`, `file` (Limen: embedded SQLite) or `postgres`.',
+    parse: (v, at) => asEnum(v, at, STORAGE_TYPES), fallback: absent('file'),
+  },
+  databrokerStorageConnectionString: {
+    key: 'databroker_storage_connection_string', type: 'string', default: '`./data/limen.db` for `file`', env: 'text', secret: true,
+    description: 'SQLite file path (`file`) or `postgres://` URL (`postgres`, required).',
+    parse: (v, at, ctx) => asStorageConnection(v, at, ctx.value('databrokerStorageType')),
+    fallback: (at, ctx) => {
+      const type = ctx.value('databrokerStorageType');
+      if (type === 'postgres') fail(at, 'required when databroker_storage_type is postgres; expected a postgres:// URL');
+      return type === 'file' ? DEFAULT_SQLITE_PATH : '';
+    },
+  },
+  metricsAddress: {
+    key: 'metrics_address', type: 'address', default: 'off', env: 'text',
+    description: 'Listen address for Prometheus metrics.',
+    parse: (v, at) => { asAddress(v, at); return asString(v, at); }, fallback: absent(undefined),
+  },
+  healthCheckAddr: {
+    key: 'health_check_addr', type: 'address', default: 'off', env: 'text',
+    description: 'Listen address for a separate health-check server.',
+    parse: (v, at) => { asAddress(v, at); return asString(v, at); }, fallback: absent(undefined),
+  },
+  logLevel: {
+    key: 'log_level', type: 'string', default: '`info`', env: 'text',
+    description: 'Log verbosity: `debug`, `info`, `warn` or `error`.',
+    parse: (v, at) => asEnum(v, at, LOG_LEVELS, { caseInsensitive: true }), fallback: absent('info'),
+  },
+  timeoutReadMs: {
+    key: 'timeout_read', type: 'duration', default: '`30s`', env: 'text',
+    description: 'Longest time to read a whole client request; `0` for none.',
+    parse: (v, at) => asDuration(v, at), fallback: absent(30_000),
+  },
+  timeoutWriteMs: {
+    key: 'timeout_write', type: 'duration', default: '`0`', env: 'text',
+    description: 'Longest time to write a whole response; `0` for none (streaming).',
+    parse: (v, at) => asDuration(v, at), fallback: absent(0),
+  },
+  timeoutIdleMs: {
+    key: 'timeout_idle', type: 'duration', default: '`5m`', env: 'text',
+    description: 'Close an idle client keep-alive connection after this; `0` for none.',
+    parse: (v, at) => asDuration(v, at), fallback: absent(5 * 60_000),
+  },
+  defaultUpstreamTimeoutMs: {
+    key: 'default_upstream_timeout', type: 'duration', default: '`30s`', env: 'text',
+    description: 'Default for routes\' `timeout`.',
+    parse: (v, at) => asDuration(v, at), fallback: absent(30_000),
+  },
+  xffNumTrustedHops: {
+    key: 'xff_num_trusted_hops', type: 'integer', default: '0', env: 'text',
+    description: 'Trusted proxies in front of Limen: the client address is taken this many hops from the right of `X-Forwarded-For`.',
+    parse: (v, at) => asInteger(v, at, 0, 100), fallback: absent(0),
+  },
+  programmaticRedirectDomainWhitelist: {
+    key: 'programmatic_redirect_domain_whitelist', type: 'list of strings', default: '`[localhost]`', env: 'text',
+    description: 'Hosts a programmatic login may redirect to (besides route hosts).',
+    parse: (v, at) => asStringList(v, at, { allowEmptyList: true }).map((h) => h.toLowerCase()),
+    fallback: absent(['localhost']),
+  },
+  namespaces: {
+    key: 'namespaces', type: 'list of {name, parent}', default: '`[global]`', env: 'json',
+    description: 'Limen: namespace tree for service accounts and routes, rooted at `global` (always present); `parent` defaults to `global`.',
+    parse: (v, at) => asNamespaces(v, at), fallback: absent([{ name: ROOT_NAMESPACE, parent: undefined }]),
+  },
+  downstreamMtls: {
+    key: 'downstream_mtls', type: '{ca_file, enforcement}', default: 'off', env: 'json',
+    description: 'Client certificates: `ca_file` (PEM CAs that sign them) and `enforcement` (`policy`, `policy_with_default_deny` (default) or `reject_connection`).',
+    parse: (v, at) => asDownstreamMtls(v, at), fallback: absent(undefined),
+  },
+  auditRetentionMs: {
+    key: 'audit_retention', type: 'duration', default: '`30d`', env: 'text',
+    description: 'Limen: how long audit events are kept (`d` = 24h is accepted here).',
+    parse: (v, at) => asDuration(v, at, { positive: true }), fallback: absent(30 * 86_400_000),
+  },
+  routes: {
+    key: 'routes', type: 'list of routes', default: '', env: 'none',
+    description: 'The routes; see the route keys. `policy` is accepted as Pomerium\'s older name for this list.',
+    parse: (v, at, ctx) => asRoutes(v, at, {
+      insecureServer: ctx.value('insecureServer'),
+      passIdentityHeaders: ctx.value('passIdentityHeaders'),
+      defaultUpstreamTimeoutMs: ctx.value('defaultUpstreamTimeoutMs'),
+      namespaces: ctx.value('namespaces'),
+    }),
+    fallback: absent([]),
+  },
+};
+
+/** Every global row, in table order. */
+export function globalSpecs(): (KeySpec<unknown, unknown> & GlobalKeyTraits)[] {
+  return Object.values(GLOBAL_KEYS) as (KeySpec<unknown, unknown> & GlobalKeyTraits)[];
+}
+
+/** The global keys for the configuration reference, in table order; secrets also list their `_file` key. */
+export function configReference(): KeyReference[] {
+  const rows: KeyReference[] = [];
+  for (const row of referenceOf(GLOBAL_KEYS)) {
+    rows.push(row);
+    const spec = globalSpecs().find((s) => s.key === row.key);
+    if (spec?.secret === true) {
+      rows.push({ key: `${row.key}_file`, type: 'path', default: '', description: `File holding \`${row.key}\` (trailing newline ignored); keeps the secret out of the config file.` });
+    }
+  }
+  return rows;
+}
+
+function asCertificates(value: unknown, at: ConfigPath): { certFile: string; keyFile: string }[] {
+  if (!Array.isArray(value)) fail(at, `expected a list of {cert, key} file pairs, got ${describe(value)}`);
+  return value.map((item, i) => {
+    const pair = asMapping(item, [...at, i]);
+    rejectUnknownKeys(pair, ['cert', 'key'], [...at, i]);
+    if (pair.cert === undefined) fail([...at, i, 'cert'], 'required');
+    if (pair.key === undefined) fail([...at, i, 'key'], 'required');
+    return { certFile: asString(pair.cert, [...at, i, 'cert']), keyFile: asString(pair.key, [...at, i, 'key']) };
+  });
+}
+
+/**
+ * `jwt_claims_headers`: a list of claims (`email` → `X-Pomerium-Claim-Email`,
+ * `_` read as `-`) or a map of header → claim. In a list, `Header=claim`
+ * items are the map form (how the environment spells it).
+ */
+function asClaimHeaders(value: unknown, at: ConfigPath): Record<string, string> {
+  const pairs: { header: string; claim: string; at: ConfigPath }[] = [];
+  if (Array.isArray(value) || typeof value === 'string') {
+    asStringList(value, at, { allowEmptyList: true }).forEach((item, i) => {
+      const itemAt = typeof value === 'string' ? at : [...at, i];
+      const eq = item.indexOf('=');
+      if (eq >= 0) {
+        pairs.push({ header: item.slice(0, eq).trim(), claim: item.slice(eq + 1).trim(), at: itemAt });
+      } else {
+        pairs.push({ header: `X-Pomerium-Claim-${item.replaceAll('_', '-')}`, claim: item, at: itemAt });
+      }
+    });
+  } else {
+    for (const [header, claim] of Object.entries(asMapping(value, at))) {
+      pairs.push({ header, claim: asString(claim, [...at, header]), at: [...at, header] });
+    }
+  }
+  const out: Record<string, string> = {};
+  for (const pair of pairs) {
+    if (pair.claim === '') fail(pair.at, 'expected a claim name, got an empty string');
+    const header = canonicalHeaderName(asHeaderName(pair.header, pair.at));
+    if (out[header] !== undefined) fail(pair.at, `header ${header} is given twice`);
+    out[header] = pair.claim;
+  }
+  return out;
+}
+
+function asAdministrators(value: unknown, at: ConfigPath): string[] {
+  const list = asStringList(value, at, { allowEmptyList: true });
+  list.forEach((entry, i) => {
+    if (entry.startsWith('group:') && entry.slice('group:'.length).trim() === '') {
+      fail(typeof value === 'string' ? at : [...at, i], 'expected a group name after "group:"');
+    }
+  });
+  return list;
+}
+
+function asStorageConnection(value: unknown, at: ConfigPath, type: StorageType): string {
+  const text = asSecretString(value, at).trim();
+  if (type === 'postgres' && !/^postgres(ql)?:\/\//.test(text)) {
+    fail(at, 'expected a postgres:// or postgresql:// URL for databroker_storage_type postgres');
+  }
+  if (type === 'file' && /^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
+    fail(at, 'expected a file path for databroker_storage_type file, got a URL');
+  }
+  return text;
+}
+
+function asDownstreamMtls(value: unknown, at: ConfigPath): Config['downstreamMtls'] {
+  const map = asMapping(value, at);
+  rejectUnknownKeys(map, ['ca_file', 'enforcement'], at);
+  return {
+    caFile: map.ca_file === undefined ? undefined : asString(map.ca_file, [...at, 'ca_file']),
+    enforcement: map.enforcement === undefined ? 'policy_with_default_deny' : asEnum(map.enforcement, [...at, 'enforcement'], MTLS_ENFORCEMENT),
+  };
+}

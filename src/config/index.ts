@@ -1,0 +1,21 @@
+/**
+ * Package config: the schema that turns a YAML file and the environment into
+ * one frozen, typed Config before anything listens (CONTRACT §1), the
+ * reference table generated from that schema, and reload on change/SIGHUP.
+ */
+
+export type {
+  Config, DownstreamMtlsConfig, IdpProvider, LogLevel, NamespaceConfig, PolicyDocument, RouteConfig,
+  SameSite, StorageType, Upstream,
+} from './types.js';
+export type { ConfigErrorDetail, ConfigPath } from './check.js';
+export type { KeyReference } from './table.js';
+export type { ParseOptions } from './parse.js';
+export type { ConfigWatcher, LoadOptions, WatchOptions } from './file.js';
+
+export { parseConfig } from './parse.js';
+export { loadConfigFile, parseConfigText, watchConfig } from './file.js';
+export { configReference } from './globals.js';
+export { routeReference } from './routes.js';
+export { parseDuration } from './duration.js';
+export { ROOT_NAMESPACE } from './namespaces.js';

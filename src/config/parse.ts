@@ -1,0 +1,157 @@
+/**
+ * parseConfig: a plain document (from YAML, or built by the caller) plus the
+ * environment → one validated, deeply frozen Config. Synchronous and pure
+ * apart from reading the files that `_FILE` / `_file` keys name.
+ */
+
+import { readFileSync } from 'node:fs';
+import { ConfigError } from '../errors/index.js';
+import type { Config } from './types.js';
+import { asString, describe, fail, isMapping, rejectUnknownKeys, type ConfigPath } from './check.js';
+import { GLOBAL_KEYS, globalSpecs, type EnvForm, type GlobalKeyTraits } from './globals.js';
+import { resolveTable, type Found, type KeySpec } from './table.js';
+
+export interface ParseOptions {
+  /** Path of the file the document came from; becomes `Config.source`. */
+  readonly source?: string;
+  /**
+   * Dev mode (embedded IdP): `idp_provider_url`, `idp_client_id` and
+   * `authenticate_service_url` become optional, and a missing
+   * `shared_secret`/`cookie_secret` is generated at random for this call.
+   * A caller that reloads should supply the secrets (e.g. in `env`) so that
+   * sessions survive a reload.
+   */
+  readonly devMode?: boolean;
+  /** Reads the files named by `_FILE` variables and `_file` keys; default `fs.readFileSync(path, 'utf8')`. */
+  readonly readFile?: (path: string) => string;
+}
+
+/** Pomerium's older name for the `routes` list. */
+const ROUTES_ALIAS = 'policy';
+
+/**
+ * Validates `raw` (the parsed YAML document) and `env` into a deeply frozen
+ * Config. Every key may be set from the environment as its upper-case name, or
+ * read from the file named by `NAME_FILE`; the environment wins over `raw`.
+ * Throws ConfigError naming the key; secrets are never quoted in a message.
+ */
+export function parseConfig(
+  raw: unknown,
+  env: Readonly<Record<string, string | undefined>>,
+  opts: ParseOptions = {},
+): Config {
+  const doc = raw === null || raw === undefined ? {} : raw;
+  if (!isMapping(doc)) {
+    throw new ConfigError(opts.source ?? 'config', `expected a mapping of config keys at the top level, got ${describe(doc)}`);
+  }
+  const specs = globalSpecs();
+  const known = [
+    ...specs.map((s) => s.key),
+    ...specs.filter((s) => s.secret === true).map((s) => `${s.key}_file`),
+    ROUTES_ALIAS,
+  ];
+  rejectUnknownKeys(doc, known, []);
+
+  const readFile = opts.readFile ?? ((path: string) => readFileSync(path, 'utf8'));
+  const find = (spec: KeySpec<unknown, unknown>): Found | undefined =>
+    findInEnvironment(spec as KeySpec<unknown, unknown> & GlobalKeyTraits, env, readFile)
+    ?? findInDocument(spec as KeySpec<unknown, unknown> & GlobalKeyTraits, doc, readFile);
+
+  const fields = resolveTable(GLOBAL_KEYS, { devMode: opts.devMode === true }, find, []);
+
+  if ((fields.certificateFile === undefined) !== (fields.certificateKeyFile === undefined)) {
+    const missing = fields.certificateFile === undefined ? 'certificate_file' : 'certificate_key_file';
+    const other = missing === 'certificate_file' ? 'certificate_key_file' : 'certificate_file';
+    fail([missing], `required when ${other} is set`);
+  }
+
+  return deepFreeze({ source: opts.source, ...fields, devMode: opts.devMode === true });
+}
+
+/** `NAME` or `NAME_FILE` in the environment; empty values count as unset. */
+function findInEnvironment(
+  spec: KeySpec<unknown, unknown> & GlobalKeyTraits,
+  env: Readonly<Record<string, string | undefined>>,
+  readFile: (path: string) => string,
+): Found | undefined {
+  if (spec.env === 'none') return undefined;
+  const at = [spec.key];
+  const name = spec.key.toUpperCase();
+  const fileName = `${name}_FILE`;
+  const direct = env[name];
+  const viaFile = env[fileName];
+  const hasDirect = direct !== undefined && direct !== '';
+  const hasFile = viaFile !== undefined && viaFile !== '';
+  if (hasDirect && hasFile) fail(at, `set ${name} or ${fileName} in the environment, not both`, { env: name });
+  if (hasDirect) return { value: fromEnvironment(spec.env, direct, at, name), at, env: name };
+  if (hasFile) {
+    const text = readValueFile(readFile, viaFile, at, `the file named by ${fileName}`, fileName);
+    return { value: fromEnvironment(spec.env, text, at, fileName), at, env: fileName };
+  }
+  return undefined;
+}
+
+/** The key in the document, its `<key>_file` variant for secrets, and `policy` for `routes`. */
+function findInDocument(
+  spec: KeySpec<unknown, unknown> & GlobalKeyTraits,
+  doc: Record<string, unknown>,
+  readFile: (path: string) => string,
+): Found | undefined {
+  if (spec.key === 'routes' && doc[ROUTES_ALIAS] !== undefined) {
+    if (doc.routes !== undefined) fail([ROUTES_ALIAS], `set routes or ${ROUTES_ALIAS} (its older name), not both`, { aboutKey: true });
+    return { value: doc[ROUTES_ALIAS], at: [ROUTES_ALIAS] };
+  }
+  if (spec.secret === true) {
+    const fileKey = `${spec.key}_file`;
+    if (doc[fileKey] !== undefined) {
+      if (doc[spec.key] !== undefined) fail([fileKey], `set ${spec.key} or ${fileKey}, not both`, { aboutKey: true });
+      const path = asString(doc[fileKey], [fileKey]);
+      return { value: readValueFile(readFile, path, [fileKey], 'the file'), at: [fileKey] };
+    }
+  }
+  const value = doc[spec.key];
+  return value === undefined ? undefined : { value, at: [spec.key] };
+}
+
+/** Reads a value file, dropping the trailing newline(s) editors and `echo` add. */
+function readValueFile(readFile: (path: string) => string, path: string, at: ConfigPath, what: string, env?: string): string {
+  try {
+    return readFile(path).replace(/[\r\n]+$/, '');
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    fail(at, `cannot read ${what} ${JSON.stringify(path)}${typeof code === 'string' ? ` (${code})` : ''}`, env === undefined ? {} : { env });
+  }
+}
+
+/** Turns an environment string into the shape the key's reader takes. */
+function fromEnvironment(form: EnvForm, text: string, at: ConfigPath, name: string): unknown {
+  if (form === 'json' || (form === 'map' && text.trimStart().startsWith('{'))) {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      fail(at, `expected JSON in the ${name} environment variable, but it does not parse`, { env: name });
+    }
+  }
+  if (form === 'map') {
+    const out: Record<string, string> = {};
+    for (const item of text.split(',')) {
+      if (item.trim() === '') continue;
+      const eq = item.indexOf('=');
+      if (eq <= 0) fail(at, `expected "key=value,key2=value2" or JSON in the ${name} environment variable`, { env: name });
+      out[item.slice(0, eq).trim()] = item.slice(eq + 1).trim();
+    }
+    return out;
+  }
+  return text;
+}
+
+/**
+ * Freezes plain objects and arrays all the way down. URL and RegExp objects
+ * are frozen too but keep internal state a setter could change; typed arrays
+ * (the secrets) cannot be frozen and are left as they are.
+ */
+function deepFreeze<T>(value: T): T {
+  if (typeof value !== 'object' || value === null || ArrayBuffer.isView(value) || Object.isFrozen(value)) return value;
+  for (const item of Object.values(value)) deepFreeze(item);
+  return Object.freeze(value);
+}

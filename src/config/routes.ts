@@ -1,0 +1,329 @@
+/**
+ * The `routes:` list (CONTRACT §1, route keys): one table row per route key.
+ * Policies are kept as written; authz compiles them.
+ */
+
+import type { NamespaceConfig, RouteConfig, Upstream } from './types.js';
+import {
+  asBool, asDuration, asHeaderMap, asHeaderName, asHttpUrl, asMapping, asString, asStringList,
+  describe, fail, nearestKey, rejectUnknownKeys, type ConfigPath,
+} from './check.js';
+import { ROOT_NAMESPACE } from './namespaces.js';
+import { referenceOf, resolveTable, type KeyReference, type KeyTable } from './table.js';
+
+/** Global values a route falls back to or is checked against. */
+export interface RouteContext {
+  readonly insecureServer: boolean;
+  readonly passIdentityHeaders: boolean;
+  readonly defaultUpstreamTimeoutMs: number;
+  readonly namespaces: readonly NamespaceConfig[];
+}
+
+type RouteFields = Omit<RouteConfig, 'index' | 'fromScheme' | 'fromHost' | 'fromPort'>;
+
+const ROUTE_IDLE_TIMEOUT_MS = 5 * 60_000;
+
+const absent = <T>(value: T) => (): T => value;
+const required = (at: ConfigPath): never => fail(at, 'required');
+
+const ROUTE_KEYS: KeyTable<RouteFields, RouteContext> = {
+  from: {
+    key: 'from', type: 'URL', default: '',
+    description: 'Public URL the route answers on: `https://host[:port]` (`http://` only with `insecure_server`); `*.example.com` matches any one-or-more-label subdomain. No path: match paths with `prefix`, `path` or `regex`. Required.',
+    parse: (v, at, ctx) => { splitFrom(v, at, ctx.insecureServer); return asString(v, at); },
+    fallback: required,
+  },
+  to: {
+    key: 'to', type: 'URL or list of URLs', default: '',
+    description: 'Upstream(s), http or https. `"url,weight"` sets a relative weight for balancing (default 1). A path in the URL becomes a prefix rewrite. Required.',
+    parse: (v, at) => asUpstreams(v, at),
+    fallback: required,
+  },
+  prefix: {
+    key: 'prefix', type: 'string', default: '`/`',
+    description: 'Match request paths starting with this. Used when neither `regex` nor `path` is set.',
+    parse: (v, at) => asUrlPath(v, at),
+    fallback: absent(undefined),
+  },
+  path: {
+    key: 'path', type: 'string', default: '',
+    description: 'Match exactly this request path. Used when `regex` is not set.',
+    parse: (v, at) => asUrlPath(v, at),
+    fallback: absent(undefined),
+  },
+  regex: {
+    key: 'regex', type: 'regular expression', default: '',
+    description: 'Match request paths against this regular expression, anchored at both ends (the whole path must match, like Envoy `safe_regex`). JavaScript syntax. Takes precedence over `path` and `prefix`.',
+    parse: (v, at) => asAnchoredRegex(v, at),
+    fallback: absent(undefined),
+  },
+  policy: {
+    key: 'policy', type: 'PPL', default: '',
+    description: 'Policy in PPL: one rule or a list of rules. Compiled at load; errors name the route and the node.',
+    parse: (v) => cloneData(v),
+    fallback: absent(undefined),
+  },
+  allowPublicUnauthenticatedAccess: {
+    key: 'allow_public_unauthenticated_access', type: 'boolean', default: 'false',
+    description: 'Allow everyone, signed in or not (PPL `accept`).',
+    parse: asBool, fallback: absent(false),
+  },
+  allowAnyAuthenticatedUser: {
+    key: 'allow_any_authenticated_user', type: 'boolean', default: 'false',
+    description: 'Allow anyone signed in (PPL `authenticated_user`).',
+    parse: asBool, fallback: absent(false),
+  },
+  corsAllowPreflight: {
+    key: 'cors_allow_preflight', type: 'boolean', default: 'false',
+    description: 'Allow unauthenticated CORS preflight requests (PPL `cors_preflight`).',
+    parse: asBool, fallback: absent(false),
+  },
+  allowedUsers: {
+    key: 'allowed_users', type: 'list of strings', default: '',
+    description: 'Allow these user ids or emails (PPL `user` / `email`).',
+    parse: (v, at) => asStringList(v, at, { allowEmptyList: true }),
+    fallback: absent([]),
+  },
+  allowedDomains: {
+    key: 'allowed_domains', type: 'list of strings', default: '',
+    description: 'Allow users whose email is in one of these domains (PPL `domain`).',
+    parse: (v, at) => asStringList(v, at, { allowEmptyList: true }).map((d) => d.toLowerCase()),
+    fallback: absent([]),
+  },
+  allowedIdpClaims: {
+    key: 'allowed_idp_claims', type: 'map of claim to list', default: '',
+    description: 'Allow users with an IdP claim holding one of the listed values (PPL `claim/NAME`).',
+    parse: (v, at) => asClaimValues(v, at),
+    fallback: absent({}),
+  },
+  passIdentityHeaders: {
+    key: 'pass_identity_headers', type: 'boolean', default: 'global `pass_identity_headers`',
+    description: 'Send `X-Pomerium-Jwt-Assertion` and the `jwt_claims_headers` upstream.',
+    parse: asBool,
+    fallback: (_at, ctx) => ctx.passIdentityHeaders,
+  },
+  setRequestHeaders: {
+    key: 'set_request_headers', type: 'map of strings', default: '',
+    description: 'Headers set on the request to the upstream (set wins over remove).',
+    parse: asHeaderMap, fallback: absent({}),
+  },
+  removeRequestHeaders: {
+    key: 'remove_request_headers', type: 'list of strings', default: '',
+    description: 'Headers removed from the request to the upstream.',
+    parse: (v, at) => asStringList(v, at, { allowEmptyList: true }).map((h, i) => asHeaderName(h, [...at, i]).toLowerCase()),
+    fallback: absent([]),
+  },
+  setResponseHeaders: {
+    key: 'set_response_headers', type: 'map of strings', default: '',
+    description: 'Headers set on the response to the client.',
+    parse: asHeaderMap, fallback: absent({}),
+  },
+  preserveHostHeader: {
+    key: 'preserve_host_header', type: 'boolean', default: 'false',
+    description: 'Send the client\'s `Host` upstream instead of the `to` host.',
+    parse: asBool, fallback: absent(false),
+  },
+  hostRewrite: {
+    key: 'host_rewrite', type: 'string', default: '',
+    description: 'Send this `Host` upstream.',
+    parse: (v, at) => asHostRewrite(v, at),
+    fallback: absent(undefined),
+  },
+  prefixRewrite: {
+    key: 'prefix_rewrite', type: 'string', default: '',
+    description: 'Replace the matched `prefix` with this before forwarding.',
+    parse: (v, at) => asUrlPath(v, at),
+    fallback: absent(undefined),
+  },
+  allowWebsockets: {
+    key: 'allow_websockets', type: 'boolean', default: 'false',
+    description: 'Allow websocket upgrades; websockets get no route timeout.',
+    parse: asBool, fallback: absent(false),
+  },
+  timeoutMs: {
+    key: 'timeout', type: 'duration', default: '`default_upstream_timeout`',
+    description: 'Whole-request upstream timeout (504 when exceeded); `0` for none.',
+    parse: (v, at) => asDuration(v, at),
+    fallback: (_at, ctx) => ctx.defaultUpstreamTimeoutMs,
+  },
+  idleTimeoutMs: {
+    key: 'idle_timeout', type: 'duration', default: '`5m`',
+    description: 'Close an upstream stream idle this long; `0` for none.',
+    parse: (v, at) => asDuration(v, at),
+    fallback: absent(ROUTE_IDLE_TIMEOUT_MS),
+  },
+  tlsSkipVerify: {
+    key: 'tls_skip_verify', type: 'boolean', default: 'false',
+    description: 'Do not verify the upstream\'s TLS certificate (testing only).',
+    parse: asBool, fallback: absent(false),
+  },
+  tlsCustomCaFile: {
+    key: 'tls_custom_ca_file', type: 'path', default: '',
+    description: 'PEM file of CA certificates trusted for the upstream.',
+    parse: (v, at) => asString(v, at), fallback: absent(undefined),
+  },
+  tlsServerName: {
+    key: 'tls_server_name', type: 'string', default: '',
+    description: 'SNI and certificate name to expect from the upstream.',
+    parse: (v, at) => asString(v, at), fallback: absent(undefined),
+  },
+  name: {
+    key: 'name', type: 'string', default: 'the `from` URL',
+    description: 'Shown in the dashboard, logs and error pages.',
+    parse: (v, at) => asString(v, at),
+    fallback: (_at, ctx) => ctx.value('from'),
+  },
+  description: {
+    key: 'description', type: 'string', default: '',
+    description: 'Shown in the dashboard.',
+    parse: (v, at) => asString(v, at, { allowEmpty: true }), fallback: absent(''),
+  },
+  namespace: {
+    key: 'namespace', type: 'string', default: '`global`',
+    description: 'Limen: the namespace the route belongs to; must be listed in `namespaces`.',
+    parse: (v, at, ctx) => asKnownNamespace(v, at, ctx.namespaces),
+    fallback: absent(ROOT_NAMESPACE),
+  },
+};
+
+const ROUTE_KEY_NAMES: readonly string[] = Object.values(ROUTE_KEYS).map((spec) => (spec as { key: string }).key);
+
+/** The route keys for the configuration reference, in table order. */
+export function routeReference(): KeyReference[] {
+  return referenceOf(ROUTE_KEYS);
+}
+
+/** Reads a `routes` list; `at` is `['routes']` (or `['policy']`, Pomerium's older name). */
+export function asRoutes(value: unknown, at: ConfigPath, ctx: RouteContext): RouteConfig[] {
+  if (!Array.isArray(value)) fail(at, `expected a list of routes, got ${describe(value)}`);
+  return value.map((item, index) => {
+    const routeAt = [...at, index];
+    const raw = asMapping(item, routeAt);
+    rejectUnknownKeys(raw, ROUTE_KEY_NAMES, routeAt);
+    const fields = resolveTable(ROUTE_KEYS, ctx, (spec) => {
+      const found = raw[spec.key];
+      return found === undefined ? undefined : { value: found, at: [...routeAt, spec.key] };
+    }, routeAt);
+    const from = splitFrom(fields.from, [...routeAt, 'from'], ctx.insecureServer);
+    return { index, ...fields, fromScheme: from.scheme, fromHost: from.host, fromPort: from.port };
+  });
+}
+
+/** `https://*.Example.com:8443/` → `{https, *.example.com, 8443}`; IPv6 hosts keep their brackets. */
+export function splitFrom(value: unknown, at: ConfigPath, insecureServer: boolean): { scheme: 'http' | 'https'; host: string; port: number | undefined } {
+  const text = asString(value, at);
+  const expected = 'expected a URL like "https://app.example.com"';
+  const match = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(.*)$/s.exec(text);
+  if (match === null) fail(at, `${expected}, got ${describe(text)}`);
+  const scheme = (match[1] ?? '').toLowerCase();
+  if (scheme !== 'https' && scheme !== 'http') fail(at, `${expected}, got scheme "${scheme}"`);
+  if (scheme === 'http' && !insecureServer) fail(at, 'http:// routes need insecure_server: true; use https://');
+  const rest = match[2] ?? '';
+  const cut = rest.search(/[/?#]/);
+  const authority = cut < 0 ? rest : rest.slice(0, cut);
+  const tail = cut < 0 ? '' : rest.slice(cut);
+  if (tail !== '' && tail !== '/') {
+    fail(at, `expected no path, query or fragment, got ${describe(tail)}; match paths with prefix, path or regex`);
+  }
+  if (authority.includes('@')) fail(at, 'expected no user name or password in the URL');
+  const hostPort = /^(\[[^\]]*\]|[^:]*)(?::(\d{1,5}))?$/.exec(authority);
+  if (hostPort === null || hostPort[1] === undefined || hostPort[1] === '') fail(at, `${expected}, got ${describe(text)}`);
+  const port = hostPort[2] === undefined ? undefined : Number(hostPort[2]);
+  if (port !== undefined && (port < 1 || port > 65535)) fail(at, `expected a port from 1 to 65535, got ${port}`);
+  const wildcard = hostPort[1].startsWith('*.');
+  const base = wildcard ? hostPort[1].slice(2) : hostPort[1];
+  if (base.includes('*')) fail(at, `a wildcard must be the whole first label, like "*.example.com", got ${describe(text)}`);
+  let hostname: string;
+  try {
+    hostname = new URL(`http://${base}`).hostname;
+  } catch {
+    fail(at, `expected a host name, got ${describe(hostPort[1])}`);
+  }
+  if (hostname === '') fail(at, `expected a host name, got ${describe(hostPort[1])}`);
+  return { scheme, host: (wildcard ? '*.' : '') + hostname, port };
+}
+
+/** `to`: one URL or a list, each optionally `"url,weight"`. */
+function asUpstreams(value: unknown, at: ConfigPath): Upstream[] {
+  const items: { text: unknown; at: ConfigPath }[] = Array.isArray(value)
+    ? value.map((text, i) => ({ text, at: [...at, i] }))
+    : [{ text: value, at }];
+  if (items.length === 0) fail(at, 'expected at least one upstream URL, got an empty list');
+  return items.map(({ text, at: itemAt }) => {
+    const raw = asString(text, itemAt);
+    const weighted = /^(.*?),\s*([^,]*)$/s.exec(raw);
+    let weight = 1;
+    let urlText = raw;
+    if (weighted !== null) {
+      urlText = weighted[1] ?? '';
+      const w = weighted[2] ?? '';
+      weight = /^\d{1,10}$/.test(w) ? Number(w) : Number.NaN;
+      if (!(weight >= 1 && weight <= 0xffffffff)) {
+        fail(itemAt, `expected a weight from 1 to 4294967295 after the comma, got ${describe(w)}`);
+      }
+    }
+    const url = asHttpUrl(urlText, itemAt, { allowHttp: true });
+    return { url, weight };
+  });
+}
+
+function asUrlPath(value: unknown, at: ConfigPath): string {
+  const text = asString(value, at);
+  if (!text.startsWith('/')) fail(at, `expected a path starting with "/", got ${describe(text)}`);
+  return text;
+}
+
+/** Anchored like Envoy's safe_regex: the whole path must match. */
+function asAnchoredRegex(value: unknown, at: ConfigPath): RegExp {
+  const text = asString(value, at);
+  try {
+    return new RegExp(`^(?:${text})$`);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message.split(': ').pop() : undefined;
+    fail(at, `expected a regular expression, got ${describe(text)}${reason === undefined ? '' : ` (${reason})`}`);
+  }
+}
+
+function asHostRewrite(value: unknown, at: ConfigPath): string {
+  const text = asString(value, at);
+  if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(text)) {
+    fail(at, `expected a host name with an optional port, got ${describe(text)}`);
+  }
+  return text;
+}
+
+/** `allowed_idp_claims`: claim → list of accepted values; a single value is a list of one. */
+function asClaimValues(value: unknown, at: ConfigPath): Record<string, unknown[]> {
+  const map = asMapping(value, at);
+  const out: Record<string, unknown[]> = {};
+  for (const [claim, accepted] of Object.entries(map)) {
+    const list = Array.isArray(accepted) ? accepted : [accepted];
+    list.forEach((item, i) => {
+      const ok = typeof item === 'string' || typeof item === 'number' || typeof item === 'boolean';
+      if (!ok) fail(Array.isArray(accepted) ? [...at, claim, i] : [...at, claim], `expected a string, number or boolean, got ${describe(item)}`);
+    });
+    out[claim] = [...list];
+  }
+  return out;
+}
+
+function asKnownNamespace(value: unknown, at: ConfigPath, namespaces: readonly NamespaceConfig[]): string {
+  const name = asString(value, at);
+  const known = namespaces.map((n) => n.name);
+  if (!known.includes(name)) {
+    const hint = nearestKey(name, known);
+    fail(at, `unknown namespace "${name}"; add it to namespaces${hint === undefined ? '' : ` or use "${hint}"`}`);
+  }
+  return name;
+}
+
+/** A plain-data copy (lists, mappings, scalars), so freezing it never freezes the caller's objects. */
+export function cloneData(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(cloneData);
+  if (typeof value === 'object' && value !== null) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = cloneData(v);
+    return out;
+  }
+  return value;
+}

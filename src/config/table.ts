@@ -1,0 +1,97 @@
+/**
+ * The declarative key table both the global keys and the route keys are
+ * written in: one row per config key with its documented type, default and
+ * description, a reader for a present value and a fallback for an absent one.
+ * The same rows produce the README's configuration reference.
+ */
+
+import { ConfigError } from '../errors/index.js';
+import { errorDetail, fail, type ConfigPath } from './check.js';
+
+/** Read access to the fields resolved so far (rows are resolved in table order). */
+export interface Resolved<Fields> {
+  value<F extends keyof Fields>(field: F): Fields[F];
+}
+
+export interface KeySpec<T, Ctx> {
+  /** The snake_case key as written in YAML. */
+  readonly key: string;
+  /** Human-readable type for the reference, e.g. `duration`, `list of strings`. */
+  readonly type: string;
+  /** Documented default, '' when there is none. */
+  readonly default: string;
+  readonly description: string;
+  /** Reads a present value; throws ConfigError naming `at`. */
+  readonly parse: (value: unknown, at: ConfigPath, ctx: Ctx) => T;
+  /** The value when the key is absent; may throw "required". */
+  readonly fallback: (at: ConfigPath, ctx: Ctx) => T;
+}
+
+export type KeyTable<Fields, Ctx> = { readonly [F in keyof Fields]: KeySpec<Fields[F], Ctx & Resolved<Fields>> };
+
+/** Where a key's value was found. */
+export interface Found {
+  readonly value: unknown;
+  readonly at: ConfigPath;
+  /** Set when the value came from this environment variable. */
+  readonly env?: string;
+}
+
+/** One row of a generated configuration reference. */
+export interface KeyReference {
+  readonly key: string;
+  readonly type: string;
+  readonly default: string;
+  readonly description: string;
+}
+
+/**
+ * Resolves every row of `table` in order. `find` locates a key's value (in
+ * the document or the environment); absent keys take their fallback.
+ */
+export function resolveTable<Fields, Ctx extends object>(
+  table: KeyTable<Fields, Ctx>,
+  ctx: Ctx,
+  find: (spec: KeySpec<unknown, unknown>) => Found | undefined,
+  at: ConfigPath,
+): Fields {
+  const out: Partial<Fields> = {};
+  const resolved: Resolved<Fields> = {
+    value(field) {
+      if (!(field in out)) throw new TypeError(`config table order: ${String(field)} read before it was resolved`);
+      return out[field] as Fields[typeof field];
+    },
+  };
+  const fullCtx = Object.assign(Object.create(null) as object, ctx, resolved) as Ctx & Resolved<Fields>;
+  for (const field of Object.keys(table) as (keyof Fields)[]) {
+    const spec = table[field];
+    const found = find(spec as KeySpec<unknown, unknown>);
+    if (found === undefined) {
+      out[field] = spec.fallback([...at, spec.key], fullCtx);
+      continue;
+    }
+    try {
+      out[field] = spec.parse(found.value, found.at, fullCtx);
+    } catch (error) {
+      throw withEnvironmentSource(error, found.env);
+    }
+  }
+  return out as Fields;
+}
+
+/** Adds "(from NAME)" to an error about a value that came from the environment. */
+function withEnvironmentSource(error: unknown, env: string | undefined): unknown {
+  if (env === undefined || !(error instanceof ConfigError)) return error;
+  const detail = errorDetail(error);
+  if (detail === undefined || detail.env !== undefined) return error;
+  try {
+    fail(detail.path, `${detail.detail} (from the ${env} environment variable)`, { ...detail, env });
+  } catch (wrapped) {
+    return wrapped;
+  }
+}
+
+/** The reference rows of a table, in table order. */
+export function referenceOf(table: { readonly [field: string]: KeyReference }): KeyReference[] {
+  return Object.values(table).map(({ key, type, default: def, description }) => ({ key, type, default: def, description }));
+}
