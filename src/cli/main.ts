@@ -6,8 +6,15 @@
 import { processIo, UsageError, type CliIo, type Command } from './args.js';
 import { serveCommand } from './serve.js';
 import { configCheckCommand } from './config-check.js';
+import { accountsCommands } from './commands-accounts.js';
+import { directoryCommands } from './commands-directory.js';
+import { policyCommands } from './commands-policy.js';
+import { identityCommands } from './commands-identity.js';
 
-const COMMANDS: readonly Command[] = [serveCommand, configCheckCommand];
+const COMMANDS: readonly Command[] = [
+  serveCommand, configCheckCommand,
+  ...policyCommands, ...identityCommands, ...accountsCommands, ...directoryCommands,
+];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

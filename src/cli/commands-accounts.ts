@@ -1,0 +1,4 @@
+import type { Command } from './args.js';
+
+/** CLI commands for accounts. */
+export const accountsCommands: readonly Command[] = [];

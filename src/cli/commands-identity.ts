@@ -1,0 +1,4 @@
+import type { Command } from './args.js';
+
+/** CLI commands for identity. */
+export const identityCommands: readonly Command[] = [];
