@@ -185,9 +185,10 @@ export function compilePathLookup(path: string): (root: unknown) => unknown {
   };
 }
 
+/** Only an empty path is refused: `https://example.com/roles` is a valid literal claim name. */
 function checkDottedPath(at: string, path: string, what: string): void {
-  if (path === '' || path.split(/[./]/).some((s) => s === '')) {
-    throw new PolicyError(at, `bad ${what} path "${path}" (expected names separated by "." or "/", e.g. org.team)`);
+  if (path.trim() === '') {
+    throw new PolicyError(at, `empty ${what} path (expected a name, or names separated by "." or "/", e.g. org.team)`);
   }
 }
 

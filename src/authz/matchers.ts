@@ -144,10 +144,10 @@ function build(name: MatcherName, operand: string | readonly string[]): ValueTes
   }
 }
 
-function listHint(name: MatcherName): string {
-  return name === 'has' || name === 'is' || name === 'exclude'
-    ? '; to accept any of several values, use "in" or several criteria under "or"'
-    : '; to accept any of several values, use "in"';
+function listHint(allowed: readonly MatcherName[]): string {
+  return allowed.includes('in')
+    ? '; to accept any of several values, use "in"'
+    : '; to accept any of several values, use several criteria under "or"';
 }
 
 /**
@@ -171,7 +171,7 @@ export function compileMatcher(path: string, doc: unknown, options: MatcherOptio
     }
     const text = scalarText(value);
     if (text === undefined) {
-      const hint = Array.isArray(value) ? listHint(name) : '';
+      const hint = Array.isArray(value) ? listHint(options.allowed) : '';
       throw new PolicyError(at, `expected a string, got ${describeType(value)}${hint}`);
     }
     return normalize(text);
@@ -192,7 +192,7 @@ export function compileMatcher(path: string, doc: unknown, options: MatcherOptio
   } else if (scalarText(doc) !== undefined) {
     specs.push({ name: options.bare, operand: operandOf(options.bare, doc, path) });
   } else {
-    const hint = Array.isArray(doc) ? listHint(options.bare) : '';
+    const hint = Array.isArray(doc) ? listHint(options.allowed) : '';
     throw new PolicyError(
       path,
       `expected a value or an object of matchers (one of ${options.allowed.join(', ')}), got ${describeType(doc)}${hint}`,

@@ -66,12 +66,17 @@ export class ZoneClock {
    * its first occurrence.
    */
   instantOf(local: number): number {
-    const first = local - this.offsetAt(local);
-    const second = local - this.offsetAt(first);
-    if (second === first) return first;
-    // Near a transition: prefer the earlier instant that reads `local`.
-    const earlier = Math.min(first, second);
-    return this.localMs(earlier) === local ? earlier : Math.max(first, second);
+    // Offsets a day either side bracket any transition near `local` (zones
+    // change offset at most once a day); each gives a candidate instant.
+    const before = local - this.offsetAt(local - MS_PER_DAY);
+    const after = local - this.offsetAt(local + MS_PER_DAY);
+    const beforeFits = this.localMs(before) === local;
+    const afterFits = this.localMs(after) === local;
+    if (beforeFits && afterFits) return Math.min(before, after);
+    if (beforeFits) return before;
+    if (afterFits) return after;
+    // In a gap (spring forward): read with the earlier offset, past the gap.
+    return before;
   }
 
   private computeOffset(t: number): number {
