@@ -284,9 +284,12 @@ function asAnchoredRegex(value: unknown, at: ConfigPath): RegExp {
   }
 }
 
+const LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?';
+const HOST_AND_PORT = new RegExp(`^(?:${LABEL}(?:\\.${LABEL})*|\\[[0-9A-Fa-f:.]+\\])(?::\\d{1,5})?$`);
+
 function asHostRewrite(value: unknown, at: ConfigPath): string {
   const text = asString(value, at);
-  if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(text)) {
+  if (!HOST_AND_PORT.test(text)) {
     fail(at, `expected a host name with an optional port, got ${describe(text)}`);
   }
   return text;
