@@ -4,7 +4,7 @@
  * `policy`: `allow_public_unauthenticated_access` → `accept`,
  * `cors_allow_preflight` → `cors_preflight`, `allow_any_authenticated_user` →
  * `authenticated_user`, each of `allowed_domains` → `domain: {is: d}`, each
- * value of `allowed_idp_claims` → `claim/<name>: value`, and each of
+ * value of `allowed_idp_claims` → `claim/<name>: {has: value}`, and each of
  * `allowed_users` → `user: {is: u}` and `email: {is: u}` (an entry may be an
  * id or an email address).
  */
@@ -62,7 +62,7 @@ function shortcutEntries(route: RoutePolicySource): ShortcutEntry[] {
   });
   for (const [claim, values] of Object.entries(route.allowedIdpClaims)) {
     values.forEach((value, i) => {
-      out.push({ path: `${at}.allowed_idp_claims.${claim}[${i}]`, criterion: { [`claim/${claim}`]: value } });
+      out.push({ path: `${at}.allowed_idp_claims.${claim}[${i}]`, criterion: { [`claim/${claim}`]: { has: value } } });
     });
   }
   route.allowedUsers.forEach((user, i) => {
