@@ -78,11 +78,9 @@ function firstMatch<P>(list: readonly TableRoute<P>[], port: number | undefined,
 
 /** Matches `regex` (whole path), then `path` (exact), then `prefix` (default `/`). */
 export function pathMatches(c: RouteConfig, path: string): boolean {
-  if (c.regex) {
-    c.regex.lastIndex = 0;
-    const m = c.regex.exec(path);
-    return m !== null && m.index === 0 && m[0].length === path.length;
-  }
+  // The config anchors the pattern at both ends (Envoy safe_regex) and
+  // freezes it; it is never global, so test() keeps no state.
+  if (c.regex) return c.regex.test(path);
   if (c.path !== undefined) return path === c.path;
   return path.startsWith(c.prefix ?? '/');
 }
