@@ -29,14 +29,19 @@ const MAX_GROUPS = 50;
 const MAX_GROUP_LENGTH = 100;
 // Deliberately loose: a dev IdP should accept whatever a tester types, but
 // nothing that could break a header, a claim or an HTML attribute.
-const EMAIL = /^[^\s@<>"'`\\,;:()[\]]+@[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?$/;
+const LOCAL_PART = /^[^\s@<>"'`\\,;:()[\]\p{Cc}]+$/u;
+const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/; // RFC 1123 §2.1
 const GROUP = /^[^\s,<>"'`\\\p{Cc}]+$/u;
 
 /** Lower-cases and trims an email; `undefined` when it is not a plausible address. */
 export function normalizeEmail(input: string): string | undefined {
   const email = input.trim().toLowerCase();
   if (email.length === 0 || email.length > MAX_EMAIL_LENGTH) return undefined;
-  if (!EMAIL.test(email) || email.includes('..')) return undefined;
+  const at = email.lastIndexOf('@');
+  const local = email.slice(0, at);
+  const domain = email.slice(at + 1);
+  if (at <= 0 || !LOCAL_PART.test(local) || local.includes('..')) return undefined;
+  if (!domain.split('.').every((label) => label.length <= 63 && DNS_LABEL.test(label))) return undefined;
   return email;
 }
 
