@@ -121,6 +121,11 @@ async function readLimited(response: Response, max: number): Promise<string> {
   return new TextDecoder().decode(bytes);
 }
 
+/** The URL for an error cause: no userinfo, query or fragment, which may hold credentials. */
+function describeUrl(url: URL): string {
+  return `${url.origin}${url.pathname}`;
+}
+
 /** Fetches and parses the JWKS document; every failure is ERR_JWKS_UNAVAILABLE. */
 export async function fetchJwks(url: URL, fetchImpl: FetchLike, timeoutMs: number): Promise<unknown> {
   let response: Response;
@@ -128,25 +133,25 @@ export async function fetchJwks(url: URL, fetchImpl: FetchLike, timeoutMs: numbe
     response = await fetchImpl(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(timeoutMs) });
   } catch (err) {
     throw new VerifyError('ERR_JWKS_UNAVAILABLE', 'JWKS could not be fetched', {
-      url: url.href,
+      url: describeUrl(url),
       reason: err instanceof Error ? err.name : typeof err,
     });
   }
   if (response.status !== 200) {
     await response.body?.cancel().catch(() => undefined);
-    throw new VerifyError('ERR_JWKS_UNAVAILABLE', 'JWKS endpoint did not answer 200', { url: url.href, status: response.status });
+    throw new VerifyError('ERR_JWKS_UNAVAILABLE', 'JWKS endpoint did not answer 200', { url: describeUrl(url), status: response.status });
   }
   let text: string;
   try {
     text = await readLimited(response, MAX_JWKS_BYTES);
   } catch (err) {
     if (err instanceof VerifyError) throw err;
-    throw new VerifyError('ERR_JWKS_UNAVAILABLE', 'JWKS body could not be read', { url: url.href });
+    throw new VerifyError('ERR_JWKS_UNAVAILABLE', 'JWKS body could not be read', { url: describeUrl(url) });
   }
   try {
     return JSON.parse(text) as unknown;
   } catch {
-    throw new VerifyError('ERR_JWKS_UNAVAILABLE', 'JWKS is not JSON', { url: url.href });
+    throw new VerifyError('ERR_JWKS_UNAVAILABLE', 'JWKS is not JSON', { url: describeUrl(url) });
   }
 }
 
@@ -188,7 +193,7 @@ export class KeyCache {
     if (this.#keys === undefined) {
       if (this.#inflight === undefined && now - this.#attemptedAt < this.#options.retryAfterFailureMs) {
         throw new VerifyError('ERR_JWKS_UNAVAILABLE', 'JWKS fetch failed recently', {
-          url: this.#options.url.href,
+          url: describeUrl(this.#options.url),
           retryInMs: this.#options.retryAfterFailureMs - (now - this.#attemptedAt),
         });
       }

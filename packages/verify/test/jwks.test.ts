@@ -153,6 +153,19 @@ describe('JWKS failures', () => {
     assert.equal(await code(v.verify(await mint(current, limenClaims(T0)))), 'ERR_JWKS_UNAVAILABLE');
   });
 
+  test('a JWKS failure never echoes URL credentials or query', async () => {
+    reset();
+    jwks.failWith = 500;
+    for (const url of [jwks.url.replace('http://', 'http://user:s3cret@'), `${jwks.url}?token=s3cret`]) {
+      const v = createVerifier({ jwksUrl: url, audience: HOST, now: () => T0 });
+      await assert.rejects(v.verify(await mint(current, limenClaims(T0))), (err: unknown) => {
+        assert.ok(isVerifyError(err) && err.code === 'ERR_JWKS_UNAVAILABLE');
+        assert.equal(`${err.message} ${JSON.stringify(err.cause)}`.includes('s3cret'), false);
+        return true;
+      });
+    }
+  });
+
   test('a failed first load is retried after 5 s, not on every request', async () => {
     reset();
     jwks.failWith = 503;
