@@ -118,17 +118,22 @@ export function rejectUnknownKeys(object: Record<string, unknown>, known: readon
   }
 }
 
+/** A plain object (YAML mapping), not a list, null or class instance. */
 export function isMapping(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const proto: unknown = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
 }
 
+/** A mapping of keys to values (never with a `__proto__` key). */
 export function asMapping(value: unknown, at: ConfigPath): Record<string, unknown> {
   if (!isMapping(value)) fail(at, `expected a mapping of keys to values, got ${describe(value)}`);
+  // Copying such a key with `out[key] = ...` would set the copy's prototype.
+  if (Object.hasOwn(value, '__proto__')) fail([...at, '__proto__'], 'this key name is not allowed', { aboutKey: true });
   return value;
 }
 
+/** A string; numbers are read as their text, empty strings only with `allowEmpty`. */
 export function asString(value: unknown, at: ConfigPath, opts: { allowEmpty?: boolean } = {}): string {
   // YAML reads `port: 8080` or `name: 2024` as numbers; a string was meant.
   if (typeof value === 'number' && Number.isFinite(value)) return String(value);
@@ -148,6 +153,7 @@ export function asSecretString(value: unknown, at: ConfigPath): string {
 const TRUE_WORDS = new Set(['1', 't', 'T', 'true', 'TRUE', 'True']);
 const FALSE_WORDS = new Set(['0', 'f', 'F', 'false', 'FALSE', 'False']);
 
+/** A boolean; the strings Go's strconv.ParseBool accepts are read too (environment values). */
 export function asBool(value: unknown, at: ConfigPath): boolean {
   if (typeof value === 'boolean') return value;
   if (typeof value === 'string') {
@@ -157,6 +163,7 @@ export function asBool(value: unknown, at: ConfigPath): boolean {
   fail(at, `expected true or false, got ${describe(value)}`);
 }
 
+/** A whole number in [min, max]; digit strings are read too. */
 export function asInteger(value: unknown, at: ConfigPath, min: number, max: number): number {
   const n = typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < min || n > max) {
@@ -177,6 +184,7 @@ export function asDuration(value: unknown, at: ConfigPath, opts: { positive?: bo
   return ms;
 }
 
+/** One of `allowed`, optionally matched case-insensitively and returned as listed. */
 export function asEnum<T extends string>(value: unknown, at: ConfigPath, allowed: readonly T[], opts: { caseInsensitive?: boolean } = {}): T {
   const candidate = typeof value === 'string' && opts.caseInsensitive === true ? value.toLowerCase() : value;
   const found = allowed.find((a) => a === candidate);
@@ -214,6 +222,7 @@ export function asStringMap(value: unknown, at: ConfigPath): Record<string, stri
 // RFC 9110 §5.6.2: field names are tokens.
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
+/** An HTTP field name. */
 export function asHeaderName(value: unknown, at: ConfigPath): string {
   const name = asString(value, at);
   if (!TOKEN.test(name)) fail(at, `expected an HTTP header name, got ${describe(name)}`);

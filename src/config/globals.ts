@@ -65,9 +65,10 @@ function requiredUnlessDev<T>(devValue: () => T) {
 // RFC 6265 §4.1.1: a cookie name is an RFC 2616 token.
 const COOKIE_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
+/** The global key table, in resolution (and reference) order. */
 export const GLOBAL_KEYS: GlobalTable = {
   insecureServer: {
-    key: 'insecure_server', type: 'boolean', default: 'false', env: 'text',
+    key: 'insecure_server', type: 'boolean', default: '`false`', env: 'text',
     description: 'Serve plain HTTP (loopback, tests, or behind a TLS load balancer). Allows `http://` routes.',
     parse: asBool, fallback: absent(false),
   },
@@ -168,7 +169,7 @@ export const GLOBAL_KEYS: GlobalTable = {
     parse: (v, at) => asEnum(v, at, SAME_SITE, { caseInsensitive: true }), fallback: absent('lax'),
   },
   cookieHttpOnly: {
-    key: 'cookie_http_only', type: 'boolean', default: 'true', env: 'text',
+    key: 'cookie_http_only', type: 'boolean', default: '`true`', env: 'text',
     description: 'HttpOnly attribute of the session cookie.',
     parse: asBool, fallback: absent(true),
   },
@@ -198,7 +199,7 @@ export const GLOBAL_KEYS: GlobalTable = {
     parse: (v, at) => asStringList(v, at, { allowEmptyList: true }), fallback: absent(undefined),
   },
   passIdentityHeaders: {
-    key: 'pass_identity_headers', type: 'boolean', default: 'false', env: 'text',
+    key: 'pass_identity_headers', type: 'boolean', default: '`false`', env: 'text',
     description: 'Default for routes\' `pass_identity_headers`.',
     parse: asBool, fallback: absent(false),
   },
@@ -258,7 +259,7 @@ export const GLOBAL_KEYS: GlobalTable = {
     parse: (v, at) => asDuration(v, at), fallback: absent(30_000),
   },
   xffNumTrustedHops: {
-    key: 'xff_num_trusted_hops', type: 'integer', default: '0', env: 'text',
+    key: 'xff_num_trusted_hops', type: 'integer', default: '`0`', env: 'text',
     description: 'Trusted proxies in front of Limen: the client address is taken this many hops from the right of `X-Forwarded-For`.',
     parse: (v, at) => asInteger(v, at, 0, 100), fallback: absent(0),
   },

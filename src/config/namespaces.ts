@@ -8,6 +8,7 @@
 import type { NamespaceConfig } from './types.js';
 import { asMapping, asString, describe, fail, nearestKey, rejectUnknownKeys, type ConfigPath } from './check.js';
 
+/** The root of the namespace tree; always present. */
 export const ROOT_NAMESPACE = 'global';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;

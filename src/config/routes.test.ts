@@ -271,6 +271,22 @@ describe('policy and shortcuts', () => {
   }
 });
 
+describe('__proto__ keys', () => {
+  test('are refused in maps Limen copies, and kept as plain data in a policy', () => {
+    const headers = JSON.parse('{"__proto__": {"polluted": "yes"}}') as unknown;
+    const err = routeError({ set_request_headers: headers });
+    assert.equal(err.key, 'routes[0].set_request_headers.__proto__');
+    const claims = JSON.parse('{"__proto__": ["a"]}') as unknown;
+    assert.equal(routeError({ allowed_idp_claims: claims }).key, 'routes[0].allowed_idp_claims.__proto__');
+
+    const policy = JSON.parse('{"allow": {"__proto__": {"or": [{"accept": true}]}}}') as { allow: object };
+    const kept = route({ policy }).policy as { allow: object };
+    assert.equal(Object.getPrototypeOf(kept.allow), Object.prototype);
+    assert.ok(Object.hasOwn(kept.allow, '__proto__'));
+    assert.equal(({} as { polluted?: string }).polluted, undefined);
+  });
+});
+
 describe('headers', () => {
   test('set and remove', () => {
     const r = route({

@@ -64,17 +64,17 @@ const ROUTE_KEYS: KeyTable<RouteFields, RouteContext> = {
     fallback: absent(undefined),
   },
   allowPublicUnauthenticatedAccess: {
-    key: 'allow_public_unauthenticated_access', type: 'boolean', default: 'false',
+    key: 'allow_public_unauthenticated_access', type: 'boolean', default: '`false`',
     description: 'Allow everyone, signed in or not (PPL `accept`).',
     parse: asBool, fallback: absent(false),
   },
   allowAnyAuthenticatedUser: {
-    key: 'allow_any_authenticated_user', type: 'boolean', default: 'false',
+    key: 'allow_any_authenticated_user', type: 'boolean', default: '`false`',
     description: 'Allow anyone signed in (PPL `authenticated_user`).',
     parse: asBool, fallback: absent(false),
   },
   corsAllowPreflight: {
-    key: 'cors_allow_preflight', type: 'boolean', default: 'false',
+    key: 'cors_allow_preflight', type: 'boolean', default: '`false`',
     description: 'Allow unauthenticated CORS preflight requests (PPL `cors_preflight`).',
     parse: asBool, fallback: absent(false),
   },
@@ -119,7 +119,7 @@ const ROUTE_KEYS: KeyTable<RouteFields, RouteContext> = {
     parse: asHeaderMap, fallback: absent({}),
   },
   preserveHostHeader: {
-    key: 'preserve_host_header', type: 'boolean', default: 'false',
+    key: 'preserve_host_header', type: 'boolean', default: '`false`',
     description: 'Send the client\'s `Host` upstream instead of the `to` host.',
     parse: asBool, fallback: absent(false),
   },
@@ -136,7 +136,7 @@ const ROUTE_KEYS: KeyTable<RouteFields, RouteContext> = {
     fallback: absent(undefined),
   },
   allowWebsockets: {
-    key: 'allow_websockets', type: 'boolean', default: 'false',
+    key: 'allow_websockets', type: 'boolean', default: '`false`',
     description: 'Allow websocket upgrades; websockets get no route timeout.',
     parse: asBool, fallback: absent(false),
   },
@@ -153,7 +153,7 @@ const ROUTE_KEYS: KeyTable<RouteFields, RouteContext> = {
     fallback: absent(ROUTE_IDLE_TIMEOUT_MS),
   },
   tlsSkipVerify: {
-    key: 'tls_skip_verify', type: 'boolean', default: 'false',
+    key: 'tls_skip_verify', type: 'boolean', default: '`false`',
     description: 'Do not verify the upstream\'s TLS certificate (testing only).',
     parse: asBool, fallback: absent(false),
   },
@@ -325,7 +325,10 @@ export function cloneData(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(cloneData);
   if (typeof value === 'object' && value !== null) {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = cloneData(v);
+    for (const [k, v] of Object.entries(value)) {
+      // defineProperty, so that a `__proto__` key stays data instead of setting the prototype.
+      Object.defineProperty(out, k, { value: cloneData(v), enumerable: true, writable: true, configurable: true });
+    }
     return out;
   }
   return value;
