@@ -18,7 +18,7 @@ export interface KeySpec<T, Ctx> {
   readonly key: string;
   /** Human-readable type for the reference, e.g. `duration`, `list of strings`. */
   readonly type: string;
-  /** Documented default, '' when there is none. */
+  /** Documented default as Markdown (literal values in backticks, prose plain), '' when there is none. */
   readonly default: string;
   readonly description: string;
   /** Reads a present value; throws ConfigError naming `at`. */
