@@ -22,7 +22,7 @@ Exits 0 when the config is valid, 1 otherwise.`,
       return 0;
     } catch (e) {
       if (e instanceof ConfigError || e instanceof PolicyError) {
-        io.stderr(`${values.config}: ${e.message}\n`);
+        io.stderr(e.message.includes(values.config) ? `${e.message}\n` : `${values.config}: ${e.message}\n`);
         return 1;
       }
       throw e;
