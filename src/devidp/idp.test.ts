@@ -399,6 +399,9 @@ describe('startDevIdp', () => {
       [{ clients: [], issuer: 'http://idp.test/path' }, /issuer/],
       [{ clients: [], issuer: 'ftp://idp.test' }, /issuer/],
       [{ clients: [], users: { 'not-an-email': {} } }, /users/],
+      [{ clients: [{ ...client, redirectUris: ['not a url'] }] }, /clients\[0\]\.redirectUris/],
+      [{ clients: [{ ...client, redirectUris: ['http://rp.test/cb#frag'] }] }, /clients\[0\]\.redirectUris/],
+      [{ clients: [{ ...client, postLogoutRedirectUris: ['javascript:alert(1)'] }] }, /postLogoutRedirectUris/],
       ...(['idTokenTtl', 'accessTokenTtl', 'refreshTokenTtl'] as const).flatMap((k) =>
         [0, -1, 1.5].map((v): [unknown, RegExp] => [{ clients: [], [k]: v }, new RegExp(k)]),
       ),

@@ -111,19 +111,66 @@ export async function startDevIdp(opts: DevIdpOptions): Promise<DevIdp> {
     }
     handle(req, res);
   });
+  const signingKey = await generateSigningJwk();
   const url = originFor(settings.host, await listen(server, settings.port, settings.host));
   const issuer = settings.issuer ?? url;
-  if (new URL(issuer).pathname !== '/') {
-    await closeServer(server);
-    throw new TypeError('startDevIdp: issuer must not have a path');
-  }
-
   const accounts = new Map<string, DevAccount>();
   const storage = createMemoryAdapter(CLOCK_TOLERANCE_SECONDS);
+  let provider: ProviderClass;
+  try {
+    provider = createProvider(Provider, issuer, opts.clients, signingKey, storage.factory, accounts, settings);
+  } catch (err) {
+    // oidc-provider validates client metadata here (e.g. a redirect URI that is not a URL).
+    await closeServer(server);
+    throw new TypeError(`startDevIdp: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+
+  const interactions = { provider, accounts, users: settings.users, now: settings.now };
+  const providerCallback = provider.callback();
+  handle = (req, res) => {
+    const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
+    const match = INTERACTION_PATH.exec(path);
+    let work: Promise<void>;
+    if (match !== null) {
+      work = handleInteraction(interactions, req, res, match[1] ?? '', match[2] ?? '');
+    } else if (path === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
+      work = Promise.resolve(sendHtml(res, 200, indexPage(issuer)));
+    } else {
+      work = providerCallback(req, res);
+    }
+    work.catch((err: unknown) => {
+      settings.log(`devidp: request failed: ${err instanceof Error ? err.message : String(err)}`);
+      if (!res.headersSent) sendHtml(res, 500, errorPage({ error: 'server_error' }));
+      else res.destroy();
+    });
+  };
+
+  settings.log(`WARNING: ${DEV_IDP_NOTICE}: any email signs in without a password (issuer ${issuer})`);
+
+  return {
+    issuer,
+    url,
+    async close() {
+      await closeServer(server);
+      storage.clear();
+      accounts.clear();
+    },
+  };
+}
+
+function createProvider(
+  Provider: typeof ProviderClass,
+  issuer: string,
+  clients: DevIdpClient[],
+  signingKey: Record<string, unknown>,
+  adapter: (model: string) => unknown,
+  accounts: Map<string, DevAccount>,
+  settings: Settings,
+): ProviderClass {
   const provider = new Provider(issuer, {
-    adapter: storage.factory,
-    clients: opts.clients.map(toClientMetadata),
-    jwks: { keys: [await generateSigningJwk()] },
+    adapter,
+    clients: clients.map(toClientMetadata),
+    jwks: { keys: [signingKey] },
     cookies: {
       keys: [randomBytes(32).toString('base64url')],
     },
@@ -180,40 +227,7 @@ export async function startDevIdp(opts: DevIdpOptions): Promise<DevIdp> {
   provider.on('server_error', (_ctx, err) => {
     settings.log(`devidp: server error: ${err instanceof Error ? err.message : String(err)}`);
   });
-
-  const interactions = { provider, accounts, users: settings.users, now: settings.now };
-  const providerCallback = provider.callback();
-  handle = (req, res) => {
-    const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
-    const match = INTERACTION_PATH.exec(path);
-    let work: Promise<void>;
-    if (match !== null) {
-      work = handleInteraction(interactions, req, res, match[1] ?? '', match[2] ?? '');
-    } else if (path === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
-      work = Promise.resolve(sendHtml(res, 200, indexPage(issuer)));
-    } else {
-      work = providerCallback(req, res);
-    }
-    work.catch((err: unknown) => {
-      settings.log(`devidp: request failed: ${err instanceof Error ? err.message : String(err)}`);
-      if (!res.headersSent) sendHtml(res, 500, errorPage({ error: 'server_error' }));
-      else res.destroy();
-    });
-  };
-
-  settings.log(
-    `WARNING: ${DEV_IDP_NOTICE}: any email signs in without a password (issuer ${issuer})`,
-  );
-
-  return {
-    issuer,
-    url,
-    async close() {
-      await closeServer(server);
-      storage.clear();
-      accounts.clear();
-    },
-  };
+  return provider;
 }
 
 const CLOCK_TOLERANCE_SECONDS = 15;
@@ -252,6 +266,12 @@ function checkOptions(opts: DevIdpOptions): Settings {
     if (!Array.isArray(client.redirectUris) || client.redirectUris.length === 0) {
       throw new TypeError(`startDevIdp: clients[${i}].redirectUris must list at least one URI`);
     }
+    // oidc-provider checks static clients only when first used; fail at start instead.
+    for (const [key, uris] of [['redirectUris', client.redirectUris], ['postLogoutRedirectUris', client.postLogoutRedirectUris ?? []]] as const) {
+      if (!Array.isArray(uris) || !uris.every(isRedirectUri)) {
+        throw new TypeError(`startDevIdp: clients[${i}].${key} must be absolute http(s) URLs without a fragment`);
+      }
+    }
   }
   const users: Record<string, DevUser> = {};
   for (const [email, user] of Object.entries(opts.users ?? {})) {
@@ -270,6 +290,12 @@ function checkOptions(opts: DevIdpOptions): Settings {
     now: opts.now ?? Date.now,
     log: opts.log ?? ((line) => process.stderr.write(`${line}\n`)),
   };
+}
+
+function isRedirectUri(value: unknown): boolean {
+  if (typeof value !== 'string' || !URL.canParse(value)) return false;
+  const url = new URL(value);
+  return (url.protocol === 'http:' || url.protocol === 'https:') && url.hash === '' && !value.includes('#');
 }
 
 function ttl(value: number | undefined, fallback: number, name: string): number {
