@@ -4,3 +4,25 @@
  */
 export { USER_TYPE, GROUP_TYPE, findDirectoryUserByEmail, getDirectoryUser, putDirectoryUser, upsertUserFromClaims } from './directory.js';
 export type { DirectoryUser, DirectoryGroup } from './directory.js';
+export {
+  SERVICE_ACCOUNT_TYPE, SERVICE_ACCOUNT_ACCESS_TYPE, SERVICE_ACCOUNT_ROLES, ACCESS_WRITE_INTERVAL_MS, RETENTION_AFTER_END_MS,
+  ServiceAccountError, createServiceAccount, getServiceAccount, listServiceAccounts, revokeServiceAccount,
+  serviceAccountStatus, signServiceAccountToken, serviceAccountResolver, isServiceAccountAdmin, parseExpiry, findDirectoryUser,
+} from './service-accounts.js';
+export type {
+  ServiceAccountRecord, ServiceAccountView, ServiceAccountStatus, ServiceAccountRole, CreateServiceAccountInput,
+  ServiceAccountContext, ServiceAccountResolverDeps,
+} from './service-accounts.js';
+export {
+  REVOKED_TOKEN_TYPE, MAX_JTI_LENGTH, RouteTokenSpecError, mintRouteToken, revokeRouteToken, isRouteTokenRevoked, routeTokenResolver,
+} from './route-tokens.js';
+export type { RouteTokenSpec, RouteTokenResolverDeps } from './route-tokens.js';
+export { ROOT_NAMESPACE, namespaceExists, namespaceAncestry, namespaceCovers } from './namespaces.js';
+export {
+  DirectoryError, checkEmail, findUserByIdOrEmail, listDirectoryUsers, createDirectoryUser, updateDirectoryUser, deleteDirectoryUser,
+  getGroup, findGroup, listGroups, createGroup, updateGroup, deleteGroup, groupMembers, setMembership, replaceMembers, groupLookup,
+  listSessions, revokeSession, revokeUserSessions, userRef, userView, groupView, sessionView, directoryEnricher,
+} from './directory.js';
+export type { DirectoryErrorCode, NewUser, UserChanges, NewGroup, SessionSummary, UserRef } from './directory.js';
+export { SCIM_TOKEN_TYPE, SCIM_CONTENT_TYPE, handleScim, createScimToken, listScimTokens, revokeScimToken, verifyScimToken } from './scim.js';
+export type { ScimTokenRecord } from './scim.js';
