@@ -11,3 +11,7 @@ export { buildRuntime } from './runtime.js';
 export type { Runtime, RouteRuntime } from './runtime.js';
 export type { Services } from './context.js';
 export { isAdministrator } from './dashboard.js';
+export { readJson } from './admin.js';
+export type { AdminEndpoint } from './admin.js';
+export { fail } from './context.js';
+export type { RequestContext } from './context.js';
