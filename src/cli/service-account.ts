@@ -1,0 +1,237 @@
+/**
+ * `limen service-account create|list|show|revoke`: manage stored service
+ * accounts in the store a running server uses (the config's SQLite file or
+ * PostgreSQL). The server reads accounts per request, so a change applies
+ * to its next request without restart or reload.
+ */
+import { userInfo } from 'node:os';
+import { loadConfigFile, type Config } from '../config/index.js';
+import { openStore, type Store } from '../store/index.js';
+import {
+  createServiceAccount, getServiceAccount, listServiceAccounts, revokeServiceAccount, ServiceAccountError,
+  type ServiceAccountView,
+} from '../accounts/index.js';
+import { parseFlags, UsageError, type CliIo, type Command } from './args.js';
+
+/** Who the CLI acts as in the audit log: the OS user, marked as the CLI. */
+export function cliActor(): string {
+  try {
+    return `cli:${userInfo().username}`;
+  } catch {
+    return 'cli';
+  }
+}
+
+/** Loads the config and opens its store; the caller closes the store. */
+export async function openConfiguredStore(path: string | undefined, env: CliIo['env']): Promise<{ config: Config; store: Store }> {
+  if (!path) throw new UsageError('--config FILE is required (the same file the server runs with)');
+  const config = loadConfigFile(path, env);
+  const store = await openStore({ type: config.databrokerStorageType, connectionString: config.databrokerStorageConnectionString });
+  return { config, store };
+}
+
+/** Runs `fn` with the configured store, closing it after. */
+async function withStore<T>(path: string | undefined, env: CliIo['env'], fn: (config: Config, store: Store) => Promise<T>): Promise<T> {
+  const { config, store } = await openConfiguredStore(path, env);
+  try {
+    return await fn(config, store);
+  } finally {
+    await store.close();
+  }
+}
+
+function auditDetails(a: ServiceAccountView): Record<string, unknown> {
+  return {
+    service_account_id: a.id, namespace: a.namespace, expires_at: a.expires_at ?? null,
+    roles: a.roles ?? [], acts_as_user: a.acts_as_user === true, via: 'cli',
+  };
+}
+
+/** Maps an account error to exit code 1 with its message; anything else propagates. */
+async function reportErrors(name: string, io: CliIo, fn: () => Promise<number>): Promise<number> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof ServiceAccountError) {
+      if (e.reason === 'user-required') throw new UsageError(e.message);
+      io.stderr(`limen service-account ${name}: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+function onePositional(positionals: string[], what: string): string {
+  if (positionals.length !== 1 || positionals[0] === '') throw new UsageError(`expected exactly one ${what}`);
+  return positionals[0]!;
+}
+
+const COMMON_OPTIONS = `  --config FILE   the config the server runs with (its store and shared_secret)
+  --json          print JSON
+  -h, --help      this help`;
+
+const createCommand: Command = {
+  name: 'service-account create',
+  summary: 'Create a service account and print its token (shown once)',
+  usage: `Usage: limen service-account create --config FILE (--user ID | --as-user EMAIL|ID)
+                                     [--namespace NS] [--expires-in D] [--description T]
+                                     [--role admin] [--json]
+
+Creates a service account in the store of FILE and prints its JWT on stdout.
+The token is shown only this once and is never stored: keep it somewhere safe.
+Use it with any of:
+  Authorization: Bearer Pomerium-<jwt>
+  X-Pomerium-Authorization: <jwt>
+  Authorization: Pomerium <jwt>
+
+Options:
+  --user ID          a new, unique user id for the account (what policies match with "user")
+  --as-user EMAIL|ID act as an existing directory user: their email and groups
+                     apply, read from the directory on every request
+  --namespace NS     namespace (default global); the account works on routes of
+                     NS and its descendants only
+  --expires-in D     a duration (30d, 12h, 90m) or an absolute ISO-8601 time
+                     (2030-01-31T00:00:00Z); default: never expires
+  --description T    free text shown by list and show
+  --role admin       grant the admin role (the admin API under /.pomerium/api/v1/)
+${COMMON_OPTIONS}`,
+  async run(argv: string[], io: CliIo): Promise<number> {
+    const { values } = parseFlags(argv, {
+      config: { type: 'string', short: 'c' },
+      user: { type: 'string' },
+      'as-user': { type: 'string' },
+      namespace: { type: 'string' },
+      'expires-in': { type: 'string' },
+      description: { type: 'string' },
+      role: { type: 'string', multiple: true },
+      json: { type: 'boolean' },
+    });
+    if (values.help) { io.stdout(this.usage + '\n'); return 0; }
+    if ((values.user === undefined) === (values['as-user'] === undefined)) throw new UsageError('give exactly one of --user ID or --as-user EMAIL|ID');
+    return reportErrors('create', io, () => withStore(values.config, io.env, async (config, store) => {
+      const now = Date.now();
+      const actor = cliActor();
+      const { account, token } = await createServiceAccount({
+        user: values.user, asUser: values['as-user'], namespace: values.namespace, expiresIn: values['expires-in'],
+        description: values.description, roles: values.role, createdBy: actor,
+      }, { store, sharedSecret: config.sharedSecret, namespaces: config.namespaces, now });
+      await store.appendAudit([{ time: now, kind: 'service_account.create', userId: account.user_id, actor, details: auditDetails(account) }]);
+      if (values.json) {
+        io.stdout(JSON.stringify({ service_account: account, token }, null, 2) + '\n');
+      } else {
+        io.stdout(`${token}\n`);
+        io.stderr(`Created service account ${account.id} (user ${account.user_id}${account.acts_as_user ? ', acting as that directory user' : ''}, namespace ${account.namespace}, ${account.expires_at ? `expires ${account.expires_at}` : 'never expires'}${account.roles?.length ? `, roles ${account.roles.join(',')}` : ''}).\nThe token above is shown only once; store it securely.\n`);
+      }
+      return 0;
+    }));
+  },
+};
+
+function formatTable(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+function oneLine(s: string, max = 40): string {
+  const flat = s.replace(/\s+/g, ' ');
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}
+
+const listCommand: Command = {
+  name: 'service-account list',
+  summary: 'List service accounts (status, namespace, expiry, last use)',
+  usage: `Usage: limen service-account list --config FILE [--namespace NS] [--json]
+
+Lists the service accounts in the store of FILE, including revoked and
+expired ones (kept for 30 days after they end). Never shows tokens.
+
+Options:
+  --namespace NS  only accounts of this namespace
+${COMMON_OPTIONS}`,
+  async run(argv: string[], io: CliIo): Promise<number> {
+    const { values } = parseFlags(argv, {
+      config: { type: 'string', short: 'c' },
+      namespace: { type: 'string' },
+      json: { type: 'boolean' },
+    });
+    if (values.help) { io.stdout(this.usage + '\n'); return 0; }
+    return withStore(values.config, io.env, async (_config, store) => {
+      const accounts = await listServiceAccounts(store, Date.now(), values.namespace === undefined ? {} : { namespace: values.namespace });
+      if (values.json) { io.stdout(JSON.stringify({ service_accounts: accounts }, null, 2) + '\n'); return 0; }
+      if (accounts.length === 0) { io.stdout('No service accounts.\n'); return 0; }
+      io.stdout(formatTable([
+        ['ID', 'USER', 'NAMESPACE', 'STATUS', 'EXPIRES', 'LAST USED', 'DESCRIPTION'],
+        ...accounts.map((a) => [
+          a.id, a.user_id + (a.acts_as_user ? ' (as user)' : ''), a.namespace, a.status + (a.roles?.length ? ` [${a.roles.join(',')}]` : ''),
+          a.expires_at ?? 'never', a.accessed_at ?? 'never', oneLine(a.description),
+        ]),
+      ]));
+      return 0;
+    });
+  },
+};
+
+function describeAccount(a: ServiceAccountView): string {
+  const rows: [string, string][] = [
+    ['id', a.id], ['user_id', a.user_id], ['acts_as_user', a.acts_as_user ? 'yes' : 'no'], ['namespace', a.namespace],
+    ['status', a.status], ['roles', (a.roles ?? []).join(', ') || '(none)'], ['description', a.description],
+    ['issued_at', a.issued_at], ['expires_at', a.expires_at ?? 'never'], ['accessed_at', a.accessed_at ?? 'never'],
+  ];
+  if (a.revoked_at) rows.push(['revoked_at', a.revoked_at]);
+  if (a.created_by) rows.push(['created_by', a.created_by]);
+  if (a.revoked_by) rows.push(['revoked_by', a.revoked_by]);
+  return rows.map(([k, v]) => `${k.padEnd(13)} ${v}`).join('\n') + '\n';
+}
+
+const showCommand: Command = {
+  name: 'service-account show',
+  summary: 'Show one service account',
+  usage: `Usage: limen service-account show ID --config FILE [--json]
+
+Shows one service account (never its token). Exits 1 if there is none with ID.
+
+Options:
+${COMMON_OPTIONS}`,
+  async run(argv: string[], io: CliIo): Promise<number> {
+    const { values, positionals } = parseFlags(argv, { config: { type: 'string', short: 'c' }, json: { type: 'boolean' } }, true);
+    if (values.help) { io.stdout(this.usage + '\n'); return 0; }
+    const id = onePositional(positionals, 'service account ID');
+    return withStore(values.config, io.env, async (_config, store) => {
+      const account = await getServiceAccount(store, id, Date.now());
+      if (!account) { io.stderr(`limen service-account show: no service account has id "${oneLine(id, 80)}"\n`); return 1; }
+      io.stdout(values.json ? JSON.stringify({ service_account: account }, null, 2) + '\n' : describeAccount(account));
+      return 0;
+    });
+  },
+};
+
+const revokeCommand: Command = {
+  name: 'service-account revoke',
+  summary: 'Revoke a service account (its token is refused from the next request on)',
+  usage: `Usage: limen service-account revoke ID --config FILE [--json]
+
+Revokes the service account ID in the store of FILE. A running server
+refuses its token from the next request on (401 service-account-revoked),
+without restart or reload. Revoking an account twice changes nothing.
+
+Options:
+${COMMON_OPTIONS}`,
+  async run(argv: string[], io: CliIo): Promise<number> {
+    const { values, positionals } = parseFlags(argv, { config: { type: 'string', short: 'c' }, json: { type: 'boolean' } }, true);
+    if (values.help) { io.stdout(this.usage + '\n'); return 0; }
+    const id = onePositional(positionals, 'service account ID');
+    return reportErrors('revoke', io, () => withStore(values.config, io.env, async (_config, store) => {
+      const now = Date.now();
+      const actor = cliActor();
+      const { account, changed } = await revokeServiceAccount(store, id, now, actor);
+      if (changed) {
+        await store.appendAudit([{ time: now, kind: 'service_account.revoke', userId: account.user_id, actor, details: auditDetails(account) }]);
+      }
+      if (values.json) io.stdout(JSON.stringify({ service_account: account }, null, 2) + '\n');
+      else io.stdout(changed ? `Revoked service account ${account.id} (user ${account.user_id}).\n` : `Service account ${account.id} was already revoked at ${account.revoked_at ?? ''}.\n`);
+      return 0;
+    }));
+  },
+};
+
+export const serviceAccountCommands: readonly Command[] = [createCommand, listCommand, showCommand, revokeCommand];
