@@ -19,7 +19,10 @@ export interface StoredRecord<T = Record<string, unknown>> {
   readonly version: number;
   /** ms since epoch of the last write. */
   readonly modifiedAt: number;
-  /** ms since epoch after which the record is treated as absent; undefined = never. */
+  /**
+   * ms since epoch after which the record is treated as absent; undefined = never.
+   * Absent from that instant on (`now >= expiresAt`), like a JWT `exp`.
+   */
   readonly expiresAt: number | undefined;
 }
 
@@ -58,7 +61,9 @@ export interface StoredAuditEvent extends AuditEvent {
 }
 
 export interface AuditQuery {
+  /** Inclusive: events with `time >= since`. */
   readonly since?: number;
+  /** Exclusive: events with `time < until`. */
   readonly until?: number;
   readonly userId?: string;
   /** Matches `email` exactly (case-insensitive). */
@@ -77,6 +82,13 @@ export interface ChangeEvent {
   readonly version: number;
 }
 
+/**
+ * Types and ids are non-empty, well-formed strings without NUL, at most 256
+ * and 1024 characters: `put` throws a TypeError for anything else, and `get`
+ * and `delete` find nothing. Data is stored as JSON (dates become strings,
+ * undefined fields drop) and every read returns a fresh copy. Lists are
+ * ordered by Unicode code point, the same in every backend.
+ */
 export interface Store {
   /** `memory` | `sqlite` | `postgres`. */
   readonly kind: string;
@@ -98,6 +110,9 @@ export interface Store {
   /**
    * Subscribes to record changes (including those made by other processes
    * on the same database, with a short delay); returns an unsubscribe.
+   * This instance's own writes are reported before the write's promise
+   * resolves. Rarely an event may arrive twice, so listeners should be
+   * idempotent (e.g. drop a cache entry).
    */
   watch(listener: (e: ChangeEvent) => void): () => void;
   close(): Promise<void>;

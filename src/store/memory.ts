@@ -1,0 +1,192 @@
+/**
+ * In-process store for tests and `databroker_storage_type: memory`. Nothing
+ * survives a restart and replicas do not share it. Data is kept as JSON text
+ * so callers get fresh copies and the same round-trip behaviour as the
+ * database backends.
+ */
+
+import {
+  ChangeFanout,
+  assertKey,
+  auditEventFromRow,
+  auditRowFromEvent,
+  auditRowMatches,
+  compareCodePoints,
+  encodeData,
+  isLookupKey,
+  recordFromRow,
+  resolveNow,
+  toAuditFilter,
+  toIndex,
+  toLimit,
+  toTime,
+  type AuditRow,
+  type RecordRow,
+  type StoreOptions,
+} from './common.js';
+import { StoreError } from './errors.js';
+import type {
+  AuditEvent,
+  AuditQuery,
+  ChangeEvent,
+  ListOptions,
+  PutOptions,
+  Store,
+  StoredAuditEvent,
+  StoredRecord,
+} from './types.js';
+
+interface Entry extends RecordRow {
+  readonly idx: string | null;
+  readonly version: number;
+  readonly modified_at: number;
+  readonly expires_at: number | null;
+}
+
+function isLive(e: Entry, now: number): boolean {
+  return e.expires_at === null || e.expires_at > now;
+}
+
+/** A Store held in memory. */
+export class MemoryStore implements Store {
+  readonly kind = 'memory';
+  readonly #records = new Map<string, Map<string, Entry>>();
+  readonly #audit: (AuditRow & { seq: number })[] = [];
+  readonly #changes: ChangeFanout;
+  readonly #clock: () => number;
+  #version = 0;
+  #seq = 0;
+  #closed = false;
+
+  constructor(opts: StoreOptions = {}) {
+    this.#clock = opts.clock ?? Date.now;
+    this.#changes = new ChangeFanout(opts.onListenerError);
+  }
+
+  #open(): void {
+    if (this.#closed) throw new StoreError('ERR_STORE_CLOSED', 'store is closed');
+  }
+
+  async get<T = Record<string, unknown>>(type: string, id: string, now?: number): Promise<StoredRecord<T> | null> {
+    this.#open();
+    const at = resolveNow(now, this.#clock);
+    if (!isLookupKey(type, id)) return null;
+    const e = this.#records.get(type)?.get(id);
+    return e !== undefined && isLive(e, at) ? recordFromRow<T>(e) : null;
+  }
+
+  async put<T = Record<string, unknown>>(
+    type: string,
+    id: string,
+    data: T,
+    opts: PutOptions = {},
+    now?: number,
+  ): Promise<StoredRecord<T>> {
+    this.#open();
+    assertKey(type, id);
+    const at = resolveNow(now, this.#clock);
+    const text = encodeData(data);
+    const index = toIndex(opts.index);
+    const expiresAt = opts.expiresAt === undefined ? undefined : toTime('expiresAt', opts.expiresAt);
+    let byId = this.#records.get(type);
+    if (byId === undefined) {
+      byId = new Map();
+      this.#records.set(type, byId);
+    }
+    const entry: Entry = {
+      type,
+      id,
+      data: text,
+      idx: index ?? null,
+      version: ++this.#version,
+      modified_at: at,
+      expires_at: expiresAt ?? null,
+    };
+    byId.set(id, entry);
+    this.#changes.emit({ type, id, version: entry.version });
+    return recordFromRow<T>(entry);
+  }
+
+  async delete(type: string, id: string): Promise<boolean> {
+    this.#open();
+    if (!isLookupKey(type, id)) return false;
+    const byId = this.#records.get(type);
+    if (byId === undefined || !byId.delete(id)) return false;
+    this.#changes.emit({ type, id, version: ++this.#version });
+    return true;
+  }
+
+  async list<T = Record<string, unknown>>(type: string, opts: ListOptions = {}, now?: number): Promise<StoredRecord<T>[]> {
+    this.#open();
+    const at = resolveNow(now, this.#clock);
+    const limit = toLimit(opts.limit);
+    const index = toIndex(opts.index);
+    const byId = this.#records.get(type);
+    if (byId === undefined || limit === 0) return [];
+    const ids = [...byId.keys()].sort(compareCodePoints);
+    const out: StoredRecord<T>[] = [];
+    for (const id of ids) {
+      const e = byId.get(id);
+      if (e === undefined || !isLive(e, at) || (index !== undefined && e.idx !== index)) continue;
+      out.push(recordFromRow<T>(e));
+      if (limit !== undefined && out.length >= limit) break;
+    }
+    return out;
+  }
+
+  async purgeExpired(now?: number): Promise<number> {
+    this.#open();
+    const at = resolveNow(now, this.#clock);
+    const removed: ChangeEvent[] = [];
+    for (const [type, byId] of this.#records) {
+      for (const [id, e] of byId) {
+        if (isLive(e, at)) continue;
+        byId.delete(id);
+        removed.push({ type, id, version: ++this.#version });
+      }
+    }
+    for (const e of removed) this.#changes.emit(e);
+    return removed.length;
+  }
+
+  async appendAudit(events: readonly AuditEvent[]): Promise<void> {
+    this.#open();
+    // Check every event before storing any, so a bad batch stores nothing.
+    const rows = events.map(auditRowFromEvent);
+    for (const row of rows) this.#audit.push({ ...row, seq: ++this.#seq });
+  }
+
+  async queryAudit(q: AuditQuery): Promise<StoredAuditEvent[]> {
+    this.#open();
+    const f = toAuditFilter(q);
+    const out: StoredAuditEvent[] = [];
+    if (f.limit === 0) return out;
+    for (const row of this.#audit) {
+      if (!auditRowMatches(row, f)) continue;
+      out.push(auditEventFromRow(row));
+      if (out.length >= f.limit) break;
+    }
+    return out;
+  }
+
+  async pruneAudit(before: number): Promise<number> {
+    this.#open();
+    const cutoff = toTime('before', before);
+    // Compact in place: spreading a large array into splice() overflows the stack.
+    let kept = 0;
+    for (const row of this.#audit) if (row.time >= cutoff) this.#audit[kept++] = row;
+    const removed = this.#audit.length - kept;
+    this.#audit.length = kept;
+    return removed;
+  }
+
+  watch(listener: (e: ChangeEvent) => void): () => void {
+    this.#open();
+    return this.#changes.add(listener);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#changes.clear();
+  }
+}
