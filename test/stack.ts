@@ -35,6 +35,7 @@ export interface StackOptions {
   readonly accessTokenTtl?: number;
   /** Collects log lines (for the no-secrets-in-logs check). */
   readonly logLines?: string[];
+  readonly websocketRecheckMs?: number;
   readonly extend?: Partial<Pick<StartOptions, 'tokenResolvers' | 'enrich' | 'adminEndpoints' | 'isServiceAccountAdmin'>>;
 }
 
@@ -99,6 +100,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   const limen = await startLimen({
     config, store, logger,
     ...(o.now ? { now: o.now } : {}),
+    ...(o.websocketRecheckMs ? { websocketRecheckMs: o.websocketRecheckMs } : {}),
     ...extensions,
     ...o.extend,
   });

@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { escapeHtml } from './pages.js';
 import { closeServer, listen, originFor } from './listen.js';
+import type { Duplex } from 'node:stream';
 import { serveEchoWebSocket } from './websocket.js';
 
 export interface DemoUpstreamOptions {
@@ -64,7 +65,11 @@ export async function startDemoUpstream(opts: DemoUpstreamOptions = {}): Promise
   });
   // Large uploads through a proxy may take longer than Node's 5-minute default.
   server.requestTimeout = 0;
-  server.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {
+  // Upgraded sockets leave the HTTP server's bookkeeping; close() ends them too.
+  const upgraded = new Set<Duplex>();
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
     const url = new URL(req.url ?? '/', 'http://upstream.invalid');
     if (url.pathname !== '/ws') {
       socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
@@ -78,7 +83,10 @@ export async function startDemoUpstream(opts: DemoUpstreamOptions = {}): Promise
   return {
     url: originFor(host, bound),
     port: bound,
-    close: () => closeServer(server),
+    close: () => {
+      for (const s of upgraded) s.destroy();
+      return closeServer(server);
+    },
   };
 }
 

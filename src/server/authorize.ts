@@ -2,7 +2,7 @@ import { evaluate, describeReason, type Decision, type PolicyInput } from '../au
 import type { Caller, IdentifyResult } from '../authn/index.js';
 import { verifyCarriedAssertion } from '../identity/index.js';
 import type { TableRoute } from '../proxy/index.js';
-import { prefersHtml, sendRedirect } from '../http/index.js';
+import { clientCertificate, prefersHtml, sendRedirect } from '../http/index.js';
 import type { RouteRuntime } from './runtime.js';
 import { fail, impersonationBanner, requestUrl, type RequestContext } from './context.js';
 
@@ -17,7 +17,7 @@ export function policyInput(ctx: RequestContext, caller: Caller | null, records?
       path: ctx.pathname,
       ip: ctx.ip,
       corsPreflight: method === 'OPTIONS' && req.headers.origin !== undefined && req.headers['access-control-request-method'] !== undefined,
-      clientCertificate: undefined,
+      clientCertificate: ctx.rt.config.downstreamMtls ? clientCertificate(req.socket) : undefined,
     },
     identity: caller ? caller.policy : null,
     ...(records ? { records } : {}),
@@ -63,7 +63,7 @@ export function respondToDecision(ctx: RequestContext, route: TableRoute<RouteRu
   }
   const reasons = caller ? decision.reasons : decision.reasons.filter((r) => !r.endsWith('-unauthorized'));
   fail(ctx, 403, 'You are not allowed to reach this route.', {
-    reasons, explanations: reasons.map((r) => describeReason(r)), details, banner: impersonationBanner(caller),
+    reasons, explanations: reasons.map((r) => describeReason(r)), details, banner: impersonationBanner(caller, ctx),
   });
   return false;
 }

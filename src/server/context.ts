@@ -6,7 +6,8 @@ import type { DispatcherPool } from '../proxy/index.js';
 import type { Store } from '../store/index.js';
 import type { Runtime } from './runtime.js';
 import type { AdminEndpoint } from './admin.js';
-import { sendError, STATUS_TITLES, type ErrorPage } from '../http/index.js';
+import { createHmac } from 'node:crypto';
+import { sendError, STATUS_TITLES, type Banner, type ErrorPage } from '../http/index.js';
 
 /** Long-lived services shared across config reloads. */
 export interface Services {
@@ -20,6 +21,8 @@ export interface Services {
   readonly onSignIn?: (s: SessionData) => void;
   /** Admin API endpoints (service accounts, users, sessions, data, audit). */
   readonly adminEndpoints: readonly AdminEndpoint[];
+  /** How often open websockets are re-authorized (ms). */
+  readonly websocketRecheckMs: number;
   /** True for a service account granted the admin role. */
   readonly isServiceAccountAdmin: (c: Caller) => boolean;
 }
@@ -54,10 +57,27 @@ export function fail(ctx: RequestContext, status: number, message: string, extra
   }, headers);
 }
 
-/** The banner shown on Limen pages while an administrator impersonates. */
-export function impersonationBanner(caller: Caller | null | undefined): string | undefined {
+/**
+ * The banner shown on every Limen page while an administrator impersonates.
+ * With the request context it carries the one-click "Stop impersonating"
+ * form (POST to this host's `/.pomerium/` with the session's CSRF token).
+ */
+export function impersonationBanner(caller: Caller | null | undefined, ctx?: RequestContext): Banner | undefined {
   if (!caller?.impersonator) return undefined;
-  return `Impersonating ${caller.policy.email || caller.policy.user} (you are ${caller.impersonator.email || caller.impersonator.sub}).`;
+  const text = `Impersonating ${caller.policy.email || caller.policy.user} (you are ${caller.impersonator.email || caller.impersonator.sub}).`;
+  if (!ctx || !caller.session) return { text };
+  return {
+    text,
+    button: {
+      label: 'Stop impersonating', action: '/.pomerium/', id: 'stop-impersonating',
+      fields: { csrf: dashboardCsrfToken(ctx, caller.session.id), action: 'stop_impersonating' },
+    },
+  };
+}
+
+/** The CSRF token of the `/.pomerium/` forms: HMAC-SHA256 of the session id under a key from `cookie_secret`. */
+export function dashboardCsrfToken(ctx: RequestContext, sessionId: string): string {
+  return createHmac('sha256', ctx.rt.csrfKey).update(`dashboard:${sessionId}`).digest('base64url');
 }
 
 /** The full URL the client asked for. */

@@ -1,11 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { evaluate } from '../authz/index.js';
-import type { Identifier } from '../authn/index.js';
+import { evaluate, type DataRecord } from '../authz/index.js';
+import { getRecord } from '../records/index.js';
+import type { Caller, Identifier } from '../authn/index.js';
 import { clientIp, newRequestId, parseHostHeader, sendError } from '../http/index.js';
 import { buildUpstreamHeaders, forward, tunnelUpgrade, UpstreamError, type TableRoute } from '../proxy/index.js';
 import type { Runtime, RouteRuntime } from './runtime.js';
-import { fail, type RequestContext, type Services } from './context.js';
+import { fail, impersonationBanner, type RequestContext, type Services } from './context.js';
 import { identityHeaders, policyInput, respondToDecision, type Authorization } from './authorize.js';
 import { handleAuthenticateHost, handleRouteHostEndpoints } from './endpoints.js';
 
@@ -71,6 +72,12 @@ async function route(ctx: RequestContext): Promise<void> {
     ctx.res.end('OK');
     return;
   }
+  // Public keys are public: served on any host, so verifiers can reach them
+  // by address as well as by route host.
+  if (pathname === '/.well-known/pomerium/jwks.json') {
+    await handleRouteHostEndpoints(ctx, undefined);
+    return;
+  }
   if (rt.authHost !== undefined && ctx.host === rt.authHost) {
     if (await handleAuthenticateHost(ctx)) return;
   }
@@ -91,8 +98,41 @@ async function route(ctx: RequestContext): Promise<void> {
 /** Identifies the caller and evaluates the route's policy. Does no response I/O. */
 export async function authorize(ctx: RequestContext, r: TableRoute<RouteRuntime>): Promise<Authorization> {
   const who = await ctx.identifier.identify(ctx.req, ctx.host, r.config.namespace);
-  const decision = evaluate(r.compiled.policy, policyInput(ctx, who.caller), ctx.svc.now());
+  const records = r.compiled.policy.recordLookups.length > 0 ? await preloadRecords(ctx, r, who.caller) : undefined;
+  const input = policyInput(ctx, who.caller, records);
+  let decision = evaluate(r.compiled.policy, input, ctx.svc.now());
+  // downstream_mtls enforcement policy_with_default_deny: a request without
+  // a valid client certificate is denied whatever the route allows.
+  const cert = input.request.clientCertificate;
+  if (ctx.rt.config.downstreamMtls?.enforcement === 'policy_with_default_deny' && cert && !cert.valid) {
+    decision = { result: 'deny', reasons: ['invalid-client-certificate'], rule: 'downstream_mtls', trace: decision.trace };
+  }
+  if (who.outOfScope && decision.result !== 'allow') {
+    // A valid credential outside its scope (a service account on a route
+    // outside its namespace, CONTRACT §6): 403 with that reason, never a
+    // redirect or 401. Where the route admits anonymous requests the
+    // credential is simply not used, as with any unaccepted credential.
+    return {
+      decision: { result: 'deny', reasons: [who.failure ?? 'credential-out-of-scope'], rule: undefined, trace: decision.trace },
+      who: { ...who, caller: who.outOfScope },
+    };
+  }
   return { decision, who };
+}
+
+/**
+ * Reads the external data a route's `record` criteria need, before
+ * evaluation, so the evaluator stays pure. Unknown ids read as absent.
+ */
+async function preloadRecords(ctx: RequestContext, r: TableRoute<RouteRuntime>, caller: Caller | null): Promise<(type: string, id: string) => DataRecord | undefined> {
+  const found = new Map<string, DataRecord>();
+  for (const { type, key } of r.compiled.policy.recordLookups) {
+    const id = key === 'user' ? caller?.policy.user : key === 'email' ? caller?.policy.email : key === 'ip' ? ctx.ip : ctx.host;
+    if (!id) continue;
+    const rec = await getRecord(ctx.svc.store, type, id);
+    if (rec) found.set(`${type}\u0000${id}`, rec);
+  }
+  return (type, id) => found.get(`${type}\u0000${id}`);
 }
 
 function auditDecision(ctx: RequestContext, r: TableRoute<RouteRuntime>, a: Authorization, extra?: Record<string, unknown>): void {
@@ -115,6 +155,7 @@ function auditDecision(ctx: RequestContext, r: TableRoute<RouteRuntime>, a: Auth
       ...(a.who.failure ? { credential_failure: a.who.failure } : {}),
       ...(caller?.kind === 'session' ? { session_id: caller.policy.sessionId } : {}),
       ...(caller?.kind === 'service_account' ? { service_account_id: caller.policy.serviceAccountId ?? caller.policy.sessionId } : {}),
+      ...(caller?.kind === 'route_token' && caller.policy.sessionId ? { token_id: caller.policy.sessionId } : {}),
       ...extra,
     },
   });
@@ -151,7 +192,7 @@ async function proxyRequest(ctx: RequestContext, r: TableRoute<RouteRuntime>): P
   } catch (e) {
     if (e instanceof UpstreamError) {
       ctx.svc.logger.warn('upstream failed', { requestId: ctx.requestId, route: c.name, reason: e.reason });
-      fail(ctx, e.status, e.status === 504 ? 'The upstream did not answer in time.' : 'The upstream could not be reached.', { reasons: [e.reason] });
+      fail(ctx, e.status, e.status === 504 ? 'The upstream did not answer in time.' : 'The upstream could not be reached.', { reasons: [e.reason], banner: impersonationBanner(a.who.caller, ctx) });
       return;
     }
     throw e;
@@ -189,9 +230,40 @@ export async function handleUpgrade(live: Live, svc: Services, req: IncomingMess
       identityHeaders: ids.headers,
       upgrade: true,
     });
-    tunnelUpgrade(req, socket, head, r.config, upstream, headers, () => refuse(502, 'upstream-unreachable'));
+    const tunnel = tunnelUpgrade(req, socket, head, r.config, upstream, headers, () => refuse(502, 'upstream-unreachable'));
+    watchTunnel(live, svc, req, socket, r.config.name, tunnel, requestId);
   } catch (e) {
     svc.logger.error('upgrade failed', { requestId, error: (e as Error)?.message });
     refuse(502, 'internal-error');
   }
+}
+
+/**
+ * Continuous evaluation for long-lived connections: a websocket is
+ * re-authorized against the current config, session, directory and data at
+ * least once a minute, and closed as soon as access is lost.
+ */
+function watchTunnel(live: Live, svc: Services, req: IncomingMessage, socket: Duplex, routeName: string, tunnel: { close(): void }, requestId: string): void {
+  const timer = setInterval(() => {
+    void (async () => {
+      const ctx = baseContext(live.rt, svc, live.identifier, req, undefined as unknown as ServerResponse, requestId);
+      let allowed = false;
+      let reasons: readonly string[] = ['route-not-found'];
+      if (typeof ctx !== 'string') {
+        const r = ctx.rt.table.match(ctx.host, ctx.port, ctx.pathname);
+        if (r && r.config.allowWebsockets) {
+          const a = await authorize(ctx, r);
+          allowed = a.decision.result === 'allow';
+          reasons = a.decision.reasons;
+        }
+      }
+      if (!allowed) {
+        clearInterval(timer);
+        svc.audit.emit({ kind: 'websocket_closed', requestId, route: routeName, decision: 'deny', details: { reasons } });
+        tunnel.close();
+      }
+    })().catch(() => { clearInterval(timer); tunnel.close(); });
+  }, svc.websocketRecheckMs);
+  timer.unref();
+  socket.once('close', () => clearInterval(timer));
 }

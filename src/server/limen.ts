@@ -27,6 +27,8 @@ export interface StartOptions {
   readonly enrich?: (svc: Services) => IdentityEnricher;
   /** Admin API endpoints served on the authenticate host. */
   readonly adminEndpoints?: (svc: Services, rt: () => Runtime) => AdminEndpoint[];
+  /** How often open websockets are re-authorized; default one minute. */
+  readonly websocketRecheckMs?: number;
   /** Whether a service-account caller holds the admin role. */
   readonly isServiceAccountAdmin?: (c: Caller) => boolean;
 }
@@ -56,6 +58,7 @@ export async function startLimen(opts: StartOptions): Promise<RunningLimen> {
   const svc: Services = {
     store, sessions, audit, logger, now,
     adminEndpoints,
+    websocketRecheckMs: opts.websocketRecheckMs ?? 60_000,
     isServiceAccountAdmin: opts.isServiceAccountAdmin ?? (() => false),
     dispatchers: new DispatcherPool(),
     onSignIn: (s) => {
@@ -72,6 +75,13 @@ export async function startLimen(opts: StartOptions): Promise<RunningLimen> {
     tokenResolvers: opts.tokenResolvers?.(svc, () => current) ?? [],
     enrich: opts.enrich?.(svc),
     onRefreshFailed: (s, reason) => audit.emit({ kind: 'refresh_failed', userId: s.userId, email: s.email, details: { session_id: s.id, reason } }),
+    onRefreshed: (before, after) => {
+      // CONTRACT §4: a refresh ends impersonation; the audit trail says so.
+      if (before.impersonation && !after.impersonation) {
+        audit.emit({ kind: 'impersonate_stop', userId: before.impersonation.user, email: before.impersonation.email, actor: before.email || before.userId, details: { session_id: before.id, reason: 'session-refreshed' } });
+      }
+      void upsertUserFromClaims(store, { id: after.userId, email: after.email, name: after.name, groups: after.groups }, now()).catch(() => undefined);
+    },
   });
   const live: Live = { rt: rt0, identifier: makeIdentifier(rt0) };
 
@@ -112,10 +122,11 @@ export async function startLimen(opts: StartOptions): Promise<RunningLimen> {
       logger.info('config reloaded', { routes: next.routes.length });
     },
     async close(): Promise<void> {
+      // Stop accepting, let requests in flight finish for up to 2 s, then cut the rest.
       await new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        const force = setTimeout(() => { for (const s of sockets) s.destroy(); }, 2000);
+        server.close(() => { clearTimeout(force); resolve(); });
         server.closeIdleConnections?.();
-        setTimeout(() => { for (const s of sockets) s.destroy(); }, 2000).unref();
       });
       await audit.close();
       await svc.dispatchers.close();
@@ -135,10 +146,18 @@ function serverOptions(c: Config) {
   };
 }
 
-function tlsOptions(c: Config): { cert: Buffer[]; key: Buffer[] } {
+function tlsOptions(c: Config): { cert: Buffer[]; key: Buffer[]; requestCert?: boolean; rejectUnauthorized?: boolean; ca?: Buffer } {
   const pairs = [
     ...(c.certificateFile && c.certificateKeyFile ? [{ certFile: c.certificateFile, keyFile: c.certificateKeyFile }] : []),
     ...c.certificates,
   ];
-  return { cert: pairs.map((p) => readFileSync(p.certFile)), key: pairs.map((p) => readFileSync(p.keyFile)) };
+  const mtls = c.downstreamMtls;
+  return {
+    cert: pairs.map((p) => readFileSync(p.certFile)),
+    key: pairs.map((p) => readFileSync(p.keyFile)),
+    // Downstream mTLS: ask for a client certificate; `reject_connection`
+    // refuses the handshake without a valid one, the other modes leave the
+    // decision to policy (`client_certificate`, `invalid_client_certificate`).
+    ...(mtls?.caFile ? { requestCert: true, rejectUnauthorized: mtls.enforcement === 'reject_connection', ca: readFileSync(mtls.caFile) } : {}),
+  };
 }
