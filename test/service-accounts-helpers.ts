@@ -1,0 +1,113 @@
+/**
+ * Helpers for the service-account, token and namespace end-to-end tests: a
+ * stack on a SQLite file that a `limen` CLI process shares (as a running
+ * server and an administrator's shell would), the config file the CLI
+ * reads, running the CLI as a user does, and the no-token-in-logs check.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+import { stringify } from 'yaml';
+import { SqliteStore } from '../src/store/index.js';
+import { COOKIE_SECRET, SHARED_SECRET, startStack, type Stack, type StackOptions } from './stack.js';
+
+export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+export interface CliResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * Runs `limen ARGS` in a child process the way a user's shell would, with
+ * `stdin` piped in (or closed) and only PATH/HOME and `env` in its
+ * environment, so nothing leaks in from the test runner.
+ */
+export function runCli(args: readonly string[], opts: { stdin?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', (e) => { clearTimeout(timer); reject(e); });
+    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+    child.stdin.end(opts.stdin ?? '');
+  });
+}
+
+/** A clock the tests move by hand: real time plus an offset, so CLI-issued tokens (real time) line up. */
+export class TestClock {
+  offsetMs = 0;
+  readonly now = (): number => Date.now() + this.offsetMs;
+  advance(ms: number): void { this.offsetMs += ms; }
+  reset(): void { this.offsetMs = 0; }
+}
+
+export interface SqliteStack {
+  readonly s: Stack;
+  readonly store: SqliteStore;
+  /** The config file a `limen` CLI reads: same store file, shared secret and namespaces as the server. */
+  readonly configPath: string;
+  readonly dbPath: string;
+  readonly logLines: string[];
+  readonly clock: TestClock;
+  close(): Promise<void>;
+}
+
+/** Starts the stack on a fresh SQLite file and writes the config file the CLI uses. */
+export async function startSqliteStack(o: Omit<StackOptions, 'store' | 'now' | 'logLines'>): Promise<SqliteStack> {
+  const dir = mkdtempSync(join(tmpdir(), 'limen-sa-'));
+  const dbPath = join(dir, 'limen.db');
+  const store = SqliteStore.open({ path: dbPath });
+  const logLines: string[] = [];
+  const clock = new TestClock();
+  const storage = { databroker_storage_type: 'file', databroker_storage_connection_string: dbPath };
+  const s = await startStack({ ...o, store, now: clock.now, logLines, config: { ...o.config, ...storage } });
+  const configPath = join(dir, 'config.yaml');
+  writeFileSync(configPath, stringify({
+    authenticate_service_url: s.authOrigin,
+    idp_provider_url: s.idpUrl,
+    idp_client_id: 'limen-test',
+    idp_client_secret: 'not-used-by-the-cli',
+    shared_secret: SHARED_SECRET,
+    cookie_secret: COOKIE_SECRET,
+    insecure_server: true,
+    ...o.config,
+    ...storage,
+  }), { mode: 0o600 });
+  return {
+    s, store, configPath, dbPath, logLines, clock,
+    async close() {
+      await s.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Asserts that no token (nor its signature, the part that makes it a
+ * credential) appears in any collected log line or stored audit event.
+ */
+export async function assertNoTokensLogged(st: SqliteStack, tokens: readonly string[]): Promise<void> {
+  assert.ok(tokens.length > 0, 'the scenario produced tokens to look for');
+  await st.s.limen.services.audit.flush();
+  const audit = JSON.stringify(await st.store.queryAudit({ limit: 100_000 }));
+  assert.ok(st.logLines.length > 0, 'log lines were collected');
+  for (const t of tokens) {
+    const sig = t.split('.')[2] ?? t;
+    assert.ok(sig.length >= 20, 'a real token');
+    for (const line of st.logLines) assert.ok(!line.includes(sig), `a token signature appears in a log line: ${line.slice(0, 120)}`);
+    assert.ok(!audit.includes(sig), 'a token signature appears in a stored audit event');
+  }
+}
