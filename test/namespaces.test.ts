@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeJwt } from 'jose';
 import { closeHttpAgents, request } from './support/index.js';
-import { assertNoTokensLogged, runCli, startSqliteStack, type SqliteStack } from './service-accounts-helpers.js';
+import { assertNoTokensLogged, runCli, startSharedStoreStack, type SharedStoreStack } from './service-accounts-helpers.js';
 
 const JSON_ACCEPT = { accept: 'application/json' };
 
@@ -12,11 +12,11 @@ interface Echo { headers: Record<string, string | string[] | undefined> }
 // global ─┬─ eng ── eng-ci
 //         └─ sales
 describe('namespaces: a service account works in its namespace and its descendants only', () => {
-  let st: SqliteStack;
+  let st: SharedStoreStack;
   const tokens: Record<string, string> = {};
 
   before(async () => {
-    st = await startSqliteStack({
+    st = await startSharedStoreStack({
       routes: [
         { name: 'global-app', from: 'http://global.localhost:PORT', to: 'UPSTREAM', allow_any_authenticated_user: true, pass_identity_headers: true },
         { name: 'eng-app', from: 'http://eng.localhost:PORT', to: 'UPSTREAM', allow_any_authenticated_user: true, namespace: 'eng', pass_identity_headers: true },

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { stringify } from 'yaml';
-import { SqliteStore } from '../src/store/index.js';
+import { PostgresStore, SqliteStore, type Store } from '../src/store/index.js';
 import { COOKIE_SECRET, SHARED_SECRET, startStack, type Stack, type StackOptions } from './stack.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -53,9 +53,12 @@ export class TestClock {
   reset(): void { this.offsetMs = 0; }
 }
 
-export interface SqliteStack {
+/** PostgreSQL of the test environment (trust auth). */
+export const POSTGRES_URL = process.env.LIMEN_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+export interface SharedStoreStack {
   readonly s: Stack;
-  readonly store: SqliteStore;
+  readonly store: Store;
   /** The config file a `limen` CLI reads: same store file, shared secret and namespaces as the server. */
   readonly configPath: string;
   readonly dbPath: string;
@@ -64,15 +67,21 @@ export interface SqliteStack {
   close(): Promise<void>;
 }
 
-/** Starts the stack on a fresh SQLite file and writes the config file the CLI uses. */
-export async function startSqliteStack(o: Omit<StackOptions, 'store' | 'now' | 'logLines'>): Promise<SqliteStack> {
+/**
+ * Starts the stack on a fresh SQLite file (or, with `postgres`, on the
+ * PostgreSQL database) and writes the config file the CLI uses.
+ */
+export async function startSharedStoreStack(o: Omit<StackOptions, 'store' | 'now' | 'logLines'> & { postgres?: boolean }): Promise<SharedStoreStack> {
   const dir = mkdtempSync(join(tmpdir(), 'limen-sa-'));
   const dbPath = join(dir, 'limen.db');
-  const store = SqliteStore.open({ path: dbPath });
+  const store: Store = o.postgres ? await PostgresStore.open({ connectionString: POSTGRES_URL }) : SqliteStore.open({ path: dbPath });
   const logLines: string[] = [];
   const clock = new TestClock();
-  const storage = { databroker_storage_type: 'file', databroker_storage_connection_string: dbPath };
-  const s = await startStack({ ...o, store, now: clock.now, logLines, config: { ...o.config, ...storage } });
+  const storage = o.postgres
+    ? { databroker_storage_type: 'postgres', databroker_storage_connection_string: POSTGRES_URL }
+    : { databroker_storage_type: 'file', databroker_storage_connection_string: dbPath };
+  const { postgres: _pg, ...stackOptions } = o;
+  const s = await startStack({ ...stackOptions, store, now: clock.now, logLines, config: { ...o.config, ...storage } });
   const configPath = join(dir, 'config.yaml');
   writeFileSync(configPath, stringify({
     authenticate_service_url: s.authOrigin,
@@ -99,7 +108,7 @@ export async function startSqliteStack(o: Omit<StackOptions, 'store' | 'now' | '
  * Asserts that no token (nor its signature, the part that makes it a
  * credential) appears in any collected log line or stored audit event.
  */
-export async function assertNoTokensLogged(st: SqliteStack, tokens: readonly string[]): Promise<void> {
+export async function assertNoTokensLogged(st: SharedStoreStack, tokens: readonly string[]): Promise<void> {
   assert.ok(tokens.length > 0, 'the scenario produced tokens to look for');
   await st.s.limen.services.audit.flush();
   const audit = JSON.stringify(await st.store.queryAudit({ limit: 100_000 }));

@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { decodeJwt } from 'jose';
 import { CookieJar, closeHttpAgents, request, scriptedLogin } from './support/index.js';
-import { assertNoTokensLogged, startSqliteStack, type SqliteStack } from './service-accounts-helpers.js';
+import { assertNoTokensLogged, startSharedStoreStack, type SharedStoreStack } from './service-accounts-helpers.js';
 
 const JSON_ACCEPT = { accept: 'application/json' };
 
@@ -17,14 +17,14 @@ interface Echo { headers: Record<string, string | string[] | undefined> }
  * then sends with the header forms.
  */
 describe('programmatic login', () => {
-  let st: SqliteStack;
+  let st: SharedStoreStack;
   let cli: Server;
   let cliPort: number;
   const received: URL[] = [];
   const tokens: string[] = [];
 
   before(async () => {
-    st = await startSqliteStack({
+    st = await startSharedStoreStack({
       routes: [
         { name: 'app', from: 'http://app.localhost:PORT', to: 'UPSTREAM', allow_any_authenticated_user: true, pass_identity_headers: true },
         { name: 'staff', from: 'http://staff.localhost:PORT', to: 'UPSTREAM', policy: { allow: { or: [{ domain: { is: 'example.com' } }] } } },

@@ -4,7 +4,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { createLocalJWKSet, decodeJwt, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import { CookieJar, closeHttpAgents, request, scriptedLogin } from './support/index.js';
 import { SHARED_SECRET } from './stack.js';
-import { assertNoTokensLogged, runCli, startSqliteStack, type SqliteStack } from './service-accounts-helpers.js';
+import { assertNoTokensLogged, runCli, startSharedStoreStack, type SharedStoreStack } from './service-accounts-helpers.js';
 import { putDirectoryUser } from '../src/accounts/index.js';
 
 const JSON_ACCEPT = { accept: 'application/json' };
@@ -26,12 +26,12 @@ const HEADER_FORMS: readonly [string, (jwt: string) => Record<string, string>][]
 const b64 = (v: unknown): string => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
 
 describe('service accounts, end to end (seed 000)', () => {
-  let st: SqliteStack;
+  let st: SharedStoreStack;
   const tokens: string[] = [];
   const adminJar = new CookieJar();
 
   before(async () => {
-    st = await startSqliteStack({
+    st = await startSharedStoreStack({
       routes: [
         { name: 'app', from: 'http://app.localhost:PORT', to: 'UPSTREAM', allow_any_authenticated_user: true, pass_identity_headers: true },
         { name: 'bots', from: 'http://bots.localhost:PORT', to: 'UPSTREAM', policy: { allow: { or: [{ user: { is: 'bot-ci' } }, { user: { starts_with: 'bot-cli-' } }] } }, pass_identity_headers: true },

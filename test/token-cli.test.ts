@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { decodeJwt, jwtVerify } from 'jose';
 import { closeHttpAgents, request } from './support/index.js';
 import { SHARED_SECRET } from './stack.js';
-import { assertNoTokensLogged, runCli, startSqliteStack, type SqliteStack } from './service-accounts-helpers.js';
+import { assertNoTokensLogged, runCli, startSharedStoreStack, type SharedStoreStack } from './service-accounts-helpers.js';
 import { putDirectoryUser } from '../src/accounts/index.js';
 import { main } from '../src/cli/main.js';
 import type { CliIo } from '../src/cli/args.js';
@@ -28,13 +28,13 @@ async function cliInProcess(argv: string[], opts: { stdin?: string; env?: Record
 }
 
 describe('limen token: route-scoped tokens (seed 001), as a user runs it', () => {
-  let st: SqliteStack;
+  let st: SharedStoreStack;
   const tokens: string[] = [];
   let app: string;
   let other: string;
 
   before(async () => {
-    st = await startSqliteStack({
+    st = await startSharedStoreStack({
       routes: [
         { name: 'app', from: 'http://app.localhost:PORT', to: 'UPSTREAM', allow_any_authenticated_user: true, pass_identity_headers: true },
         { name: 'other', from: 'http://other.localhost:PORT', to: 'UPSTREAM', allow_any_authenticated_user: true },
@@ -103,7 +103,7 @@ describe('limen token: route-scoped tokens (seed 001), as a user runs it', () =>
   });
 
   test('the secret from POMERIUM_SHARED_KEY or LIMEN_SHARED_SECRET; long flag aliases', async () => {
-    for (const env of [{ POMERIUM_SHARED_KEY: SHARED_SECRET }, { LIMEN_SHARED_SECRET: SHARED_SECRET }]) {
+    for (const env of [{ POMERIUM_SHARED_KEY: SHARED_SECRET }, { LIMEN_SHARED_SECRET: SHARED_SECRET }] as Record<string, string>[]) {
       const jwt = await mint(['--aud=app.localhost', '--email', 'dan@example.com', '--groups', 'a,b', '--groups=c', '--expiry=30m', '--issuer', 'auth'], { env });
       const c = decodeJwt(jwt);
       assert.deepEqual(c.groups, ['a', 'b', 'c']);
