@@ -54,6 +54,23 @@ export function parseConfigText(text: string, source: string, env: Env = process
   }
 }
 
+/**
+ * Line and column (1-based) of the node at `path` in YAML `text` (of the
+ * last key itself with `aboutKey`), or of the innermost enclosing node when
+ * the path leaves the text; undefined when the text does not parse or not
+ * even the first key is in it. For tools that report on parts of a file the
+ * loader does not check itself (`limen policy check`, policy case files).
+ */
+export function locateInYaml(text: string, path: ConfigPath, aboutKey = false): { line: number; column: number } | undefined {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, merge: true, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) return undefined;
+  const offset = locate(doc, path, aboutKey);
+  if (offset === undefined) return undefined;
+  const { line, col } = lineCounter.linePos(offset);
+  return { line, column: col };
+}
+
 function readConfigText(path: string): string {
   try {
     return readFileSync(path, 'utf8');
