@@ -41,7 +41,7 @@ export const USER_UNAUTHENTICATED = 'user-unauthenticated';
 /** A compiled criterion: its facts plus the closure that evaluates it. */
 export interface CompiledCriterion extends PolicyCriterionInfo {
   readonly record: { readonly type: string; readonly key: RecordKey } | undefined;
-  readonly test: (input: PolicyInput, now: number) => CriterionTrace;
+  readonly test: (input: PolicyInput, now: number) => Outcome;
 }
 
 /** Every criterion name, for messages and the nearest-name suggestion. */
@@ -65,7 +65,25 @@ interface Build {
   readonly value: unknown;
 }
 
-type Outcome = CriterionTrace;
+/** Three-valued outcome of a criterion: unknown is `user-unauthenticated`. */
+export const FALSE = 0;
+export const TRUE = 1;
+export const UNKNOWN = 2;
+export type OutcomeState = typeof FALSE | typeof TRUE | typeof UNKNOWN;
+
+/**
+ * A criterion's trace entry, built once at compile time and returned by
+ * every evaluation that ends the same way. `state` is non-enumerable: it is
+ * for the evaluator and stays out of JSON traces.
+ */
+export interface Outcome extends CriterionTrace {
+  readonly state: OutcomeState;
+  /** 0, 1 or 2: which of its criterion's outcomes this is (for the decision cache). */
+  readonly code: number;
+}
+
+/** Most outcomes one criterion may have; the decision cache encodes them in base 3. */
+export const MAX_OUTCOMES = 3;
 
 function outcomes(b: Build) {
   const cache = new Map<string, Outcome>();
@@ -73,7 +91,12 @@ function outcomes(b: Build) {
     const id = `${matched}:${reason}`;
     let o = cache.get(id);
     if (o === undefined) {
-      o = Object.freeze({ path: b.path, criterion: b.key, matched, reason });
+      if (cache.size === MAX_OUTCOMES) throw new TypeError(`criterion ${b.key} defines more than ${MAX_OUTCOMES} outcomes`);
+      const trace = { path: b.path, criterion: b.key, matched, reason };
+      const state: OutcomeState = matched ? TRUE : reason === USER_UNAUTHENTICATED ? UNKNOWN : FALSE;
+      Object.defineProperty(trace, 'state', { value: state, enumerable: false });
+      Object.defineProperty(trace, 'code', { value: cache.size, enumerable: false });
+      o = Object.freeze(trace) as Outcome;
       cache.set(id, o);
     }
     return o;
@@ -108,19 +131,6 @@ function criterion(
   };
 }
 
-/** Lower-cases with a one-entry memo: the same email is seen request after request. */
-function lowerCaser(): (s: string) => string {
-  let lastIn = '';
-  let lastOut = '';
-  return (s) => {
-    if (s !== lastIn) {
-      lastIn = s;
-      lastOut = s.toLowerCase();
-    }
-    return lastOut;
-  };
-}
-
 const toLower = (s: string) => s.toLowerCase();
 const toUpper = (s: string) => s.toUpperCase();
 
@@ -132,38 +142,59 @@ function matcherNever(m: CompiledMatcher): boolean {
 // ---------------------------------------------------------------------------
 // Identity criteria
 
-/** A string-matcher criterion over one identity string. */
+/**
+ * A string-matcher criterion over one identity string. `derive` (lower-case,
+ * take the domain) is memoized on its input: one user's requests follow each
+ * other, and several criteria of a policy read the same email.
+ */
 function identityString(
   b: Build,
   name: 'user' | 'email' | 'domain',
   read: (identity: IdentityInfo) => string,
-  caseInsensitive: boolean,
+  derive: ((s: string) => string) | undefined,
 ): CompiledCriterion {
   const matcher = compileMatcher(b.valuePath, b.value, {
     allowed: STRING_MATCHERS,
     bare: 'is',
     criterion: name,
-    ...(caseInsensitive ? { normalize: toLower } : {}),
+    ...(derive !== undefined ? { normalize: toLower } : {}),
   });
   const o = outcomes(b);
   const ok = o(true, `${name}-ok`);
   const no = o(false, `${name}-unauthorized`);
   const unauth = o(false, USER_UNAUTHENTICATED);
   const test = matcher.test;
-  const lower = lowerCaser();
-  return criterion(
-    b,
-    caseInsensitive
-      ? (input) => (input.identity === null ? unauth : test(lower(read(input.identity))) ? ok : no)
-      : (input) => (input.identity === null ? unauth : test(read(input.identity)) ? ok : no),
-    { needsIdentity: true, ...(matcherNever(matcher) ? { constant: 'never' as const } : {}) },
-  );
+  const extra = { needsIdentity: true, ...(matcherNever(matcher) ? { constant: 'never' as const } : {}) };
+  if (derive === undefined) {
+    return criterion(b, (input) => (input.identity === null ? unauth : test(read(input.identity)) ? ok : no), extra);
+  }
+  const derived = memoize(derive);
+  return criterion(b, (input) => (input.identity === null ? unauth : test(derived(read(input.identity))) ? ok : no), extra);
 }
 
-function emailDomain(identity: IdentityInfo): string {
-  const email = identity.email;
+/**
+ * Memoizes a string → string function with a bounded map (cleared when
+ * full): the same few thousand users come back request after request, in
+ * any interleaving, and a hit costs one hash lookup instead of a slice and
+ * a lower-casing.
+ */
+function memoize(fn: (s: string) => string, max = 4096): (s: string) => string {
+  const cache = new Map<string, string>();
+  return (s) => {
+    let out = cache.get(s);
+    if (out === undefined) {
+      out = fn(s);
+      if (cache.size >= max) cache.clear();
+      cache.set(s, out);
+    }
+    return out;
+  };
+}
+
+/** The lower-cased domain of an email address (after the last `@`), or ''. */
+function emailDomain(email: string): string {
   const at = email.lastIndexOf('@');
-  return at === -1 ? '' : email.slice(at + 1);
+  return at === -1 ? '' : email.slice(at + 1).toLowerCase();
 }
 
 /**
@@ -173,13 +204,16 @@ function emailDomain(identity: IdentityInfo): string {
  */
 export function compilePathLookup(path: string): (root: unknown) => unknown {
   const segments = path.split(/[./]/);
+  const nested = segments.length > 1;
   return (root) => {
-    if (!isPlainObject(root)) return undefined;
-    if (Object.hasOwn(root, path)) return root[path];
+    if (typeof root !== 'object' || root === null) return undefined;
+    if (Object.hasOwn(root, path)) return (root as Record<string, unknown>)[path];
+    if (!nested) return undefined;
     let current: unknown = root;
     for (let i = 0; i < segments.length; i++) {
-      if (!isPlainObject(current) || !Object.hasOwn(current, segments[i]!)) return undefined;
-      current = current[segments[i]!];
+      const segment = segments[i]!;
+      if (typeof current !== 'object' || current === null || !Object.hasOwn(current, segment)) return undefined;
+      current = (current as Record<string, unknown>)[segment];
     }
     return current;
   };
@@ -632,7 +666,7 @@ function compileRecord(b: Build): CompiledCriterion {
   const no = o(false, 'record-unauthorized');
   const unauth = o(false, USER_UNAUTHENTICATED);
   const needsIdentity = key === 'user' || key === 'email';
-  const lower = lowerCaser();
+  const lower = memoize(toLower);
   const holds = (record: unknown): boolean => {
     const value = record === undefined ? undefined : field === undefined ? record : field(record);
     const present = value !== undefined && value !== null;
@@ -688,11 +722,11 @@ export function compileCriterion(path: string, key: string, value: unknown): Com
       return criterion(b, (input) => (input.identity === null ? unauth : ok), { needsIdentity: true });
     }
     case 'user':
-      return identityString(b, 'user', (identity) => identity.user, false);
+      return identityString(b, 'user', (identity) => identity.user, undefined);
     case 'email':
-      return identityString(b, 'email', (identity) => identity.email, true);
+      return identityString(b, 'email', (identity) => identity.email, toLower);
     case 'domain':
-      return identityString(b, 'domain', emailDomain, true);
+      return identityString(b, 'domain', (identity) => identity.email, emailDomain);
     case 'groups':
       return compileGroups(b);
     case 'claim':

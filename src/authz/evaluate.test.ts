@@ -192,3 +192,61 @@ describe('evaluation is pure', () => {
     assert.equal(JSON.stringify(inp), snapshot);
   });
 });
+
+describe('decision cache', () => {
+  const doc = [
+    { allow: { or: [{ email: { ends_with: '@example.com' } }, { groups: 'admins' }] } },
+    { allow: { and: [{ source_ip: '10.0.0.0/8' }, { http_method: 'GET' }] } },
+    { deny: { or: [{ groups: 'contractors' }, { time_of_day: { after: '22:00', before: '06:00' } }] } },
+  ];
+  const inputs = [
+    input(), input({ identity: null }), input({ identity: { email: 'x@other.org', groups: ['admins'] } }),
+    input({ identity: { groups: ['contractors'] } }), input({ identity: null, request: { ip: '10.1.1.1' } }),
+    input({ identity: { email: 'x@other.org' }, request: { ip: '10.1.1.1', method: 'POST' } }),
+  ];
+  const times = [Date.UTC(2026, 0, 5, 12), Date.UTC(2026, 0, 5, 23)];
+
+  test('cached decisions equal freshly computed ones, in any order', () => {
+    const shared = parsePolicy(doc, 'p');
+    for (let round = 0; round < 3; round++) {
+      for (const [i, inp] of (round === 1 ? [...inputs].reverse() : inputs).entries()) {
+        for (const t of times) {
+          const fresh = evaluate(parsePolicy(doc, 'p'), inp, t);
+          assert.deepEqual(evaluate(shared, inp, t), fresh, `round ${round} input ${i} time ${t}`);
+        }
+      }
+    }
+  });
+
+  test('decisions are frozen, so a shared one cannot be altered', () => {
+    const d = evaluate(parsePolicy(doc, 'p'), input(), times[0]!);
+    assert.ok(Object.isFrozen(d) && Object.isFrozen(d.reasons) && Object.isFrozen(d.trace));
+    assert.throws(() => (d.reasons as string[]).push('x'), TypeError);
+  });
+
+  test('a records callback that evaluates the same policy again is answered correctly', () => {
+    const policy = parsePolicy(
+      { allow: { and: [{ record: { type: 'device', field: 'ok', '=': true } }, { email: { ends_with: '@example.com' } }] } },
+      'p',
+    );
+    const inner: string[] = [];
+    const outer = evaluate(policy, {
+      ...input(),
+      records: () => {
+        // Re-entrant call with a different input while the outer one is mid-flight.
+        inner.push(evaluate(policy, { ...input({ identity: { email: 'x@other.org' } }), records: () => ({ ok: false }) }, 0).result);
+        return { ok: true };
+      },
+    }, 0);
+    assert.deepEqual(inner, ['deny']);
+    assert.deepEqual([outer.result, outer.reasons], ['allow', ['record-ok', 'email-ok']]);
+  });
+
+  test('policies with more criteria than the cache key can hold are evaluated uncached', () => {
+    const many = Array.from({ length: 40 }, (_, i) => ({ http_path: `/p${i}` }));
+    const policy = parsePolicy({ allow: { or: many } }, 'p');
+    assert.equal(evaluate(policy, input({ request: { path: '/p39' } }), 0).result, 'allow');
+    assert.deepEqual(evaluate(policy, input({ request: { path: '/p39' } }), 0).reasons, ['http-path-ok']);
+    assert.equal(evaluate(policy, input({ request: { path: '/p40' } }), 0).result, 'deny');
+  });
+});

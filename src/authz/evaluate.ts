@@ -20,28 +20,18 @@
  * is decided then. Case 4 only arises without an identity.
  */
 
-import { USER_UNAUTHENTICATED } from './criteria.js';
+import { FALSE, TRUE, UNKNOWN, type Outcome, type OutcomeState as State } from './criteria.js';
 import { PolicyProgram, type CompiledOperator } from './program.js';
-import type { CompiledPolicy, CriterionTrace, Decision, PolicyInput } from './types.js';
+import type { CompiledPolicy, Decision, PolicyInput } from './types.js';
 
-const FALSE = 0;
-const TRUE = 1;
-const UNKNOWN = 2;
-type State = typeof FALSE | typeof TRUE | typeof UNKNOWN;
-
-function stateOf(c: CriterionTrace): State {
-  if (c.matched) return TRUE;
-  return c.reason === USER_UNAUTHENTICATED ? UNKNOWN : FALSE;
-}
-
-function fold(op: CompiledOperator, trace: readonly CriterionTrace[]): State {
+function fold(op: CompiledOperator, trace: readonly Outcome[]): State {
   const { start, end } = op;
   if (start === end) return FALSE;
   let t = 0;
   let f = 0;
   let u = 0;
   for (let i = start; i < end; i++) {
-    const s = stateOf(trace[i]!);
+    const s = trace[i]!.state;
     if (s === TRUE) t++;
     else if (s === FALSE) f++;
     else u++;
@@ -60,57 +50,57 @@ function fold(op: CompiledOperator, trace: readonly CriterionTrace[]): State {
  * opposite one (a true `not` is true because its criteria were false), for
  * unknown the unknown ones.
  */
-function addReasons(op: CompiledOperator, state: State, trace: readonly CriterionTrace[], out: string[]): void {
+function addReasons(op: CompiledOperator, state: State, trace: readonly Outcome[], out: string[]): void {
   let want: State = state;
   if (state !== UNKNOWN && (op.operator === 'not' || op.operator === 'nor')) want = state === TRUE ? FALSE : TRUE;
   for (let i = op.start; i < op.end; i++) {
     const c = trace[i]!;
-    if (stateOf(c) === want && !out.includes(c.reason)) out.push(c.reason);
+    if (c.state === want && !out.includes(c.reason)) out.push(c.reason);
   }
 }
 
-interface SideResult {
-  state: State;
-  /** First operator in the winning state, for `rule`. */
-  first: CompiledOperator | undefined;
-}
-
-function foldSide(ops: readonly CompiledOperator[], trace: readonly CriterionTrace[], states: State[]): SideResult {
-  let state: State = FALSE;
-  let firstTrue: CompiledOperator | undefined;
-  let firstUnknown: CompiledOperator | undefined;
+/** Folds a side (all allow or all deny operators) into `states`; the side is their OR. */
+function foldSide(ops: readonly CompiledOperator[], trace: readonly Outcome[], states: Uint8Array): State {
+  let side: State = FALSE;
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i]!;
     const s = fold(op, trace);
-    states[i] = s;
-    if (s === TRUE) {
-      state = TRUE;
-      firstTrue ??= op;
-    } else if (s === UNKNOWN) {
-      if (state === FALSE) state = UNKNOWN;
-      firstUnknown ??= op;
-    }
+    states[op.index] = s;
+    if (s === TRUE) side = TRUE;
+    else if (s === UNKNOWN && side === FALSE) side = UNKNOWN;
   }
-  return { state, first: state === TRUE ? firstTrue : state === UNKNOWN ? firstUnknown : undefined };
+  return side;
 }
 
+/** Path of the first operator of a side in state `want`. */
+function firstIn(ops: readonly CompiledOperator[], want: State, states: Uint8Array): string | undefined {
+  for (let i = 0; i < ops.length; i++) if (states[ops[i]!.index] === want) return ops[i]!.path;
+  return undefined;
+}
+
+/** Reasons of a side's operators in state `want` (all of them when undefined). */
 function reasonsFor(
   ops: readonly CompiledOperator[],
-  states: readonly State[],
-  want: State | 'all',
-  trace: readonly CriterionTrace[],
+  want: State | undefined,
+  trace: readonly Outcome[],
+  states: Uint8Array,
   out: string[],
 ): void {
   for (let i = 0; i < ops.length; i++) {
-    const s = states[i]!;
-    if (want === 'all' || s === want) addReasons(ops[i]!, s, trace, out);
+    const op = ops[i]!;
+    const s = states[op.index] as State;
+    if (want === undefined || s === want) addReasons(op, s, trace, out);
   }
 }
+
+/** At most this many distinct decisions are cached per policy; then the cache starts over. */
+const MAX_CACHED_DECISIONS = 4096;
 
 /**
  * Decides a request: `allow`, `deny`, or `login` (no identity, and signing in
  * could change the answer). Pure: no I/O, no clock (`now` is a Date or epoch
- * ms). Fails closed: a policy with no allow rule denies everything.
+ * ms). Fails closed: a policy with no allow rule denies everything. The
+ * Decision (and its arrays) is frozen and may be shared between calls.
  */
 export function evaluate(policy: CompiledPolicy, input: PolicyInput, now: Date | number): Decision {
   if (!(policy instanceof PolicyProgram)) {
@@ -121,32 +111,63 @@ export function evaluate(policy: CompiledPolicy, input: PolicyInput, now: Date |
 
   const criteria = policy.criteria;
   const n = criteria.length;
-  const trace = new Array<CriterionTrace>(n);
-  for (let i = 0; i < n; i++) trace[i] = criteria[i]!.test(input, t);
+  const cache = policy.decisions;
+  const scratch = policy.scratch;
+  if (cache === undefined || scratch.busy) {
+    // No cache, or re-entered from a `records` callback: plain evaluation.
+    const trace = new Array<Outcome>(n);
+    for (let i = 0; i < n; i++) trace[i] = criteria[i]!.test(input, t);
+    return decide(policy, trace);
+  }
+  // Every criterion returns one of at most three outcome objects fixed at
+  // compile time, and the decision depends on nothing else; so the outcome
+  // codes, read as a base-3 number, key a cache of finished decisions and a
+  // repeated pattern allocates nothing.
+  const outcomes = scratch.outcomes;
+  let signature = 0;
+  scratch.busy = true;
+  try {
+    for (let i = 0; i < n; i++) {
+      const o = criteria[i]!.test(input, t);
+      outcomes[i] = o;
+      signature = signature * 3 + o.code;
+    }
+  } finally {
+    scratch.busy = false;
+  }
+  const cached = cache.get(signature);
+  if (cached !== undefined) return cached;
+  const decision = decide(policy, outcomes.slice(0, n));
+  if (cache.size >= MAX_CACHED_DECISIONS) cache.clear();
+  cache.set(signature, decision);
+  return decision;
+}
 
+/** Folds a complete trace into a frozen Decision (the decision order above). */
+function decide(policy: PolicyProgram, trace: Outcome[]): Decision {
+  // No caller code runs here, so the shared scratch `states` is safe.
+  const states = policy.states;
   const denyOps = policy.denyOperators;
   const allowOps = policy.allowOperators;
-  const denyStates: State[] = new Array<State>(denyOps.length);
-  const allowStates: State[] = new Array<State>(allowOps.length);
-  const deny = foldSide(denyOps, trace, denyStates);
-  const allow = foldSide(allowOps, trace, allowStates);
+  const deny = foldSide(denyOps, trace, states);
   const reasons: string[] = [];
-
-  if (deny.state === TRUE) {
-    reasonsFor(denyOps, denyStates, TRUE, trace, reasons);
-    return { result: 'deny', reasons, rule: deny.first!.path, trace };
+  Object.freeze(trace);
+  if (deny === TRUE) {
+    reasonsFor(denyOps, TRUE, trace, states, reasons);
+    return Object.freeze({ result: 'deny', reasons: Object.freeze(reasons), rule: firstIn(denyOps, TRUE, states), trace });
   }
-  if (allow.state === FALSE) {
-    reasonsFor(allowOps, allowStates, 'all', trace, reasons);
-    return { result: 'deny', reasons, rule: undefined, trace };
+  const allow = foldSide(allowOps, trace, states);
+  if (allow === FALSE) {
+    reasonsFor(allowOps, undefined, trace, states, reasons);
+    return Object.freeze({ result: 'deny', reasons: Object.freeze(reasons), rule: undefined, trace });
   }
-  if (allow.state === TRUE && deny.state === FALSE) {
-    reasonsFor(allowOps, allowStates, TRUE, trace, reasons);
-    return { result: 'allow', reasons, rule: allow.first!.path, trace };
+  if (allow === TRUE && deny === FALSE) {
+    reasonsFor(allowOps, TRUE, trace, states, reasons);
+    return Object.freeze({ result: 'allow', reasons: Object.freeze(reasons), rule: firstIn(allowOps, TRUE, states), trace });
   }
-  // Login: a deny is unknown, or no allow is true but one is unknown.
-  if (allow.state === UNKNOWN) reasonsFor(allowOps, allowStates, UNKNOWN, trace, reasons);
-  if (deny.state === UNKNOWN) reasonsFor(denyOps, denyStates, UNKNOWN, trace, reasons);
-  const rule = allow.state === UNKNOWN ? allow.first!.path : deny.first!.path;
-  return { result: 'login', reasons, rule, trace };
+  // Login: no allow is true but one is unknown, or a deny is unknown.
+  if (allow === UNKNOWN) reasonsFor(allowOps, UNKNOWN, trace, states, reasons);
+  if (deny === UNKNOWN) reasonsFor(denyOps, UNKNOWN, trace, states, reasons);
+  const rule = allow === UNKNOWN ? firstIn(allowOps, UNKNOWN, states) : firstIn(denyOps, UNKNOWN, states);
+  return Object.freeze({ result: 'login', reasons: Object.freeze(reasons), rule, trace });
 }

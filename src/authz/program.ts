@@ -5,8 +5,8 @@
  * operator's range; nothing is looked up by name at request time.
  */
 
-import type { CompiledCriterion } from './criteria.js';
-import type { CompiledPolicy, PolicyOperatorInfo, RecordKey } from './types.js';
+import type { CompiledCriterion, Outcome } from './criteria.js';
+import type { CompiledPolicy, Decision, PolicyOperatorInfo, RecordKey } from './types.js';
 
 export type Action = 'allow' | 'deny';
 export type OperatorName = 'and' | 'or' | 'not' | 'nor';
@@ -22,6 +22,8 @@ export interface OperatorDraft {
 
 /** An operator after assembly: criteria are `program.criteria[start..end)`. */
 export interface CompiledOperator extends PolicyOperatorInfo {
+  /** Position in `program.operators` (and in `program.states`). */
+  readonly index: number;
   readonly start: number;
   readonly end: number;
   readonly criteria: readonly CompiledCriterion[];
@@ -34,6 +36,20 @@ export class PolicyProgram implements CompiledPolicy {
   readonly allowOperators: readonly CompiledOperator[];
   readonly denyOperators: readonly CompiledOperator[];
   readonly needsIdentity: boolean;
+  /**
+   * Scratch space for `evaluate`: each operator's folded state during one
+   * call. Safe to share because folding runs no caller code (the `records`
+   * lookup happens earlier), so calls cannot interleave inside it.
+   */
+  readonly states: Uint8Array;
+  /**
+   * Decisions by outcome signature (see evaluate.ts), or undefined when the
+   * policy has too many criteria for an exact base-3 key. Mutable contents
+   * in a frozen program: a memo of a pure function.
+   */
+  readonly decisions: Map<number, Decision> | undefined;
+  /** Reused buffer for the criteria pass; `busy` guards re-entry from `records`. */
+  readonly scratch: { outcomes: Outcome[]; busy: boolean };
   readonly recordTypes: readonly string[];
   readonly recordLookups: readonly { readonly type: string; readonly key: RecordKey }[];
 
@@ -44,13 +60,23 @@ export class PolicyProgram implements CompiledPolicy {
     for (const draft of drafts) {
       const start = criteria.length;
       criteria.push(...draft.criteria);
-      operators.push(Object.freeze({ ...draft, criteria: Object.freeze([...draft.criteria]), start, end: criteria.length }));
+      operators.push(Object.freeze({
+        ...draft,
+        criteria: Object.freeze([...draft.criteria]),
+        index: operators.length,
+        start,
+        end: criteria.length,
+      }));
     }
     this.criteria = Object.freeze(criteria);
     this.operators = Object.freeze(operators);
     this.allowOperators = Object.freeze(operators.filter((o) => o.action === 'allow'));
     this.denyOperators = Object.freeze(operators.filter((o) => o.action === 'deny'));
     this.needsIdentity = criteria.some((c) => c.needsIdentity);
+    this.states = new Uint8Array(operators.length);
+    // 3^33 < 2^53: up to 33 criteria the base-3 signature is an exact integer.
+    this.decisions = criteria.length <= 33 ? new Map() : undefined;
+    this.scratch = { outcomes: new Array<Outcome>(criteria.length), busy: false };
     const lookups = new Map<string, { type: string; key: RecordKey }>();
     for (const c of criteria) {
       if (c.record !== undefined) lookups.set(`${c.record.type}\u0000${c.record.key}`, Object.freeze({ ...c.record }));
