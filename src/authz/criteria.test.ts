@@ -196,6 +196,12 @@ table('http_method / http_path', [
   { name: 'path ends_with', criterion: { http_path: { ends_with: '.json' } }, input: input({ request: { path: '/a/b.json' } }), want: 'http-path-ok' },
   { name: 'path contains', criterion: { http_path: { contains: '/private/' } }, input: input({ request: { path: '/a/private/b' } }), want: 'http-path-ok' },
   { name: 'path not_in', criterion: { http_path: { not_in: ['/health'] } }, input: input({ request: { path: '/x' } }), want: 'http-path-ok' },
+  // A path spelt differently must not slip past a rule (RFC 3986 §6.2.2 normalization).
+  { name: 'path percent-encoded', criterion: { http_path: { starts_with: '/admin' } }, input: input({ request: { path: '/%61dmin/users' } }), want: 'http-path-ok' },
+  { name: 'path with doubled slash', criterion: { http_path: { starts_with: '/admin' } }, input: input({ request: { path: '//admin' } }), want: 'http-path-ok' },
+  { name: 'path with dot segments', criterion: { http_path: '/admin' }, input: input({ request: { path: '/public/../admin' } }), want: 'http-path-ok' },
+  { name: 'path with encoded dot segments', criterion: { http_path: '/admin' }, input: input({ request: { path: '/public/%2e%2e/admin' } }), want: 'http-path-ok' },
+  { name: 'encoded slash is not a separator', criterion: { http_path: { starts_with: '/admin/' } }, input: input({ request: { path: '/admin%2Fusers' } }), want: 'http-path-unauthorized' },
 ]);
 
 table('source_ip (IPv4, IPv6, CIDR, lists, mapped IPv4)', [

@@ -11,6 +11,7 @@
 
 import { PolicyError } from '../errors/index.js';
 import { cidrContains, parseCidr, parseIp, type Cidr, type IpWords } from './ip.js';
+import { normalizePath } from './path.js';
 import {
   CLAIM_MATCHERS,
   LIST_MATCHERS,
@@ -384,7 +385,8 @@ function compileClientCertificate(b: Build): CompiledCriterion {
       case 'san_dns':
       case 'san_uri': {
         const caseless = key !== 'san_uri';
-        const doc = Array.isArray(value) ? { in: value } : value;
+        // A list means any of its values; check its items here so errors name `san_email[1]`.
+        const doc = Array.isArray(value) ? { in: listOfStrings(at, value, 'a string') } : value;
         const matcher = compileMatcher(at, doc, {
           allowed: STRING_MATCHERS,
           bare: 'is',
@@ -568,6 +570,9 @@ function compileTimeOfDay(b: Build): CompiledCriterion {
   if (after === undefined && before === undefined) {
     throw new PolicyError(b.valuePath, 'expected "after" and/or "before"');
   }
+  if (after === 86_400) {
+    throw new PolicyError(`${b.valuePath}.after`, '"24:00" is the end of the day; use it for "before" only');
+  }
   if (after !== undefined && before !== undefined && after % 86_400 === before % 86_400) {
     throw new PolicyError(b.valuePath, '"after" and "before" are equal (the range would be empty)');
   }
@@ -734,7 +739,7 @@ export function compileCriterion(path: string, key: string, value: unknown): Com
     case 'http_method':
       return compileRequestString(b, 'http-method', (input) => input.request.method, toUpper);
     case 'http_path':
-      return compileRequestString(b, 'http-path', (input) => input.request.path);
+      return compileRequestString(b, 'http-path', (input) => normalizePath(input.request.path));
     case 'source_ip':
       return compileSourceIp(b);
     case 'cors_preflight': {

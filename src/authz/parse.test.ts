@@ -75,6 +75,8 @@ const bad: [string, unknown, string][] = [
   ['time_of_day: equal bounds', { allow: { or: [{ time_of_day: { after: '09:00', before: '09:00' } }] } }, `${W}.allow.or[0].time_of_day: "after" and "before" are equal (the range would be empty)`],
   ['time_of_day: 00:00 and 24:00 are equal', { allow: { or: [{ time_of_day: { after: '00:00', before: '24:00' } }] } }, `${W}.allow.or[0].time_of_day: "after" and "before" are equal (the range would be empty)`],
   ['time_of_day: bad zone', { allow: { or: [{ time_of_day: { timezone: 'CEST', after: '09:00' } }] } }, `${W}.allow.or[0].time_of_day.timezone: unknown time zone "CEST" (expected an IANA name like "Europe/Berlin" or "UTC")`],
+  ['time_of_day: after 24:00', { allow: { or: [{ time_of_day: { after: '24:00' } }] } }, `${W}.allow.or[0].time_of_day.after: "24:00" is the end of the day; use it for "before" only`],
+  ['client_certificate: bad SAN list item', { allow: { or: [{ client_certificate: { san_email: ['a@b.c', 7] } }] } }, `${W}.allow.or[0].client_certificate.san_email[1]: expected a string (or a list of them), got number`],
   ['time_of_day: unknown key', { allow: { or: [{ time_of_day: { from: '09:00' } }] } }, `${W}.allow.or[0].time_of_day: unknown key "from" (expected one of timezone, after, before)`],
   // Records.
   ['record: no type', { allow: { or: [{ record: { field: 'x', '=': 1 } }] } }, `${W}.allow.or[0].record.type: expected a record type name, got nothing`],
