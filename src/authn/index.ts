@@ -9,4 +9,4 @@ export { SessionStore, SESSION_TYPE, groupsFromClaims } from './sessions.js';
 export type { SessionData, Impersonation, IdpTokenSet } from './sessions.js';
 export { seal, unseal, deriveKey } from './seal.js';
 export { Identifier } from './identify.js';
-export type { Caller, Credential, IdentifyResult, TokenResolver, IdentityEnricher, IdentifyDeps } from './identify.js';
+export type { Caller, Credential, IdentifyResult, TokenResolver, IdentityEnricher, EnrichContext, IdentifyDeps } from './identify.js';

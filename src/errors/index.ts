@@ -42,3 +42,17 @@ export class BadRequestError extends LimenError {
     super(`ERR_BAD_REQUEST`, message, { status: 400, cause: { reason } });
   }
 }
+
+/**
+ * A valid credential whose owner the directory refuses (deactivated or
+ * deprovisioned user). Thrown by an identity enricher; the identify step
+ * turns it into a failure `reason`, never a 500.
+ */
+export class IdentityRefusedError extends LimenError {
+  /** e.g. `user-deprovisioned`. */
+  readonly reason: string;
+  constructor(reason: string, message: string) {
+    super('ERR_IDENTITY_REFUSED', message, { status: 403, cause: { reason } });
+    this.reason = reason;
+  }
+}
