@@ -7,6 +7,7 @@ import type { RouteRuntime } from './runtime.js';
 import { fail, impersonationBanner, requestUrl, type RequestContext } from './context.js';
 import { handleDashboardPost, renderDashboard, userJson } from './dashboard.js';
 import { handleAdminApi } from './admin.js';
+import { handleScim } from '../accounts/index.js';
 
 const CSRF_TTL_S = 600;
 const HANDOFF_TTL_S = 60;
@@ -36,6 +37,8 @@ export async function handleAuthenticateHost(ctx: RequestContext): Promise<boole
     case '/.pomerium/signed_out': signedOut(ctx); return true;
     case '/.well-known/pomerium/jwks.json': jwks(ctx); return true;
     default:
+      // SCIM 2.0 provisioning (Limen), authenticated by its own bearer tokens.
+      if (ctx.pathname === '/scim/v2' || ctx.pathname.startsWith('/scim/v2/')) { await handleScim(ctx); return true; }
       if (ctx.pathname.startsWith('/.pomerium/api/v1/') && ctx.pathname !== '/.pomerium/api/v1/login') {
         return handleAdminApi(ctx, ctx.svc.adminEndpoints, ctx.svc.isServiceAccountAdmin);
       }
@@ -246,6 +249,7 @@ async function authenticateSignOut(ctx: RequestContext): Promise<void> {
       idToken = ctx.svc.sessions.tokens(s)?.idToken;
       await ctx.svc.sessions.delete(s.id);
       ctx.svc.audit.emit({ kind: 'sign_out', requestId: ctx.requestId, userId: s.userId, email: s.email, details: { session_id: s.id } });
+      if (s.impersonation) ctx.svc.audit.emit({ kind: 'impersonate_stop', requestId: ctx.requestId, userId: s.impersonation.user, email: s.impersonation.email, actor: s.email || s.userId, details: { session_id: s.id, reason: 'signed-out' } });
     }
   }
   const clear = serializeCookie(rt.config.cookieName, '', cookieOptions(ctx, 0));
@@ -285,11 +289,11 @@ export async function handleRouteHostEndpoints(ctx: RequestContext, route: Table
     return;
   }
   if (p === '/.pomerium' || p === '/.pomerium/' || p.startsWith('/.pomerium/impersonate')) {
-    if (!who.caller) return needSignIn(ctx, who.credential === 'bearer', who.failure);
+    if (!who.caller) return needSignIn(ctx, who.credential === 'bearer' || who.outOfScope !== undefined, who.failure);
     if (ctx.req.method === 'POST') return handleDashboardPost(ctx, who.caller);
     return renderDashboard(ctx, who.caller);
   }
-  fail(ctx, 404, 'No such Limen endpoint.', { reasons: ['endpoint-not-found'], banner: impersonationBanner(who.caller) });
+  fail(ctx, 404, 'No such Limen endpoint.', { reasons: ['endpoint-not-found'], banner: impersonationBanner(who.caller, ctx) });
 }
 
 function needSignIn(ctx: RequestContext, bearer: boolean, failure: string | undefined): void {
@@ -309,6 +313,7 @@ async function routeSignOut(ctx: RequestContext): Promise<void> {
   if (s) {
     await ctx.svc.sessions.delete(s.id);
     ctx.svc.audit.emit({ kind: 'sign_out', requestId: ctx.requestId, userId: s.userId, email: s.email, details: { session_id: s.id } });
+    if (s.impersonation) ctx.svc.audit.emit({ kind: 'impersonate_stop', requestId: ctx.requestId, userId: s.impersonation.user, email: s.impersonation.email, actor: s.email || s.userId, details: { session_id: s.id, reason: 'signed-out' } });
   }
   const clear = serializeCookie(rt.config.cookieName, '', cookieOptions(ctx, 0));
   if (!rt.authOrigin) { signedOutPage(ctx, clear); return; }
