@@ -1,10 +1,20 @@
 /**
  * The audit trail (CONTRACT §6): every decision and administrative change is
  * one JSON line on the log and a row in the store. Store writes are batched
- * off the request path; retention is enforced by a periodic prune.
+ * off the request path; retention (`audit_retention`) is enforced at start
+ * and then hourly. `readAuditTrail` reads it back for `limen audit query`
+ * and the admin API.
  */
 import type { Logger } from '../log/index.js';
 import type { AuditEvent, Store } from '../store/index.js';
+
+export { readAuditTrail, parseTimeBound, auditEventJson, formatAuditEvent } from './query.js';
+export type { AuditTrailQuery, AuditTrail } from './query.js';
+
+/** Anything that records audit events (the server's `AuditLog`, or a CLI's). */
+export interface AuditSink {
+  emit(event: Omit<AuditEvent, 'time'> & { time?: number }): void;
+}
 
 export interface AuditOptions {
   readonly store: Store;
@@ -18,26 +28,46 @@ export interface AuditOptions {
   readonly flushIntervalMs?: number;
   /** Log decisions as JSON lines too (default true). */
   readonly logLines?: boolean;
+  /**
+   * Events held (queued or being written) before new ones are dropped, so a
+   * store outage cannot exhaust memory (default 100 000). Drops are logged.
+   */
+  readonly maxPending?: number;
+  /** Prune once shortly after start (default true). */
+  readonly pruneOnStart?: boolean;
 }
 
-export class AuditLog {
+const PRUNE_INTERVAL_MS = 60 * 60 * 1000;
+
+export class AuditLog implements AuditSink {
   private queue: AuditEvent[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private pruneTimer: NodeJS.Timeout | undefined;
+  private readonly pruneTimer: NodeJS.Timeout;
+  private startPrune: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
+  private inFlight = 0;
+  private dropped = 0;
   private readonly now: () => number;
 
   constructor(private readonly opts: AuditOptions) {
     this.now = opts.now ?? Date.now;
-    this.pruneTimer = setInterval(() => { void this.prune(); }, 60 * 60 * 1000);
+    this.pruneTimer = setInterval(() => { void this.prune(); }, PRUNE_INTERVAL_MS);
     this.pruneTimer.unref();
+    if (opts.pruneOnStart !== false) {
+      this.startPrune = setTimeout(() => { this.startPrune = undefined; void this.prune(); }, 1000);
+      this.startPrune.unref();
+    }
   }
 
-  /** Records one event: logged at once, stored with the next batch. */
+  /** Records one event: logged at once, stored with the next batch. Never throws, never waits. */
   emit(event: Omit<AuditEvent, 'time'> & { time?: number }): void {
     const e: AuditEvent = { ...event, time: event.time ?? this.now() };
     if (this.opts.logLines !== false) {
       this.opts.logger.record({ time: new Date(e.time).toISOString(), level: 'info', msg: 'audit', audit: e.kind, ...flatten(e) });
+    }
+    if (this.queue.length + this.inFlight >= (this.opts.maxPending ?? 100_000)) {
+      this.dropped++;
+      return;
     }
     this.queue.push(e);
     if (this.queue.length >= (this.opts.batchSize ?? 256)) void this.flush();
@@ -47,15 +77,23 @@ export class AuditLog {
     }
   }
 
-  /** Writes every queued event; resolves when they are stored. */
+  /** Writes every queued event; resolves when they are stored (or the write failed and was logged). */
   flush(): Promise<void> {
     if (this.timer) { clearTimeout(this.timer); this.timer = undefined; }
     const batch = this.queue;
     this.queue = [];
+    if (this.dropped > 0) {
+      this.opts.logger.error('audit events dropped: the store is not keeping up', { dropped: this.dropped });
+      this.dropped = 0;
+    }
     if (batch.length === 0) return this.flushing;
-    this.flushing = this.flushing.then(() => this.opts.store.appendAudit(batch)).catch((err: unknown) => {
-      this.opts.logger.error('audit write failed', { events: batch.length, error: String((err as Error)?.message ?? err) });
-    });
+    this.inFlight += batch.length;
+    this.flushing = this.flushing
+      .then(() => this.opts.store.appendAudit(batch))
+      .catch((err: unknown) => {
+        this.opts.logger.error('audit write failed', { events: batch.length, error: String((err as Error)?.message ?? err) });
+      })
+      .finally(() => { this.inFlight -= batch.length; });
     return this.flushing;
   }
 
@@ -70,7 +108,8 @@ export class AuditLog {
   }
 
   async close(): Promise<void> {
-    if (this.pruneTimer) clearInterval(this.pruneTimer);
+    clearInterval(this.pruneTimer);
+    if (this.startPrune) clearTimeout(this.startPrune);
     await this.flush();
   }
 }

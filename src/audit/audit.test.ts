@@ -1,0 +1,140 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MemoryStore, type AuditEvent } from '../store/index.js';
+import { createLogger, silentLogger } from '../log/index.js';
+import { AuditLog, auditEventJson, formatAuditEvent, parseTimeBound, readAuditTrail } from './index.js';
+
+const NOW = Date.parse('2030-06-01T12:00:00Z');
+const DAY = 86_400_000;
+
+describe('AuditLog', () => {
+  test('batches writes: nothing stored until a flush, then every event in order', async () => {
+    const store = new MemoryStore();
+    const lines: string[] = [];
+    const log = new AuditLog({ store, logger: createLogger('info', (l) => { lines.push(l); }), retentionMs: 30 * DAY, now: () => NOW, flushIntervalMs: 60_000, pruneOnStart: false });
+    for (let i = 0; i < 10; i++) log.emit({ kind: 'authorize', decision: i % 2 ? 'deny' : 'allow', route: 'app', requestId: `r${i}`, details: { i } });
+    assert.equal((await store.queryAudit({})).length, 0, 'the hot path does not write');
+    assert.equal(lines.length, 10, 'each event is one log line at once');
+    const line = JSON.parse(lines[3]!) as Record<string, unknown>;
+    assert.equal(line.msg, 'audit');
+    assert.equal(line.audit, 'authorize');
+    assert.equal(line.requestId, 'r3');
+    assert.equal(line.i, 3);
+    await log.flush();
+    const stored = await store.queryAudit({});
+    assert.deepEqual(stored.map((e) => e.requestId), ['r0', 'r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7', 'r8', 'r9']);
+    assert.ok(stored.every((e) => e.time === NOW));
+    await log.close();
+  });
+
+  test('a full batch is written without waiting for the timer', async () => {
+    const store = new MemoryStore();
+    const log = new AuditLog({ store, logger: silentLogger, retentionMs: DAY, now: () => NOW, batchSize: 5, flushIntervalMs: 60_000, pruneOnStart: false });
+    for (let i = 0; i < 5; i++) log.emit({ kind: 'k', details: {} });
+    await new Promise((r) => setImmediate(r));
+    assert.equal((await store.queryAudit({})).length, 5);
+    await log.close();
+  });
+
+  test('retention: prune deletes rows older than audit_retention and keeps the rest', async () => {
+    const store = new MemoryStore();
+    let now = NOW;
+    const log = new AuditLog({ store, logger: silentLogger, retentionMs: 30 * DAY, now: () => now, pruneOnStart: false });
+    log.emit({ kind: 'old', time: NOW - 31 * DAY, details: {} });
+    log.emit({ kind: 'edge', time: NOW - 30 * DAY, details: {} });
+    log.emit({ kind: 'new', time: NOW - DAY, details: {} });
+    await log.flush();
+    assert.equal(await log.prune(), 1);
+    assert.deepEqual((await store.queryAudit({})).map((e) => e.kind), ['edge', 'new']);
+    now = NOW + 29 * DAY;
+    assert.equal(await log.prune(), 1);
+    assert.deepEqual((await store.queryAudit({})).map((e) => e.kind), ['new']);
+    await log.close();
+  });
+
+  test('a store that fails or lags loses events visibly, never the request', async () => {
+    const errors: string[] = [];
+    const logger = { ...silentLogger, error: (m: string) => { errors.push(m); } };
+    const store = new MemoryStore();
+    const broken = Object.assign(Object.create(store) as MemoryStore, { appendAudit: async () => { throw new Error('disk full'); } });
+    const log = new AuditLog({ store: broken, logger, retentionMs: DAY, now: () => NOW, pruneOnStart: false, maxPending: 3 });
+    for (let i = 0; i < 5; i++) log.emit({ kind: 'k', details: {} });
+    await log.flush();
+    assert.deepEqual(errors, ['audit events dropped: the store is not keeping up', 'audit write failed']);
+    await log.close();
+  });
+});
+
+describe('readAuditTrail', () => {
+  async function seeded(): Promise<MemoryStore> {
+    const store = new MemoryStore();
+    const events: AuditEvent[] = [];
+    for (let i = 0; i < 2500; i++) {
+      events.push({ time: NOW + Math.floor(i / 3), kind: 'authorize', decision: i % 5 === 0 ? 'deny' : 'allow', route: i % 2 ? 'a' : 'b', userId: `u${i % 4}`, email: `u${i % 4}@x.org`, details: { i } });
+    }
+    await store.appendAudit(events);
+    return store;
+  }
+
+  test('pages through the store and keeps the newest `limit`, oldest first', async () => {
+    const store = await seeded();
+    const all = await readAuditTrail(store, {}, 10_000);
+    assert.equal(all.events.length, 2500, 'nothing missing across pages');
+    assert.equal(all.truncated, false);
+    assert.deepEqual(all.events.map((e) => e.details.i), [...Array(2500).keys()]);
+    const last = await readAuditTrail(store, {}, 7);
+    assert.equal(last.truncated, true);
+    assert.deepEqual(last.events.map((e) => e.details.i), [2493, 2494, 2495, 2496, 2497, 2498, 2499]);
+  });
+
+  test('filters: user by id or email, route, decision, since/until', async () => {
+    const store = await seeded();
+    const byId = await readAuditTrail(store, { userIds: ['u1'] }, 10_000);
+    const byEmail = await readAuditTrail(store, { email: 'U1@x.org' }, 10_000);
+    const both = await readAuditTrail(store, { userIds: ['u1'], email: 'u1@x.org' }, 10_000);
+    assert.equal(byId.events.length, 625);
+    assert.deepEqual(byEmail.events.map((e) => e.seq), byId.events.map((e) => e.seq));
+    assert.deepEqual(both.events.map((e) => e.seq), byId.events.map((e) => e.seq), 'merged without duplicates');
+    const denies = await readAuditTrail(store, { decision: 'deny', route: 'b' }, 10_000);
+    assert.ok(denies.events.length > 0 && denies.events.every((e) => e.decision === 'deny' && e.route === 'b'));
+    const window = await readAuditTrail(store, { since: NOW + 10, until: NOW + 12 }, 100);
+    assert.deepEqual(window.events.map((e) => e.details.i), [30, 31, 32, 33, 34, 35]);
+  });
+
+  test('more than a page of events in one millisecond still ends', async () => {
+    const store = new MemoryStore();
+    await store.appendAudit(Array.from({ length: 2100 }, (_, i) => ({ time: NOW, kind: 'k', details: { i } })));
+    await store.appendAudit([{ time: NOW + 1, kind: 'later', details: {} }]);
+    const r = await readAuditTrail(store, {}, 5000);
+    assert.ok(r.events.some((e) => e.kind === 'later'));
+  });
+
+  test('bad limits are a TypeError', async () => {
+    for (const limit of [0, -1, 1.5, Number.NaN]) {
+      await assert.rejects(readAuditTrail(new MemoryStore(), {}, limit), TypeError);
+    }
+  });
+});
+
+describe('parseTimeBound', () => {
+  const table: [string, number | undefined][] = [
+    ['1h', NOW - 3_600_000], ['30m', NOW - 1_800_000], ['7d', NOW - 7 * DAY], ['1h30m', NOW - 5_400_000],
+    ['2030-01-01T00:00:00Z', Date.parse('2030-01-01T00:00:00Z')], ['2030-01-01', Date.parse('2030-01-01')],
+    ['1700000000000', 1_700_000_000_000],
+    ['', undefined], ['yesterday', undefined], ['-1h', undefined], ['1x', undefined], ['2030-13-45', undefined],
+  ];
+  for (const [text, want] of table) {
+    test(JSON.stringify(text), () => assert.equal(parseTimeBound(text, NOW), want));
+  }
+});
+
+describe('rendering', () => {
+  test('JSON has ISO times and snake_case keys; the line names what matters', () => {
+    const e = { seq: 4, time: NOW, kind: 'authorize', requestId: 'abc', decision: 'deny', route: 'staff', userId: 'u', email: 'u@x.org', actor: 'admin@x.org', details: { method: 'GET', host: 'staff.example', path: '/x', reasons: ['email-unauthorized'] } };
+    assert.deepEqual(auditEventJson(e), {
+      seq: 4, time: '2030-06-01T12:00:00.000Z', kind: 'authorize', request_id: 'abc', decision: 'deny', route: 'staff',
+      user_id: 'u', email: 'u@x.org', actor: 'admin@x.org', details: e.details,
+    });
+    assert.equal(formatAuditEvent(e), '2030-06-01T12:00:00.000Z  authorize  deny  route=staff  user=u@x.org  by=admin@x.org  GET staff.example/x  reasons=email-unauthorized  request=abc');
+  });
+});
