@@ -52,7 +52,20 @@ export interface ErrorPage {
   /** Extra fields shown as a definition list (route, user ...). */
   readonly details?: Readonly<Record<string, string>>;
   /** Banner shown on every page while impersonating. */
-  readonly banner?: string;
+  readonly banner?: string | Banner | undefined;
+}
+
+/** A notice across the top of a Limen page, with at most one button (a same-origin form POST). */
+export interface Banner {
+  readonly text: string;
+  readonly button?: {
+    readonly label: string;
+    /** Form action, a path on the same host. */
+    readonly action: string;
+    /** Hidden form fields (e.g. a CSRF token). */
+    readonly fields: Readonly<Record<string, string>>;
+    readonly id?: string | undefined;
+  } | undefined;
 }
 
 export const STATUS_TITLES: Readonly<Record<number, string>> = {
@@ -74,14 +87,21 @@ export function escapeHtml(s: string): string {
 }
 
 /** Wraps page content in Limen's HTML layout. */
-export function htmlLayout(title: string, body: string, banner?: string): string {
-  const bannerHtml = banner ? `<div class="banner">${escapeHtml(banner)}</div>` : '';
+export function htmlLayout(title: string, body: string, banner?: string | Banner): string {
+  const bannerHtml = banner ? renderBanner(typeof banner === 'string' ? { text: banner } : banner) : '';
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${escapeHtml(title)} · Limen</title><style>
 body{font:15px/1.5 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1d232b}main{max-width:44rem;margin:3rem auto;background:#fff;border:1px solid #dde1e6;border-radius:8px;padding:2rem}
 h1{font-size:1.4rem;margin-top:0}dt{font-weight:600;margin-top:.5rem}dd{margin-left:0;font-family:ui-monospace,monospace;word-break:break-all}code{font-family:ui-monospace,monospace}
 .banner{background:#b45309;color:#fff;padding:.6rem 1rem;text-align:center}.banner form{display:inline}.reasons li{margin:.3rem 0}.muted{color:#5b6470;font-size:.9rem}
 button{font:inherit;padding:.4rem .9rem;border-radius:6px;border:1px solid #8892a0;background:#fff;cursor:pointer}input{font:inherit;padding:.35rem;border:1px solid #b8c0cc;border-radius:6px}
 </style></head><body>${bannerHtml}<main>${body}</main></body></html>`;
+}
+
+function renderBanner(b: Banner): string {
+  const button = b.button
+    ? ` <form method="post" action="${escapeHtml(b.button.action)}">${Object.entries(b.button.fields).map(([k, v]) => `<input type="hidden" name="${escapeHtml(k)}" value="${escapeHtml(v)}">`).join('')}<button type="submit"${b.button.id ? ` id="${escapeHtml(b.button.id)}"` : ''}>${escapeHtml(b.button.label)}</button></form>`
+    : '';
+  return `<div class="banner" role="status">${escapeHtml(b.text)}${button}</div>`;
 }
 
 /** Sends an error page: JSON when the client asks for it, HTML otherwise. */

@@ -1,6 +1,6 @@
 import type { Caller } from '../authn/index.js';
 import { sendJson } from '../http/index.js';
-import { fail, type RequestContext } from './context.js';
+import { fail, impersonationBanner, type RequestContext } from './context.js';
 import { isAdministrator } from './dashboard.js';
 
 /** One admin API endpoint under `/.pomerium/api/v1/` on the authenticate host. */
@@ -66,7 +66,7 @@ export async function handleAdminApi(ctx: RequestContext, endpoints: readonly Ad
     const c = who.caller;
     if (!isAdministrator(ctx.rt.config.administrators, c) && !isServiceAccountAdmin(c)) {
       ctx.svc.audit.emit({ kind: 'admin_denied', requestId: ctx.requestId, userId: c.policy.user, email: c.policy.email, details: { method: ctx.req.method, path: ctx.pathname } });
-      fail(ctx, 403, 'Only administrators may use the admin API.', { reasons: ['not-administrator'] });
+      fail(ctx, 403, 'Only administrators may use the admin API.', { reasons: ['not-administrator'], banner: impersonationBanner(c, ctx) });
       return true;
     }
     await e.handle(ctx, c, params);

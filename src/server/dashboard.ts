@@ -1,8 +1,16 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { Caller, SessionData } from '../authn/index.js';
+/**
+ * The `/.pomerium/` user page (CONTRACT §4, §6): who Limen thinks you are,
+ * sign-out, and for administrators the impersonation form. Impersonation is
+ * a POST with a CSRF token bound to the session; it ends on "stop
+ * impersonating", on sign-out (the session is deleted) and on refresh
+ * (`SessionStore.applyRefresh`). Every start, stop and refused attempt is
+ * an audit event.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import type { Caller, Impersonation, SessionData } from '../authn/index.js';
 import { escapeHtml, htmlLayout, sendHtml, sendJson, sendRedirect, wantsJson } from '../http/index.js';
-import { fail, impersonationBanner, type RequestContext } from './context.js';
-import { findDirectoryUserByEmail } from '../accounts/index.js';
+import { dashboardCsrfToken, fail, impersonationBanner, type RequestContext } from './context.js';
+import { findUserByIdOrEmail } from '../accounts/index.js';
 
 /** The `/.pomerium/user` JSON document. */
 export function userJson(c: Caller): Record<string, unknown> {
@@ -40,7 +48,7 @@ export function isAdministrator(admins: readonly string[], c: Caller): boolean {
 
 /** A CSRF token bound to the session (HMAC under the cookie secret). */
 export function csrfToken(ctx: RequestContext, sessionId: string): string {
-  return createHmac('sha256', ctx.rt.csrfKey).update(`dashboard:${sessionId}`).digest('base64url');
+  return dashboardCsrfToken(ctx, sessionId);
 }
 
 function csrfValid(ctx: RequestContext, sessionId: string, presented: string | undefined): boolean {
@@ -62,20 +70,21 @@ export function renderDashboard(ctx: RequestContext, c: Caller): void {
   let actions = '';
   if (c.session) {
     actions += `<form method="post" action="/.pomerium/sign_out"><button type="submit">Sign out</button></form>`;
-    if (c.impersonator) {
-      actions += `<form method="post" action="/.pomerium/"><input type="hidden" name="csrf" value="${token}"><input type="hidden" name="action" value="stop_impersonating"><button type="submit" id="stop-impersonating">Stop impersonating</button></form>`;
-    } else if (isAdministrator(ctx.rt.config.administrators, c)) {
-      actions += `<h2>Impersonate</h2><p class="muted">See what another user sees. Their policies apply to you until you stop; it is recorded in the audit log.</p>
+    // While impersonating, the banner carries the one "Stop impersonating" button.
+    if (!c.impersonator && isAdministrator(ctx.rt.config.administrators, c)) {
+      actions += `<h2>Impersonate</h2><p class="muted">See what another user sees. Their policies apply to you until you stop, sign out or your session refreshes; it is recorded in the audit log.</p>
 <form method="post" action="/.pomerium/" id="impersonate"><input type="hidden" name="csrf" value="${token}"><input type="hidden" name="action" value="impersonate">
 <p><label>Email <input name="email" type="email" autocomplete="off"></label></p><p><label>Groups <input name="groups" placeholder="comma separated"></label></p><p><button type="submit">Impersonate</button></p></form>`;
     }
   }
   const body = `<h1>User details</h1><dl>${rows.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('')}</dl>
 <details><summary>Claims</summary><pre>${claims}</pre></details>${actions}`;
-  sendHtml(ctx.res, 200, htmlLayout('User details', body, impersonationBanner(c)));
+  sendHtml(ctx.res, 200, htmlLayout('User details', body, impersonationBanner(c, ctx)));
 }
 
 const MAX_FORM_BYTES = 16 * 1024;
+const MAX_GROUPS = 100;
+const MAX_GROUP_LENGTH = 256;
 
 async function readForm(ctx: RequestContext): Promise<URLSearchParams | undefined> {
   const type = ctx.req.headers['content-type'] ?? '';
@@ -90,14 +99,37 @@ async function readForm(ctx: RequestContext): Promise<URLSearchParams | undefine
   return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
 }
 
-/** POST /.pomerium/: start or stop impersonating (CSRF-checked). */
+/** Comma-separated group names from the form; undefined when malformed. */
+function parseGroups(text: string): string[] | undefined {
+  const groups = [...new Set(text.split(',').map((g) => g.trim()).filter(Boolean))];
+  if (groups.length > MAX_GROUPS || groups.some((g) => g.length > MAX_GROUP_LENGTH || /\p{Cc}/u.test(g))) return undefined;
+  return groups;
+}
+
+/** POST /.pomerium/: start or stop impersonating (CSRF-checked, audited). */
 export async function handleDashboardPost(ctx: RequestContext, c: Caller): Promise<void> {
-  const form = await readForm(ctx);
+  const banner = impersonationBanner(c, ctx);
   const s: SessionData | undefined = c.session;
-  if (!form || !s) { fail(ctx, 400, 'Expected a form post from the user page.', { reasons: ['form-invalid'] }); return; }
+  const denied = (reason: string): void => {
+    ctx.svc.audit.emit({
+      kind: 'impersonate_denied', requestId: ctx.requestId, userId: s?.userId ?? c.policy.user, email: s?.email ?? c.policy.email,
+      details: { reason, ip: ctx.ip, ...(s ? { session_id: s.id } : {}) },
+    });
+  };
+  if (!s) {
+    denied('not-a-session');
+    fail(ctx, 403, 'Only a signed-in browser session can impersonate.', { reasons: ['not-a-session'], banner });
+    return;
+  }
+  const form = await readForm(ctx);
+  if (!form) {
+    denied('form-invalid');
+    fail(ctx, 400, 'Expected a form post from the user page.', { reasons: ['form-invalid'], banner });
+    return;
+  }
   if (!csrfValid(ctx, s.id, form.get('csrf') ?? undefined)) {
-    ctx.svc.audit.emit({ kind: 'impersonate_denied', requestId: ctx.requestId, userId: s.userId, email: s.email, details: { reason: 'csrf-invalid' } });
-    fail(ctx, 403, 'The form could not be verified. Reload the user page and try again.', { reasons: ['csrf-invalid'] });
+    denied('csrf-invalid');
+    fail(ctx, 403, 'The form could not be verified. Reload the user page and try again.', { reasons: ['csrf-invalid'], banner });
     return;
   }
   const action = form.get('action');
@@ -105,31 +137,53 @@ export async function handleDashboardPost(ctx: RequestContext, c: Caller): Promi
   if (action === 'stop_impersonating') {
     if (s.impersonation) {
       await ctx.svc.sessions.save({ ...s, impersonation: undefined });
-      ctx.svc.audit.emit({ kind: 'impersonate_stop', requestId: ctx.requestId, userId: s.impersonation.user, email: s.impersonation.email, actor: s.email || s.userId, details: { session_id: s.id } });
+      ctx.svc.audit.emit({ kind: 'impersonate_stop', requestId: ctx.requestId, userId: s.impersonation.user, email: s.impersonation.email, actor: s.email || s.userId, details: { session_id: s.id, reason: 'stopped' } });
     }
     sendRedirect(ctx.res, back, { 'x-request-id': ctx.requestId }, 303);
     return;
   }
-  if (action !== 'impersonate') { fail(ctx, 400, 'Unknown action.', { reasons: ['form-invalid'] }); return; }
+  if (action !== 'impersonate') {
+    denied('form-invalid');
+    fail(ctx, 400, 'Unknown action.', { reasons: ['form-invalid'], banner });
+    return;
+  }
   if (!isAdministrator(ctx.rt.config.administrators, c)) {
-    ctx.svc.audit.emit({ kind: 'impersonate_denied', requestId: ctx.requestId, userId: s.userId, email: s.email, details: { reason: 'not-administrator' } });
-    fail(ctx, 403, 'Only administrators may impersonate.', { reasons: ['not-administrator'], banner: impersonationBanner(c) });
+    denied(c.impersonator ? 'already-impersonating' : 'not-administrator');
+    fail(ctx, 403, c.impersonator ? 'Stop impersonating before impersonating someone else.' : 'Only administrators may impersonate.', {
+      reasons: [c.impersonator ? 'already-impersonating' : 'not-administrator'], banner,
+    });
     return;
   }
   const email = (form.get('email') ?? '').trim();
-  const groupsText = (form.get('groups') ?? '').trim();
-  if (!email && !groupsText) { fail(ctx, 400, 'Give an email, groups, or both.', { reasons: ['form-invalid'] }); return; }
-  if (email.length > 320 || groupsText.length > 4096) { fail(ctx, 400, 'The form values are too long.', { reasons: ['form-invalid'] }); return; }
-  const dir = email ? await findDirectoryUserByEmail(ctx.svc.store, email) : undefined;
-  const givenGroups = groupsText ? groupsText.split(',').map((g) => g.trim()).filter(Boolean) : undefined;
-  const impersonation = {
-    user: dir?.id ?? (email ? email : s.userId),
+  const groups = parseGroups(form.get('groups') ?? '');
+  if ((!email && (!groups || groups.length === 0)) || email.length > 320 || !groups || /[\s\p{Cc}]/u.test(email)) {
+    denied('form-invalid');
+    fail(ctx, 400, 'Give an email, groups (comma separated), or both.', { reasons: ['form-invalid'] });
+    return;
+  }
+  const dir = email ? await findUserByIdOrEmail(ctx.svc.store, email) : undefined;
+  if (dir?.active === false) {
+    denied('user-deprovisioned');
+    fail(ctx, 400, 'That user is deactivated in the directory and has no access to impersonate.', { reasons: ['user-deprovisioned'] });
+    return;
+  }
+  if (email && !dir && !email.includes('@')) {
+    denied('user-unknown');
+    fail(ctx, 400, 'No directory user has that id; give an email address.', { reasons: ['user-unknown'] });
+    return;
+  }
+  // CONTRACT §6: the directory user's id, email, name and groups when known; given groups override.
+  const impersonation: Impersonation = {
+    user: dir?.id ?? (email || s.userId),
     email: dir?.email ?? (email || s.email),
     name: dir?.name ?? '',
-    groups: givenGroups ?? dir?.groups ?? [],
+    groups: groups.length > 0 ? groups : dir?.groups ?? [],
     startedAt: ctx.svc.now(),
   };
   await ctx.svc.sessions.save({ ...s, impersonation });
-  ctx.svc.audit.emit({ kind: 'impersonate_start', requestId: ctx.requestId, userId: impersonation.user, email: impersonation.email, actor: s.email || s.userId, details: { session_id: s.id, groups: impersonation.groups } });
+  ctx.svc.audit.emit({
+    kind: 'impersonate_start', requestId: ctx.requestId, userId: impersonation.user, email: impersonation.email, actor: s.email || s.userId,
+    details: { session_id: s.id, groups: impersonation.groups, groups_given: groups.length > 0, ip: ctx.ip },
+  });
   sendRedirect(ctx.res, back, { 'x-request-id': ctx.requestId }, 303);
 }
