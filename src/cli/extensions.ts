@@ -19,9 +19,9 @@ function combine(parts: readonly Extension[]): Extension {
     isServiceAccountAdmin: (c: Caller) => parts.some((p) => p.isServiceAccountAdmin?.(c) === true),
     enrich: (svc) => {
       const enrichers = parts.flatMap((p) => (p.enrich ? [p.enrich(svc)] : []));
-      return async (id) => {
+      return async (id, how) => {
         let out = id;
-        for (const e of enrichers) out = await e(out);
+        for (const e of enrichers) out = await e(out, how);
         return out;
       };
     },
