@@ -1,3 +1,10 @@
+/**
+ * Service accounts and route-scoped tokens as plugged into the server
+ * (issue 5): the two token resolvers (stored accounts, then route tokens),
+ * the admin API under `/.pomerium/api/v1/service-accounts`, and the admin
+ * role check. Every change through the API is an audit event naming the
+ * administrator; the token appears only in the create response.
+ */
 import type { Caller } from '../authn/index.js';
 import { fail, readJson, type AdminEndpoint, type RequestContext, type Services, type StartOptions } from '../server/index.js';
 import { sendJson } from '../http/index.js';

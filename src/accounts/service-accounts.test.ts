@@ -267,7 +267,7 @@ describe('serviceAccountResolver', () => {
     const s = await setup();
     const versionBefore = (await s.store.get(SERVICE_ACCOUNT_TYPE, s.account.id))!.version;
     await s.resolve(s.claims, 'h', 'global');
-    await flush();
+    await flush(); await flush();
     assert.equal((await getServiceAccount(s.store, s.account.id, T0))?.accessed_at, new Date(T0).toISOString());
     const accessVersion = (await s.store.get(SERVICE_ACCOUNT_ACCESS_TYPE, s.account.id))!.version;
     s.setNow(T0 + ACCESS_WRITE_INTERVAL_MS - 1);
@@ -276,11 +276,28 @@ describe('serviceAccountResolver', () => {
     assert.equal((await s.store.get(SERVICE_ACCOUNT_ACCESS_TYPE, s.account.id))!.version, accessVersion, 'no write within the minute');
     s.setNow(T0 + ACCESS_WRITE_INTERVAL_MS);
     await s.resolve(s.claims, 'h', 'global');
-    await flush();
+    await flush(); await flush();
     assert.equal((await getServiceAccount(s.store, s.account.id, T0))?.accessed_at, new Date(T0 + ACCESS_WRITE_INTERVAL_MS).toISOString());
     assert.equal((await s.store.get(SERVICE_ACCOUNT_TYPE, s.account.id))!.version, versionBefore, 'requests never write the account record');
     // Listing merges the live value.
     assert.equal((await listServiceAccounts(s.store, T0))[0]?.accessed_at, new Date(T0 + ACCESS_WRITE_INTERVAL_MS).toISOString());
+  });
+
+  test('replicas sharing a store write accessed_at about once a minute between them', async () => {
+    const s = await setup();
+    let now = T0;
+    const replica2 = serviceAccountResolver({ store: s.store, now: () => now, namespaces: () => TREE });
+    await s.resolve(s.claims, 'h', 'global');
+    await flush(); await flush();
+    const v1 = (await s.store.get(SERVICE_ACCOUNT_ACCESS_TYPE, s.account.id))!.version;
+    now = T0 + 30_000;
+    await replica2(s.claims, 'h', 'global');
+    await flush(); await flush();
+    assert.equal((await s.store.get(SERVICE_ACCOUNT_ACCESS_TYPE, s.account.id))!.version, v1, 'the other replica saw a fresh value and did not write');
+    now = T0 + ACCESS_WRITE_INTERVAL_MS + 1;
+    await replica2(s.claims, 'h', 'global');
+    await flush(); await flush();
+    assert.equal((await getServiceAccount(s.store, s.account.id, now))?.accessed_at, new Date(now).toISOString());
   });
 
   test('a revocation committed while a request records its access is never lost', async () => {

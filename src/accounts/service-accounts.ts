@@ -29,7 +29,7 @@ export const SERVICE_ACCOUNT_ACCESS_TYPE = 'service_account_access';
 export const SERVICE_ACCOUNT_ROLES = ['admin'] as const;
 export type ServiceAccountRole = (typeof SERVICE_ACCOUNT_ROLES)[number];
 
-/** `accessed_at` is written at most this often per account and replica. */
+/** `accessed_at` is written at most about this often per account. */
 export const ACCESS_WRITE_INTERVAL_MS = 60_000;
 /** Revoked and expired accounts stay listable this long, then the store purges them. */
 export const RETENTION_AFTER_END_MS = 30 * 24 * 60 * 60 * 1000;
@@ -280,17 +280,29 @@ export interface ServiceAccountResolverDeps {
  * account's namespace it is `namespace-unauthorized` (403).
  */
 export function serviceAccountResolver(deps: ServiceAccountResolverDeps): TokenResolver {
-  const lastWrite = new Map<string, number>();
-  const touch = (id: string, expiresAt: number | undefined, now: number): void => {
-    const last = lastWrite.get(id);
-    if (last !== undefined && now - last < ACCESS_WRITE_INTERVAL_MS && now >= last) return;
-    if (lastWrite.size >= 10_000) {
-      for (const [k, t] of lastWrite) if (now - t >= ACCESS_WRITE_INTERVAL_MS) lastWrite.delete(k);
-      if (lastWrite.size >= 10_000) lastWrite.clear();
+  // When this replica last wrote (or saw) each account's access time: it
+  // keeps the per-request cost to nothing for busy accounts. Once a minute
+  // the stored value is read first, so replicas sharing a store also write
+  // at most about once a minute between them.
+  const lastSeen = new Map<string, number>();
+  const recordAccess = async (id: string, expiresAt: number | undefined, now: number): Promise<void> => {
+    const stored = await accessedAt(deps.store, id, now);
+    const storedAt = stored === undefined ? undefined : Date.parse(stored);
+    if (storedAt !== undefined && now - storedAt < ACCESS_WRITE_INTERVAL_MS && now >= storedAt) {
+      lastSeen.set(id, storedAt);
+      return;
     }
-    lastWrite.set(id, now);
-    deps.store.put(SERVICE_ACCOUNT_ACCESS_TYPE, id, { accessed_at: new Date(now).toISOString() }, { expiresAt }, now)
-      .catch((e: unknown) => { lastWrite.delete(id); deps.onAccessWriteFailed?.(e); });
+    await deps.store.put(SERVICE_ACCOUNT_ACCESS_TYPE, id, { accessed_at: new Date(now).toISOString() }, { expiresAt }, now);
+  };
+  const touch = (id: string, expiresAt: number | undefined, now: number): void => {
+    const last = lastSeen.get(id);
+    if (last !== undefined && now - last < ACCESS_WRITE_INTERVAL_MS && now >= last) return;
+    if (lastSeen.size >= 10_000) {
+      for (const [k, t] of lastSeen) if (now - t >= ACCESS_WRITE_INTERVAL_MS) lastSeen.delete(k);
+      if (lastSeen.size >= 10_000) lastSeen.clear();
+    }
+    lastSeen.set(id, now);
+    recordAccess(id, expiresAt, now).catch((e: unknown) => { lastSeen.delete(id); deps.onAccessWriteFailed?.(e); });
   };
 
   return async (claims: JWTPayload, _host: string, routeNamespace: string) => {

@@ -234,4 +234,5 @@ ${COMMON_OPTIONS}`,
   },
 };
 
+/** `limen service-account create|list|show|revoke`. */
 export const serviceAccountCommands: readonly Command[] = [createCommand, listCommand, showCommand, revokeCommand];

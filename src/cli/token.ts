@@ -32,6 +32,7 @@ for (const [name, spec] of Object.entries(FLAGS)) {
   for (const n of [name, name.replaceAll('_', '-'), ...(spec.aliases ?? [])]) BY_NAME.set(n, name);
 }
 
+/** Parsed `limen token` flags (by canonical name) and the remaining arguments. */
 export interface TokenFlags {
   readonly values: Readonly<Record<string, string | boolean | string[] | undefined>>;
   readonly positionals: readonly string[];
@@ -147,6 +148,7 @@ async function readSharedSecret(positionals: readonly string[], fromArg: boolean
 
 class TokenSecretError extends Error {}
 
+/** `limen token`: mints a route-scoped token (pomerium-cli flags). */
 export const tokenCommand: Command = {
   name: 'token',
   summary: 'Mint a route-scoped token from the shared secret (pomerium-cli compatible)',
@@ -224,6 +226,7 @@ function parseInstant(text: string): number | undefined {
   return Number.isFinite(t) ? t : undefined;
 }
 
+/** `limen token revoke`: refuses a route-scoped token by `jti` from the next request on. */
 export const tokenRevokeCommand: Command = {
   name: 'token revoke',
   summary: 'Revoke a route-scoped token by its jti, before it expires',
