@@ -3,6 +3,7 @@ import type { IdentityInfo } from '../authz/index.js';
 import type { AssertionIdentity } from '../identity/index.js';
 import { extractBearerToken, verifySharedSecretToken } from '../identity/index.js';
 import { parseCookies } from '../http/index.js';
+import { IdentityRefusedError } from '../errors/index.js';
 import type { JWTPayload } from 'jose';
 import type { SessionData, SessionStore } from './sessions.js';
 import type { OidcClient } from './oidc.js';
@@ -17,6 +18,8 @@ export interface Caller {
   readonly session?: SessionData | undefined;
   /** The administrator behind an impersonated identity. */
   readonly impersonator?: { readonly sub: string; readonly email: string } | undefined;
+  /** Roles a stored service account was granted (`admin`), read from its record on this request. */
+  readonly roles?: readonly string[] | undefined;
 }
 
 export type Credential = 'none' | 'cookie' | 'bearer';
@@ -26,16 +29,35 @@ export interface IdentifyResult {
   readonly credential: Credential;
   /** Why a presented credential was not accepted (`token-expired`, `session-unknown`, ...). */
   readonly failure?: string | undefined;
+  /**
+   * A valid credential used outside its scope (a service account on a route
+   * outside its namespace), with `failure` saying why. `caller` stays null,
+   * so code that ignores this field fails closed; the request pipeline
+   * answers 403 with the reason instead of 401.
+   */
+  readonly outOfScope?: Caller | undefined;
 }
 
 /**
  * Resolves non-session bearer tokens (service accounts, route-scoped CLI
- * tokens). Returns undefined when the token is not of its kind.
+ * tokens). Returns undefined when the token is not of its kind; a caller
+ * with `outOfScope` (a reason) when the token is valid but not for this
+ * route's namespace.
  */
-export type TokenResolver = (claims: JWTPayload, host: string, routeNamespace: string) => Promise<{ caller: Caller } | { failure: string } | undefined>;
+export type TokenResolver = (claims: JWTPayload, host: string, routeNamespace: string) => Promise<{ caller: Caller; outOfScope?: string | undefined } | { failure: string } | undefined>;
 
-/** Adds directory data (groups, names) to an identity; must not throw. */
-export type IdentityEnricher = (id: IdentityInfo) => Promise<IdentityInfo>;
+/** How the identity given to an enricher came about. */
+export interface EnrichContext {
+  /** An administrator's impersonation: its groups are exactly those chosen, not the directory's. */
+  readonly impersonated?: boolean | undefined;
+}
+
+/**
+ * Adds directory data (groups, names) to an identity. Throws only
+ * `IdentityRefusedError` (a deactivated or deprovisioned user), which the
+ * identify step turns into a failure reason with the caller out of scope.
+ */
+export type IdentityEnricher = (id: IdentityInfo, how?: EnrichContext) => Promise<IdentityInfo>;
 
 export interface IdentifyDeps {
   readonly sessions: SessionStore;
@@ -47,6 +69,8 @@ export interface IdentifyDeps {
   readonly enrich?: IdentityEnricher | undefined;
   /** Called when a session ends on a refused refresh. */
   readonly onRefreshFailed?: (s: SessionData, reason: string) => void;
+  /** Called after a successful refresh (directory update; `before` may have been impersonating). */
+  readonly onRefreshed?: (before: SessionData, after: SessionData) => void;
 }
 
 const REFRESH_MARGIN_MS = 60_000;
@@ -76,7 +100,7 @@ export class Identifier {
   }
 
   /** A session handle, a service-account token or a route-scoped token. */
-  async fromToken(token: string, host: string, routeNamespace: string): Promise<{ caller: Caller | null; failure?: string }> {
+  async fromToken(token: string, host: string, routeNamespace: string): Promise<{ caller: Caller | null; failure?: string; outOfScope?: Caller }> {
     const now = this.deps.now();
     const v = await verifySharedSecretToken(token, this.deps.sharedSecret, now);
     if (!v.ok) return { caller: null, failure: v.reason };
@@ -87,39 +111,43 @@ export class Identifier {
         if (claims.sub !== undefined && claims.sub !== rec.data.userId) return { caller: null, failure: 'session-mismatch' };
         const s = await this.maybeRefresh(rec.data);
         if (!s) return { caller: null, failure: 'session-refresh-failed' };
-        return { caller: await this.sessionCaller(s, `${s.id}:${rec.version}`) };
+        const key = `${s.id}:${rec.version}`;
+        try {
+          return { caller: await this.sessionCaller(s, key) };
+        } catch (e) {
+          if (!(e instanceof IdentityRefusedError)) throw e;
+          // The directory refuses this user (deprovisioned): 403 with the reason, never a sign-in loop.
+          return { caller: null, failure: e.reason, outOfScope: sessionCallerFrom(s, key, sessionIdentity(s)) };
+        }
       }
     }
     for (const resolve of this.deps.tokenResolvers) {
       const r = await resolve(claims, host, routeNamespace);
       if (r === undefined) continue;
       if ('failure' in r) return { caller: null, failure: r.failure };
-      const enriched = this.deps.enrich ? await this.deps.enrich(r.caller.policy) : r.caller.policy;
-      return { caller: { ...r.caller, policy: enriched } };
+      let enriched: IdentityInfo;
+      try {
+        // A route token acting as someone (impersonate_*) has exactly the groups it names, as with dashboard impersonation.
+        enriched = this.deps.enrich ? await this.deps.enrich(r.caller.policy, { impersonated: r.caller.impersonator !== undefined }) : r.caller.policy;
+      } catch (e) {
+        if (!(e instanceof IdentityRefusedError)) throw e;
+        return { caller: null, failure: e.reason, outOfScope: r.caller };
+      }
+      // The upstream is told the same groups policy saw, as for sessions.
+      const assertion = enriched.groups === r.caller.policy.groups ? r.caller.assertion
+        : { ...r.caller.assertion, groups: enriched.groups, cacheKey: `${r.caller.assertion.cacheKey}:${enriched.groups.join(',')}` };
+      const caller: Caller = { ...r.caller, policy: enriched, assertion };
+      if (r.outOfScope !== undefined) return { caller: null, failure: r.outOfScope, outOfScope: caller };
+      return { caller };
     }
     return { caller: null, failure: typeof claims.jti === 'string' ? 'session-unknown' : 'token-unknown' };
   }
 
   /** Builds the caller for a session, applying impersonation. */
   async sessionCaller(s: SessionData, cacheKey: string): Promise<Caller> {
-    const imp = s.impersonation;
-    const base: IdentityInfo = imp
-      ? { user: imp.user, email: imp.email, groups: imp.groups, claims: { ...s.claims, sub: imp.user, email: imp.email, groups: imp.groups, name: imp.name }, sessionId: s.id }
-      : { user: s.userId, email: s.email, groups: s.groups, claims: s.claims, sessionId: s.id };
-    const policy = this.deps.enrich ? await this.deps.enrich(base) : base;
-    const name = imp ? imp.name : s.name;
-    const impersonator = imp ? { sub: s.userId, email: s.email } : undefined;
-    return {
-      kind: 'session',
-      policy,
-      session: s,
-      impersonator,
-      assertion: {
-        cacheKey: `s:${cacheKey}:${policy.groups.join(',')}`,
-        user: policy.user, email: policy.email, name, groups: policy.groups, sid: s.id,
-        claims: policy.claims, act: impersonator,
-      },
-    };
+    const base = sessionIdentity(s);
+    const policy = this.deps.enrich ? await this.deps.enrich(base, { impersonated: s.impersonation !== undefined }) : base;
+    return sessionCallerFrom(s, cacheKey, policy);
   }
 
   /** Refreshes IdP tokens shortly before they expire; one refresh per session at a time. */
@@ -146,6 +174,7 @@ export class Identifier {
     try {
       const t = await this.deps.oidc.refresh(tokens.refreshToken, { ...s.claims });
       const rec = await this.deps.sessions.applyRefresh(s, t);
+      this.deps.onRefreshed?.(s, rec.data);
       return rec.data;
     } catch {
       await this.deps.sessions.delete(s.id);
@@ -153,4 +182,29 @@ export class Identifier {
       return null;
     }
   }
+}
+
+/** What policy sees for a session: the impersonated identity while impersonating. */
+function sessionIdentity(s: SessionData): IdentityInfo {
+  const imp = s.impersonation;
+  return imp
+    ? { user: imp.user, email: imp.email, groups: imp.groups, claims: { ...s.claims, sub: imp.user, email: imp.email, groups: imp.groups, name: imp.name }, sessionId: s.id }
+    : { user: s.userId, email: s.email, groups: s.groups, claims: s.claims, sessionId: s.id };
+}
+
+function sessionCallerFrom(s: SessionData, cacheKey: string, policy: IdentityInfo): Caller {
+  const imp = s.impersonation;
+  const name = imp ? imp.name : s.name;
+  const impersonator = imp ? { sub: s.userId, email: s.email } : undefined;
+  return {
+    kind: 'session',
+    policy,
+    session: s,
+    impersonator,
+    assertion: {
+      cacheKey: `s:${cacheKey}:${policy.groups.join(',')}`,
+      user: policy.user, email: policy.email, name, groups: policy.groups, sid: s.id,
+      claims: policy.claims, act: impersonator,
+    },
+  };
 }
