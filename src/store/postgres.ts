@@ -337,7 +337,8 @@ export class PostgresStore implements Store {
     if (this.#listening === undefined && this.#reconnectTimer === undefined) this.#listen();
     while (this.#listening === undefined || !(await this.#listening.then(() => true, () => false))) {
       if (this.#closed) throw new StoreError('ERR_STORE_CLOSED', 'store is closed');
-      await new Promise<void>((r) => setTimeout(r, Math.min(this.#reconnectDelay, 100)).unref());
+      // Ref'd on purpose: the caller is waiting, unlike the background reconnect timer.
+      await new Promise<void>((r) => setTimeout(r, Math.min(this.#reconnectDelay, 100)));
     }
   }
 

@@ -133,7 +133,13 @@ describe('SQLite', () => {
       child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
       const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
       assert.equal(code, 0);
-      await heard;
+      // The poll timer is unref'd (it must not keep a server alive), so wait on
+      // a timer of our own or the test would end with the promise pending.
+      let deadline: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => (deadline = setTimeout(() => resolve('timeout'), 5000)));
+      const outcome = await Promise.race([heard.then(() => 'heard' as const), timedOut]);
+      clearTimeout(deadline);
+      assert.equal(outcome, 'heard', 'the change from the other process was reported');
       assert.deepEqual(events, [{ type: 'user', id: 'from-cli', version: Number(out) }]);
       assert.deepEqual((await server.get('user', 'from-cli'))?.data, { by: 'cli' });
       assert.deepEqual((await server.queryAudit({ kind: 'user.create' })).map((e) => e.actor), ['cli']);
