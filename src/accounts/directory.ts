@@ -102,10 +102,12 @@ export function checkId(value: unknown, field = 'id'): string {
 
 // ---------------------------------------------------------------- users
 
+/** A user by id. */
 export async function getDirectoryUser(store: Store, id: string): Promise<DirectoryUser | undefined> {
   return (await store.get<DirectoryUser>(USER_TYPE, id))?.data;
 }
 
+/** A user by email, case-insensitively (the store's index). */
 export async function findDirectoryUserByEmail(store: Store, email: string): Promise<DirectoryUser | undefined> {
   if (email === '') return undefined;
   const list = await store.list<DirectoryUser>(USER_TYPE, { index: email.toLowerCase(), limit: 1 });
@@ -117,6 +119,7 @@ export async function findUserByIdOrEmail(store: Store, ref: string): Promise<Di
   return (await getDirectoryUser(store, ref)) ?? (ref.includes('@') ? findDirectoryUserByEmail(store, ref) : undefined);
 }
 
+/** Writes a user, indexed by lower-case email. */
 export async function putDirectoryUser(store: Store, u: DirectoryUser, now?: number): Promise<void> {
   await store.put(USER_TYPE, u.id, u, { index: u.email.toLowerCase() }, now);
 }
@@ -272,10 +275,12 @@ function nonIdp(u: DirectoryUser | undefined): DirectoryUser | undefined {
 
 // ---------------------------------------------------------------- groups
 
+/** A group by id. */
 export async function getGroup(store: Store, id: string): Promise<DirectoryGroup | undefined> {
   return (await store.get<DirectoryGroup>(GROUP_TYPE, id))?.data;
 }
 
+/** A group by name, case-insensitively. */
 export async function findGroupByName(store: Store, name: string): Promise<DirectoryGroup | undefined> {
   if (name === '') return undefined;
   return (await store.list<DirectoryGroup>(GROUP_TYPE, { index: name.toLowerCase(), limit: 1 }))[0]?.data;
@@ -286,14 +291,17 @@ export async function findGroup(store: Store, ref: string): Promise<DirectoryGro
   return (await getGroup(store, ref)) ?? findGroupByName(store, ref);
 }
 
+/** Writes a group, indexed by lower-case name. */
 export async function putGroup(store: Store, g: DirectoryGroup, now?: number): Promise<void> {
   await store.put(GROUP_TYPE, g.id, g, { index: g.name.toLowerCase() }, now);
 }
 
+/** Every group, ordered by id. */
 export async function listGroups(store: Store): Promise<DirectoryGroup[]> {
   return (await store.list<DirectoryGroup>(GROUP_TYPE)).map((r) => r.data);
 }
 
+/** Every group record with store metadata. */
 export async function listGroupRecords(store: Store): Promise<StoredRecord<DirectoryGroup>[]> {
   return store.list<DirectoryGroup>(GROUP_TYPE);
 }
@@ -529,6 +537,7 @@ export function userView(u: DirectoryUser, groups: ReadonlyMap<string, Directory
   };
 }
 
+/** A group (and its members, when given) as the admin API and CLI print it. */
 export function groupView(g: DirectoryGroup, members?: readonly DirectoryUser[]): Record<string, unknown> {
   return {
     id: g.id,
@@ -539,6 +548,7 @@ export function groupView(g: DirectoryGroup, members?: readonly DirectoryUser[])
   };
 }
 
+/** A session as the admin API and CLI print it: no claims, no tokens. */
 export function sessionView(s: SessionSummary): Record<string, unknown> {
   return {
     id: s.id,
