@@ -1,0 +1,29 @@
+/**
+ * "Auditing off" for the benchmark, done without touching the server: a
+ * store wrapper whose `appendAudit` drops the batch. The audit log still
+ * builds, logs and queues every event, so the difference between on and
+ * off is exactly the cost of storing the trail.
+ */
+import type { AuditEvent, AuditQuery, ChangeEvent, ListOptions, PutOptions, Store, StoredAuditEvent, StoredRecord } from '../../src/store/index.js';
+
+/** A store whose audit appends are dropped; everything else goes to `inner`. */
+export class AuditDiscardingStore implements Store {
+  constructor(private readonly inner: Store) {}
+  get kind(): string { return this.inner.kind; }
+  get<T = Record<string, unknown>>(type: string, id: string, now?: number): Promise<StoredRecord<T> | null> {
+    return this.inner.get<T>(type, id, now);
+  }
+  put<T = Record<string, unknown>>(type: string, id: string, data: T, opts?: PutOptions, now?: number): Promise<StoredRecord<T>> {
+    return this.inner.put<T>(type, id, data, opts, now);
+  }
+  delete(type: string, id: string): Promise<boolean> { return this.inner.delete(type, id); }
+  list<T = Record<string, unknown>>(type: string, opts?: ListOptions, now?: number): Promise<StoredRecord<T>[]> {
+    return this.inner.list<T>(type, opts, now);
+  }
+  purgeExpired(now?: number): Promise<number> { return this.inner.purgeExpired(now); }
+  appendAudit(_events: readonly AuditEvent[]): Promise<void> { return Promise.resolve(); }
+  queryAudit(q: AuditQuery): Promise<StoredAuditEvent[]> { return this.inner.queryAudit(q); }
+  pruneAudit(before: number): Promise<number> { return this.inner.pruneAudit(before); }
+  watch(listener: (e: ChangeEvent) => void): () => void { return this.inner.watch(listener); }
+  close(): Promise<void> { return this.inner.close(); }
+}

@@ -1,0 +1,60 @@
+/**
+ * The IPC messages between the benchmark and its child processes. Secrets
+ * (shared secret, cookie secret, client secret) travel over this channel,
+ * never on a command line or in the environment of another process.
+ */
+
+export type UpstreamKind = 'minimal' | 'demo';
+export type StoreKind = 'memory' | 'sqlite';
+
+export interface UpstreamStart {
+  readonly type: 'start';
+  readonly kind: UpstreamKind;
+}
+
+export interface LimenStart {
+  readonly type: 'start';
+  /** A config document for `parseConfig` (snake_case keys, as in YAML). */
+  readonly config: Record<string, unknown>;
+  /** false: the audit log still runs and logs, but its store writes are dropped. */
+  readonly auditStore: boolean;
+  readonly store: StoreKind;
+  /** SQLite file when `store` is `sqlite`. */
+  readonly sqlitePath?: string;
+}
+
+export interface ProfileStart {
+  readonly type: 'profile-start';
+}
+
+export interface ProfileStop {
+  readonly type: 'profile-stop';
+  /** Where to write the `.cpuprofile`. */
+  readonly path: string;
+}
+
+export interface Ready {
+  readonly type: 'ready';
+  readonly url: string;
+  readonly port: number;
+}
+
+export interface ProfileStarted {
+  readonly type: 'profile-started';
+}
+
+export interface ProfileWritten {
+  readonly type: 'profile-written';
+  readonly path: string;
+}
+
+export interface ChildFailed {
+  readonly type: 'error';
+  readonly message: string;
+}
+
+/** Tiny body of the minimal upstream; also what the bench expects back from it. */
+export const MINIMAL_BODY = 'hello from the bench upstream\n';
+
+/** Path on either upstream that reports the request headers as JSON (`{headers}`). */
+export const ECHO_PATH = '/__bench/echo';

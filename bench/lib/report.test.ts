@@ -1,0 +1,94 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { evaluateGoals, formatGoals, formatMs, formatTable, type Row, type TargetKey } from './report.js';
+import type { LoadResult } from './wrk.js';
+
+const res = (requestsPerSec: number, extra: Partial<LoadResult> = {}): LoadResult =>
+  ({ requestsPerSec, p50Ms: 1.5, p99Ms: 12, requests: requestsPerSec * 8, seconds: 8, non2xx: 0, socketErrors: 0, ...extra });
+
+function rows(rps: Partial<Record<TargetKey, number>>, extra: Partial<Record<TargetKey, Partial<LoadResult>>> = {}): Row[] {
+  const keys: TargetKey[] = ['direct', 'nginx', 'public', 'signed', 'signedNoAudit'];
+  return keys.map((key) => {
+    const v = rps[key];
+    return v === undefined ? { key, label: key, error: 'wrk exited with 1' } : { key, label: key, result: res(v, extra[key]) };
+  });
+}
+
+describe('evaluateGoals', () => {
+  const cases: { name: string; rps: Partial<Record<TargetKey, number>>; extra?: Partial<Record<TargetKey, Partial<LoadResult>>>; want: (boolean | undefined)[] }[] = [
+    { name: 'all met', rps: { direct: 30000, nginx: 20000, public: 10000, signed: 9000, signedNoAudit: 9500 }, want: [true, true, true] },
+    { name: 'exactly at the thresholds is met', rps: { nginx: 10000, public: 4000 / 0.85, signed: 4000, signedNoAudit: 4000 / 0.9 }, want: [true, true, true] },
+    { name: 'signed below 0.40x nginx', rps: { nginx: 20000, public: 8000, signed: 7900, signedNoAudit: 7900 }, want: [false, true, true] },
+    { name: 'signed below 0.85x public', rps: { nginx: 10000, public: 8000, signed: 6000, signedNoAudit: 6000 }, want: [true, false, true] },
+    { name: 'audit costs more than 10%', rps: { nginx: 10000, public: 8000, signed: 7000, signedNoAudit: 8000 }, want: [true, true, false] },
+    { name: 'audit on faster than off is not a miss', rps: { nginx: 10000, public: 8000, signed: 8000, signedNoAudit: 7000 }, want: [true, true, true] },
+    { name: 'missing nginx: not measured', rps: { public: 8000, signed: 8000, signedNoAudit: 8000 }, want: [undefined, true, true] },
+    { name: 'failed signed run: nothing about it is claimed', rps: { nginx: 10000, public: 8000, signedNoAudit: 8000 }, want: [undefined, undefined, undefined] },
+    {
+      name: 'a run with non-2xx responses is not used',
+      rps: { nginx: 10000, public: 8000, signed: 9000, signedNoAudit: 9000 },
+      extra: { signed: { non2xx: 3 } },
+      want: [undefined, undefined, undefined],
+    },
+    { name: 'zero nginx throughput is not a division', rps: { nginx: 0, public: 8000, signed: 8000, signedNoAudit: 8000 }, want: [undefined, true, true] },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      assert.deepEqual(evaluateGoals(rows(c.rps, c.extra)).map((g) => g.met), c.want);
+    });
+  }
+
+  test('ratios are by requests/s', () => {
+    const g = evaluateGoals(rows({ nginx: 20000, public: 10000, signed: 5000, signedNoAudit: 5500 }));
+    assert.deepEqual(g.map((x) => x.ratio), [0.25, 0.5, 5000 / 5500]);
+    assert.deepEqual(g.map((x) => x.threshold), [0.4, 0.85, 0.9]);
+  });
+});
+
+describe('formatTable', () => {
+  test('ratios to nginx for every row, to Limen public for Limen rows only', () => {
+    const out = formatTable(rows({ direct: 30000, nginx: 20000, public: 10000, signed: 9000, signedNoAudit: 9500 }));
+    const lines = out.split('\n');
+    assert.match(lines[0]!, /^target\s+req\/s\s+p50\s+p99\s+x nginx\s+x Limen public$/);
+    const line = (key: string): string => lines.find((l) => l.startsWith(`${key} `))!;
+    assert.match(line('direct'), /30000\s+1\.50ms\s+12\.0ms\s+1\.50x$/);
+    assert.match(line('nginx'), /20000 .* 1\.00x$/);
+    assert.match(line('public'), /10000 .* 0\.50x\s+1\.00x$/);
+    assert.match(line('signed'), /9000 .* 0\.45x\s+0\.90x$/);
+    assert.match(line('signedNoAudit'), /9500 .* 0\.47x\s+0\.95x$/);
+  });
+
+  test('failed and invalid runs are marked and explained', () => {
+    const out = formatTable(rows({ direct: 30000, nginx: 20000, public: 10000, signedNoAudit: 9500 }, { public: { non2xx: 5, requests: 80000, socketErrors: 2 } }));
+    assert.match(out, /^signed\s+failed/m);
+    assert.match(out, /^signed: wrk exited with 1$/m);
+    assert.match(out, /^public \(\*\)/m);
+    assert.match(out, /\(\*\) public: 5 of 80000 responses were not 2xx\/3xx/);
+    assert.match(out, /public: 2 socket errors/);
+    // The invalid public figure is not used as the denominator.
+    assert.match(out, /^signedNoAudit .* 0\.47x\s+-$/m);
+  });
+});
+
+describe('formatGoals', () => {
+  test('the audit line and one line per target', () => {
+    const r = rows({ nginx: 20000, public: 10000, signed: 5000, signedNoAudit: 5000 });
+    const out = formatGoals(r, evaluateGoals(r));
+    assert.match(out, /^auditing on vs off \(signed-in\): 1\.000x {2}\(on 5000 req\/s, off 5000 req\/s/m);
+    assert.match(out, /\[NOT met\]\s+signed-in .* ≥ 0\.40× nginx: 0\.25x/);
+    assert.match(out, /\[NOT met\]\s+signed-in .* ≥ 0\.85× Limen public: 0\.50x/);
+    assert.match(out, /\[met\]\s+signed-in audit on within 10% .*: 1\.00x/);
+  });
+
+  test('missing figures say so instead of guessing', () => {
+    const r = rows({ nginx: 20000 });
+    const out = formatGoals(r, evaluateGoals(r));
+    assert.match(out, /auditing on vs off \(signed-in\): not measured/);
+    assert.equal(out.match(/\[not measured\]/g)?.length, 3);
+  });
+});
+
+describe('formatMs', () => {
+  const cases: [number, string][] = [[0.25, '250us'], [0.91, '910us'], [1.5, '1.50ms'], [12.345, '12.3ms'], [125.42, '125ms'], [1020, '1020ms'], [12_500, '12.5s']];
+  for (const [ms, want] of cases) test(`${ms} ms → ${want}`, () => assert.equal(formatMs(ms), want));
+});

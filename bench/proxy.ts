@@ -1,0 +1,364 @@
+/**
+ * `npm run bench`: Limen against nginx on loopback, from one run (issue 2),
+ * with the cost of the audit trail (issue 6). Starts an upstream, nginx
+ * (1 worker, plain proxy_pass with a keep-alive pool), the development IdP
+ * and two Limens (audit store writes on / off), signs in once per Limen with
+ * a script, loads each target with wrk, and prints requests/s, p50 and p99
+ * with each figure's ratio to nginx and to Limen's public route. It reports;
+ * it does not gate: the exit status is 0 whether or not targets are met.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { ChildProcess } from 'node:child_process';
+import { startDevIdp, type DevIdp } from '../src/devidp/index.js';
+import { CookieJar, closeHttpAgents, request, scriptedLogin } from '../test/support/index.js';
+import { ECHO_PATH, type LimenStart, type ProfileStarted, type ProfileWritten, type Ready, type StoreKind, type UpstreamKind } from './lib/messages.js';
+import { startNginx, type RunningNginx } from './lib/nginx.js';
+import { forkTs, freePort, killAll, nextMessage, REPO_ROOT, stopChild } from './lib/processes.js';
+import { evaluateGoals, formatGoals, formatTable, type Row, type TargetKey } from './lib/report.js';
+import { formatProfile, summarizeProfile, type CpuProfile } from './lib/profile.js';
+import { combineRuns, findLoadGenerator, runAutocannon, runWrk, wrkVersion, type LoadOptions, type LoadResult, type LoadTarget } from './lib/wrk.js';
+
+const USAGE = `Usage: npm run bench -- [options]
+
+Starts an upstream, nginx and Limen on 127.0.0.1, loads each with wrk and
+prints requests/s, p50 and p99, with ratios to nginx and to Limen's public route.
+
+Options:
+  --duration SECONDS     measured seconds per target (default 8), split over the rounds
+  --rounds N             measure in N rounds, reversing the order of targets each round so
+                         that drift on a busy machine cancels out (default 2)
+  --warmup SECONDS       unmeasured warm-up per target (default 2)
+  --process-warmup SECONDS
+                         extra warm-up the first time a process is loaded, for V8 to
+                         optimise the hot path (default 5)
+  --connections N        concurrent connections (default 32)
+  --threads N            wrk threads (default 1)
+  --upstream KIND        minimal (node:http, fixed small body; default) or demo (src/devidp demo upstream)
+  --store KIND           memory (default) or sqlite (a file in a temp directory) for both Limens
+  --load-generator NAME  wrk (the default when installed) or autocannon (the fallback, if it is
+                         installed; figures from the two are not comparable)
+  --profile              after measuring, CPU-profile Limen under the public and the signed-in
+                         load (not part of the figures) and print where the time goes
+  -h, --help             this text
+`;
+
+interface Options {
+  readonly durationSec: number;
+  readonly rounds: number;
+  readonly warmupSec: number;
+  readonly processWarmupSec: number;
+  readonly connections: number;
+  readonly threads: number;
+  readonly upstream: UpstreamKind;
+  readonly store: StoreKind;
+  readonly profile: boolean;
+  readonly loadGenerator: 'wrk' | 'autocannon' | undefined;
+}
+
+function parseOptions(argv: string[]): Options | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      duration: { type: 'string', default: '8' },
+      rounds: { type: 'string', default: '2' },
+      warmup: { type: 'string', default: '2' },
+      'process-warmup': { type: 'string', default: '5' },
+      connections: { type: 'string', default: '32' },
+      threads: { type: 'string', default: '1' },
+      upstream: { type: 'string', default: 'minimal' },
+      store: { type: 'string', default: 'memory' },
+      profile: { type: 'boolean', default: false },
+      'load-generator': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) return 'help';
+  const int = (name: string, v: string, min: number, max: number): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+    return n;
+  };
+  if (values.upstream !== 'minimal' && values.upstream !== 'demo') throw new Error(`--upstream must be minimal or demo, got ${JSON.stringify(values.upstream)}`);
+  if (values.store !== 'memory' && values.store !== 'sqlite') throw new Error(`--store must be memory or sqlite, got ${JSON.stringify(values.store)}`);
+  const lg = values['load-generator'];
+  if (lg !== undefined && lg !== 'wrk' && lg !== 'autocannon') throw new Error(`--load-generator must be wrk or autocannon, got ${JSON.stringify(lg)}`);
+  return {
+    durationSec: int('duration', values.duration, 1, 120),
+    rounds: int('rounds', values.rounds, 1, 20),
+    warmupSec: int('warmup', values.warmup, 0, 60),
+    processWarmupSec: int('process-warmup', values['process-warmup'], 0, 60),
+    connections: int('connections', values.connections, 1, 1000),
+    threads: int('threads', values.threads, 1, 64),
+    upstream: values.upstream,
+    store: values.store,
+    profile: values.profile,
+    loadGenerator: lg,
+  };
+}
+
+/** Everything the run started, stopped in reverse order by {@link shutdown}. */
+const cleanups: (() => Promise<void>)[] = [];
+
+async function shutdown(): Promise<void> {
+  while (cleanups.length > 0) {
+    const c = cleanups.pop()!;
+    await c().catch((e: unknown) => console.error(`bench: cleanup: ${(e as Error).message}`));
+  }
+  await closeHttpAgents();
+}
+
+function log(line: string): void {
+  process.stderr.write(`bench: ${line}\n`);
+}
+
+interface LimenUnderTest {
+  readonly child: ChildProcess;
+  readonly port: number;
+  /** Host header values for the two routes. */
+  readonly publicHost: string;
+  readonly signedHost: string;
+}
+
+const CLIENT_ID = 'limen-bench';
+const COOKIE_NAME = '_pomerium';
+
+function limenConfig(port: number, idp: DevIdp, clientSecret: string, upstreamUrl: string, store: StoreKind, sqlitePath: string): Record<string, unknown> {
+  return {
+    address: `127.0.0.1:${port}`,
+    insecure_server: true,
+    authenticate_service_url: `http://authenticate.localhost:${port}`,
+    idp_provider_url: idp.issuer,
+    idp_client_id: CLIENT_ID,
+    idp_client_secret: clientSecret,
+    shared_secret: randomBytes(32).toString('base64'),
+    cookie_secret: randomBytes(32).toString('base64'),
+    cookie_name: COOKIE_NAME,
+    databroker_storage_type: store === 'sqlite' ? 'file' : 'memory',
+    ...(store === 'sqlite' ? { databroker_storage_connection_string: sqlitePath } : {}),
+    jwt_claims_headers: ['email', 'groups'],
+    routes: [
+      { name: 'public', from: `http://public.localhost:${port}`, to: upstreamUrl, allow_public_unauthenticated_access: true },
+      { name: 'signed', from: `http://signed.localhost:${port}`, to: upstreamUrl, allow_any_authenticated_user: true, pass_identity_headers: true },
+    ],
+  };
+}
+
+async function startLimenChild(start: LimenStart, port: number, name: string): Promise<LimenUnderTest> {
+  const child = forkTs('limen-child.ts');
+  cleanups.push(async () => {
+    if (child.connected) child.send({ type: 'stop' });
+    await stopChild(child, 'SIGTERM', 5000);
+  });
+  const ready = nextMessage<Ready>(child, 'ready', 60_000);
+  child.send(start);
+  const r = await ready;
+  if (r.port !== port) throw new Error(`${name} listens on ${r.port}, expected ${port}`);
+  return { child, port, publicHost: `public.localhost:${port}`, signedHost: `signed.localhost:${port}` };
+}
+
+/** Signs in through the dev IdP without a browser and returns the `_pomerium` cookie for the signed route's host. */
+async function signIn(l: LimenUnderTest): Promise<string> {
+  const jar = new CookieJar();
+  const origin = `http://${l.signedHost}`;
+  const flow = await scriptedLogin(`${origin}/`, 'bench@example.com', { jar, groups: ['eng', 'staff'] });
+  if (flow.response.status !== 200) throw new Error(`sign-in ended with status ${flow.response.status} at ${new URL(flow.url).origin}`);
+  const cookie = jar.get(COOKIE_NAME, origin);
+  if (!cookie) throw new Error(`sign-in left no ${COOKIE_NAME} cookie for ${origin}`);
+  return cookie;
+}
+
+/** One request through the target before loading it: it must be 200 and, for signed routes, carry identity to the upstream. */
+async function verify(t: Target): Promise<void> {
+  const url = new URL(ECHO_PATH, t.load.url);
+  const headers: Record<string, string> = { accept: 'application/json' };
+  for (const [k, v] of Object.entries(t.load.headers)) headers[k.toLowerCase()] = v;
+  if (headers.host) url.host = headers.host; // the test client resolves every name to 127.0.0.1
+  delete headers.host;
+  const res = await request(url, { headers });
+  if (res.status !== 200) throw new Error(`${t.label}: ${ECHO_PATH} answered ${res.status}, want 200`);
+  if (t.key === 'signed' || t.key === 'signedNoAudit') {
+    const seen = res.json<{ headers: Record<string, unknown> }>().headers;
+    for (const h of ['x-pomerium-jwt-assertion', 'x-pomerium-claim-email', 'x-pomerium-claim-groups']) {
+      if (typeof seen[h] !== 'string' || seen[h] === '') throw new Error(`${t.label}: the upstream did not receive ${h}`);
+    }
+  }
+}
+
+interface Target {
+  readonly key: TargetKey;
+  readonly label: string;
+  readonly load: LoadTarget;
+  /** The Node process that serves this target: its first target gets the longer warm-up (V8 optimises hot code after a while). */
+  readonly process?: string;
+}
+
+async function main(): Promise<void> {
+  const parsed = parseOptions(process.argv.slice(2));
+  if (parsed === 'help') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const o = parsed;
+  const found = await findLoadGenerator(o.loadGenerator);
+  if (!found) {
+    console.error(o.loadGenerator
+      ? `bench: ${o.loadGenerator} is not available${o.loadGenerator === 'wrk' ? ' (apt-get install wrk)' : ''}.`
+      : 'bench: wrk is not installed (apt-get install wrk), and autocannon is not available either.');
+    process.exitCode = 1;
+    return;
+  }
+  const generator = found;
+  if (generator === 'autocannon' && !o.loadGenerator) log('wrk not found, falling back to autocannon; apt-get install wrk for the reference figures');
+  const scratch = mkdtempSync(join(tmpdir(), 'limen-bench-')); // mode 0700: header scripts hold a session cookie
+  cleanups.push(async () => rmSync(scratch, { recursive: true, force: true }));
+  const loadOpts: LoadOptions = { connections: o.connections, threads: o.threads, durationSec: o.durationSec, scratchDir: scratch };
+  const runLoad = (t: LoadTarget, durationSec: number): Promise<LoadResult> =>
+    (generator === 'wrk' ? runWrk : runAutocannon)(t, { ...loadOpts, durationSec });
+  const started = Date.now();
+
+  log(`starting the ${o.upstream} upstream`);
+  const upstreamChild = forkTs('upstream-child.ts');
+  cleanups.push(() => stopChild(upstreamChild));
+  const upReady = nextMessage<Ready>(upstreamChild, 'ready');
+  upstreamChild.send({ type: 'start', kind: o.upstream });
+  const upstream = await upReady;
+
+  log('starting nginx');
+  const nginx: RunningNginx = await startNginx(upstream.port);
+  cleanups.push(() => nginx.stop());
+
+  log('starting the development IdP and two Limens');
+  const [portOn, portOff] = [await freePort(), await freePort()];
+  const clientSecret = randomBytes(16).toString('hex');
+  const idp = await startDevIdp({
+    clients: [{ clientId: CLIENT_ID, clientSecret, redirectUris: [portOn, portOff].map((p) => `http://authenticate.localhost:${p}/oauth2/callback`) }],
+    log: () => {},
+  });
+  cleanups.push(() => idp.close());
+  const start = (port: number, auditStore: boolean): LimenStart => ({
+    type: 'start', auditStore, store: o.store,
+    sqlitePath: join(scratch, `limen-${port}.db`),
+    config: limenConfig(port, idp, clientSecret, upstream.url, o.store, join(scratch, `limen-${port}.db`)),
+  });
+  const [limenOn, limenOff] = await Promise.all([
+    startLimenChild(start(portOn, true), portOn, 'Limen (audit on)'),
+    startLimenChild(start(portOff, false), portOff, 'Limen (audit off)'),
+  ]);
+
+  log('signing in through the IdP');
+  const cookieOn = await signIn(limenOn);
+  const cookieOff = await signIn(limenOff);
+
+  const limenUrl = (l: LimenUnderTest): string => `http://127.0.0.1:${l.port}/`;
+  const upstreamLabel = o.upstream === 'minimal' ? 'minimal node:http' : 'demo upstream';
+  const targets: Target[] = [
+    { key: 'direct', process: 'upstream', label: `direct upstream (${upstreamLabel})`, load: { url: `${upstream.url}/`, headers: {} } },
+    { key: 'nginx', label: `${nginx.version}, 1 worker`, load: { url: `${nginx.url}/`, headers: {} } },
+    { key: 'public', process: 'limen-on', label: 'Limen public route', load: { url: limenUrl(limenOn), headers: { Host: limenOn.publicHost } } },
+    { key: 'signed', process: 'limen-on', label: 'Limen signed-in + identity headers, audit on', load: { url: limenUrl(limenOn), headers: { Host: limenOn.signedHost, Cookie: `${COOKIE_NAME}=${cookieOn}` } } },
+    { key: 'signedNoAudit', process: 'limen-off', label: 'Limen signed-in + identity headers, audit off', load: { url: limenUrl(limenOff), headers: { Host: limenOff.signedHost, Cookie: `${COOKIE_NAME}=${cookieOff}` } } },
+  ];
+  for (const t of targets) await verify(t);
+
+  // Round r runs the targets forwards when r is even and backwards when it
+  // is odd (A B C, C B A): a machine that speeds up or slows down during the
+  // run shifts every target alike instead of favouring the ones measured first.
+  const segmentSec = Math.max(1, Math.round(o.durationSec / o.rounds));
+  const runs = new Map<TargetKey, LoadResult[]>();
+  const failures = new Map<TargetKey, string>();
+  const warmed = new Set<string>();
+  for (let round = 0; round < o.rounds; round++) {
+    for (const t of round % 2 === 0 ? targets : [...targets].reverse()) {
+      if (failures.has(t.key)) continue;
+      const fresh = t.process !== undefined && !warmed.has(t.process);
+      const warmup = round === 0 ? o.warmupSec + (fresh ? o.processWarmupSec : 0) : 0;
+      if (t.process !== undefined) warmed.add(t.process);
+      log(`round ${round + 1}/${o.rounds}, ${t.label}: ${warmup > 0 ? `${warmup} s warm-up, ` : ''}${segmentSec} s measured`);
+      try {
+        if (warmup > 0) await runLoad(t.load, warmup);
+        const r = await runLoad(t.load, segmentSec);
+        runs.set(t.key, [...(runs.get(t.key) ?? []), r]);
+      } catch (e) {
+        failures.set(t.key, (e as Error).message);
+      }
+    }
+  }
+  const rows: Row[] = targets.map((t) => {
+    const error = failures.get(t.key);
+    const rs = runs.get(t.key) ?? [];
+    return error !== undefined || rs.length === 0
+      ? { key: t.key, label: t.label, error: error ?? 'not measured' }
+      : { key: t.key, label: t.label, result: combineRuns(rs) };
+  });
+
+  const profiles: string[] = [];
+  if (o.profile) {
+    for (const key of ['public', 'signed'] as const) {
+      const t = targets.find((x) => x.key === key)!;
+      log(`profiling Limen under the ${t.label} load for ${o.durationSec} s (not part of the figures)`);
+      const path = join(tmpdir(), `limen-bench-${key}-${Date.now()}.cpuprofile`);
+      const profiling = nextMessage<ProfileStarted>(limenOn.child, 'profile-started');
+      limenOn.child.send({ type: 'profile-start' });
+      await profiling;
+      const r = await runLoad(t.load, o.durationSec);
+      const written = nextMessage<ProfileWritten>(limenOn.child, 'profile-written');
+      limenOn.child.send({ type: 'profile-stop', path });
+      await written;
+      const summary = summarizeProfile(JSON.parse(readFileSync(path, 'utf8')) as CpuProfile, { root: REPO_ROOT, top: 15 });
+      profiles.push(`CPU profile of Limen, ${t.label} (${r.requestsPerSec.toFixed(0)} req/s while profiling; ${path}):\n${formatProfile(summary)}`);
+    }
+  }
+
+  const tool = generator === 'wrk' ? await wrkVersion() : `autocannon${o.loadGenerator ? '' : ' (wrk not found: apt-get install wrk for the reference figures)'}`;
+  const load = loadavg()[0]!;
+  const ncpu = cpus().length;
+  const out = [
+    '',
+    `Limen proxy benchmark: ${tool}, ${o.threads} thread(s), ${o.connections} connections; per target ${segmentSec * o.rounds} s measured in ${o.rounds} round(s) of ${segmentSec} s, order reversed each round, after ${o.warmupSec} s warm-up (+${o.processWarmupSec} s for a fresh Node process); p50/p99 are means over the rounds`,
+    `upstream: ${o.upstream === 'minimal' ? 'minimal node:http server with a fixed 30-byte body (the demo upstream is too slow to be a bottleneck-free baseline; --upstream demo to use it)' : 'the demo upstream from src/devidp (--upstream minimal for a faster baseline)'}, own process`,
+    `Limen: one process each, ${o.store} store, log lines to a discarding sink; "audit off" drops the audit log's store writes`,
+    `machine: ${ncpu} CPUs, load average ${load.toFixed(2)} at the end, node ${process.version}${load > ncpu * 0.75 ? '  (other work is running: figures are noisy)' : ''}`,
+    '',
+    formatTable(rows),
+    '',
+    formatGoals(rows, evaluateGoals(rows)),
+    ...profiles.flatMap((p) => ['', p]),
+    '',
+    `total ${((Date.now() - started) / 1000).toFixed(0)} s`,
+  ];
+  process.stdout.write(out.join('\n') + '\n');
+}
+
+process.on('exit', () => killAll('SIGTERM'));
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    log(`${sig}: stopping`);
+    killAll('SIGTERM');
+    void shutdown().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+  });
+}
+// A hung child must not hold the run forever.
+const watchdog = setTimeout(() => {
+  log('giving up after 5 minutes');
+  killAll('SIGKILL');
+  process.exit(1);
+}, 5 * 60_000);
+watchdog.unref();
+
+main()
+  .catch((e: unknown) => {
+    console.error(`bench: ${(e as Error)?.message ?? String(e)}`);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    await shutdown();
+    // The IdP and HTTP agents are closed; nothing should be left, but a
+    // benchmark must end by itself.
+    process.exit(process.exitCode ?? 0);
+  });
