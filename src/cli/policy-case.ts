@@ -171,9 +171,15 @@ export function parseCaseFile(text: string): { cases: PolicyCase[]; errors: Case
   } catch (e) {
     return { cases: [], errors: [{ path: '', message: `YAML cannot be read: ${(e as Error).message.split('\n')[0] ?? ''}`, line: undefined, column: undefined }] };
   }
+  const rootPosition = (): { line: number; column: number } | undefined => {
+    const start = (doc.contents as { range?: [number] } | null)?.range?.[0];
+    if (start === undefined) return undefined;
+    const { line, col } = lineCounter.linePos(start);
+    return { line, column: col };
+  };
   const fail = (segments: readonly (string | number)[], message: string, aboutKey = false): void => {
     const path = segments.map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? s : `.${s}`)).join('');
-    const pos = locateInYaml(text, segments, aboutKey);
+    const pos = segments.length > 0 ? locateInYaml(text, segments, aboutKey) : rootPosition();
     errors.push({ path, message, line: pos?.line, column: pos?.column });
   };
 

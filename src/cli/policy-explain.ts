@@ -78,9 +78,10 @@ export function formatExplanation(req: SimulatedRequest, sim: Simulation, locate
   const { decision, route } = sim;
   lines.push(`route:     ${routeLabel(route)}`);
   lines.push(`decision:  ${outcomeOf(decision.result)}`);
+  const at = decision.rule === undefined ? '' : locate(decision.rule);
   const rule = decision.rule === undefined
     ? (decision.result === 'deny' ? '(none: no allow rule matched, so the request is denied by default)' : '(none)')
-    : `${decision.rule}${locate(decision.rule) ? ` (line ${locate(decision.rule)})` : ''}`;
+    : `${decision.rule}${at ? ` (line ${at.replace(':', ', column ')})` : ''}`;
   lines.push(`rule:      ${rule}`);
   if (decision.reasons.length > 0) {
     lines.push('reasons:');
