@@ -2,6 +2,7 @@ import type { StartOptions } from '../server/index.js';
 import type { Caller } from '../authn/index.js';
 import { serviceAccountExtension } from '../accounts/service-accounts-ext.js';
 import { directoryExtension } from '../accounts/directory-ext.js';
+import { dataExtension } from '../records/admin.js';
 
 type Extension = Pick<StartOptions, 'tokenResolvers' | 'enrich' | 'adminEndpoints' | 'isServiceAccountAdmin'>;
 
@@ -10,7 +11,7 @@ type Extension = Pick<StartOptions, 'tokenResolvers' | 'enrich' | 'adminEndpoint
  * route-scoped token resolvers, directory enrichment, admin API), kept in
  * one place so `serve`, the quickstart and the tests start the same product.
  */
-export const extensions: Extension = combine([serviceAccountExtension, directoryExtension]);
+export const extensions: Extension = combine([serviceAccountExtension, directoryExtension, dataExtension]);
 
 function combine(parts: readonly Extension[]): Extension {
   return {
