@@ -7,7 +7,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CookieJar, closeHttpAgents, request, scriptedLogin } from './support/index.js';
 import { runCli, startSharedStoreStack, type SharedStoreStack } from './service-accounts-helpers.js';
@@ -83,6 +83,20 @@ describe('external data for the record criterion', () => {
     const refused = await request(url, { headers: JSON_ACCEPT });
     assert.equal(refused.status, 403);
 
+    // limen policy explain reads the same store for the record criterion.
+    const explainConfig = join(dirname(st.configPath), 'explain.yaml');
+    writeFileSync(explainConfig, `${readFileSync(st.configPath, 'utf8')}routes:
+  - name: posture
+    from: https://posture.example.com
+    to: http://127.0.0.1:9
+    policy: {allow: {and: [{record: {type: posture, key: ip, field: status, "=": ok}}]}}
+`, { mode: 0o600 });
+    const explain = (ip: string) => runCli(['policy', 'explain', '--config', explainConfig, '--url', 'https://posture.example.com/', '--no-identity', '--ip', ip, '--json']);
+    const [vulnerable, fine] = await Promise.all([explain('127.0.0.1'), explain('127.0.0.2')]);
+    assert.equal(vulnerable.code, 0, vulnerable.stderr);
+    assert.deepEqual((JSON.parse(vulnerable.stdout) as { criteria: { reason: string }[] }).criteria.map((c) => c.reason), ['record-unauthorized']);
+    assert.equal((JSON.parse(fine.stdout) as { result: string }).result, 'allow');
+
     const events = await st.store.queryAudit({ kind: 'data.load' });
     const cli = events.filter((e) => e.details.via === 'cli' && e.details.type === 'posture');
     assert.deepEqual(cli.map((e) => [e.details.loaded, e.details.removed, e.details.replace]), [[1, 0, false], [2, 0, true]]);
@@ -133,6 +147,11 @@ describe('external data for the record criterion', () => {
     assert.deepEqual(list.json(), { type: 'devices', records: [{ id: 'u-ada', scan: { critical: 0 } }, { id: 'u-other', scan: { critical: 3 } }] });
     const limited = await request(`${dataApi('devices')}?limit=1`, { jar: adminJar, headers: JSON_ACCEPT });
     assert.equal(limited.json<{ records: unknown[] }>().records.length, 1);
+    const one = await request(`${dataApi('devices')}/u-ada`, { jar: adminJar, headers: JSON_ACCEPT });
+    assert.deepEqual(one.json(), { type: 'devices', record: { id: 'u-ada', scan: { critical: 0 } } });
+    const missing = await request(`${dataApi('devices')}/u-nobody`, { jar: adminJar, headers: JSON_ACCEPT });
+    assert.equal(missing.status, 404);
+    assert.deepEqual(missing.json<Failure>().reasons, ['record-not-found']);
 
     // A deny rule on another type: quarantine by email.
     const quarantine = await request(dataApi('quarantine'), {

@@ -5,6 +5,7 @@
  *
  *   PUT    /.pomerium/api/v1/data/:type[?replace=true]   body: JSON array of records
  *   GET    /.pomerium/api/v1/data/:type[?limit=N]
+ *   GET    /.pomerium/api/v1/data/:type/:id
  *   DELETE /.pomerium/api/v1/data/:type/:id
  *
  * Changes land in the store the server reads per request, so they apply to
@@ -14,7 +15,7 @@
 import type { Caller } from '../authn/index.js';
 import { sendJson } from '../http/index.js';
 import { fail, type AdminEndpoint, type RequestContext, type Services, type StartOptions } from '../server/index.js';
-import { isRecordType, loadRecords, RECORD_PREFIX } from './index.js';
+import { getRecord, isRecordType, loadRecords, RECORD_PREFIX } from './index.js';
 
 const BASE = '/.pomerium/api/v1/data';
 
@@ -110,6 +111,19 @@ export function dataEndpoints(svc: Services): AdminEndpoint[] {
           type: params.type,
           records: rows.map((r) => r.data),
         }, { 'x-request-id': ctx.requestId, 'cache-control': 'no-store' });
+      },
+    },
+    {
+      method: 'GET',
+      path: `${BASE}/:type/:id`,
+      async handle(ctx, _admin, params) {
+        if (!checkType(ctx, params.type)) return;
+        const record = await getRecord(svc.store, params.type, params.id ?? '');
+        if (!record) {
+          fail(ctx, 404, 'No record of this type has that id.', { reasons: ['record-not-found'] });
+          return;
+        }
+        sendJson(ctx.res, 200, { type: params.type, record }, { 'x-request-id': ctx.requestId, 'cache-control': 'no-store' });
       },
     },
     {
