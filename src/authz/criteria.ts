@@ -10,7 +10,7 @@
  */
 
 import { PolicyError } from '../errors/index.js';
-import { cidrContains, parseCidr, parseIp, type Cidr, type IpWords } from './ip.js';
+import { compileCidrSet, parseCidr, type Cidr } from './ip.js';
 import { normalizePath } from './path.js';
 import {
   CLAIM_MATCHERS,
@@ -144,58 +144,46 @@ function matcherNever(m: CompiledMatcher): boolean {
 // Identity criteria
 
 /**
- * A string-matcher criterion over one identity string. `derive` (lower-case,
- * take the domain) is memoized on its input: one user's requests follow each
- * other, and several criteria of a policy read the same email.
+ * A string-matcher criterion over one identity string; `derive` normalizes
+ * it (lower-case, take the domain) the same way the operands were.
  */
 function identityString(
   b: Build,
   name: 'user' | 'email' | 'domain',
-  read: (identity: IdentityInfo) => string,
-  derive: ((s: string) => string) | undefined,
+  derive: (identity: IdentityInfo) => string,
+  caseInsensitive: boolean,
 ): CompiledCriterion {
   const matcher = compileMatcher(b.valuePath, b.value, {
     allowed: STRING_MATCHERS,
     bare: 'is',
     criterion: name,
-    ...(derive !== undefined ? { normalize: toLower } : {}),
+    ...(caseInsensitive ? { normalize: toLower } : {}),
   });
   const o = outcomes(b);
   const ok = o(true, `${name}-ok`);
   const no = o(false, `${name}-unauthorized`);
   const unauth = o(false, USER_UNAUTHENTICATED);
   const test = matcher.test;
-  const extra = { needsIdentity: true, ...(matcherNever(matcher) ? { constant: 'never' as const } : {}) };
-  if (derive === undefined) {
-    return criterion(b, (input) => (input.identity === null ? unauth : test(read(input.identity)) ? ok : no), extra);
-  }
-  const derived = memoize(derive);
-  return criterion(b, (input) => (input.identity === null ? unauth : test(derived(read(input.identity))) ? ok : no), extra);
+  return criterion(b, (input) => (input.identity === null ? unauth : test(derive(input.identity)) ? ok : no), {
+    needsIdentity: true,
+    ...(matcherNever(matcher) ? { constant: 'never' as const } : {}),
+  });
 }
 
-/**
- * Memoizes a string → string function with a bounded map (cleared when
- * full): the same few thousand users come back request after request, in
- * any interleaving, and a hit costs one hash lookup instead of a slice and
- * a lower-casing.
- */
-function memoize(fn: (s: string) => string, max = 4096): (s: string) => string {
-  const cache = new Map<string, string>();
-  return (s) => {
-    let out = cache.get(s);
-    if (out === undefined) {
-      out = fn(s);
-      if (cache.size >= max) cache.clear();
-      cache.set(s, out);
-    }
-    return out;
-  };
+/** Lower-cases only when needed: most emails already are, and the scan allocates nothing. */
+function lowerAscii(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c >= 65 && c <= 90) || c > 127) return s.toLowerCase();
+  }
+  return s;
 }
 
 /** The lower-cased domain of an email address (after the last `@`), or ''. */
-function emailDomain(email: string): string {
+function emailDomain(identity: IdentityInfo): string {
+  const email = identity.email;
   const at = email.lastIndexOf('@');
-  return at === -1 ? '' : email.slice(at + 1).toLowerCase();
+  return at === -1 ? '' : lowerAscii(email.slice(at + 1));
 }
 
 /**
@@ -303,26 +291,11 @@ function compileSourceIp(b: Build): CompiledCriterion {
   const o = outcomes(b);
   const ok = o(true, 'source-ip-ok');
   const no = o(false, 'source-ip-unauthorized');
-  // One-entry memo: the same client address arrives request after request.
-  let lastIp: string | undefined;
-  let lastResult = no;
-  const matches = (ip: IpWords | undefined): boolean => {
-    if (ip === undefined) return false;
-    for (let i = 0; i < cidrs.length; i++) if (cidrContains(cidrs[i]!, ip)) return true;
-    return false;
-  };
-  return criterion(
-    b,
-    (input) => {
-      const ip = input.request.ip;
-      if (ip !== lastIp) {
-        lastIp = ip;
-        lastResult = matches(parseIp(ip)) ? ok : no;
-      }
-      return lastResult;
-    },
-    { needsIdentity: false, ...(cidrs.length === 0 ? { constant: 'never' as const } : {}) },
-  );
+  const contains = compileCidrSet(cidrs);
+  return criterion(b, (input) => (contains(input.request.ip) ? ok : no), {
+    needsIdentity: false,
+    ...(cidrs.length === 0 ? { constant: 'never' as const } : {}),
+  });
 }
 
 // ---------------------------------------------------------------------------
@@ -671,7 +644,6 @@ function compileRecord(b: Build): CompiledCriterion {
   const no = o(false, 'record-unauthorized');
   const unauth = o(false, USER_UNAUTHENTICATED);
   const needsIdentity = key === 'user' || key === 'email';
-  const lower = memoize(toLower);
   const holds = (record: unknown): boolean => {
     const value = record === undefined ? undefined : field === undefined ? record : field(record);
     const present = value !== undefined && value !== null;
@@ -686,7 +658,7 @@ function compileRecord(b: Build): CompiledCriterion {
       let id: string;
       switch (key) {
         case 'user': if (input.identity === null) return unauth; id = input.identity.user; break;
-        case 'email': if (input.identity === null) return unauth; id = lower(input.identity.email); break;
+        case 'email': if (input.identity === null) return unauth; id = lowerAscii(input.identity.email); break;
         case 'ip': id = input.request.ip; break;
         case 'host': id = input.request.host; break;
       }
@@ -727,11 +699,11 @@ export function compileCriterion(path: string, key: string, value: unknown): Com
       return criterion(b, (input) => (input.identity === null ? unauth : ok), { needsIdentity: true });
     }
     case 'user':
-      return identityString(b, 'user', (identity) => identity.user, undefined);
+      return identityString(b, 'user', (identity) => identity.user, false);
     case 'email':
-      return identityString(b, 'email', (identity) => identity.email, toLower);
+      return identityString(b, 'email', (identity) => lowerAscii(identity.email), true);
     case 'domain':
-      return identityString(b, 'domain', (identity) => identity.email, emailDomain);
+      return identityString(b, 'domain', emailDomain, true);
     case 'groups':
       return compileGroups(b);
     case 'claim':

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { cidrContains, parseCidr, parseIp } from './ip.js';
+import { cidrContains, compileCidrSet, parseCidr, parseIp } from './ip.js';
 
 describe('parseIp', () => {
   const good: [string, readonly number[]][] = [
@@ -70,5 +70,35 @@ describe('parseCidr and cidrContains', () => {
   ];
   for (const [text, want] of bad) {
     test(`refuses ${text}`, () => assert.equal(parseCidr(text), want));
+  }
+});
+
+describe('compileCidrSet', () => {
+  const sets: [cidrs: string[], ip: string, want: boolean][] = [
+    [['10.0.0.0/8'], '10.1.2.3', true],
+    [['10.0.0.0/8'], '11.1.2.3', false],
+    [['10.0.0.0/8'], '::ffff:10.1.2.3', true],
+    [['10.0.0.0/8', '192.168.0.0/16'], '192.168.9.9', true],
+    [['0.0.0.0/0'], '255.255.255.255', true],
+    [['0.0.0.0/0'], '::1', false],
+    [['::/0'], '1.2.3.4', true],
+    [['::ffff:0:0/96'], '1.2.3.4', true],
+    [['::ffff:0:0/104'], '0.255.255.255', true],
+    [['::ffff:0:0/104'], '1.0.0.0', false],
+    [['2001:db8::/32'], '1.2.3.4', false],
+    [['2001:db8::/32'], '2001:db8::9', true],
+    [['1.2.3.4'], '1.2.3.4', true],
+    [['1.2.3.4'], '1.2.3.5', false],
+    [['128.0.0.0/1'], '200.1.1.1', true], // high bit set: unsigned comparison
+    [['128.0.0.0/1'], '100.1.1.1', false],
+    [[], '1.2.3.4', false],
+    [['10.0.0.0/8'], 'not an ip', false],
+    [['10.0.0.0/8'], '010.1.2.3', false],
+  ];
+  for (const [list, ip, want] of sets) {
+    test(`[${list.join(', ')}] ${want ? 'contains' : 'excludes'} ${ip}`, () => {
+      const contains = compileCidrSet(list.map((c) => parseCidr(c) as Exclude<ReturnType<typeof parseCidr>, string>));
+      assert.equal(contains(ip), want);
+    });
   }
 });

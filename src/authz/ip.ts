@@ -90,7 +90,7 @@ export function parseIp(text: string): IpWords | undefined {
  * Dotted-quad IPv4 to a 32-bit word by char codes, no allocation (runs per
  * request for `source_ip`); -1 for anything else, including leading zeros.
  */
-function fastIpv4(text: string): number {
+export function fastIpv4(text: string): number {
   const n = text.length;
   if (n < 7 || n > 15) return -1;
   let word = 0;
@@ -166,4 +166,39 @@ export function cidrContains(cidr: Cidr, ip: IpWords): boolean {
     maskWord(ip[2], bits - 64) === words[2] &&
     maskWord(ip[3], bits - 96) === words[3]
   );
+}
+
+/**
+ * A compiled set of CIDR ranges: `contains(ip)` for a client address string.
+ * An IPv4 client (the common case) is matched without allocating: each
+ * range is reduced at compile time to how it covers the IPv4-mapped block.
+ */
+export function compileCidrSet(cidrs: readonly Cidr[]): (ip: string) => boolean {
+  // For IPv4 clients: ranges covering every IPv4 address, and (mask, value) pairs.
+  let allV4 = false;
+  const v4Masks: number[] = [];
+  const v4Values: number[] = [];
+  for (const c of cidrs) {
+    const mapped = maskWords([0, 0, 0xffff, 0], c.bits);
+    const prefixMatches = mapped[0] === c.words[0] && mapped[1] === c.words[1] && mapped[2] === c.words[2];
+    if (!prefixMatches) continue;
+    if (c.bits <= 96) {
+      allV4 = true;
+    } else {
+      v4Masks.push(maskWord(0xffffffff, c.bits - 96));
+      v4Values.push(c.words[3]);
+    }
+  }
+  return (ip) => {
+    const v4 = fastIpv4(ip);
+    if (v4 !== -1) {
+      if (allV4) return true;
+      for (let i = 0; i < v4Masks.length; i++) if (((v4 & v4Masks[i]!) >>> 0) === v4Values[i]) return true;
+      return false;
+    }
+    const words = parseIp(ip);
+    if (words === undefined) return false;
+    for (let i = 0; i < cidrs.length; i++) if (cidrContains(cidrs[i]!, words)) return true;
+    return false;
+  };
 }

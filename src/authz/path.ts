@@ -15,10 +15,7 @@ const UNRESERVED = /[A-Za-z0-9\-._~]/;
  * `merge_slashes`). `%2F` stays encoded: it is data, not a separator.
  */
 export function normalizePath(path: string): string {
-  // Fast path: nothing to decode, no dot segment, no doubled slash.
-  if (path.indexOf('%') === -1 && path.indexOf('//') === -1 && path.indexOf('/.') === -1 && path.startsWith('/')) {
-    return path;
-  }
+  if (isNormal(path)) return path;
   let decoded = path.replace(/%([0-9A-Fa-f]{2})/g, (escape: string, hex: string) => {
     const ch = String.fromCharCode(parseInt(hex, 16));
     return UNRESERVED.test(ch) ? ch : `%${hex.toUpperCase()}`;
@@ -41,4 +38,15 @@ export function normalizePath(path: string): string {
     }
   }
   return `/${out.join('/')}`;
+}
+
+/** Fast path, one scan: starts with `/`, nothing to decode, no `//`, no `/.`. */
+function isNormal(path: string): boolean {
+  if (path.charCodeAt(0) !== 47 /* / */) return false;
+  for (let i = 1; i < path.length; i++) {
+    const c = path.charCodeAt(i);
+    if (c === 37 /* % */) return false;
+    if ((c === 47 || c === 46 /* . */) && path.charCodeAt(i - 1) === 47) return false;
+  }
+  return true;
 }
