@@ -92,6 +92,11 @@ const CASES = `cases:
     want: login
   - url: https://public.example.com/anything
     want: allow
+  - name: the time may carry an offset (06:30 in Berlin is still closed)
+    url: https://app.example.com/reports
+    time: 2026-11-23T06:30:00+01:00
+    identity: {email: ada@example.com, groups: [admins]}
+    want: deny
 `;
 
 const FAILING_CASES = `cases:
@@ -282,7 +287,7 @@ describe('limen policy test', () => {
   test('a passing table exits 0 and prints "N passed, 0 failed"', async () => {
     const r = await runCli(['policy', 'test', '--config', file('good.yaml'), file('cases.yaml')]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.equal(r.stdout, '4 passed, 0 failed\n');
+    assert.equal(r.stdout, '5 passed, 0 failed\n');
   });
 
   test('a failing case exits 1 and is shown with its reasons', async () => {
@@ -378,6 +383,8 @@ describe('policy and data commands: help and usage errors', () => {
       { argv: ['policy', 'explain', '--config', g, '--url', url, '--no-identity', '--email', 'a@b.c'], want: /--no-identity cannot be combined/ },
       { argv: ['policy', 'explain', '--config', g, '--url', url, '--no-identity', '--time', '10:00'], want: /--time: expected an ISO-8601 date-time/ },
       { argv: ['policy', 'explain', '--config', g, '--url', url, '--no-identity', '--time', '2026-13-45T99:00:00Z'], want: /--time: expected an ISO-8601 date-time/ },
+      { argv: ['policy', 'explain', '--config', g, '--url', url, '--no-identity', '--time', '2026-02-30T10:00:00Z'], want: /--time: expected an ISO-8601 date-time/ },
+      { argv: ['policy', 'explain', '--config', g, '--url', url, '--no-identity', '--time', '2026-11-23T10:00:00'], want: /--time: expected an ISO-8601 date-time with a zone/ },
       { argv: ['policy', 'explain', '--config', g, '--url', url, '--no-identity', '--ip', '300.1.1.1'], want: /--ip: expected an IPv4 or IPv6 address/ },
       { argv: ['policy', 'explain', '--config', g, '--url', url, '--no-identity', '--method', 'GE T'], want: /--method: expected an HTTP method/ },
       { argv: ['policy', 'explain', '--config', g, '--url', url, '--claim', 'novalue'], want: /--claim: expected NAME=VALUE/ },

@@ -21,6 +21,7 @@ import type { DecisionResult } from '../authz/index.js';
 import { locateInYaml } from '../config/index.js';
 import { parseClientIp, type SimulatedIdentity, type SimulatedRequest } from './policy-simulate.js';
 
+/** The client address of an imagined request that names none. */
 export const DEFAULT_CLIENT_IP = '127.0.0.1';
 
 // ISO-8601 date-time with an explicit offset, so a case means the same
@@ -30,6 +31,9 @@ const DATE_TIME = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?
 /** An ISO-8601 date-time with `Z` or an offset → ms since epoch; undefined otherwise. */
 export function parseInstant(text: string): number | undefined {
   if (!DATE_TIME.test(text)) return undefined;
+  // Date.parse rolls 2026-02-30 over into March and reads 24:00; refuse both.
+  const [y, mo, d, h] = [text.slice(0, 4), text.slice(5, 7), text.slice(8, 10), text.slice(11, 13)].map(Number) as [number, number, number, number];
+  if (mo < 1 || mo > 12 || d < 1 || d > new Date(Date.UTC(y, mo, 0)).getUTCDate() || h > 23) return undefined;
   const t = Date.parse(text.replace(' ', 'T').replace(/([+-]\d{2})(\d{2})$/, '$1:$2'));
   return Number.isFinite(t) ? t : undefined;
 }
