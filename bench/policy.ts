@@ -97,7 +97,7 @@ const tenCriteria = parsePolicy(
 );
 
 // 1000 distinct users, each with their own address, groups and claims, in
-// round-robin: no memo sees the same user twice in a row. About 40% allowed,
+// round-robin, so nothing sees the same user twice in a row. About 40% allowed,
 // 40% denied, 20% anonymous (login).
 const baseGroups = ['everyone', 'engineering', 'platform', 'oncall', 'reviewers', 'github-users'];
 const inputs: PolicyInput[] = Array.from({ length: 1000 }, (_, i) => {

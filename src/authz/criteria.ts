@@ -1,7 +1,8 @@
 /**
  * Every PPL criterion (CONTRACT §3), each compiled once into a closure that
  * returns one of a few outcome objects built at compile time, so evaluating a
- * criterion allocates nothing. An outcome is the CriterionTrace itself:
+ * criterion allocates next to nothing (`domain` slices the email; an IPv6
+ * client address is parsed). An outcome is the CriterionTrace itself:
  * `matched` plus the reason (`email-ok`, `email-unauthorized`, ...).
  *
  * A criterion that needs an identity returns `user-unauthenticated` when the
