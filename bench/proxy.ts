@@ -18,6 +18,7 @@ import { CookieJar, closeHttpAgents, request, scriptedLogin } from '../test/supp
 import { ECHO_PATH, type LimenStart, type ProfileStarted, type ProfileWritten, type Ready, type StoreKind, type UpstreamKind } from './lib/messages.js';
 import { startNginx, type RunningNginx } from './lib/nginx.js';
 import { forkTs, freePort, killAll, nextMessage, REPO_ROOT, stopChild } from './lib/processes.js';
+import { cpuMs, processAndChildren, procAvailable } from './lib/cpu.js';
 import { evaluateGoals, formatGoals, formatTable, type Row, type TargetKey } from './lib/report.js';
 import { formatProfile, summarizeProfile, type CpuProfile } from './lib/profile.js';
 import { combineRuns, findLoadGenerator, runAutocannon, runWrk, wrkVersion, type LoadOptions, type LoadResult, type LoadTarget } from './lib/wrk.js';
@@ -196,6 +197,8 @@ interface Target {
   readonly load: LoadTarget;
   /** The Node process that serves this target: its first target gets the longer warm-up (V8 optimises hot code after a while). */
   readonly process?: string;
+  /** The processes whose CPU time is the cost of serving this target. */
+  readonly pids: readonly number[];
 }
 
 async function main(): Promise<void> {
@@ -257,12 +260,14 @@ async function main(): Promise<void> {
 
   const limenUrl = (l: LimenUnderTest): string => `http://127.0.0.1:${l.port}/`;
   const upstreamLabel = o.upstream === 'minimal' ? 'minimal node:http' : 'demo upstream';
+  const pidsOf = (pid: number | undefined): number[] => (pid === undefined || !procAvailable() ? [] : [pid]);
+  const nginxPids = procAvailable() ? processAndChildren(nginx.pid) : [];
   const targets: Target[] = [
-    { key: 'direct', process: 'upstream', label: `direct upstream (${upstreamLabel})`, load: { url: `${upstream.url}/`, headers: {} } },
-    { key: 'nginx', label: `${nginx.version}, 1 worker`, load: { url: `${nginx.url}/`, headers: {} } },
-    { key: 'public', process: 'limen-on', label: 'Limen public route', load: { url: limenUrl(limenOn), headers: { Host: limenOn.publicHost } } },
-    { key: 'signed', process: 'limen-on', label: 'Limen signed-in + identity headers, audit on', load: { url: limenUrl(limenOn), headers: { Host: limenOn.signedHost, Cookie: `${COOKIE_NAME}=${cookieOn}` } } },
-    { key: 'signedNoAudit', process: 'limen-off', label: 'Limen signed-in + identity headers, audit off', load: { url: limenUrl(limenOff), headers: { Host: limenOff.signedHost, Cookie: `${COOKIE_NAME}=${cookieOff}` } } },
+    { key: 'direct', process: 'upstream', pids: pidsOf(upstreamChild.pid), label: `direct upstream (${upstreamLabel})`, load: { url: `${upstream.url}/`, headers: {} } },
+    { key: 'nginx', pids: nginxPids, label: `${nginx.version}, 1 worker`, load: { url: `${nginx.url}/`, headers: {} } },
+    { key: 'public', process: 'limen-on', pids: pidsOf(limenOn.child.pid), label: 'Limen public route', load: { url: limenUrl(limenOn), headers: { Host: limenOn.publicHost } } },
+    { key: 'signed', process: 'limen-on', pids: pidsOf(limenOn.child.pid), label: 'Limen signed-in + identity headers, audit on', load: { url: limenUrl(limenOn), headers: { Host: limenOn.signedHost, Cookie: `${COOKIE_NAME}=${cookieOn}` } } },
+    { key: 'signedNoAudit', process: 'limen-off', pids: pidsOf(limenOff.child.pid), label: 'Limen signed-in + identity headers, audit off', load: { url: limenUrl(limenOff), headers: { Host: limenOff.signedHost, Cookie: `${COOKIE_NAME}=${cookieOff}` } } },
   ];
   for (const t of targets) await verify(t);
 
@@ -271,6 +276,7 @@ async function main(): Promise<void> {
   // run shifts every target alike instead of favouring the ones measured first.
   const segmentSec = Math.max(1, Math.round(o.durationSec / o.rounds));
   const runs = new Map<TargetKey, LoadResult[]>();
+  const cpuSpent = new Map<TargetKey, number>();
   const failures = new Map<TargetKey, string>();
   const warmed = new Set<string>();
   for (let round = 0; round < o.rounds; round++) {
@@ -282,7 +288,9 @@ async function main(): Promise<void> {
       log(`round ${round + 1}/${o.rounds}, ${t.label}: ${warmup > 0 ? `${warmup} s warm-up, ` : ''}${segmentSec} s measured`);
       try {
         if (warmup > 0) await runLoad(t.load, warmup);
+        const cpuBefore = cpuMs(t.pids);
         const r = await runLoad(t.load, segmentSec);
+        cpuSpent.set(t.key, (cpuSpent.get(t.key) ?? 0) + cpuMs(t.pids) - cpuBefore);
         runs.set(t.key, [...(runs.get(t.key) ?? []), r]);
       } catch (e) {
         failures.set(t.key, (e as Error).message);
@@ -292,9 +300,11 @@ async function main(): Promise<void> {
   const rows: Row[] = targets.map((t) => {
     const error = failures.get(t.key);
     const rs = runs.get(t.key) ?? [];
-    return error !== undefined || rs.length === 0
-      ? { key: t.key, label: t.label, error: error ?? 'not measured' }
-      : { key: t.key, label: t.label, result: combineRuns(rs) };
+    if (error !== undefined || rs.length === 0) return { key: t.key, label: t.label, error: error ?? 'not measured' };
+    const result = combineRuns(rs);
+    const cpu = cpuSpent.get(t.key);
+    const cpuUsPerRequest = t.pids.length > 0 && cpu !== undefined && result.requests > 0 ? (cpu * 1000) / result.requests : undefined;
+    return { key: t.key, label: t.label, result, cpuUsPerRequest };
   });
 
   const profiles: string[] = [];

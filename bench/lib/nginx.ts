@@ -16,6 +16,8 @@ export interface RunningNginx {
   readonly url: string;
   readonly port: number;
   readonly version: string;
+  /** The master's pid (its worker is its child). */
+  readonly pid: number;
   /** The directory holding its config, pid and logs. */
   readonly dir: string;
   stop(): Promise<void>;
@@ -83,6 +85,7 @@ export async function startNginx(upstreamPort: number): Promise<RunningNginx> {
   }
   return {
     url: `http://127.0.0.1:${port}`, port, version, dir,
+    pid: child.pid!,
     // SIGQUIT is nginx's graceful shutdown; SIGKILL follows after the grace period.
     async stop() {
       await stopChild(child, 'SIGQUIT');

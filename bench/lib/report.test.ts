@@ -6,11 +6,15 @@ import type { LoadResult } from './wrk.js';
 const res = (requestsPerSec: number, extra: Partial<LoadResult> = {}): LoadResult =>
   ({ requestsPerSec, p50Ms: 1.5, p99Ms: 12, requests: requestsPerSec * 8, seconds: 8, non2xx: 0, socketErrors: 0, ...extra });
 
-function rows(rps: Partial<Record<TargetKey, number>>, extra: Partial<Record<TargetKey, Partial<LoadResult>>> = {}): Row[] {
+function rows(
+  rps: Partial<Record<TargetKey, number>>,
+  extra: Partial<Record<TargetKey, Partial<LoadResult>>> = {},
+  cpu: Partial<Record<TargetKey, number>> = {},
+): Row[] {
   const keys: TargetKey[] = ['direct', 'nginx', 'public', 'signed', 'signedNoAudit'];
   return keys.map((key) => {
     const v = rps[key];
-    return v === undefined ? { key, label: key, error: 'wrk exited with 1' } : { key, label: key, result: res(v, extra[key]) };
+    return v === undefined ? { key, label: key, error: 'wrk exited with 1' } : { key, label: key, result: res(v, extra[key]), cpuUsPerRequest: cpu[key] };
   });
 }
 
@@ -42,20 +46,29 @@ describe('evaluateGoals', () => {
     const g = evaluateGoals(rows({ nginx: 20000, public: 10000, signed: 5000, signedNoAudit: 5500 }));
     assert.deepEqual(g.map((x) => x.ratio), [0.25, 0.5, 5000 / 5500]);
     assert.deepEqual(g.map((x) => x.threshold), [0.4, 0.85, 0.9]);
+    assert.deepEqual(g.map((x) => x.cpuRatio), [undefined, undefined, undefined]);
+  });
+
+  test('CPU ratios are cost(b) / cost(a), and only where both figures exist', () => {
+    const g = evaluateGoals(rows({ nginx: 20000, public: 10000, signed: 5000, signedNoAudit: 5500 }, {}, { nginx: 40, public: 200, signed: 400 }));
+    assert.deepEqual(g.map((x) => x.cpuRatio), [0.1, 0.5, undefined]);
+    // A run with non-2xx responses gives no CPU ratio either.
+    const bad = evaluateGoals(rows({ nginx: 20000, public: 10000, signed: 5000 }, { signed: { non2xx: 1 } }, { nginx: 40, public: 200, signed: 400 }));
+    assert.deepEqual(bad.map((x) => x.cpuRatio), [undefined, undefined, undefined]);
   });
 });
 
 describe('formatTable', () => {
   test('ratios to nginx for every row, to Limen public for Limen rows only', () => {
-    const out = formatTable(rows({ direct: 30000, nginx: 20000, public: 10000, signed: 9000, signedNoAudit: 9500 }));
+    const out = formatTable(rows({ direct: 30000, nginx: 20000, public: 10000, signed: 9000, signedNoAudit: 9500 }, {}, { direct: 20.4, nginx: 5.55, public: 312.4, signed: 401 }));
     const lines = out.split('\n');
-    assert.match(lines[0]!, /^target\s+req\/s\s+p50\s+p99\s+x nginx\s+x Limen public$/);
+    assert.match(lines[0]!, /^target\s+req\/s\s+p50\s+p99\s+x nginx\s+x Limen public\s+CPU\/req$/);
     const line = (key: string): string => lines.find((l) => l.startsWith(`${key} `))!;
-    assert.match(line('direct'), /30000\s+1\.50ms\s+12\.0ms\s+1\.50x$/);
-    assert.match(line('nginx'), /20000 .* 1\.00x$/);
-    assert.match(line('public'), /10000 .* 0\.50x\s+1\.00x$/);
-    assert.match(line('signed'), /9000 .* 0\.45x\s+0\.90x$/);
-    assert.match(line('signedNoAudit'), /9500 .* 0\.47x\s+0\.95x$/);
+    assert.match(line('direct'), /30000\s+1\.50ms\s+12\.0ms\s+1\.50x\s+20us$/);
+    assert.match(line('nginx'), /20000 .* 1\.00x\s+5\.5us$/);
+    assert.match(line('public'), /10000 .* 0\.50x\s+1\.00x\s+312us$/);
+    assert.match(line('signed'), /9000 .* 0\.45x\s+0\.90x\s+401us$/);
+    assert.match(line('signedNoAudit'), /9500 .* 0\.47x\s+0\.95x\s+-$/);
   });
 
   test('failed and invalid runs are marked and explained', () => {
@@ -66,7 +79,7 @@ describe('formatTable', () => {
     assert.match(out, /\(\*\) public: 5 of 80000 responses were not 2xx\/3xx/);
     assert.match(out, /public: 2 socket errors/);
     // The invalid public figure is not used as the denominator.
-    assert.match(out, /^signedNoAudit .* 0\.47x\s+-$/m);
+    assert.match(out, /^signedNoAudit .* 0\.47x\s+-\s+-$/m);
   });
 });
 
@@ -77,7 +90,16 @@ describe('formatGoals', () => {
     assert.match(out, /^auditing on vs off \(signed-in\): 1\.000x {2}\(on 5000 req\/s, off 5000 req\/s/m);
     assert.match(out, /\[NOT met\]\s+signed-in .* ≥ 0\.40× nginx: 0\.25x/);
     assert.match(out, /\[NOT met\]\s+signed-in .* ≥ 0\.85× Limen public: 0\.50x/);
-    assert.match(out, /\[met\]\s+signed-in audit on within 10% .*: 1\.00x/);
+    assert.match(out, /\[met\]\s+signed-in audit on within 10% .*: 1\.00x$/m);
+    assert.doesNotMatch(out, /by CPU/);
+  });
+
+  test('CPU-based ratios are shown next to the targets when measured', () => {
+    const r = rows({ nginx: 20000, public: 10000, signed: 5000, signedNoAudit: 5000 }, {}, { nginx: 40, public: 200, signed: 400, signedNoAudit: 380 });
+    const out = formatGoals(r, evaluateGoals(r));
+    assert.match(out, /≥ 0\.40× nginx: 0\.25x {2}\(by CPU per request: 0\.10x\)$/m);
+    assert.match(out, /on\/off ≥ 0\.90\): 1\.00x {2}\(by CPU per request: 0\.95x\)$/m);
+    assert.match(out, /^CPU\/req is the user \+ system time/m);
   });
 
   test('missing figures say so instead of guessing', () => {

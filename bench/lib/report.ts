@@ -13,6 +13,11 @@ export interface Row {
   /** Undefined when the run failed; `error` says why. */
   readonly result?: LoadResult | undefined;
   readonly error?: string | undefined;
+  /**
+   * CPU time of the server under test (the upstream for `direct`) per
+   * request, in microseconds, when /proc could be read.
+   */
+  readonly cpuUsPerRequest?: number | undefined;
 }
 
 export interface Goal {
@@ -21,7 +26,8 @@ export interface Goal {
   readonly ratio: number | undefined;
   readonly threshold: number;
   readonly met: boolean | undefined;
-  readonly note?: string;
+  /** The same ratio from CPU time per request instead of requests/s: what it would be with a core to itself. */
+  readonly cpuRatio?: number | undefined;
 }
 
 /** A row's figures are trusted only when every response was 2xx/3xx. */
@@ -37,18 +43,29 @@ function ratioOf(rows: readonly Row[], a: TargetKey, b: TargetKey): number | und
   return x.requestsPerSec / y.requestsPerSec;
 }
 
-function goal(name: string, ratio: number | undefined, threshold: number, note?: string): Goal {
-  return { name, ratio, threshold, met: ratio === undefined ? undefined : ratio >= threshold, ...(note ? { note } : {}) };
+/** Throughput of `a` relative to `b` as CPU cost predicts it: cost(b) / cost(a). */
+function cpuRatioOf(rows: readonly Row[], a: TargetKey, b: TargetKey): number | undefined {
+  const x = rows.find((r) => r.key === a);
+  const y = rows.find((r) => r.key === b);
+  if (!usable(x) || !usable(y)) return undefined;
+  const cx = x?.cpuUsPerRequest;
+  const cy = y?.cpuUsPerRequest;
+  return cx === undefined || cy === undefined || cx <= 0 ? undefined : cy / cx;
 }
 
-/** The three targets, by requests/s. */
+function goal(rows: readonly Row[], name: string, a: TargetKey, b: TargetKey, threshold: number): Goal {
+  const ratio = ratioOf(rows, a, b);
+  return { name, ratio, threshold, met: ratio === undefined ? undefined : ratio >= threshold, cpuRatio: cpuRatioOf(rows, a, b) };
+}
+
+/** The three targets, judged by requests/s (the CPU-cost ratio is information only). */
 export function evaluateGoals(rows: readonly Row[]): Goal[] {
   return [
-    goal('signed-in (identity headers, audit on) ≥ 0.40× nginx', ratioOf(rows, 'signed', 'nginx'), 0.40),
-    goal('signed-in (identity headers, audit on) ≥ 0.85× Limen public', ratioOf(rows, 'signed', 'public'), 0.85),
+    goal(rows, 'signed-in (identity headers, audit on) ≥ 0.40× nginx', 'signed', 'nginx', 0.40),
+    goal(rows, 'signed-in (identity headers, audit on) ≥ 0.85× Limen public', 'signed', 'public', 0.85),
     // "Within 10%" is one-sided: auditing may not cost more than 10 %; on
     // running faster than off is noise, not a miss.
-    goal('signed-in audit on within 10% of audit off (on/off ≥ 0.90)', ratioOf(rows, 'signed', 'signedNoAudit'), 0.90),
+    goal(rows, 'signed-in audit on within 10% of audit off (on/off ≥ 0.90)', 'signed', 'signedNoAudit', 0.90),
   ];
 }
 
@@ -67,15 +84,19 @@ function ratioText(r: number | undefined): string {
 
 const LIMEN: ReadonlySet<TargetKey> = new Set(['public', 'signed', 'signedNoAudit']);
 
-/** The table: target, req/s, p50, p99, ratio to nginx and (Limen rows) to Limen public, then notes. */
+function cpuText(us: number | undefined): string {
+  return us === undefined ? '-' : `${us.toFixed(us < 10 ? 1 : 0)}us`;
+}
+
+/** The table: target, req/s, p50, p99, ratio to nginx and (Limen rows) to Limen public, CPU per request, then notes. */
 export function formatTable(rows: readonly Row[]): string {
-  const header = ['target', 'req/s', 'p50', 'p99', 'x nginx', 'x Limen public'];
+  const header = ['target', 'req/s', 'p50', 'p99', 'x nginx', 'x Limen public', 'CPU/req'];
   const body: string[][] = [];
   const notes: string[] = [];
   for (const r of rows) {
     const res = r.result;
     if (!res) {
-      body.push([r.label, 'failed', '-', '-', '-', '-']);
+      body.push([r.label, 'failed', '-', '-', '-', '-', '-']);
       notes.push(`${r.label}: ${r.error ?? 'no result'}`);
       continue;
     }
@@ -87,6 +108,7 @@ export function formatTable(rows: readonly Row[]): string {
       formatMs(res.p99Ms),
       r.key === 'nginx' ? '1.00x' : ratioText(ratioOf(rows, r.key, 'nginx')),
       LIMEN.has(r.key) ? ratioText(ratioOf(rows, r.key, 'public')) : '',
+      cpuText(r.cpuUsPerRequest),
     ]);
     if (!ok) notes.push(`(*) ${r.label}: ${res.non2xx} of ${res.requests} responses were not 2xx/3xx; its figures are not used in ratios`);
     if (res.socketErrors > 0) notes.push(`${r.label}: ${res.socketErrors} socket errors (connect/read/write/timeout)`);
@@ -106,7 +128,11 @@ export function formatGoals(rows: readonly Row[], goals: readonly Goal[]): strin
     : 'auditing on vs off (signed-in): not measured';
   const lines = goals.map((g) => {
     const mark = g.met === undefined ? '[not measured]' : g.met ? '[met]' : '[NOT met]';
-    return `  ${mark.padEnd(14)} ${g.name}: ${ratioText(g.ratio)}`;
+    return `  ${mark.padEnd(14)} ${g.name}: ${ratioText(g.ratio)}${g.cpuRatio === undefined ? '' : `  (by CPU per request: ${ratioText(g.cpuRatio)})`}`;
   });
-  return [auditLine, 'targets:', ...lines].join('\n');
+  const cpuNote = goals.some((g) => g.cpuRatio !== undefined)
+    ? ['CPU/req is the user + system time of the server under test (the upstream on the direct row) per request;',
+      'the "by CPU" ratios estimate what req/s would show with a core for each server, whatever else the machine runs.']
+    : [];
+  return [auditLine, 'targets (by req/s):', ...lines, ...cpuNote].join('\n');
 }
