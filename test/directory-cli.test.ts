@@ -229,14 +229,10 @@ describe('directory, sessions and audit CLI against a running server', () => {
     const cases: [string[], number, RegExp][] = [
       [['users', 'add'], 2, /--email E is required/],
       [['users', 'add', '--email', 'x@y.z', '--bogus'], 2, /bogus/],
-      [['users', 'show'], 2, /expected exactly one user/],
       [['users', 'show', 'ghost@example.com'], 1, /no user with id or email "ghost@example\.com"/],
-      [['groups', 'show', 'ghosts'], 1, /no group/],
       [['users', 'add', '--email', 'not-an-email'], 1, /email must be an email address/],
       [['sessions', 'revoke'], 2, /give a session ID or --user/],
       [['audit', 'query', '--since', 'yesterday'], 2, /--since: expected a duration/],
-      [['audit', 'query', '--decision', 'maybe'], 2, /--decision/],
-      [['audit', 'query', '--limit', '0'], 2, /--limit/],
     ];
     for (const [args, code, message] of cases) {
       const r = await cli(...args);
@@ -246,8 +242,5 @@ describe('directory, sessions and audit CLI against a running server', () => {
     const noConfig = await runCli(['users', 'list']);
     assert.equal(noConfig.code, 2);
     assert.match(noConfig.stderr, /--config FILE is required/);
-    const help = await runCli(['audit', 'query', '--help']);
-    assert.equal(help.code, 0);
-    assert.match(help.stdout, /^Usage: limen audit query/);
   });
 });
