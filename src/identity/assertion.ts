@@ -30,7 +30,7 @@ export const ASSERTION_TTL_S = 300;
 const REUSE_MARGIN_S = 60;
 const CACHE_MAX = 50_000;
 
-interface Cached { readonly token: string; readonly reuseUntil: number }
+interface Cached { readonly token: string; readonly iat: number; readonly reuseUntil: number }
 
 /**
  * Signs `X-Pomerium-Jwt-Assertion` values with the current key, caching each
@@ -77,13 +77,14 @@ export class AssertionSigner {
     const nowS = Math.floor(this.now() / 1000);
     const key = `${identity.cacheKey}\u0000${host}`;
     const hit = this.cache.get(key);
-    if (hit && hit.reuseUntil > nowS) return hit.token;
+    // A clock stepped back must not hand out a token issued in the future.
+    if (hit && hit.reuseUntil > nowS && hit.iat <= nowS) return hit.token;
     const k = this.keys.current;
     const token = await new SignJWT(this.claimsFor(identity, host, nowS))
       .setProtectedHeader({ alg: k.alg, kid: k.kid, typ: 'JWT' })
       .sign(k.privateKey);
     if (this.cache.size >= CACHE_MAX) this.evictExpired(nowS);
-    this.cache.set(key, { token, reuseUntil: nowS + ASSERTION_TTL_S - REUSE_MARGIN_S });
+    this.cache.set(key, { token, iat: nowS, reuseUntil: nowS + ASSERTION_TTL_S - REUSE_MARGIN_S });
     return token;
   }
 
@@ -98,7 +99,7 @@ export type CarriedAssertionFailure =
   | 'assertion-malformed' | 'assertion-signature-invalid' | 'assertion-expired' | 'assertion-unknown-key'
   | 'assertion-too-large';
 
-const MAX_CARRIED_BYTES = 16 * 1024;
+const MAX_CARRIED_BYTES = 8 * 1024;
 const CLOCK_SKEW_S = 60;
 
 /**

@@ -66,6 +66,8 @@ export function buildUpstreamHeaders(req: IncomingMessage, route: RouteConfig, p
       continue;
     }
     if (removed.length > 0 && removed.includes(lower)) continue;
+    // Names Limen sets (claim headers may have any name) are never client-supplied.
+    if (plan.identityHeaders[lower] !== undefined) continue;
     if (route.setRequestHeaders[lower] !== undefined || hasKeyCaseInsensitive(route.setRequestHeaders, lower)) continue;
     out.push(name, value);
   }
