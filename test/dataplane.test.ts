@@ -70,6 +70,8 @@ describe('data plane', () => {
         { name: 'weighted', from: 'http://weighted.localhost:PORT', to: [`${a.url},3`, `${b.url},1`], allow_public_unauthenticated_access: true },
         { name: 'counted', from: 'http://counted.localhost:PORT', to: b.url, allow_public_unauthenticated_access: true },
         { name: 'signed', from: 'http://signed.localhost:PORT', to: 'UPSTREAM', allow_any_authenticated_user: true, allow_websockets: true },
+        // Streaming a GiB under a loaded CI machine can outlast the 30 s default.
+        { name: 'bulk', from: 'http://bulk.localhost:PORT', to: 'UPSTREAM', allow_public_unauthenticated_access: true, timeout: '0' },
         { name: 'nows', from: 'http://nows.localhost:PORT', to: 'UPSTREAM', allow_public_unauthenticated_access: true },
       ],
       config: { jwt_claims_headers: ['email'] },
@@ -165,6 +167,7 @@ describe('data plane', () => {
       { url: `${s.origin('paths')}/items/42`, wantUrl: '/items/42' },
       { url: `${s.origin('paths')}/items/42x`, status: 404 },
       { url: `http://deep.a.wild.localhost:${s.port}/w`, wantUrl: '/w' },
+      { url: `${s.origin('paths')}/%69tems/7`, wantUrl: '/items/7' },
       { url: `http://wild.localhost:${s.port}/w`, status: 404 },
     ];
     for (const c of table) {
@@ -175,6 +178,22 @@ describe('data plane', () => {
       if (c.wantHost) assert.equal(e.headers.host, c.wantHost, c.url);
       if (c.wantUrl) assert.equal(e.url, c.wantUrl, c.url);
     }
+  });
+
+  test('paths are normalized before routing and forwarding: no escaping a prefix route', async () => {
+    // Raw sockets: an HTTP client would remove the dot segments itself.
+    const host = `prefix.localhost:${s.port}`;
+    for (const path of ['/api/../admin', '/api/%2e%2e/admin', '/api/..%2fadmin/../../x']) {
+      assert.equal(await rawRequest(s.port, `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`), 404, path);
+    }
+    const body = await new Promise<string>((resolve) => {
+      const sock = connect(s.port, '127.0.0.1');
+      let data = '';
+      sock.on('data', (d) => { data += d.toString(); });
+      sock.on('close', () => resolve(data));
+      sock.write(`GET /api//users/./x/../me?q=1 HTTP/1.1\r\nHost: ${host}\r\nAccept: application/json\r\nConnection: close\r\n\r\n`);
+    });
+    assert.equal((JSON.parse(body.slice(body.indexOf('\r\n\r\n') + 4)) as Echo).url, '/v2/users/me?q=1');
   });
 
   test('route timeout → 504, unreachable upstream → 502, both as Limen pages with a request id', async () => {
@@ -253,11 +272,11 @@ describe('data plane', () => {
     let peak = rss0;
     const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 50);
     try {
-      const down = await request(`${s.origin('public')}/stream?bytes=${GiB}`, { consume: 'count', timeoutMs: 120_000 });
+      const down = await request(`${s.origin('bulk')}/stream?bytes=${GiB}`, { consume: 'count', timeoutMs: 120_000 });
       assert.equal(down.status, 200);
       assert.equal(down.bodyBytes, GiB);
       async function* body(): AsyncGenerator<Buffer> { for (let i = 0; i < 1024; i++) yield chunk; }
-      const up = await request(`${s.origin('public')}/upload`, {
+      const up = await request(`${s.origin('bulk')}/upload`, {
         method: 'POST', headers: { ...JSON_ACCEPT, 'content-length': String(GiB), 'content-type': 'application/octet-stream' },
         body: Readable.from(body()), timeoutMs: 120_000,
       });

@@ -29,3 +29,4 @@ export { describeDecision, describeReason, explainDecision } from './explain.js'
 export { lintPolicy } from './lint.js';
 export type { PolicyWarning } from './lint.js';
 export { CRITERION_NAMES } from './criteria.js';
+export { normalizePath } from './path.js';

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { evaluate, type DataRecord } from '../authz/index.js';
+import { evaluate, normalizePath, type DataRecord } from '../authz/index.js';
 import { getRecord } from '../records/index.js';
 import type { Caller, Identifier } from '../authn/index.js';
 import { clientIp, newRequestId, parseHostHeader, sendError } from '../http/index.js';
@@ -48,7 +48,12 @@ function baseContext(rt: Runtime, svc: Services, identifier: Identifier, req: In
   const url = req.url ?? '';
   if (!url.startsWith('/')) return 'The request target must be an absolute path.';
   const q = url.indexOf('?');
-  const pathname = q < 0 ? url : url.slice(0, q);
+  const rawPath = q < 0 ? url : url.slice(0, q);
+  // RFC 3986 §6.2.2 normalization before routing, policy and forwarding (as
+  // Envoy does for Pomerium): `/public/../admin` and `/%61dmin` are `/admin`
+  // everywhere, so neither a route prefix nor a policy can be side-stepped.
+  const pathname = normalizePath(rawPath);
+  if (pathname !== rawPath) req.url = pathname + (q < 0 ? '' : url.slice(q));
   let query: URLSearchParams;
   try {
     query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
