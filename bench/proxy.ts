@@ -197,8 +197,8 @@ interface Target {
   readonly load: LoadTarget;
   /** The Node process that serves this target: its first target gets the longer warm-up (V8 optimises hot code after a while). */
   readonly process?: string;
-  /** The processes whose CPU time is the cost of serving this target. */
-  readonly pids: readonly number[];
+  /** The processes whose CPU time is the cost of serving this target (asked each time: nginx forks its worker after listening). */
+  readonly pids: () => readonly number[];
 }
 
 async function main(): Promise<void> {
@@ -260,8 +260,9 @@ async function main(): Promise<void> {
 
   const limenUrl = (l: LimenUnderTest): string => `http://127.0.0.1:${l.port}/`;
   const upstreamLabel = o.upstream === 'minimal' ? 'minimal node:http' : 'demo upstream';
-  const pidsOf = (pid: number | undefined): number[] => (pid === undefined || !procAvailable() ? [] : [pid]);
-  const nginxPids = procAvailable() ? processAndChildren(nginx.pid) : [];
+  const proc = procAvailable();
+  const pidsOf = (pid: number | undefined) => (): number[] => (pid === undefined || !proc ? [] : [pid]);
+  const nginxPids = (): number[] => (proc ? processAndChildren(nginx.pid) : []);
   const targets: Target[] = [
     { key: 'direct', process: 'upstream', pids: pidsOf(upstreamChild.pid), label: `direct upstream (${upstreamLabel})`, load: { url: `${upstream.url}/`, headers: {} } },
     { key: 'nginx', pids: nginxPids, label: `${nginx.version}, 1 worker`, load: { url: `${nginx.url}/`, headers: {} } },
@@ -288,9 +289,10 @@ async function main(): Promise<void> {
       log(`round ${round + 1}/${o.rounds}, ${t.label}: ${warmup > 0 ? `${warmup} s warm-up, ` : ''}${segmentSec} s measured`);
       try {
         if (warmup > 0) await runLoad(t.load, warmup);
-        const cpuBefore = cpuMs(t.pids);
+        const pids = t.pids();
+        const cpuBefore = cpuMs(pids);
         const r = await runLoad(t.load, segmentSec);
-        cpuSpent.set(t.key, (cpuSpent.get(t.key) ?? 0) + cpuMs(t.pids) - cpuBefore);
+        cpuSpent.set(t.key, (cpuSpent.get(t.key) ?? 0) + cpuMs(pids) - cpuBefore);
         runs.set(t.key, [...(runs.get(t.key) ?? []), r]);
       } catch (e) {
         failures.set(t.key, (e as Error).message);
@@ -303,7 +305,7 @@ async function main(): Promise<void> {
     if (error !== undefined || rs.length === 0) return { key: t.key, label: t.label, error: error ?? 'not measured' };
     const result = combineRuns(rs);
     const cpu = cpuSpent.get(t.key);
-    const cpuUsPerRequest = t.pids.length > 0 && cpu !== undefined && result.requests > 0 ? (cpu * 1000) / result.requests : undefined;
+    const cpuUsPerRequest = proc && cpu !== undefined && result.requests > 0 ? (cpu * 1000) / result.requests : undefined;
     return { key: t.key, label: t.label, result, cpuUsPerRequest };
   });
 
