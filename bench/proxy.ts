@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import type { ChildProcess } from 'node:child_process';
 import { startDevIdp, type DevIdp } from '../src/devidp/index.js';
 import { CookieJar, closeHttpAgents, request, scriptedLogin } from '../test/support/index.js';
-import { ECHO_PATH, type LimenStart, type ProfileStarted, type ProfileWritten, type Ready, type StoreKind, type UpstreamKind } from './lib/messages.js';
+import { ECHO_PATH, MINIMAL_BODY, type LimenStart, type ProfileStarted, type ProfileWritten, type Ready, type StoreKind, type UpstreamKind } from './lib/messages.js';
 import { startNginx, type RunningNginx } from './lib/nginx.js';
 import { forkTs, freePort, killAll, nextMessage, REPO_ROOT, stopChild } from './lib/processes.js';
 import { cpuMs, processAndChildren, procAvailable } from './lib/cpu.js';
@@ -26,7 +26,9 @@ import { combineRuns, findLoadGenerator, runAutocannon, runWrk, wrkVersion, type
 const USAGE = `Usage: npm run bench -- [options]
 
 Starts an upstream, nginx and Limen on 127.0.0.1, loads each with wrk and
-prints requests/s, p50 and p99, with ratios to nginx and to Limen's public route.
+prints requests/s, p50 and p99, with ratios to nginx and to Limen's public route,
+and the CPU time each server spent per request (from /proc, on Linux), which
+depends far less than requests/s on whatever else the machine is running.
 
 Options:
   --duration SECONDS     measured seconds per target (default 8), split over the rounds
@@ -224,6 +226,9 @@ async function main(): Promise<void> {
   const runLoad = (t: LoadTarget, durationSec: number): Promise<LoadResult> =>
     (generator === 'wrk' ? runWrk : runAutocannon)(t, { ...loadOpts, durationSec });
   const started = Date.now();
+  // Taken before anything starts: during the run the benchmark itself keeps
+  // about three processes busy (wrk, the server under test, the upstream).
+  const loadBefore = loadavg()[0]!;
 
   log(`starting the ${o.upstream} upstream`);
   const upstreamChild = forkTs('upstream-child.ts');
@@ -328,14 +333,13 @@ async function main(): Promise<void> {
   }
 
   const tool = generator === 'wrk' ? await wrkVersion() : `autocannon${o.loadGenerator ? '' : ' (wrk not found: apt-get install wrk for the reference figures)'}`;
-  const load = loadavg()[0]!;
   const ncpu = cpus().length;
   const out = [
     '',
     `Limen proxy benchmark: ${tool}, ${o.threads} thread(s), ${o.connections} connections; per target ${segmentSec * o.rounds} s measured in ${o.rounds} round(s) of ${segmentSec} s, order reversed each round, after ${o.warmupSec} s warm-up (+${o.processWarmupSec} s for a fresh Node process); p50/p99 are means over the rounds`,
-    `upstream: ${o.upstream === 'minimal' ? 'minimal node:http server with a fixed 30-byte body (the demo upstream is too slow to be a bottleneck-free baseline; --upstream demo to use it)' : 'the demo upstream from src/devidp (--upstream minimal for a faster baseline)'}, own process`,
+    `upstream: ${o.upstream === 'minimal' ? `minimal node:http server with a fixed ${Buffer.byteLength(MINIMAL_BODY)}-byte body (the demo upstream is too slow to be a bottleneck-free baseline; --upstream demo to use it)` : 'the demo upstream from src/devidp (--upstream minimal for a faster baseline)'}, own process`,
     `Limen: one process each, ${o.store} store, log lines to a discarding sink; "audit off" drops the audit log's store writes`,
-    `machine: ${ncpu} CPUs, load average ${load.toFixed(2)} at the end, node ${process.version}${load > ncpu * 0.75 ? '  (other work is running: figures are noisy)' : ''}`,
+    `machine: ${ncpu} CPUs, 1-minute load average ${loadBefore.toFixed(2)} before the run, node ${process.version}${loadBefore > ncpu * 0.5 ? '  (other work was running: req/s figures are noisy; CPU/req less so)' : ''}`,
     '',
     formatTable(rows),
     '',
