@@ -37,7 +37,7 @@ async function serve(handler: (req: IncomingMessage) => Promise<unknown>): Promi
 
 describe('original user context across three hops', () => {
   let s: Stack;
-  const services: Service[] = [];
+  const services: (Service & { server: Server })[] = [];
   let appToken = '';
   let apiToken = '';
   /** What App sends onward as -For (undefined: forward what it received). */
@@ -129,9 +129,9 @@ describe('original user context across three hops', () => {
     await scriptedLogin(`${s.origin('app')}/`, 'alan@example.com', { jar });
     const seen: string[] = [];
     const listener = (req: IncomingMessage) => { seen.push(JSON.stringify(req.headers)); };
-    for (const svc of services) (svc as { server: Server }).server.on('request', listener);
+    for (const svc of services) svc.server.on('request', listener);
     await request(`${s.origin('app')}/page`, { jar, headers: { accept: 'application/json' } });
-    for (const svc of services) (svc as { server: Server }).server.off('request', listener);
+    for (const svc of services) svc.server.off('request', listener);
     assert.equal(seen.length, 3);
     for (const h of seen) {
       assert.ok(!h.includes(appToken) && !h.includes(apiToken), 'no service-account token upstream');
