@@ -2,23 +2,23 @@
  * One Limen under test, in its own process (so its event loop is its own,
  * as in production), started as `limen serve` would start it: the same
  * extensions (service accounts, directory enrichment), a store, and a
- * logger whose lines go to a sink that discards them. With `auditStore:
- * false` the audit log still builds and logs every event but its batched
- * store writes are dropped: that is "auditing off" for the comparison.
- * On request it records a CPU profile of itself with the inspector.
+ * logger whose lines go to a sink that discards them. On request it
+ * switches the audit log's store writes off or on (the audit log still
+ * builds and logs every event: that is "auditing off" for the comparison)
+ * and records a CPU profile of itself with the inspector.
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { parseConfig } from '../../src/config/index.js';
 import { startLimen, type RunningLimen } from '../../src/server/index.js';
-import { openStore, type Store } from '../../src/store/index.js';
+import { openStore } from '../../src/store/index.js';
 import { createLogger } from '../../src/log/index.js';
 import { extensions } from '../../src/cli/extensions.js';
-import { AuditDiscardingStore } from './audit-discarding-store.js';
-import type { ChildFailed, LimenStart, ProfileStarted, ProfileStop, ProfileWritten, Ready } from './messages.js';
+import { AuditSwitchStore } from './audit-switch-store.js';
+import type { AuditStoreSwitch, AuditStoreSwitched, ChildFailed, LimenStart, ProfileStarted, ProfileStop, ProfileWritten, Ready } from './messages.js';
 
 let limen: RunningLimen | undefined;
-let store: Store | undefined;
+let store: AuditSwitchStore | undefined;
 let profiler: Session | undefined;
 
 async function start(m: LimenStart): Promise<Ready> {
@@ -26,13 +26,21 @@ async function start(m: LimenStart): Promise<Ready> {
   const opened = m.store === 'sqlite'
     ? await openStore({ type: 'file', connectionString: m.sqlitePath ?? '' })
     : await openStore({ type: 'memory', connectionString: '' });
-  store = m.auditStore ? opened : new AuditDiscardingStore(opened);
+  store = new AuditSwitchStore(opened);
   limen = await startLimen({
     config, store,
     logger: createLogger('info', () => {}),
     ...extensions,
   });
   return { type: 'ready', url: limen.url, port: limen.port };
+}
+
+async function switchAuditStore(m: AuditStoreSwitch): Promise<AuditStoreSwitched> {
+  if (!limen || !store) throw new Error('Limen is not running');
+  // Events queued under the old setting are stored (or dropped) under it.
+  await limen.services.audit.flush();
+  store.writeAudit = m.write;
+  return { type: 'audit-store-set', write: m.write };
 }
 
 async function startProfile(): Promise<ProfileStarted> {
@@ -59,7 +67,7 @@ async function stop(): Promise<void> {
   process.exit(0);
 }
 
-type Incoming = LimenStart | { type: 'profile-start' } | ProfileStop | { type: 'stop' };
+type Incoming = LimenStart | AuditStoreSwitch | { type: 'profile-start' } | ProfileStop | { type: 'stop' };
 
 process.on('message', (m: Incoming) => {
   const reply = (p: Promise<object>): void => {
@@ -70,6 +78,7 @@ process.on('message', (m: Incoming) => {
   };
   switch (m.type) {
     case 'start': reply(start(m)); break;
+    case 'audit-store': reply(switchAuditStore(m)); break;
     case 'profile-start': reply(startProfile()); break;
     case 'profile-stop': reply(stopProfile(m)); break;
     case 'stop': void stop(); break;

@@ -16,11 +16,20 @@ export interface LimenStart {
   readonly type: 'start';
   /** A config document for `parseConfig` (snake_case keys, as in YAML). */
   readonly config: Record<string, unknown>;
-  /** false: the audit log still runs and logs, but its store writes are dropped. */
-  readonly auditStore: boolean;
   readonly store: StoreKind;
   /** SQLite file when `store` is `sqlite`. */
   readonly sqlitePath?: string;
+}
+
+/** Flush the audit queue, then store (true) or drop (false) audit batches from now on. */
+export interface AuditStoreSwitch {
+  readonly type: 'audit-store';
+  readonly write: boolean;
+}
+
+export interface AuditStoreSwitched {
+  readonly type: 'audit-store-set';
+  readonly write: boolean;
 }
 
 export interface ProfileStart {

@@ -11,7 +11,7 @@ function rows(
   extra: Partial<Record<TargetKey, Partial<LoadResult>>> = {},
   cpu: Partial<Record<TargetKey, number>> = {},
 ): Row[] {
-  const keys: TargetKey[] = ['direct', 'nginx', 'public', 'signed', 'signedNoAudit'];
+  const keys: TargetKey[] = ['direct', 'nginx', 'public', 'signed', 'publicNoAudit', 'signedNoAudit'];
   return keys.map((key) => {
     const v = rps[key];
     return v === undefined ? { key, label: key, error: 'wrk exited with 1' } : { key, label: key, result: res(v, extra[key]), cpuUsPerRequest: cpu[key] };
@@ -59,8 +59,8 @@ describe('evaluateGoals', () => {
 });
 
 describe('formatTable', () => {
-  test('ratios to nginx for every row, to Limen public for Limen rows only', () => {
-    const out = formatTable(rows({ direct: 30000, nginx: 20000, public: 10000, signed: 9000, signedNoAudit: 9500 }, {}, { direct: 20.4, nginx: 5.55, public: 312.4, signed: 401 }));
+  test('ratios to nginx for every row, to the same Limen\'s public route for Limen rows only', () => {
+    const out = formatTable(rows({ direct: 30000, nginx: 20000, public: 10000, signed: 9000, publicNoAudit: 10000 / 0.95, signedNoAudit: 9500 }, {}, { direct: 20.4, nginx: 5.55, public: 312.4, signed: 401 }));
     const lines = out.split('\n');
     assert.match(lines[0]!, /^target\s+req\/s\s+p50\s+p99\s+x nginx\s+x Limen public\s+CPU\/req$/);
     const line = (key: string): string => lines.find((l) => l.startsWith(`${key} `))!;
@@ -68,26 +68,28 @@ describe('formatTable', () => {
     assert.match(line('nginx'), /20000 .* 1\.00x\s+5\.5us$/);
     assert.match(line('public'), /10000 .* 0\.50x\s+1\.00x\s+312us$/);
     assert.match(line('signed'), /9000 .* 0\.45x\s+0\.90x\s+401us$/);
-    assert.match(line('signedNoAudit'), /9500 .* 0\.47x\s+0\.95x\s+-$/);
+    assert.match(line('publicNoAudit'), /10526 .* 0\.53x\s+1\.00x\s+-$/);
+    assert.match(line('signedNoAudit'), /9500 .* 0\.47x\s+0\.90x\s+-$/);
   });
 
   test('failed and invalid runs are marked and explained', () => {
-    const out = formatTable(rows({ direct: 30000, nginx: 20000, public: 10000, signedNoAudit: 9500 }, { public: { non2xx: 5, requests: 80000, socketErrors: 2 } }));
+    const out = formatTable(rows({ direct: 30000, nginx: 20000, public: 10000, publicNoAudit: 10000, signedNoAudit: 9500 }, { publicNoAudit: { non2xx: 5, requests: 80000, socketErrors: 2 } }));
     assert.match(out, /^signed\s+failed/m);
     assert.match(out, /^signed: wrk exited with 1$/m);
-    assert.match(out, /^public \(\*\)/m);
-    assert.match(out, /\(\*\) public: 5 of 80000 responses were not 2xx\/3xx/);
-    assert.match(out, /public: 2 socket errors/);
+    assert.match(out, /^publicNoAudit \(\*\)/m);
+    assert.match(out, /\(\*\) publicNoAudit: 5 of 80000 responses were not 2xx\/3xx/);
+    assert.match(out, /publicNoAudit: 2 socket errors/);
     // The invalid public figure is not used as the denominator.
     assert.match(out, /^signedNoAudit .* 0\.47x\s+-\s+-$/m);
   });
 });
 
 describe('formatGoals', () => {
-  test('the audit line and one line per target', () => {
-    const r = rows({ nginx: 20000, public: 10000, signed: 5000, signedNoAudit: 5000 });
+  test('the audit lines and one line per target', () => {
+    const r = rows({ nginx: 20000, public: 10000, signed: 5000, publicNoAudit: 12500, signedNoAudit: 5000 });
     const out = formatGoals(r, evaluateGoals(r));
     assert.match(out, /^auditing on vs off \(signed-in\): 1\.000x {2}\(on 5000 req\/s, off 5000 req\/s/m);
+    assert.match(out, /^auditing on vs off \(public\): 0\.800x {2}\(on 10000 req\/s, off 12500 req\/s/m);
     assert.match(out, /\[NOT met\]\s+signed-in .* ≥ 0\.40× nginx: 0\.25x/);
     assert.match(out, /\[NOT met\]\s+signed-in .* ≥ 0\.85× Limen public: 0\.50x/);
     assert.match(out, /\[met\]\s+signed-in audit on within 10% .*: 1\.00x$/m);
@@ -106,6 +108,7 @@ describe('formatGoals', () => {
     const r = rows({ nginx: 20000 });
     const out = formatGoals(r, evaluateGoals(r));
     assert.match(out, /auditing on vs off \(signed-in\): not measured/);
+    assert.match(out, /auditing on vs off \(public\): not measured/);
     assert.equal(out.match(/\[not measured\]/g)?.length, 3);
   });
 });

@@ -5,7 +5,7 @@
  */
 import type { LoadResult } from './wrk.js';
 
-export type TargetKey = 'direct' | 'nginx' | 'public' | 'signed' | 'signedNoAudit';
+export type TargetKey = 'direct' | 'nginx' | 'public' | 'signed' | 'publicNoAudit' | 'signedNoAudit';
 
 export interface Row {
   readonly key: TargetKey;
@@ -82,13 +82,14 @@ function ratioText(r: number | undefined): string {
   return r === undefined ? '-' : `${r.toFixed(2)}x`;
 }
 
-const LIMEN: ReadonlySet<TargetKey> = new Set(['public', 'signed', 'signedNoAudit']);
+/** Each Limen row's "x Limen public" base: the public route of the same Limen (audit on or off). */
+const PUBLIC_OF: Partial<Record<TargetKey, TargetKey>> = { public: 'public', signed: 'public', publicNoAudit: 'publicNoAudit', signedNoAudit: 'publicNoAudit' };
 
 function cpuText(us: number | undefined): string {
   return us === undefined ? '-' : `${us.toFixed(us < 10 ? 1 : 0)}us`;
 }
 
-/** The table: target, req/s, p50, p99, ratio to nginx and (Limen rows) to Limen public, CPU per request, then notes. */
+/** The table: target, req/s, p50, p99, ratio to nginx and (Limen rows) to the same Limen's public route, CPU per request, then notes. */
 export function formatTable(rows: readonly Row[]): string {
   const header = ['target', 'req/s', 'p50', 'p99', 'x nginx', 'x Limen public', 'CPU/req'];
   const body: string[][] = [];
@@ -107,7 +108,7 @@ export function formatTable(rows: readonly Row[]): string {
       formatMs(res.p50Ms),
       formatMs(res.p99Ms),
       r.key === 'nginx' ? '1.00x' : ratioText(ratioOf(rows, r.key, 'nginx')),
-      LIMEN.has(r.key) ? ratioText(ratioOf(rows, r.key, 'public')) : '',
+      PUBLIC_OF[r.key] ? ratioText(ratioOf(rows, r.key, PUBLIC_OF[r.key]!)) : '',
       cpuText(r.cpuUsPerRequest),
     ]);
     if (!ok) notes.push(`(*) ${r.label}: ${res.non2xx} of ${res.requests} responses were not 2xx/3xx; its figures are not used in ratios`);
@@ -121,11 +122,13 @@ export function formatTable(rows: readonly Row[]): string {
 
 /** The audit on/off line and one line per target: met, NOT met, or not measured. */
 export function formatGoals(rows: readonly Row[], goals: readonly Goal[]): string {
-  const on = usable(rows.find((r) => r.key === 'signed'));
-  const off = usable(rows.find((r) => r.key === 'signedNoAudit'));
-  const auditLine = on && off
-    ? `auditing on vs off (signed-in): ${(on.requestsPerSec / off.requestsPerSec).toFixed(3)}x  (on ${on.requestsPerSec.toFixed(0)} req/s, off ${off.requestsPerSec.toFixed(0)} req/s; p99 on ${formatMs(on.p99Ms)}, off ${formatMs(off.p99Ms)})`
-    : 'auditing on vs off (signed-in): not measured';
+  const auditLine = (name: string, a: TargetKey, b: TargetKey): string => {
+    const on = usable(rows.find((r) => r.key === a));
+    const off = usable(rows.find((r) => r.key === b));
+    return on && off
+      ? `auditing on vs off (${name}): ${(on.requestsPerSec / off.requestsPerSec).toFixed(3)}x  (on ${on.requestsPerSec.toFixed(0)} req/s, off ${off.requestsPerSec.toFixed(0)} req/s; p99 on ${formatMs(on.p99Ms)}, off ${formatMs(off.p99Ms)})`
+      : `auditing on vs off (${name}): not measured`;
+  };
   const lines = goals.map((g) => {
     const mark = g.met === undefined ? '[not measured]' : g.met ? '[met]' : '[NOT met]';
     return `  ${mark.padEnd(14)} ${g.name}: ${ratioText(g.ratio)}${g.cpuRatio === undefined ? '' : `  (by CPU per request: ${ratioText(g.cpuRatio)})`}`;
@@ -134,5 +137,5 @@ export function formatGoals(rows: readonly Row[], goals: readonly Goal[]): strin
     ? ['CPU/req is the user + system time of the server under test (the upstream on the direct row) per request;',
       'the "by CPU" ratios estimate what req/s would show with a core for each server, whatever else the machine runs.']
     : [];
-  return [auditLine, 'targets (by req/s):', ...lines, ...cpuNote].join('\n');
+  return [auditLine('signed-in', 'signed', 'signedNoAudit'), auditLine('public', 'public', 'publicNoAudit'), 'targets (by req/s):', ...lines, ...cpuNote].join('\n');
 }

@@ -1,13 +1,16 @@
 /**
  * "Auditing off" for the benchmark, done without touching the server: a
- * store wrapper whose `appendAudit` drops the batch. The audit log still
- * builds, logs and queues every event, so the difference between on and
- * off is exactly the cost of storing the trail.
+ * store wrapper whose `appendAudit` drops the batch while `writeAudit` is
+ * false. The audit log still builds, logs and queues every event, so the
+ * difference between on and off is exactly the cost of storing the trail.
+ * Being a switch, it lets one Limen process be measured both ways.
  */
 import type { AuditEvent, AuditQuery, ChangeEvent, ListOptions, PutOptions, Store, StoredAuditEvent, StoredRecord } from '../../src/store/index.js';
 
-/** A store whose audit appends are dropped; everything else goes to `inner`. */
-export class AuditDiscardingStore implements Store {
+/** A store whose audit appends are dropped while `writeAudit` is false; everything else goes to `inner`. */
+export class AuditSwitchStore implements Store {
+  /** Whether audit batches reach the inner store. */
+  writeAudit = true;
   constructor(private readonly inner: Store) {}
   get kind(): string { return this.inner.kind; }
   get<T = Record<string, unknown>>(type: string, id: string, now?: number): Promise<StoredRecord<T> | null> {
@@ -21,7 +24,9 @@ export class AuditDiscardingStore implements Store {
     return this.inner.list<T>(type, opts, now);
   }
   purgeExpired(now?: number): Promise<number> { return this.inner.purgeExpired(now); }
-  appendAudit(_events: readonly AuditEvent[]): Promise<void> { return Promise.resolve(); }
+  appendAudit(events: readonly AuditEvent[]): Promise<void> {
+    return this.writeAudit ? this.inner.appendAudit(events) : Promise.resolve();
+  }
   queryAudit(q: AuditQuery): Promise<StoredAuditEvent[]> { return this.inner.queryAudit(q); }
   pruneAudit(before: number): Promise<number> { return this.inner.pruneAudit(before); }
   watch(listener: (e: ChangeEvent) => void): () => void { return this.inner.watch(listener); }
