@@ -1,9 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-/** A new request id: 16 random bytes, hex (never taken from the client). */
+// Request ids are unique, not secret: a random per-process prefix and a
+// counter cost far less than a CSPRNG call per request.
+const ID_PREFIX = randomBytes(6).toString('hex');
+let idCounter = 0;
+
+/** A new request id: 24 hex characters, unique per process (never taken from the client). */
 export function newRequestId(): string {
-  return randomBytes(12).toString('hex');
+  idCounter = (idCounter + 1) % 0x1000000000000;
+  return ID_PREFIX + idCounter.toString(16).padStart(12, '0');
 }
 
 /**

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
 import type { RouteConfig, Upstream } from '../config/index.js';
 import { buildResponseHeaders } from './headers.js';
@@ -121,60 +120,91 @@ const RETRYABLE_CONNECT = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH'
 
 /**
  * Streams the request to an upstream and the response back, without
- * buffering either body. Fails over to the next upstream only when the
- * connection could not be opened (nothing of the body was sent).
- * Resolves when the response has been fully sent or the client went away.
+ * buffering either body: response chunks are written straight to the
+ * client, and the upstream socket is paused while the client is slow
+ * (backpressure). Uses undici's dispatch API, the cheapest path it offers.
+ * Fails over to the next upstream only when the connection could not be
+ * opened (nothing of the body was sent). The route timeout bounds the wait
+ * for response headers (504). Resolves when the response has been sent or
+ * the client went away; rejects with UpstreamError before any byte was sent.
  */
-export async function forward(f: ForwardRequest): Promise<{ status: number; upstream: string }> {
+export function forward(f: ForwardRequest): Promise<{ status: number; upstream: string }> {
   const { req, res, route } = f;
   const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
   const candidates = f.selector.order(f.now());
-  const abort = new AbortController();
-  const onClose = (): void => { if (!res.writableFinished) abort.abort(); };
-  res.once('close', onClose);
-  let lastErr: unknown;
-  for (const upstream of candidates) {
-    const headers = f.hostFromUpstream ? withHost(f.headers, route.hostRewrite ?? upstream.url.host) : f.headers;
-    let timer: NodeJS.Timeout | undefined;
-    let timedOut = false;
-    if (route.timeoutMs > 0) {
-      timer = setTimeout(() => { timedOut = true; abort.abort(); }, route.timeoutMs);
-    }
-    try {
-      const up = await f.dispatcher.request({
+  const method = req.method as Dispatcher.HttpMethod;
+  return new Promise((resolve, reject) => {
+    let index = 0;
+    const attempt = (): void => {
+      const upstream = candidates[index]!;
+      const headers = f.hostFromUpstream ? withHost(f.headers, route.hostRewrite ?? upstream.url.host) : f.headers;
+      let controller: Dispatcher.DispatchController | undefined;
+      let status = 0;
+      let settled = false;
+      let clientGone = false;
+      const onClientClose = (): void => {
+        if (res.writableFinished) return;
+        clientGone = true;
+        controller?.abort(new Error('client closed the connection'));
+      };
+      res.once('close', onClientClose);
+      const settle = (): boolean => {
+        if (settled) return false;
+        settled = true;
+        res.off('close', onClientClose);
+        return true;
+      };
+      f.dispatcher.dispatch({
         origin: upstream.url.origin,
         path: upstreamPath(route, upstream, req.url ?? '/'),
-        method: req.method as Dispatcher.HttpMethod,
+        method,
         headers,
         body: hasBody ? req : null,
-        signal: abort.signal,
-        headersTimeout: 0,
+        headersTimeout: route.timeoutMs,
         bodyTimeout: route.idleTimeoutMs,
+      }, {
+        onRequestStart(c) {
+          controller = c;
+          if (clientGone) c.abort(new Error('client closed the connection'));
+        },
+        onResponseStart(_c, statusCode, upstreamHeaders) {
+          if (statusCode < 200) return; // 1xx: informational, the real answer follows
+          status = statusCode;
+          res.writeHead(statusCode, buildResponseHeaders(upstreamHeaders, route, f.requestId));
+        },
+        onResponseData(c, chunk) {
+          if (!res.write(chunk)) {
+            c.pause();
+            res.once('drain', () => c.resume());
+          }
+        },
+        onResponseEnd() {
+          if (!settle()) return;
+          res.end();
+          resolve({ status, upstream: upstream.url.origin });
+        },
+        onResponseError(_c, err) {
+          if (!settle()) return;
+          const code = (err as { code?: string }).code ?? '';
+          if (status !== 0 || clientGone) {
+            // Headers already went out (or nobody is listening): cut the response.
+            res.destroy();
+            resolve({ status: clientGone ? 499 : status, upstream: upstream.url.origin });
+            return;
+          }
+          if (code === 'UND_ERR_HEADERS_TIMEOUT') { reject(new UpstreamError(504, 'upstream-timeout', err)); return; }
+          if (RETRYABLE_CONNECT.has(code)) {
+            f.selector.markDown(upstream, f.now());
+            if (!hasBody && index + 1 < candidates.length) { index++; attempt(); return; }
+            reject(new UpstreamError(502, 'upstream-unreachable', err));
+            return;
+          }
+          reject(new UpstreamError(502, 'upstream-reset', err));
+        },
       });
-      if (timer) clearTimeout(timer);
-      res.writeHead(up.statusCode, buildResponseHeaders(up.headers, route, f.requestId));
-      await new Promise<void>((resolve) => {
-        pipeline(up.body, res, () => resolve());
-      });
-      res.off('close', onClose);
-      return { status: up.statusCode, upstream: upstream.url.origin };
-    } catch (e) {
-      if (timer) clearTimeout(timer);
-      lastErr = e;
-      const code = (e as { code?: string }).code ?? '';
-      if (timedOut) { res.off('close', onClose); throw new UpstreamError(504, 'upstream-timeout', e); }
-      if (abort.signal.aborted) { res.off('close', onClose); return { status: 499, upstream: upstream.url.origin }; }
-      if (RETRYABLE_CONNECT.has(code)) {
-        f.selector.markDown(upstream, f.now());
-        if (!hasBody) continue;
-      }
-      res.off('close', onClose);
-      if (RETRYABLE_CONNECT.has(code)) throw new UpstreamError(502, 'upstream-unreachable', e);
-      throw new UpstreamError(502, 'upstream-reset', e);
-    }
-  }
-  res.off('close', onClose);
-  throw new UpstreamError(502, 'upstream-unreachable', lastErr);
+    };
+    attempt();
+  });
 }
 
 function withHost(headers: string[], host: string): string[] {
