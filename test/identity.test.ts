@@ -154,6 +154,33 @@ describe('signed identity: keys, rotation, claims options, carried assertions', 
     assert.ok(reasons.includes('assertion-too-large'));
   });
 
+  test('header hygiene on a signed-in route with and without pass_identity_headers: exactly Limen\'s headers arrive', async () => {
+    clock = Date.now();
+    const spoofed = {
+      'x-pomerium-jwt-assertion': 'forged.assertion.value',
+      'x-pomerium-jwt-assertion-for': 'forged.for.value',
+      'x-pomerium-claim-email': 'ceo@example.com',
+      'x-pomerium-authenticated-user-email': 'ceo@example.com',
+      'x-pomerium-authorization': 'not-a-token',
+      'x-pomerium-whatever': '1',
+    };
+    const cookieHeader = (host: string) => `theme=dark; ${jar.header(`${s.origin(host)}/`)}; lang=en`;
+    for (const [host, identity] of [['app', true], ['plain', false]] as const) {
+      // A bogus X-Pomerium-Authorization would be taken as the credential (and refused), so send the
+      // spoofed set without it alongside the real cookie, and check it separately.
+      const { 'x-pomerium-authorization': _ignored, ...withoutAuth } = spoofed;
+      const res = await request(`${s.origin(host)}/`, { headers: { ...JSON_ACCEPT, ...withoutAuth, cookie: cookieHeader(host) } });
+      assert.equal(res.status, 200);
+      const h = res.json<Echo>().headers;
+      const pomerium = Object.keys(h).filter((k) => k.startsWith('x-pomerium-')).sort();
+      assert.deepEqual(pomerium, identity ? ['x-pomerium-jwt-assertion'] : [], host);
+      if (identity) assert.equal(decodeJwt(h['x-pomerium-jwt-assertion']!).email, 'ada@example.com');
+      assert.equal(h.cookie, 'theme=dark; lang=en', 'the session cookie never reaches the upstream');
+      const bad = await request(`${s.origin(host)}/`, { headers: { ...JSON_ACCEPT, ...spoofed, cookie: cookieHeader(host) } });
+      assert.equal(bad.status, 401, 'a bad Pomerium credential header is refused, not ignored');
+    }
+  });
+
   test('limen jwt verify prints the claims of a good assertion and the reason for a bad one', async () => {
     clock = Date.now();
     const token = (await assertionOf())['x-pomerium-jwt-assertion']!;
