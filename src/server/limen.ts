@@ -3,7 +3,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Config } from '../config/index.js';
-import { openStore, type Store } from '../store/index.js';
+import { openStore, ReadCachingStore, type Store } from '../store/index.js';
 import { AuditLog } from '../audit/index.js';
 import { Identifier, SessionStore, type TokenResolver, type IdentityEnricher, type Caller } from '../authn/index.js';
 import type { AdminEndpoint } from './admin.js';
@@ -50,7 +50,10 @@ export async function startLimen(opts: StartOptions): Promise<RunningLimen> {
   const now = opts.now ?? Date.now;
   const logger = opts.logger ?? createLogger(config.logLevel);
   const rt0 = await buildRuntime(config, now);
-  const store = opts.store ?? await openStore({ type: config.databrokerStorageType, connectionString: config.databrokerStorageConnectionString });
+  const rawStore = opts.store ?? await openStore({ type: config.databrokerStorageType, connectionString: config.databrokerStorageConnectionString });
+  // Records read on every request are cached where invalidation is exact
+  // (memory, SQLite); PostgreSQL replicas read through (see ReadCachingStore).
+  const store = rawStore.kind === 'postgres' ? rawStore : new ReadCachingStore(rawStore, isHotType);
   const sessions = new SessionStore(store, rt0.tokenKey, now);
   const audit = new AuditLog({ store, logger, retentionMs: config.auditRetentionMs, now });
   const adminEndpoints: AdminEndpoint[] = [];
@@ -131,8 +134,15 @@ export async function startLimen(opts: StartOptions): Promise<RunningLimen> {
       await audit.close();
       await svc.dispatchers.close();
       if (!opts.store) await store.close();
+      else if (store !== rawStore) await (store as ReadCachingStore).detach();
     },
   };
+}
+
+/** Record types the request path reads every time. */
+function isHotType(type: string): boolean {
+  return type === 'session' || type === 'user' || type === 'group' || type === 'service_account'
+    || type === 'revoked_token' || type === 'service_account_access' || type.startsWith('record:');
 }
 
 function serverOptions(c: Config) {

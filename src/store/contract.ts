@@ -16,6 +16,12 @@ export interface StoreContractOptions {
    * another process or replica. Backends that cannot share (memory) omit it.
    */
   readonly openPeer?: (store: Store) => Promise<Store>;
+  /**
+   * Reads return shared, frozen records instead of copies (the read cache):
+   * mutating a result throws instead of being harmless. Either way it never
+   * changes what the store holds.
+   */
+  readonly frozenReads?: boolean;
   /** How long a change made through the peer may take to be reported; default 5000 ms. */
   readonly peerTimeoutMs?: number;
 }
@@ -286,7 +292,8 @@ export function runStoreContract(name: string, open: () => Promise<Store>, opts:
           put.data.inner.x = 99;
           const got = await s.get<typeof input>('t', 'm');
           assert.deepEqual(got?.data, { list: [1], inner: { x: 1 } });
-          got?.data.list.push(3);
+          if (opts.frozenReads) assert.throws(() => got?.data.list.push(3), TypeError);
+          else got?.data.list.push(3);
           assert.deepEqual((await s.get('t', 'm'))?.data, { list: [1], inner: { x: 1 } });
         }));
 

@@ -26,6 +26,7 @@ export { StoreError, redactConnectionString, type StoreErrorCode } from './error
 export { MemoryStore } from './memory.js';
 export { SqliteStore, type SqliteStoreOptions } from './sqlite.js';
 export { PostgresStore, type PostgresStoreOptions } from './postgres.js';
+export { ReadCachingStore } from './cache.js';
 
 /** Where `databroker_storage_type: file` keeps its database when no path is configured. */
 export const DEFAULT_SQLITE_PATH = './data/limen.db';

@@ -358,6 +358,16 @@ export class SqliteStore implements Store {
     };
   }
 
+  /**
+   * Reports, synchronously, changes other processes committed since the
+   * last poll (one `PRAGMA data_version` when nothing changed). A read cache
+   * calls this before serving a hit, so a CLI's write applies to the very
+   * next request instead of after the next poll.
+   */
+  syncChanges(): void {
+    if (this.#timer !== undefined) this.#poll();
+  }
+
   #startPolling(): void {
     this.#lastSeenVersion = (this.#stmt.lastVersion.get() as number | undefined) ?? 0;
     this.#lastDataVersion = this.#stmt.dataVersion.get() as number;

@@ -1,0 +1,100 @@
+import type { AuditEvent, AuditQuery, ChangeEvent, ListOptions, PutOptions, Store, StoredAuditEvent, StoredRecord } from './types.js';
+
+/** A store that can report other processes' changes synchronously (SQLite). */
+interface Syncable { syncChanges(): void }
+
+function isSyncable(s: Store): s is Store & Syncable {
+  return typeof (s as Partial<Syncable>).syncChanges === 'function';
+}
+
+/**
+ * Caches `get` results for the record types read on every request
+ * (sessions, directory users, service accounts, ...), so a signed-in
+ * request costs no database read or JSON parse when nothing changed.
+ *
+ * Exactness: an entry is dropped on every change event of its key. Events
+ * for this process's own writes arrive before the write resolves; for
+ * SQLite, other processes' commits are pulled in synchronously before each
+ * hit (`syncChanges`, one `PRAGMA data_version`). So a revocation made by
+ * the CLI applies to the next request. Only stores that offer that
+ * guarantee (memory, SQLite) should be wrapped: PostgreSQL's notifications
+ * from other replicas are asynchronous. Cached records are frozen; callers
+ * copy before changing (as they must with any store).
+ */
+export class ReadCachingStore implements Store {
+  readonly kind: string;
+  private readonly entries = new Map<string, StoredRecord<unknown> | null>();
+  private readonly unwatch: () => void;
+  /** Bumped on every change; a read that raced a change is not cached. */
+  private generation = 0;
+
+  constructor(private readonly inner: Store, private readonly cachedTypes: (type: string) => boolean, private readonly maxEntries = 50_000) {
+    this.kind = inner.kind;
+    this.unwatch = inner.watch((e) => this.invalidate(e.type, e.id));
+  }
+
+  private invalidate(type: string, id: string): void {
+    this.generation++;
+    this.entries.delete(key(type, id));
+  }
+
+  async get<T = Record<string, unknown>>(type: string, id: string, now?: number): Promise<StoredRecord<T> | null> {
+    if (!this.cachedTypes(type)) return this.inner.get<T>(type, id, now);
+    if (isSyncable(this.inner)) this.inner.syncChanges();
+    const k = key(type, id);
+    if (this.entries.has(k)) {
+      const hit = this.entries.get(k) as StoredRecord<T> | null;
+      if (hit === null) return null;
+      const t = now ?? Date.now();
+      return hit.expiresAt !== undefined && t >= hit.expiresAt ? null : hit;
+    }
+    const generation = this.generation;
+    const rec = await this.inner.get<T>(type, id, now);
+    // An expired record reads as absent but may still exist: do not cache its absence.
+    if (generation === this.generation && (rec !== null || now === undefined)) {
+      if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
+      this.entries.set(k, rec === null ? null : deepFreeze(rec));
+    }
+    return rec;
+  }
+
+  put<T = Record<string, unknown>>(type: string, id: string, data: T, opts?: PutOptions, now?: number): Promise<StoredRecord<T>> {
+    this.invalidate(type, id);
+    return this.inner.put(type, id, data, opts, now).finally(() => this.invalidate(type, id));
+  }
+
+  delete(type: string, id: string): Promise<boolean> {
+    this.invalidate(type, id);
+    return this.inner.delete(type, id).finally(() => this.invalidate(type, id));
+  }
+
+  list<T = Record<string, unknown>>(type: string, opts?: ListOptions, now?: number): Promise<StoredRecord<T>[]> { return this.inner.list<T>(type, opts, now); }
+  purgeExpired(now?: number): Promise<number> { return this.inner.purgeExpired(now); }
+  appendAudit(events: readonly AuditEvent[]): Promise<void> { return this.inner.appendAudit(events); }
+  queryAudit(q: AuditQuery): Promise<StoredAuditEvent[]> { return this.inner.queryAudit(q); }
+  pruneAudit(before: number): Promise<number> { return this.inner.pruneAudit(before); }
+  watch(listener: (e: ChangeEvent) => void): () => void { return this.inner.watch(listener); }
+
+  async close(): Promise<void> {
+    this.detach();
+    await this.inner.close();
+  }
+
+  /** Stops caching without closing the wrapped store (it belongs to someone else). */
+  detach(): void {
+    this.unwatch();
+    this.entries.clear();
+  }
+}
+
+function key(type: string, id: string): string {
+  return `${type}\u0000${id}`;
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const k of Object.keys(v)) deepFreeze((v as Record<string, unknown>)[k]);
+  }
+  return v;
+}
