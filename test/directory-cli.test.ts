@@ -6,67 +6,16 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
-import { SqliteStore } from '../src/store/index.js';
-import { CookieJar, closeHttpAgents, request, scriptedLogin } from './support/index.js';
-import { COOKIE_SECRET, SHARED_SECRET, startStack, type Stack, type StackOptions } from './stack.js';
-
-const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
-
-interface CliResult { readonly code: number | null; readonly stdout: string; readonly stderr: string }
-
-/** Runs `limen ARGS` in a child process as a user's shell would, with a minimal environment. */
-function runCli(args: readonly string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-      cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', (e) => { clearTimeout(timer); reject(e); });
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-  });
-}
-
-interface SqliteStack { readonly s: Stack; readonly store: SqliteStore; readonly configPath: string; close(): Promise<void> }
-
-/** The stack on a fresh SQLite file, and the config file the CLI reads (same file and secrets). */
-async function startSqliteStack(o: Omit<StackOptions, 'store'>): Promise<SqliteStack> {
-  const dir = mkdtempSync(join(tmpdir(), 'limen-dir-'));
-  const dbPath = join(dir, 'limen.db');
-  const store = SqliteStore.open({ path: dbPath });
-  const storage = { databroker_storage_type: 'file', databroker_storage_connection_string: dbPath };
-  const s = await startStack({ ...o, store, config: { ...o.config, ...storage } });
-  const configPath = join(dir, 'config.yaml');
-  writeFileSync(configPath, stringify({
-    authenticate_service_url: s.authOrigin, idp_provider_url: s.idpUrl, idp_client_id: 'limen-test', idp_client_secret: 'not-used-by-the-cli',
-    shared_secret: SHARED_SECRET, cookie_secret: COOKIE_SECRET, insecure_server: true, ...o.config, ...storage,
-  }), { mode: 0o600 });
-  return {
-    s, store, configPath,
-    async close() {
-      await s.close();
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
+import { CookieJar, closeHttpAgents, request, runCli, scriptedLogin } from './support/index.js';
+import { startSharedStoreStack, type SharedStoreStack } from './service-accounts-helpers.js';
 
 const JSON_ACCEPT = { accept: 'application/json' };
 
 describe('directory, sessions and audit CLI against a running server', () => {
-  let st: SqliteStack;
+  let st: SharedStoreStack;
   let cli: (...args: string[]) => ReturnType<typeof runCli>;
   before(async () => {
-    st = await startSqliteStack({
+    st = await startSharedStoreStack({
       routes: [
         { name: 'app', from: 'http://app.localhost:PORT', to: 'UPSTREAM', allow_any_authenticated_user: true },
         { name: 'contractors', from: 'http://contractors.localhost:PORT', to: 'UPSTREAM', policy: { allow: { or: [{ groups: { has: 'contractors' } }] } } },

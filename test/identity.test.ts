@@ -1,27 +1,18 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { createVerifier } from '@limen/verify';
-import { CookieJar, request, scriptedLogin, closeHttpAgents } from './support/index.js';
+import { CookieJar, request, runCli, scriptedLogin, closeHttpAgents } from './support/index.js';
 import { startStack, type Stack } from './stack.js';
 
 const JSON_ACCEPT = { accept: 'application/json' };
-const REPO = new URL('..', import.meta.url).pathname;
 
 interface Echo { headers: Record<string, string | undefined> }
 
-function run(args: string[], stdin?: string): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const c = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    c.stdout.on('data', (d) => { out += d; });
-    c.stderr.on('data', (d) => { err += d; });
-    c.on('exit', (code) => resolve({ code: code ?? -1, out, err }));
-    c.stdin.end(stdin ?? '');
-  });
-}
+const run = async (args: string[], stdin?: string) => {
+  const r = await runCli(args, stdin === undefined ? {} : { stdin });
+  return { code: r.code ?? -1, out: r.stdout, err: r.stderr };
+};
 
 async function generateKey(rsa = false): Promise<string> {
   const r = await run(['keys', 'generate', ...(rsa ? ['--rsa'] : [])]);

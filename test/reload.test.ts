@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { request, closeHttpAgents } from './support/index.js';
+import { request, runCli, closeHttpAgents } from './support/index.js';
 import { freePort, startStack, SHARED_SECRET, COOKIE_SECRET, type Stack } from './stack.js';
 import { startDemoUpstream } from '../src/devidp/index.js';
 
@@ -112,13 +112,10 @@ ${extra}`;
 describe('limen config check', () => {
   test('prints ok for a valid file and names the key for a bad one', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'limen-check-'));
-    const run = (args: string[]) => new Promise<{ code: number; out: string }>((resolve) => {
-      const c = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      c.stdout.on('data', (d) => { out += d; });
-      c.stderr.on('data', (d) => { out += d; });
-      c.on('exit', (code) => resolve({ code: code ?? -1, out }));
-    });
+    const run = async (args: string[]) => {
+      const r = await runCli(args);
+      return { code: r.code ?? -1, out: r.stdout + r.stderr };
+    };
     const base = `insecure_server: true\nauthenticate_service_url: http://auth.localhost\nidp_provider_url: http://127.0.0.1:9\nidp_client_id: x\nidp_client_secret: y\nshared_secret: ${SHARED_SECRET}\ncookie_secret: ${COOKIE_SECRET}\n`;
     const cases: { name: string; text: string; code: number; want: RegExp }[] = [
       { name: 'valid', text: `${base}routes:\n  - from: http://a.localhost\n    to: http://127.0.0.1:1\n    allow_any_authenticated_user: true\n`, code: 0, want: /^ok: .* \(1 route\)/m },

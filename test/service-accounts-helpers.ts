@@ -4,46 +4,15 @@
  * server and an administrator's shell would), the config file the CLI
  * reads, running the CLI as a user does, and the no-token-in-logs check.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { stringify } from 'yaml';
 import { PostgresStore, SqliteStore, type Store } from '../src/store/index.js';
 import { COOKIE_SECRET, SHARED_SECRET, startStack, type Stack, type StackOptions } from './stack.js';
 
-export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
-
-export interface CliResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/**
- * Runs `limen ARGS` in a child process the way a user's shell would, with
- * `stdin` piped in (or closed) and only PATH/HOME and `env` in its
- * environment, so nothing leaks in from the test runner.
- */
-export function runCli(args: readonly string[], opts: { stdin?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-      cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...opts.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', (e) => { clearTimeout(timer); reject(e); });
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-    child.stdin.end(opts.stdin ?? '');
-  });
-}
+export { REPO_ROOT, runCli, type CliResult } from './support/cli.js';
 
 /** A clock the tests move by hand: real time plus an offset, so CLI-issued tokens (real time) line up. */
 export class TestClock {

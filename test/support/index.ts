@@ -22,3 +22,4 @@ export {
   type FlowResult,
   type FlowStep,
 } from './oidc-login.js';
+export { REPO_ROOT, runCli, type CliResult } from './cli.js';
