@@ -1,4 +1,4 @@
-import { evaluate, describeReason, type Decision, type PolicyInput } from '../authz/index.js';
+import { describeReason, type Decision, type PolicyInput } from '../authz/index.js';
 import type { Caller, IdentifyResult } from '../authn/index.js';
 import { verifyCarriedAssertion } from '../identity/index.js';
 import type { TableRoute } from '../proxy/index.js';
@@ -24,6 +24,19 @@ export function policyInput(ctx: RequestContext, caller: Caller | null, records?
   };
 }
 
+/**
+ * Sends a browser (Accept prefers HTML, no bearer token) to sign-in with
+ * the URL it asked for; returns false when the client is not a browser and
+ * should get a 401 instead (CONTRACT §3).
+ */
+export function redirectToSignIn(ctx: RequestContext, bearer: boolean): boolean {
+  if (bearer || !ctx.rt.authOrigin || !prefersHtml(ctx.req.headers.accept)) return false;
+  const signIn = new URL('/.pomerium/sign_in', ctx.rt.authOrigin);
+  signIn.searchParams.set('pomerium_redirect_uri', requestUrl(ctx));
+  sendRedirect(ctx.res, signIn.href, { 'x-request-id': ctx.requestId });
+  return true;
+}
+
 /** The outcome of authorizing one request. */
 export interface Authorization {
   readonly decision: Decision;
@@ -40,12 +53,7 @@ export function respondToDecision(ctx: RequestContext, route: TableRoute<RouteRu
   const { decision, who } = a;
   if (decision.result === 'allow') return true;
   if (decision.result === 'login') {
-    if (who.credential !== 'bearer' && prefersHtml(ctx.req.headers.accept) && ctx.rt.authOrigin) {
-      const signIn = new URL('/.pomerium/sign_in', ctx.rt.authOrigin);
-      signIn.searchParams.set('pomerium_redirect_uri', requestUrl(ctx));
-      sendRedirect(ctx.res, signIn.href, { 'x-request-id': ctx.requestId });
-      return false;
-    }
+    if (redirectToSignIn(ctx, who.credential === 'bearer')) return false;
     const reasons = who.failure ? [who.failure, ...decision.reasons] : [...decision.reasons];
     fail(ctx, 401, who.credential === 'none' ? 'Sign-in is required to reach this route.' : 'The credential presented was not accepted.', {
       reasons, explanations: reasons.map((r) => describeReason(r)),

@@ -1,12 +1,13 @@
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { seal, unseal, type Caller } from '../authn/index.js';
 import { signSessionHandle } from '../identity/index.js';
-import { escapeHtml, htmlLayout, parseCookies, prefersHtml, sendHtml, sendJson, sendRedirect, serializeCookie, wantsJson } from '../http/index.js';
+import { escapeHtml, htmlLayout, parseCookies, sendHtml, sendJson, sendRedirect, serializeCookie, wantsJson } from '../http/index.js';
 import type { TableRoute } from '../proxy/index.js';
 import type { RouteRuntime } from './runtime.js';
-import { fail, impersonationBanner, requestUrl, type RequestContext } from './context.js';
+import { fail, impersonationBanner, type RequestContext } from './context.js';
 import { handleDashboardPost, renderDashboard, userJson } from './dashboard.js';
 import { handleAdminApi } from './admin.js';
+import { redirectToSignIn } from './authorize.js';
 import { handleScim } from '../accounts/index.js';
 
 const CSRF_TTL_S = 600;
@@ -297,12 +298,7 @@ export async function handleRouteHostEndpoints(ctx: RequestContext, route: Table
 }
 
 function needSignIn(ctx: RequestContext, bearer: boolean, failure: string | undefined): void {
-  if (!bearer && prefersHtml(ctx.req.headers.accept) && ctx.rt.authOrigin) {
-    const signIn = new URL('/.pomerium/sign_in', ctx.rt.authOrigin);
-    signIn.searchParams.set('pomerium_redirect_uri', requestUrl(ctx));
-    sendRedirect(ctx.res, signIn.href, { 'x-request-id': ctx.requestId });
-    return;
-  }
+  if (redirectToSignIn(ctx, bearer)) return;
   fail(ctx, 401, 'Sign-in is required.', { reasons: [failure ?? 'user-unauthenticated'] });
 }
 

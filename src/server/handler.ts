@@ -181,7 +181,7 @@ async function proxyRequest(ctx: RequestContext, r: TableRoute<RouteRuntime>): P
     proto: ctx.proto,
     originalHost: ctx.hostHeader,
     upstreamHost: ctx.hostHeader,
-    dropCookies: new Set([ctx.rt.config.cookieName, `${ctx.rt.config.cookieName}_csrf`]),
+    dropCookies: ctx.rt.limenCookies,
     identityHeaders: ids.headers,
   });
   try {
@@ -231,7 +231,7 @@ export async function handleUpgrade(live: Live, svc: Services, req: IncomingMess
     const headers = buildUpstreamHeaders(req, r.config, {
       requestId, peerIp: ctx.ip, proto: ctx.proto, originalHost: ctx.hostHeader,
       upstreamHost: r.config.preserveHostHeader ? ctx.hostHeader : (r.config.hostRewrite ?? upstream.url.host),
-      dropCookies: new Set([ctx.rt.config.cookieName, `${ctx.rt.config.cookieName}_csrf`]),
+      dropCookies: ctx.rt.limenCookies,
       identityHeaders: ids.headers,
       upgrade: true,
     });

@@ -30,6 +30,8 @@ export interface Runtime {
   readonly csrfKey: Uint8Array;
   /** Seals IdP tokens at rest. */
   readonly tokenKey: Uint8Array;
+  /** Cookies that never reach an upstream: the session cookie and its CSRF cookie. */
+  readonly limenCookies: ReadonlySet<string>;
   /** Lower-case header name → claim, for `jwt_claims_headers`. */
   readonly claimHeaders: readonly (readonly [string, string])[];
 }
@@ -61,6 +63,7 @@ export async function buildRuntime(config: Config, now: () => number): Promise<R
     handoffKey: deriveKey(config.sharedSecret, 'handoff'),
     csrfKey: deriveKey(config.cookieSecret, 'csrf'),
     tokenKey: deriveKey(config.sharedSecret, 'session-tokens'),
+    limenCookies: new Set([config.cookieName, `${config.cookieName}_csrf`]),
     claimHeaders: Object.entries(config.jwtClaimsHeaders).map(([h, c]) => [h.toLowerCase(), c] as const),
   });
 }
