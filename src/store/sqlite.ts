@@ -35,6 +35,7 @@ import {
   type StoreOptions,
 } from './common.js';
 import { StoreError, scrubCause } from './errors.js';
+import { SqliteAuditWriter } from './sqlite-audit.js';
 import type {
   AuditEvent,
   AuditQuery,
@@ -53,6 +54,12 @@ export interface SqliteStoreOptions extends StoreOptions {
   readonly pollIntervalMs?: number;
   /** How long to wait for another process's write lock; default 5000 ms. */
   readonly busyTimeoutMs?: number;
+  /**
+   * Write audit batches from a worker thread with its own connection
+   * (sqlite-audit.ts) instead of on the caller's thread; default true.
+   * A `:memory:` database has no second connection and always writes inline.
+   */
+  readonly auditWorker?: boolean;
 }
 
 /** Schema migrations, applied in order; the index + 1 is the schema version. */
@@ -162,6 +169,7 @@ export class SqliteStore implements Store {
   readonly #deleteTx: (type: string, id: string) => number | undefined;
   readonly #purgeTx: (at: number) => ChangeEvent[];
   readonly #appendTx: (rows: readonly AuditRow[]) => void;
+  readonly #auditWriter: SqliteAuditWriter | undefined;
 
   /** Opens (creating if needed) the database file and brings its schema up to date. */
   static open(opts: SqliteStoreOptions): SqliteStore {
@@ -177,7 +185,8 @@ export class SqliteStore implements Store {
       // NORMAL is durable across application crashes in WAL mode; only power loss can drop the last commits.
       db.pragma('synchronous = NORMAL');
       migrate(db);
-      return new SqliteStore(db, opts);
+      const writer = path !== ':memory:' && opts.auditWorker !== false ? new SqliteAuditWriter(path, Math.floor(opts.busyTimeoutMs ?? 5000)) : undefined;
+      return new SqliteStore(db, opts, writer);
     } catch (err) {
       db?.close();
       if (err instanceof StoreError) throw err;
@@ -185,8 +194,9 @@ export class SqliteStore implements Store {
     }
   }
 
-  private constructor(db: Database.Database, opts: SqliteStoreOptions) {
+  private constructor(db: Database.Database, opts: SqliteStoreOptions, auditWriter: SqliteAuditWriter | undefined) {
     this.#db = db;
+    this.#auditWriter = auditWriter;
     this.#clock = opts.clock ?? Date.now;
     this.#onError = opts.onListenerError ?? ((err) => process.emitWarning(String(err), { code: 'LIMEN_STORE_WATCH' }));
     this.#changes = new ChangeFanout(opts.onListenerError);
@@ -327,7 +337,9 @@ export class SqliteStore implements Store {
   async appendAudit(events: readonly AuditEvent[]): Promise<void> {
     this.#open();
     const rows = events.map(auditRowFromEvent);
-    if (rows.length > 0) this.#appendTx(rows);
+    if (rows.length === 0) return;
+    if (this.#auditWriter) await this.#auditWriter.append(rows);
+    else this.#appendTx(rows);
   }
 
   async queryAudit(q: AuditQuery): Promise<StoredAuditEvent[]> {
@@ -406,7 +418,11 @@ export class SqliteStore implements Store {
     this.#closed = true;
     this.#stopPolling();
     this.#changes.clear();
-    this.#db.close();
+    try {
+      await this.#auditWriter?.close();
+    } finally {
+      this.#db.close();
+    }
   }
 }
 

@@ -26,6 +26,7 @@ import {
   StoreError,
   openStore,
   redactConnectionString,
+  type AuditEvent,
   type ChangeEvent,
   type Store,
 } from './index.js';
@@ -161,6 +162,26 @@ describe('SQLite', () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+  test('an audit write that cannot get the lock fails alone: ERR_STORE_UNAVAILABLE, and the next batch is stored', async () => {
+    const path = join(dir, 'audit-writer.db');
+    const s = SqliteStore.open({ path, busyTimeoutMs: 100 });
+    const other = new Database(path);
+    try {
+      const ev = (n: number): AuditEvent => ({ time: 1000 + n, kind: 'test', details: { n } });
+      await s.appendAudit([ev(1)]);
+      // Another connection holds the write lock longer than the busy timeout.
+      other.exec('BEGIN IMMEDIATE');
+      await assert.rejects(s.appendAudit([ev(2)]), (e: Error & { code?: string }) =>
+        e.name === 'StoreError' && e.code === 'ERR_STORE_UNAVAILABLE' && /audit write failed: database is locked/.test(e.message));
+      // Records are written by the main connection, not held up by the audit writer.
+      other.exec('ROLLBACK');
+      await s.appendAudit([ev(3), ev(4)]);
+      assert.deepEqual((await s.queryAudit({ kind: 'test' })).map((e) => e.details.n), [1, 3, 4]);
+    } finally {
+      other.close();
+      await s.close();
     }
   });
 });
