@@ -1,11 +1,13 @@
 /**
  * `npm run bench`: Limen against nginx on loopback, from one run (issue 2),
- * with the cost of the audit trail (issue 6). Starts an upstream, nginx
- * (1 worker, plain proxy_pass with a keep-alive pool), the development IdP
- * and Limen, signs in once with a script, loads each target with wrk, and
- * prints requests/s, p50 and p99 with each figure's ratio to nginx and to
- * Limen's public route. It reports; it does not gate: the exit status is 0
- * whether or not targets are met.
+ * with the cost of the audit trail (issue 6). Builds Limen, then starts an
+ * upstream, nginx (1 worker, plain proxy_pass with a keep-alive pool), a
+ * bare Node.js proxy (the floor: what any proxy on node:http and undici
+ * costs before doing anything), the development IdP and Limen (from the
+ * build, as `limen serve` runs it), signs in once with a script, loads each
+ * target with wrk, and prints requests/s, p50 and p99 with each figure's
+ * ratio to nginx and to Limen's public route. It reports; it does not gate:
+ * the exit status is 0 whether or not targets are met.
  *
  * Auditing off (issue 6) is measured in the same Limen process as auditing
  * on, by a switch in its store that drops audit batches, flipped between
@@ -22,7 +24,7 @@ import { parseArgs } from 'node:util';
 import type { ChildProcess } from 'node:child_process';
 import { startDevIdp, type DevIdp } from '../src/devidp/index.js';
 import { CookieJar, closeHttpAgents, request, scriptedLogin } from '../test/support/index.js';
-import { ECHO_PATH, MINIMAL_BODY, type AuditStoreSwitched, type LimenStart, type ProfileStarted, type ProfileWritten, type Ready, type StoreKind, type UpstreamKind } from './lib/messages.js';
+import { ECHO_PATH, MINIMAL_BODY, type AuditStoreSwitched, type FloorStart, type LimenStart, type ProfileStarted, type ProfileWritten, type Ready, type StoreKind, type UpstreamKind } from './lib/messages.js';
 import { startNginx, type RunningNginx } from './lib/nginx.js';
 import { forkTs, freePort, killAll, nextMessage, REPO_ROOT, stopChild } from './lib/processes.js';
 import { cpuMs, processAndChildren, procAvailable } from './lib/cpu.js';
@@ -32,10 +34,11 @@ import { combineRuns, findLoadGenerator, runAutocannon, runWrk, wrkVersion, type
 
 const USAGE = `Usage: npm run bench -- [options]
 
-Starts an upstream, nginx and Limen on 127.0.0.1, loads each with wrk and
-prints requests/s, p50 and p99, with ratios to nginx and to Limen's public route,
-and the CPU time each server spent per request (from /proc, on Linux), which
-depends far less than requests/s on whatever else the machine is running.
+Builds Limen, starts an upstream, nginx, a bare Node.js proxy (the floor)
+and Limen on 127.0.0.1, loads each with wrk and prints requests/s, p50 and
+p99, with ratios to nginx and to Limen's public route, and the CPU time each
+server spent per request (from /proc, on Linux), which depends far less than
+requests/s on whatever else the machine is running.
 
 Options:
   --duration SECONDS     measured seconds per target (default 8), split over the rounds
@@ -246,6 +249,13 @@ async function main(): Promise<void> {
   upstreamChild.send({ type: 'start', kind: o.upstream });
   const upstream = await upReady;
 
+  log('starting the bare Node.js proxy (the floor)');
+  const floorChild = forkTs('floor-child.ts');
+  cleanups.push(() => stopChild(floorChild));
+  const floorReady = nextMessage<Ready>(floorChild, 'ready');
+  floorChild.send({ type: 'start', upstreamUrl: upstream.url } satisfies FloorStart);
+  const floor = await floorReady;
+
   log('starting nginx');
   const nginx: RunningNginx = await startNginx(upstream.port);
   cleanups.push(() => nginx.stop());
@@ -285,6 +295,7 @@ async function main(): Promise<void> {
   const targets: Target[] = [
     { key: 'direct', process: 'upstream', pids: pidsOf(upstreamChild.pid), label: `direct upstream (${upstreamLabel})`, load: { url: `${upstream.url}/`, headers: {} } },
     { key: 'nginx', pids: nginxPids, label: `${nginx.version}, 1 worker`, load: { url: `${nginx.url}/`, headers: {} } },
+    { key: 'floor', process: 'floor', pids: pidsOf(floorChild.pid), label: 'bare Node.js proxy (the floor)', load: { url: `${floor.url}/`, headers: {} } },
     { key: 'public', process: 'limen', auditWrites: true, pids: pidsOf(limen.child.pid), label: 'Limen public route, audit on', load: publicLoad },
     { key: 'signed', process: 'limen', auditWrites: true, pids: pidsOf(limen.child.pid), label: 'Limen signed-in + identity headers, audit on', load: signedLoad },
     { key: 'signedNoAudit', process: 'limen', auditWrites: false, pids: pidsOf(limen.child.pid), label: 'Limen signed-in + identity headers, audit off', load: signedLoad },

@@ -6,22 +6,41 @@
  * switches the audit log's store writes off or on (the audit log still
  * builds and logs every event: that is "auditing off" for the comparison)
  * and records a CPU profile of itself with the inspector.
+ *
+ * Limen's code is loaded from the build (`dist/`, what `limen serve` runs),
+ * not from the TypeScript sources through tsx: tsx's transform wraps every
+ * function created at run time in a naming helper, which costs a few percent
+ * per request that the shipped code does not pay. `npm run bench` builds
+ * first, so the build is the current source.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import { parseConfig } from '../../src/config/index.js';
-import { startLimen, type RunningLimen } from '../../src/server/index.js';
-import { openStore } from '../../src/store/index.js';
-import { createLogger } from '../../src/log/index.js';
-import { extensions } from '../../src/cli/extensions.js';
+import type { RunningLimen } from '../../src/server/index.js';
 import { AuditSwitchStore } from './audit-switch-store.js';
 import type { AuditStoreSwitch, AuditStoreSwitched, ChildFailed, LimenStart, ProfileStarted, ProfileStop, ProfileWritten, Ready } from './messages.js';
+
+/** A module of the build, typed as its source. */
+async function built<T>(path: string): Promise<T> {
+  const url = new URL(`../../dist/src/${path}`, import.meta.url);
+  if (!existsSync(url)) throw new Error(`${url.pathname} is missing: run npm run build first (npm run bench does)`);
+  return import(url.href) as Promise<T>;
+}
+
+/** Loaded before the first message is handled; the message listener is added at once, so none is missed. */
+const modules = Promise.all([
+  built<typeof import('../../src/config/index.js')>('config/index.js'),
+  built<typeof import('../../src/server/index.js')>('server/index.js'),
+  built<typeof import('../../src/store/index.js')>('store/index.js'),
+  built<typeof import('../../src/log/index.js')>('log/index.js'),
+  built<typeof import('../../src/cli/extensions.js')>('cli/extensions.js'),
+]);
 
 let limen: RunningLimen | undefined;
 let store: AuditSwitchStore | undefined;
 let profiler: Session | undefined;
 
 async function start(m: LimenStart): Promise<Ready> {
+  const [{ parseConfig }, { startLimen }, { openStore }, { createLogger }, { extensions }] = await modules;
   const config = parseConfig(m.config, {});
   const opened = m.store === 'sqlite'
     ? await openStore({ type: 'file', connectionString: m.sqlitePath ?? '' })

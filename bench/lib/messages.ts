@@ -12,6 +12,12 @@ export interface UpstreamStart {
   readonly kind: UpstreamKind;
 }
 
+/** Start the bare Node proxy (floor-child.ts) in front of this upstream. */
+export interface FloorStart {
+  readonly type: 'start';
+  readonly upstreamUrl: string;
+}
+
 export interface LimenStart {
   readonly type: 'start';
   /** A config document for `parseConfig` (snake_case keys, as in YAML). */

@@ -104,6 +104,14 @@ describe('formatGoals', () => {
     assert.match(out, /^CPU\/req is the user \+ system time/m);
   });
 
+  test('the floor line: the bare Node.js proxy against nginx, and Limen against the floor', () => {
+    const r = [...rows({ nginx: 20000, public: 6000, signed: 4500 }), { key: 'floor' as const, label: 'floor', result: res(8000) }];
+    const out = formatGoals(r, evaluateGoals(r));
+    assert.match(out, /^floor: .* reaches 0\.40x nginx; Limen signed-in is 0\.56x of that floor, Limen public 0\.75x$/m);
+    // Without a floor figure there is no floor line.
+    assert.doesNotMatch(formatGoals(rows({ nginx: 20000 }), []), /^floor:/m);
+  });
+
   test('missing figures say so instead of guessing', () => {
     const r = rows({ nginx: 20000 });
     const out = formatGoals(r, evaluateGoals(r));

@@ -5,7 +5,7 @@
  */
 import type { LoadResult } from './wrk.js';
 
-export type TargetKey = 'direct' | 'nginx' | 'public' | 'signed' | 'publicNoAudit' | 'signedNoAudit';
+export type TargetKey = 'direct' | 'nginx' | 'floor' | 'public' | 'signed' | 'publicNoAudit' | 'signedNoAudit';
 
 export interface Row {
   readonly key: TargetKey;
@@ -137,5 +137,9 @@ export function formatGoals(rows: readonly Row[], goals: readonly Goal[]): strin
     ? ['CPU/req is the user + system time of the server under test (the upstream on the direct row) per request;',
       'the "by CPU" ratios estimate what req/s would show with a core for each server, whatever else the machine runs.']
     : [];
-  return [auditLine('signed-in', 'signed', 'signedNoAudit'), auditLine('public', 'public', 'publicNoAudit'), 'targets (by req/s):', ...lines, ...cpuNote].join('\n');
+  const floor = ratioOf(rows, 'floor', 'nginx');
+  const floorLine = floor === undefined
+    ? []
+    : [`floor: a bare Node.js proxy (node:http + undici dispatch, no checks) reaches ${ratioText(floor)} nginx; Limen signed-in is ${ratioText(ratioOf(rows, 'signed', 'floor'))} of that floor, Limen public ${ratioText(ratioOf(rows, 'public', 'floor'))}`];
+  return [auditLine('signed-in', 'signed', 'signedNoAudit'), auditLine('public', 'public', 'publicNoAudit'), ...floorLine, 'targets (by req/s):', ...lines, ...cpuNote].join('\n');
 }
