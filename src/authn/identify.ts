@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { IdentityInfo } from '../authz/index.js';
 import type { AssertionIdentity } from '../identity/index.js';
 import { extractBearerToken, verifySharedSecretToken, type TokenFailure } from '../identity/index.js';
-import { parseCookies } from '../http/index.js';
+import { cookieValue } from '../http/index.js';
 import { IdentityRefusedError } from '../errors/index.js';
 import type { JWTPayload } from 'jose';
 import type { SessionData, SessionStore } from './sessions.js';
@@ -119,7 +119,7 @@ export class Identifier {
       const r = await this.fromToken(bearer.token, host, routeNamespace);
       return { ...r, credential: 'bearer' };
     }
-    const cookie = parseCookies(req.headers.cookie).get(this.deps.cookieName);
+    const cookie = cookieValue(req.headers.cookie, this.deps.cookieName);
     if (cookie) {
       const r = await this.fromToken(cookie, host, routeNamespace);
       return { ...r, credential: 'cookie' };

@@ -5,6 +5,6 @@
  */
 export { newRequestId, prefersHtml, wantsJson, sendError, sendJson, sendHtml, sendRedirect, escapeHtml, htmlLayout, STATUS_TITLES } from './respond.js';
 export type { ErrorPage, Banner } from './respond.js';
-export { parseCookies, removeCookies, serializeCookie, parseHostHeader, normalizeIp, clientIp } from './request.js';
+export { cookieValue, removeCookies, serializeCookie, parseHostHeader, normalizeIp, clientIp } from './request.js';
 export type { CookieOptions } from './request.js';
 export { clientCertificate, parseSubjectAltName } from './client-cert.js';

@@ -1,20 +1,24 @@
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 
-/** RFC 6265 §4.2: parses a Cookie header; the first value of a name wins. */
-export function parseCookies(header: string | undefined): Map<string, string> {
-  const out = new Map<string, string>();
-  if (!header) return out;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq <= 0) continue;
-    const name = part.slice(0, eq).trim();
-    if (!name || out.has(name)) continue;
-    let value = part.slice(eq + 1).trim();
-    if (value.startsWith('"') && value.endsWith('"') && value.length >= 2) value = value.slice(1, -1);
-    out.set(name, value);
+/**
+ * RFC 6265 §4.2: the value of the first cookie called `name` in a Cookie
+ * header (surrounding quotes removed), or undefined. Scans for the one name
+ * instead of building a map of every cookie: it runs on every request.
+ */
+export function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (!header || name === '') return undefined;
+  for (let start = 0; start < header.length;) {
+    let end = header.indexOf(';', start);
+    if (end < 0) end = header.length;
+    const eq = header.indexOf('=', start);
+    if (eq > start && eq < end && header.slice(start, eq).trim() === name) {
+      const value = header.slice(eq + 1, end).trim();
+      return value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value;
+    }
+    start = end + 1;
   }
-  return out;
+  return undefined;
 }
 
 /** The Cookie header with the named cookies removed; undefined when none remain. */

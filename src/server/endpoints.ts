@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { seal, unseal, type Caller } from '../authn/index.js';
 import { signSessionHandle } from '../identity/index.js';
-import { escapeHtml, htmlLayout, parseCookies, sendHtml, sendJson, sendRedirect, serializeCookie, wantsJson } from '../http/index.js';
+import { escapeHtml, htmlLayout, cookieValue, sendHtml, sendJson, sendRedirect, serializeCookie, wantsJson } from '../http/index.js';
 import type { TableRoute } from '../proxy/index.js';
 import type { RouteRuntime } from './runtime.js';
 import { fail, impersonationBanner, type RequestContext } from './context.js';
@@ -97,7 +97,7 @@ async function signIn(ctx: RequestContext): Promise<void> {
   }
   // Already signed in at the authenticate host: hand the session straight over.
   if (!programmatic) {
-    const existing = parseCookies(ctx.req.headers.cookie).get(rt.config.cookieName);
+    const existing = cookieValue(ctx.req.headers.cookie, rt.config.cookieName);
     if (existing) {
       const r = await ctx.identifier.fromToken(existing, ctx.host, 'global');
       if (r.caller?.kind === 'session' && r.caller.session) {
@@ -144,7 +144,7 @@ async function oauthCallback(ctx: RequestContext): Promise<void> {
     fail(ctx, 401, 'The identity provider did not sign you in.', { reasons: ['idp-error'] }, { 'set-cookie': clearCsrf });
     return;
   }
-  const cookie = parseCookies(ctx.req.headers.cookie).get(csrfCookieName(ctx));
+  const cookie = cookieValue(ctx.req.headers.cookie, csrfCookieName(ctx));
   const csrf = cookie ? await unseal(cookie, rt.csrfKey, `csrf:${rt.authHost}`, now) : undefined;
   const state = ctx.query.get('state');
   if (!csrf || typeof csrf.state !== 'string' || !state || !sameSecret(csrf.state, state)) {
@@ -241,7 +241,7 @@ function jwks(ctx: RequestContext): void {
 
 async function authenticateSignOut(ctx: RequestContext): Promise<void> {
   const rt = ctx.rt;
-  const cookie = parseCookies(ctx.req.headers.cookie).get(rt.config.cookieName);
+  const cookie = cookieValue(ctx.req.headers.cookie, rt.config.cookieName);
   let idToken: string | undefined;
   if (cookie) {
     const r = await ctx.identifier.fromToken(cookie, ctx.host, 'global');
