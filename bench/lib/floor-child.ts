@@ -7,9 +7,9 @@
  * no amount of work on Limen's own code meets it in one Node process.
  */
 import { createServer, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Agent, type Dispatcher } from 'undici';
-import type { ChildFailed, FloorStart, Ready } from './messages.js';
+import { listenOnLoopback, onStartMessage } from './child.js';
+import type { FloorStart, Ready } from './messages.js';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'host']);
 
@@ -22,7 +22,7 @@ function requestHeaders(req: IncomingMessage, host: string): string[] {
   return out;
 }
 
-async function start(m: FloorStart): Promise<Ready> {
+function start(m: FloorStart): Promise<Ready> {
   const upstream = new URL(m.upstreamUrl);
   const agent = new Agent({ keepAliveTimeout: 30_000, connections: 256 });
   const server = createServer((req, res) => {
@@ -44,19 +44,7 @@ async function start(m: FloorStart): Promise<Ready> {
       onResponseError() { if (!res.headersSent) res.writeHead(502); res.end(); },
     });
   });
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return { type: 'ready', url: `http://127.0.0.1:${port}`, port };
+  return listenOnLoopback(server);
 }
 
-process.once('message', (m: FloorStart) => {
-  start(m).then(
-    (ready) => process.send?.(ready),
-    (err: unknown) => process.send?.({ type: 'error', message: String((err as Error)?.message ?? err) } satisfies ChildFailed),
-  );
-});
-process.on('disconnect', () => process.exit(0));
+onStartMessage(start);

@@ -6,13 +6,13 @@
  * upstream from src/devidp.
  */
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { startDemoUpstream } from '../../src/devidp/index.js';
-import { ECHO_PATH, MINIMAL_BODY, type ChildFailed, type Ready, type UpstreamStart } from './messages.js';
+import { listenOnLoopback, onStartMessage } from './child.js';
+import { ECHO_PATH, MINIMAL_BODY, type Ready, type UpstreamStart } from './messages.js';
 
 const body = Buffer.from(MINIMAL_BODY);
 
-async function startMinimal(): Promise<Ready> {
+function startMinimal(): Promise<Ready> {
   const server = createServer((req, res) => {
     if (req.url === ECHO_PATH) {
       const json = JSON.stringify({ headers: req.headers });
@@ -23,14 +23,7 @@ async function startMinimal(): Promise<Ready> {
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': body.length });
     res.end(body);
   });
-  // Proxies keep pooled connections open; let them stay open between runs.
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return { type: 'ready', url: `http://127.0.0.1:${port}`, port };
+  return listenOnLoopback(server);
 }
 
 async function start(m: UpstreamStart): Promise<Ready> {
@@ -39,11 +32,4 @@ async function start(m: UpstreamStart): Promise<Ready> {
   return { type: 'ready', url: demo.url, port: demo.port };
 }
 
-process.once('message', (m: UpstreamStart) => {
-  start(m).then(
-    (ready) => process.send?.(ready),
-    (err: unknown) => process.send?.({ type: 'error', message: String((err as Error)?.message ?? err) } satisfies ChildFailed),
-  );
-});
-// The parent going away (normally or not) ends this process.
-process.on('disconnect', () => process.exit(0));
+onStartMessage(start);
