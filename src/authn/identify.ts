@@ -71,6 +71,15 @@ export interface IdentifyDeps {
   readonly onRefreshFailed?: (s: SessionData, reason: string) => void;
   /** Called after a successful refresh (directory update; `before` may have been impersonating). */
   readonly onRefreshed?: (before: SessionData, after: SessionData) => void;
+  /**
+   * A number that changes whenever anything in the store changes, this
+   * process's writes and (SQLite) other processes' commits alike: the read
+   * cache's `changeGeneration`. When given, a session's caller is remembered
+   * per token while it is unchanged and no time bound of the token or the
+   * session has passed, so a signed-in request skips the session read and
+   * the directory. Without it (PostgreSQL) every request reads afresh.
+   */
+  readonly generation?: (() => number) | undefined;
 }
 
 const REFRESH_MARGIN_MS = 60_000;
@@ -92,6 +101,13 @@ export class Identifier {
    * whether the session or account still exists is always read afresh.
    */
   private readonly verified = new Map<string, JWTPayload>();
+  /**
+   * Session callers by token, all computed while the store's generation was
+   * `callersGeneration`; emptied as soon as it moves. `from`..`until` is the
+   * clock span in which nothing time-dependent in `fromToken` changes.
+   */
+  private readonly callers = new Map<string, { readonly caller: Caller; readonly from: number; readonly until: number }>();
+  private callersGeneration: number | undefined;
 
   private async verifyCached(token: string, now: number): Promise<JWTPayload | TokenFailure> {
     const hit = this.verified.get(token);
@@ -130,6 +146,15 @@ export class Identifier {
   /** A session handle, a service-account token or a route-scoped token. */
   async fromToken(token: string, host: string, routeNamespace: string): Promise<{ caller: Caller | null; failure?: string; outOfScope?: Caller }> {
     const now = this.deps.now();
+    const generation = this.deps.generation?.();
+    if (generation !== undefined) {
+      if (generation !== this.callersGeneration) {
+        this.callers.clear();
+        this.callersGeneration = generation;
+      }
+      const known = this.callers.get(token);
+      if (known && known.from <= now && now < known.until) return { caller: known.caller };
+    }
     const claims = await this.verifyCached(token, now);
     if (typeof claims === 'string') return { caller: null, failure: claims };
     if (typeof claims.jti === 'string') {
@@ -140,7 +165,18 @@ export class Identifier {
         if (!s) return { caller: null, failure: 'session-refresh-failed' };
         const key = `${s.id}:${rec.version}`;
         try {
-          return { caller: await this.sessionCaller(s, key) };
+          const caller = await this.sessionCaller(s, key);
+          // Remembered only if nothing changed since the generation was read
+          // (a refresh writes, and so does anyone else meanwhile).
+          if (generation !== undefined && s === rec.data && this.callersGeneration === generation) {
+            this.rememberCaller(token, caller, now, Math.min(
+              typeof claims.exp === 'number' ? (claims.exp + TOKEN_SKEW_S) * 1000 : Infinity,
+              s.expiresAt,
+              rec.expiresAt ?? Infinity,
+              s.tokenExpiresAt === undefined ? Infinity : s.tokenExpiresAt - REFRESH_MARGIN_MS,
+            ));
+          }
+          return { caller };
         } catch (e) {
           if (!(e instanceof IdentityRefusedError)) throw e;
           // The directory refuses this user (deprovisioned): 403 with the reason, never a sign-in loop.
@@ -168,6 +204,12 @@ export class Identifier {
       return { caller };
     }
     return { caller: null, failure: typeof claims.jti === 'string' ? 'session-unknown' : 'token-unknown' };
+  }
+
+  private rememberCaller(token: string, caller: Caller, from: number, until: number): void {
+    if (!(until > from)) return;
+    if (this.callers.size >= VERIFIED_CACHE_MAX) this.callers.delete(this.callers.keys().next().value as string);
+    this.callers.set(token, { caller, from, until });
   }
 
   /** Builds the caller for a session, applying impersonation. */

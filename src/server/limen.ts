@@ -77,6 +77,7 @@ export async function startLimen(opts: StartOptions): Promise<RunningLimen> {
     now,
     tokenResolvers: opts.tokenResolvers?.(svc, () => current) ?? [],
     enrich: opts.enrich?.(svc),
+    generation: store instanceof ReadCachingStore ? () => store.changeGeneration() : undefined,
     onRefreshFailed: (s, reason) => audit.emit({ kind: 'refresh_failed', userId: s.userId, email: s.email, details: { session_id: s.id, reason } }),
     onRefreshed: (before, after) => {
       // CONTRACT §4: a refresh ends impersonation; the audit trail says so.

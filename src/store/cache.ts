@@ -33,6 +33,17 @@ export class ReadCachingStore implements Store {
     this.unwatch = inner.watch((e) => this.invalidate(e.type, e.id));
   }
 
+  /**
+   * A number that moves with every change the store reports (this
+   * process's writes, and for SQLite other processes' commits, pulled in
+   * first as before a hit). Whatever was derived only from the store's
+   * contents is still true while it has not moved.
+   */
+  changeGeneration(): number {
+    if (isSyncable(this.inner)) this.inner.syncChanges();
+    return this.generation;
+  }
+
   private invalidate(type: string, id: string): void {
     this.generation++;
     this.entries.delete(key(type, id));

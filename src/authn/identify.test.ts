@@ -1,0 +1,113 @@
+/**
+ * The remembered session caller (IdentifyDeps.generation): whatever a
+ * request could observe afresh, it observes through the memo too. Each case
+ * identifies once (remembering the caller), changes one thing the caller
+ * depends on, and identifies again. The clock is frozen and moved by hand.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { MemoryStore, ReadCachingStore, SqliteStore, type Store } from '../store/index.js';
+import { signSessionHandle } from '../identity/index.js';
+import { directoryEnricher, putDirectoryUser, type DirectoryUser } from '../accounts/directory.js';
+import { Identifier } from './identify.js';
+import { SessionStore, type SessionData } from './sessions.js';
+
+const T0 = Date.UTC(2026, 10, 23, 12);
+const HOUR = 3_600_000;
+
+interface Rig {
+  clock: { t: number };
+  store: ReadCachingStore;
+  sessions: SessionStore;
+  identifier: Identifier;
+  session: SessionData;
+  token: string;
+  /** Identifies with the rig's token: the caller's email and groups, or the failure. */
+  who(): Promise<string>;
+}
+
+async function rig(inner: (now: () => number) => Store, opts: { tokenExpiresIn?: number; handleExpiresIn?: number; remember?: boolean } = {}): Promise<Rig> {
+  const clock = { t: T0 };
+  const now = (): number => clock.t;
+  const store = new ReadCachingStore(inner(now), () => true);
+  const sessions = new SessionStore(store, randomBytes(32), now);
+  const secret = randomBytes(32);
+  const identifier = new Identifier({
+    sessions, sharedSecret: secret, cookieName: '_pomerium', oidc: undefined, now, tokenResolvers: [],
+    enrich: directoryEnricher(store, now),
+    generation: opts.remember === false ? undefined : () => store.changeGeneration(),
+  });
+  const session = await sessions.create({
+    claims: { sub: 'u1', email: 'ada@example.com', groups: ['eng'] },
+    idToken: undefined, accessToken: 'at', refreshToken: undefined,
+    expiresAt: T0 + (opts.tokenExpiresIn ?? 10 * HOUR),
+  }, 14 * HOUR);
+  const token = await signSessionHandle({
+    sid: session.id, sub: 'u1', iss: 'auth.example.com', aud: 'app.example.com',
+    ...(opts.handleExpiresIn === undefined ? {} : { expiresAt: T0 + opts.handleExpiresIn }),
+  }, secret, T0);
+  const who = async (): Promise<string> => {
+    const r = await identifier.fromToken(token, 'app.example.com', '');
+    return r.caller ? `${r.caller.policy.email} [${r.caller.policy.groups.join(',')}]` : `failure: ${r.failure}`;
+  };
+  return { clock, store, sessions, identifier, session, token, who };
+}
+
+const user = (extra: Partial<DirectoryUser>): DirectoryUser =>
+  ({ id: 'u1', email: 'ada@example.com', name: 'Ada', groups: [], source: 'manual', lastSeen: undefined, ...extra });
+
+const cases: { name: string; opts?: Parameters<typeof rig>[1]; change: (r: Rig) => Promise<void> | void; want: string }[] = [
+  { name: 'nothing changed: the same caller', change: () => {}, want: 'ada@example.com [eng]' },
+  { name: 'session revoked', change: async (r) => { await r.sessions.delete(r.session.id); }, want: 'failure: session-unknown' },
+  { name: 'directory adds a group', change: async (r) => { await putDirectoryUser(r.store, user({ groups: ['ops'] })); }, want: 'ada@example.com [eng,ops]' },
+  { name: 'directory deactivates the user', change: async (r) => { await putDirectoryUser(r.store, user({ active: false })); }, want: 'failure: user-deprovisioned' },
+  {
+    name: 'impersonation starts',
+    change: async (r) => {
+      await r.sessions.save({ ...r.session, impersonation: { user: 'u2', email: 'bob@example.com', name: 'Bob', groups: ['sales'], startedAt: r.clock.t } });
+    },
+    want: 'bob@example.com [sales]',
+  },
+  { name: 'session lifetime (cookie_expire) passes', change: (r) => { r.clock.t = T0 + 14 * HOUR; }, want: 'failure: session-unknown' },
+  { name: 'handle expires (beyond the 60 s skew)', opts: { handleExpiresIn: HOUR }, change: (r) => { r.clock.t = T0 + HOUR + 60_000; }, want: 'failure: token-expired' },
+  // No refresh token: the session ends when the IdP tokens expire.
+  { name: 'IdP tokens expire without a refresh token', opts: { tokenExpiresIn: HOUR }, change: (r) => { r.clock.t = T0 + HOUR; }, want: 'failure: session-refresh-failed' },
+  { name: 'clock set back', change: (r) => { r.clock.t = T0 - 10 * 60_000; }, want: 'ada@example.com [eng]' },
+];
+
+describe('remembered session callers follow every change on the next request', () => {
+  for (const c of cases) {
+    // Each case both ways: remembering callers must not change what a request observes.
+    for (const remember of [true, false]) {
+      test(`${c.name}${remember ? '' : ' (read afresh)'}`, async () => {
+        const r = await rig((now) => new MemoryStore({ clock: now }), { ...c.opts, remember });
+        assert.equal(await r.who(), 'ada@example.com [eng]');
+        assert.equal(await r.who(), 'ada@example.com [eng]');
+        await c.change(r);
+        assert.equal(await r.who(), c.want);
+        await r.store.close();
+      });
+    }
+  }
+
+  test('SQLite: a revocation committed by another connection (a CLI process) applies to the next request', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'limen-identify-'));
+    try {
+      const path = join(dir, 'limen.db');
+      const r = await rig(() => SqliteStore.open({ path, pollIntervalMs: 60_000 }));
+      assert.equal(await r.who(), 'ada@example.com [eng]');
+      assert.equal(await r.who(), 'ada@example.com [eng]');
+      const cli = SqliteStore.open({ path });
+      await cli.delete('session', r.session.id);
+      await cli.close();
+      assert.equal(await r.who(), 'failure: session-unknown');
+      await r.store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
