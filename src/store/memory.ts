@@ -157,7 +157,7 @@ export class MemoryStore implements Store {
     if (rows.length === 0) return;
     const firstSeq = this.#seq + 1;
     this.#seq += rows.length;
-    this.#audit.push(packAuditPage(firstSeq, rows));
+    this.#audit.push(packRows(rows, (i) => firstSeq + i));
   }
 
   async queryAudit(q: AuditQuery): Promise<StoredAuditEvent[]> {
@@ -225,10 +225,6 @@ interface AuditPage {
 const TEXT_COLUMNS = ['kind', 'request_id', 'decision', 'route', 'user_id', 'email', 'actor'] as const;
 
 type SeqRow = AuditRow & { readonly seq: number };
-
-function packAuditPage(firstSeq: number, rows: readonly AuditRow[]): AuditPage {
-  return packRows(rows, (i) => firstSeq + i);
-}
 
 function packRows(rows: readonly AuditRow[], seqOf: (i: number) => number): AuditPage {
   let minTime = Infinity;

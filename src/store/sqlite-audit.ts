@@ -17,10 +17,19 @@ import { createRequire } from 'node:module';
 import type { AuditRow } from './common.js';
 import { StoreError } from './errors.js';
 
+/** The one INSERT for audit rows, used by the worker and by the inline path; values in `auditValues` order. */
+export const INSERT_AUDIT_SQL =
+  'INSERT INTO audit (time, kind, request_id, decision, route, user_id, email, email_lower, actor, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+
+/** A row's values for `INSERT_AUDIT_SQL`. */
+export function auditValues(r: AuditRow): (string | number | null)[] {
+  return [r.time, r.kind, r.request_id, r.decision, r.route, r.user_id, r.email, r.email_lower, r.actor, r.details];
+}
+
 /**
  * The worker, as a CommonJS script: evaluated rather than loaded from a file,
  * so it runs the same from the TypeScript sources (tests, tsx) and from the
- * build. It receives batches as JSON arrays of column arrays.
+ * build. It receives batches as JSON arrays of `auditValues` arrays.
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -28,9 +37,7 @@ const Database = require(workerData.driver);
 const db = new Database(workerData.path, { fileMustExist: true });
 db.pragma('busy_timeout = ' + workerData.busyTimeoutMs);
 db.pragma('synchronous = NORMAL');
-const insert = db.prepare(
-  'INSERT INTO audit (time, kind, request_id, decision, route, user_id, email, email_lower, actor, details) ' +
-  'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+const insert = db.prepare(workerData.insertSql);
 const append = db.transaction((rows) => { for (const r of rows) insert.run(r); }).immediate;
 parentPort.on('message', (m) => {
   if (m.type === 'close') { db.close(); parentPort.close(); return; }
@@ -59,7 +66,7 @@ export class SqliteAuditWriter {
   append(rows: readonly AuditRow[]): Promise<void> {
     const worker = this.#worker ?? this.#start();
     const id = ++this.#nextId;
-    const text = JSON.stringify(rows.map((r) => [r.time, r.kind, r.request_id, r.decision, r.route, r.user_id, r.email, r.email_lower, r.actor, r.details]));
+    const text = JSON.stringify(rows.map(auditValues));
     return new Promise<void>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
       if (this.#pending.size === 1) worker.ref();
@@ -82,7 +89,7 @@ export class SqliteAuditWriter {
       eval: true,
       // Not the parent's flags: --input-type=module or loaders would change how the script is read.
       execArgv: [],
-      workerData: { path: this.path, busyTimeoutMs: this.busyTimeoutMs, driver: createRequire(import.meta.url).resolve('better-sqlite3') },
+      workerData: { path: this.path, busyTimeoutMs: this.busyTimeoutMs, insertSql: INSERT_AUDIT_SQL, driver: createRequire(import.meta.url).resolve('better-sqlite3') },
     });
     worker.unref();
     worker.on('message', (m: { id: number; error?: string }) => {

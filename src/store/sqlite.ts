@@ -35,7 +35,7 @@ import {
   type StoreOptions,
 } from './common.js';
 import { StoreError, scrubCause } from './errors.js';
-import { SqliteAuditWriter } from './sqlite-audit.js';
+import { INSERT_AUDIT_SQL, SqliteAuditWriter, auditValues } from './sqlite-audit.js';
 import type {
   AuditEvent,
   AuditQuery,
@@ -180,12 +180,13 @@ export class SqliteStore implements Store {
       if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
       db = new Database(path);
       // busy_timeout first: switching to WAL needs a lock another process may hold.
-      db.pragma(`busy_timeout = ${Math.floor(opts.busyTimeoutMs ?? 5000)}`);
+      const busyTimeoutMs = Math.floor(opts.busyTimeoutMs ?? 5000);
+      db.pragma(`busy_timeout = ${busyTimeoutMs}`);
       db.pragma('journal_mode = WAL');
       // NORMAL is durable across application crashes in WAL mode; only power loss can drop the last commits.
       db.pragma('synchronous = NORMAL');
       migrate(db);
-      const writer = path !== ':memory:' && opts.auditWorker !== false ? new SqliteAuditWriter(path, Math.floor(opts.busyTimeoutMs ?? 5000)) : undefined;
+      const writer = path !== ':memory:' && opts.auditWorker !== false ? new SqliteAuditWriter(path, busyTimeoutMs) : undefined;
       return new SqliteStore(db, opts, writer);
     } catch (err) {
       db?.close();
@@ -224,10 +225,7 @@ export class SqliteStore implements Store {
       changesSince: db.prepare('SELECT version, type, id FROM changes WHERE version > ? ORDER BY version'),
       lastVersion: db.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'changes'`).pluck(),
       dataVersion: db.prepare('PRAGMA data_version').pluck(),
-      insertAudit: db.prepare(
-        `INSERT INTO audit (time, kind, request_id, decision, route, user_id, email, email_lower, actor, details)
-         VALUES (@time, @kind, @request_id, @decision, @route, @user_id, @email, @email_lower, @actor, @details)`,
-      ),
+      insertAudit: db.prepare(INSERT_AUDIT_SQL),
       pruneAudit: db.prepare('DELETE FROM audit WHERE time < ?'),
     };
     this.#stmt = s;
@@ -251,7 +249,7 @@ export class SqliteStore implements Store {
       return events;
     });
     const append = db.transaction((rows: readonly AuditRow[]) => {
-      for (const row of rows) s.insertAudit.run(row);
+      for (const row of rows) s.insertAudit.run(auditValues(row));
     });
     // IMMEDIATE takes the write lock up front, so the busy timeout applies; a
     // deferred transaction that later upgrades can fail at once with SQLITE_BUSY.
