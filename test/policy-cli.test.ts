@@ -405,7 +405,8 @@ describe('policy and data commands: help and usage errors', () => {
       const r = await cliInProcess(argv);
       assert.equal(r.code, 2, `${argv.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, want, argv.join(' '));
-      assert.match(r.stderr, /Usage: limen /, `${argv.join(' ')} shows the usage`);
+      assert.match(r.stderr, /; see 'limen [a-z -]+ --help'\n$/, `${argv.join(' ')} points at the help`);
+      assert.equal(r.stderr.trimEnd().split('\n').length, 1, `${argv.join(' ')}: a usage error is one line`);
     }
   });
 

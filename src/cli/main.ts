@@ -3,6 +3,7 @@
  * The `limen` command: one entry point, a table of subcommands, `--help` on
  * each. Usage errors exit 2, failed checks 1.
  */
+import { readFileSync } from 'node:fs';
 import { processIo, UsageError, type CliIo, type Command } from './args.js';
 import { serveCommand } from './serve.js';
 import { configCheckCommand } from './config-check.js';
@@ -16,24 +17,95 @@ const COMMANDS: readonly Command[] = [
   ...policyCommands, ...identityCommands, ...accountsCommands, ...directoryCommands,
 ];
 
+function listing(commands: readonly Command[]): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n');
+}
+
 function help(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length));
   return `Usage: limen <command> [options]
 
 Limen, an identity-aware access proxy (wire-compatible with Pomerium).
 
 Commands:
-${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
+${listing(COMMANDS)}
+
+Run 'limen <command> --help' for a command's options; 'limen --version' for the version.
+`;
+}
+
+/** The commands of a group ("users" → users add, users list, ...), empty when `words` names none. */
+function groupOf(words: readonly string[]): Command[] {
+  if (words.length === 0) return [];
+  return COMMANDS.filter((c) => {
+    const name = c.name.split(' ');
+    return name.length > words.length && words.every((w, i) => name[i] === w);
+  });
+}
+
+function groupHelp(words: readonly string[], group: readonly Command[]): string {
+  return `Usage: limen ${words.join(' ')} <command> [options]
+
+Commands:
+${listing(group)}
 
 Run 'limen <command> --help' for a command's options.
 `;
 }
 
-/** Runs the CLI with `argv` (without node and script); returns the exit code. */
+/** The version of this build, from the package manifest beside the sources (src/ and dist/src/ alike). */
+export function limenVersion(): string {
+  for (const rel of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'limen' && typeof pkg.version === 'string') return pkg.version;
+    } catch { /* try the next location */ }
+  }
+  return 'unknown';
+}
+
+/** The command whose name is closest to what was typed, when one is close enough to be a likely typo. */
+function nearestCommand(typed: string): string | undefined {
+  let best: { name: string; d: number } | undefined;
+  for (const c of COMMANDS) {
+    for (const candidate of [c.name, c.name.split(' ')[0]!]) {
+      const d = editDistance(typed, candidate);
+      if (!best || d < best.d) best = { name: candidate, d };
+    }
+  }
+  return best && best.d <= Math.max(1, Math.floor(typed.length / 3)) ? best.name : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+const isHelp = (w: string | undefined): boolean => w === '--help' || w === '-h' || w === 'help';
+
+/**
+ * Runs the CLI with `argv` (without node and script); returns the exit code.
+ * A usage error is one line naming the problem and where help is, exit 2.
+ */
 export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
-  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+  if (argv.length === 0 || isHelp(argv[0])) {
     io.stdout(help());
     return argv.length === 0 ? 2 : 0;
+  }
+  if (argv[0] === '--version' || argv[0] === '-V' || argv[0] === 'version') {
+    if (argv.length > 1) {
+      io.stderr(`limen: ${argv[0]} takes no arguments; see 'limen --help'\n`);
+      return 2;
+    }
+    io.stdout(`limen ${limenVersion()}\n`);
+    return 0;
   }
   // Longest command name that prefixes argv ("config check" before "config").
   const sorted = [...COMMANDS].sort((a, b) => b.name.split(' ').length - a.name.split(' ').length);
@@ -44,7 +116,7 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
         return await c.run(argv.slice(words.length), io);
       } catch (e) {
         if (e instanceof UsageError) {
-          io.stderr(`limen ${c.name}: ${e.message}\n\n${c.usage}\n`);
+          io.stderr(`limen ${c.name}: ${e.message}; see 'limen ${c.name} --help'\n`);
           return 2;
         }
         io.stderr(`limen ${c.name}: ${(e as Error).message}\n`);
@@ -52,7 +124,24 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
       }
     }
   }
-  io.stderr(`limen: unknown command "${argv.join(' ')}"\n\n${help()}`);
+  // A command group ("limen users", "limen scim token --help"): its commands.
+  const firstFlag = argv.findIndex((w) => w.startsWith('-') || w === 'help');
+  const words = firstFlag < 0 ? argv : argv.slice(0, firstFlag);
+  const group = groupOf(words);
+  if (group.length > 0) {
+    const rest = argv.slice(words.length);
+    if (rest.length === 1 && isHelp(rest[0])) {
+      io.stdout(groupHelp(words, group));
+      return 0;
+    }
+    if (rest.length === 0) {
+      io.stderr(groupHelp(words, group));
+      return 2;
+    }
+  }
+  const typed = words.join(' ') || argv[0]!;
+  const near = nearestCommand(typed);
+  io.stderr(`limen: unknown command "${typed}"${near ? `; did you mean "${near}"?` : '.'} See 'limen --help'.\n`);
   return 2;
 }
 
