@@ -76,11 +76,25 @@ Options:
       io.stdout(`${JSON.stringify(claims, null, 2)}\n`);
       return 0;
     } catch (e) {
-      if (isVerifyError(e)) { io.stderr(`invalid: ${e.code}: ${e.message}\n`); return 1; }
+      if (isVerifyError(e)) {
+        const where = e.code === 'ERR_JWKS_UNAVAILABLE' ? ` (${jwksUrlForMessage(values.jwks)})` : '';
+        io.stderr(`invalid: ${e.code}: ${e.message}${where}\n`);
+        return 1;
+      }
       throw e;
     }
   },
 };
+
+/** The JWKS URL without credentials, query or fragment, for an error message. */
+function jwksUrlForMessage(raw: string): string {
+  try {
+    const u = new URL(raw);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return 'the --jwks URL is not a URL';
+  }
+}
 
 /** CLI commands for identity: signing keys and assertions. */
 export const identityCommands: readonly Command[] = [keysGenerate, jwtVerify];

@@ -126,20 +126,45 @@ function describeUrl(url: URL): string {
   return `${url.origin}${url.pathname}`;
 }
 
+/**
+ * Why a fetch failed, in words an operator can act on: the host name does not
+ * resolve, the connection was refused or reset, TLS failed, or no answer came
+ * in time. Only error names and codes are read, never a message that could
+ * echo the URL's credentials.
+ */
+export function describeFetchFailure(err: unknown, timeoutMs: number): { reason: string; detail: string } {
+  const name = err instanceof Error ? err.name : typeof err;
+  if (name === 'TimeoutError' || name === 'AbortError') return { reason: 'timeout', detail: `no answer within ${timeoutMs} ms` };
+  const cause = err instanceof Error ? (err as { cause?: unknown }).cause : undefined;
+  const code = String((cause as { code?: unknown } | undefined)?.code ?? (err as { code?: unknown } | undefined)?.code ?? '');
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME') return { reason: 'dns', detail: 'the host name does not resolve (DNS)' };
+  if (code === 'ECONNREFUSED') return { reason: 'refused', detail: 'the connection was refused (nothing listens there)' };
+  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return { reason: 'reset', detail: 'the connection was reset' };
+  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT') return { reason: 'timeout', detail: 'connecting timed out' };
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return { reason: 'unreachable', detail: 'the host is unreachable' };
+  if (/^(ERR_TLS|ERR_SSL|CERT_|UNABLE_TO|DEPTH_ZERO|SELF_SIGNED|ERR_OSSL)/.test(code)) return { reason: 'tls', detail: `TLS failed (${code})` };
+  return { reason: code ? code.toLowerCase() : name, detail: code ? `network error ${code}` : `network error (${name})` };
+}
+
 /** Fetches and parses the JWKS document; every failure is ERR_JWKS_UNAVAILABLE. */
 export async function fetchJwks(url: URL, fetchImpl: FetchLike, timeoutMs: number): Promise<unknown> {
+  if (url.username !== '' || url.password !== '') {
+    // fetch refuses such URLs; say so rather than "network error".
+    throw new VerifyError('ERR_JWKS_UNAVAILABLE', 'JWKS URL must not carry a user name or password', { url: describeUrl(url), reason: 'credentials-in-url' });
+  }
   let response: Response;
   try {
     response = await fetchImpl(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(timeoutMs) });
   } catch (err) {
-    throw new VerifyError('ERR_JWKS_UNAVAILABLE', 'JWKS could not be fetched', {
+    const why = describeFetchFailure(err, timeoutMs);
+    throw new VerifyError('ERR_JWKS_UNAVAILABLE', `JWKS could not be fetched: ${why.detail}`, {
       url: describeUrl(url),
-      reason: err instanceof Error ? err.name : typeof err,
+      reason: why.reason,
     });
   }
   if (response.status !== 200) {
     await response.body?.cancel().catch(() => undefined);
-    throw new VerifyError('ERR_JWKS_UNAVAILABLE', 'JWKS endpoint did not answer 200', { url: describeUrl(url), status: response.status });
+    throw new VerifyError('ERR_JWKS_UNAVAILABLE', `JWKS endpoint answered HTTP ${response.status}, not 200`, { url: describeUrl(url), status: response.status });
   }
   let text: string;
   try {
