@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { createVerifier, isVerifyError } from '@limen/verify';
 import { signingKeyFromPem } from '../identity/index.js';
-import { parseFlags, type CliIo, type Command } from './args.js';
+import { parseFlags, UsageError, type CliIo, type Command } from './args.js';
 
 const keysGenerate: Command = {
   name: 'keys generate',
@@ -59,12 +59,12 @@ Options:
       jwks: { type: 'string' }, aud: { type: 'string' }, iss: { type: 'string' }, 'max-age': { type: 'string' },
     }, true);
     if (values.help) { io.stdout(this.usage + '\n'); return 0; }
-    if (!values.jwks || !values.aud) { io.stderr('limen jwt verify: --jwks URL and --aud HOST are required\n'); return 2; }
-    if (positionals.length > 1) { io.stderr('limen jwt verify: give one token\n'); return 2; }
+    if (!values.jwks || !values.aud) throw new UsageError('--jwks URL and --aud HOST are required');
+    if (positionals.length > 1) throw new UsageError('give one token');
     const arg = positionals[0];
     const token = (arg === undefined || arg === '-' ? await io.readStdin() : arg).trim();
     const maxAge = values['max-age'] === undefined ? undefined : Number(values['max-age']);
-    if (maxAge !== undefined && !(Number.isFinite(maxAge) && maxAge > 0)) { io.stderr('limen jwt verify: --max-age expects seconds\n'); return 2; }
+    if (maxAge !== undefined && !(Number.isFinite(maxAge) && maxAge > 0)) throw new UsageError('--max-age expects seconds');
     const verifier = createVerifier({
       jwksUrl: values.jwks,
       audience: values.aud,

@@ -1,7 +1,7 @@
 import { loadConfigFile } from '../config/index.js';
 import { buildRuntime } from '../server/index.js';
 import { ConfigError, PolicyError } from '../errors/index.js';
-import { parseFlags, type CliIo, type Command } from './args.js';
+import { parseFlags, UsageError, type CliIo, type Command } from './args.js';
 
 export const configCheckCommand: Command = {
   name: 'config check',
@@ -14,7 +14,7 @@ Exits 0 when the config is valid, 1 otherwise.`,
   async run(argv: string[], io: CliIo): Promise<number> {
     const { values } = parseFlags(argv, { config: { type: 'string', short: 'c' } });
     if (values.help) { io.stdout(this.usage + '\n'); return 0; }
-    if (!values.config) { io.stderr('limen config check: --config FILE is required\n'); return 2; }
+    if (!values.config) throw new UsageError('--config FILE is required');
     try {
       const config = loadConfigFile(values.config, io.env);
       await buildRuntime(config, Date.now);
