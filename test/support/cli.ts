@@ -25,7 +25,8 @@ export function runCli(args: readonly string[], opts: { stdin?: string; env?: Re
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
     child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    // Generous: a tsx child on a loaded 2-core machine can take tens of seconds to start.
+    const timer = setTimeout(() => child.kill('SIGKILL'), 180_000);
     child.on('error', (e) => { clearTimeout(timer); reject(e); });
     child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
     child.stdin.end(opts.stdin ?? '');
