@@ -75,6 +75,7 @@ export function describePostgresFailure(err: unknown): string {
     case 'ECONNREFUSED': return 'connection refused (is PostgreSQL running on that host and port?)';
     case 'ENOTFOUND': case 'EAI_AGAIN': return 'the host name does not resolve';
     case 'ECONNRESET': return 'the connection was reset';
+    case '57P01': case '57P02': return 'the server closed the connection (administrator command or shutdown)';
     case 'ETIMEDOUT': return 'connecting timed out';
     case '28P01': return 'password authentication failed';
     case '28000': return 'the server refused this user or address (pg_hba.conf, or the role does not exist)';
@@ -87,6 +88,16 @@ export function describePostgresFailure(err: unknown): string {
       if (/timeout/i.test(message)) return 'timed out';
       return code !== '' ? `error ${code}` : 'the database could not be reached';
   }
+}
+
+const MAX_CONNECTION_RETRIES = 4;
+
+/** The connection died under the statement (not a timeout, not a statement error). */
+function isConnectionLost(err: unknown): boolean {
+  const code = String((err as { code?: unknown } | null)?.code ?? '');
+  if (code === '57P01' || code === '57P02' || code === 'ECONNRESET' || code === 'EPIPE') return true;
+  const message = String((err as { message?: unknown } | null)?.message ?? '');
+  return /Connection terminated|connection error|not queryable/i.test(message) && !/timeout/i.test(message);
 }
 
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -319,8 +330,21 @@ export class PostgresStore implements Store {
 
   /** A pooled query; any failure (refused, timed out, cut) is ERR_STORE_UNAVAILABLE naming the cause, never the URL. */
   async #query<R extends pg.QueryResultRow = pg.QueryResultRow>(config: pg.QueryConfig | string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+    const run = (): Promise<pg.QueryResult<R>> =>
+      values === undefined ? this.#pool.query<R>(config as pg.QueryConfig) : this.#pool.query<R>(config as string, values);
     try {
-      return await (values === undefined ? this.#pool.query<R>(config as pg.QueryConfig) : this.#pool.query<R>(config as string, values));
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await run();
+        } catch (err) {
+          // A pooled connection the server closed (failover, pg_terminate_backend,
+          // an idle timeout in a pooler): the pool drops it; try again on
+          // another. Several idle connections may have died at once, hence a
+          // few tries. Every statement here is one idempotent autocommit
+          // statement (audit rows carry event ids), so a repeat is harmless.
+          if (!isConnectionLost(err) || this.#closed || attempt >= MAX_CONNECTION_RETRIES) throw err;
+        }
+      }
     } catch (err) {
       throw new StoreError('ERR_STORE_UNAVAILABLE', `PostgreSQL: ${describePostgresFailure(err)}`, scrubCause(err, this.#connectionString));
     }
