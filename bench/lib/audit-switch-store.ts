@@ -24,6 +24,7 @@ export class AuditSwitchStore implements Store {
     return this.inner.list<T>(type, opts, now);
   }
   purgeExpired(now?: number): Promise<number> { return this.inner.purgeExpired(now); }
+  tryLease(name: string, holder: string, ttlMs: number, now?: number): Promise<boolean> { return this.inner.tryLease(name, holder, ttlMs, now); }
   appendAudit(events: readonly AuditEvent[]): Promise<void> {
     return this.writeAudit ? this.inner.appendAudit(events) : Promise.resolve();
   }

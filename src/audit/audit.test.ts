@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryStore, type AuditEvent } from '../store/index.js';
 import { createLogger, silentLogger } from '../log/index.js';
-import { AuditLog, auditEventJson, formatAuditEvent, parseTimeBound, readAuditTrail } from './index.js';
+import { AuditLog, auditEventJson, formatAuditEvent, newAuditEventId, parseTimeBound, readAuditTrail } from './index.js';
 
 const NOW = Date.parse('2030-06-01T12:00:00Z');
 const DAY = 86_400_000;
@@ -57,10 +57,50 @@ describe('AuditLog', () => {
     const logger = { ...silentLogger, error: (m: string) => { errors.push(m); } };
     const store = new MemoryStore();
     const broken = Object.assign(Object.create(store) as MemoryStore, { appendAudit: async () => { throw new Error('disk full'); } });
-    const log = new AuditLog({ store: broken, logger, retentionMs: DAY, now: () => NOW, pruneOnStart: false, maxPending: 3 });
+    const log = new AuditLog({ store: broken, logger, retentionMs: DAY, now: () => NOW, pruneOnStart: false, maxPending: 3, retryDelayMs: 60_000, closeTimeoutMs: 0 });
     for (let i = 0; i < 5; i++) log.emit({ kind: 'k', details: {} });
     await log.flush();
-    assert.deepEqual(errors, ['audit events dropped: the store is not keeping up', 'audit write failed']);
+    assert.deepEqual(errors, ['audit events dropped: the store is not keeping up', 'audit write failed; will retry']);
+    assert.equal(log.droppedTotal, 2, 'only what exceeded the bound was dropped');
+    assert.equal(log.pending(), 3, 'the failed batch is kept for a retry');
+    await log.close();
+    assert.equal(errors.at(-1), 'audit events lost at shutdown: the store could not be written');
+  });
+
+  test('a failed batch is written again, in order, exactly once, when the store comes back', async () => {
+    const store = new MemoryStore();
+    let failures = 2;
+    const flaky = Object.assign(Object.create(store) as MemoryStore, {
+      appendAudit: async (events: AuditEvent[]) => {
+        if (failures > 0) { failures--; throw new Error('connection terminated'); }
+        return store.appendAudit(events);
+      },
+    });
+    const log = new AuditLog({ store: flaky, logger: silentLogger, retentionMs: DAY, now: () => NOW, pruneOnStart: false, retryDelayMs: 1, flushIntervalMs: 60_000 });
+    for (let i = 0; i < 3; i++) log.emit({ kind: 'k', details: { i } });
+    await log.flush();
+    for (let i = 3; i < 5; i++) log.emit({ kind: 'k', details: { i } });
+    await log.close();
+    const stored = await store.queryAudit({});
+    assert.deepEqual(stored.map((e) => e.details.i), [0, 1, 2, 3, 4]);
+    assert.equal(new Set(stored.map((e) => e.id)).size, 5, 'each event has its own id');
+    assert.equal(log.pending(), 0);
+  });
+
+  test('every event gets an id unique across processes', () => {
+    const ids = new Set(Array.from({ length: 1000 }, () => newAuditEventId()));
+    assert.equal(ids.size, 1000);
+    assert.match([...ids][0]!, /^[A-Za-z0-9_-]{12}\.[0-9a-z]+$/);
+  });
+
+  test('retention runs only where the lease is held', async () => {
+    const store = new MemoryStore();
+    await store.appendAudit([{ time: NOW - 2 * DAY, kind: 'old', details: {} }]);
+    let held = false;
+    const log = new AuditLog({ store, logger: silentLogger, retentionMs: DAY, now: () => NOW, pruneOnStart: false, lease: async () => held });
+    assert.equal(await log.prune(), 0, 'another replica holds the lease');
+    held = true;
+    assert.equal(await log.prune(), 1);
     await log.close();
   });
 });

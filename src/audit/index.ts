@@ -5,6 +5,7 @@
  * and then hourly. `readAuditTrail` reads it back for `limen audit query`
  * and the admin API.
  */
+import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log/index.js';
 import type { AuditEvent, Store } from '../store/index.js';
 
@@ -35,6 +36,26 @@ export interface AuditOptions {
   readonly maxPending?: number;
   /** Prune once shortly after start (default true). */
   readonly pruneOnStart?: boolean;
+  /** First wait before a failed batch is written again, doubling to 10 s (default 250 ms). */
+  readonly retryDelayMs?: number;
+  /** How long `close()` keeps retrying a failing store before giving up on what is queued (default 5 s). */
+  readonly closeTimeoutMs?: number;
+  /**
+   * Whether this process should do cluster-wide upkeep now (retention): a
+   * lease held by one replica at a time. Default: always.
+   */
+  readonly lease?: () => Promise<boolean>;
+}
+
+// Event ids: unique across replicas (a random per-process prefix) and cheap
+// (a counter), so a batch written twice after an ambiguous failure is stored once.
+const EVENT_ID_PREFIX = randomBytes(9).toString('base64url');
+let eventCounter = 0;
+
+/** A new audit event id, unique across processes. */
+export function newAuditEventId(): string {
+  eventCounter = (eventCounter + 1) % Number.MAX_SAFE_INTEGER;
+  return `${EVENT_ID_PREFIX}.${eventCounter.toString(36)}`;
 }
 
 const PRUNE_INTERVAL_MS = 60 * 60 * 1000;
@@ -48,9 +69,16 @@ export class AuditLog implements AuditSink {
   private inFlight = 0;
   private dropped = 0;
   private readonly now: () => number;
+  /** Failed batches waiting to be written again, oldest first. */
+  private retrying: AuditEvent[][] = [];
+  private retryingCount = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelay: number;
+  private closing = false;
 
   constructor(private readonly opts: AuditOptions) {
     this.now = opts.now ?? Date.now;
+    this.retryDelay = opts.retryDelayMs ?? 250;
     this.pruneTimer = setInterval(() => { void this.prune(); }, PRUNE_INTERVAL_MS);
     this.pruneTimer.unref();
     if (opts.pruneOnStart !== false) {
@@ -64,9 +92,10 @@ export class AuditLog implements AuditSink {
     // Callers pass a fresh object literal; stamping it in place saves a copy
     // per request on the hot path.
     if (event.time === undefined) (event as { time?: number }).time = this.now();
+    if (event.id === undefined) (event as { id?: string }).id = newAuditEventId();
     const e = event as AuditEvent;
     if (this.opts.logLines !== false) this.opts.logger.record(logLine(e));
-    if (this.queue.length + this.inFlight >= (this.opts.maxPending ?? 100_000)) {
+    if (this.pending() >= (this.opts.maxPending ?? 100_000)) {
       this.dropped++;
       return;
     }
@@ -78,29 +107,78 @@ export class AuditLog implements AuditSink {
     }
   }
 
-  /** Writes every queued event; resolves when they are stored (or the write failed and was logged). */
+  /**
+   * Writes every queued event; resolves when they are stored or, if the
+   * write failed, when the batch is set aside to be written again. Failed
+   * batches are retried in order with backoff; event ids make a retry of a
+   * batch that did reach the store harmless (PostgreSQL keeps one row per
+   * id). Only the `maxPending` bound ever drops an event, counted and logged.
+   */
   flush(): Promise<void> {
     if (this.timer) { clearTimeout(this.timer); this.timer = undefined; }
     const batch = this.queue;
     this.queue = [];
-    if (this.dropped > 0) {
-      this.opts.logger.error('audit events dropped: the store is not keeping up', { dropped: this.dropped });
-      this.dropped = 0;
-    }
+    this.reportDropped();
     if (batch.length === 0) return this.flushing;
     this.inFlight += batch.length;
     this.flushing = this.flushing
-      .then(() => this.opts.store.appendAudit(batch))
-      .catch((err: unknown) => {
-        this.opts.logger.error('audit write failed', { events: batch.length, error: String((err as Error)?.message ?? err) });
-      })
+      .then(() => this.write(batch))
       .finally(() => { this.inFlight -= batch.length; });
     return this.flushing;
+  }
+
+  /** Events accepted and not yet stored (queued, being written or waiting for a retry). */
+  pending(): number {
+    return this.queue.length + this.inFlight + this.retryingCount;
+  }
+
+  /** Events dropped because `maxPending` was reached, since start. */
+  droppedTotal = 0;
+
+  private reportDropped(): void {
+    if (this.dropped > 0) {
+      this.opts.logger.error('audit events dropped: the store is not keeping up', { dropped: this.dropped });
+      this.droppedTotal += this.dropped;
+      this.dropped = 0;
+    }
+  }
+
+  /** Writes earlier failed batches first (order is kept), then `batch`; a failure keeps them all for a retry. */
+  private async write(batch: AuditEvent[]): Promise<void> {
+    const all = this.retrying.length > 0 ? [...this.retrying, batch] : [batch];
+    this.retrying = [];
+    this.retryingCount = 0;
+    for (let i = 0; i < all.length; i++) {
+      const b = all[i]!;
+      if (b.length === 0) continue;
+      try {
+        await this.opts.store.appendAudit(b);
+      } catch (err) {
+        this.retrying = all.slice(i).filter((x) => x.length > 0);
+        this.retryingCount = this.retrying.reduce((n, x) => n + x.length, 0);
+        this.opts.logger.error('audit write failed; will retry', { events: this.retryingCount, error: String((err as Error)?.message ?? err) });
+        this.scheduleRetry();
+        return;
+      }
+    }
+    this.retryDelay = this.opts.retryDelayMs ?? 250;
+  }
+
+  private scheduleRetry(): void {
+    if (this.retryTimer || this.closing) return;
+    const delay = this.retryDelay;
+    this.retryDelay = Math.min(delay * 2, 10_000);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.flushing = this.flushing.then(() => this.write([]));
+    }, delay);
+    this.retryTimer.unref();
   }
 
   /** Deletes rows older than the retention period; returns how many. */
   async prune(): Promise<number> {
     try {
+      if (this.opts.lease && !(await this.opts.lease())) return 0;
       return await this.opts.store.pruneAudit(this.now() - this.opts.retentionMs);
     } catch (err) {
       this.opts.logger.error('audit prune failed', { error: String((err as Error)?.message ?? err) });
@@ -108,16 +186,35 @@ export class AuditLog implements AuditSink {
     }
   }
 
+  /**
+   * Stops the timers and writes everything accepted, retrying a failing
+   * store for up to `closeTimeoutMs`; what still cannot be written is logged
+   * with its count.
+   */
   async close(): Promise<void> {
     clearInterval(this.pruneTimer);
     if (this.startPrune) clearTimeout(this.startPrune);
+    this.closing = true;
+    if (this.retryTimer) { clearTimeout(this.retryTimer); this.retryTimer = undefined; }
     await this.flush();
+    const deadline = Date.now() + (this.opts.closeTimeoutMs ?? 5000);
+    let delay = this.opts.retryDelayMs ?? 250;
+    while (this.retryingCount > 0 && Date.now() + delay <= deadline) {
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 2000);
+      this.flushing = this.flushing.then(() => this.write([]));
+      await this.flushing;
+    }
+    if (this.retryingCount > 0) {
+      this.opts.logger.error('audit events lost at shutdown: the store could not be written', { events: this.retryingCount });
+    }
   }
 }
 
 /** The JSON log line of an event: top-level fields, then its details, flattened. */
 function logLine(e: AuditEvent): Record<string, unknown> {
   const line: Record<string, unknown> = { time: new Date(e.time).toISOString(), level: 'info', msg: 'audit', audit: e.kind };
+  if (e.id !== undefined) line.eventId = e.id;
   if (e.requestId !== undefined) line.requestId = e.requestId;
   if (e.decision !== undefined) line.decision = e.decision;
   if (e.route !== undefined) line.route = e.route;

@@ -223,6 +223,26 @@ export const GLOBAL_KEYS: GlobalTable = {
       return type === 'file' ? DEFAULT_SQLITE_PATH : '';
     },
   },
+  databrokerStorageQueryTimeoutMs: {
+    key: 'databroker_storage_query_timeout', type: 'duration', default: '`2s`', env: 'text',
+    description: 'PostgreSQL: every query, and connecting, fails after this long, so a frozen database link never holds a request (it fails closed with `503`). Applies to the server\'s statements too (`statement_timeout`).',
+    parse: (v, at) => asDuration(v, at, { positive: true }), fallback: absent(2000),
+  },
+  databrokerStoragePoolSize: {
+    key: 'databroker_storage_pool_size', type: 'integer', default: '`10`', env: 'text',
+    description: 'PostgreSQL: connections in each replica\'s query pool. Each replica also holds one direct connection for LISTEN; keep replicas × (pool size + 1) under the server\'s `max_connections` (see docs/deploy.md).',
+    parse: (v, at) => asInteger(v, at, 1, 1000), fallback: absent(10),
+  },
+  databrokerStorageMaxStalenessMs: {
+    key: 'databroker_storage_max_staleness', type: 'duration', default: '`1s`', env: 'text',
+    description: 'PostgreSQL: how long a change made on one replica may take to be honoured on every other (revocations, group changes, new service accounts). Each replica caches what requests read and confirms its view with a heartbeat every quarter of this; a replica that cannot confirm it within this bound stops using its cache and reads through (or fails closed while the database is unreachable).',
+    parse: (v, at) => {
+      const ms = asDuration(v, at, { positive: true });
+      if (ms < 40 || ms > 60_000) fail(at, `expected a duration from 40ms to 1m, got ${JSON.stringify(v)}`);
+      return ms;
+    },
+    fallback: absent(1000),
+  },
   metricsAddress: {
     key: 'metrics_address', type: 'address', default: 'off', env: 'text',
     description: 'Listen address for Prometheus metrics.',

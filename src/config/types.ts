@@ -121,6 +121,12 @@ export interface Config {
   readonly databrokerStorageType: StorageType;
   /** SQLite path or postgres:// URL. */
   readonly databrokerStorageConnectionString: string;
+  /** PostgreSQL: queries and connecting fail after this long (ms). */
+  readonly databrokerStorageQueryTimeoutMs: number;
+  /** PostgreSQL: connections in this replica's query pool. */
+  readonly databrokerStoragePoolSize: number;
+  /** PostgreSQL: how stale a replica's cached view of other replicas' changes may be (ms). */
+  readonly databrokerStorageMaxStalenessMs: number;
   readonly metricsAddress: string | undefined;
   readonly healthCheckAddr: string | undefined;
   readonly logLevel: LogLevel;

@@ -35,9 +35,12 @@ export async function handleRequest(live: Live, svc: Services, req: IncomingMess
   try {
     await route(ctx);
   } catch (e) {
-    svc.logger.error('request failed', { requestId, error: (e as Error)?.message, code: (e as { code?: string })?.code });
-    if (!res.headersSent) fail(ctx, 500, 'Something went wrong inside Limen. Quote the request id when reporting it.');
-    else res.destroy();
+    const code = (e as { code?: string })?.code;
+    svc.logger.error('request failed', { requestId, error: (e as Error)?.message, code });
+    if (res.headersSent) res.destroy();
+    // The database is unreachable and nothing cached may be trusted: fail closed, and say it is temporary.
+    else if (code === 'ERR_STORE_UNAVAILABLE') fail(ctx, 503, 'Limen cannot reach its database right now. Try again in a moment.', { reasons: ['store-unavailable'] });
+    else fail(ctx, 500, 'Something went wrong inside Limen. Quote the request id when reporting it.');
   }
 }
 

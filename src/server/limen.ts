@@ -3,7 +3,9 @@ import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Config } from '../config/index.js';
-import { openStore, ReadCachingStore, type Store } from '../store/index.js';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { openStoreWithRetry, ReadCachingStore, startUpkeep, type Store } from '../store/index.js';
 import { AuditLog } from '../audit/index.js';
 import { Identifier, SessionStore, type TokenResolver, type IdentityEnricher, type Caller } from '../authn/index.js';
 import type { AdminEndpoint } from './admin.js';
@@ -50,12 +52,33 @@ export async function startLimen(opts: StartOptions): Promise<RunningLimen> {
   const now = opts.now ?? Date.now;
   const logger = opts.logger ?? createLogger(config.logLevel);
   const rt0 = await buildRuntime(config, now);
-  const rawStore = opts.store ?? await openStore({ type: config.databrokerStorageType, connectionString: config.databrokerStorageConnectionString });
-  // Records read on every request are cached where invalidation is exact
-  // (memory, SQLite); PostgreSQL replicas read through (see ReadCachingStore).
-  const store = rawStore.kind === 'postgres' ? rawStore : new ReadCachingStore(rawStore, isHotType);
+  const rawStore = opts.store ?? await openStoreWithRetry({
+    type: config.databrokerStorageType, connectionString: config.databrokerStorageConnectionString,
+    poolSize: config.databrokerStoragePoolSize, queryTimeoutMs: config.databrokerStorageQueryTimeoutMs,
+    freshnessBoundMs: config.databrokerStorageMaxStalenessMs,
+  }, (err, attempt, delayMs) => {
+    logger.error('store unavailable; retrying', { error: err.message, attempt, retryInMs: delayMs });
+  });
+  // Records read on every request are cached: exactly invalidated on memory
+  // and SQLite, within databroker_storage_max_staleness on PostgreSQL (see
+  // ReadCachingStore), which says when it stops and starts trusting itself.
+  const store = new ReadCachingStore(rawStore, isHotType, {
+    onFreshnessChange: (fresh, bound) => {
+      if (fresh) logger.info('store read cache trusted again: every change of other replicas confirmed', { maxStalenessMs: bound });
+      else logger.warn('store read cache not trusted: changes of other replicas cannot be confirmed within the bound; reading through', { maxStalenessMs: bound });
+    },
+  });
+  // Cluster-wide upkeep (expired records, audit retention) on one replica at a time.
+  const replicaName = `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
+  const upkeep = startUpkeep(store, {
+    holder: replicaName, now,
+    onError: (err) => logger.warn('store upkeep failed', { error: String((err as Error)?.message ?? err) }),
+  });
   const sessions = new SessionStore(store, rt0.tokenKey, now);
-  const audit = new AuditLog({ store, logger, retentionMs: config.auditRetentionMs, now });
+  const audit = new AuditLog({
+    store, logger, retentionMs: config.auditRetentionMs, now,
+    lease: () => store.tryLease('audit-retention', replicaName, 2 * 3_600_000, now()),
+  });
   const adminEndpoints: AdminEndpoint[] = [];
   let current: Runtime = rt0;
   const svc: Services = {
@@ -77,7 +100,7 @@ export async function startLimen(opts: StartOptions): Promise<RunningLimen> {
     now,
     tokenResolvers: opts.tokenResolvers?.(svc, () => current) ?? [],
     enrich: opts.enrich?.(svc),
-    generation: store instanceof ReadCachingStore ? () => store.changeGeneration() : undefined,
+    generation: () => store.changeGeneration(),
     onRefreshFailed: (s, reason) => audit.emit({ kind: 'refresh_failed', userId: s.userId, email: s.email, details: { session_id: s.id, reason } }),
     onRefreshed: (before, after) => {
       // CONTRACT §4: a refresh ends impersonation; the audit trail says so.
@@ -132,10 +155,11 @@ export async function startLimen(opts: StartOptions): Promise<RunningLimen> {
         server.close(() => { clearTimeout(force); resolve(); });
         server.closeIdleConnections?.();
       });
+      upkeep.stop();
       await audit.close();
       await svc.dispatchers.close();
       if (!opts.store) await store.close();
-      else if (store !== rawStore) await (store as ReadCachingStore).detach();
+      else store.detach();
     },
   };
 }

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { AuditEvent, AuditQuery, ChangeEvent, ListOptions, PutOptions, Store, StoredAuditEvent, StoredRecord } from './types.js';
 
 /** A store that can report other processes' changes synchronously (SQLite). */
@@ -5,6 +6,30 @@ interface Syncable { syncChanges(): void }
 
 function isSyncable(s: Store): s is Store & Syncable {
   return typeof (s as Partial<Syncable>).syncChanges === 'function';
+}
+
+/**
+ * A store whose change events from other replicas arrive asynchronously but
+ * with a confirmed bound (PostgreSQL): `confirmedAt()` is a monotonic time
+ * before which every change has been delivered; `onReset` fires when events
+ * may have been lost.
+ */
+export interface BoundedChangeFeed {
+  readonly freshnessBoundMs: number;
+  confirmedAt(): number;
+  onReset(listener: () => void): () => void;
+}
+
+function isBounded(s: Store): s is Store & BoundedChangeFeed {
+  return typeof (s as Partial<BoundedChangeFeed>).confirmedAt === 'function' && typeof (s as Partial<BoundedChangeFeed>).onReset === 'function';
+}
+
+export interface ReadCacheOptions {
+  readonly maxEntries?: number;
+  /** Monotonic clock for the freshness bound (tests); default `performance.now`. */
+  readonly monotonic?: () => number;
+  /** Told when the cache stops (false) or starts again (true) trusting itself on a bounded store. */
+  readonly onFreshnessChange?: (fresh: boolean, bound: number) => void;
 }
 
 /**
@@ -16,10 +41,17 @@ function isSyncable(s: Store): s is Store & Syncable {
  * for this process's own writes arrive before the write resolves; for
  * SQLite, other processes' commits are pulled in synchronously before each
  * hit (`syncChanges`, one `PRAGMA data_version`). So a revocation made by
- * the CLI applies to the next request. Only stores that offer that
- * guarantee (memory, SQLite) should be wrapped: PostgreSQL's notifications
- * from other replicas are asynchronous. Cached records are frozen; callers
- * copy before changing (as they must with any store).
+ * the CLI applies to the next request.
+ *
+ * PostgreSQL's notifications from other replicas arrive asynchronously, so
+ * there the guarantee is bounded instead of exact: entries are used only
+ * while the store confirms it has heard every change older than its
+ * `freshnessBoundMs` (see {@link BoundedChangeFeed}); past that (listener
+ * down, database unreachable) every read goes through to the database, and
+ * everything cached is dropped whenever events may have been lost. A change
+ * made on any replica is therefore honoured everywhere within the bound.
+ * Cached records are frozen; callers copy before changing (as they must
+ * with any store).
  */
 export class ReadCachingStore implements Store {
   readonly kind: string;
@@ -28,9 +60,44 @@ export class ReadCachingStore implements Store {
   /** Bumped on every change; a read that raced a change is not cached. */
   private generation = 0;
 
-  constructor(private readonly inner: Store, private readonly cachedTypes: (type: string) => boolean, private readonly maxEntries = 50_000) {
+  private readonly maxEntries: number;
+  private readonly bounded: (Store & BoundedChangeFeed) | undefined;
+  private readonly monotonic: () => number;
+  private readonly unreset: () => void;
+  private wasFresh = true;
+
+  constructor(private readonly inner: Store, private readonly cachedTypes: (type: string) => boolean, opts: ReadCacheOptions = {}) {
     this.kind = inner.kind;
+    this.maxEntries = opts.maxEntries ?? 50_000;
+    this.monotonic = opts.monotonic ?? (() => performance.now());
+    this.bounded = isBounded(inner) ? inner : undefined;
     this.unwatch = inner.watch((e) => this.invalidate(e.type, e.id));
+    this.unreset = this.bounded?.onReset(() => this.dropAll()) ?? (() => undefined);
+    this.onFreshnessChange = opts.onFreshnessChange;
+  }
+
+  private readonly onFreshnessChange: ((fresh: boolean, bound: number) => void) | undefined;
+
+  /**
+   * Whether cached entries may be used now: always on exact stores; on a
+   * bounded one while its confirmation is younger than the bound.
+   */
+  isFresh(): boolean {
+    const b = this.bounded;
+    if (b === undefined) return true;
+    const fresh = this.monotonic() - b.confirmedAt() <= b.freshnessBoundMs;
+    if (fresh !== this.wasFresh) {
+      this.wasFresh = fresh;
+      // Entries read before the gap may predate changes never heard of.
+      if (!fresh) this.dropAll();
+      this.onFreshnessChange?.(fresh, b.freshnessBoundMs);
+    }
+    return fresh;
+  }
+
+  private dropAll(): void {
+    this.generation++;
+    this.entries.clear();
   }
 
   /**
@@ -41,6 +108,8 @@ export class ReadCachingStore implements Store {
    */
   changeGeneration(): number {
     if (isSyncable(this.inner)) this.inner.syncChanges();
+    // Not trusted (bounded store past its bound): a value equal to nothing, so nothing derived is reused.
+    if (!this.isFresh()) return Number.NaN;
     return this.generation;
   }
 
@@ -52,6 +121,7 @@ export class ReadCachingStore implements Store {
   async get<T = Record<string, unknown>>(type: string, id: string, now?: number): Promise<StoredRecord<T> | null> {
     if (!this.cachedTypes(type)) return this.inner.get<T>(type, id, now);
     if (isSyncable(this.inner)) this.inner.syncChanges();
+    if (!this.isFresh()) return this.inner.get<T>(type, id, now);
     const k = key(type, id);
     if (this.entries.has(k)) {
       const hit = this.entries.get(k) as StoredRecord<T> | null;
@@ -81,6 +151,7 @@ export class ReadCachingStore implements Store {
 
   list<T = Record<string, unknown>>(type: string, opts?: ListOptions, now?: number): Promise<StoredRecord<T>[]> { return this.inner.list<T>(type, opts, now); }
   purgeExpired(now?: number): Promise<number> { return this.inner.purgeExpired(now); }
+  tryLease(name: string, holder: string, ttlMs: number, now?: number): Promise<boolean> { return this.inner.tryLease(name, holder, ttlMs, now); }
   appendAudit(events: readonly AuditEvent[]): Promise<void> { return this.inner.appendAudit(events); }
   queryAudit(q: AuditQuery): Promise<StoredAuditEvent[]> { return this.inner.queryAudit(q); }
   pruneAudit(before: number): Promise<number> { return this.inner.pruneAudit(before); }
@@ -94,6 +165,7 @@ export class ReadCachingStore implements Store {
   /** Stops caching without closing the wrapped store (it belongs to someone else). */
   detach(): void {
     this.unwatch();
+    this.unreset();
     this.entries.clear();
   }
 }

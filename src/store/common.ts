@@ -147,6 +147,7 @@ export interface AuditRow {
   readonly email_lower: string | null;
   readonly actor: string | null;
   readonly details: string;
+  readonly event_id: string | null;
 }
 
 function optionalText(name: string, value: unknown): string | null {
@@ -179,6 +180,7 @@ export function auditRowFromEvent(e: AuditEvent): AuditRow {
     email_lower: email === null ? null : email.toLowerCase(),
     actor: optionalText('actor', e.actor),
     details: JSON.stringify(details),
+    event_id: optionalText('id', e.id),
   };
 }
 
@@ -198,6 +200,7 @@ export function auditEventFromRow(row: AuditRow & { readonly seq: number | strin
   if (row.user_id !== null) e.userId = row.user_id;
   if (row.email !== null) e.email = row.email;
   if (row.actor !== null) e.actor = row.actor;
+  if (row.event_id !== null && row.event_id !== undefined) e.id = row.event_id;
   return e;
 }
 

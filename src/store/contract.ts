@@ -24,6 +24,11 @@ export interface StoreContractOptions {
   readonly frozenReads?: boolean;
   /** How long a change made through the peer may take to be reported; default 5000 ms. */
   readonly peerTimeoutMs?: number;
+  /**
+   * Events carrying an id already stored are not stored again (a retried
+   * batch). Memory never retries a write, so it keeps them all.
+   */
+  readonly dedupesAuditIds?: boolean;
 }
 
 /** Collects change events and lets a test wait for one with a deadline. */
@@ -494,6 +499,54 @@ export function runStoreContract(name: string, open: () => Promise<Store>, opts:
           assert.equal(await s.pruneAudit(10_000), 3);
           assert.deepEqual(await s.queryAudit({}), []);
         }));
+    });
+
+    describe('audit event ids', () => {
+      test('an event id comes back with its event', () =>
+        withStore(async (s) => {
+          await s.appendAudit([{ id: 'ev-1', time: 1000, kind: 'k', details: {} }, { time: 1001, kind: 'k', details: {} }]);
+          const got = await s.queryAudit({});
+          assert.deepEqual(got.map((e) => e.id), ['ev-1', undefined]);
+        }));
+
+      if (opts.dedupesAuditIds) {
+        test('a batch written again after an ambiguous failure is stored once (by event id)', () =>
+          withStore(async (s) => {
+            const batch: AuditEvent[] = [1, 2, 3].map((n) => ({ id: `retry-${n}`, time: 1000 + n, kind: 'k', details: { n } }));
+            await s.appendAudit(batch);
+            await s.appendAudit([...batch, { id: 'retry-4', time: 1004, kind: 'k', details: { n: 4 } }]);
+            assert.deepEqual((await s.queryAudit({})).map((e) => e.details.n), [1, 2, 3, 4]);
+          }));
+      }
+    });
+
+    describe('leases', () => {
+      test('one holder at a time; the holder renews; an expired lease passes on', () =>
+        withStore(async (s) => {
+          assert.equal(await s.tryLease('upkeep', 'a', 1000, 10_000), true, 'free: a takes it');
+          assert.equal(await s.tryLease('upkeep', 'b', 1000, 10_500), false, 'held by a');
+          assert.equal(await s.tryLease('upkeep', 'a', 1000, 10_900), true, 'a renews');
+          assert.equal(await s.tryLease('upkeep', 'b', 1000, 11_800), false, 'renewed until 11 900');
+          assert.equal(await s.tryLease('upkeep', 'b', 1000, 11_900), true, 'expired: b takes it');
+          assert.equal(await s.tryLease('upkeep', 'a', 1000, 12_000), false, 'a lost it');
+          assert.equal(await s.tryLease('other', 'a', 1000, 12_000), true, 'leases are independent');
+        }));
+
+      if (opts.openPeer) {
+        test('replicas racing for a free lease: exactly one wins', () =>
+          withStore(async (s) => {
+            const peer = await opts.openPeer!(s);
+            try {
+              const wins = await Promise.all([
+                s.tryLease('race', 'a', 5000, 50_000), peer.tryLease('race', 'b', 5000, 50_000),
+                s.tryLease('race', 'c', 5000, 50_000), peer.tryLease('race', 'd', 5000, 50_000),
+              ]);
+              assert.equal(wins.filter(Boolean).length, 1);
+            } finally {
+              await peer.close();
+            }
+          }));
+      }
     });
 
     describe('watch', () => {

@@ -135,6 +135,17 @@ export class MemoryStore implements Store {
     return out;
   }
 
+  readonly #leases = new Map<string, { holder: string; expiresAt: number }>();
+
+  async tryLease(name: string, holder: string, ttlMs: number, now?: number): Promise<boolean> {
+    this.#open();
+    const at = resolveNow(now, this.#clock);
+    const cur = this.#leases.get(name);
+    if (cur !== undefined && cur.holder !== holder && cur.expiresAt > at) return false;
+    this.#leases.set(name, { holder, expiresAt: at + toTime('ttlMs', ttlMs) });
+    return true;
+  }
+
   async purgeExpired(now?: number): Promise<number> {
     this.#open();
     const at = resolveNow(now, this.#clock);
@@ -222,7 +233,7 @@ interface AuditPage {
   readonly text: string;
 }
 
-const TEXT_COLUMNS = ['kind', 'request_id', 'decision', 'route', 'user_id', 'email', 'actor'] as const;
+const TEXT_COLUMNS = ['kind', 'request_id', 'decision', 'route', 'user_id', 'email', 'actor', 'event_id'] as const;
 
 type SeqRow = AuditRow & { readonly seq: number };
 
@@ -241,8 +252,8 @@ function packRows(rows: readonly AuditRow[], seqOf: (i: number) => number): Audi
 
 function unpackAuditPage(page: AuditPage): SeqRow[] {
   return (JSON.parse(page.text) as unknown[][]).map((p) => {
-    const [seq, time, kind, requestId, decision, route, userId, email, actor, details] =
-      p as [number, number, string, string | null, string | null, string | null, string | null, string | null, string | null, unknown];
+    const [seq, time, kind, requestId, decision, route, userId, email, actor, eventId, details] =
+      p as [number, number, string, string | null, string | null, string | null, string | null, string | null, string | null, string | null, unknown];
     return {
       seq, time, kind,
       request_id: requestId ?? null,
@@ -253,6 +264,7 @@ function unpackAuditPage(page: AuditPage): SeqRow[] {
       email_lower: email == null ? null : email.toLowerCase(),
       actor: actor ?? null,
       details: JSON.stringify(details),
+      event_id: eventId ?? null,
     };
   });
 }

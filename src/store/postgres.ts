@@ -6,7 +6,8 @@
  * listen on a dedicated connection that reconnects after errors.
  */
 
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 
 import {
@@ -48,12 +49,63 @@ export interface PostgresStoreOptions extends StoreOptions {
   readonly poolSize?: number;
   /** First delay before the watch connection reconnects, doubling to 10 s; default 250 ms. */
   readonly reconnectDelayMs?: number;
+  /**
+   * Every query (and connecting) fails with ERR_STORE_UNAVAILABLE after this
+   * long, so a frozen database link never holds a request; default 2000 ms.
+   */
+  readonly queryTimeoutMs?: number;
+  /**
+   * How stale this replica's view of other replicas' changes may be while it
+   * still trusts it (see {@link PostgresStore.confirmedAt}); default 1000 ms.
+   */
+  readonly freshnessBoundMs?: number;
+}
+
+const DEFAULT_QUERY_TIMEOUT_MS = 2000;
+const DEFAULT_FRESHNESS_BOUND_MS = 1000;
+
+/**
+ * Why PostgreSQL could not be used, in words an operator can act on, from the
+ * driver's error code only (never its message, which may quote the URL).
+ */
+export function describePostgresFailure(err: unknown): string {
+  const code = String((err as { code?: unknown } | null)?.code ?? '');
+  const message = String((err as { message?: unknown } | null)?.message ?? '');
+  switch (code) {
+    case 'ECONNREFUSED': return 'connection refused (is PostgreSQL running on that host and port?)';
+    case 'ENOTFOUND': case 'EAI_AGAIN': return 'the host name does not resolve';
+    case 'ECONNRESET': return 'the connection was reset';
+    case '57P01': case '57P02': return 'the server closed the connection (administrator command or shutdown)';
+    case 'ETIMEDOUT': return 'connecting timed out';
+    case '28P01': return 'password authentication failed';
+    case '28000': return 'the server refused this user or address (pg_hba.conf, or the role does not exist)';
+    case '3D000': return 'the database does not exist';
+    case '42501': return 'permission denied';
+    case '53300': return 'too many connections (raise max_connections or lower the pool size)';
+    case '57P03': return 'the database is starting up or shutting down';
+    case '57014': return 'a statement timed out';
+    default:
+      if (/timeout/i.test(message)) return 'timed out';
+      return code !== '' ? `error ${code}` : 'the database could not be reached';
+  }
+}
+
+const MAX_CONNECTION_RETRIES = 4;
+
+/** The connection died under the statement (not a timeout, not a statement error). */
+function isConnectionLost(err: unknown): boolean {
+  const code = String((err as { code?: unknown } | null)?.code ?? '');
+  if (code === '57P01' || code === '57P02' || code === 'ECONNRESET' || code === 'EPIPE') return true;
+  const message = String((err as { message?: unknown } | null)?.message ?? '');
+  return /Connection terminated|connection error|not queryable/i.test(message) && !/timeout/i.test(message);
 }
 
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 /** Key of the transaction-level advisory lock that serialises migrations ("Limen" in ASCII). */
 const MIGRATION_LOCK_KEY = 0x4c696d656e;
 const MAX_RECONNECT_DELAY_MS = 10_000;
+/** Migrations may wait for another replica's; they get longer than ordinary queries. */
+const MIGRATION_TIMEOUT_MS = 60_000;
 const RECORD_COLUMNS = 'type, id, data, idx, version, modified_at, expires_at';
 
 /** Schema migrations for schema `q` (a quoted identifier); the index + 1 is the version. */
@@ -89,12 +141,22 @@ const MIGRATIONS: readonly ((q: string) => string)[] = [
   CREATE INDEX limen_audit_by_user ON ${q}.limen_audit (user_id) WHERE user_id IS NOT NULL;
   CREATE INDEX limen_audit_by_email ON ${q}.limen_audit (email_lower) WHERE email_lower IS NOT NULL;
   `,
+  (q) => `
+  ALTER TABLE ${q}.limen_audit ADD COLUMN event_id text;
+  CREATE UNIQUE INDEX limen_audit_by_event_id ON ${q}.limen_audit (event_id) WHERE event_id IS NOT NULL;
+  CREATE TABLE ${q}.limen_leases (
+    name       text PRIMARY KEY,
+    holder     text NOT NULL,
+    expires_at bigint NOT NULL
+  );
+  `,
 ];
 
 async function migrate(pool: pg.Pool, schema: string, createSchema: boolean): Promise<void> {
   const q = `"${schema}"`;
   const client = await pool.connect();
   try {
+    await client.query({ text: `SET statement_timeout = ${MIGRATION_TIMEOUT_MS}`, query_timeout: MIGRATION_TIMEOUT_MS } as pg.QueryConfig);
     await client.query('BEGIN');
     // Replicas starting together queue here; the lock ends with the transaction.
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
@@ -109,16 +171,17 @@ async function migrate(pool: pg.Pool, schema: string, createSchema: boolean): Pr
       );
     }
     for (let v = current + 1; v <= MIGRATIONS.length; v++) {
-      await client.query((MIGRATIONS[v - 1] as (q: string) => string)(q));
+      await client.query({ text: (MIGRATIONS[v - 1] as (q: string) => string)(q), query_timeout: MIGRATION_TIMEOUT_MS } as pg.QueryConfig);
       await client.query(`INSERT INTO ${q}.limen_schema_version (version) VALUES ($1)`, [v]);
     }
     await client.query('COMMIT');
+    await client.query('RESET statement_timeout');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
+    client.release(true);
     throw err;
-  } finally {
-    client.release();
   }
+  client.release();
 }
 
 /** A Store in PostgreSQL. */
@@ -139,6 +202,16 @@ export class PostgresStore implements Store {
   #reconnectTimer: NodeJS.Timeout | undefined;
   #reconnectDelay: number;
   #closed = false;
+  readonly #freshnessBoundMs: number;
+  /** This instance's name in heartbeat payloads. */
+  readonly #tag = randomBytes(8).toString('hex');
+  #heartbeat: NodeJS.Timeout | undefined;
+  #pingSeq = 0;
+  /** Heartbeats sent and not yet heard back: number → monotonic send time. */
+  readonly #pings = new Map<number, number>();
+  #confirmedAt = Number.NEGATIVE_INFINITY;
+  readonly #resetListeners = new Set<() => void>();
+  #everListened = false;
 
   /** Connects, creates the schema and tables if missing, and returns the store. */
   static async open(opts: PostgresStoreOptions): Promise<PostgresStore> {
@@ -149,11 +222,15 @@ export class PostgresStore implements Store {
     if (!SCHEMA_NAME.test(schema)) throw new TypeError('PostgreSQL schema must be a plain identifier ([A-Za-z_][A-Za-z0-9_]*)');
     let pool: pg.Pool | undefined;
     try {
+      const timeout = opts.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
       pool = new pg.Pool({
         connectionString: opts.connectionString,
         max: opts.poolSize ?? 10,
         application_name: 'limen',
-        connectionTimeoutMillis: 10_000,
+        connectionTimeoutMillis: timeout,
+        // Client side (a frozen link) and server side (a stuck statement).
+        query_timeout: timeout,
+        statement_timeout: timeout,
       });
       // An idle client that dies is dropped by the pool; without a handler the error would crash the process.
       pool.on('error', () => undefined);
@@ -164,7 +241,7 @@ export class PostgresStore implements Store {
       if (err instanceof StoreError) throw err;
       throw new StoreError(
         'ERR_STORE_UNAVAILABLE',
-        `cannot open PostgreSQL store at ${redactConnectionString(opts.connectionString)}`,
+        `cannot open PostgreSQL store at ${redactConnectionString(opts.connectionString)}: ${describePostgresFailure(err)}`,
         scrubCause(err, opts.connectionString),
       );
     }
@@ -183,11 +260,94 @@ export class PostgresStore implements Store {
     this.#reconnectDelayMs = opts.reconnectDelayMs ?? 250;
     this.#reconnectDelay = this.#reconnectDelayMs;
     this.#sql = statements(`"${schema}"`);
+    this.#freshnessBoundMs = opts.freshnessBoundMs ?? DEFAULT_FRESHNESS_BOUND_MS;
+  }
+
+  /** The staleness this replica accepts before it stops trusting its cached view (ms). */
+  get freshnessBoundMs(): number {
+    return this.#freshnessBoundMs;
+  }
+
+  /**
+   * A monotonic time (`performance.now()`) such that every change committed
+   * by any replica before it has been delivered to this instance's watchers.
+   *
+   * How: while watched, a heartbeat NOTIFY goes out every quarter of the
+   * bound on the shared channel. PostgreSQL delivers notifications in commit
+   * order, so hearing our own heartbeat sent at t means every change
+   * committed before t was heard first. When the listener is down or the
+   * database unreachable, heartbeats stop coming back and this value ages:
+   * a cache in front of the store stops trusting itself once it is older
+   * than the bound. Needs no gap-free delivery and no synchronised clocks.
+   */
+  confirmedAt(): number {
+    return this.#confirmedAt;
+  }
+
+  /**
+   * Called whenever the watch connection starts listening again after a
+   * break: notifications sent meanwhile were lost, so anything derived from
+   * earlier reads must be dropped. Returns an unsubscribe.
+   */
+  onReset(listener: () => void): () => void {
+    this.#resetListeners.add(listener);
+    return () => { this.#resetListeners.delete(listener); };
+  }
+
+  #startHeartbeat(): void {
+    if (this.#heartbeat !== undefined || this.#closed) return;
+    const every = Math.max(10, Math.floor(this.#freshnessBoundMs / 4));
+    this.#heartbeat = setInterval(() => this.#ping(), every);
+    this.#heartbeat.unref();
+  }
+
+  #ping(): void {
+    if (this.#closed || this.#listener === undefined) return;
+    const n = ++this.#pingSeq;
+    this.#pings.set(n, performance.now());
+    // Unanswered heartbeats (listener down) must not pile up.
+    if (this.#pings.size > 64) this.#pings.delete(this.#pings.keys().next().value as number);
+    this.#pool
+      .query({ ...this.#sql.heartbeat, values: [this.#channel, `{"ping":"${this.#tag}","n":${n}}`] })
+      .catch(() => undefined);
+  }
+
+  #heard(tag: string, n: number): void {
+    if (tag !== this.#tag) return;
+    const sentAt = this.#pings.get(n);
+    if (sentAt === undefined) return;
+    for (const k of this.#pings.keys()) {
+      if (k > n) break;
+      this.#pings.delete(k);
+    }
+    if (sentAt > this.#confirmedAt) this.#confirmedAt = sentAt;
   }
 
   /** The NOTIFY channel replicas on this schema share (one per schema, as channels are per database). */
   get channel(): string {
     return this.#channel;
+  }
+
+  /** A pooled query; any failure (refused, timed out, cut) is ERR_STORE_UNAVAILABLE naming the cause, never the URL. */
+  async #query<R extends pg.QueryResultRow = pg.QueryResultRow>(config: pg.QueryConfig | string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+    const run = (): Promise<pg.QueryResult<R>> =>
+      values === undefined ? this.#pool.query<R>(config as pg.QueryConfig) : this.#pool.query<R>(config as string, values);
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await run();
+        } catch (err) {
+          // A pooled connection the server closed (failover, pg_terminate_backend,
+          // an idle timeout in a pooler): the pool drops it; try again on
+          // another. Several idle connections may have died at once, hence a
+          // few tries. Every statement here is one idempotent autocommit
+          // statement (audit rows carry event ids), so a repeat is harmless.
+          if (!isConnectionLost(err) || this.#closed || attempt >= MAX_CONNECTION_RETRIES) throw err;
+        }
+      }
+    } catch (err) {
+      throw new StoreError('ERR_STORE_UNAVAILABLE', `PostgreSQL: ${describePostgresFailure(err)}`, scrubCause(err, this.#connectionString));
+    }
   }
 
   #open(): void {
@@ -204,7 +364,7 @@ export class PostgresStore implements Store {
     this.#open();
     const at = resolveNow(now, this.#clock);
     if (!isLookupKey(type, id)) return null;
-    const res = await this.#pool.query<RecordRow>({ ...this.#sql.get, values: [type, id, at] });
+    const res = await this.#query<RecordRow>({ ...this.#sql.get, values: [type, id, at] });
     const row = res.rows[0];
     return row === undefined ? null : recordFromRow<T>(row);
   }
@@ -222,7 +382,7 @@ export class PostgresStore implements Store {
     const text = encodeData(data);
     const index = toIndex(opts.index);
     const expiresAt = opts.expiresAt === undefined ? undefined : toTime('expiresAt', opts.expiresAt);
-    const res = await this.#pool.query<{ version: string }>({
+    const res = await this.#query<{ version: string }>({
       ...this.#sql.put,
       values: [type, id, text, index ?? null, at, expiresAt ?? null, this.#channel],
     });
@@ -234,7 +394,7 @@ export class PostgresStore implements Store {
   async delete(type: string, id: string): Promise<boolean> {
     this.#open();
     if (!isLookupKey(type, id)) return false;
-    const res = await this.#pool.query<{ version: string }>({ ...this.#sql.delete, values: [type, id, this.#channel] });
+    const res = await this.#query<{ version: string }>({ ...this.#sql.delete, values: [type, id, this.#channel] });
     const row = res.rows[0];
     if (row === undefined) return false;
     if (this.#changes.size > 0) this.#deliver({ type, id, version: Number(row.version) });
@@ -248,15 +408,22 @@ export class PostgresStore implements Store {
     const index = toIndex(opts.index);
     const res =
       index === undefined
-        ? await this.#pool.query<RecordRow>({ ...this.#sql.list, values: [type, at, limit] })
-        : await this.#pool.query<RecordRow>({ ...this.#sql.listByIndex, values: [type, index, at, limit] });
+        ? await this.#query<RecordRow>({ ...this.#sql.list, values: [type, at, limit] })
+        : await this.#query<RecordRow>({ ...this.#sql.listByIndex, values: [type, index, at, limit] });
     return res.rows.map((row) => recordFromRow<T>(row));
+  }
+
+  async tryLease(name: string, holder: string, ttlMs: number, now?: number): Promise<boolean> {
+    this.#open();
+    const at = resolveNow(now, this.#clock);
+    const res = await this.#query<{ holder: string }>({ ...this.#sql.lease, values: [name, holder, at + toTime('ttlMs', ttlMs), at] });
+    return res.rows[0]?.holder === holder;
   }
 
   async purgeExpired(now?: number): Promise<number> {
     this.#open();
     const at = resolveNow(now, this.#clock);
-    const res = await this.#pool.query<{ type: string; id: string; version: string }>({
+    const res = await this.#query<{ type: string; id: string; version: string }>({
       ...this.#sql.purge,
       values: [at, this.#channel],
     });
@@ -271,7 +438,7 @@ export class PostgresStore implements Store {
     const rows = events.map(auditRowFromEvent);
     if (rows.length === 0) return;
     const column = <K extends keyof AuditRow>(k: K): AuditRow[K][] => rows.map((r) => r[k]);
-    await this.#pool.query({
+    await this.#query({
       ...this.#sql.appendAudit,
       values: [
         column('time'),
@@ -284,6 +451,7 @@ export class PostgresStore implements Store {
         column('email_lower'),
         column('actor'),
         column('details'),
+        column('event_id'),
       ],
     });
   }
@@ -307,16 +475,16 @@ export class PostgresStore implements Store {
     add('kind', '=', f.kind);
     values.push(f.limit);
     const text =
-      `SELECT seq, time, kind, request_id, decision, route, user_id, email, email_lower, actor, details FROM ${this.#sql.audit}` +
+      `SELECT seq, time, kind, request_id, decision, route, user_id, email, email_lower, actor, details, event_id FROM ${this.#sql.audit}` +
       (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
       ` ORDER BY seq LIMIT $${values.length}`;
-    const res = await this.#pool.query<AuditRow & { seq: string }>(text, values);
+    const res = await this.#query<AuditRow & { seq: string }>(text, values);
     return res.rows.map(auditEventFromRow);
   }
 
   async pruneAudit(before: number): Promise<number> {
     this.#open();
-    const res = await this.#pool.query({ ...this.#sql.pruneAudit, values: [toTime('before', before)] });
+    const res = await this.#query({ ...this.#sql.pruneAudit, values: [toTime('before', before)] });
     return res.rowCount ?? 0;
   }
 
@@ -324,6 +492,7 @@ export class PostgresStore implements Store {
     this.#open();
     const remove = this.#changes.add(listener);
     if (this.#listening === undefined && this.#reconnectTimer === undefined) this.#listen();
+    this.#startHeartbeat();
     return remove;
   }
 
@@ -360,8 +529,10 @@ export class PostgresStore implements Store {
     };
     client.on('notification', (msg) => {
       if (msg.channel !== this.#channel || msg.payload === undefined) return;
-      const e = parseChange(msg.payload);
-      if (e !== undefined) this.#deliver(e);
+      const e = parseNotification(msg.payload);
+      if (e === undefined) return;
+      if ('ping' in e) this.#heard(e.ping, e.n);
+      else this.#deliver(e);
     });
     client.on('error', fail);
     client.on('end', () => fail(undefined));
@@ -369,6 +540,10 @@ export class PostgresStore implements Store {
       await client.connect();
       await client.query(`LISTEN ${this.#channel}`);
       this.#reconnectDelay = this.#reconnectDelayMs;
+      // Changes made while no connection listened were never heard.
+      if (this.#everListened) for (const reset of this.#resetListeners) reset();
+      this.#everListened = true;
+      this.#ping();
     })();
     this.#listening.catch(fail);
   }
@@ -387,6 +562,7 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#heartbeat);
     clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = undefined;
     this.#changes.clear();
@@ -398,9 +574,11 @@ export class PostgresStore implements Store {
   }
 }
 
-function parseChange(payload: string): ChangeEvent | undefined {
+/** A change, or a replica's heartbeat, from a notification payload. */
+function parseNotification(payload: string): ChangeEvent | { ping: string; n: number } | undefined {
   try {
-    const v = JSON.parse(payload) as { type?: unknown; id?: unknown; version?: unknown };
+    const v = JSON.parse(payload) as { type?: unknown; id?: unknown; version?: unknown; ping?: unknown; n?: unknown };
+    if (typeof v.ping === 'string' && typeof v.n === 'number') return { ping: v.ping, n: v.n };
     if (typeof v.type !== 'string' || typeof v.id !== 'string' || typeof v.version !== 'number') return undefined;
     return { type: v.type, id: v.id, version: v.version };
   } catch {
@@ -456,12 +634,21 @@ function statements(q: string) {
     // Rows keep their order within a batch: unnest WITH ORDINALITY, inserted in ordinal order.
     appendAudit: {
       name: name('append_audit'),
-      text: `INSERT INTO ${audit} (time, kind, request_id, decision, route, user_id, email, email_lower, actor, details)
-        SELECT t, k, r, d, ro, u, e, el, a, de
-        FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
-          WITH ORDINALITY AS x(t, k, r, d, ro, u, e, el, a, de, n)
-        ORDER BY n`,
+      text: `INSERT INTO ${audit} (time, kind, request_id, decision, route, user_id, email, email_lower, actor, details, event_id)
+        SELECT t, k, r, d, ro, u, e, el, a, de, ev
+        FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
+          WITH ORDINALITY AS x(t, k, r, d, ro, u, e, el, a, de, ev, n)
+        ORDER BY n
+        ON CONFLICT (event_id) WHERE event_id IS NOT NULL DO NOTHING`,
     },
     pruneAudit: { name: name('prune_audit'), text: `DELETE FROM ${audit} WHERE time < $1` },
+    heartbeat: { name: name('heartbeat'), text: 'SELECT pg_notify($1, $2)' },
+    lease: {
+      name: name('lease'),
+      text: `INSERT INTO ${q}.limen_leases (name, holder, expires_at) VALUES ($1, $2, $3)
+        ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+        WHERE limen_leases.holder = excluded.holder OR limen_leases.expires_at <= $4
+        RETURNING holder`,
+    },
   };
 }

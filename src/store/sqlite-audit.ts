@@ -19,11 +19,12 @@ import { StoreError } from './errors.js';
 
 /** The one INSERT for audit rows, used by the worker and by the inline path; values in `auditValues` order. */
 export const INSERT_AUDIT_SQL =
-  'INSERT INTO audit (time, kind, request_id, decision, route, user_id, email, email_lower, actor, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+  'INSERT INTO audit (time, kind, request_id, decision, route, user_id, email, email_lower, actor, details, event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)' +
+  ' ON CONFLICT (event_id) WHERE event_id IS NOT NULL DO NOTHING';
 
 /** A row's values for `INSERT_AUDIT_SQL`. */
 export function auditValues(r: AuditRow): (string | number | null)[] {
-  return [r.time, r.kind, r.request_id, r.decision, r.route, r.user_id, r.email, r.email_lower, r.actor, r.details];
+  return [r.time, r.kind, r.request_id, r.decision, r.route, r.user_id, r.email, r.email_lower, r.actor, r.details, r.event_id];
 }
 
 /**

@@ -102,6 +102,15 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX audit_by_user ON audit (user_id) WHERE user_id IS NOT NULL;
   CREATE INDEX audit_by_email ON audit (email_lower) WHERE email_lower IS NOT NULL;
   `,
+  `
+  ALTER TABLE audit ADD COLUMN event_id TEXT;
+  CREATE UNIQUE INDEX audit_by_event_id ON audit (event_id) WHERE event_id IS NOT NULL;
+  CREATE TABLE leases (
+    name       TEXT PRIMARY KEY,
+    holder     TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+  );
+  `,
 ];
 
 /** Change-log entries older than this are trimmed; a watcher polls far more often. */
@@ -324,6 +333,20 @@ export class SqliteStore implements Store {
     return rows.map((row) => recordFromRow<T>(row));
   }
 
+  async tryLease(name: string, holder: string, ttlMs: number, now?: number): Promise<boolean> {
+    this.#open();
+    const at = resolveNow(now, this.#clock);
+    const row = this.#db
+      .prepare(
+        `INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+         WHERE leases.holder = excluded.holder OR leases.expires_at <= ?
+         RETURNING holder`,
+      )
+      .get(name, holder, at + toTime('ttlMs', ttlMs), at) as { holder: string } | undefined;
+    return row?.holder === holder;
+  }
+
   async purgeExpired(now?: number): Promise<number> {
     this.#open();
     const at = resolveNow(now, this.#clock);
@@ -442,7 +465,7 @@ function auditQuerySql(f: AuditFilter): { sql: string; params: (string | number)
   add('kind = ?', f.kind);
   params.push(f.limit);
   const sql =
-    'SELECT seq, time, kind, request_id, decision, route, user_id, email, email_lower, actor, details FROM audit' +
+    'SELECT seq, time, kind, request_id, decision, route, user_id, email, email_lower, actor, details, event_id FROM audit' +
     (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
     ' ORDER BY seq LIMIT ?';
   return { sql, params };

@@ -72,6 +72,7 @@ describe('SQLite', () => {
   };
 
   runStoreContract('sqlite', async () => openFresh(), {
+    dedupesAuditIds: true,
     openPeer: async (s) => SqliteStore.open({ path: paths.get(s) as string, pollIntervalMs: 50 }),
   });
 
@@ -87,7 +88,7 @@ describe('SQLite', () => {
     const db = new Database(path, { readonly: true });
     try {
       assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-      assert.deepEqual(db.prepare('SELECT version FROM schema_version').pluck().all(), [1]);
+      assert.deepEqual(db.prepare('SELECT version FROM schema_version').pluck().all(), [1, 2]);
     } finally {
       db.close();
     }
@@ -215,6 +216,7 @@ describe('PostgreSQL', () => {
   });
 
   runStoreContract('postgres', openFresh, {
+    dedupesAuditIds: true,
     openPeer: async (s) => PostgresStore.open({ connectionString: POSTGRES_URL, schema: schemaOf.get(s) as string }),
   });
 
@@ -225,7 +227,7 @@ describe('PostgreSQL', () => {
     );
     try {
       const versions = await admin.query(`SELECT version FROM "${schema}".limen_schema_version`);
-      assert.deepEqual(versions.rows, [{ version: 1 }]);
+      assert.deepEqual(versions.rows, [{ version: 1 }, { version: 2 }]);
       const puts = await Promise.all(stores.map((s, i) => s.put('t', `r${i}`, { i })));
       assert.equal(new Set(puts.map((r) => r.version)).size, stores.length);
       assert.equal((await stores[0]?.list('t'))?.length, stores.length);
@@ -265,6 +267,20 @@ describe('PostgreSQL', () => {
       assert.match(err.message, /postgres:\*\*\*@/);
       const everything = `${err.message} ${err.stack ?? ''} ${JSON.stringify(err.cause)}`;
       assert.ok(!everything.includes(password), everything);
+    }
+  });
+
+  test('a database that cannot be used says why: refused, missing database, unknown user', async () => {
+    const table = [
+      { connectionString: 'postgres://postgres@127.0.0.1:1/test', want: /: connection refused/ },
+      { connectionString: POSTGRES_URL.replace(/\/[^/]*$/, '/limen_no_such_database'), want: /: the database does not exist/ },
+      { connectionString: POSTGRES_URL.replace('postgres@', 'limen_no_such_role@'), want: /: the server refused this user or address|password authentication failed/ },
+    ];
+    for (const { connectionString, want } of table) {
+      await assert.rejects(PostgresStore.open({ connectionString }), (e: Error) => {
+        assert.match(e.message, want, connectionString);
+        return true;
+      });
     }
   });
 

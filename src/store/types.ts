@@ -39,6 +39,11 @@ export interface ListOptions {
 }
 
 export interface AuditEvent {
+  /**
+   * Unique id (the audit log assigns one). Stored once: a batch written
+   * again after an ambiguous failure adds no second row (SQLite, PostgreSQL).
+   */
+  readonly id?: string | undefined;
   /** ms since epoch. */
   readonly time: number;
   /** e.g. `authorize`, `sign_in`, `service_account.create`. */
@@ -101,6 +106,13 @@ export interface Store {
   list<T = Record<string, unknown>>(type: string, opts?: ListOptions, now?: number): Promise<StoredRecord<T>[]>;
   /** Removes expired records; returns how many. */
   purgeExpired(now?: number): Promise<number>;
+  /**
+   * Takes or renews the lease `name` for `holder` until `now + ttlMs`, when
+   * it is free, expired or already `holder`'s; true when `holder` holds it.
+   * Work that must run once per cluster (cleanup, retention) runs only on
+   * the holder; a holder that dies hands on after `ttlMs`.
+   */
+  tryLease(name: string, holder: string, ttlMs: number, now?: number): Promise<boolean>;
   /** Appends events in order, atomically. */
   appendAudit(events: readonly AuditEvent[]): Promise<void>;
   /** Events matching the query, oldest first. */
