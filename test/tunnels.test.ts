@@ -47,6 +47,8 @@ async function scriptedUpstream(): Promise<{ url: string; seen: Seen[]; raw: () 
           sock.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n5\r\nhello\r\n0\r\n\r\n');
         } else if (path === '/switch-h2c') {
           sock.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n');
+        } else if (path === '/switch-bare') {
+          sock.write('HTTP/1.1 101 Switching Protocols\r\n\r\n');
         } else if (path === '/bad-accept') {
           sock.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${websocketAccept('AAAAAAAAAAAAAAAAAAAAAA==')}\r\n\r\n`);
         } else if (path === '/real') {
@@ -145,7 +147,7 @@ describe('websocket tunnels', () => {
 
   test('bytes pipelined behind the upgrade request never reach the upstream when it does not switch', async () => {
     up.seen.length = 0;
-    for (const path of ['/ok-200', '/chunked', '/switch-h2c', '/bad-accept']) {
+    for (const path of ['/ok-200', '/chunked', '/switch-h2c', '/bad-accept', '/switch-bare']) {
       const r = await exchange(s.port, upgradeRequest(host, path) + forgedRequest(host));
       assert.notEqual(r.status, 101, path);
       assert.ok(!/^HTTP\/1\.1 \d{3}[^]*HTTP\/1\.1 /.test(r.text), `${path}: a second response came back`);
@@ -154,7 +156,7 @@ describe('websocket tunnels', () => {
   });
 
   test('a 101 to another protocol or with a wrong Sec-WebSocket-Accept is a 502, not a tunnel', async () => {
-    for (const [path, want] of [['/switch-h2c', 'upstream-bad-switch'], ['/bad-accept', 'upstream-bad-switch']] as const) {
+    for (const [path, want] of [['/switch-h2c', 'upstream-bad-switch'], ['/bad-accept', 'upstream-bad-switch'], ['/switch-bare', 'upstream-bad-switch']] as const) {
       const r = await exchange(s.port, upgradeRequest(host, path, 'Accept: application/json\r\n'), forgedRequest(host));
       assert.equal(r.status, 502, path);
       assert.ok(r.text.includes(want), `${path}: ${r.text}`);

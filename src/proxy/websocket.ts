@@ -176,10 +176,16 @@ export function tunnelUpgrade(
   });
   upReq.on('response', (upRes) => {
     upReq.setTimeout(0);
+    const status = upRes.statusCode ?? 502;
+    if (status < 200) {
+      // A 101 Node did not take as an upgrade (no Upgrade field): never relayed.
+      upReq.destroy();
+      once(() => events.onFailed('upstream-bad-switch', `status ${status} without a protocol switch`));
+      return;
+    }
     once(() => {
       // Not a switch: an ordinary answer. Relayed as such on a closing
       // connection; whatever the client sent or sends next is discarded.
-      const status = upRes.statusCode ?? 502;
       res.writeHead(status, buildResponseHeaders(upRes.headers, route, requestId));
       upRes.pipe(res);
       upRes.once('error', () => client.destroy());
