@@ -188,6 +188,7 @@ describe('bounds: what one event and one anonymous client can store', () => {
       ['203.0.113.0/24', 6, 'login', 'app'],
     ]);
     assert.deepEqual(summaries[0]!.details.reasons, ['user-unauthenticated']);
+    assert.match(formatAuditEvent(summaries[0]!), /login {2}route=app {2}user=- {2}reasons=user-unauthenticated {2}repeated=499 from=198\.51\.100\.0\/24$/);
     assert.ok(rows.at(-1)!.details.path === '/next-interval', 'a new interval stores its first denial again');
     await log.close();
   });
