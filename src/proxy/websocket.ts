@@ -11,6 +11,9 @@ import { buildResponseHeaders } from './headers.js';
 // RFC 6455 §1.3: the GUID appended to Sec-WebSocket-Key.
 const HANDSHAKE_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
+/** How long a connection closed after a response still drains what the client sends. */
+const LINGER_MS = 5_000;
+
 /** The only protocol Limen tunnels (CONTRACT §1 `allow_websockets`). */
 export const TUNNELLED_PROTOCOL = 'websocket';
 
@@ -83,7 +86,13 @@ export function responseOnSocket(req: IncomingMessage, socket: Duplex): ServerRe
   res.assignSocket(socket as Socket);
   res.once('finish', () => {
     res.detachSocket(socket as Socket);
+    // Lingering close: whatever the client still sends is read and dropped
+    // (never parsed), so closing does not reset the connection before the
+    // client has read the response; a client that never closes is cut off.
+    socket.on('data', () => undefined);
+    socket.once('end', () => socket.destroy());
     socket.end();
+    setTimeout(() => socket.destroy(), LINGER_MS).unref();
   });
   return res;
 }
