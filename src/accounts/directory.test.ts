@@ -1,11 +1,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryStore } from '../store/index.js';
+import { MemoryStore, type Store } from '../store/index.js';
 import { SESSION_TYPE, type SessionData } from '../authn/index.js';
 import { IdentityRefusedError } from '../errors/index.js';
 import type { IdentityInfo } from '../authz/index.js';
 import {
-  DirectoryError, createDirectoryUser, createGroup, deleteDirectoryUser, deleteGroup, directoryEnricher, findGroup,
+  DirectoryError, createDirectoryUser, createGroup, deleteDirectoryUser, deleteGroup, directoryEnricher, findGroup, findUserByIdOrEmail,
   getDirectoryUser, groupMembers, listGroups, listSessions, replaceMembers, revokeUserSessions, setMembership,
   updateDirectoryUser, updateGroup, upsertUserFromClaims, userRef,
 } from './directory.js';
@@ -106,7 +106,7 @@ describe('upsertUserFromClaims', () => {
     const u = await getDirectoryUser(store, 'sub-1');
     assert.deepEqual(u?.groups, ['eng', oncall.id], 'IdP groups replaced, the manual membership kept');
     assert.equal(u?.name, 'Ada L.');
-    assert.equal(u?.lastSeen, NOW + 1000);
+    assert.equal((await findUserByIdOrEmail(store, 'sub-1'))?.lastSeen, NOW + 1000);
   });
 
   test('a manual or SCIM record (by id or by email) only gets lastSeen', async () => {
@@ -117,8 +117,37 @@ describe('upsertUserFromClaims', () => {
     const after = await getDirectoryUser(store, user.id);
     assert.equal(after?.name, 'Cara');
     assert.deepEqual(after?.groups, user.groups);
-    assert.equal(after?.lastSeen, NOW + 5);
+    assert.equal((await findUserByIdOrEmail(store, user.id))?.lastSeen, NOW + 5);
   });
+
+  // Regression: a sign-in read the user, a SCIM deactivation landed, then the
+  // sign-in wrote its copy back with lastSeen, and the user was active again.
+  for (const source of ['scim', 'idp'] as const) {
+    test(`a deactivation landing while a sign-in records lastSeen stays (${source} user)`, async () => {
+      const inner = new MemoryStore();
+      let id = 'sub-9';
+      if (source === 'scim') id = (await createDirectoryUser(inner, { email: 'dee@example.com', name: 'Dee', source: 'scim' }, NOW)).user.id;
+      else await upsertUserFromClaims(inner, { id, email: 'dee@example.com', name: 'Dee', groups: ['eng'] }, NOW);
+      let armed = true;
+      const racing = new Proxy(inner, {
+        get(target, prop) {
+          if (prop === 'get') {
+            return async (type: string, key: string, now?: number) => {
+              const r = await target.get(type, key, now);
+              if (armed && type === 'user') { armed = false; await updateDirectoryUser(inner, id, { active: false }, NOW + 1, 'scim'); }
+              return r;
+            };
+          }
+          const v = Reflect.get(target, prop) as unknown;
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      }) as Store;
+      await upsertUserFromClaims(racing, { id, email: 'dee@example.com', name: 'Dee', groups: ['eng'] }, NOW + 2);
+      const after = await findUserByIdOrEmail(inner, id);
+      assert.equal(after?.active, false);
+      assert.equal(after?.lastSeen, NOW + 2, 'the sign-in is still recorded');
+    });
+  }
 
   test('odd group values from an IdP are skipped, never thrown', async () => {
     const store = new MemoryStore();

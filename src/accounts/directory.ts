@@ -14,6 +14,13 @@ import type { Store, StoredRecord } from '../store/index.js';
 
 export const USER_TYPE = 'user';
 export const GROUP_TYPE = 'group';
+/**
+ * When a user last signed in, kept apart from the user record (as for
+ * service accounts and SCIM tokens): the store has no compare-and-swap, so
+ * a sign-in writing `lastSeen` into the user record could put back a copy
+ * read before a deactivation (SCIM `active: false`) and so undo it.
+ */
+export const USER_SEEN_TYPE = 'user_seen';
 
 /** A directory user (CONTRACT §6), keyed by id, indexed by lower-case email. */
 export interface DirectoryUser {
@@ -24,7 +31,11 @@ export interface DirectoryUser {
   readonly groups: readonly string[];
   /** `idp` (from sign-in claims), `manual`, `scim`. */
   readonly source: string;
-  /** ms since epoch of the last sign-in or refresh. */
+  /**
+   * ms since epoch of the last sign-in or refresh. Kept in `USER_SEEN_TYPE`;
+   * filled in by `listDirectoryUsers` and `findUserByIdOrEmail` (a value
+   * in the user record itself is from before, and the older of the two).
+   */
   readonly lastSeen: number | undefined;
   /** SCIM `active: false` removes access without deleting the record. */
   readonly active?: boolean;
@@ -114,9 +125,31 @@ export async function findDirectoryUserByEmail(store: Store, email: string): Pro
   return list[0]?.data;
 }
 
-/** A user by id, else by email (case-insensitive): how operators and sessions name users. */
+/** A user by id, else by email (case-insensitive): how operators and sessions name users. With `lastSeen`. */
 export async function findUserByIdOrEmail(store: Store, ref: string): Promise<DirectoryUser | undefined> {
-  return (await getDirectoryUser(store, ref)) ?? (ref.includes('@') ? findDirectoryUserByEmail(store, ref) : undefined);
+  const u = (await getDirectoryUser(store, ref)) ?? (ref.includes('@') ? await findDirectoryUserByEmail(store, ref) : undefined);
+  return u === undefined ? undefined : (await withLastSeen(store, [u]))[0];
+}
+
+/** Records a sign-in in its own record, never by rewriting the user record. */
+async function recordSeen(store: Store, id: string, now: number): Promise<void> {
+  await store.put(USER_SEEN_TYPE, id, { lastSeen: now }, {}, now);
+}
+
+/** The users with `lastSeen` from their seen records. */
+async function withLastSeen(store: Store, users: DirectoryUser[]): Promise<DirectoryUser[]> {
+  if (users.length === 0) return users;
+  const seen = new Map<string, unknown>();
+  if (users.length === 1) {
+    const r = await store.get<{ lastSeen?: unknown }>(USER_SEEN_TYPE, users[0]!.id);
+    if (r) seen.set(r.id, r.data.lastSeen);
+  } else {
+    for (const r of await store.list<{ lastSeen?: unknown }>(USER_SEEN_TYPE)) seen.set(r.id, r.data.lastSeen);
+  }
+  return users.map((u) => {
+    const t = seen.get(u.id);
+    return typeof t === 'number' && (u.lastSeen === undefined || t > u.lastSeen) ? { ...u, lastSeen: t } : u;
+  });
 }
 
 /** Writes a user, indexed by lower-case email. */
@@ -126,7 +159,7 @@ export async function putDirectoryUser(store: Store, u: DirectoryUser, now?: num
 
 /** Every user, ordered by id. */
 export async function listDirectoryUsers(store: Store): Promise<DirectoryUser[]> {
-  return (await store.list<DirectoryUser>(USER_TYPE)).map((r) => r.data);
+  return withLastSeen(store, (await store.list<DirectoryUser>(USER_TYPE)).map((r) => r.data));
 }
 
 /** Every user record with store metadata (SCIM needs `modifiedAt` and `version`). */
@@ -223,7 +256,7 @@ export async function updateDirectoryUser(store: Store, id: string, c: UserChang
     ...optionalStrings({ externalId: pick('externalId'), userName: pick('userName'), givenName: pick('givenName'), familyName: pick('familyName') }),
   };
   await putDirectoryUser(store, user, now);
-  return { user, before, createdGroups };
+  return { user: (await withLastSeen(store, [user]))[0]!, before, createdGroups };
 }
 
 /**
@@ -234,22 +267,25 @@ export async function deleteDirectoryUser(store: Store, id: string, now: number)
   const user = await getDirectoryUser(store, id);
   if (!user) throw new DirectoryError('ERR_USER_NOT_FOUND', `no user with id ${id}`, 'id');
   await store.delete(USER_TYPE, id);
+  await store.delete(USER_SEEN_TYPE, id);
   const sessionsRevoked = await revokeUserSessions(store, { id: user.id, email: user.email }, now);
   return { user, sessionsRevoked };
 }
 
 /**
  * Records a signed-in (or refreshed) user from their claims. A record added
- * by hand or by SCIM (found by id, else by email) keeps its name, groups
- * and active flag and only gets `lastSeen`; a claims record gets the new
- * claims but keeps memberships of directory groups added since. Groups the
- * IdP names that the directory does not know are recorded as `idp` groups.
+ * by hand or by SCIM (found by id, else by email) is never written: only
+ * its `lastSeen` record is. A claims record gets the new claims but keeps
+ * memberships of directory groups added since; it is rewritten only when
+ * the claims changed, so a routine sign-in cannot undo a deactivation made
+ * meanwhile. Groups the IdP names that the directory does not know are
+ * recorded as `idp` groups.
  */
 export async function upsertUserFromClaims(store: Store, u: { id: string; email: string; name: string; groups: readonly string[] }, now: number): Promise<void> {
   if (u.id === '') return;
   const existing = (await getDirectoryUser(store, u.id)) ?? nonIdp(await findDirectoryUserByEmail(store, u.email));
   if (existing && existing.source !== 'idp') {
-    await putDirectoryUser(store, { ...existing, lastSeen: now }, now);
+    await recordSeen(store, existing.id, now);
     return;
   }
   const known = await groupIndex(store);
@@ -263,10 +299,16 @@ export async function upsertUserFromClaims(store: Store, u: { id: string; email:
   }
   // Memberships of groups managed in the directory survive a sign-in.
   const kept = (existing?.groups ?? []).filter((g) => { const k = known.byId.get(g); return k !== undefined && k.source !== 'idp'; });
-  await putDirectoryUser(store, {
-    id: u.id, email: u.email, name: u.name, groups: unique([...claimGroups, ...kept]), source: 'idp', lastSeen: now,
-    active: existing?.active ?? true, createdAt: existing?.createdAt ?? now,
-  }, now);
+  const groups = unique([...claimGroups, ...kept]);
+  const same = existing !== undefined && existing.email === u.email && existing.name === u.name
+    && existing.groups.length === groups.length && existing.groups.every((g, i) => g === groups[i]);
+  if (!same) {
+    await putDirectoryUser(store, {
+      id: u.id, email: u.email, name: u.name, groups, source: 'idp', lastSeen: existing?.lastSeen,
+      active: existing?.active ?? true, createdAt: existing?.createdAt ?? now,
+    }, now);
+  }
+  await recordSeen(store, u.id, now);
 }
 
 function nonIdp(u: DirectoryUser | undefined): DirectoryUser | undefined {

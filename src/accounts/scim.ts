@@ -21,6 +21,14 @@ import {
 } from './directory.js';
 
 export const SCIM_TOKEN_TYPE = 'scim_token';
+/**
+ * When a SCIM token was last used, kept apart from the token record (as
+ * for service accounts): the store has no compare-and-swap, so a request
+ * writing `lastUsedAt` into the token record could put back a copy read
+ * before a revocation and so undo it. Requests never write the token
+ * record; only create and revoke do.
+ */
+export const SCIM_TOKEN_USE_TYPE = 'scim_token_use';
 const TOKEN_PREFIX = 'lscim';
 
 /** A stored SCIM bearer token: never the token itself. */
@@ -44,8 +52,15 @@ export async function createScimToken(store: Store, o: { description: string; cr
   return { token, record };
 }
 
+/** Every token, with when it was last used. */
 export async function listScimTokens(store: Store): Promise<ScimTokenRecord[]> {
-  return (await store.list<ScimTokenRecord>(SCIM_TOKEN_TYPE)).map((r) => r.data);
+  const [tokens, uses] = await Promise.all([store.list<ScimTokenRecord>(SCIM_TOKEN_TYPE), store.list<{ lastUsedAt?: unknown }>(SCIM_TOKEN_USE_TYPE)]);
+  const used = new Map(uses.map((u) => [u.id, typeof u.data.lastUsedAt === 'number' ? u.data.lastUsedAt : undefined]));
+  return tokens.map((r) => {
+    // Records written before uses were kept apart may carry their own lastUsedAt.
+    const last = Math.max(used.get(r.id) ?? -Infinity, r.data.lastUsedAt ?? -Infinity);
+    return Number.isFinite(last) ? { ...r.data, lastUsedAt: last } : r.data;
+  });
 }
 
 /** Revokes a token (kept, marked, for the record); undefined when unknown. */
@@ -62,7 +77,8 @@ const LAST_USED_GRANULARITY_MS = 60_000;
 
 /**
  * Checks a presented bearer token: well-formed, known, not revoked, hash
- * equal in constant time. Returns the record or undefined.
+ * equal in constant time. Returns the record or undefined. Records the use
+ * in its own record, never by rewriting the token record.
  */
 export async function verifyScimToken(store: Store, presented: string, now: number): Promise<ScimTokenRecord | undefined> {
   const parts = presented.split('.');
@@ -72,8 +88,10 @@ export async function verifyScimToken(store: Store, presented: string, now: numb
   const want = Buffer.from(rec.data.hash, 'hex');
   const got = Buffer.from(sha256(presented), 'hex');
   if (want.length !== got.length || !timingSafeEqual(want, got)) return undefined;
-  if (rec.data.lastUsedAt === undefined || now - rec.data.lastUsedAt > LAST_USED_GRANULARITY_MS) {
-    await store.put(SCIM_TOKEN_TYPE, rec.id, { ...rec.data, lastUsedAt: now }, {}, now);
+  const use = await store.get<{ lastUsedAt?: unknown }>(SCIM_TOKEN_USE_TYPE, rec.id);
+  const last = typeof use?.data.lastUsedAt === 'number' ? use.data.lastUsedAt : undefined;
+  if (last === undefined || now - last > LAST_USED_GRANULARITY_MS) {
+    await store.put(SCIM_TOKEN_USE_TYPE, rec.id, { lastUsedAt: now }, {}, now);
   }
   return rec.data;
 }

@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryStore, type AuditEvent } from '../store/index.js';
 import { createLogger, silentLogger } from '../log/index.js';
-import { AuditLog, auditEventJson, formatAuditEvent, newAuditEventId, parseTimeBound, readAuditTrail } from './index.js';
+import { AuditLog, addressPrefix, auditEventJson, formatAuditEvent, MAX_AUDIT_STRING, newAuditEventId, parseTimeBound, readAuditTrail } from './index.js';
 
 const NOW = Date.parse('2030-06-01T12:00:00Z');
 const DAY = 86_400_000;
@@ -12,7 +12,7 @@ describe('AuditLog', () => {
     const store = new MemoryStore();
     const lines: string[] = [];
     const log = new AuditLog({ store, logger: createLogger('info', (l) => { lines.push(l); }), retentionMs: 30 * DAY, now: () => NOW, flushIntervalMs: 60_000, pruneOnStart: false });
-    for (let i = 0; i < 10; i++) log.emit({ kind: 'authorize', decision: i % 2 ? 'deny' : 'allow', route: 'app', requestId: `r${i}`, details: { i } });
+    for (let i = 0; i < 10; i++) log.emit({ kind: 'authorize', decision: i % 2 ? 'deny' : 'allow', route: 'app', userId: 'u', requestId: `r${i}`, details: { i } });
     assert.equal((await store.queryAudit({})).length, 0, 'the hot path does not write');
     assert.equal(lines.length, 10, 'each event is one log line at once');
     const line = JSON.parse(lines[3]!) as Record<string, unknown>;
@@ -177,4 +177,77 @@ describe('rendering', () => {
     });
     assert.equal(formatAuditEvent(e), '2030-06-01T12:00:00.000Z  authorize  deny  route=staff  user=u@x.org  by=admin@x.org  GET staff.example/x  reasons=email-unauthorized  request=abc');
   });
+});
+
+describe('bounds: what one event and one anonymous client can store', () => {
+  const denial = (ip: string, path: string, extra: Record<string, unknown> = {}): Omit<AuditEvent, 'time'> => ({
+    kind: 'authorize', decision: 'login', route: 'app', requestId: `r-${path.length}-${ip}`,
+    details: { method: 'GET', host: 'app.example', path, ip, reasons: ['user-unauthenticated'], ...extra },
+  });
+
+  test('a 15 KB path is stored cut, with a marker that says how long it was', async () => {
+    const store = new MemoryStore();
+    const lines: string[] = [];
+    const log = new AuditLog({ store, logger: createLogger('info', (l) => { lines.push(l); }), retentionMs: DAY, now: () => NOW, pruneOnStart: false });
+    const path = `/${'x'.repeat(15_000)}`;
+    log.emit({ kind: 'authorize', decision: 'allow', route: 'app', userId: 'u1', details: { path, reasons: ['email-ok'], nested: { deeper: { list: Array.from({ length: 100 }, (_, i) => i) } } } });
+    await log.close();
+    const [stored] = await store.queryAudit({});
+    const kept = stored!.details.path as string;
+    assert.ok(kept.startsWith(path.slice(0, MAX_AUDIT_STRING)));
+    assert.match(kept, /…\[truncated: 15001 characters in all\]$/);
+    assert.ok(JSON.stringify(stored).length < 2 * MAX_AUDIT_STRING, 'the whole row stays small');
+    const list = (stored!.details.nested as { deeper: { list: unknown[] } }).deeper.list;
+    assert.equal(list.length, 65);
+    assert.equal(list.at(-1), '…[36 more left out]');
+    assert.match(lines[0]!, /truncated: 15001/, 'the log line is what was stored');
+  });
+
+  test('repeated anonymous denials: the first stored, the rest counted into one row per route, reasons and /24 per interval', async () => {
+    const store = new MemoryStore();
+    let now = NOW;
+    const log = new AuditLog({ store, logger: silentLogger, retentionMs: DAY, now: () => now, pruneOnStart: false, repeatIntervalMs: 60_000 });
+    for (let i = 0; i < 500; i++) log.emit(denial(`198.51.100.${i % 200}`, `/p${i}`));
+    for (let i = 0; i < 7; i++) log.emit(denial('203.0.113.5', `/q${i}`));
+    // Never folded: an allow, an identified caller's denial, another reason.
+    for (let i = 0; i < 3; i++) {
+      log.emit({ kind: 'authorize', decision: 'allow', route: 'app', details: { ip: '198.51.100.1', reasons: ['accept'] } });
+      log.emit({ kind: 'authorize', decision: 'deny', route: 'app', userId: 'u1', email: 'u1@example.com', details: { ip: '198.51.100.1', reasons: ['email-unauthorized'] } });
+    }
+    log.emit(denial('198.51.100.1', '/other', { reasons: ['invalid-client-certificate'] }));
+    await log.flush();
+    const during = await store.queryAudit({ limit: 10_000 });
+    assert.equal(during.length, 2 + 6 + 1, 'one first row per group, every allow and identified denial');
+    now += 60_000;
+    log.emit(denial('198.51.100.9', '/next-interval'));
+    await log.flush();
+    const rows = await store.queryAudit({ limit: 10_000 });
+    const summaries = rows.filter((e) => e.details.repeated !== undefined);
+    assert.deepEqual(summaries.map((e) => [e.details.ip_prefix, e.details.repeated, e.decision, e.route]), [
+      ['198.51.100.0/24', 499, 'login', 'app'],
+      ['203.0.113.0/24', 6, 'login', 'app'],
+    ]);
+    assert.deepEqual(summaries[0]!.details.reasons, ['user-unauthenticated']);
+    assert.match(formatAuditEvent(summaries[0]!), /login {2}route=app {2}user=- {2}reasons=user-unauthenticated {2}repeated=499 from=198\.51\.100\.0\/24$/);
+    assert.ok(rows.at(-1)!.details.path === '/next-interval', 'a new interval stores its first denial again');
+    await log.close();
+  });
+
+  test('past the group limit, client prefixes are merged into one counted group', async () => {
+    const store = new MemoryStore();
+    const log = new AuditLog({ store, logger: silentLogger, retentionMs: DAY, now: () => NOW, pruneOnStart: false, repeatMaxGroups: 4 });
+    for (let i = 0; i < 100; i++) log.emit(denial(`10.0.${i}.1`, '/x'));
+    await log.close();
+    const rows = await store.queryAudit({ limit: 10_000 });
+    assert.equal(rows.length, 4 + 1 + 1, 'four groups, the catch-all first row, its summary');
+    const all = rows.find((e) => e.details.ip_prefix === '*');
+    assert.equal(all?.details.repeated, 100 - 5);
+  });
+
+  const prefixes: [unknown, string][] = [
+    ['198.51.100.7', '198.51.100.0/24'], ['::ffff:198.51.100.7', '198.51.100.0/24'],
+    ['2001:db8:1:2:3:4:5:6', '2001:db8:1:2::/64'], ['2001:db8::1', '2001:db8:0:0::/64'], ['::1', '0:0:0:0::/64'],
+    ['not-an-ip', 'unknown'], [undefined, 'unknown'],
+  ];
+  for (const [ip, want] of prefixes) test(`address prefix of ${String(ip)}`, () => assert.equal(addressPrefix(ip), want));
 });

@@ -2,13 +2,16 @@
  * The audit trail (CONTRACT §6): every decision and administrative change is
  * one JSON line on the log and a row in the store. Store writes are batched
  * off the request path; retention (`audit_retention`) is enforced at start
- * and then hourly. `readAuditTrail` reads it back for `limen audit query`
+ * and then hourly. Each event is bounded in size and repeated anonymous
+ * denials are counted rather than stored one by one (`bounds.ts`). `readAuditTrail` reads it back for `limen audit query`
  * and the admin API.
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log/index.js';
 import type { AuditEvent, Store } from '../store/index.js';
+import { boundEvent, RepeatedDenials } from './bounds.js';
 
+export { boundEvent, addressPrefix, isAnonymousDenial, MAX_AUDIT_STRING, MAX_AUDIT_ITEMS } from './bounds.js';
 export { readAuditTrail, parseTimeBound, auditEventJson, formatAuditEvent } from './query.js';
 export type { AuditTrailQuery, AuditTrail } from './query.js';
 
@@ -36,6 +39,10 @@ export interface AuditOptions {
   readonly maxPending?: number;
   /** Prune once shortly after start (default true). */
   readonly pruneOnStart?: boolean;
+  /** Interval over which repeated anonymous denials are counted into one row (default 60 s). */
+  readonly repeatIntervalMs?: number;
+  /** Distinct anonymous-denial groups per interval before client prefixes are merged (default 1024). */
+  readonly repeatMaxGroups?: number;
   /** First wait before a failed batch is written again, doubling to 10 s (default 250 ms). */
   readonly retryDelayMs?: number;
   /** How long `close()` keeps retrying a failing store before giving up on what is queued (default 5 s). */
@@ -75,10 +82,17 @@ export class AuditLog implements AuditSink {
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelay: number;
   private closing = false;
+  private readonly repeats: RepeatedDenials;
+  private readonly repeatTimer: NodeJS.Timeout;
 
   constructor(private readonly opts: AuditOptions) {
     this.now = opts.now ?? Date.now;
     this.retryDelay = opts.retryDelayMs ?? 250;
+    const intervalMs = opts.repeatIntervalMs ?? 60_000;
+    this.repeats = new RepeatedDenials({ intervalMs, maxGroups: opts.repeatMaxGroups ?? 1024 });
+    // Summaries go out when traffic stops too, not only at the next denial.
+    this.repeatTimer = setInterval(() => { this.endInterval(); }, intervalMs);
+    this.repeatTimer.unref();
     this.pruneTimer = setInterval(() => { void this.prune(); }, PRUNE_INTERVAL_MS);
     this.pruneTimer.unref();
     if (opts.pruneOnStart !== false) {
@@ -87,13 +101,29 @@ export class AuditLog implements AuditSink {
     }
   }
 
-  /** Records one event: logged at once, stored with the next batch. Never throws, never waits. */
+  /**
+   * Records one event: bounded in size, logged at once, stored with the next
+   * batch; a repeated anonymous denial is only counted (see bounds.ts).
+   * Never throws, never waits.
+   */
   emit(event: Omit<AuditEvent, 'time'> & { time?: number }): void {
     // Callers pass a fresh object literal; stamping it in place saves a copy
     // per request on the hot path.
     if (event.time === undefined) (event as { time?: number }).time = this.now();
-    if (event.id === undefined) (event as { id?: string }).id = newAuditEventId();
-    const e = event as AuditEvent;
+    const e = boundEvent(event as AuditEvent);
+    if (this.repeats.due(e.time)) this.endInterval();
+    if (this.repeats.absorb(e)) return;
+    this.record(e);
+  }
+
+  /** Ends the counting interval: one `repeated: N` row per group of repeated anonymous denials. */
+  endInterval(): void {
+    for (const summary of this.repeats.drain(this.now())) this.record(summary);
+  }
+
+  /** What is stored is also one JSON log line (CONTRACT §6). */
+  private record(e: AuditEvent): void {
+    if (e.id === undefined) (e as { id?: string }).id = newAuditEventId();
     if (this.opts.logLines !== false) this.opts.logger.record(logLine(e));
     if (this.pending() >= (this.opts.maxPending ?? 100_000)) {
       this.dropped++;
@@ -193,6 +223,8 @@ export class AuditLog implements AuditSink {
    */
   async close(): Promise<void> {
     clearInterval(this.pruneTimer);
+    clearInterval(this.repeatTimer);
+    this.endInterval();
     if (this.startPrune) clearTimeout(this.startPrune);
     this.closing = true;
     if (this.retryTimer) { clearTimeout(this.retryTimer); this.retryTimer = undefined; }

@@ -140,6 +140,7 @@ export function formatAuditEvent(e: StoredAuditEvent): string {
     typeof d.method === 'string' && typeof d.path === 'string' ? `${d.method} ${d.host ?? ''}${d.path}` : '',
     Array.isArray(d.reasons) && d.reasons.length > 0 ? `reasons=${d.reasons.join(',')}` : '',
     typeof d.reason === 'string' ? `reason=${d.reason}` : '',
+    typeof d.repeated === 'number' ? `repeated=${d.repeated} from=${String(d.ip_prefix ?? '?')}` : '',
     e.requestId !== undefined ? `request=${e.requestId}` : '',
   ];
   return parts.filter((p) => p !== '').join('  ');

@@ -121,6 +121,15 @@ describe('errors carry the line and column', () => {
       want: /weight/,
     },
     {
+      name: 'regex RE2 cannot express (lookahead)', key: 'routes[0].regex', line: 10, column: 12,
+      text: `${HEADER}routes:
+  - from: https://a.example.com
+    to: http://a
+    regex: '/(?!admin).*'
+`,
+      want: /^routes\[0\]\.regex: expected a regular expression, got .*lookahead and lookbehind .* not supported.* \(.*:10:12\)$/,
+    },
+    {
       name: 'missing required route key points at the route', key: 'routes[0].to', line: 8, column: 5,
       text: `${HEADER}routes:
   - from: https://a.example.com

@@ -5,7 +5,7 @@
  */
 
 export type {
-  Config, DownstreamMtlsConfig, IdpProvider, LogLevel, NamespaceConfig, PolicyDocument, RouteConfig,
+  Config, DownstreamMtlsConfig, IdpProvider, LogLevel, NamespaceConfig, PathPattern, PolicyDocument, RouteConfig,
   SameSite, StorageType, Upstream,
 } from './types.js';
 export type { ConfigErrorDetail, ConfigPath } from './check.js';

@@ -201,6 +201,9 @@ describe('prefix, path, regex', () => {
     { regex: '/api/.*', yes: ['/api/', '/api/x/y'], no: ['/api', '/v1/api/x', 'x/api/'] },
     { regex: '/a|/b', yes: ['/a', '/b'], no: ['/ab', '/a/b', 'x/b'] },
     { regex: '/users/[0-9]+', yes: ['/users/42'], no: ['/users/42/edit', '/users/'] },
+    // RE2 syntax, as Pomerium: inline flags and escaped slashes work.
+    { regex: '(?i)/Admin/.*', yes: ['/admin/x', '/ADMIN/'], no: ['/admins'] },
+    { regex: '\\/files\\/[a-z]+', yes: ['/files/abc'], no: ['/files/ABC'] },
   ];
   for (const { regex, yes, no } of matches) {
     test(`regex ${regex} matches the whole path`, () => {
@@ -211,9 +214,23 @@ describe('prefix, path, regex', () => {
     });
   }
 
+  test('a backtracking-prone regex is decided in linear time on an adversarial path', () => {
+    // Regression: `/files/([a-z0-9]+/?)*` with a 37-byte path took ~24 s on
+    // a backtracking engine. Input lengths grow 1000-fold; the work must not
+    // explode (asserted by finishing at all, not by timing).
+    const r = route({ regex: '/files/([a-z0-9]+/?)*' });
+    for (const n of [29, 290, 29_000]) assert.equal(r.regex!.test(`/files/${'a'.repeat(n)}!`), false);
+    assert.equal(r.regex!.test('/files/abc/def/'), true);
+  });
+
   const bad: { keys: Record<string, unknown>; key: string; want: RegExp }[] = [
     { keys: { regex: '/api/(' }, key: 'routes[0].regex', want: /expected a regular expression, got "\/api\/\(" \(/ },
     { keys: { regex: '[z-a]' }, key: 'routes[0].regex', want: /expected a regular expression/ },
+    { keys: { regex: '/(a)\\1' }, key: 'routes[0].regex', want: /backreferences .* not supported/ },
+    { keys: { regex: '/(?<n>a)\\k<n>' }, key: 'routes[0].regex', want: /backreferences .* not supported/ },
+    { keys: { regex: '/(?=admin).*' }, key: 'routes[0].regex', want: /lookahead and lookbehind .* not supported/ },
+    { keys: { regex: '/(?!admin).*' }, key: 'routes[0].regex', want: /lookahead and lookbehind .* not supported/ },
+    { keys: { regex: '/x(?<=x)' }, key: 'routes[0].regex', want: /lookahead and lookbehind .* not supported/ },
     { keys: { prefix: 'api' }, key: 'routes[0].prefix', want: /starting with "\/"/ },
     { keys: { path: '' }, key: 'routes[0].path', want: /non-empty/ },
     { keys: { prefix_rewrite: 'v2/' }, key: 'routes[0].prefix_rewrite', want: /starting with "\/"/ },

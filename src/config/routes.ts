@@ -3,7 +3,8 @@
  * Policies are kept as written; authz compiles them.
  */
 
-import type { NamespaceConfig, RouteConfig, Upstream } from './types.js';
+import type { NamespaceConfig, PathPattern, RouteConfig, Upstream } from './types.js';
+import { compilePathPattern, PatternError } from './pattern.js';
 import {
   asBool, asDuration, asHeaderMap, asHeaderName, asHttpUrl, asMapping, asString, asStringList,
   describe, fail, nearestKey, rejectUnknownKeys, type ConfigPath,
@@ -53,7 +54,7 @@ const ROUTE_KEYS: KeyTable<RouteFields, RouteContext> = {
   },
   regex: {
     key: 'regex', type: 'regular expression', default: '',
-    description: 'Match request paths against this regular expression, anchored at both ends (the whole path must match, like Envoy `safe_regex`). JavaScript syntax. Takes precedence over `path` and `prefix`.',
+    description: 'Match request paths against this regular expression, anchored at both ends (the whole path must match, like Envoy `safe_regex`). RE2 syntax, as in Pomerium: matched in time linear in the path length, so backreferences and lookaround are refused at load. Takes precedence over `path` and `prefix`.',
     parse: (v, at) => asAnchoredRegex(v, at),
     fallback: absent(undefined),
   },
@@ -273,13 +274,17 @@ function asUrlPath(value: unknown, at: ConfigPath): string {
   return text;
 }
 
-/** Anchored like Envoy's safe_regex: the whole path must match. */
-function asAnchoredRegex(value: unknown, at: ConfigPath): RegExp {
+/**
+ * Anchored like Envoy's safe_regex (the whole path must match), on RE2 so
+ * that no pattern can make a request's match time grow faster than its
+ * length (see pattern.ts).
+ */
+function asAnchoredRegex(value: unknown, at: ConfigPath): PathPattern {
   const text = asString(value, at);
   try {
-    return new RegExp(`^(?:${text})$`);
+    return compilePathPattern(text);
   } catch (error) {
-    const reason = error instanceof Error ? error.message.split(': ').pop() : undefined;
+    const reason = error instanceof PatternError ? error.reason : undefined;
     fail(at, `expected a regular expression, got ${describe(text)}${reason === undefined ? '' : ` (${reason})`}`);
   }
 }

@@ -41,7 +41,8 @@ export interface RouteConfig {
   readonly to: readonly Upstream[];
   readonly prefix: string | undefined;
   readonly path: string | undefined;
-  readonly regex: RegExp | undefined;
+  /** `regex`, matched on a linear-time engine (RE2 syntax, whole path). */
+  readonly regex: PathPattern | undefined;
   /** The route's own `policy` key, unparsed (authz compiles it). */
   readonly policy: PolicyDocument | undefined;
   readonly allowPublicUnauthenticatedAccess: boolean;
@@ -144,4 +145,10 @@ export interface Config {
   readonly auditRetentionMs: number;
   /** Limen: run the embedded development IdP and demo upstream. */
   readonly devMode: boolean;
+}
+
+/** A route path pattern (`regex`): the whole path must match; linear time. */
+export interface PathPattern {
+  readonly source: string;
+  test(path: string): boolean;
 }

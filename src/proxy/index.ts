@@ -9,4 +9,5 @@ export { buildUpstreamHeaders, buildResponseHeaders, isPomeriumAuthorization } f
 export type { UpstreamHeaderPlan } from './headers.js';
 export { forward, upstreamPath, UpstreamSelector, DispatcherPool, UpstreamError } from './forward.js';
 export type { ForwardRequest } from './forward.js';
-export { tunnelUpgrade } from './websocket.js';
+export { tunnelUpgrade, checkClientHandshake, checkSwitch, declaresBody, responseOnSocket, upgradeProtocols, websocketAccept, TUNNELLED_PROTOCOL } from './websocket.js';
+export type { HandshakeRefusal, TunnelEvents, TunnelFailure } from './websocket.js';

@@ -78,8 +78,8 @@ function firstMatch<P>(list: readonly TableRoute<P>[], port: number | undefined,
 
 /** Matches `regex` (whole path), then `path` (exact), then `prefix` (default `/`). */
 export function pathMatches(c: RouteConfig, path: string): boolean {
-  // The config anchors the pattern at both ends (Envoy safe_regex) and
-  // freezes it; it is never global, so test() keeps no state.
+  // The config compiled the pattern on RE2 (linear in the path length,
+  // whole path must match, as Envoy safe_regex): no path can stall this.
   if (c.regex) return c.regex.test(path);
   if (c.path !== undefined) return path === c.path;
   return path.startsWith(c.prefix ?? '/');

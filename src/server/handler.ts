@@ -4,7 +4,10 @@ import { evaluate, normalizePath, type DataRecord } from '../authz/index.js';
 import { getRecord } from '../records/index.js';
 import type { Caller, Identifier } from '../authn/index.js';
 import { clientIp, newRequestId, parseHostHeader, sendError } from '../http/index.js';
-import { buildUpstreamHeaders, forward, tunnelUpgrade, UpstreamError, type TableRoute } from '../proxy/index.js';
+import {
+  buildUpstreamHeaders, checkClientHandshake, declaresBody, forward, responseOnSocket, TUNNELLED_PROTOCOL, tunnelUpgrade, upgradeProtocols,
+  UpstreamError, type TableRoute,
+} from '../proxy/index.js';
 import type { Runtime, RouteRuntime } from './runtime.js';
 import { fail, impersonationBanner, type RequestContext, type Services } from './context.js';
 import { identityHeaders, policyInput, respondToDecision, type Authorization } from './authorize.js';
@@ -208,27 +211,45 @@ async function proxyRequest(ctx: RequestContext, r: TableRoute<RouteRuntime>): P
 }
 
 /**
- * Websocket (Upgrade) requests: same identity and policy as any request,
- * then a raw tunnel when the route has `allow_websockets`. Refusals are
- * written as plain HTTP responses on the socket.
+ * Requests with `Upgrade` (Node hands them over as a bare socket). Only a
+ * websocket handshake on an `allow_websockets` route can become a tunnel:
+ * same identity and policy as any request, then `tunnelUpgrade`, which
+ * opens it only on a verified `101`. Any other Upgrade (`h2c`, ...) is
+ * ignored as RFC 9110 §7.8 allows, and the request is served as an
+ * ordinary one on a connection closed afterwards. A body on an upgrade
+ * request is refused: its bytes cannot be told apart from tunnel bytes.
+ * Every answer other than a tunnel is a normal Limen response.
  */
 export async function handleUpgrade(live: Live, svc: Services, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-  const requestId = newRequestId();
-  const refuse = (status: number, reason: string): void => {
-    const body = JSON.stringify({ status, error: reason, request_id: requestId });
-    socket.end(`HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : status === 502 ? 'Bad Gateway' : 'Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`);
-  };
   socket.on('error', () => socket.destroy());
-  const ctx = baseContext(live.rt, svc, live.identifier, req, undefined as unknown as ServerResponse, requestId);
-  if (typeof ctx === 'string') return refuse(400, 'bad-request');
+  const res = responseOnSocket(req, socket);
+  if (declaresBody(req)) {
+    sendError(req, res, { status: 400, title: 'Bad Request', message: 'A request that asks to upgrade the connection must not carry a body.', requestId: newRequestId(), reasons: ['upgrade-with-body'] });
+    return;
+  }
+  if (!upgradeProtocols(req).includes(TUNNELLED_PROTOCOL)) {
+    await handleRequest(live, svc, req, res);
+    return;
+  }
+  const requestId = newRequestId();
+  const ctx = baseContext(live.rt, svc, live.identifier, req, res, requestId);
+  if (typeof ctx === 'string') {
+    sendError(req, res, { status: 400, title: 'Bad Request', message: ctx, requestId, reasons: ['bad-request'] });
+    return;
+  }
+  const refusal = checkClientHandshake(req);
+  if (refusal !== undefined) {
+    fail(ctx, 400, 'This is not a valid websocket opening handshake (RFC 6455 §4.1).', { reasons: [refusal] });
+    return;
+  }
   const r = ctx.rt.table.match(ctx.host, ctx.port, ctx.pathname);
-  if (!r) return refuse(404, 'route-not-found');
-  if (!r.config.allowWebsockets || (req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return refuse(400, 'websockets-not-allowed');
+  if (!r) return fail(ctx, 404, 'No route matches this host and path.', { reasons: ['route-not-found'] });
+  if (!r.config.allowWebsockets) return fail(ctx, 400, 'This route does not accept websockets.', { reasons: ['websockets-not-allowed'] });
   try {
     const a = await authorize(ctx, r);
     auditDecision(ctx, r, a, { websocket: true });
-    if (a.decision.result === 'login') return refuse(401, a.who.failure ?? 'user-unauthenticated');
-    if (a.decision.result !== 'allow') return refuse(403, a.decision.reasons.join(','));
+    if (a.decision.result === 'login') return fail(ctx, 401, 'Sign in first.', { reasons: [a.who.failure ?? 'user-unauthenticated'] });
+    if (a.decision.result !== 'allow') return fail(ctx, 403, 'Access to this route is denied.', { reasons: [...a.decision.reasons] });
     const ids = await identityHeaders(ctx, r, a.who.caller);
     const upstream = r.compiled.selector.order(svc.now())[0]!;
     const headers = buildUpstreamHeaders(req, r.config, {
@@ -238,11 +259,20 @@ export async function handleUpgrade(live: Live, svc: Services, req: IncomingMess
       identityHeaders: ids.headers,
       upgrade: true,
     });
-    const tunnel = tunnelUpgrade(req, socket, head, r.config, upstream, headers, () => refuse(502, 'upstream-unreachable'));
-    watchTunnel(live, svc, req, socket, r.config.name, tunnel, requestId);
+    const tunnel = tunnelUpgrade(req, socket, res, head, r.config, upstream, headers, requestId, {
+      onOpen: () => watchTunnel(live, svc, req, socket, r.config.name, tunnel, requestId),
+      onRelayed: (status) => svc.logger.info('upstream declined the websocket upgrade', { requestId, route: r.config.name, status }),
+      onFailed: (reason, detail) => {
+        svc.logger.warn('websocket upgrade failed', { requestId, route: r.config.name, reason, detail });
+        fail(ctx, reason === 'upstream-timeout' ? 504 : 502, reason === 'upstream-bad-switch'
+          ? 'The upstream did not switch to the websocket protocol as asked.'
+          : reason === 'upstream-timeout' ? 'The upstream did not answer in time.' : 'The upstream could not be reached.', { reasons: [reason] });
+      },
+    });
   } catch (e) {
     svc.logger.error('upgrade failed', { requestId, error: (e as Error)?.message });
-    refuse(502, 'internal-error');
+    if (!res.headersSent) fail(ctx, 500, 'Something went wrong inside Limen. Quote the request id when reporting it.');
+    else socket.destroy();
   }
 }
 
