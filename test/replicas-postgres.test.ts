@@ -24,6 +24,7 @@ const STALENESS_MS = 500;
 
 describe('three replicas on PostgreSQL', () => {
   const schema = `limen_replicas_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const applicationName = `limen-test-${randomBytes(4).toString('hex')}`;
   const admin = new pg.Pool({ connectionString: POSTGRES_URL, max: 2 });
   admin.on('error', () => undefined);
   let a: Stack;
@@ -32,7 +33,8 @@ describe('three replicas on PostgreSQL', () => {
   const logLines: string[] = [];
 
   const openReplicaStore = async (): Promise<PostgresStore> => {
-    const s = await PostgresStore.open({ connectionString: POSTGRES_URL, schema, freshnessBoundMs: STALENESS_MS, reconnectDelayMs: 20, onListenerError: () => undefined });
+    // Its own application name, so the connection cuts below hit only this test's replicas.
+    const s = await PostgresStore.open({ connectionString: POSTGRES_URL, schema, applicationName, freshnessBoundMs: STALENESS_MS, reconnectDelayMs: 20, onListenerError: () => undefined });
     stores.push(s);
     return s;
   };
@@ -93,7 +95,7 @@ describe('three replicas on PostgreSQL', () => {
       }
     })));
     for (let cut = 0; cut < 20; cut++) {
-      await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name IN ('limen', 'limen-watch') AND pid <> pg_backend_pid()`);
+      await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name IN ($1, $2)`, [applicationName, `${applicationName}-watch`]);
       await new Promise((r) => setTimeout(r, 100));
     }
     cutting = false;

@@ -59,6 +59,11 @@ export interface PostgresStoreOptions extends StoreOptions {
    * still trusts it (see {@link PostgresStore.confirmedAt}); default 1000 ms.
    */
   readonly freshnessBoundMs?: number;
+  /**
+   * `application_name` of the pool's connections (the LISTEN connection adds
+   * `-watch`), as `pg_stat_activity` shows them; default `limen`.
+   */
+  readonly applicationName?: string;
 }
 
 const DEFAULT_QUERY_TIMEOUT_MS = 2000;
@@ -155,6 +160,10 @@ const MIGRATIONS: readonly ((q: string) => string)[] = [
 async function migrate(pool: pg.Pool, schema: string, createSchema: boolean): Promise<void> {
   const q = `"${schema}"`;
   const client = await pool.connect();
+  // A checked-out client has no error listener of the pool's: without one, a
+  // connection the server ends during the migration would crash the process.
+  const swallow = (): void => undefined;
+  client.on('error', swallow);
   try {
     await client.query({ text: `SET statement_timeout = ${MIGRATION_TIMEOUT_MS}`, query_timeout: MIGRATION_TIMEOUT_MS } as pg.QueryConfig);
     await client.query('BEGIN');
@@ -178,9 +187,11 @@ async function migrate(pool: pg.Pool, schema: string, createSchema: boolean): Pr
     await client.query('RESET statement_timeout');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
+    client.off('error', swallow);
     client.release(true);
     throw err;
   }
+  client.off('error', swallow);
   client.release();
 }
 
@@ -203,6 +214,7 @@ export class PostgresStore implements Store {
   #reconnectDelay: number;
   #closed = false;
   readonly #freshnessBoundMs: number;
+  readonly #applicationName: string;
   /** This instance's name in heartbeat payloads. */
   readonly #tag = randomBytes(8).toString('hex');
   #heartbeat: NodeJS.Timeout | undefined;
@@ -226,7 +238,7 @@ export class PostgresStore implements Store {
       pool = new pg.Pool({
         connectionString: opts.connectionString,
         max: opts.poolSize ?? 10,
-        application_name: 'limen',
+        application_name: opts.applicationName ?? 'limen',
         connectionTimeoutMillis: timeout,
         // Client side (a frozen link) and server side (a stuck statement).
         query_timeout: timeout,
@@ -261,6 +273,7 @@ export class PostgresStore implements Store {
     this.#reconnectDelay = this.#reconnectDelayMs;
     this.#sql = statements(`"${schema}"`);
     this.#freshnessBoundMs = opts.freshnessBoundMs ?? DEFAULT_FRESHNESS_BOUND_MS;
+    this.#applicationName = opts.applicationName ?? 'limen';
   }
 
   /** The staleness this replica accepts before it stops trusting its cached view (ms). */
@@ -512,7 +525,7 @@ export class PostgresStore implements Store {
   }
 
   #listen(): void {
-    const client = new pg.Client({ connectionString: this.#connectionString, application_name: 'limen-watch' });
+    const client = new pg.Client({ connectionString: this.#connectionString, application_name: `${this.#applicationName}-watch` });
     this.#listener = client;
     let failed = false;
     const fail = (err: unknown): void => {
