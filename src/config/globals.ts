@@ -223,6 +223,15 @@ export const GLOBAL_KEYS: GlobalTable = {
       return type === 'file' ? DEFAULT_SQLITE_PATH : '';
     },
   },
+  databrokerStorageListenConnectionString: {
+    key: 'databroker_storage_listen_connection_string', type: 'string', default: 'the connection string', env: 'text', secret: true,
+    description: 'PostgreSQL: a `postgres://` URL for the one direct connection each replica keeps for `LISTEN` (change notifications), when `databroker_storage_connection_string` goes through a transaction-mode pooler such as PgBouncer, which cannot carry `LISTEN`.',
+    parse: (v, at, ctx) => {
+      if (ctx.value('databrokerStorageType') !== 'postgres') fail(at, 'only applies to databroker_storage_type postgres');
+      return asStorageConnection(v, at, 'postgres');
+    },
+    fallback: absent(undefined),
+  },
   databrokerStorageQueryTimeoutMs: {
     key: 'databroker_storage_query_timeout', type: 'duration', default: '`2s`', env: 'text',
     description: 'PostgreSQL: every query, and connecting, fails after this long, so a frozen database link never holds a request (it fails closed with `503`). Applies to the server\'s statements too (`statement_timeout`).',

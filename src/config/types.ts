@@ -122,6 +122,8 @@ export interface Config {
   readonly databrokerStorageType: StorageType;
   /** SQLite path or postgres:// URL. */
   readonly databrokerStorageConnectionString: string;
+  /** PostgreSQL: a direct connection for LISTEN (default: the connection string). */
+  readonly databrokerStorageListenConnectionString: string | undefined;
   /** PostgreSQL: queries and connecting fail after this long (ms). */
   readonly databrokerStorageQueryTimeoutMs: number;
   /** PostgreSQL: connections in this replica's query pool. */

@@ -56,6 +56,7 @@ export async function startLimen(opts: StartOptions): Promise<RunningLimen> {
     type: config.databrokerStorageType, connectionString: config.databrokerStorageConnectionString,
     poolSize: config.databrokerStoragePoolSize, queryTimeoutMs: config.databrokerStorageQueryTimeoutMs,
     freshnessBoundMs: config.databrokerStorageMaxStalenessMs,
+    listenConnectionString: config.databrokerStorageListenConnectionString,
   }, (err, attempt, delayMs) => {
     logger.error('store unavailable; retrying', { error: err.message, attempt, retryInMs: delayMs });
   });

@@ -46,6 +46,8 @@ export interface OpenStoreOptions extends StoreOptions {
   readonly queryTimeoutMs?: number;
   /** PostgreSQL: the freshness bound of the replica's read cache in ms (default 1000). */
   readonly freshnessBoundMs?: number;
+  /** PostgreSQL: a direct connection for LISTEN when the pool goes through a transaction pooler. */
+  readonly listenConnectionString?: string;
 }
 
 /**
@@ -63,6 +65,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
       return PostgresStore.open({
         ...common, connectionString: opts.connectionString, schema: opts.schema,
         poolSize: opts.poolSize, queryTimeoutMs: opts.queryTimeoutMs, freshnessBoundMs: opts.freshnessBoundMs,
+        listenConnectionString: opts.listenConnectionString,
       });
     default:
       throw new TypeError(`unknown store type ${JSON.stringify((opts as { type: unknown }).type)}`);

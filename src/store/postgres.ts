@@ -64,6 +64,12 @@ export interface PostgresStoreOptions extends StoreOptions {
    * `-watch`), as `pg_stat_activity` shows them; default `limen`.
    */
   readonly applicationName?: string;
+  /**
+   * Where the LISTEN connection goes, when the query pool goes through a
+   * transaction-mode pooler (PgBouncer) that cannot carry LISTEN; default
+   * `connectionString`.
+   */
+  readonly listenConnectionString?: string;
 }
 
 const DEFAULT_QUERY_TIMEOUT_MS = 2000;
@@ -215,6 +221,7 @@ export class PostgresStore implements Store {
   #closed = false;
   readonly #freshnessBoundMs: number;
   readonly #applicationName: string;
+  readonly #listenConnectionString: string;
   /** This instance's name in heartbeat payloads. */
   readonly #tag = randomBytes(8).toString('hex');
   #heartbeat: NodeJS.Timeout | undefined;
@@ -274,6 +281,7 @@ export class PostgresStore implements Store {
     this.#sql = statements(`"${schema}"`);
     this.#freshnessBoundMs = opts.freshnessBoundMs ?? DEFAULT_FRESHNESS_BOUND_MS;
     this.#applicationName = opts.applicationName ?? 'limen';
+    this.#listenConnectionString = opts.listenConnectionString || opts.connectionString;
   }
 
   /** The staleness this replica accepts before it stops trusting its cached view (ms). */
@@ -525,7 +533,7 @@ export class PostgresStore implements Store {
   }
 
   #listen(): void {
-    const client = new pg.Client({ connectionString: this.#connectionString, application_name: `${this.#applicationName}-watch` });
+    const client = new pg.Client({ connectionString: this.#listenConnectionString, application_name: `${this.#applicationName}-watch` });
     this.#listener = client;
     let failed = false;
     const fail = (err: unknown): void => {

@@ -284,6 +284,25 @@ describe('PostgreSQL', () => {
     }
   });
 
+  test('LISTEN goes to listenConnectionString (a direct connection beside a transaction pooler)', async () => {
+    const errors: unknown[] = [];
+    const s = await PostgresStore.open({
+      connectionString: POSTGRES_URL, schema: newSchema(), reconnectDelayMs: 20,
+      listenConnectionString: 'postgres://postgres@127.0.0.1:1/test',
+      onListenerError: (err) => errors.push(err),
+    });
+    try {
+      s.watch(() => undefined);
+      await s.put('t', 'x', {});
+      assert.deepEqual((await s.get('t', 'x'))?.data, {}, 'queries use the pool');
+      const deadline = Date.now() + 10_000;
+      while (errors.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal((errors[0] as { code?: string } | undefined)?.code, 'ECONNREFUSED', 'the listener dialled the other address');
+    } finally {
+      await s.close();
+    }
+  });
+
   test('the watch connection reconnects after the server drops it', async () => {
     const errors: unknown[] = [];
     const schema = newSchema();
