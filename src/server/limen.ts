@@ -57,6 +57,7 @@ export async function startLimen(opts: StartOptions): Promise<RunningLimen> {
     poolSize: config.databrokerStoragePoolSize, queryTimeoutMs: config.databrokerStorageQueryTimeoutMs,
     freshnessBoundMs: config.databrokerStorageMaxStalenessMs,
     listenConnectionString: config.databrokerStorageListenConnectionString,
+    onListenerError: (err) => logger.warn('store change notifications interrupted; reconnecting', { error: describeError(err) }),
   }, (err, attempt, delayMs) => {
     logger.error('store unavailable; retrying', { error: err.message, attempt, retryInMs: delayMs });
   });
@@ -163,6 +164,12 @@ export async function startLimen(opts: StartOptions): Promise<RunningLimen> {
       else store.detach();
     },
   };
+}
+
+/** A driver error as a log field: its code and message, never an object that may carry a connection string. */
+function describeError(err: unknown): string {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  return [typeof e?.code === 'string' ? e.code : undefined, typeof e?.message === 'string' ? e.message.replace(/postgres(ql)?:\/\/\S*/g, 'postgres://…') : String(err)].filter(Boolean).join(': ');
 }
 
 /** Record types the request path reads every time. */
