@@ -42,7 +42,9 @@ function report(name: string, details: fc.RunDetails<unknown>, ms: number): void
 
 function failure(name: string, details: fc.RunDetails<unknown>): Error {
   const replay = `replay: FUZZ_SEED=${details.seed}${details.counterexamplePath ? ` FUZZ_PATH=${details.counterexamplePath}` : ''}`;
-  return new Error(`fuzz property "${name}" failed (${replay})\n${fc.defaultReportMessage(details) ?? ''}`);
+  const cause = details.errorInstance instanceof Error ? details.errorInstance : undefined;
+  const got = cause ? `\nGot: ${cause.stack ?? cause.message}` : '';
+  return new Error(`fuzz property "${name}" failed (${replay})\n${fc.defaultReportMessage(details) ?? ''}${got}`);
 }
 
 /** Runs a synchronous property; throws with the seed and counterexample on failure. */
