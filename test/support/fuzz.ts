@@ -119,17 +119,19 @@ export function mutatedString(...seeds: readonly string[]): fc.Arbitrary<string>
 /** JSON values that trip up code expecting a particular shape. */
 export const awkwardJson: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom<unknown>(null, true, false, 0, -1, 1.5, 1e308, -0, '', ' ', 'x', '0', 'true', '__proto__', [], {}, [null], [''], { '': '' }, { __proto__: 1 }, 'a'.repeat(5000)) },
+  { weight: 2, arbitrary: fc.constantFrom<unknown>('a\u0000b', '\u0000', '\ud800', 'x\udc00y', 'ada@example.com\u0000', '\u2028', 'a\nb', ' padded ', 'É@EXAMPLE.COM', '..', '/', '%2f', '%zz') },
   { weight: 2, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
   { weight: 1, arbitrary: fc.string({ maxLength: 40 }) },
+  { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 10 }) },
 );
 
 /** A JSON path step: an index into the children of an object or array. */
-interface JsonMutation { readonly path: readonly number[]; readonly action: 'replace' | 'delete' | 'add'; readonly key: string; readonly value: unknown }
+interface JsonMutation { readonly path: readonly number[]; readonly action: 'replace' | 'delete' | 'add' | 'damage'; readonly key: string; readonly value: unknown }
 
 const jsonMutation: fc.Arbitrary<JsonMutation> = fc.record({
   path: fc.array(fc.nat(), { maxLength: 4 }),
-  action: fc.constantFrom('replace' as const, 'delete' as const, 'add' as const),
-  key: fc.oneof(fc.constantFrom('id', 'name', 'value', 'op', 'path', 'email', 'type', '__proto__', 'constructor', ''), fc.string({ maxLength: 10 })),
+  action: fc.constantFrom('replace' as const, 'delete' as const, 'add' as const, 'damage' as const),
+  key: fc.oneof(fc.constantFrom('id', 'name', 'value', 'op', 'path', 'email', 'type', '__proto__', 'constructor', ''), fc.string({ maxLength: 10 }), insertText),
   value: awkwardJson,
 });
 
@@ -137,7 +139,9 @@ function applyJsonMutation(doc: unknown, m: JsonMutation, depth = 0): unknown {
   const container = typeof doc === 'object' && doc !== null;
   const keys = container ? Object.keys(doc) : [];
   if (!container || depth >= m.path.length || keys.length === 0) {
-    if (m.action === 'replace' || !container) return m.value;
+    // Damage keeps a string nearly as it was (an email with a NUL, a name with a lone surrogate).
+    if (m.action === 'damage' && typeof doc === 'string') return doc + m.key;
+    if (m.action === 'replace' || m.action === 'damage' || !container) return m.value;
     if (Array.isArray(doc)) return m.action === 'add' ? [...doc, m.value] : doc.slice(1);
     const copy: Record<string, unknown> = { ...(doc as Record<string, unknown>) };
     if (m.action === 'add') Object.defineProperty(copy, m.key, { value: m.value, enumerable: true, writable: true, configurable: true });
