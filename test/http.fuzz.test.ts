@@ -1,6 +1,7 @@
 /**
- * Fuzzing the admin surfaces of a real in-process Limen over HTTP: the
- * admin API (service accounts, directory users and groups, external data,
+ * Fuzzing a real in-process Limen over HTTP. Requests to a route with any
+ * Host, Cookie, bearer header and carried assertion; and the admin surfaces:
+ * the admin API (service accounts, directory users and groups, external data,
  * the audit query) and SCIM 2.0 (Users and Groups bodies, PATCH operations,
  * filters and paging). Bodies are structural mutations of valid requests, or
  * damaged JSON text; ids and query values are damaged too. Every answer is
@@ -12,7 +13,8 @@ import fc from 'fast-check';
 import { closeHttpAgents, request, type TestResponse } from './support/index.js';
 import { fuzzAsync, mutatedJsonText, mutatedString } from './support/fuzz.js';
 import { startStack, type Stack } from './stack.js';
-import { createScimToken, createServiceAccount } from '../src/accounts/index.js';
+import { createScimToken, createServiceAccount, mintRouteToken } from '../src/accounts/index.js';
+import { AssertionSigner, loadKeySet } from '../src/identity/index.js';
 
 const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const GROUP_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:Group';
@@ -54,7 +56,7 @@ const contentType = (usual: string): fc.Arbitrary<string | undefined> => fc.oneo
   { weight: 1, arbitrary: fc.constantFrom(undefined, 'text/plain', 'application/json; charset=utf-16', 'application/x-www-form-urlencoded', 'application/scim+json', 'application/jsonx') },
 );
 
-describe('admin API and SCIM under fuzzing', () => {
+describe('a real Limen under fuzzing', () => {
   let s: Stack;
   let adminAuth: string;
   let scimAuth: string;
@@ -64,8 +66,12 @@ describe('admin API and SCIM under fuzzing', () => {
 
   before(async () => {
     s = await startStack({
-      routes: [{ name: 'app', from: 'http://app.localhost:PORT', to: 'UPSTREAM', allow_any_authenticated_user: true }],
-      config: { namespaces: [{ name: 'global' }, { name: 'team', parent: 'global' }] },
+      routes: [
+        { name: 'app', from: 'http://app.localhost:PORT', to: 'UPSTREAM', allow_any_authenticated_user: true, pass_identity_headers: true },
+        { name: 'open', from: 'http://open.localhost:PORT', to: 'UPSTREAM', allow_public_unauthenticated_access: true, pass_identity_headers: true },
+        { name: 'team', from: 'http://team.localhost:PORT', to: 'UPSTREAM', namespace: 'team', policy: { allow: { or: [{ groups: { has: 'eng' } }] } } },
+      ],
+      config: { namespaces: [{ name: 'global' }, { name: 'team', parent: 'global' }], jwt_claims_headers: ['email', 'groups'] },
     });
     const admin = await createServiceAccount({ user: 'fuzz-admin', roles: ['admin'] }, { store: s.store, sharedSecret: s.config.sharedSecret, namespaces: s.config.namespaces, now: Date.now() });
     adminAuth = `Pomerium ${admin.token}`;
@@ -112,6 +118,48 @@ describe('admin API and SCIM under fuzzing', () => {
       assert.ok(Array.isArray(e.reasons) && e.reasons.length > 0 && e.reasons.every((x) => typeof x === 'string' && x !== ''), `no reason for ${what}: ${r.text().slice(0, 200)}`);
     }
   }
+
+  test('route requests: any Host, Cookie, bearer header and carried assertion get an answer below 500, refusals with a reason', async () => {
+    const now = Date.now();
+    const routeToken = (await mintRouteToken({ audience: ['app.localhost'], expiryMs: 3_600_000, email: 'ada@example.com', groups: ['eng'] }, s.config.sharedSecret, now)).token;
+    const account = (await createServiceAccount({ user: 'fuzz-bot', namespace: 'team' }, { store: s.store, sharedSecret: s.config.sharedSecret, namespaces: s.config.namespaces, now })).token;
+    const keys = await loadKeySet(s.config.signingKeys, s.config.sharedSecret);
+    const assertion = await new AssertionSigner(keys, { issuerFormat: 'hostOnly', groupsFilter: undefined, claimsHeaders: {} })
+      .sign({ cacheKey: 'k', user: 'u1', email: 'ada@example.com', name: 'Ada', groups: ['eng'], sid: 's1', claims: {} }, 'app.localhost');
+    const tokens = [routeToken, account, assertion];
+    const token = fc.oneof(fc.constantFrom(...tokens), mutatedString(...tokens));
+    const port = String(s.port);
+    // Header values a client can put on the wire: no NUL, CR or LF (the HTTP parser refuses those before Limen sees them).
+    const wire = (v: string): string => v.replace(/[\u0000\r\n]/g, '').replace(/[^\u0000-\u00ff]/g, '?');
+    const headers = fc.record({
+      host: fc.oneof(fc.constantFrom(`app.localhost:${port}`, `open.localhost:${port}`, `team.localhost:${port}`, `APP.LOCALHOST:${port}`), mutatedString(`app.localhost:${port}`, `[::1]:${port}`, 'open.localhost')),
+      cookie: fc.option(fc.oneof(token.map((t) => `_pomerium=${t}`), mutatedString('_pomerium=x; a=b', `a=1; _pomerium="${routeToken}"`)), { nil: undefined }),
+      'x-pomerium-authorization': fc.option(token, { nil: undefined }),
+      authorization: fc.option(fc.oneof(token.map((t) => `Pomerium ${t}`), token.map((t) => `Bearer Pomerium-${t}`), mutatedString(`Bearer ${routeToken}`, 'Basic eDp5')), { nil: undefined }),
+      'x-pomerium-jwt-assertion': fc.option(token, { nil: undefined }),
+      'x-pomerium-jwt-assertion-for': fc.option(token, { nil: undefined }),
+      'x-forwarded-for': fc.option(mutatedString('203.0.113.7, 10.0.0.1'), { nil: undefined }),
+      accept: fc.constantFrom('application/json', 'application/json, text/html;q=0.1'),
+    }, { requiredKeys: ['host', 'accept'] });
+    await fuzzAsync('route-request-http', 200, [headers, fc.constantFrom('GET', 'POST', 'OPTIONS'), fc.constantFrom('/', '/headers', '/.pomerium/user', '/.pomerium/', '/.well-known/pomerium/jwks.json')], async (h, method, path) => {
+      const sent: Record<string, string> = {};
+      for (const [k, v] of Object.entries(h)) if (v !== undefined) sent[k] = wire(v);
+      let r: TestResponse;
+      try {
+        r = await request(`http://127.0.0.1:${port}${path}`, { method, headers: sent });
+      } catch (e) {
+        // The client itself refuses some values (an empty Host, `[` without `]`) before
+        // sending anything; a reset or a dropped connection from Limen still fails.
+        if ((e as { code?: string }).code === 'UND_ERR_INVALID_ARG' || (e as Error).name === 'AssertionError') return;
+        throw e;
+      }
+      assert.ok(r.status < 500, `${r.status} for ${method} ${path} ${JSON.stringify(sent)}: ${r.text().slice(0, 200)}`);
+      if (r.status >= 400) {
+        const e = r.json<{ reasons?: string[] }>();
+        assert.ok(Array.isArray(e.reasons) && e.reasons.length > 0, `no reason for ${r.status} ${JSON.stringify(sent)}: ${r.text().slice(0, 200)}`);
+      }
+    });
+  });
 
   test('admin API: service accounts, directory, data and audit answer every mutated request below 500 with a reason', async () => {
     const api = '/.pomerium/api/v1';
