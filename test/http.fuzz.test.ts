@@ -108,7 +108,8 @@ describe('a real Limen under fuzzing', () => {
     const what = `${c.method} ${c.path} ${c.body?.slice(0, 300) ?? ''}`;
     assert.ok(r.status < 500, `${r.status} for ${what}: ${r.text().slice(0, 300)}`);
     if (r.status < 400) return;
-    if (c.path.startsWith('/scim/')) {
+    // A request refused before SCIM sees it (the request canonicalisation) gets Limen's own error JSON.
+    if (c.path.startsWith('/scim/') && r.json<{ schemas?: unknown }>().schemas !== undefined) {
       const e = r.json<{ schemas: string[]; status: string; detail: string }>();
       assert.deepEqual(e.schemas, [ERROR_SCHEMA], what);
       assert.equal(e.status, String(r.status));
