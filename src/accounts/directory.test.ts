@@ -53,6 +53,21 @@ describe('directory users', () => {
     assert.deepEqual(await listGroups(store), [], 'nothing was written');
   });
 
+  // Regression: POST /.pomerium/api/v1/groups {"name":"x\udc00y"} was a 500,
+  // the store refusing an index no backend can keep.
+  test('a lone surrogate in an email, name, id or group is refused as invalid input, not a store failure', async () => {
+    const store = new MemoryStore();
+    for (const bad of ['x\udc00y', '\ud800', 'a\ud800@x.org']) {
+      assert.equal(await code(createGroup(store, { name: bad, source: 'manual' }, NOW)), 'ERR_DIRECTORY_INVALID', `group ${JSON.stringify(bad)}`);
+      assert.equal(await code(createGroup(store, { id: bad, name: 'ok', source: 'manual' }, NOW)), 'ERR_DIRECTORY_INVALID');
+      assert.equal(await code(createDirectoryUser(store, { email: bad.includes('@') ? bad : `${bad}@x.org`, source: 'manual' }, NOW)), 'ERR_DIRECTORY_INVALID');
+      assert.equal(await code(createDirectoryUser(store, { email: 'ok@x.org', name: bad, source: 'manual' }, NOW)), 'ERR_DIRECTORY_INVALID');
+      assert.equal(await code(createDirectoryUser(store, { id: bad, email: 'ok@x.org', source: 'manual' }, NOW)), 'ERR_DIRECTORY_INVALID');
+      assert.equal(await code(createDirectoryUser(store, { email: 'ok@x.org', groups: [bad], source: 'manual' }, NOW)), 'ERR_DIRECTORY_INVALID');
+    }
+    assert.equal(await code(createDirectoryUser(store, { email: 'smile\ud83d\ude00@x.org', name: 'Emoji \ud83d\ude00', source: 'manual' }, NOW)), 'no error', 'a surrogate pair is fine');
+  });
+
   test('add, duplicate email, groups by name become groups, update and delete', async () => {
     const store = new MemoryStore();
     const { user, createdGroups } = await createDirectoryUser(store, { email: 'Cara@Contractor.io', name: 'Cara', groups: ['contractors', 'contractors'], source: 'manual' }, NOW);

@@ -81,9 +81,11 @@ const MAX_EMAIL = 320;
 const MAX_NAME = 256;
 const MAX_ID = 256;
 const MAX_GROUPS = 1000;
-// Deliberately loose (RFC 5321 local parts are varied): one @, no spaces or controls.
-const EMAIL = /^[^\s@\p{Cc}]+@[^\s@\p{Cc}]+$/u;
-const CONTROL = /\p{Cc}/u;
+// Deliberately loose (RFC 5321 local parts are varied): one @, no spaces,
+// controls or lone surrogates (in `u` mode a surrogate class matches only an
+// unpaired one, which no store can keep: it was a 500).
+const EMAIL = /^[^\s@\p{Cc}\uD800-\uDFFF]+@[^\s@\p{Cc}\uD800-\uDFFF]+$/u;
+const CONTROL = /[\p{Cc}\uD800-\uDFFF]/u;
 
 /** Checks and normalises an email (trimmed; case kept, compared case-insensitively). */
 export function checkEmail(value: unknown, field = 'email'): string {

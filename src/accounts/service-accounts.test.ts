@@ -128,6 +128,10 @@ describe('createServiceAccount', () => {
       { input: { user: '   ' }, reason: 'user-invalid' },
       { input: { user: 'x'.repeat(257) }, reason: 'user-invalid' },
       { input: { user: 'bad\nid' }, reason: 'user-invalid' },
+      // Regression: a user id with a lone surrogate reached the store's index and was a 500.
+      { input: { user: 'x\udc00y' }, reason: 'user-invalid' },
+      { input: { asUser: '\ud800@example.com' }, reason: 'as-user-invalid' },
+      { input: { user: 'b', description: 'half \ud83d' }, reason: 'description-invalid' },
       { input: { asUser: 'nobody@example.com' }, reason: 'as-user-unknown' },
       { input: { asUser: 'gone@example.com' }, reason: 'as-user-inactive' },
       { input: { user: 'b', namespace: 'nope' }, reason: 'namespace-unknown' },

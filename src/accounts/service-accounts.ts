@@ -36,7 +36,9 @@ export const RETENTION_AFTER_END_MS = 30 * 24 * 60 * 60 * 1000;
 
 const MAX_USER_ID = 256;
 const MAX_DESCRIPTION = 1024;
-const CONTROL = /[\u0000-\u001f\u007f]/;
+// Controls, and lone surrogates (in `u` mode the class matches only an unpaired
+// one), which no store can keep: a user id with one was a 500.
+const CONTROL = /[\u0000-\u001f\u007f\uD800-\uDFFF]/u;
 
 /** The stored record (store type `service_account`); times are ISO-8601. */
 export interface ServiceAccountRecord {
@@ -119,7 +121,7 @@ function checkText(value: string | undefined, what: string, max: number, reason:
   if (value === undefined) return undefined;
   if (typeof value !== 'string') throw new ServiceAccountError(reason, `${what} must be a string`);
   if (value.length > max) throw new ServiceAccountError(reason, `${what} is longer than ${max} characters`);
-  if (CONTROL.test(value)) throw new ServiceAccountError(reason, `${what} must not contain control characters`);
+  if (CONTROL.test(value)) throw new ServiceAccountError(reason, `${what} must not contain control characters or unpaired surrogates`);
   return value;
 }
 

@@ -18,7 +18,7 @@
  */
 import { LineCounter, parseDocument } from 'yaml';
 import type { DecisionResult } from '../authz/index.js';
-import { locateInYaml } from '../config/index.js';
+import { yamlLocator } from '../config/index.js';
 import { parseClientIp, type SimulatedIdentity, type SimulatedRequest } from './policy-simulate.js';
 
 /** The client address of an imagined request that names none. */
@@ -181,9 +181,10 @@ export function parseCaseFile(text: string): { cases: PolicyCase[]; errors: Case
     const { line, col } = lineCounter.linePos(start);
     return { line, column: col };
   };
+  const locateIn = yamlLocator(text);
   const fail = (segments: readonly (string | number)[], message: string, aboutKey = false): void => {
     const path = segments.map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? s : `.${s}`)).join('');
-    const pos = segments.length > 0 ? locateInYaml(text, segments, aboutKey) : rootPosition();
+    const pos = segments.length > 0 ? locateIn(segments, aboutKey) : rootPosition();
     errors.push({ path, message, line: pos?.line, column: pos?.column });
   };
 

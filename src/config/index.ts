@@ -14,7 +14,7 @@ export type { ParseOptions } from './parse.js';
 export type { ConfigWatcher, LoadOptions, WatchOptions } from './file.js';
 
 export { parseConfig } from './parse.js';
-export { loadConfigFile, locateInYaml, parseConfigText, watchConfig } from './file.js';
+export { loadConfigFile, locateInYaml, parseConfigText, watchConfig, yamlLocator } from './file.js';
 export { configReference } from './globals.js';
 export { routeReference } from './routes.js';
 export { parseDuration } from './duration.js';

@@ -89,6 +89,17 @@ export function toIndex(value: unknown): string | undefined {
 }
 
 /**
+ * An index to list by: as toIndex, except that a string no record can be
+ * stored under (NUL, lone surrogate) gives null, "finds nothing", as get
+ * does for such an id. Lists by client-supplied values (an email, a group
+ * name, a SCIM filter) must not turn into a 500.
+ */
+export function toLookupIndex(value: unknown): string | undefined | null {
+  if (typeof value === 'string' && (value.includes('\0') || !isWellFormed(value))) return null;
+  return toIndex(value);
+}
+
+/**
  * Orders ids by Unicode code point, which is what SQLite (memcmp of UTF-8) and
  * PostgreSQL (`COLLATE "C"` on UTF-8) do, so every backend lists in one order.
  * JavaScript's `<` compares UTF-16 code units instead, which puts U+10000 and

@@ -340,6 +340,17 @@ export function runStoreContract(name: string, open: () => Promise<Store>, opts:
           assert.deepEqual(await s.list('t'), []);
         }));
 
+      // Regression: `DELETE /.pomerium/api/v1/groups/%00` was a 500, the
+      // group lookup by name listing by an index no record can have.
+      test('a list by an index no record can be stored under (NUL, lone surrogate) finds nothing', () =>
+        withStore(async (s) => {
+          await s.put('t', 'a', {}, { index: 'x' });
+          for (const index of ['\u0000', 'a\u0000b', '\uD800', 'lone \uDC00 low']) {
+            assert.deepEqual(await s.list('t', { index }), [], `index ${JSON.stringify(index)}`);
+          }
+          assert.equal((await s.list('t', { index: 'x' })).length, 1);
+        }));
+
       test('bad data, index, times and limits are TypeErrors', () =>
         withStore(async (s) => {
           const circular: Record<string, unknown> = {};

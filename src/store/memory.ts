@@ -18,6 +18,7 @@ import {
   resolveNow,
   toAuditFilter,
   toIndex,
+  toLookupIndex,
   toLimit,
   toTime,
   type AuditRow,
@@ -121,7 +122,8 @@ export class MemoryStore implements Store {
     this.#open();
     const at = resolveNow(now, this.#clock);
     const limit = toLimit(opts.limit);
-    const index = toIndex(opts.index);
+    const index = toLookupIndex(opts.index);
+    if (index === null) return [];
     const byId = this.#records.get(type);
     if (byId === undefined || limit === 0) return [];
     const ids = [...byId.keys()].sort(compareCodePoints);

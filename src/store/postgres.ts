@@ -22,6 +22,7 @@ import {
   resolveNow,
   toAuditFilter,
   toIndex,
+  toLookupIndex,
   toLimit,
   toTime,
   type AuditRow,
@@ -426,7 +427,8 @@ export class PostgresStore implements Store {
     this.#open();
     const at = resolveNow(now, this.#clock);
     const limit = toLimit(opts.limit) ?? null;
-    const index = toIndex(opts.index);
+    const index = toLookupIndex(opts.index);
+    if (index === null) return [];
     const res =
       index === undefined
         ? await this.#query<RecordRow>({ ...this.#sql.list, values: [type, at, limit] })

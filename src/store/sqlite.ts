@@ -27,6 +27,7 @@ import {
   resolveNow,
   toAuditFilter,
   toIndex,
+  toLookupIndex,
   toLimit,
   toTime,
   type AuditFilter,
@@ -326,7 +327,8 @@ export class SqliteStore implements Store {
     this.#open();
     const at = resolveNow(now, this.#clock);
     const limit = toLimit(opts.limit) ?? -1;
-    const index = toIndex(opts.index);
+    const index = toLookupIndex(opts.index);
+    if (index === null) return [];
     const rows = (
       index === undefined ? this.#stmt.list.all(type, at, limit) : this.#stmt.listByIndex.all(type, index, at, limit)
     ) as RecordRow[];
