@@ -273,6 +273,11 @@ export const GLOBAL_KEYS: GlobalTable = {
     description: 'Close an idle client keep-alive connection after this; `0` for none.',
     parse: (v, at) => asDuration(v, at), fallback: absent(5 * 60_000),
   },
+  shutdownTimeoutMs: {
+    key: 'shutdown_timeout', type: 'duration', default: '`10s`', env: 'text',
+    description: 'Limen: on SIGTERM or SIGINT, how long requests in flight may take to finish before their connections are cut. Keep it below the orchestrator\'s grace period (Kubernetes: 30s).',
+    parse: (v, at) => asDuration(v, at), fallback: absent(10_000),
+  },
   defaultUpstreamTimeoutMs: {
     key: 'default_upstream_timeout', type: 'duration', default: '`30s`', env: 'text',
     description: 'Default for routes\' `timeout`.',

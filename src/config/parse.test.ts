@@ -67,6 +67,7 @@ describe('defaults (CONTRACT §1)', () => {
     ['timeoutReadMs', 30_000],
     ['timeoutWriteMs', 0],
     ['timeoutIdleMs', 300_000],
+    ['shutdownTimeoutMs', 10_000],
     ['defaultUpstreamTimeoutMs', 30_000],
     ['xffNumTrustedHops', 0],
     ['programmaticRedirectDomainWhitelist', ['localhost']],

@@ -137,6 +137,14 @@ export function forward(f: ForwardRequest): Promise<{ status: number; upstream: 
     let index = 0;
     const attempt = (): void => {
       const upstream = candidates[index]!;
+      // The client may have gone while Limen was authorizing: its response's
+      // 'close' has already fired and will not fire again, so opening an
+      // upstream request now would leave it paused on a dead socket, holding
+      // a pooled upstream connection until the upstream times out.
+      if (clientHasGone(req, res)) {
+        resolve({ status: 499, upstream: upstream.url.origin });
+        return;
+      }
       const headers = f.hostFromUpstream ? withHost(f.headers, route.hostRewrite ?? upstream.url.host) : f.headers;
       let controller: Dispatcher.DispatchController | undefined;
       let status = 0;
@@ -173,7 +181,9 @@ export function forward(f: ForwardRequest): Promise<{ status: number; upstream: 
           res.writeHead(statusCode, buildResponseHeaders(upstreamHeaders, route, f.requestId));
         },
         onResponseData(c, chunk) {
-          if (!res.write(chunk)) {
+          if (!res.write(chunk) && !res.destroyed) {
+            // Backpressure; a client that goes away instead of draining is
+            // handled by onClientClose, which aborts the paused request.
             c.pause();
             res.once('drain', () => c.resume());
           }
@@ -205,6 +215,11 @@ export function forward(f: ForwardRequest): Promise<{ status: number; upstream: 
     };
     attempt();
   });
+}
+
+/** True once the client's connection or response is gone: nobody would read an answer. */
+function clientHasGone(req: IncomingMessage, res: ServerResponse): boolean {
+  return res.destroyed || req.socket.destroyed || (req.destroyed && !req.complete);
 }
 
 function withHost(headers: string[], host: string): string[] {
