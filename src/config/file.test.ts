@@ -281,6 +281,44 @@ describe('watchConfig', () => {
     assert.deepEqual(seen.events, []);
   });
 
+  // Regression: an invalid file was reported on every event in its
+  // directory (a SQLite store beside it), about ten times a second.
+  test('an invalid file is reported once per distinct error, not on every event or SIGHUP', async () => {
+    const watchDir = mkdtempSync(join(dir, 'watch-'));
+    const path = join(watchDir, 'limen.yaml');
+    writeFileSync(path, `${HEADER}cookie_name: first\n`);
+    const seen = recorder();
+    const watcher = watchConfig(path, seen.onChange, seen.onError, {}, { debounceMs: 20 });
+    try {
+      writeFileSync(path, `${HEADER}cookie_expire: soon\n`);
+      let event = await seen.next();
+      assert.equal(event.kind === 'error' && event.error.key, 'cookie_expire');
+      for (let i = 0; i < 5; i++) {
+        writeFileSync(join(watchDir, 'limen.db-wal'), String(i));
+        await new Promise((resolve) => setTimeout(resolve, 40));
+      }
+      process.kill(process.pid, 'SIGHUP');
+      // The same error with a comment added moves nothing: same key, line and message.
+      writeFileSync(path, `${HEADER}cookie_expire: soon\n# edited\n`);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.deepEqual(seen.events, [], 'the same error is not reported again');
+
+      writeFileSync(path, `${HEADER}cookie_expire: later\n`);
+      event = await seen.next();
+      assert.equal(event.kind, 'error', 'a different error is reported');
+      assert.match(event.kind === 'error' ? event.error.message : '', /later/);
+
+      writeFileSync(path, `${HEADER}cookie_name: fixed\n`);
+      event = await seen.next();
+      assert.equal(event.kind === 'change' && event.config.cookieName, 'fixed');
+      writeFileSync(path, `${HEADER}cookie_expire: later\n`);
+      event = await seen.next();
+      assert.equal(event.kind, 'error', 'after a good reload, an earlier error is reported again');
+    } finally {
+      watcher.close();
+    }
+  });
+
   test('a deleted config file is reported, and its return picked up', async () => {
     const watchDir = mkdtempSync(join(dir, 'watch-'));
     const path = join(watchDir, 'limen.yaml');
