@@ -91,6 +91,27 @@ describe('a port already in use ends limen serve with exit code 1 and one line',
   });
 });
 
+describe('limen config check reads the TLS files', () => {
+  const cert = join(REPO_ROOT, 'src/config/testdata/tls.pem');
+  const key = join(REPO_ROOT, 'src/config/testdata/tls.key');
+  const base = { authenticate_service_url: 'https://auth.example.com', idp_provider_url: 'https://idp.example.com', idp_client_id: 'x', shared_secret: SHARED_SECRET, cookie_secret: COOKIE_SECRET, databroker_storage_type: 'memory' };
+  const cases: { name: string; doc: Record<string, unknown>; code: number; want: RegExp }[] = [
+    { name: 'valid pair', doc: { certificate_file: cert, certificate_key_file: key }, code: 0, want: /^ok: / },
+    { name: 'no certificate', doc: {}, code: 1, want: /certificate_file: required: Limen serves HTTPS/ },
+    { name: 'mismatched key', doc: { certificate_file: cert, certificate_key_file: join(REPO_ROOT, 'src/config/testdata/other.key') }, code: 1, want: /certificate_key_file: the key in .* does not belong to the certificate/ },
+  ];
+  for (const c of cases) {
+    test(c.name, async () => {
+      const path = join(dir, `check-${c.name.replace(/ /g, '-')}.yaml`);
+      writeFileSync(path, stringify({ ...base, ...c.doc }));
+      const r = await runCli(['config', 'check', '--config', path]);
+      assert.equal(r.code, c.code, r.stdout + r.stderr);
+      assert.match(r.stdout + r.stderr, c.want);
+      assert.ok(!(r.stdout + r.stderr).includes('PRIVATE KEY'), 'no key material in the output');
+    });
+  }
+});
+
 interface ServeProcess {
   readonly child: ChildProcess;
   readonly exited: Promise<number | null>;

@@ -81,13 +81,15 @@ export class ListenError extends Error {
  * the listener and its TLS settings are bound at start, the store is opened
  * once, and the logger and audit retention are built from the start config.
  */
-const RESTART_KEYS: readonly (readonly [keyof Config, string])[] = [
+const RESTART_KEYS: readonly (readonly [keyof Config, string, ((c: Config) => unknown)?])[] = [
   ['address', 'address'],
   ['insecureServer', 'insecure_server'],
   ['certificateFile', 'certificate_file'],
   ['certificateKeyFile', 'certificate_key_file'],
   ['certificates', 'certificates'],
-  ['downstreamMtls', 'downstream_mtls'],
+  // Only the CA and whether the handshake itself refuses are listener
+  // settings; `policy` vs `policy_with_default_deny` is decided per request.
+  ['downstreamMtls', 'downstream_mtls', (c) => c.downstreamMtls && [c.downstreamMtls.caFile, c.downstreamMtls.enforcement === 'reject_connection']],
   ['databrokerStorageType', 'databroker_storage_type'],
   ['databrokerStorageConnectionString', 'databroker_storage_connection_string'],
   ['databrokerStorageQueryTimeoutMs', 'databroker_storage_query_timeout'],
@@ -106,8 +108,8 @@ const RESTART_KEYS: readonly (readonly [keyof Config, string])[] = [
 export function pinRestartKeys(running: Config, next: Config): { config: Config; restartRequired: string[] } {
   const restartRequired: string[] = [];
   const pinned: Record<string, unknown> = { ...next };
-  for (const [field, key] of RESTART_KEYS) {
-    if (!isDeepStrictEqual(running[field], next[field])) {
+  for (const [field, key, listenerPart = (c: Config) => c[field]] of RESTART_KEYS) {
+    if (!isDeepStrictEqual(listenerPart(running), listenerPart(next))) {
       restartRequired.push(key);
       pinned[field] = running[field];
     }
