@@ -5,7 +5,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { startStack, type Stack } from './stack.js';
 import { closeHttpAgents, request } from './support/index.js';
 import { eventually, startProbeUpstream, type ProbeUpstream } from './support/upstream-probe.js';
@@ -135,5 +137,60 @@ describe('shutdown_timeout bounds the drain', () => {
       await upstream.close();
       await closeHttpAgents();
     }
+  });
+});
+
+describe('upstream settings', () => {
+  const testdata = (name: string): string => fileURLToPath(new URL(`../src/config/testdata/${name}`, import.meta.url));
+  let tlsUpstream: ProbeUpstream;
+  let upstream: ProbeUpstream;
+  let s: Stack;
+  before(async () => {
+    // Self-signed for limen.test: only trusted with tls_custom_ca_file or tls_skip_verify.
+    tlsUpstream = await startProbeUpstream({ cert: readFileSync(testdata('tls.pem'), 'utf8'), key: readFileSync(testdata('tls.key'), 'utf8') });
+    upstream = await startProbeUpstream();
+    const open = { allow_public_unauthenticated_access: true };
+    s = await startStack({
+      config: { default_upstream_timeout: '1s' },
+      routes: [
+        { name: 'untrusted', from: 'http://untrusted.localhost:PORT', to: tlsUpstream.url, ...open },
+        { name: 'ca', from: 'http://ca.localhost:PORT', to: tlsUpstream.url, tls_custom_ca_file: testdata('tls.pem'), tls_server_name: 'limen.test', ...open },
+        { name: 'wrong-name', from: 'http://wrong-name.localhost:PORT', to: tlsUpstream.url, tls_custom_ca_file: testdata('tls.pem'), tls_server_name: 'other.test', ...open },
+        { name: 'skip', from: 'http://skip.localhost:PORT', to: tlsUpstream.url, tls_skip_verify: true, ...open },
+        { name: 'defaults', from: 'http://defaults.localhost:PORT', to: upstream.url, ...open },
+        { name: 'idle', from: 'http://idle.localhost:PORT', to: upstream.url, idle_timeout: '1s', timeout: '0', ...open },
+      ],
+    });
+  });
+  after(async () => {
+    await s.close();
+    await tlsUpstream.close();
+    await upstream.close();
+    await closeHttpAgents();
+  });
+
+  const cases: { route: string; path: string; status: number; reason?: string }[] = [
+    { route: 'untrusted', path: '/fast', status: 502, reason: 'upstream-reset' },
+    { route: 'ca', path: '/fast', status: 200 },
+    { route: 'wrong-name', path: '/fast', status: 502, reason: 'upstream-reset' },
+    { route: 'skip', path: '/fast', status: 200 },
+    // default_upstream_timeout (1s here) is the route timeout: 504.
+    { route: 'defaults', path: '/slow?ms=5000', status: 504, reason: 'upstream-timeout' },
+  ];
+  for (const c of cases) {
+    test(`${c.route} ${c.path} → ${c.status}`, async () => {
+      const res = await request(`http://${c.route}.localhost:${s.port}${c.path}`, { headers: { accept: 'application/json' } });
+      assert.equal(res.status, c.status, res.text());
+      if (c.reason) assert.deepEqual(res.json<{ reasons: string[] }>().reasons, [c.reason]);
+    });
+  }
+
+  test('idle_timeout cuts an upstream response that stops sending', async () => {
+    const c = await rawClient(s.port);
+    c.socket.write(`GET /stall HTTP/1.1\r\nHost: idle.localhost:${s.port}\r\n\r\n`);
+    await c.ended;
+    assert.match(c.received(), /^HTTP\/1\.1 200/);
+    assert.ok(c.received().includes('first chunk') && !c.received().endsWith('0\r\n\r\n'), 'cut, not completed');
+    assert.ok(await eventually(() => upstream.busy() === 0), 'the upstream request is ended too');
   });
 });

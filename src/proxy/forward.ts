@@ -76,8 +76,19 @@ export class DispatcherPool {
     return agent;
   }
 
+  /**
+   * Closes every pooled connection. Called after the listener has drained,
+   * when no request should be left; one that is (an upstream that never
+   * finishes) is cut after a second rather than holding shutdown forever.
+   */
   async close(): Promise<void> {
-    await Promise.all([...this.agents.values()].map((a) => a.close().catch(() => undefined)));
+    await Promise.all([...this.agents.values()].map(async (a) => {
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<void>((resolve) => { timer = setTimeout(resolve, 1_000); });
+      await Promise.race([a.close().catch(() => undefined), bound]);
+      clearTimeout(timer);
+      await a.destroy().catch(() => undefined);
+    }));
     this.agents.clear();
   }
 }

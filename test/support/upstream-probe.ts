@@ -3,11 +3,13 @@
  * every socket, and every request whose response has not finished. Paths:
  * `/fast` answers at once; `/hold` sends headers only when `release()` is
  * called; `/stream` sends headers and a first chunk, then a chunk every
- * 50 ms until the client goes; `/slow?ms=N` answers after N ms; `/upload`
+ * 50 ms until the client goes; `/stall` sends headers and a first chunk,
+ * then nothing; `/slow?ms=N` answers after N ms; `/upload`
  * reads the whole body and answers with its length.
  */
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 
 export interface ProbeUpstream {
@@ -23,12 +25,13 @@ export interface ProbeUpstream {
   close(): Promise<void>;
 }
 
-export async function startProbeUpstream(): Promise<ProbeUpstream> {
+/** `tls`: serve HTTPS with this certificate and key (PEM). */
+export async function startProbeUpstream(tls?: { cert: string; key: string }): Promise<ProbeUpstream> {
   const sockets = new Set<Socket>();
   let busy = 0;
   const counts = new Map<string, number>();
   let held: ServerResponse[] = [];
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'http://upstream');
     counts.set(url.pathname, (counts.get(url.pathname) ?? 0) + 1);
     busy++;
@@ -47,6 +50,11 @@ export async function startProbeUpstream(): Promise<ProbeUpstream> {
         res.once('close', () => clearInterval(timer));
         return;
       }
+      case '/stall':
+        // Headers and one chunk, then silence (for idle timeouts).
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('first chunk\n');
+        return;
       case '/slow': {
         const timer = setTimeout(() => res.end('slow done'), Number(url.searchParams.get('ms') ?? '1000'));
         res.once('close', () => clearTimeout(timer));
@@ -61,7 +69,8 @@ export async function startProbeUpstream(): Promise<ProbeUpstream> {
       default:
         res.end('ok');
     }
-  });
+  };
+  const server = tls ? createHttpsServer(tls, handler) : createServer(handler);
   // Like nginx (75 s) and most production upstreams, idle keep-alive
   // connections are kept long, so a connection Limen forgets is not
   // rescued by the upstream's timer within a test (Node's default is 5 s).
@@ -69,7 +78,7 @@ export async function startProbeUpstream(): Promise<ProbeUpstream> {
   server.on('connection', (s: Socket) => { sockets.add(s); s.once('close', () => sockets.delete(s)); });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`,
     openSockets: () => sockets.size,
     busy: () => busy,
     received: (path) => counts.get(path) ?? 0,
