@@ -47,6 +47,8 @@ const refused: { name: string; doc: Record<string, unknown>; env?: Record<string
   { name: 'two path matchers', doc: { ...TLS, ...route({ prefix: '/a', path: '/b' }) }, key: 'routes[0].prefix', want: /only one of regex, path and prefix; path is set and would win/ },
   { name: 'GitHub, which is not OpenID Connect', doc: { ...TLS, idp_provider: 'github' }, key: 'idp_provider', want: /OpenID Connect/ },
   { name: 'a connection string with the memory store', doc: { ...TLS, databroker_storage_type: 'memory', databroker_storage_connection_string: '/tmp/x.db' }, key: 'databroker_storage_connection_string', want: /not used with databroker_storage_type memory/ },
+  { name: 'a PostgreSQL pool setting with SQLite', doc: { ...TLS, databroker_storage_pool_size: 5 }, key: 'databroker_storage_pool_size', want: /only to databroker_storage_type postgres, and the store is file/ },
+  { name: 'a PostgreSQL cache bound with the memory store, from the environment', doc: { ...TLS, databroker_storage_type: 'memory' }, env: { DATABROKER_STORAGE_MAX_STALENESS: '2s' }, key: 'databroker_storage_max_staleness', want: /store is memory \(from the DATABROKER_STORAGE_MAX_STALENESS environment variable\)/ },
 ];
 
 describe('settings that would be ignored are refused, naming the key', () => {

@@ -73,6 +73,14 @@ export function parseConfig(
     return (env[`${name}_FILE`] ?? '') !== '' ? `${name}_FILE` : undefined;
   };
   checkListenerTls(fields, readFile, envSource);
+  // Settings of the PostgreSQL pool and cache would do nothing for another store.
+  if (fields.databrokerStorageType !== 'postgres') {
+    for (const key of ['databroker_storage_query_timeout', 'databroker_storage_pool_size', 'databroker_storage_max_staleness']) {
+      const env = envSource(key);
+      if (doc[key] === undefined && env === undefined) continue;
+      fail([key], `applies only to databroker_storage_type postgres, and the store is ${fields.databrokerStorageType}${env === undefined ? '' : ` (from the ${env} environment variable)`}`, { aboutKey: true, ...(env === undefined ? {} : { env }) });
+    }
+  }
   const routesKey = doc[ROUTES_ALIAS] !== undefined ? ROUTES_ALIAS : 'routes';
   for (const route of fields.routes) {
     if (route.tlsCustomCaFile !== undefined) readCertificates(route.tlsCustomCaFile, [routesKey, route.index, 'tls_custom_ca_file'], readFile);
