@@ -33,7 +33,7 @@ function gatedStore(inner: Store): { store: Store; arm(): Promise<void>; open():
   let openGate: () => void = () => {};
   let reached: Promise<void> = Promise.resolve();
   const store = new Proxy(inner, {
-    get(target, prop, receiver) {
+    get(target, prop) {
       if (prop === 'get') {
         return async (type: string, id: string, now?: number) => {
           if (type === 'record:gate' && armed) {
@@ -44,7 +44,8 @@ function gatedStore(inner: Store): { store: Store; arm(): Promise<void>; open():
           return target.get(type, id, now);
         };
       }
-      const value: unknown = Reflect.get(target, prop, receiver);
+      // The target as receiver: getters may read private fields.
+      const value: unknown = Reflect.get(target, prop);
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
     },
   });
