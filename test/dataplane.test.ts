@@ -74,7 +74,10 @@ describe('data plane', () => {
         { name: 'bulk', from: 'http://bulk.localhost:PORT', to: 'UPSTREAM', allow_public_unauthenticated_access: true, timeout: '0' },
         { name: 'nows', from: 'http://nows.localhost:PORT', to: 'UPSTREAM', allow_public_unauthenticated_access: true },
       ],
-      config: { jwt_claims_headers: ['email'] },
+      // timeout_read bounds reading a whole request (30 s by default, now
+      // enforced to the second); the 1 GiB upload below may take longer on
+      // a loaded machine, as a deployment with large uploads would raise it.
+      config: { jwt_claims_headers: ['email'], timeout_read: '0' },
     });
   });
   after(async () => {

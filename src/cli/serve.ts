@@ -1,5 +1,5 @@
-import { loadConfigFile, watchConfig, type Config } from '../config/index.js';
-import { createLogger } from '../log/index.js';
+import { errorDetail, loadConfigFile, watchConfig, type Config } from '../config/index.js';
+import { createLogger, type Logger } from '../log/index.js';
 import { startLimen, startQuickstart, type RunningLimen } from '../server/index.js';
 import { extensions } from './extensions.js';
 import { parseFlags, type CliIo, type Command } from './args.js';
@@ -12,7 +12,11 @@ export const serveCommand: Command = {
 Runs Limen. With --config, serves the routes in FILE (YAML; every key can also
 come from the environment as its upper-case name, and NAME_FILE reads it from a
 file). The file is re-read on change and on SIGHUP; an invalid file keeps the
-running config and logs why.
+running config and logs why (once per distinct error). A change that needs a
+restart (address, TLS, store, log level) is logged as such and not applied.
+SIGTERM or SIGINT drains: no new connections, requests in flight finish
+within shutdown_timeout (default 10s), then the audit trail is flushed and
+the store closed; a second signal exits at once.
 
 With no --config, starts the quickstart for development: an embedded
 identity provider (any email signs in), a demo upstream, two demo routes and
@@ -30,37 +34,77 @@ Options:
       data: { type: 'string' },
     });
     if (values.help) { io.stdout(this.usage + '\n'); return 0; }
-    let running: RunningLimen;
-    let stopWatch: () => void = () => {};
-    const close = async () => { stopWatch(); await running.close(); };
-    if (values.config) {
-      const config: Config = loadConfigFile(values.config, io.env);
-      const logger = createLogger(config.logLevel);
-      running = await startLimen({ config, logger, ...extensions });
-      logger.info('limen listening', { url: running.url, routes: config.routes.length, config: values.config });
-      const w = watchConfig(values.config, (next) => {
-        running.reload(next).catch((e: Error) => logger.error('config reload failed; keeping the running config', { error: e.message }));
-      }, (err) => logger.error('config reload failed; keeping the running config', { key: err.key, error: err.message }), io.env);
-      stopWatch = () => w.close();
-    } else {
-      const port = values.port === undefined ? 8080 : Number(values.port);
+    let port = 8080;
+    if (values.config === undefined && values.port !== undefined) {
+      port = Number(values.port);
       if (!Number.isInteger(port) || port < 1 || port > 65535) { io.stderr(`--port: expected a port number, got "${values.port}"\n`); return 2; }
-      const logger = createLogger('info');
-      logger.warn('DEVELOPMENT MODE: embedded identity provider (any email signs in) and demo upstream. Not for production use.');
-      const qs = await startQuickstart({ port, dataDir: values.data ?? './data', env: io.env, logger, extend: extensions });
-      running = qs.limen;
-      const close0 = close;
-      void close0;
-      stopWatch = () => {};
-      const originalClose = running.close.bind(running);
-      running = { ...running, close: async () => { await qs.close(); void originalClose; } };
-      io.stdout(`\nLimen quickstart (development only) is running.\n\n  Open ${qs.openUrl} and sign in with any email.\n  Only @example.com emails may open http://staff.localhost:${port}/\n  admin@example.com is an administrator (impersonation on /.pomerium/).\n  Identity provider: ${qs.idpUrl} (development only)\n\n`);
     }
-    await new Promise<void>((resolve) => {
-      const stop = () => { void close().finally(resolve); };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-    });
+    // Start-up failures (an invalid config, a port in use) throw: every
+    // part started so far is closed again, and the CLI prints one line and
+    // exits 1.
+    const served = values.config !== undefined
+      ? await serveConfigFile(values.config, io)
+      : await serveQuickstart(port, values.data ?? './data', io);
+    await untilStopSignal(served.logger);
+    await served.close();
     return 0;
   },
 };
+
+interface Served {
+  readonly logger: Logger;
+  /** Stops watching, drains and closes everything that was started. */
+  close(): Promise<void>;
+}
+
+async function serveConfigFile(path: string, io: CliIo): Promise<Served> {
+  const config: Config = loadConfigFile(path, io.env);
+  const logger = createLogger(config.logLevel);
+  const running: RunningLimen = await startLimen({ config, logger, ...extensions });
+  logger.info('limen listening', { url: running.url, routes: config.routes.length, config: path });
+  const watcher = watchConfig(path, (next) => {
+    running.reload(next).catch((e: Error) => logger.error('config reload failed; keeping the running config', { error: e.message }));
+  }, (err) => {
+    const detail = errorDetail(err);
+    logger.error('config reload failed; keeping the running config', { key: err.key, ...(detail?.line !== undefined ? { line: detail.line } : {}), error: err.message });
+  }, io.env);
+  return {
+    logger,
+    async close() {
+      watcher.close();
+      await running.close();
+    },
+  };
+}
+
+async function serveQuickstart(port: number, dataDir: string, io: CliIo): Promise<Served> {
+  const logger = createLogger('info');
+  logger.warn('DEVELOPMENT MODE: embedded identity provider (any email signs in) and demo upstream. Not for production use.');
+  const qs = await startQuickstart({ port, dataDir, env: io.env, logger, extend: extensions });
+  io.stdout(`\nLimen quickstart (development only) is running.\n\n  Open ${qs.openUrl} and sign in with any email.\n  Only @example.com emails may open http://staff.localhost:${port}/\n  admin@example.com is an administrator (impersonation on /.pomerium/).\n  Identity provider: ${qs.idpUrl} (development only)\n\n`);
+  return { logger, close: () => qs.close() };
+}
+
+/**
+ * Resolves on the first SIGTERM or SIGINT (the drain then starts); a second
+ * one while draining exits at once with code 1, for an operator who does
+ * not want to wait for shutdown_timeout.
+ */
+function untilStopSignal(logger: Logger): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      logger.info('stop signal received', { signal });
+      const again = (): void => {
+        logger.warn('second stop signal: exiting without waiting for the drain');
+        process.exit(1);
+      };
+      process.once('SIGINT', again);
+      process.once('SIGTERM', again);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}

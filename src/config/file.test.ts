@@ -10,7 +10,8 @@ const SECRET = Buffer.alloc(32, 7).toString('base64');
 const dir = mkdtempSync(join(tmpdir(), 'limen-config-file-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const HEADER = `# Limen test config
+// insecure_server in place of a comment line keeps the line numbers below.
+const HEADER = `insecure_server: true
 shared_secret: ${SECRET}
 cookie_secret: ${SECRET}
 idp_provider_url: https://idp.example.com
@@ -71,12 +72,12 @@ routes:
   });
 
   test('YAML 1.2: yes is a string, so insecure_server: yes is an error, not true', () => {
-    const err = loadError(`${HEADER}insecure_server: yes\n`);
+    const err = loadError(HEADER.replace('insecure_server: true', 'insecure_server: yes'));
     assert.equal(err.key, 'insecure_server');
   });
 
   test('an empty file is an empty document', () => {
-    const config = loadConfigFile(writeConfig(''), {}, { devMode: true });
+    const config = loadConfigFile(writeConfig(''), { INSECURE_SERVER: 'true' }, { devMode: true });
     assert.equal(config.devMode, true);
   });
 
@@ -288,6 +289,44 @@ describe('watchConfig', () => {
     writeFileSync(path, `${HEADER}cookie_name: sixth\n`);
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.deepEqual(seen.events, []);
+  });
+
+  // Regression: an invalid file was reported on every event in its
+  // directory (a SQLite store beside it), about ten times a second.
+  test('an invalid file is reported once per distinct error, not on every event or SIGHUP', async () => {
+    const watchDir = mkdtempSync(join(dir, 'watch-'));
+    const path = join(watchDir, 'limen.yaml');
+    writeFileSync(path, `${HEADER}cookie_name: first\n`);
+    const seen = recorder();
+    const watcher = watchConfig(path, seen.onChange, seen.onError, {}, { debounceMs: 20 });
+    try {
+      writeFileSync(path, `${HEADER}cookie_expire: soon\n`);
+      let event = await seen.next();
+      assert.equal(event.kind === 'error' && event.error.key, 'cookie_expire');
+      for (let i = 0; i < 5; i++) {
+        writeFileSync(join(watchDir, 'limen.db-wal'), String(i));
+        await new Promise((resolve) => setTimeout(resolve, 40));
+      }
+      process.kill(process.pid, 'SIGHUP');
+      // The same error with a comment added moves nothing: same key, line and message.
+      writeFileSync(path, `${HEADER}cookie_expire: soon\n# edited\n`);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.deepEqual(seen.events, [], 'the same error is not reported again');
+
+      writeFileSync(path, `${HEADER}cookie_expire: later\n`);
+      event = await seen.next();
+      assert.equal(event.kind, 'error', 'a different error is reported');
+      assert.match(event.kind === 'error' ? event.error.message : '', /later/);
+
+      writeFileSync(path, `${HEADER}cookie_name: fixed\n`);
+      event = await seen.next();
+      assert.equal(event.kind === 'change' && event.config.cookieName, 'fixed');
+      writeFileSync(path, `${HEADER}cookie_expire: later\n`);
+      event = await seen.next();
+      assert.equal(event.kind, 'error', 'after a good reload, an earlier error is reported again');
+    } finally {
+      watcher.close();
+    }
   });
 
   test('a deleted config file is reported, and its return picked up', async () => {

@@ -153,6 +153,11 @@ export interface WatchOptions extends LoadOptions {
  * directory is watched, not the file, so editors that write a new file and
  * rename it over the old one (and Kubernetes' symlink swaps) are seen; a file
  * event with unchanged content is ignored, SIGHUP always reloads.
+ *
+ * `onError` is called once per distinct error (key, line and message): the
+ * watched directory may change many times a second (a SQLite store beside
+ * the config), and the same error on every event would flood the log. A
+ * successful reload forgets the last error, so a later one is reported again.
  */
 export function watchConfig(
   path: string,
@@ -172,23 +177,36 @@ export function watchConfig(
   let timer: NodeJS.Timeout | undefined;
   let forceNext = false;
   let closed = false;
+  /** Text that last failed to load: unchanged, it would fail the same way. */
+  let failedText: string | undefined;
+  let lastReported: string | undefined;
+  const report = (error: ConfigError): void => {
+    const detail = errorDetail(error);
+    const signature = JSON.stringify([error.key, detail?.line, error.message]);
+    if (signature === lastReported) return;
+    lastReported = signature;
+    onError(error);
+  };
 
   const reload = (): void => {
     timer = undefined;
     const force = forceNext;
     forceNext = false;
     if (closed) return;
-    let text: string;
+    let text: string | undefined;
     let config: Config;
     try {
       text = readConfigText(path);
-      if (!force && text === lastText) return;
+      if (!force && (text === lastText || text === failedText)) return;
       config = parseConfigText(text, path, env, opts);
     } catch (error) {
-      onError(error instanceof ConfigError ? error : new ConfigError(path, 'reload failed', error));
+      failedText = text;
+      report(error instanceof ConfigError ? error : new ConfigError(path, 'reload failed', error));
       return;
     }
     lastText = text;
+    failedText = undefined;
+    lastReported = undefined;
     onChange(config);
   };
   const schedule = (force: boolean): void => {
@@ -201,7 +219,7 @@ export function watchConfig(
   // Every event in the directory schedules a reload; the content check in
   // reload() drops the ones that did not touch the config.
   const watcher: FSWatcher = watch(dirname(file), () => schedule(false));
-  watcher.on('error', (error) => onError(new ConfigError(path, 'watching the config directory failed', error)));
+  watcher.on('error', (error) => report(new ConfigError(path, 'watching the config directory failed', error)));
   const onHangup = (): void => schedule(true);
   process.on('SIGHUP', onHangup);
 

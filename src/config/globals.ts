@@ -41,6 +41,25 @@ type GlobalTable = { readonly [F in keyof GlobalFields]: KeyTable<GlobalFields, 
 const IDP_PROVIDERS: readonly IdpProvider[] = [
   'oidc', 'google', 'azure', 'okta', 'auth0', 'github', 'gitlab', 'keycloak', 'cognito', 'onelogin', 'ping',
 ];
+/** Issuers of providers with one public issuer; the others are per tenant and need `idp_provider_url`. */
+const PROVIDER_ISSUERS: Partial<Record<IdpProvider, string>> = {
+  google: 'https://accounts.google.com',
+  gitlab: 'https://gitlab.com',
+};
+
+/**
+ * Every provider but GitHub speaks OpenID Connect, which is what Limen
+ * uses for all of them (discovery at `idp_provider_url`). GitHub's OAuth
+ * apps issue no ID token and have no discovery document, so a config naming
+ * it could never sign anyone in: refused rather than failing at sign-in.
+ */
+function asIdpProvider(value: unknown, at: ConfigPath): IdpProvider {
+  const provider = asEnum(value, at, IDP_PROVIDERS, { caseInsensitive: true });
+  if (provider === 'github') {
+    fail(at, 'GitHub sign-in is OAuth 2.0 without OpenID Connect (no ID token, no discovery), which Limen does not support; use an OpenID Connect provider in front of GitHub (e.g. Dex or Keycloak) with idp_provider: oidc');
+  }
+  return provider;
+}
 const STORAGE_TYPES: readonly StorageType[] = ['memory', 'file', 'postgres'];
 const SAME_SITE: readonly SameSite[] = ['strict', 'lax', 'none'];
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -101,15 +120,15 @@ export const GLOBAL_KEYS: GlobalTable = {
   },
   idpProvider: {
     key: 'idp_provider', type: 'string', default: '`oidc`', env: 'text',
-    description: `Identity provider kind: ${IDP_PROVIDERS.map((p) => `\`${p}\``).join(', ')}.`,
-    parse: (v, at) => asEnum(v, at, IDP_PROVIDERS, { caseInsensitive: true }), fallback: absent('oidc'),
+    description: `Identity provider kind: ${IDP_PROVIDERS.filter((p) => p !== 'github').map((p) => `\`${p}\``).join(', ')}. All are spoken to as OpenID Connect at \`idp_provider_url\`; \`google\` and \`gitlab\` supply its default. \`github\` is refused (not OpenID Connect).`,
+    parse: (v, at) => asIdpProvider(v, at), fallback: absent('oidc'),
   },
   idpProviderUrl: {
-    key: 'idp_provider_url', type: 'URL', default: '`https://accounts.google.com` for `google`', env: 'text',
+    key: 'idp_provider_url', type: 'URL', default: '`https://accounts.google.com` for `google`, `https://gitlab.com` for `gitlab`', env: 'text',
     description: 'OIDC issuer URL; discovery reads `/.well-known/openid-configuration` under it. Required unless in dev mode.',
     // Kept as written: the ID token's `iss` must equal it exactly.
     parse: (v, at) => { asHttpUrl(v, at, { allowHttp: true }); return asString(v, at); },
-    fallback: (at, ctx) => (ctx.value('idpProvider') === 'google' ? 'https://accounts.google.com' : requiredUnlessDev(() => undefined)(at, ctx)),
+    fallback: (at, ctx) => PROVIDER_ISSUERS[ctx.value('idpProvider')] ?? requiredUnlessDev(() => undefined)(at, ctx),
   },
   idpClientId: {
     key: 'idp_client_id', type: 'string', default: '', env: 'text',
@@ -282,6 +301,11 @@ export const GLOBAL_KEYS: GlobalTable = {
     description: 'Close an idle client keep-alive connection after this; `0` for none.',
     parse: (v, at) => asDuration(v, at), fallback: absent(5 * 60_000),
   },
+  shutdownTimeoutMs: {
+    key: 'shutdown_timeout', type: 'duration', default: '`10s`', env: 'text',
+    description: 'Limen: on SIGTERM or SIGINT, how long requests in flight may take to finish before their connections are cut. Keep it below the orchestrator\'s grace period (Kubernetes: 30s).',
+    parse: (v, at) => asDuration(v, at), fallback: absent(10_000),
+  },
   defaultUpstreamTimeoutMs: {
     key: 'default_upstream_timeout', type: 'duration', default: '`30s`', env: 'text',
     description: 'Default for routes\' `timeout`.',
@@ -398,6 +422,7 @@ function asAdministrators(value: unknown, at: ConfigPath): string[] {
 }
 
 function asStorageConnection(value: unknown, at: ConfigPath, type: StorageType): string {
+  if (type === 'memory') fail(at, 'not used with databroker_storage_type memory (nothing is stored outside the process); remove it, or set databroker_storage_type to file or postgres');
   const text = asSecretString(value, at).trim();
   if (type === 'postgres' && !/^postgres(ql)?:\/\//.test(text)) {
     fail(at, 'expected a postgres:// or postgresql:// URL for databroker_storage_type postgres');

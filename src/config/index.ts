@@ -18,4 +18,5 @@ export { loadConfigFile, locateInYaml, parseConfigText, watchConfig, yamlLocator
 export { configReference } from './globals.js';
 export { routeReference } from './routes.js';
 export { parseDuration } from './duration.js';
+export { errorDetail } from './check.js';
 export { ROOT_NAMESPACE } from './namespaces.js';

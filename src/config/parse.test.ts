@@ -1,18 +1,27 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, createPrivateKey } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors/index.js';
 import { configReference, parseConfig, routeReference, type Config } from './index.js';
 
 const SECRET = Buffer.alloc(32, 7).toString('base64');
 const OTHER_SECRET = Buffer.alloc(32, 9).toString('base64url');
 
-/** The smallest valid production document. */
+/** Test-only certificate and key (src/config/testdata). */
+const TLS_CERT = fileURLToPath(new URL('./testdata/tls.pem', import.meta.url));
+const TLS_KEY = fileURLToPath(new URL('./testdata/tls.key', import.meta.url));
+
+const TLS_KEYS = ['insecure_server', 'certificate_file', 'certificate_key_file', 'certificates'];
+
+/** The smallest valid production document (with the test certificate unless `extra` sets TLS keys itself). */
 function minimal(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const tls = TLS_KEYS.some((k) => k in extra) ? {} : { certificate_file: TLS_CERT, certificate_key_file: TLS_KEY };
   return {
+    ...tls,
     shared_secret: SECRET,
     cookie_secret: SECRET,
     idp_provider_url: 'https://idp.example.com',
@@ -41,8 +50,9 @@ describe('defaults (CONTRACT §1)', () => {
     ['source', undefined],
     ['address', { host: '', port: 443 }],
     ['insecureServer', false],
-    ['certificateFile', undefined],
-    ['certificateKeyFile', undefined],
+    // minimal() names the test certificate: serving HTTPS needs one.
+    ['certificateFile', TLS_CERT],
+    ['certificateKeyFile', TLS_KEY],
     ['certificates', []],
     ['idpProvider', 'oidc'],
     ['idpClientSecret', undefined],
@@ -71,6 +81,7 @@ describe('defaults (CONTRACT §1)', () => {
     ['timeoutReadMs', 30_000],
     ['timeoutWriteMs', 0],
     ['timeoutIdleMs', 300_000],
+    ['shutdownTimeoutMs', 10_000],
     ['defaultUpstreamTimeoutMs', 30_000],
     ['xffNumTrustedHops', 0],
     ['programmaticRedirectDomainWhitelist', ['localhost']],
@@ -124,7 +135,7 @@ describe('required keys', () => {
   }
 
   test('dev mode needs none of them, and makes 32-byte secrets', () => {
-    const c = parseConfig({}, {}, { devMode: true });
+    const c = parseConfig({ insecure_server: true }, {}, { devMode: true });
     assert.equal(c.devMode, true);
     assert.equal(c.sharedSecret.length, 32);
     assert.equal(c.cookieSecret.length, 32);
@@ -134,7 +145,7 @@ describe('required keys', () => {
   });
 
   test('dev mode keeps secrets the caller supplies', () => {
-    const c = parseConfig({}, { SHARED_SECRET: SECRET }, { devMode: true });
+    const c = parseConfig({ insecure_server: true }, { SHARED_SECRET: SECRET }, { devMode: true });
     assert.deepEqual([...c.sharedSecret], [...Buffer.alloc(32, 7)]);
   });
 
@@ -149,7 +160,7 @@ describe('required keys', () => {
   });
 
   test('an empty document or null is an empty mapping; anything else at the top is not', () => {
-    assert.equal(parseConfig(null, {}, { devMode: true }).cookieName, '_pomerium');
+    assert.equal(parseConfig(null, { INSECURE_SERVER: 'true' }, { devMode: true }).cookieName, '_pomerium');
     for (const bad of [[], 'x', 3]) {
       const err = configError(() => parseConfig(bad, {}, { devMode: true, source: 'limen.yaml' }));
       assert.equal(err.key, 'limen.yaml');
@@ -195,9 +206,9 @@ describe('values that are read', () => {
     { doc: { timeout_write: 0 }, field: 'timeoutWriteMs', want: 0 },
     { doc: { xff_num_trusted_hops: 2 }, field: 'xffNumTrustedHops', want: 2 },
     { doc: { programmatic_redirect_domain_whitelist: ['Localhost', 'cli.example.com'] }, field: 'programmaticRedirectDomainWhitelist', want: ['localhost', 'cli.example.com'] },
-    { doc: { certificates: [{ cert: 'a.pem', key: 'a.key' }] }, field: 'certificates', want: [{ certFile: 'a.pem', keyFile: 'a.key' }] },
-    { doc: { downstream_mtls: { ca_file: 'ca.pem' } }, field: 'downstreamMtls', want: { caFile: 'ca.pem', enforcement: 'policy_with_default_deny' } },
-    { doc: { downstream_mtls: { enforcement: 'reject_connection' } }, field: 'downstreamMtls', want: { caFile: undefined, enforcement: 'reject_connection' } },
+    { doc: { certificates: [{ cert: TLS_CERT, key: TLS_KEY }] }, field: 'certificates', want: [{ certFile: TLS_CERT, keyFile: TLS_KEY }] },
+    { doc: { downstream_mtls: { ca_file: TLS_CERT } }, field: 'downstreamMtls', want: { caFile: TLS_CERT, enforcement: 'policy_with_default_deny' } },
+    { doc: { downstream_mtls: { ca_file: TLS_CERT, enforcement: 'reject_connection' } }, field: 'downstreamMtls', want: { caFile: TLS_CERT, enforcement: 'reject_connection' } },
     { doc: { audit_retention: '90d' }, field: 'auditRetentionMs', want: 90 * 86_400_000 },
     { doc: { insecure_server: 'true' }, field: 'insecureServer', want: true },
   ];
@@ -412,7 +423,7 @@ describe('signing_key', () => {
 
 describe('environment', () => {
   test('upper-case names override the file', () => {
-    const c = parseConfig(minimal({ cookie_name: 'from_file', cookie_expire: '2h' }), {
+    const c = parseConfig(minimal({ cookie_name: 'from_file', cookie_expire: '2h', certificates: [] }), {
       COOKIE_NAME: 'from_env',
       COOKIE_EXPIRE: '1h',
       SHARED_SECRET: OTHER_SECRET,
@@ -435,7 +446,7 @@ describe('environment', () => {
     { env: { JWT_CLAIMS_HEADERS: 'email,groups' }, field: 'jwtClaimsHeaders', want: { 'X-Pomerium-Claim-Email': 'email', 'X-Pomerium-Claim-Groups': 'groups' } },
     { env: { JWT_CLAIMS_HEADERS: 'X-Email=email' }, field: 'jwtClaimsHeaders', want: { 'X-Email': 'email' } },
     { env: { NAMESPACES: '[{"name":"eng"}]' }, field: 'namespaces', want: [{ name: 'global', parent: undefined }, { name: 'eng', parent: 'global' }] },
-    { env: { DOWNSTREAM_MTLS: '{"ca_file":"ca.pem"}' }, field: 'downstreamMtls', want: { caFile: 'ca.pem', enforcement: 'policy_with_default_deny' } },
+    { env: { DOWNSTREAM_MTLS: JSON.stringify({ ca_file: TLS_CERT }) }, field: 'downstreamMtls', want: { caFile: TLS_CERT, enforcement: 'policy_with_default_deny' } },
     { env: { ADDRESS: '127.0.0.1:0' }, field: 'address', want: { host: '127.0.0.1', port: 0 } },
     { env: { AUDIT_RETENTION: '7d' }, field: 'auditRetentionMs', want: 7 * 86_400_000 },
   ];
@@ -481,7 +492,10 @@ describe('_FILE variants', () => {
   });
 
   test('works for any key, through opts.readFile', () => {
-    const files: Record<string, string> = { '/run/secrets/name': 'cookie_from_file\r\n', '/run/secrets/scopes': 'openid,email\n' };
+    const files: Record<string, string> = {
+      '/run/secrets/name': 'cookie_from_file\r\n', '/run/secrets/scopes': 'openid,email\n',
+      [TLS_CERT]: readFileSync(TLS_CERT, 'utf8'), [TLS_KEY]: readFileSync(TLS_KEY, 'utf8'),
+    };
     const readFile = (p: string) => {
       const text = files[p];
       if (text === undefined) throw Object.assign(new Error('nope'), { code: 'ENOENT' });

@@ -10,6 +10,7 @@ import type { Config } from './types.js';
 import { asString, describe, fail, isMapping, rejectUnknownKeys, type ConfigPath } from './check.js';
 import { GLOBAL_KEYS, globalSpecs, type EnvForm, type GlobalKeyTraits } from './globals.js';
 import { resolveTable, type Found, type KeySpec } from './table.js';
+import { checkListenerTls, readCertificates } from './tls.js';
 
 export interface ParseOptions {
   /** Path of the file the document came from; becomes `Config.source`. */
@@ -63,6 +64,26 @@ export function parseConfig(
     const missing = fields.certificateFile === undefined ? 'certificate_file' : 'certificate_key_file';
     const other = missing === 'certificate_file' ? 'certificate_key_file' : 'certificate_file';
     fail([missing], `required when ${other} is set`);
+  }
+  // Files named by the config are read now, as `_file` secrets are, so a
+  // missing or mismatched one fails `config check` and start-up, not a handshake.
+  const envSource = (key: string): string | undefined => {
+    const name = key.toUpperCase();
+    if ((env[name] ?? '') !== '') return name;
+    return (env[`${name}_FILE`] ?? '') !== '' ? `${name}_FILE` : undefined;
+  };
+  checkListenerTls(fields, readFile, envSource);
+  // Settings of the PostgreSQL pool and cache would do nothing for another store.
+  if (fields.databrokerStorageType !== 'postgres') {
+    for (const key of ['databroker_storage_query_timeout', 'databroker_storage_pool_size', 'databroker_storage_max_staleness']) {
+      const env = envSource(key);
+      if (doc[key] === undefined && env === undefined) continue;
+      fail([key], `applies only to databroker_storage_type postgres, and the store is ${fields.databrokerStorageType}${env === undefined ? '' : ` (from the ${env} environment variable)`}`, { aboutKey: true, ...(env === undefined ? {} : { env }) });
+    }
+  }
+  const routesKey = doc[ROUTES_ALIAS] !== undefined ? ROUTES_ALIAS : 'routes';
+  for (const route of fields.routes) {
+    if (route.tlsCustomCaFile !== undefined) readCertificates(route.tlsCustomCaFile, [routesKey, route.index, 'tls_custom_ca_file'], readFile);
   }
 
   return deepFreeze({ source: opts.source, ...fields, devMode: opts.devMode === true });

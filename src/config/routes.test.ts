@@ -1,12 +1,20 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors/index.js';
 import { parseConfig, type Config, type RouteConfig } from './index.js';
 
 const SECRET = Buffer.alloc(32, 7).toString('base64');
+/** Test-only self-signed certificate (src/config/testdata), also usable as a CA file. */
+const TLS_CA = fileURLToPath(new URL('./testdata/tls.pem', import.meta.url));
 
 function configWith(routes: unknown, extra: Record<string, unknown> = {}): Config {
+  const tls = extra.insecure_server === true ? {} : {
+    certificate_file: fileURLToPath(new URL('./testdata/tls.pem', import.meta.url)),
+    certificate_key_file: fileURLToPath(new URL('./testdata/tls.key', import.meta.url)),
+  };
   return parseConfig({
+    ...tls,
     shared_secret: SECRET,
     cookie_secret: SECRET,
     idp_provider_url: 'https://idp.example.com',
@@ -310,14 +318,13 @@ describe('headers', () => {
       set_request_headers: { 'X-Team': 'eng', 'X-Num': 5, 'X-Flag': true, 'X-Empty': '' },
       remove_request_headers: ['X-Debug', 'Cookie'],
       set_response_headers: { 'Strict-Transport-Security': 'max-age=31536000' },
-      preserve_host_header: true,
       host_rewrite: 'internal.example.com:8080',
     });
     assert.deepEqual(r.setRequestHeaders, { 'X-Team': 'eng', 'X-Num': '5', 'X-Flag': 'true', 'X-Empty': '' });
     assert.deepEqual(r.removeRequestHeaders, ['x-debug', 'cookie']);
     assert.deepEqual(r.setResponseHeaders, { 'Strict-Transport-Security': 'max-age=31536000' });
-    assert.equal(r.preserveHostHeader, true);
     assert.equal(r.hostRewrite, 'internal.example.com:8080');
+    assert.equal(route({ preserve_host_header: true }).preserveHostHeader, true);
   });
 
   const bad: { keys: Record<string, unknown>; key: string; want: RegExp }[] = [
@@ -341,7 +348,7 @@ describe('other route keys', () => {
   test('are read', () => {
     const r = route({
       name: 'App', description: 'The app', allow_websockets: true, timeout: '10s', idle_timeout: '1h',
-      tls_skip_verify: true, tls_custom_ca_file: '/etc/ca.pem', tls_server_name: 'app.internal', prefix_rewrite: '/v2/',
+      to: 'https://10.0.0.1:8443', tls_skip_verify: true, tls_custom_ca_file: TLS_CA, tls_server_name: 'app.internal', prefix_rewrite: '/v2/',
     });
     assert.equal(r.name, 'App');
     assert.equal(r.description, 'The app');
@@ -349,7 +356,7 @@ describe('other route keys', () => {
     assert.equal(r.timeoutMs, 10_000);
     assert.equal(r.idleTimeoutMs, 3_600_000);
     assert.equal(r.tlsSkipVerify, true);
-    assert.equal(r.tlsCustomCaFile, '/etc/ca.pem');
+    assert.equal(r.tlsCustomCaFile, TLS_CA);
     assert.equal(r.tlsServerName, 'app.internal');
     assert.equal(r.prefixRewrite, '/v2/');
   });
@@ -405,6 +412,7 @@ describe('unknown route keys', () => {
 describe('policy: Pomerium\'s older name for routes', () => {
   test('is read as the routes list', () => {
     const config = parseConfig({
+      insecure_server: true,
       shared_secret: SECRET, cookie_secret: SECRET, idp_provider_url: 'https://idp.example.com', idp_client_id: 'c',
       authenticate_service_url: 'https://authenticate.example.com',
       policy: [{ from: 'https://a.example.com', to: 'http://a' }],
@@ -413,7 +421,7 @@ describe('policy: Pomerium\'s older name for routes', () => {
   });
 
   test('errors name policy[i]; routes and policy together are an error', () => {
-    const base = { shared_secret: SECRET, cookie_secret: SECRET, idp_provider_url: 'https://idp.example.com', idp_client_id: 'c', authenticate_service_url: 'https://authenticate.example.com' };
+    const base = { insecure_server: true, shared_secret: SECRET, cookie_secret: SECRET, idp_provider_url: 'https://idp.example.com', idp_client_id: 'c', authenticate_service_url: 'https://authenticate.example.com' };
     for (const [doc, key] of [
       [{ ...base, policy: [{ from: 'ftp://a', to: 'http://a' }] }, 'policy[0].from'],
       [{ ...base, policy: [], routes: [] }, 'policy'],

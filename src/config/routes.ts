@@ -206,8 +206,31 @@ export function asRoutes(value: unknown, at: ConfigPath, ctx: RouteContext): Rou
       return found === undefined ? undefined : { value: found, at: [...routeAt, spec.key] };
     }, routeAt);
     const from = splitFrom(fields.from, [...routeAt, 'from'], ctx.insecureServer);
+    refuseIgnoredKeys(raw, fields, routeAt);
     return { index, ...fields, fromScheme: from.scheme, fromHost: from.host, fromPort: from.port };
   });
+}
+
+/**
+ * Keys that would be accepted and then have no effect because another key
+ * overrides them are refused, naming both (every accepted setting does
+ * something).
+ */
+function refuseIgnoredKeys(raw: Record<string, unknown>, f: RouteFields, at: ConfigPath): void {
+  const matchers = (['regex', 'path', 'prefix'] as const).filter((k) => raw[k] !== undefined);
+  if (matchers.length > 1) {
+    fail([...at, matchers[1]!], `set only one of regex, path and prefix; ${matchers[0]} is set and would win, so ${matchers[1]} would be ignored`, { aboutKey: true });
+  }
+  if (f.preserveHostHeader && f.hostRewrite !== undefined) {
+    fail([...at, 'host_rewrite'], 'set host_rewrite or preserve_host_header: true, not both; the upstream can receive only one Host', { aboutKey: true });
+  }
+  if (!f.to.some((u) => u.url.protocol === 'https:')) {
+    for (const key of ['tls_skip_verify', 'tls_custom_ca_file', 'tls_server_name'] as const) {
+      if (raw[key] !== undefined && raw[key] !== false) {
+        fail([...at, key], 'applies only to https upstreams, and every `to` of this route is http://', { aboutKey: true });
+      }
+    }
+  }
 }
 
 /** `https://*.Example.com:8443/` → `{https, *.example.com, 8443}`; IPv6 hosts keep their brackets. */

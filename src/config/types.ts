@@ -136,6 +136,8 @@ export interface Config {
   readonly timeoutReadMs: number;
   readonly timeoutWriteMs: number;
   readonly timeoutIdleMs: number;
+  /** Limen: drain bound on SIGTERM/SIGINT in ms, default 10 s. */
+  readonly shutdownTimeoutMs: number;
   readonly defaultUpstreamTimeoutMs: number;
   readonly xffNumTrustedHops: number;
   readonly programmaticRedirectDomainWhitelist: readonly string[];

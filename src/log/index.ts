@@ -1,7 +1,7 @@
 /**
  * Structured logging: one JSON object per line. Callers pass data fields,
- * never secrets; as a last line of defence, values of fields whose names
- * look secret are replaced before writing.
+ * never secrets; as a last line of defence, `redact` masks what is a secret
+ * before a line is written (see there for the rules).
  */
 import type { LogLevel } from '../config/index.js';
 
@@ -15,13 +15,12 @@ export interface Logger {
 }
 
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
-const SECRET_FIELD = /(secret|password|token|cookie|authorization|assertion|jwt|key)$/i;
 
 export function createLogger(level: LogLevel = 'info', write: (line: string) => void = (l) => process.stdout.write(l)): Logger {
   const min = LEVELS[level];
   const emit = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>): void => {
     if (LEVELS[lvl] < min) return;
-    write(JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...redact(fields) }) + '\n');
+    write(JSON.stringify({ time: new Date().toISOString(), level: lvl, msg: redactText(msg), ...redactFields(fields) }) + '\n');
   };
   return {
     debug: (m, f) => emit('debug', m, f),
@@ -35,14 +34,76 @@ export function createLogger(level: LogLevel = 'info', write: (line: string) => 
 /** A logger that discards everything (tests, CLI). */
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {}, record() {} };
 
-function redact(fields: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
-  if (!fields) return undefined;
-  let out: Record<string, unknown> | undefined;
-  for (const k in fields) {
-    if (SECRET_FIELD.test(k) && typeof fields[k] === 'string') {
-      out ??= { ...fields };
-      out[k] = '[redacted]';
-    }
+export const REDACTED = '[redacted]';
+
+/**
+ * Field names whose value is a secret whatever it looks like, compared in
+ * snake_case (`refreshToken`, `refresh-token` and `REFRESH_TOKEN` are all
+ * `refresh_token`). Exact names, not patterns: a field called `key` (a
+ * config key name), `token_id` or `reason: token-expired` is data, not a
+ * secret, and stays readable.
+ */
+const SECRET_NAMES: ReadonlySet<string> = new Set([
+  'password', 'passwd', 'secret', 'client_secret', 'idp_client_secret', 'shared_secret', 'cookie_secret',
+  'token', 'access_token', 'refresh_token', 'id_token', 'bearer_token', 'session_token', 'service_account_token',
+  'jwt', 'assertion', 'x_pomerium_jwt_assertion', 'x_pomerium_jwt_assertion_for', 'x_pomerium_authorization',
+  'authorization', 'proxy_authorization', 'cookie', 'set_cookie',
+  'signing_key', 'private_key', 'certificate_key', 'api_key', 'code_verifier',
+  'databroker_storage_connection_string', 'connection_string',
+]);
+/** Suffixes that only ever end a secret's name (`idp_client_secret`, `admin_password`). */
+const SECRET_SUFFIXES = ['_secret', '_password'];
+
+/**
+ * Secrets recognised by their shape wherever they appear in a string value
+ * (an error message quoting a header, a URL with a password): JWTs and JWEs,
+ * credentials after an HTTP auth scheme, PEM private keys, and the password
+ * of a `scheme://user:password@` URL.
+ */
+const SECRET_SHAPES: readonly [RegExp, string][] = [
+  [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)/g, REDACTED],
+  [/\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_.-]*/g, REDACTED],
+  [/\b(Bearer|Pomerium|Basic)(\s+)[A-Za-z0-9._~+/=-]{8,}/gi, `$1$2${REDACTED}`],
+  [/\b([a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)[^\s@/]+@/gi, `$1${REDACTED}@`],
+];
+
+/** snake_case of a field name, for comparing with SECRET_NAMES. */
+function snake(name: string): string {
+  return name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replaceAll('-', '_').toLowerCase();
+}
+
+function isSecretName(name: string): boolean {
+  const s = snake(name);
+  return SECRET_NAMES.has(s) || SECRET_SUFFIXES.some((suffix) => s.endsWith(suffix));
+}
+
+/** `text` with every secret-shaped part replaced by `[redacted]`. */
+export function redactText(text: string): string {
+  let out = text;
+  for (const [shape, replacement] of SECRET_SHAPES) out = out.replace(shape, replacement);
+  return out;
+}
+
+const MAX_DEPTH = 6;
+
+function redactValue(value: unknown, depth: number): unknown {
+  if (typeof value === 'string') return redactText(value);
+  if (typeof value !== 'object' || value === null || depth >= MAX_DEPTH) return value;
+  if (Array.isArray(value)) return value.map((v) => redactValue(v, depth + 1));
+  if (value instanceof Error) return redactText(value.message);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    out[k] = isSecretName(k) && v !== undefined && v !== null && v !== '' ? REDACTED : redactValue(v, depth + 1);
   }
-  return out ?? fields;
+  return out;
+}
+
+/**
+ * Log fields with secrets masked: the value of a field whose name is a
+ * secret's (SECRET_NAMES, at any depth), and secret-shaped text in any
+ * string (SECRET_SHAPES). Names of config keys, ids and reasons are kept.
+ */
+export function redactFields(fields: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (!fields) return undefined;
+  return redactValue(fields, 0) as Record<string, unknown>;
 }

@@ -76,8 +76,19 @@ export class DispatcherPool {
     return agent;
   }
 
+  /**
+   * Closes every pooled connection. Called after the listener has drained,
+   * when no request should be left; one that is (an upstream that never
+   * finishes) is cut after a second rather than holding shutdown forever.
+   */
   async close(): Promise<void> {
-    await Promise.all([...this.agents.values()].map((a) => a.close().catch(() => undefined)));
+    await Promise.all([...this.agents.values()].map(async (a) => {
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<void>((resolve) => { timer = setTimeout(resolve, 1_000); });
+      await Promise.race([a.close().catch(() => undefined), bound]);
+      clearTimeout(timer);
+      await a.destroy().catch(() => undefined);
+    }));
     this.agents.clear();
   }
 }
@@ -137,6 +148,14 @@ export function forward(f: ForwardRequest): Promise<{ status: number; upstream: 
     let index = 0;
     const attempt = (): void => {
       const upstream = candidates[index]!;
+      // The client may have gone while Limen was authorizing: its response's
+      // 'close' has already fired and will not fire again, so opening an
+      // upstream request now would leave it paused on a dead socket, holding
+      // a pooled upstream connection until the upstream times out.
+      if (clientHasGone(req, res)) {
+        resolve({ status: 499, upstream: upstream.url.origin });
+        return;
+      }
       const headers = f.hostFromUpstream ? withHost(f.headers, route.hostRewrite ?? upstream.url.host) : f.headers;
       let controller: Dispatcher.DispatchController | undefined;
       let status = 0;
@@ -173,7 +192,9 @@ export function forward(f: ForwardRequest): Promise<{ status: number; upstream: 
           res.writeHead(statusCode, buildResponseHeaders(upstreamHeaders, route, f.requestId));
         },
         onResponseData(c, chunk) {
-          if (!res.write(chunk)) {
+          if (!res.write(chunk) && !res.destroyed) {
+            // Backpressure; a client that goes away instead of draining is
+            // handled by onClientClose, which aborts the paused request.
             c.pause();
             res.once('drain', () => c.resume());
           }
@@ -205,6 +226,11 @@ export function forward(f: ForwardRequest): Promise<{ status: number; upstream: 
     };
     attempt();
   });
+}
+
+/** True once the client's connection or response is gone: nobody would read an answer. */
+function clientHasGone(req: IncomingMessage, res: ServerResponse): boolean {
+  return res.destroyed || req.socket.destroyed || (req.destroyed && !req.complete);
 }
 
 function withHost(headers: string[], host: string): string[] {

@@ -2,6 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo, Socket } from 'node:net';
+import { isDeepStrictEqual } from 'node:util';
 import type { Config } from '../config/index.js';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -16,6 +17,7 @@ import { newRequestId } from '../http/index.js';
 import { buildRuntime, type Runtime } from './runtime.js';
 import { handleRequest, handleUpgrade, type Live } from './handler.js';
 import type { Services } from './context.js';
+import { drainable } from './drain.js';
 
 export interface StartOptions {
   readonly config: Config;
@@ -35,15 +37,84 @@ export interface StartOptions {
   readonly isServiceAccountAdmin?: (c: Caller) => boolean;
 }
 
+/** What a reload did. */
+export interface ReloadResult {
+  /**
+   * Config keys whose new value the running process cannot apply (the
+   * listener, TLS, the store, ...): they keep their running value until a
+   * restart. Empty when the whole config was applied.
+   */
+  readonly restartRequired: readonly string[];
+}
+
 /** A running Limen: its URL, a reload entry point, and close. */
 export interface RunningLimen {
   readonly url: string;
   readonly port: number;
   readonly services: Services;
   runtime(): Runtime;
-  /** Applies a new config to new requests; throws (keeping the old one) if it is invalid. */
-  reload(config: Config): Promise<void>;
+  /**
+   * Applies a new config to new requests; throws (keeping the old one) if it
+   * is invalid. Keys listed in RESTART_KEYS keep their running value and
+   * are named in the result.
+   */
+  reload(config: Config): Promise<ReloadResult>;
+  /**
+   * Graceful shutdown: stops accepting, lets requests in flight finish for
+   * up to `shutdown_timeout`, closes keep-alive connections without a
+   * reset, then flushes the audit trail and closes the store.
+   */
   close(): Promise<void>;
+}
+
+/** Raised when the listen address cannot be bound; everything opened before is closed again. */
+export class ListenError extends Error {
+  readonly code = 'ERR_LISTEN';
+  constructor(readonly address: string, readonly reason: string, cause?: unknown) {
+    super(`cannot listen on ${address}: ${reason}`, { cause });
+    this.name = 'ListenError';
+  }
+}
+
+/**
+ * Keys a reload cannot apply to a running process, with their config field:
+ * the listener and its TLS settings are bound at start, the store is opened
+ * once, and the logger and audit retention are built from the start config.
+ */
+const RESTART_KEYS: readonly (readonly [keyof Config, string, ((c: Config) => unknown)?])[] = [
+  ['address', 'address'],
+  ['insecureServer', 'insecure_server'],
+  ['certificateFile', 'certificate_file'],
+  ['certificateKeyFile', 'certificate_key_file'],
+  ['certificates', 'certificates'],
+  // Only the CA and whether the handshake itself refuses are listener
+  // settings; `policy` vs `policy_with_default_deny` is decided per request.
+  ['downstreamMtls', 'downstream_mtls', (c) => c.downstreamMtls && [c.downstreamMtls.caFile, c.downstreamMtls.enforcement === 'reject_connection']],
+  ['databrokerStorageType', 'databroker_storage_type'],
+  ['databrokerStorageConnectionString', 'databroker_storage_connection_string'],
+  ['databrokerStorageQueryTimeoutMs', 'databroker_storage_query_timeout'],
+  ['databrokerStoragePoolSize', 'databroker_storage_pool_size'],
+  ['databrokerStorageMaxStalenessMs', 'databroker_storage_max_staleness'],
+  ['logLevel', 'log_level'],
+  ['auditRetentionMs', 'audit_retention'],
+];
+
+/**
+ * `next` with every restart-only key set back to its `running` value, and
+ * the names of the keys that differed. The running process then stays
+ * consistent with what it actually serves (e.g. cookies' Secure flag with
+ * the listener's scheme).
+ */
+export function pinRestartKeys(running: Config, next: Config): { config: Config; restartRequired: string[] } {
+  const restartRequired: string[] = [];
+  const pinned: Record<string, unknown> = { ...next };
+  for (const [field, key, listenerPart = (c: Config) => c[field]] of RESTART_KEYS) {
+    if (!isDeepStrictEqual(listenerPart(running), listenerPart(next))) {
+      restartRequired.push(key);
+      pinned[field] = running[field];
+    }
+  }
+  return { config: restartRequired.length === 0 ? next : Object.freeze(pinned) as unknown as Config, restartRequired };
 }
 
 /** Starts the proxy on `address` with the given config. */
@@ -61,6 +132,17 @@ export async function startLimen(opts: StartOptions): Promise<RunningLimen> {
   }, (err, attempt, delayMs) => {
     logger.error('store unavailable; retrying', { error: err.message, attempt, retryInMs: delayMs });
   });
+  try {
+    return await startOnStore(opts, config, now, logger, rt0, rawStore);
+  } catch (e) {
+    // A store this function opened must not keep the process alive (a
+    // PostgreSQL pool would, for minutes) when start-up fails.
+    if (!opts.store) await rawStore.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+async function startOnStore(opts: StartOptions, config: Config, now: () => number, logger: Logger, rt0: Runtime, rawStore: Store): Promise<RunningLimen> {
   // Records read on every request are cached: exactly invalidated on memory
   // and SQLite, within databroker_storage_max_staleness on PostgreSQL (see
   // ReadCachingStore), which says when it stops and starts trusting itself.
@@ -115,12 +197,32 @@ export async function startLimen(opts: StartOptions): Promise<RunningLimen> {
   const live: Live = { rt: rt0, identifier: makeIdentifier(rt0) };
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    connections.trackRequest(req, res);
+    limitWriteTime(res, live.rt.config.timeoutWriteMs, logger);
     void handleRequest(live, svc, req, res);
   };
-  const server: Server = config.insecureServer
-    ? createHttpServer(serverOptions(config), onRequest)
-    : createHttpsServer({ ...serverOptions(config), ...tlsOptions(config) }, onRequest);
-  server.on('upgrade', (req, socket, head) => { void handleUpgrade(live, svc, req, socket, head); });
+  // After the listener: flush the audit trail, drop upstream connections,
+  // stop caching and upkeep (the store itself is closed by whoever opened it).
+  const closeServices = async (): Promise<void> => {
+    upkeep.stop();
+    await audit.close();
+    await svc.dispatchers.close();
+    store.detach();
+  };
+  let server: Server;
+  try {
+    server = config.insecureServer
+      ? createHttpServer(serverOptions(config), onRequest)
+      : createHttpsServer({ ...serverOptions(config), ...tlsOptions(config) }, onRequest);
+  } catch (e) {
+    await closeServices();
+    throw e;
+  }
+  const connections = drainable(server);
+  server.on('upgrade', (req, socket, head) => {
+    connections.trackUpgrade(socket);
+    void handleUpgrade(live, svc, req, socket, head);
+  });
   // Malformed requests (bad chunking, conflicting Content-Length and
   // Transfer-Encoding, oversized headers) never reach a handler or upstream.
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
@@ -130,12 +232,12 @@ export async function startLimen(opts: StartOptions): Promise<RunningLimen> {
     const body = JSON.stringify({ status, error: tooLarge ? 'Request Header Fields Too Large' : 'Bad Request', reason: err.code ?? 'malformed-request', request_id: newRequestId() });
     socket.end(`HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
   });
-  const sockets = new Set<Socket>();
-  server.on('connection', (s: Socket) => { sockets.add(s); s.once('close', () => sockets.delete(s)); });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.address.port, config.address.host || undefined, () => { server.off('error', reject); resolve(); });
-  });
+  try {
+    await listen(server, config.address);
+  } catch (e) {
+    await closeServices();
+    throw e;
+  }
   const port = (server.address() as AddressInfo).port;
   const host = config.address.host || '127.0.0.1';
   const url = `${config.insecureServer ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
@@ -143,25 +245,29 @@ export async function startLimen(opts: StartOptions): Promise<RunningLimen> {
   return {
     url, port, services: svc,
     runtime: () => live.rt,
-    async reload(next: Config): Promise<void> {
-      const rt = await buildRuntime(next, now);
+    async reload(next: Config): Promise<ReloadResult> {
+      const { config: applied, restartRequired } = pinRestartKeys(live.rt.config, next);
+      const rt = await buildRuntime(applied, now);
       current = rt;
       live.identifier = makeIdentifier(rt);
       live.rt = rt;
-      logger.info('config reloaded', { routes: next.routes.length });
+      applyServerTimeouts(server, applied);
+      if (restartRequired.length > 0) {
+        logger.warn('config reloaded, except changes that need a restart: those keys keep their running values', { restart_required: restartRequired, routes: applied.routes.length });
+      } else {
+        logger.info('config reloaded', { routes: applied.routes.length });
+      }
+      return { restartRequired };
     },
     async close(): Promise<void> {
-      // Stop accepting, let requests in flight finish for up to 2 s, then cut the rest.
-      await new Promise<void>((resolve) => {
-        const force = setTimeout(() => { for (const s of sockets) s.destroy(); }, 2000);
-        server.close(() => { clearTimeout(force); resolve(); });
-        server.closeIdleConnections?.();
-      });
-      upkeep.stop();
-      await audit.close();
-      await svc.dispatchers.close();
-      if (!opts.store) await store.close();
-      else store.detach();
+      const timeoutMs = live.rt.config.shutdownTimeoutMs;
+      const inFlight = connections.inFlight();
+      logger.info('shutting down: draining connections', { in_flight: inFlight, shutdown_timeout_ms: timeoutMs });
+      const { cut, upgradesClosed } = await connections.drain(timeoutMs);
+      if (cut > 0) logger.warn('shutdown_timeout passed: connections still open were cut', { cut });
+      await closeServices();
+      if (!opts.store) await rawStore.close();
+      logger.info('shut down', { drained: inFlight, cut, websockets_closed: upgradesClosed });
     },
   };
 }
@@ -172,6 +278,39 @@ function describeError(err: unknown): string {
   return [typeof e?.code === 'string' ? e.code : undefined, typeof e?.message === 'string' ? e.message.replace(/postgres(ql)?:\/\/\S*/g, 'postgres://…') : String(err)].filter(Boolean).join(': ');
 }
 
+/** Binds `server`, turning a bind failure into a one-line ListenError. */
+function listen(server: Server, address: Config['address']): Promise<void> {
+  const shown = `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
+  return new Promise<void>((resolve, reject) => {
+    const onError = (e: NodeJS.ErrnoException): void => {
+      const reason = e.code === 'EADDRINUSE' ? 'address already in use'
+        : e.code === 'EACCES' ? 'permission denied (ports below 1024 need privileges)'
+          : e.code === 'EADDRNOTAVAIL' ? 'no such address on this machine'
+            : (e.code ?? e.message);
+      server.close(() => undefined);
+      reject(new ListenError(shown, reason, e));
+    };
+    server.once('error', onError);
+    server.listen(address.port, address.host || undefined, () => { server.off('error', onError); resolve(); });
+  });
+}
+
+/**
+ * `timeout_write`: the longest a response may take to be written, counted
+ * from the request's arrival (Go's http.Server WriteTimeout, which Pomerium
+ * uses). Past it the connection is closed; 0 means no bound (streaming).
+ */
+function limitWriteTime(res: ServerResponse, timeoutMs: number, logger: Logger): void {
+  if (timeoutMs <= 0) return;
+  const timer = setTimeout(() => {
+    if (res.writableFinished) return;
+    logger.warn('timeout_write passed before the response was written; closing the connection', { timeout_write_ms: timeoutMs });
+    res.destroy();
+  }, timeoutMs);
+  timer.unref();
+  res.once('close', () => clearTimeout(timer));
+}
+
 /** Record types the request path reads every time. */
 function isHotType(type: string): boolean {
   return type === 'session' || type === 'user' || type === 'group' || type === 'service_account'
@@ -180,13 +319,31 @@ function isHotType(type: string): boolean {
 
 function serverOptions(c: Config) {
   return {
-    // timeout_read bounds reading a request (headers and body); 0 = none.
-    requestTimeout: c.timeoutReadMs,
-    headersTimeout: c.timeoutReadMs > 0 ? Math.min(c.timeoutReadMs, 60_000) : 60_000,
-    keepAliveTimeout: c.timeoutIdleMs,
+    ...serverTimeouts(c),
+    // How often requestTimeout/headersTimeout are checked (Node's default is
+    // 30 s, which would let a short timeout_read run far past its value).
+    connectionsCheckingInterval: 1_000,
     maxHeaderSize: 16 * 1024,
     requireHostHeader: true,
   };
+}
+
+function serverTimeouts(c: Config): { requestTimeout: number; headersTimeout: number; keepAliveTimeout: number } {
+  return {
+    // timeout_read bounds reading a request (headers and body); 0 = none.
+    requestTimeout: c.timeoutReadMs,
+    headersTimeout: c.timeoutReadMs > 0 ? Math.min(c.timeoutReadMs, 60_000) : 60_000,
+    // timeout_idle closes an idle keep-alive connection; 0 = none.
+    keepAliveTimeout: c.timeoutIdleMs,
+  };
+}
+
+/** The timeouts are read per connection, so a reload applies them to new ones. */
+function applyServerTimeouts(server: Server, c: Config): void {
+  const t = serverTimeouts(c);
+  server.requestTimeout = t.requestTimeout;
+  server.headersTimeout = t.headersTimeout;
+  server.keepAliveTimeout = t.keepAliveTimeout;
 }
 
 function tlsOptions(c: Config): { cert: Buffer[]; key: Buffer[]; requestCert?: boolean; rejectUnauthorized?: boolean; ca?: Buffer } {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { parseConfig, type Config } from '../config/index.js';
 import { startDemoUpstream, startDevIdp } from '../devidp/index.js';
 import type { Logger } from '../log/index.js';
-import { startLimen, type RunningLimen, type StartOptions } from './limen.js';
+import { ListenError, startLimen, type RunningLimen, type StartOptions } from './limen.js';
 
 export interface QuickstartOptions {
   /** Limen's port on 127.0.0.1 (default 8080); the dev IdP takes the next one. */
@@ -55,7 +55,23 @@ export async function startQuickstart(o: QuickstartOptions): Promise<Quickstart>
   const dataDir = o.dataDir ?? './data';
   const secrets = devSecrets(dataDir);
   const authOrigin = `http://authenticate.localhost:${port}`;
+  // Each part started is closed again if a later one fails (a port in use),
+  // so a failed quickstart exits instead of hanging on open listeners.
+  const started: { close(): Promise<void> }[] = [];
+  try {
+    return await startParts(o, port, idpPort, dataDir, secrets, authOrigin, started);
+  } catch (e) {
+    for (const part of started.reverse()) await part.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+async function startParts(
+  o: QuickstartOptions, port: number, idpPort: number, dataDir: string, secrets: DevSecrets, authOrigin: string,
+  started: { close(): Promise<void> }[],
+): Promise<Quickstart> {
   const upstream = await startDemoUpstream({ host: '127.0.0.1', port: 0 });
+  started.push(upstream);
   const idp = await startDevIdp({
     host: '127.0.0.1',
     port: idpPort,
@@ -67,7 +83,10 @@ export async function startQuickstart(o: QuickstartOptions): Promise<Quickstart>
     }],
     users: { 'admin@example.com': { name: 'Ada Admin', groups: ['everyone', 'staff', 'admins'] } },
     log: (line) => o.logger.warn(line.trim()),
+  }).catch((e: NodeJS.ErrnoException) => {
+    throw e.code === 'EADDRINUSE' ? new ListenError(`127.0.0.1:${idpPort}`, 'address already in use (the quickstart\'s identity provider takes the port after --port)', e) : e;
   });
+  started.push(idp);
   const raw = {
     address: `127.0.0.1:${port}`,
     insecure_server: true,

@@ -1,0 +1,108 @@
+/**
+ * TLS settings checked when the config is loaded, as `signing_key_file` is:
+ * a listener without a certificate, a certificate file that is missing,
+ * unreadable or not PEM, a key that does not belong to its certificate, and
+ * settings that plain HTTP would silently ignore are all errors naming the
+ * key, so `limen config check` finds them before `limen serve` starts an
+ * HTTPS listener that fails every handshake.
+ */
+
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
+import type { Config } from './types.js';
+import { fail, type ConfigPath } from './check.js';
+
+/** Reads a file as text; throws with `code` (ENOENT, EACCES, ...) as `fs.readFileSync` does. */
+export type ReadText = (path: string) => string;
+
+/** Where a global key's value came from, for "(from the X environment variable)". */
+export type EnvSourceOf = (key: string) => string | undefined;
+
+interface CertificatePair {
+  readonly cert: { readonly path: string; readonly at: ConfigPath };
+  readonly key: { readonly path: string; readonly at: ConfigPath };
+}
+
+/**
+ * Cross-key TLS rules and file checks for a resolved config:
+ * - without `insecure_server`, at least one certificate is required;
+ * - with `insecure_server`, certificates and `downstream_mtls` are refused
+ *   (a plain-HTTP listener would never use them);
+ * - every certificate/key file is read, parsed, and the key must match;
+ * - `downstream_mtls` needs a readable `ca_file` of PEM certificates.
+ */
+export function checkListenerTls(c: Omit<Config, 'source' | 'devMode'>, readText: ReadText, envSource: EnvSourceOf): void {
+  const pairs: CertificatePair[] = [];
+  if (c.certificateFile !== undefined && c.certificateKeyFile !== undefined) {
+    pairs.push({ cert: { path: c.certificateFile, at: ['certificate_file'] }, key: { path: c.certificateKeyFile, at: ['certificate_key_file'] } });
+  }
+  c.certificates.forEach((p, i) => pairs.push({
+    cert: { path: p.certFile, at: ['certificates', i, 'cert'] },
+    key: { path: p.keyFile, at: ['certificates', i, 'key'] },
+  }));
+
+  if (c.insecureServer) {
+    if (pairs.length > 0) {
+      const at = pairs[0]!.cert.at;
+      failKey(at.length === 1 ? at : ['certificates'], 'not used with insecure_server: true (Limen serves plain HTTP); remove it, or set insecure_server: false to serve HTTPS', envSource);
+    }
+    if (c.downstreamMtls !== undefined) {
+      failKey(['downstream_mtls'], 'client certificates need TLS, but insecure_server: true serves plain HTTP; remove it or serve HTTPS', envSource);
+    }
+    return;
+  }
+  if (pairs.length === 0) {
+    fail(['certificate_file'], 'required: Limen serves HTTPS unless insecure_server is true; set certificate_file and certificate_key_file (or certificates), or insecure_server: true behind a TLS-terminating load balancer');
+  }
+  for (const pair of pairs) {
+    const cert = readCertificates(pair.cert.path, pair.cert.at, readText, envSource)[0]!;
+    const key = readPrivateKey(pair.key.path, pair.key.at, readText, envSource);
+    if (!cert.checkPrivateKey(key)) {
+      failKey(pair.key.at, `the key in ${JSON.stringify(pair.key.path)} does not belong to the certificate in ${JSON.stringify(pair.cert.path)}`, envSource);
+    }
+  }
+  const caFile = c.downstreamMtls?.caFile;
+  if (c.downstreamMtls !== undefined && caFile === undefined) {
+    fail(['downstream_mtls', 'ca_file'], 'required: the CA certificates that sign client certificates; without it no client certificate is asked for and the enforcement has no effect');
+  }
+  if (caFile !== undefined) readCertificates(caFile, ['downstream_mtls', 'ca_file'], readText, envSource);
+}
+
+/** Reads a PEM file of one or more certificates (a chain, or CAs); at least one must parse. */
+export function readCertificates(path: string, at: ConfigPath, readText: ReadText, envSource?: EnvSourceOf): X509Certificate[] {
+  const text = readFile(path, at, readText, 'certificate', envSource);
+  const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) failKey(at, `${JSON.stringify(path)} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`, envSource);
+  return blocks.map((block) => {
+    try {
+      return new X509Certificate(block);
+    } catch {
+      failKey(at, `${JSON.stringify(path)} holds a certificate that cannot be read`, envSource);
+    }
+  });
+}
+
+function readPrivateKey(path: string, at: ConfigPath, readText: ReadText, envSource: EnvSourceOf): KeyObject {
+  const text = readFile(path, at, readText, 'private key', envSource);
+  try {
+    return createPrivateKey(text);
+  } catch {
+    // Never quote the file: it is a private key.
+    failKey(at, `${JSON.stringify(path)} holds no readable PEM private key`, envSource);
+  }
+}
+
+function readFile(path: string, at: ConfigPath, readText: ReadText, what: string, envSource?: EnvSourceOf): string {
+  try {
+    return readText(path);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    failKey(at, `cannot read the ${what} file ${JSON.stringify(path)}${typeof code === 'string' ? ` (${code})` : ''}`, envSource);
+  }
+}
+
+/** fail(), saying so when the top-level key was set in the environment. */
+function failKey(at: ConfigPath, detail: string, envSource: EnvSourceOf | undefined): never {
+  const env = at.length === 1 && typeof at[0] === 'string' ? envSource?.(at[0]) : undefined;
+  if (env === undefined) fail(at, detail);
+  fail(at, `${detail} (from the ${env} environment variable)`, { env });
+}

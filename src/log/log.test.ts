@@ -1,0 +1,37 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createLogger, redactFields, REDACTED } from './index.js';
+
+const JWT = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLWJ5dGVz';
+
+describe('log redaction masks secret values, not fields that share a name with one', () => {
+  const cases: { name: string; fields: Record<string, unknown>; want: Record<string, unknown> }[] = [
+    // Regression: reload errors said "key":"[redacted]".
+    { name: 'a config key name stays visible', fields: { key: 'routes[0].to', error: 'expected a URL' }, want: { key: 'routes[0].to', error: 'expected a URL' } },
+    { name: 'ids and reasons stay visible', fields: { token_id: 'abc', reason: 'token-expired', session_id: 's1', request_id: 'r1' }, want: { token_id: 'abc', reason: 'token-expired', session_id: 's1', request_id: 'r1' } },
+    { name: 'secret names, any spelling', fields: { shared_secret: 'x', idpClientSecret: 'y', 'refresh-token': 'z', Authorization: 'Basic abc', cookie: 'a=b' }, want: { shared_secret: REDACTED, idpClientSecret: REDACTED, 'refresh-token': REDACTED, Authorization: REDACTED, cookie: REDACTED } },
+    { name: 'secret suffixes', fields: { admin_password: 'hunter2', webhook_secret: 's' }, want: { admin_password: REDACTED, webhook_secret: REDACTED } },
+    { name: 'non-string secret values too', fields: { token: { raw: 'x' }, password: 12345 }, want: { token: REDACTED, password: REDACTED } },
+    { name: 'nested secret fields', fields: { headers: { authorization: 'Bearer abcdefgh12', accept: 'text/html' } }, want: { headers: { authorization: REDACTED, accept: 'text/html' } } },
+    { name: 'a JWT inside any text', fields: { error: `bad token ${JWT} given` }, want: { error: `bad token ${REDACTED} given` } },
+    { name: 'credentials after an auth scheme', fields: { error: 'header was Bearer Pomerium-abcdefghijkl' }, want: { error: `header was Bearer ${REDACTED}` } },
+    { name: 'a password in a URL', fields: { error: 'cannot connect to postgres://app:s3cr3t@db:5432/limen' }, want: { error: `cannot connect to postgres://app:${REDACTED}@db:5432/limen` } },
+    { name: 'a URL with a port and no password is kept', fields: { url: 'postgres://db:5432/limen' }, want: { url: 'postgres://db:5432/limen' } },
+    { name: 'a PEM private key', fields: { detail: '-----BEGIN PRIVATE KEY-----\nMIGH\n-----END PRIVATE KEY-----' }, want: { detail: REDACTED } },
+    { name: 'lists are walked', fields: { items: [{ password: 'p' }, JWT] }, want: { items: [{ password: REDACTED }, REDACTED] } },
+    { name: 'empty and absent secrets stay as they are', fields: { password: '', token: undefined }, want: { password: '', token: undefined } },
+  ];
+  for (const c of cases) {
+    test(c.name, () => assert.deepEqual(redactFields(c.fields), c.want));
+  }
+
+  test('the written line carries the redacted fields and message', () => {
+    const lines: string[] = [];
+    const log = createLogger('info', (l) => lines.push(l));
+    log.error(`config reload failed: ${JWT}`, { key: 'certificate_file', error: 'cannot read' });
+    const line = JSON.parse(lines[0] ?? '{}') as Record<string, unknown>;
+    assert.equal(line.key, 'certificate_file');
+    assert.equal(line.msg, `config reload failed: ${REDACTED}`);
+    assert.ok(!lines[0]?.includes(JWT));
+  });
+});

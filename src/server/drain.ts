@@ -1,0 +1,90 @@
+/**
+ * Graceful drain of an HTTP(S) listener, as a load balancer needs it: stop
+ * accepting, let requests in flight finish, tell keep-alive clients to go
+ * (`Connection: close` on their next response), close idle connections
+ * with a FIN rather than a reset, and only cut what is still open when the
+ * bound has passed. Any listener (the proxy, a metrics or health server)
+ * can be tracked and drained the same way.
+ */
+
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+
+export interface DrainResult {
+  /** Connections still open at the bound and therefore cut. */
+  readonly cut: number;
+  /** Upgraded connections (websocket tunnels) closed at the start of the drain. */
+  readonly upgradesClosed: number;
+}
+
+export interface DrainableServer {
+  /** Call for every request, before anything is written. */
+  trackRequest(req: IncomingMessage, res: ServerResponse): void;
+  /** Call for every upgraded connection (its lifetime is not a request's). */
+  trackUpgrade(socket: Duplex): void;
+  /** Requests that have started and not yet finished. */
+  inFlight(): number;
+  /**
+   * Stops accepting and waits up to `timeoutMs` for open requests to
+   * finish; then cuts what is left. Resolves once every connection is closed.
+   */
+  drain(timeoutMs: number): Promise<DrainResult>;
+}
+
+/** Starts tracking `server`'s connections and requests for a later drain. */
+export function drainable(server: Server): DrainableServer {
+  const sockets = new Set<Socket>();
+  const upgrades = new Set<Duplex>();
+  const active = new Set<ServerResponse>();
+  let draining = false;
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  });
+
+  const closeIdle = (): void => { server.closeIdleConnections(); };
+
+  return {
+    trackRequest(_req, res) {
+      active.add(res);
+      // While draining, every response (including one to a request that
+      // arrives on a kept-alive connection) closes its connection after it.
+      if (draining) res.shouldKeepAlive = false;
+      res.once('close', () => {
+        active.delete(res);
+        // A response sent with keep-alive before the drain began leaves its
+        // connection idle now: close it (FIN) instead of waiting.
+        if (draining) setImmediate(closeIdle);
+      });
+    },
+    trackUpgrade(socket) {
+      if (draining) { socket.end(); return; }
+      upgrades.add(socket);
+      socket.once('close', () => upgrades.delete(socket));
+    },
+    inFlight: () => active.size,
+    async drain(timeoutMs) {
+      draining = true;
+      for (const res of active) if (!res.headersSent) res.shouldKeepAlive = false;
+      // Tunnels last as long as their clients want; they are ended now
+      // rather than holding the drain to its bound.
+      const upgradesClosed = upgrades.size;
+      for (const s of upgrades) s.end();
+      let cut = 0;
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          cut = sockets.size;
+          for (const s of sockets) s.destroy();
+          for (const s of upgrades) s.destroy();
+        }, timeoutMs);
+        force.unref();
+        // close() stops accepting and (Node >= 19) closes idle connections;
+        // its callback runs when the last connection has closed.
+        server.close(() => { clearTimeout(force); resolve(); });
+        closeIdle();
+      });
+      return { cut, upgradesClosed };
+    },
+  };
+}
