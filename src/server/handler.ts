@@ -199,6 +199,7 @@ async function proxyRequest(ctx: RequestContext, r: TableRoute<RouteRuntime>): P
       hostFromUpstream: !c.preserveHostHeader,
       requestId: ctx.requestId,
       now: ctx.svc.now,
+      ownCookies: ctx.rt.limenCookies,
     });
   } catch (e) {
     if (e instanceof UpstreamError) {
