@@ -91,6 +91,7 @@ describe('session binding and sign-in/sign-out CSRF', () => {
         { name: 'app-forwarded', from: `http://app.localhost:${forwardPort}`, to: 'UPSTREAM', allow_any_authenticated_user: true },
         { name: 'staff', from: 'http://staff.localhost:PORT', to: 'UPSTREAM', allow_any_authenticated_user: true },
         { name: 'cookies', from: 'http://cookies.localhost:PORT', to: setter.url, allow_public_unauthenticated_access: true },
+        { name: 'public', from: 'http://public.localhost:PORT', to: 'UPSTREAM', allow_public_unauthenticated_access: true },
       ],
       config: { administrators: [ADMIN] },
     });
@@ -205,7 +206,7 @@ describe('session binding and sign-in/sign-out CSRF', () => {
 
     // The victim's browser started its own sign-in: its nonce is not the attacker's.
     assert.equal((await request(`${s.origin('staff')}/`, { jar: victim, headers: BROWSER_ACCEPT })).status, 302);
-    assert.ok(victim.get('_pomerium_signin', `${s.origin('staff')}/.pomerium/callback/`), 'the victim holds a nonce of its own');
+    assert.ok(victim.get('_pomerium_signin', `${s.origin('staff')}/`), 'the victim holds a nonce of its own');
     const second = await mintHandoff(`${s.origin('staff')}/`, attacker);
     const refusedAgain = await request(second, { jar: victim, headers: JSON_ACCEPT });
     assert.deepEqual(reasons(refusedAgain), ['handoff-browser-mismatch']);
@@ -217,6 +218,19 @@ describe('session binding and sign-in/sign-out CSRF', () => {
     assert.equal(done.status, 302);
     assert.equal(done.header('location'), `${s.origin('staff')}/mine`);
     assert.equal((await request(`${s.origin('staff')}/`, { jar: attacker, headers: JSON_ACCEPT })).status, 200);
+  });
+
+  test('sign-ins started in several tabs of one browser each complete', async () => {
+    const jar = new CookieJar();
+    await scriptedLogin(`${s.origin('app')}/`, 'tabs@example.com', { jar });
+    const first = await mintHandoff(`${s.origin('staff')}/one`, jar);
+    const second = await mintHandoff(`${s.origin('staff')}/two`, jar);
+    for (const [handoff, page] of [[first, 'one'], [second, 'two']] as const) {
+      const done = await request(handoff, { jar, headers: BROWSER_ACCEPT });
+      assert.equal(done.status, 302, page);
+      assert.equal(done.header('location'), `${s.origin('staff')}/${page}`);
+    }
+    assert.equal(jar.get('_pomerium_signin', `${s.origin('staff')}/`), undefined, 'every nonce spent, the cookie is gone');
   });
 
   test('a sign-in link without a binding (Pomerium style) is bounced through the route host and completes', async () => {
@@ -241,6 +255,15 @@ describe('session binding and sign-in/sign-out CSRF', () => {
     const set = res.headers['set-cookie'];
     const lines = Array.isArray(set) ? set : set === undefined ? [] : [set];
     assert.deepEqual(lines, ['app_pref=dark; Path=/', 'not_pomerium=1']);
+  });
+
+  test('the sign-in nonce cookie never reaches the upstream', async () => {
+    const jar = new CookieJar();
+    assert.equal((await request(`${s.origin('staff')}/`, { jar, headers: BROWSER_ACCEPT })).status, 302);
+    const nonce = jar.get('_pomerium_signin', `${s.origin('staff')}/`);
+    assert.ok(nonce);
+    const echo = await request(`${s.origin('public')}/headers`, { headers: { ...JSON_ACCEPT, cookie: `_pomerium_signin=${nonce}; kept=1` } });
+    assert.equal(echo.json<{ headers: Record<string, string> }>().headers.cookie, 'kept=1');
   });
 
   test('a GET to sign_out from another site does not end the session; a POST needs the CSRF token', async () => {

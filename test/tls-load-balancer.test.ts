@@ -119,7 +119,7 @@ describe('behind a TLS-terminating load balancer (nginx) with insecure_server', 
     assert.equal(signIn.searchParams.get('pomerium_redirect_uri'), `${app}/page`, 'the return URL keeps https');
     const nonce = setCookies(start);
     assert.equal(nonce.length, 1);
-    assert.match(nonce[0]!, /^_pomerium_signin=[^;]+; Path=\/\.pomerium\/; Max-Age=\d+; Secure; HttpOnly; SameSite=Lax$/);
+    assert.match(nonce[0]!, /^_pomerium_signin=[^;]+; Path=\/; Max-Age=\d+; Secure; HttpOnly; SameSite=Lax$/);
 
     const jar = new CookieJar();
     const flow = await scriptedLogin(`${app}/page`, 'tls@example.com', { jar, tls: { ca } });

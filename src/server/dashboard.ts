@@ -10,6 +10,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Caller, Impersonation, SessionData } from '../authn/index.js';
 import { escapeHtml, htmlLayout, sendHtml, sendJson, sendRedirect, wantsJson } from '../http/index.js';
 import { dashboardCsrfToken, fail, impersonationBanner, signOutCsrfToken, type RequestContext } from './context.js';
+import { requestOrigin } from './origins.js';
 import { findUserByIdOrEmail } from '../accounts/index.js';
 
 /** The `/.pomerium/user` JSON document. */
@@ -133,7 +134,7 @@ export async function handleDashboardPost(ctx: RequestContext, c: Caller): Promi
     return;
   }
   const action = form.get('action');
-  const back = `${ctx.proto}://${ctx.hostHeader}/.pomerium/`;
+  const back = `${requestOrigin(ctx)}/.pomerium/`;
   if (action === 'stop_impersonating') {
     if (s.impersonation) {
       await ctx.svc.sessions.save({ ...s, impersonation: undefined });

@@ -66,10 +66,15 @@ function programmaticRedirectAllowed(ctx: RequestContext, target: string | null)
   return ok ? u : undefined;
 }
 
-/** The session behind this request's own session cookie (not a bearer token), if any. */
-async function cookieSession(ctx: RequestContext): Promise<SessionData | undefined> {
+/**
+ * The session behind this request's own session cookie (not a bearer
+ * token), if any. `refusedToo` also returns a session whose user the
+ * directory refuses (deprovisioned): sign-out must still be able to end it.
+ */
+async function cookieSession(ctx: RequestContext, refusedToo = false): Promise<SessionData | undefined> {
   const who = await ctx.identifier.identify(ctx.req, ctx.host, 'global');
-  return who.credential === 'cookie' && who.caller?.kind === 'session' ? who.caller.session : undefined;
+  const caller = who.caller ?? (refusedToo ? who.outOfScope : undefined);
+  return who.credential === 'cookie' && caller?.kind === 'session' ? caller.session : undefined;
 }
 
 /**
@@ -309,7 +314,7 @@ async function signOutForm(ctx: RequestContext): Promise<URLSearchParams | undef
 async function authenticateSignOut(ctx: RequestContext): Promise<void> {
   const rt = ctx.rt;
   const now = ctx.svc.now();
-  const s = await cookieSession(ctx);
+  const s = await cookieSession(ctx, true);
   const carried = ctx.query.get(SIGN_OUT_PARAM);
   if (carried !== null && ctx.req.method !== 'POST') {
     const p = await unseal(carried, rt.handoffKey, `sign-out:${rt.authOrigin}`, now);
@@ -419,7 +424,9 @@ function routeSignIn(ctx: RequestContext): void {
 async function routeSignOut(ctx: RequestContext): Promise<void> {
   const rt = ctx.rt;
   const who = await ctx.identifier.identify(ctx.req, ctx.host, 'global');
-  const s = who.caller?.kind === 'session' ? who.caller.session : undefined;
+  // A session whose user the directory now refuses can still be signed out.
+  const caller = who.caller ?? who.outOfScope;
+  const s = caller?.kind === 'session' ? caller.session : undefined;
   const clear = sessionCookie(ctx, '', 0);
   const home = new URL('/', requestOrigin(ctx));
   const post = ctx.req.method === 'POST';

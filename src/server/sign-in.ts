@@ -13,8 +13,6 @@ import { cookieOptions } from './origins.js';
 const SIGN_IN_NONCE_TTL_S = 900;
 /** The query parameter carrying the binding to the authenticate host (Limen's own; Pomerium has none). */
 export const BINDING_PARAM = 'limen_binding';
-/** Only Limen's own endpoints ever need the nonce; the upstream never sees it. */
-const NONCE_PATH = '/.pomerium/';
 
 /** The route-host cookie holding the nonces of sign-ins in flight. */
 export function signInNonceCookieName(config: Pick<Config, 'cookieName'>): string {
@@ -23,9 +21,11 @@ export function signInNonceCookieName(config: Pick<Config, 'cookieName'>): strin
 
 function nonceCookie(ctx: RequestContext, value: string, maxAgeS: number): string {
   // Lax whatever cookie_same_site says: the hand-off arrives by a top-level
-  // navigation from the authenticate host, which may be another site.
+  // navigation from the authenticate host, which may be another site. Path
+  // `/`, so a sign-in started from any page sees the nonces of the others in
+  // flight; it is removed from what the upstream receives like the session cookie.
   return serializeCookie(signInNonceCookieName(ctx.rt.config), value, {
-    ...cookieOptions(ctx, maxAgeS, { hostOnly: true, path: NONCE_PATH }), httpOnly: true, sameSite: 'lax',
+    ...cookieOptions(ctx, maxAgeS, { hostOnly: true }), httpOnly: true, sameSite: 'lax',
   });
 }
 
