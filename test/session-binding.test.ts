@@ -330,6 +330,23 @@ describe('session binding and sign-in/sign-out CSRF', () => {
     assert.ok(back.loginSubmitted, 'the IdP asked to sign in again: its session ended');
   });
 
+  test('a sign-out link lifted from another browser\'s sign-out ends nothing (cross-site sign-out)', async () => {
+    const attacker = new CookieJar();
+    await scriptedLogin(`${s.origin('app')}/`, 'lifter@example.com', { jar: attacker });
+    const fields = await signOutForm(`${s.origin('app')}/.pomerium/sign_out`, attacker);
+    const posted = await request(`${s.origin('app')}/.pomerium/sign_out`, { method: 'POST', jar: attacker, body: fields.toString(), headers: FORM });
+    const lifted = posted.header('location')!;
+    const victim = new CookieJar();
+    await scriptedLogin(`${s.origin('app')}/`, 'target@example.com', { jar: victim });
+    const res = await request(lifted, { jar: victim, headers: BROWSER_ACCEPT });
+    assert.equal(res.status, 200, 'only the confirmation page');
+    assert.equal(res.headers['set-cookie'], undefined);
+    assert.ok(parseForms(res.text()).some((f) => f.id === 'sign-out'));
+    assert.equal((await request(`${s.origin('app')}/.pomerium/user`, { jar: victim, headers: JSON_ACCEPT })).status, 200, 'the victim is still signed in');
+    const again = await request(`${s.authOrigin}/.pomerium/sign_in?pomerium_redirect_uri=${encodeURIComponent(`${s.origin('staff')}/`)}&limen_binding=${'C'.repeat(43)}`, { jar: victim, headers: BROWSER_ACCEPT });
+    assert.equal(new URL(again.header('location')!).pathname, '/.pomerium/callback/', 'and still signed in at the authenticate host');
+  });
+
   test('sign_out on the authenticate host with pomerium_redirect_uri confirms by POST, then sends the hint (Pomerium compatibility)', async () => {
     const jar = new CookieJar();
     await scriptedLogin(`${s.origin('app')}/`, 'compat@example.com', { jar });

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { isSignInBinding, seal, unseal, type SessionData } from '../authn/index.js';
-import { sessionHandleAudience, signSessionHandle } from '../identity/index.js';
-import { escapeHtml, htmlLayout, cookieValue, readUrlEncodedForm, sendHtml, sendJson, sendRedirect, serializeCookie, wantsJson } from '../http/index.js';
+import { handleAudienceAccepts, sessionHandleAudience, signSessionHandle, verifySharedSecretToken } from '../identity/index.js';
+import { escapeHtml, htmlLayout, cookieValue, cookieValues, readUrlEncodedForm, sendHtml, sendJson, sendRedirect, serializeCookie, wantsJson } from '../http/index.js';
 import type { TableRoute } from '../proxy/index.js';
 import type { RouteRuntime } from './runtime.js';
 import { fail, impersonationBanner, signOutCsrfToken, type RequestContext } from './context.js';
@@ -307,7 +307,8 @@ async function signOutForm(ctx: RequestContext): Promise<URLSearchParams | undef
 /**
  * `/.pomerium/sign_out` on the authenticate host. GET: the confirmation
  * page, unless it carries a sign-out confirmed on a route host (sealed,
- * single-use, one minute). POST: the confirmed form. Either way the
+ * single-use, one minute) for the session this browser's cookie names.
+ * POST: the confirmed form. Either way the
  * session ends, its cookie is cleared, and the browser goes to the IdP's
  * end-session endpoint with the ID token as `id_token_hint`.
  */
@@ -326,10 +327,18 @@ async function authenticateSignOut(ctx: RequestContext): Promise<void> {
       fail(ctx, 400, 'This sign-out link was already used.', { reasons: ['sign-out-replayed'] });
       return;
     }
+    const back = allowedRedirect(rt, typeof p.redirect === 'string' ? p.redirect : undefined);
+    // Only in the browser whose own cookie names the session that was signed
+    // out: a link lifted from someone else's sign-out ends nothing here and
+    // sends no one to the IdP; it just asks, like any GET.
+    if (typeof p.sid !== 'string' || await authCookieSessionId(ctx) !== p.sid) {
+      signOutConfirmation(ctx, s, back);
+      return;
+    }
     await ctx.svc.store.put(SIGN_OUT_TYPE, p.jti, { used: true }, { expiresAt: now + 2 * SIGN_OUT_TTL_S * 1000 }, now);
     const idToken = typeof p.idt === 'string' ? p.idt : s ? ctx.svc.sessions.tokens(s)?.idToken : undefined;
     if (s) await endSession(ctx, s);
-    await finishSignOut(ctx, idToken, allowedRedirect(rt, typeof p.redirect === 'string' ? p.redirect : undefined));
+    await finishSignOut(ctx, idToken, back);
     return;
   }
   if (ctx.req.method !== 'POST') {
@@ -345,6 +354,21 @@ async function authenticateSignOut(ctx: RequestContext): Promise<void> {
   const idToken = s ? ctx.svc.sessions.tokens(s)?.idToken : undefined;
   if (s) await endSession(ctx, s);
   await finishSignOut(ctx, idToken, allowedRedirect(rt, form.get('pomerium_redirect_uri')));
+}
+
+/**
+ * The session id named by the authenticate host's own cookie in this
+ * request, verified (signature, expiry, audience) but whether or not the
+ * session still exists: a route host's sign-out has already ended it.
+ */
+async function authCookieSessionId(ctx: RequestContext): Promise<string | undefined> {
+  const rt = ctx.rt;
+  const audience = { authHost: rt.authHost, cookieDomain: rt.config.cookieDomain };
+  for (const value of cookieValues(ctx.req.headers.cookie, rt.config.cookieName).slice(0, 4)) {
+    const v = await verifySharedSecretToken(value, rt.config.sharedSecret, ctx.svc.now());
+    if (v.ok && typeof v.claims.jti === 'string' && handleAudienceAccepts(audience, v.claims.aud, ctx.host)) return v.claims.jti;
+  }
+  return undefined;
 }
 
 /** Clears the authenticate host's cookie and sends the browser on: the IdP's end-session endpoint (with the hint) or the signed-out page. */
@@ -456,7 +480,7 @@ async function routeSignOut(ctx: RequestContext): Promise<void> {
   const idToken = ctx.svc.sessions.tokens(s)?.idToken;
   await endSession(ctx, s);
   if (!rt.authOrigin) { signedOutPage(ctx, { 'set-cookie': clear, 'x-request-id': ctx.requestId }); return; }
-  const carried = await seal({ jti: randomUUID(), redirect: back.href, ...(idToken ? { idt: idToken } : {}) }, rt.handoffKey, `sign-out:${rt.authOrigin}`, ctx.svc.now(), SIGN_OUT_TTL_S);
+  const carried = await seal({ jti: randomUUID(), sid: s.id, redirect: back.href, ...(idToken ? { idt: idToken } : {}) }, rt.handoffKey, `sign-out:${rt.authOrigin}`, ctx.svc.now(), SIGN_OUT_TTL_S);
   const target = new URL('/.pomerium/sign_out', rt.authOrigin);
   target.searchParams.set(SIGN_OUT_PARAM, carried);
   sendRedirect(ctx.res, target.href, { 'set-cookie': clear, 'x-request-id': ctx.requestId }, 303);
