@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { createLocalJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { CookieJar, closeHttpAgents, followFlow, parseForms, request, scriptedLogin, type TestResponse } from './support/index.js';
 import { freePort, startStack, type Stack } from './stack.js';
+import { getDirectoryUser, putDirectoryUser } from '../src/accounts/index.js';
 
 const JSON_ACCEPT = { accept: 'application/json' };
 const BROWSER_ACCEPT = { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' };
@@ -328,6 +329,20 @@ describe('session binding and sign-in/sign-out CSRF', () => {
     assert.equal(new URL(done.url).pathname, '/.pomerium/signed_out');
     const back = await scriptedLogin(`${s.origin('app')}/`, 'hint@example.com', { jar });
     assert.ok(back.loginSubmitted, 'the IdP asked to sign in again: its session ended');
+  });
+
+  test('a user the directory has deactivated can still sign out', async () => {
+    const jar = new CookieJar();
+    await scriptedLogin(`${s.origin('app')}/`, 'deactivated@example.com', { jar });
+    const me = (await request(`${s.origin('app')}/.pomerium/user`, { jar, headers: JSON_ACCEPT })).json<{ sub: string; session_id: string }>();
+    const user = await getDirectoryUser(s.store, me.sub);
+    assert.ok(user);
+    await putDirectoryUser(s.store, { ...user, active: false });
+    assert.equal((await request(`${s.origin('app')}/`, { jar, headers: JSON_ACCEPT })).status, 403);
+    const fields = await signOutForm(`${s.origin('app')}/.pomerium/sign_out`, jar);
+    const posted = await request(`${s.origin('app')}/.pomerium/sign_out`, { method: 'POST', jar, body: fields.toString(), headers: FORM });
+    assert.equal(posted.status, 303);
+    assert.equal(await s.store.get('session', me.session_id), null, 'the session is gone');
   });
 
   test('a sign-out link lifted from another browser\'s sign-out ends nothing (cross-site sign-out)', async () => {
