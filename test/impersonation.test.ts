@@ -202,8 +202,15 @@ describe('impersonation, end to end', () => {
     const fields = await impersonateForm(s, admin);
     assert.equal((await post(s, admin, { csrf: fields.get('csrf')!, action: 'impersonate', email: USER })).status, 303);
     const sid = (await me(s, admin)).session_id;
-    const out = await request(`${s.origin('app')}/.pomerium/sign_out`, { jar: admin, headers: BROWSER_ACCEPT });
-    assert.equal(out.status, 302);
+    // Sign-out is a confirmed POST (the page's form carries the CSRF token).
+    const page = await request(`${s.origin('app')}/.pomerium/sign_out`, { jar: admin, headers: BROWSER_ACCEPT });
+    const form = parseForms(page.text()).find((f) => f.id === 'sign-out');
+    assert.ok(form, 'the sign-out confirmation form');
+    const out = await request(`${s.origin('app')}/.pomerium/sign_out`, {
+      method: 'POST', jar: admin, body: new URLSearchParams(form.fields).toString(),
+      headers: { ...BROWSER_ACCEPT, 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    assert.equal(out.status, 303);
     assert.equal((await request(`${s.origin('staff')}/`, { jar: admin, headers: JSON_ACCEPT })).status, 401, 'the session is gone everywhere');
     const stops = (await auditKinds(s, ['impersonate_stop'])).filter((e) => e.details.session_id === sid);
     assert.deepEqual(stops.map((e) => e.details.reason), ['signed-out']);

@@ -94,4 +94,26 @@ describe('quickstart in headless Chromium', () => {
       await ctx.close();
     }
   });
+
+  test('sign-out from the user page is a confirmed POST that reaches the IdP with id_token_hint', async () => {
+    const ctx = await browser.newContext();
+    const page = await ctx.newPage();
+    const endSession: URL[] = [];
+    page.on('request', (r) => { const u = new URL(r.url()); if (u.pathname.endsWith('/session/end')) endSession.push(u); });
+    try {
+      await page.goto(`http://app.localhost:${port}/hello`);
+      await page.waitForSelector('input[name=email]');
+      await page.fill('input[name=email]', 'leaver@example.com');
+      await Promise.all([page.waitForURL(`http://app.localhost:${port}/hello`), page.click('button[type=submit]')]);
+      await page.goto(`http://app.localhost:${port}/.pomerium/`);
+      await Promise.all([page.waitForURL(/\/\.pomerium\/signed_out/), page.click('#sign-out button[type=submit]')]);
+      assert.match(await page.content(), /You are signed out/);
+      assert.ok(endSession.some((u) => u.searchParams.get('id_token_hint')), 'the IdP end-session request carried id_token_hint');
+      // Both Limen's session and the IdP's ended: signing in asks for the email again.
+      await page.goto(`http://app.localhost:${port}/hello`);
+      await page.waitForSelector('input[name=email]');
+    } finally {
+      await ctx.close();
+    }
+  });
 });

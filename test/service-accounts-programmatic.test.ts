@@ -63,10 +63,12 @@ describe('programmatic login', () => {
     tokens.push(jwt);
     assert.equal(typeof decodeJwt(jwt).jti, 'string');
 
+    // CONTRACT §4: the handle is for the route host that asked for the login URL, and only that one.
+    assert.equal(decodeJwt(jwt).aud, 'app.localhost');
     for (const headers of [{ authorization: `Bearer Pomerium-${jwt}` }, { 'x-pomerium-authorization': jwt }, { authorization: `Pomerium ${jwt}` }]) {
-      for (const host of ['app', 'staff']) {
+      for (const [host, want] of [['app', 200], ['staff', 401]] as const) {
         const r = await request(`${st.s.origin(host)}/`, { headers: { ...JSON_ACCEPT, ...headers } });
-        assert.equal(r.status, 200, `${Object.keys(headers)[0]} on ${host}`);
+        assert.equal(r.status, want, `${Object.keys(headers)[0]} on ${host}`);
       }
     }
     const echo = (await request(`${st.s.origin('app')}/`, { headers: { ...JSON_ACCEPT, authorization: `Pomerium ${jwt}` } })).json<Echo>();

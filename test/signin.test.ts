@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
-import { CookieJar, request, scriptedLogin, closeHttpAgents } from './support/index.js';
+import { CookieJar, parseForms, request, scriptedLogin, closeHttpAgents } from './support/index.js';
 import { startStack, type Stack } from './stack.js';
 
 const JSON_ACCEPT = { accept: 'application/json' };
@@ -167,7 +167,7 @@ describe('sign-in, policy and signed identity, end to end', () => {
     const handoff = new URL(toAuth.header('location')!);
     assert.equal(handoff.origin, s.origin('staff'));
     assert.equal(handoff.pathname, '/.pomerium/callback/');
-    const used = await request(handoff, { headers: BROWSER_ACCEPT });
+    const used = await request(handoff, { jar, headers: BROWSER_ACCEPT });
     assert.equal(used.status, 302);
     assert.equal(used.header('location'), `${s.origin('staff')}/page`);
     assert.match(used.header('set-cookie') ?? '', /^_pomerium=[^;]+; Path=\/; Max-Age=\d+; HttpOnly; SameSite=Lax/);
@@ -188,8 +188,14 @@ describe('sign-in, policy and signed identity, end to end', () => {
     assert.equal(me.status, 200);
     const user = me.json<{ email: string; session_id: string; groups: string[] }>();
     assert.equal(user.email, 'leaver@example.com');
-    const out = await request(`${s.origin('app')}/.pomerium/sign_out`, { jar, headers: BROWSER_ACCEPT });
-    assert.equal(out.status, 302);
+    const page = await request(`${s.origin('app')}/.pomerium/sign_out`, { jar, headers: BROWSER_ACCEPT });
+    const form = parseForms(page.text()).find((f) => f.id === 'sign-out');
+    assert.ok(form, 'a GET asks for confirmation');
+    const out = await request(`${s.origin('app')}/.pomerium/sign_out`, {
+      method: 'POST', jar, body: new URLSearchParams(form.fields).toString(),
+      headers: { ...BROWSER_ACCEPT, 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    assert.equal(out.status, 303);
     assert.equal(new URL(out.header('location')!).origin, s.authOrigin);
     const after = await request(`${s.origin('app')}/`, { jar, headers: JSON_ACCEPT });
     assert.equal(after.status, 401);

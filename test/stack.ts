@@ -37,13 +37,15 @@ export interface StackOptions {
   readonly logLines?: string[];
   readonly websocketRecheckMs?: number;
   readonly extend?: Partial<Pick<StartOptions, 'tokenResolvers' | 'enrich' | 'adminEndpoints' | 'isServiceAccountAdmin'>>;
+  /** `authenticate_service_url` when browsers reach Limen through something in front (a TLS load balancer); default `http://authenticate.localhost:PORT`. */
+  readonly authOrigin?: string;
 }
 
 export interface Stack {
   readonly limen: RunningLimen;
   readonly config: Config;
   readonly port: number;
-  /** `http://authenticate.localhost:PORT` */
+  /** `http://authenticate.localhost:PORT`, or StackOptions.authOrigin */
   readonly authOrigin: string;
   readonly upstreamUrl: string;
   readonly idpUrl: string;
@@ -62,7 +64,7 @@ export const COOKIE_SECRET = randomBytes(32).toString('base64');
 /** Starts IdP, upstream and Limen; close() stops all three. */
 export async function startStack(o: StackOptions): Promise<Stack> {
   const port = await freePort();
-  const authOrigin = `http://authenticate.localhost:${port}`;
+  const authOrigin = o.authOrigin ?? `http://authenticate.localhost:${port}`;
   const upstream = await startDemoUpstream({ host: '127.0.0.1', port: 0 });
   const clientSecret = randomBytes(16).toString('hex');
   const idp = await startDevIdp({

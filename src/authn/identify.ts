@@ -1,8 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { IdentityInfo } from '../authz/index.js';
 import type { AssertionIdentity } from '../identity/index.js';
-import { extractBearerToken, verifySharedSecretToken, type TokenFailure } from '../identity/index.js';
-import { cookieValue } from '../http/index.js';
+import { extractBearerToken, handleAudienceAccepts, verifySharedSecretToken, type HandleAudiencePolicy, type TokenFailure } from '../identity/index.js';
+import { cookieValues } from '../http/index.js';
 import { IdentityRefusedError } from '../errors/index.js';
 import type { JWTPayload } from 'jose';
 import type { SessionData, SessionStore } from './sessions.js';
@@ -80,10 +80,14 @@ export interface IdentifyDeps {
    * the directory. Without it (PostgreSQL) every request reads afresh.
    */
   readonly generation?: (() => number) | undefined;
+  /** Which hosts a session handle's `aud` admits; without it, only the very host. */
+  readonly handleAudience?: HandleAudiencePolicy | undefined;
 }
 
 const REFRESH_MARGIN_MS = 60_000;
 const VERIFIED_CACHE_MAX = 10_000;
+/** Same-name session cookies looked at per request (a browser sends at most two). */
+const MAX_SESSION_COOKIES = 4;
 /** The skew verifySharedSecretToken allows on exp/nbf. */
 const TOKEN_SKEW_S = 60;
 
@@ -102,7 +106,8 @@ export class Identifier {
    */
   private readonly verified = new Map<string, JWTPayload>();
   /**
-   * Session callers by token, all computed while the store's generation was
+   * Session callers by host and token (the handle's audience is decided
+   * per host), all computed while the store's generation was
    * `callersGeneration`; emptied as soon as it moves. `from`..`until` is the
    * clock span in which nothing time-dependent in `fromToken` changes.
    */
@@ -135,12 +140,16 @@ export class Identifier {
       const r = await this.fromToken(bearer.token, host, routeNamespace);
       return { ...r, credential: 'bearer' };
     }
-    const cookie = cookieValue(req.headers.cookie, this.deps.cookieName);
-    if (cookie) {
+    // A host-only and a cookie_domain cookie of the same name may both
+    // arrive: the one issued for this host wins, whatever their order.
+    let first: IdentifyResult | undefined;
+    for (const cookie of cookieValues(req.headers.cookie, this.deps.cookieName).slice(0, MAX_SESSION_COOKIES)) {
+      if (!cookie) continue;
       const r = await this.fromToken(cookie, host, routeNamespace);
-      return { ...r, credential: 'cookie' };
+      if (r.caller || first === undefined) first = { ...r, credential: 'cookie' };
+      if (r.caller) break;
     }
-    return { caller: null, credential: 'none' };
+    return first ?? { caller: null, credential: 'none' };
   }
 
   /** A session handle, a service-account token or a route-scoped token. */
@@ -152,7 +161,7 @@ export class Identifier {
         this.callers.clear();
         this.callersGeneration = generation;
       }
-      const known = this.callers.get(token);
+      const known = this.callers.get(`${host}\u0000${token}`);
       if (known && known.from <= now && now < known.until) return { caller: known.caller };
     }
     const claims = await this.verifyCached(token, now);
@@ -161,6 +170,8 @@ export class Identifier {
       const rec = await this.deps.sessions.get(claims.jti);
       if (rec) {
         if (claims.sub !== undefined && claims.sub !== rec.data.userId) return { caller: null, failure: 'session-mismatch' };
+        // CONTRACT §4: a handle works only for the audience it was issued to.
+        if (!handleAudienceAccepts(this.deps.handleAudience, claims.aud, host)) return { caller: null, failure: 'session-audience-mismatch' };
         const s = await this.maybeRefresh(rec.data);
         if (!s) return { caller: null, failure: 'session-refresh-failed' };
         const key = `${s.id}:${rec.version}`;
@@ -169,7 +180,7 @@ export class Identifier {
           // Remembered only if nothing changed since the generation was read
           // (a refresh writes, and so does anyone else meanwhile).
           if (generation !== undefined && s === rec.data && this.callersGeneration === generation) {
-            this.rememberCaller(token, caller, now, Math.min(
+            this.rememberCaller(`${host}\u0000${token}`, caller, now, Math.min(
               typeof claims.exp === 'number' ? (claims.exp + TOKEN_SKEW_S) * 1000 : Infinity,
               s.expiresAt,
               rec.expiresAt ?? Infinity,
@@ -206,10 +217,10 @@ export class Identifier {
     return { caller: null, failure: typeof claims.jti === 'string' ? 'session-unknown' : 'token-unknown' };
   }
 
-  private rememberCaller(token: string, caller: Caller, from: number, until: number): void {
+  private rememberCaller(key: string, caller: Caller, from: number, until: number): void {
     if (!(until > from)) return;
     if (this.callers.size >= VERIFIED_CACHE_MAX) this.callers.delete(this.callers.keys().next().value as string);
-    this.callers.set(token, { caller, from, until });
+    this.callers.set(key, { caller, from, until });
   }
 
   /** Builds the caller for a session, applying impersonation. */

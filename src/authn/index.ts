@@ -1,7 +1,7 @@
 /**
  * Authentication: the OIDC relying party, sessions in the store, sealed
- * hand-off values, and working out who a request comes from (session
- * cookie or Pomerium bearer token).
+ * hand-off values bound to the browser that signed in, and working out
+ * who a request comes from (session cookie or Pomerium bearer token).
  */
 export { OidcClient, IdpError } from './oidc.js';
 export type { IdpTokens } from './oidc.js';
@@ -9,4 +9,5 @@ export { SessionStore, SESSION_TYPE, groupsFromClaims } from './sessions.js';
 export type { SessionData, Impersonation, IdpTokenSet } from './sessions.js';
 export { seal, unseal, deriveKey } from './seal.js';
 export { Identifier } from './identify.js';
+export { newSignInNonce, signInBinding, isSignInBinding, rememberSignInNonce, consumeSignInBinding, MAX_PENDING_SIGN_INS } from './binding.js';
 export type { Caller, Credential, IdentifyResult, TokenResolver, IdentityEnricher, EnrichContext, IdentifyDeps } from './identify.js';

@@ -187,6 +187,17 @@ export const GLOBAL_KEYS: GlobalTable = {
     description: 'SameSite attribute of the session cookie: `strict`, `lax` or `none`.',
     parse: (v, at) => asEnum(v, at, SAME_SITE, { caseInsensitive: true }), fallback: absent('lax'),
   },
+  cookieSecure: {
+    key: 'cookie_secure', type: 'boolean', default: '`true`', env: 'text',
+    description: 'Secure attribute of Limen\'s cookies, as in Pomerium: browsers send them over HTTPS only. Decided from the configured external URL (the route\'s `from`, `authenticate_service_url`), not from how the request reached Limen, so it holds behind a TLS-terminating load balancer with `insecure_server`; an `http://` URL never gets it (browsers would drop the cookie). `false` lets cookies travel in clear text; not allowed with `cookie_same_site: none`.',
+    parse: (v, at, ctx) => {
+      const secure = asBool(v, at);
+      // Browsers drop SameSite=None cookies that are not Secure.
+      if (!secure && ctx.value('cookieSameSite') === 'none') fail(at, 'cannot be false while cookie_same_site is none (browsers refuse SameSite=None cookies without Secure)');
+      return secure;
+    },
+    fallback: absent(true),
+  },
   cookieHttpOnly: {
     key: 'cookie_http_only', type: 'boolean', default: '`true`', env: 'text',
     description: 'HttpOnly attribute of the session cookie.',

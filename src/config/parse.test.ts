@@ -62,6 +62,7 @@ describe('defaults (CONTRACT §1)', () => {
     ['cookieDomain', undefined],
     ['cookieSameSite', 'lax'],
     ['cookieHttpOnly', true],
+    ['cookieSecure', true],
     ['cookieExpireMs', 14 * 3_600_000],
     ['signingKeys', []],
     ['jwtClaimsHeaders', {}],

@@ -107,6 +107,8 @@ export interface Config {
   readonly cookieDomain: string | undefined;
   readonly cookieSameSite: SameSite;
   readonly cookieHttpOnly: boolean;
+  /** Secure on cookies for https external URLs (Pomerium's `cookie_secure`, default true). */
+  readonly cookieSecure: boolean;
   /** Cookie and session lifetime in ms, default 14h. */
   readonly cookieExpireMs: number;
   /** PEM text of each configured signing key, in order; empty = derive. */

@@ -7,4 +7,6 @@ export { newRequestId, prefersHtml, wantsJson, sendError, sendJson, sendHtml, se
 export type { ErrorPage, Banner } from './respond.js';
 export { cookieValue, removeCookies, serializeCookie, parseHostHeader, normalizeIp, clientIp } from './request.js';
 export type { CookieOptions } from './request.js';
+export { cookieValues, setCookieBaseName } from './cookies.js';
+export { readUrlEncodedForm } from './form.js';
 export { clientCertificate, parseSubjectAltName } from './client-cert.js';

@@ -7,5 +7,5 @@ export { deriveSigningKeyPem, signingKeyFromPem, loadKeySet, jwksDocument } from
 export type { SigningKey, KeySet, JwksDocument } from './keys.js';
 export { AssertionSigner, verifyCarriedAssertion, ASSERTION_TTL_S } from './assertion.js';
 export type { AssertionIdentity, AssertionOptions, CarriedAssertionFailure } from './assertion.js';
-export { signSessionHandle, verifySharedSecretToken, extractBearerToken, MAX_TOKEN_BYTES } from './tokens.js';
-export type { SessionHandle, TokenFailure, BearerSource } from './tokens.js';
+export { signSessionHandle, verifySharedSecretToken, extractBearerToken, MAX_TOKEN_BYTES, sessionHandleAudience, handleAudienceAccepts, sharedCookieDomain } from './tokens.js';
+export type { SessionHandle, TokenFailure, BearerSource, HandleAudiencePolicy } from './tokens.js';

@@ -23,6 +23,44 @@ export async function signSessionHandle(h: SessionHandle & { iss: string; aud: s
 }
 
 /**
+ * Who a session handle may be presented to (CONTRACT §4: a handle is valid
+ * only for the audience it was issued to). Browsers scope cookies by host,
+ * or by `cookie_domain` when it is set, so that is the audience a route
+ * host's handle gets; the authenticate host's own handle is always for that
+ * host alone, so no route host's cookie (or a copy of it sent as
+ * `Authorization: Pomerium ...`) reaches the admin API.
+ */
+export interface HandleAudiencePolicy {
+  /** Lower-case host of `authenticate_service_url`. */
+  readonly authHost: string | undefined;
+  /** `cookie_domain`, lower-case, with or without its leading dot. */
+  readonly cookieDomain: string | undefined;
+}
+
+/** The cookie domain without its leading dot, when `host` lies within it (and is not the authenticate host). */
+export function sharedCookieDomain(p: HandleAudiencePolicy | undefined, host: string): string | undefined {
+  const d = p?.cookieDomain?.replace(/^\./, '');
+  if (!d || host === p?.authHost) return undefined;
+  return host === d || host.endsWith(`.${d}`) ? d : undefined;
+}
+
+/** The `aud` of a session handle issued on `host` (lower-case, no port). */
+export function sessionHandleAudience(p: HandleAudiencePolicy | undefined, host: string): string {
+  return sharedCookieDomain(p, host) ?? host;
+}
+
+/**
+ * True when a verified handle's `aud` admits a request to `host`: it names
+ * that host, or the cookie domain `host` lies within. Any other shape
+ * (missing, a list, another host) is refused.
+ */
+export function handleAudienceAccepts(p: HandleAudiencePolicy | undefined, aud: unknown, host: string): boolean {
+  if (typeof aud !== 'string' || aud === '') return false;
+  const a = aud.toLowerCase();
+  return a === host || a === sharedCookieDomain(p, host);
+}
+
+/**
  * Verifies an HS256 token signed with `shared_secret` (session handles,
  * service-account tokens, route-scoped CLI tokens). Guarantees: HS256 only,
  * signature checked in constant time by jose, `exp`/`nbf` enforced with no

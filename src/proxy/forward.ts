@@ -125,6 +125,8 @@ export interface ForwardRequest {
   readonly hostFromUpstream: boolean;
   readonly requestId: string;
   readonly now: () => number;
+  /** Cookie names only Limen may set; an upstream's Set-Cookie for them is dropped. */
+  readonly ownCookies: ReadonlySet<string>;
 }
 
 const RETRYABLE_CONNECT = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
@@ -189,7 +191,7 @@ export function forward(f: ForwardRequest): Promise<{ status: number; upstream: 
         onResponseStart(_c, statusCode, upstreamHeaders) {
           if (statusCode < 200) return; // 1xx: informational, the real answer follows
           status = statusCode;
-          res.writeHead(statusCode, buildResponseHeaders(upstreamHeaders, route, f.requestId));
+          res.writeHead(statusCode, buildResponseHeaders(upstreamHeaders, route, f.requestId, f.ownCookies));
         },
         onResponseData(c, chunk) {
           if (!res.write(chunk) && !res.destroyed) {

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { RouteConfig } from '../config/index.js';
-import { removeCookies } from '../http/index.js';
+import { removeCookies, setCookieBaseName } from '../http/index.js';
 
 // RFC 9110 §7.6.1 hop-by-hop fields, plus the legacy Proxy-Connection and
 // the proxy credentials meant for this hop only.
@@ -112,13 +112,17 @@ function hasKeyCaseInsensitive(map: Readonly<Record<string, string>>, lower: str
 }
 
 /**
- * Response headers for the client: hop-by-hop fields dropped, then
+ * Response headers for the client: hop-by-hop fields dropped; every
+ * `Set-Cookie` for a cookie Limen owns (`ownCookies`, in any case, and
+ * their `__Host-`/`__Secure-` variants) dropped, so an upstream can neither
+ * plant a session (login CSRF) nor clear or shadow one; then
  * `set_response_headers` applied. Returns a flat [name, value, ...] list.
  */
 export function buildResponseHeaders(
   headers: Readonly<Record<string, string | string[] | undefined>>,
   route: RouteConfig,
   requestId: string,
+  ownCookies: ReadonlySet<string>,
 ): string[] {
   const out: string[] = [];
   const connectionTokens = connectionListed(typeof headers.connection === 'string' ? headers.connection : undefined);
@@ -127,6 +131,11 @@ export function buildResponseHeaders(
     const v = headers[name];
     if (v === undefined || HOP_BY_HOP.has(name) || connectionTokens?.has(name)) continue;
     if (hasKeyCaseInsensitive(set, name)) continue;
+    if (name === 'set-cookie') {
+      const own = new Set([...ownCookies].map((c) => c.toLowerCase()));
+      for (const one of Array.isArray(v) ? v : [v]) if (!own.has(setCookieBaseName(one))) out.push(name, one);
+      continue;
+    }
     if (Array.isArray(v)) for (const one of v) out.push(name, one);
     else out.push(name, v);
   }

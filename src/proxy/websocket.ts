@@ -117,11 +117,12 @@ export interface TunnelEvents {
  * the client writes afterwards is ever read as a request; a `101` for
  * anything else closes both sides. The handshake wait is bounded by the
  * route timeout; the tunnel itself has none (CONTRACT §1).
+ * Upstream `Set-Cookie` for `ownCookies` is dropped from either answer.
  * Returns a handle that closes the tunnel (continuous re-evaluation).
  */
 export function tunnelUpgrade(
   req: IncomingMessage, client: Duplex, res: ServerResponse, head: Buffer, route: RouteConfig, upstream: Upstream,
-  headers: string[], requestId: string, events: TunnelEvents,
+  headers: string[], requestId: string, events: TunnelEvents, ownCookies: ReadonlySet<string>,
 ): { close(): void } {
   const url = upstream.url;
   const https = url.protocol === 'https:';
@@ -167,7 +168,7 @@ export function tunnelUpgrade(
       client.off('close', onClientGone);
       // From here on the socket carries the tunnel, not an HTTP response.
       res.detachSocket(client as Socket);
-      const out = buildResponseHeaders(upRes.headers, route, requestId);
+      const out = buildResponseHeaders(upRes.headers, route, requestId, ownCookies);
       let lines = 'HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: websocket\r\n';
       for (let i = 0; i < out.length; i += 2) lines += `${out[i]}: ${out[i + 1]}\r\n`;
       client.write(`${lines}\r\n`);
@@ -195,7 +196,7 @@ export function tunnelUpgrade(
     once(() => {
       // Not a switch: an ordinary answer. Relayed as such on a closing
       // connection; whatever the client sent or sends next is discarded.
-      res.writeHead(status, buildResponseHeaders(upRes.headers, route, requestId));
+      res.writeHead(status, buildResponseHeaders(upRes.headers, route, requestId, ownCookies));
       upRes.pipe(res);
       upRes.once('error', () => client.destroy());
       res.once('finish', () => upReq.destroy());

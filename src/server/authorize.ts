@@ -2,9 +2,10 @@ import { describeReason, type Decision, type PolicyInput } from '../authz/index.
 import type { Caller, IdentifyResult } from '../authn/index.js';
 import { verifyCarriedAssertion } from '../identity/index.js';
 import type { TableRoute } from '../proxy/index.js';
-import { clientCertificate, prefersHtml, sendRedirect } from '../http/index.js';
+import { clientCertificate, prefersHtml } from '../http/index.js';
 import type { RouteRuntime } from './runtime.js';
 import { fail, impersonationBanner, requestUrl, type RequestContext } from './context.js';
+import { redirectToBoundSignIn } from './sign-in.js';
 
 /** Builds the pure policy input from a request (the adapter of STYLE.md). */
 export function policyInput(ctx: RequestContext, caller: Caller | null, records?: PolicyInput['records']): PolicyInput {
@@ -31,10 +32,7 @@ export function policyInput(ctx: RequestContext, caller: Caller | null, records?
  */
 export function redirectToSignIn(ctx: RequestContext, bearer: boolean): boolean {
   if (bearer || !ctx.rt.authOrigin || !prefersHtml(ctx.req.headers.accept)) return false;
-  const signIn = new URL('/.pomerium/sign_in', ctx.rt.authOrigin);
-  signIn.searchParams.set('pomerium_redirect_uri', requestUrl(ctx));
-  sendRedirect(ctx.res, signIn.href, { 'x-request-id': ctx.requestId });
-  return true;
+  return redirectToBoundSignIn(ctx, new URL(requestUrl(ctx)));
 }
 
 /** The outcome of authorizing one request. */

@@ -8,6 +8,7 @@ import type { Runtime } from './runtime.js';
 import type { AdminEndpoint } from './admin.js';
 import { createHmac } from 'node:crypto';
 import { sendError, STATUS_TITLES, type Banner, type ErrorPage } from '../http/index.js';
+import { requestOrigin } from './origins.js';
 
 /** Long-lived services shared across config reloads. */
 export interface Services {
@@ -80,7 +81,12 @@ export function dashboardCsrfToken(ctx: RequestContext, sessionId: string): stri
   return createHmac('sha256', ctx.rt.csrfKey).update(`dashboard:${sessionId}`).digest('base64url');
 }
 
-/** The full URL the client asked for. */
+/** The CSRF token of the sign-out forms: HMAC-SHA256 of the session id under a key from `cookie_secret`. */
+export function signOutCsrfToken(ctx: RequestContext, sessionId: string): string {
+  return createHmac('sha256', ctx.rt.csrfKey).update(`sign-out:${sessionId}`).digest('base64url');
+}
+
+/** The full URL the client asked for, with the scheme of its configured origin (not the socket's). */
 export function requestUrl(ctx: RequestContext): string {
-  return `${ctx.proto}://${ctx.hostHeader}${ctx.req.url ?? '/'}`;
+  return `${requestOrigin(ctx)}${ctx.req.url ?? '/'}`;
 }

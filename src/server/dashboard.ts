@@ -9,7 +9,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Caller, Impersonation, SessionData } from '../authn/index.js';
 import { escapeHtml, htmlLayout, sendHtml, sendJson, sendRedirect, wantsJson } from '../http/index.js';
-import { dashboardCsrfToken, fail, impersonationBanner, type RequestContext } from './context.js';
+import { dashboardCsrfToken, fail, impersonationBanner, signOutCsrfToken, type RequestContext } from './context.js';
+import { requestOrigin } from './origins.js';
 import { findUserByIdOrEmail } from '../accounts/index.js';
 
 /** The `/.pomerium/user` JSON document. */
@@ -69,7 +70,7 @@ export function renderDashboard(ctx: RequestContext, c: Caller): void {
   const claims = escapeHtml(JSON.stringify(c.policy.claims, null, 2));
   let actions = '';
   if (c.session) {
-    actions += `<form method="post" action="/.pomerium/sign_out"><button type="submit">Sign out</button></form>`;
+    actions += `<form method="post" action="/.pomerium/sign_out" id="sign-out"><input type="hidden" name="csrf" value="${signOutCsrfToken(ctx, c.session.id)}"><button type="submit">Sign out</button></form>`;
     // While impersonating, the banner carries the one "Stop impersonating" button.
     if (!c.impersonator && isAdministrator(ctx.rt.config.administrators, c)) {
       actions += `<h2>Impersonate</h2><p class="muted">See what another user sees. Their policies apply to you until you stop, sign out or your session refreshes; it is recorded in the audit log.</p>
@@ -133,7 +134,7 @@ export async function handleDashboardPost(ctx: RequestContext, c: Caller): Promi
     return;
   }
   const action = form.get('action');
-  const back = `${ctx.proto}://${ctx.hostHeader}/.pomerium/`;
+  const back = `${requestOrigin(ctx)}/.pomerium/`;
   if (action === 'stop_impersonating') {
     if (s.impersonation) {
       await ctx.svc.sessions.save({ ...s, impersonation: undefined });

@@ -199,6 +199,7 @@ async function proxyRequest(ctx: RequestContext, r: TableRoute<RouteRuntime>): P
       hostFromUpstream: !c.preserveHostHeader,
       requestId: ctx.requestId,
       now: ctx.svc.now,
+      ownCookies: ctx.rt.limenCookies,
     });
   } catch (e) {
     if (e instanceof UpstreamError) {
@@ -268,7 +269,7 @@ export async function handleUpgrade(live: Live, svc: Services, req: IncomingMess
           ? 'The upstream did not switch to the websocket protocol as asked.'
           : reason === 'upstream-timeout' ? 'The upstream did not answer in time.' : 'The upstream could not be reached.', { reasons: [reason] });
       },
-    });
+    }, ctx.rt.limenCookies);
   } catch (e) {
     svc.logger.error('upgrade failed', { requestId, error: (e as Error)?.message });
     if (!res.headersSent) fail(ctx, 500, 'Something went wrong inside Limen. Quote the request id when reporting it.');

@@ -185,6 +185,7 @@ async function startOnStore(opts: StartOptions, config: Config, now: () => numbe
     tokenResolvers: opts.tokenResolvers?.(svc, () => current) ?? [],
     enrich: opts.enrich?.(svc),
     generation: () => store.changeGeneration(),
+    handleAudience: { authHost: rt.authHost, cookieDomain: rt.config.cookieDomain },
     onRefreshFailed: (s, reason) => audit.emit({ kind: 'refresh_failed', userId: s.userId, email: s.email, details: { session_id: s.id, reason } }),
     onRefreshed: (before, after) => {
       // CONTRACT §4: a refresh ends impersonation; the audit trail says so.

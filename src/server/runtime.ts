@@ -3,6 +3,7 @@ import { compileRoutePolicy, type CompiledPolicy } from '../authz/index.js';
 import { AssertionSigner, jwksDocument, loadKeySet, type JwksDocument, type KeySet } from '../identity/index.js';
 import { RouteTable, UpstreamSelector, type TableRoute } from '../proxy/index.js';
 import { OidcClient, deriveKey } from '../authn/index.js';
+import { signInNonceCookieName } from './sign-in.js';
 
 /** Per-route state compiled once per config load. */
 export interface RouteRuntime {
@@ -30,7 +31,7 @@ export interface Runtime {
   readonly csrfKey: Uint8Array;
   /** Seals IdP tokens at rest. */
   readonly tokenKey: Uint8Array;
-  /** Cookies that never reach an upstream: the session cookie and its CSRF cookie. */
+  /** Cookies that never reach an upstream, and that no upstream may set: the session, CSRF and sign-in nonce cookies. */
   readonly limenCookies: ReadonlySet<string>;
   /** Lower-case header name → claim, for `jwt_claims_headers`. */
   readonly claimHeaders: readonly (readonly [string, string])[];
@@ -63,7 +64,7 @@ export async function buildRuntime(config: Config, now: () => number): Promise<R
     handoffKey: deriveKey(config.sharedSecret, 'handoff'),
     csrfKey: deriveKey(config.cookieSecret, 'csrf'),
     tokenKey: deriveKey(config.sharedSecret, 'session-tokens'),
-    limenCookies: new Set([config.cookieName, `${config.cookieName}_csrf`]),
+    limenCookies: new Set([config.cookieName, `${config.cookieName}_csrf`, signInNonceCookieName(config)]),
     claimHeaders: Object.entries(config.jwtClaimsHeaders).map(([h, c]) => [h.toLowerCase(), c] as const),
   });
 }
