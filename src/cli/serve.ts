@@ -40,7 +40,10 @@ Options:
       logger.info('limen listening', { url: running.url, routes: config.routes.length, config: values.config });
       const w = watchConfig(values.config, (next) => {
         running.reload(next).catch((e: Error) => logger.error('config reload failed; keeping the running config', { error: e.message }));
-      }, (err) => logger.error('config reload failed; keeping the running config', { key: err.key, error: err.message }), io.env);
+      }, (err) => {
+        running.reloadFailed(); // observe: limen_config_reloads_total{result="failure"}
+        logger.error('config reload failed; keeping the running config', { key: err.key, error: err.message });
+      }, io.env);
       stopWatch = () => w.close();
     } else {
       const port = values.port === undefined ? 8080 : Number(values.port);

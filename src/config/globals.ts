@@ -14,6 +14,7 @@ import {
 import { asNamespaces, ROOT_NAMESPACE } from './namespaces.js';
 import { asRoutes } from './routes.js';
 import { asBase64Secret, asSigningKeys } from './secrets.js';
+import { OBSERVABILITY_KEYS } from './observability.js';
 import { referenceOf, type KeyReference, type KeySpec, type KeyTable } from './table.js';
 
 /**
@@ -267,6 +268,7 @@ export const GLOBAL_KEYS: GlobalTable = {
     description: 'Log verbosity: `debug`, `info`, `warn` or `error`.',
     parse: (v, at) => asEnum(v, at, LOG_LEVELS, { caseInsensitive: true }), fallback: absent('info'),
   },
+  ...OBSERVABILITY_KEYS,
   timeoutReadMs: {
     key: 'timeout_read', type: 'duration', default: '`30s`', env: 'text',
     description: 'Longest time to read a whole client request; `0` for none.',

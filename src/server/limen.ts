@@ -16,6 +16,8 @@ import { newRequestId } from '../http/index.js';
 import { buildRuntime, type Runtime } from './runtime.js';
 import { handleRequest, handleUpgrade, type Live } from './handler.js';
 import type { Services } from './context.js';
+import { createObserver, Health, lineDestination, measuredStore, startListeners, type ObservabilityListeners } from '../observe/index.js';
+import type { DestinationStream } from 'pino';
 
 export interface StartOptions {
   readonly config: Config;
@@ -33,6 +35,8 @@ export interface StartOptions {
   readonly websocketRecheckMs?: number;
   /** Whether a service-account caller holds the admin role. */
   readonly isServiceAccountAdmin?: (c: Caller) => boolean;
+  /** Where access and authorize log lines go; default standard output, or `logger` when one is given. */
+  readonly accessLogDestination?: DestinationStream;
 }
 
 /** A running Limen: its URL, a reload entry point, and close. */
@@ -43,6 +47,10 @@ export interface RunningLimen {
   runtime(): Runtime;
   /** Applies a new config to new requests; throws (keeping the old one) if it is invalid. */
   reload(config: Config): Promise<void>;
+  /** Counts a reload that failed before reaching `reload` (the file did not parse). */
+  reloadFailed(): void;
+  /** The metrics and health listeners (issue 12); closed by `close()`, closable on their own to join a drain. */
+  readonly observability: ObservabilityListeners;
   close(): Promise<void>;
 }
 
@@ -52,7 +60,13 @@ export async function startLimen(opts: StartOptions): Promise<RunningLimen> {
   const now = opts.now ?? Date.now;
   const logger = opts.logger ?? createLogger(config.logLevel);
   const rt0 = await buildRuntime(config, now);
-  const rawStore = opts.store ?? await openStoreWithRetry({
+  // observe (issue 12): metrics, access log, tracing; the store is timed below the read cache.
+  const observer = await createObserver({
+    config,
+    destination: opts.accessLogDestination ?? (opts.logger ? lineDestination((l) => opts.logger!.record(JSON.parse(l) as Record<string, unknown>)) : undefined),
+  });
+  const metrics = observer.metrics;
+  const rawStore = measuredStore(opts.store ?? await openStoreWithRetry({
     type: config.databrokerStorageType, connectionString: config.databrokerStorageConnectionString,
     poolSize: config.databrokerStoragePoolSize, queryTimeoutMs: config.databrokerStorageQueryTimeoutMs,
     freshnessBoundMs: config.databrokerStorageMaxStalenessMs,
@@ -60,7 +74,7 @@ export async function startLimen(opts: StartOptions): Promise<RunningLimen> {
     onListenerError: (err) => logger.warn('store change notifications interrupted; reconnecting', { error: describeError(err) }),
   }, (err, attempt, delayMs) => {
     logger.error('store unavailable; retrying', { error: err.message, attempt, retryInMs: delayMs });
-  });
+  }), observer);
   // Records read on every request are cached: exactly invalidated on memory
   // and SQLite, within databroker_storage_max_staleness on PostgreSQL (see
   // ReadCachingStore), which says when it stops and starts trusting itself.
@@ -80,6 +94,10 @@ export async function startLimen(opts: StartOptions): Promise<RunningLimen> {
   const audit = new AuditLog({
     store, logger, retentionMs: config.auditRetentionMs, now,
     lease: () => store.tryLease('audit-retention', replicaName, 2 * 3_600_000, now()),
+    onEvent: metrics ? (e) => { // observe: sign-ins from the audit trail
+      if (e.kind === 'sign_in') metrics.signIns.inc();
+      else if (e.kind === 'sign_in_failed') metrics.signInFailures.labels(/^[A-Za-z0-9_-]{1,64}$/.test(String(e.details.reason)) ? String(e.details.reason) : 'other').inc();
+    } : undefined,
   });
   const adminEndpoints: AdminEndpoint[] = [];
   let current: Runtime = rt0;
@@ -89,6 +107,7 @@ export async function startLimen(opts: StartOptions): Promise<RunningLimen> {
     websocketRecheckMs: opts.websocketRecheckMs ?? 60_000,
     isServiceAccountAdmin: opts.isServiceAccountAdmin ?? (() => false),
     dispatchers: new DispatcherPool(),
+    observer,
     onSignIn: (s) => {
       void upsertUserFromClaims(store, { id: s.userId, email: s.email, name: s.name, groups: s.groups }, now()).catch(() => undefined);
     },
@@ -103,8 +122,9 @@ export async function startLimen(opts: StartOptions): Promise<RunningLimen> {
     tokenResolvers: opts.tokenResolvers?.(svc, () => current) ?? [],
     enrich: opts.enrich?.(svc),
     generation: () => store.changeGeneration(),
-    onRefreshFailed: (s, reason) => audit.emit({ kind: 'refresh_failed', userId: s.userId, email: s.email, details: { session_id: s.id, reason } }),
+    onRefreshFailed: (s, reason) => (metrics?.sessionRefreshes.labels('failure').inc(), audit.emit({ kind: 'refresh_failed', userId: s.userId, email: s.email, details: { session_id: s.id, reason } })),
     onRefreshed: (before, after) => {
+      metrics?.sessionRefreshes.labels('success').inc(); // observe
       // CONTRACT §4: a refresh ends impersonation; the audit trail says so.
       if (before.impersonation && !after.impersonation) {
         audit.emit({ kind: 'impersonate_stop', userId: before.impersonation.user, email: before.impersonation.email, actor: before.email || before.userId, details: { session_id: before.id, reason: 'session-refreshed' } });
@@ -137,20 +157,61 @@ export async function startLimen(opts: StartOptions): Promise<RunningLimen> {
     server.listen(config.address.port, config.address.host || undefined, () => { server.off('error', reject); resolve(); });
   });
   const port = (server.address() as AddressInfo).port;
+  // observe (issue 12): health and metrics listeners, and what they read at probe/scrape time.
+  const health = new Health({
+    probeStore: () => rawStore.get('limen_health', 'probe'),
+    discoverIdp: () => live.rt.oidc?.ready(),
+  });
+  health.markConfigLoaded();
+  health.markListenersUp(true);
+  metrics?.configLoaded(true, now());
+  let sessionsCount: { at: number; n: Promise<number> } | undefined;
+  metrics?.setSources({
+    audit: () => audit.stats(),
+    cache: store instanceof ReadCachingStore ? () => ({ hits: store.hits, misses: store.misses }) : undefined,
+    idpErrors: () => (live.rt.oidc ? { client: live.rt.oidc, counts: live.rt.oidc.errors } : undefined),
+    activeSessions: () => {
+      if (!sessionsCount || now() - sessionsCount.at >= 60_000) {
+        sessionsCount = { at: now(), n: rawStore.list('session', undefined, now()).then((l) => l.length) };
+      }
+      return sessionsCount.n;
+    },
+  });
+  const reloadFailed = (): void => {
+    metrics?.configReloads.labels('failure').inc();
+    metrics?.configLoaded(false, now());
+  };
+  let observability: ObservabilityListeners;
+  try {
+    observability = await startListeners({
+      metricsAddress: config.metricsAddress, healthAddress: config.healthCheckAddr, metrics, health,
+      basicAuth: config.metricsBasicAuth,
+      onError: (what, e) => logger.error(what, { error: (e as Error)?.message }),
+    });
+  } catch (e) {
+    server.close();
+    throw e;
+  }
+
   const host = config.address.host || '127.0.0.1';
   const url = `${config.insecureServer ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 
   return {
-    url, port, services: svc,
+    url, port, services: svc, observability,
     runtime: () => live.rt,
+    reloadFailed,
     async reload(next: Config): Promise<void> {
-      const rt = await buildRuntime(next, now);
+      let rt: Runtime;
+      try { rt = await buildRuntime(next, now); } catch (e) { reloadFailed(); throw e; } // observe
+      metrics?.configReloads.labels('success').inc(); // observe
+      metrics?.configLoaded(true, now()); // observe
       current = rt;
       live.identifier = makeIdentifier(rt);
       live.rt = rt;
       logger.info('config reloaded', { routes: next.routes.length });
     },
     async close(): Promise<void> {
+      health.markListenersUp(false); // observe: /readyz fails from here on
       // Stop accepting, let requests in flight finish for up to 2 s, then cut the rest.
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => { for (const s of sockets) s.destroy(); }, 2000);
@@ -160,6 +221,9 @@ export async function startLimen(opts: StartOptions): Promise<RunningLimen> {
       upkeep.stop();
       await audit.close();
       await svc.dispatchers.close();
+      await observability.close(); // observe
+      await observer.tracer?.close(); // observe
+      observer.accessLog?.flush(); // observe
       if (!opts.store) await store.close();
       else store.detach();
     },
