@@ -255,12 +255,12 @@ export const GLOBAL_KEYS: GlobalTable = {
   },
   metricsAddress: {
     key: 'metrics_address', type: 'address', default: 'off', env: 'text',
-    description: 'Listen address for Prometheus metrics.',
+    description: 'Listen address for Prometheus metrics (`GET /metrics`); see docs/operations.md.',
     parse: (v, at) => { asAddress(v, at); return asString(v, at); }, fallback: absent(undefined),
   },
   healthCheckAddr: {
     key: 'health_check_addr', type: 'address', default: 'off', env: 'text',
-    description: 'Listen address for a separate health-check server.',
+    description: 'Listen address for health checks: `/startupz`, `/readyz`, `/healthz` (JSON with named checks); `limen health` asks it.',
     parse: (v, at) => { asAddress(v, at); return asString(v, at); }, fallback: absent(undefined),
   },
   logLevel: {
