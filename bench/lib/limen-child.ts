@@ -17,7 +17,8 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import type { RunningLimen } from '../../src/server/index.js';
 import { AuditSwitchStore } from './audit-switch-store.js';
-import type { AuditStoreSwitch, AuditStoreSwitched, ChildFailed, LimenStart, ProfileStarted, ProfileStop, ProfileWritten, Ready } from './messages.js';
+import pino from 'pino';
+import type { AuditStoreSwitch, AuditStoreSwitched, ChildFailed, LimenStart, ObserveSwitch, ObserveSwitched, ProfileStarted, ProfileStop, ProfileWritten, Ready } from './messages.js';
 
 /** A module of the build, typed as its source. */
 async function built<T>(path: string): Promise<T> {
@@ -38,6 +39,8 @@ const modules = Promise.all([
 let limen: RunningLimen | undefined;
 let store: AuditSwitchStore | undefined;
 let profiler: Session | undefined;
+/** Observability on (metrics recorded, access and authorize lines written) and off: two configs and the metrics to put back. */
+let observe: { on: import('../../src/config/index.js').Config; off: import('../../src/config/index.js').Config; metrics: unknown } | undefined;
 
 async function start(m: LimenStart): Promise<Ready> {
   const [{ parseConfig }, { startLimen }, { openStore }, { createLogger }, { extensions }] = await modules;
@@ -49,8 +52,16 @@ async function start(m: LimenStart): Promise<Ready> {
   limen = await startLimen({
     config, store,
     logger: createLogger('info', () => {}),
+    // Access lines are really written (pino, asynchronously), to /dev/null.
+    accessLogDestination: pino.destination({ dest: '/dev/null', sync: false }),
     ...extensions,
   });
+  observe = {
+    on: config,
+    off: parseConfig({ ...m.config, metrics_address: undefined, access_log_fields: [], authorize_log_fields: [] }, {}),
+    metrics: limen.services.observer?.metrics,
+  };
+  await switchObserve({ type: 'observe', on: false });
   return { type: 'ready', url: limen.url, port: limen.port };
 }
 
@@ -60,6 +71,14 @@ async function switchAuditStore(m: AuditStoreSwitch): Promise<AuditStoreSwitched
   await limen.services.audit.flush();
   store.writeAudit = m.write;
   return { type: 'audit-store-set', write: m.write };
+}
+
+/** Same process, same route: metrics recorded or not, access/authorize fields as configured or none (a reload). */
+async function switchObserve(m: ObserveSwitch): Promise<ObserveSwitched> {
+  if (!limen || !observe || !limen.services.observer) throw new Error('Limen is not running');
+  await limen.reload(m.on ? observe.on : observe.off);
+  limen.services.observer.metrics = (m.on ? observe.metrics : undefined) as typeof limen.services.observer.metrics;
+  return { type: 'observe-set', on: m.on };
 }
 
 async function startProfile(): Promise<ProfileStarted> {
@@ -86,7 +105,7 @@ async function stop(): Promise<void> {
   process.exit(0);
 }
 
-type Incoming = LimenStart | AuditStoreSwitch | { type: 'profile-start' } | ProfileStop | { type: 'stop' };
+type Incoming = LimenStart | AuditStoreSwitch | ObserveSwitch | { type: 'profile-start' } | ProfileStop | { type: 'stop' };
 
 process.on('message', (m: Incoming) => {
   const reply = (p: Promise<object>): void => {
@@ -98,6 +117,7 @@ process.on('message', (m: Incoming) => {
   switch (m.type) {
     case 'start': reply(start(m)); break;
     case 'audit-store': reply(switchAuditStore(m)); break;
+    case 'observe': reply(switchObserve(m)); break;
     case 'profile-start': reply(startProfile()); break;
     case 'profile-stop': reply(stopProfile(m)); break;
     case 'stop': void stop(); break;

@@ -135,7 +135,8 @@ export interface ObserverOptions {
 
 /** Starts Observations; holds the metrics, the access log and the tracer for the process. */
 export class Observer {
-  readonly metrics: Metrics | undefined;
+  /** Undefined while metrics are off; the benchmark switches it to compare on and off in one process. */
+  metrics: Metrics | undefined;
   readonly accessLog: AccessLog | undefined;
   readonly tracer: Tracer | undefined;
 
