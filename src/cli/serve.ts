@@ -2,6 +2,7 @@ import { loadConfigFile, watchConfig, type Config } from '../config/index.js';
 import { createLogger } from '../log/index.js';
 import { startLimen, startQuickstart, type RunningLimen } from '../server/index.js';
 import { extensions } from './extensions.js';
+import { stdoutDestination } from '../observe/index.js';
 import { parseFlags, type CliIo, type Command } from './args.js';
 
 export const serveCommand: Command = {
@@ -36,7 +37,7 @@ Options:
     if (values.config) {
       const config: Config = loadConfigFile(values.config, io.env);
       const logger = createLogger(config.logLevel);
-      running = await startLimen({ config, logger, ...extensions });
+      running = await startLimen({ config, logger, accessLogDestination: stdoutDestination(), ...extensions }); // observe: access lines straight to stdout (pino)
       logger.info('limen listening', { url: running.url, routes: config.routes.length, config: values.config });
       const w = watchConfig(values.config, (next) => {
         running.reload(next).catch((e: Error) => logger.error('config reload failed; keeping the running config', { error: e.message }));
