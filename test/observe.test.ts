@@ -7,6 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { CookieJar, closeHttpAgents, request, scriptedLogin } from './support/index.js';
 import { COOKIE_SECRET, SHARED_SECRET, startStack, type Stack } from './stack.js';
 import { parseMetrics, sample } from './observe-support.js';
@@ -14,6 +15,16 @@ import { Metrics } from '../src/observe/index.js';
 import { runCli } from './support/index.js';
 
 const JSON_ACCEPT = { accept: 'application/json' };
+
+/** The line is written when the server side of the response closes, which may be just after the client has it all. */
+async function lineFor(lines: string[], msg: string, requestId: string | undefined): Promise<Record<string, unknown> | undefined> {
+  const end = Date.now() + 10_000;
+  for (;;) {
+    const line = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === msg && l['request-id'] === requestId);
+    if (line || Date.now() > end) return line;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 const AUTH = `Basic ${Buffer.from('prom:s3cret-pw').toString('base64')}`;
 
 describe('observability: metrics, health, access log', () => {
@@ -21,7 +32,18 @@ describe('observability: metrics, health, access log', () => {
   const lines: string[] = [];
   let metricsUrl: string;
   let healthUrl: string;
+  /** Waits until every request sent so far has been recorded (each writes its access line after its metrics). */
+  const settle = async () => {
+    let n = -1;
+    for (let i = 0; i < 200; i++) {
+      const now = lines.filter((l) => l.includes('"msg":"http-request"')).length;
+      if (now === n) return;
+      n = now;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
   const scrape = async () => {
+    await settle();
     const r = await request(`${metricsUrl}/metrics`, { headers: { authorization: AUTH } });
     assert.equal(r.status, 200);
     return parseMetrics(r.text());
@@ -90,7 +112,8 @@ describe('observability: metrics, health, access log', () => {
     assert.equal(d(before, mid, 'limen_upstream_duration_seconds_count', { route: 'staff' }), 1, 'refused requests never reach the upstream; the sign-in\'s return to the page does');
     assert.ok(d(before, after, 'limen_request_duration_seconds_sum', { route: 'public' }) > 0);
     assert.equal(d(before, after, 'limen_authorize_decisions_total', { route: 'public', result: 'allow' }), 4);
-    assert.equal(d(before, mid, 'limen_authorize_decisions_total', { route: 'staff', result: 'login', reason: 'user-unauthenticated' }), 2);
+    assert.equal(d(before, mid, 'limen_authorize_decisions_total', { route: 'staff', result: 'login', reason: 'user-unauthenticated' }), 3, 'two 401s and the browser sent to sign-in');
+    assert.equal(d(before, mid, 'limen_http_requests_total', { route: 'staff', method: 'GET', status_class: '3xx' }), 1, 'the browser sent to sign-in');
     assert.equal(d(mid, after, 'limen_authorize_decisions_total', { route: 'staff', result: 'allow', reason: 'domain-ok' }), 4);
     assert.equal(d(mid, after, 'limen_authorize_decisions_total', { route: 'http://closed.localhost:' + s.port, result: 'deny' }), 1);
     assert.equal(d(before, after, 'limen_sign_ins_total'), 1);
@@ -113,8 +136,7 @@ describe('observability: metrics, health, access log', () => {
     const r = await request(`${s.origin('public')}/logged/path?pomerium_jwt=SECRETJWT&page=2`, { headers: { ...JSON_ACCEPT, 'user-agent': 'observe-test', referer: 'http://x.localhost/cb?code=SECRETCODE' } });
     const id = r.header('x-request-id');
     assert.match(id ?? '', /^[0-9a-f]{24}$/);
-    await new Promise((res) => setImmediate(res));
-    const line = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'http-request' && l['request-id'] === id);
+    const line = await lineFor(lines, 'http-request', id);
     assert.ok(line, 'access line for the request');
     assert.equal(line.method, 'GET');
     assert.equal(line.authority, `public.localhost:${s.port}`);
@@ -130,9 +152,9 @@ describe('observability: metrics, health, access log', () => {
     assert.ok((line.size as number) > 0);
     assert.match(String(line['upstream-cluster']), /^http:\/\/127\.0\.0\.1:\d+$/);
     const refused = await request(`${s.origin('staff')}/`, { headers: JSON_ACCEPT });
-    await new Promise((res) => setImmediate(res));
     const rid = refused.header('x-request-id');
-    const auth = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'authorize check' && l['request-id'] === rid);
+    const auth = await lineFor(lines, 'authorize check', rid);
+    assert.ok(await lineFor(lines, 'http-request', rid), 'access line of the refused request, same id');
     assert.ok(auth, 'authorize line');
     assert.equal(auth.allow, false);
     assert.deepEqual(auth['allow-why-false'], ['user-unauthenticated']);
@@ -160,8 +182,8 @@ describe('observability: metrics, health, access log', () => {
     const jar = new CookieJar();
     await scriptedLogin(`${s.origin('staff')}/`, 'grace@example.com', { jar });
     await request(`${s.origin('staff')}/c?access_token=SECRETQ`, { jar, headers: { ...JSON_ACCEPT, authorization: 'Bearer Pomerium-SECRETBEARER' } });
-    await request(`${s.origin('public')}/`, { headers: { 'x-pomerium-authorization': 'SECRETXPA', cookie: '_pomerium=SECRETCOOKIE; other=1' } });
-    await new Promise((res) => setImmediate(res));
+    const last = await request(`${s.origin('public')}/`, { headers: { 'x-pomerium-authorization': 'SECRETXPA', cookie: '_pomerium=SECRETCOOKIE; other=1' } });
+    assert.ok(await lineFor(lines, 'http-request', last.header('x-request-id')));
     const cookies = jar.all().map((c) => c.value).filter((v) => v.length >= 16);
     assert.ok(cookies.length > 0);
     const secrets = [SHARED_SECRET, COOKIE_SECRET, s.clientSecret, 's3cret-pw', 'SECRETQ', 'SECRETBEARER', 'SECRETXPA', 'SECRETCOOKIE', 'SECRETJWT', 'SECRETCODE', ...cookies];
@@ -172,6 +194,12 @@ describe('observability: metrics, health, access log', () => {
       for (const secret of secrets) assert.ok(!l.includes(secret), `log line leaks a secret: ${l.slice(0, 300)}`);
     }
     assert.ok(lines.some((l) => l.includes('"cookie":"[redacted]"')), 'the cookie header was asked for and redacted');
+  });
+
+  test('with tracing off, the OpenTelemetry SDK is never loaded', () => {
+    // The SDK is CommonJS: once imported it sits in the require cache (test/tracing.test.ts loads it, this file must not).
+    const cache = createRequire(import.meta.url).cache;
+    assert.deepEqual(Object.keys(cache).filter((k) => /@opentelemetry\/(sdk-trace|exporter-trace|otlp)/.test(k)), []);
   });
 });
 

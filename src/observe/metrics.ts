@@ -129,7 +129,7 @@ export class Metrics {
     this.configReloadTime = new Gauge({ name: 'limen_config_last_reload_success_timestamp_seconds', help: 'Unix time of the last successful config load or reload.', registers });
     this.configReloadOk = new Gauge({ name: 'limen_config_last_reload_success', help: '1 if the last config reload succeeded, 0 if it failed (the old config is still in use).', registers });
     new Gauge({
-      name: 'limen_active_sessions', help: 'Sessions in the store (counted at most once a minute).', registers,
+      name: 'limen_active_sessions', help: 'Sessions in the store (recounted per scrape, at most as often as 20 times the count\'s own duration, at least once a minute).', registers,
       async collect() { if (self.sources.activeSessions) this.set(await self.sources.activeSessions()); },
     });
     new Gauge({

@@ -165,14 +165,17 @@ export async function startLimen(opts: StartOptions): Promise<RunningLimen> {
   health.markConfigLoaded();
   health.markListenersUp(true);
   metrics?.configLoaded(true, now());
-  let sessionsCount: { at: number; n: Promise<number> } | undefined;
+  // Counting sessions reads them all: recounted per scrape, but no more often than 20× the last count's own time (at most once a minute).
+  let sessionsCount: { at: number; n: Promise<number>; tookMs: number } | undefined;
   metrics?.setSources({
     audit: () => audit.stats(),
     cache: store instanceof ReadCachingStore ? () => ({ hits: store.hits, misses: store.misses }) : undefined,
     idpErrors: () => (live.rt.oidc ? { client: live.rt.oidc, counts: live.rt.oidc.errors } : undefined),
     activeSessions: () => {
-      if (!sessionsCount || now() - sessionsCount.at >= 60_000) {
-        sessionsCount = { at: now(), n: rawStore.list('session', undefined, now()).then((l) => l.length) };
+      if (!sessionsCount || Date.now() - sessionsCount.at >= Math.min(60_000, 20 * sessionsCount.tookMs)) {
+        const t0 = Date.now();
+        const c = { at: t0, tookMs: 60_000, n: rawStore.list('session', undefined, now()).then((l) => { c.tookMs = Date.now() - t0; return l.length; }) };
+        sessionsCount = c;
       }
       return sessionsCount.n;
     },
