@@ -40,7 +40,7 @@ let limen: RunningLimen | undefined;
 let store: AuditSwitchStore | undefined;
 let profiler: Session | undefined;
 /** Observability on (metrics recorded, access and authorize lines written) and off: two configs and the metrics to put back. */
-let observe: { on: import('../../src/config/index.js').Config; off: import('../../src/config/index.js').Config; metrics: unknown } | undefined;
+let observe: { metrics: unknown; accessLog: unknown } | undefined;
 
 async function start(m: LimenStart): Promise<Ready> {
   const [{ parseConfig }, { startLimen }, { openStore }, { createLogger }, { extensions }] = await modules;
@@ -56,11 +56,7 @@ async function start(m: LimenStart): Promise<Ready> {
     accessLogDestination: pino.destination({ dest: '/dev/null', sync: false }),
     ...extensions,
   });
-  observe = {
-    on: config,
-    off: parseConfig({ ...m.config, metrics_address: undefined, access_log_fields: [], authorize_log_fields: [] }, {}),
-    metrics: limen.services.observer?.metrics,
-  };
+  observe = { metrics: limen.services.observer?.metrics, accessLog: limen.services.observer?.accessLog };
   await switchObserve({ type: 'observe', on: false });
   return { type: 'ready', url: limen.url, port: limen.port };
 }
@@ -73,11 +69,16 @@ async function switchAuditStore(m: AuditStoreSwitch): Promise<AuditStoreSwitched
   return { type: 'audit-store-set', write: m.write };
 }
 
-/** Same process, same route: metrics recorded or not, access/authorize fields as configured or none (a reload). */
+/**
+ * Same process, same route, same runtime: metrics recorded and access and
+ * authorize lines written, or neither (no Observation is made). A switch,
+ * not a reload, so both sides run on equally warm code and caches.
+ */
 async function switchObserve(m: ObserveSwitch): Promise<ObserveSwitched> {
   if (!limen || !observe || !limen.services.observer) throw new Error('Limen is not running');
-  await limen.reload(m.on ? observe.on : observe.off);
-  limen.services.observer.metrics = (m.on ? observe.metrics : undefined) as typeof limen.services.observer.metrics;
+  const o = limen.services.observer;
+  o.metrics = (m.on ? observe.metrics : undefined) as typeof o.metrics;
+  o.accessLog = (m.on ? observe.accessLog : undefined) as typeof o.accessLog;
   return { type: 'observe-set', on: m.on };
 }
 

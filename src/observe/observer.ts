@@ -135,9 +135,9 @@ export interface ObserverOptions {
 
 /** Starts Observations; holds the metrics, the access log and the tracer for the process. */
 export class Observer {
-  /** Undefined while metrics are off; the benchmark switches it to compare on and off in one process. */
+  /** Undefined while metrics are off; the benchmark switches it (and `accessLog`) to compare on and off in one process. */
   metrics: Metrics | undefined;
-  readonly accessLog: AccessLog | undefined;
+  accessLog: AccessLog | undefined;
   readonly tracer: Tracer | undefined;
 
   constructor(o: ObserverOptions) {
