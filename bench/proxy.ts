@@ -24,7 +24,7 @@ import { parseArgs } from 'node:util';
 import type { ChildProcess } from 'node:child_process';
 import { startDevIdp, type DevIdp } from '../src/devidp/index.js';
 import { CookieJar, closeHttpAgents, request, scriptedLogin } from '../test/support/index.js';
-import { ECHO_PATH, MINIMAL_BODY, type AuditStoreSwitched, type FloorStart, type LimenStart, type ProfileStarted, type ProfileWritten, type Ready, type StoreKind, type UpstreamKind } from './lib/messages.js';
+import { ECHO_PATH, MINIMAL_BODY, type ObserveSwitched, type AuditStoreSwitched, type FloorStart, type LimenStart, type ProfileStarted, type ProfileWritten, type Ready, type StoreKind, type UpstreamKind } from './lib/messages.js';
 import { startNginx, type RunningNginx } from './lib/nginx.js';
 import { forkTs, freePort, killAll, nextMessage, REPO_ROOT, stopChild } from './lib/processes.js';
 import { cpuMs, processAndChildren, procAvailable } from './lib/cpu.js';
@@ -155,6 +155,8 @@ function limenConfig(port: number, idp: DevIdp, clientSecret: string, upstreamUr
     databroker_storage_type: store === 'sqlite' ? 'file' : 'memory',
     ...(store === 'sqlite' ? { databroker_storage_connection_string: sqlitePath } : {}),
     jwt_claims_headers: ['email', 'groups'],
+    // Observability (issue 12): on only for the "metrics + access log" target, switched in the same process.
+    metrics_address: '127.0.0.1:0',
     routes: [
       { name: 'public', from: `http://public.localhost:${port}`, to: upstreamUrl, allow_public_unauthenticated_access: true },
       { name: 'signed', from: `http://signed.localhost:${port}`, to: upstreamUrl, allow_any_authenticated_user: true, pass_identity_headers: true },
@@ -213,6 +215,8 @@ interface Target {
   readonly pids: () => readonly number[];
   /** For Limen targets: whether the audit log's batches are stored during this target's runs. */
   readonly auditWrites?: boolean;
+  /** For Limen targets: metrics and access/authorize logs on (tracing stays off). */
+  readonly observe?: boolean;
 }
 
 async function main(): Promise<void> {
@@ -285,6 +289,15 @@ async function main(): Promise<void> {
     auditWrites = write;
   };
 
+  let observeOn = false;
+  const setObserve = async (on: boolean): Promise<void> => {
+    if (on === observeOn) return;
+    const done = nextMessage<ObserveSwitched>(limen.child, 'observe-set');
+    limen.child.send({ type: 'observe', on });
+    await done;
+    observeOn = on;
+  };
+
   const limenUrl = `http://127.0.0.1:${limen.port}/`;
   const publicLoad: LoadTarget = { url: limenUrl, headers: { Host: limen.publicHost } };
   const signedLoad: LoadTarget = { url: limenUrl, headers: { Host: limen.signedHost, Cookie: `${COOKIE_NAME}=${cookie}` } };
@@ -297,11 +310,12 @@ async function main(): Promise<void> {
     { key: 'nginx', pids: nginxPids, label: `${nginx.version}, 1 worker`, load: { url: `${nginx.url}/`, headers: {} } },
     { key: 'floor', process: 'floor', pids: pidsOf(floorChild.pid), label: 'bare Node.js proxy (the floor)', load: { url: `${floor.url}/`, headers: {} } },
     { key: 'public', process: 'limen', auditWrites: true, pids: pidsOf(limen.child.pid), label: 'Limen public route, audit on', load: publicLoad },
+    { key: 'signedObserved', process: 'limen', auditWrites: true, observe: true, pids: pidsOf(limen.child.pid), label: 'Limen signed-in + identity headers, audit on, metrics + access log on', load: signedLoad },
     { key: 'signed', process: 'limen', auditWrites: true, pids: pidsOf(limen.child.pid), label: 'Limen signed-in + identity headers, audit on', load: signedLoad },
     { key: 'signedNoAudit', process: 'limen', auditWrites: false, pids: pidsOf(limen.child.pid), label: 'Limen signed-in + identity headers, audit off', load: signedLoad },
     { key: 'publicNoAudit', process: 'limen', auditWrites: false, pids: pidsOf(limen.child.pid), label: 'Limen public route, audit off', load: publicLoad },
   ];
-  for (const t of targets) await verify(t);
+  for (const t of targets) { await setObserve(t.observe === true); await verify(t); }
 
   // Round r runs the targets forwards when r is even and backwards when it
   // is odd (A B C, C B A): a machine that speeds up or slows down during the
@@ -320,6 +334,7 @@ async function main(): Promise<void> {
       log(`round ${round + 1}/${o.rounds}, ${t.label}: ${warmup > 0 ? `${warmup} s warm-up, ` : ''}${segmentSec} s measured`);
       try {
         if (t.auditWrites !== undefined) await setAuditWrites(t.auditWrites);
+        if (t.process === 'limen') await setObserve(t.observe === true);
         if (warmup > 0) await runLoad(t.load, warmup);
         const pids = t.pids();
         const cpuBefore = cpuMs(pids);
@@ -372,11 +387,24 @@ async function main(): Promise<void> {
     formatTable(rows),
     '',
     formatGoals(rows, evaluateGoals(rows)),
+    observeLine(rows),
     ...profiles.flatMap((p) => ['', p]),
     '',
     `total ${((Date.now() - started) / 1000).toFixed(0)} s`,
   ];
   process.stdout.write(out.join('\n') + '\n');
+}
+
+/** Issue 12: the signed-in route with metrics and access log on vs both off, same process, tracing off. */
+function observeLine(rows: readonly Row[]): string {
+  const on = rows.find((r) => r.key === 'signedObserved')?.result;
+  const off = rows.find((r) => r.key === 'signed')?.result;
+  if (!on || !off || on.non2xx > 0 || off.non2xx > 0) return 'metrics + access log on vs off (signed-in): not measured';
+  const ratio = on.requestsPerSec / off.requestsPerSec;
+  const cpuOn = rows.find((r) => r.key === 'signedObserved')?.cpuUsPerRequest;
+  const cpuOff = rows.find((r) => r.key === 'signed')?.cpuUsPerRequest;
+  const cpu = cpuOn !== undefined && cpuOff !== undefined ? `; CPU/req on/off ${(cpuOn / cpuOff).toFixed(3)}x` : '';
+  return `metrics + access log on vs off (signed-in, tracing off): ${ratio.toFixed(3)}x  (on ${on.requestsPerSec.toFixed(0)} req/s, off ${off.requestsPerSec.toFixed(0)} req/s${cpu}) ${ratio >= 0.95 ? '[met: within 5%]' : '[NOT met: target within 5%]'}`;
 }
 
 process.on('exit', () => killAll('SIGTERM'));

@@ -11,6 +11,7 @@ import { startLimen, type RunningLimen, type StartOptions } from '../src/server/
 import { MemoryStore, type Store } from '../src/store/index.js';
 import { createLogger, type Logger } from '../src/log/index.js';
 import { extensions } from '../src/cli/extensions.js';
+import { lineDestination } from '../src/observe/index.js';
 
 /** A port that was free a moment ago (the OS hands out a fresh one each time). */
 export async function freePort(): Promise<number> {
@@ -49,6 +50,8 @@ export interface Stack {
   readonly authOrigin: string;
   readonly upstreamUrl: string;
   readonly idpUrl: string;
+  /** The IdP client secret Limen was given (for the no-secrets-in-logs checks). */
+  readonly clientSecret: string;
   readonly store: Store;
   readonly logger: Logger;
   /** `http://<name>.localhost:PORT` */
@@ -101,13 +104,15 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   const store = o.store ?? new MemoryStore();
   const limen = await startLimen({
     config, store, logger,
+    // Access and authorize lines join the collected log lines (and stay off the test's stdout).
+    accessLogDestination: lineDestination((l) => { lines?.push(l); }),
     ...(o.now ? { now: o.now } : {}),
     ...(o.websocketRecheckMs ? { websocketRecheckMs: o.websocketRecheckMs } : {}),
     ...extensions,
     ...o.extend,
   });
   return {
-    limen, config, port, authOrigin, store, logger,
+    limen, config, port, authOrigin, store, logger, clientSecret,
     upstreamUrl: upstream.url,
     idpUrl: idp.url,
     origin: (name) => `http://${name}.localhost:${port}`,

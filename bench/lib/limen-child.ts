@@ -17,7 +17,8 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import type { RunningLimen } from '../../src/server/index.js';
 import { AuditSwitchStore } from './audit-switch-store.js';
-import type { AuditStoreSwitch, AuditStoreSwitched, ChildFailed, LimenStart, ProfileStarted, ProfileStop, ProfileWritten, Ready } from './messages.js';
+import pino from 'pino';
+import type { AuditStoreSwitch, AuditStoreSwitched, ChildFailed, LimenStart, ObserveSwitch, ObserveSwitched, ProfileStarted, ProfileStop, ProfileWritten, Ready } from './messages.js';
 
 /** A module of the build, typed as its source. */
 async function built<T>(path: string): Promise<T> {
@@ -38,6 +39,8 @@ const modules = Promise.all([
 let limen: RunningLimen | undefined;
 let store: AuditSwitchStore | undefined;
 let profiler: Session | undefined;
+/** Observability on (metrics recorded, access and authorize lines written) and off: two configs and the metrics to put back. */
+let observe: { metrics: unknown; accessLog: unknown } | undefined;
 
 async function start(m: LimenStart): Promise<Ready> {
   const [{ parseConfig }, { startLimen }, { openStore }, { createLogger }, { extensions }] = await modules;
@@ -49,8 +52,12 @@ async function start(m: LimenStart): Promise<Ready> {
   limen = await startLimen({
     config, store,
     logger: createLogger('info', () => {}),
+    // Access lines are really written (pino, asynchronously), to /dev/null.
+    accessLogDestination: pino.destination({ dest: '/dev/null', sync: false }),
     ...extensions,
   });
+  observe = { metrics: limen.services.observer?.metrics, accessLog: limen.services.observer?.accessLog };
+  await switchObserve({ type: 'observe', on: false });
   return { type: 'ready', url: limen.url, port: limen.port };
 }
 
@@ -60,6 +67,19 @@ async function switchAuditStore(m: AuditStoreSwitch): Promise<AuditStoreSwitched
   await limen.services.audit.flush();
   store.writeAudit = m.write;
   return { type: 'audit-store-set', write: m.write };
+}
+
+/**
+ * Same process, same route, same runtime: metrics recorded and access and
+ * authorize lines written, or neither (no Observation is made). A switch,
+ * not a reload, so both sides run on equally warm code and caches.
+ */
+async function switchObserve(m: ObserveSwitch): Promise<ObserveSwitched> {
+  if (!limen || !observe || !limen.services.observer) throw new Error('Limen is not running');
+  const o = limen.services.observer;
+  o.metrics = (m.on ? observe.metrics : undefined) as typeof o.metrics;
+  o.accessLog = (m.on ? observe.accessLog : undefined) as typeof o.accessLog;
+  return { type: 'observe-set', on: m.on };
 }
 
 async function startProfile(): Promise<ProfileStarted> {
@@ -86,7 +106,7 @@ async function stop(): Promise<void> {
   process.exit(0);
 }
 
-type Incoming = LimenStart | AuditStoreSwitch | { type: 'profile-start' } | ProfileStop | { type: 'stop' };
+type Incoming = LimenStart | AuditStoreSwitch | ObserveSwitch | { type: 'profile-start' } | ProfileStop | { type: 'stop' };
 
 process.on('message', (m: Incoming) => {
   const reply = (p: Promise<object>): void => {
@@ -98,6 +118,7 @@ process.on('message', (m: Incoming) => {
   switch (m.type) {
     case 'start': reply(start(m)); break;
     case 'audit-store': reply(switchAuditStore(m)); break;
+    case 'observe': reply(switchObserve(m)); break;
     case 'profile-start': reply(startProfile()); break;
     case 'profile-stop': reply(stopProfile(m)); break;
     case 'stop': void stop(); break;

@@ -33,6 +33,17 @@ export interface AuditStoreSwitch {
   readonly write: boolean;
 }
 
+/** Metrics and the access/authorize log on or off (issue 12), in the same process. */
+export interface ObserveSwitch {
+  readonly type: 'observe';
+  readonly on: boolean;
+}
+
+export interface ObserveSwitched {
+  readonly type: 'observe-set';
+  readonly on: boolean;
+}
+
 export interface AuditStoreSwitched {
   readonly type: 'audit-store-set';
   readonly write: boolean;

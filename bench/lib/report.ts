@@ -5,7 +5,7 @@
  */
 import type { LoadResult } from './wrk.js';
 
-export type TargetKey = 'direct' | 'nginx' | 'floor' | 'public' | 'signed' | 'publicNoAudit' | 'signedNoAudit';
+export type TargetKey = 'direct' | 'nginx' | 'floor' | 'public' | 'signed' | 'publicNoAudit' | 'signedNoAudit' | 'signedObserved';
 
 export interface Row {
   readonly key: TargetKey;
@@ -83,7 +83,7 @@ function ratioText(r: number | undefined): string {
 }
 
 /** Each Limen row's "x Limen public" base: the public route of the same Limen (audit on or off). */
-const PUBLIC_OF: Partial<Record<TargetKey, TargetKey>> = { public: 'public', signed: 'public', publicNoAudit: 'publicNoAudit', signedNoAudit: 'publicNoAudit' };
+const PUBLIC_OF: Partial<Record<TargetKey, TargetKey>> = { public: 'public', signed: 'public', publicNoAudit: 'publicNoAudit', signedNoAudit: 'publicNoAudit', signedObserved: 'public' };
 
 function cpuText(us: number | undefined): string {
   return us === undefined ? '-' : `${us.toFixed(us < 10 ? 1 : 0)}us`;

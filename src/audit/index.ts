@@ -52,6 +52,8 @@ export interface AuditOptions {
    * lease held by one replica at a time. Default: always.
    */
   readonly lease?: () => Promise<boolean>;
+  /** Sees every recorded event (the metrics count sign-ins from it). */
+  readonly onEvent?: (e: AuditEvent) => void;
 }
 
 // Event ids: unique across replicas (a random per-process prefix) and cheap
@@ -125,6 +127,7 @@ export class AuditLog implements AuditSink {
   private record(e: AuditEvent): void {
     if (e.id === undefined) (e as { id?: string }).id = newAuditEventId();
     if (this.opts.logLines !== false) this.opts.logger.record(logLine(e));
+    this.opts.onEvent?.(e);
     if (this.pending() >= (this.opts.maxPending ?? 100_000)) {
       this.dropped++;
       return;
@@ -135,6 +138,11 @@ export class AuditLog implements AuditSink {
       this.timer = setTimeout(() => { void this.flush(); }, this.opts.flushIntervalMs ?? 250);
       this.timer.unref();
     }
+  }
+
+  /** Events waiting or being written, and events dropped since start (metrics). */
+  stats(): { queued: number; dropped: number } {
+    return { queued: this.pending(), dropped: this.droppedTotal + this.dropped };
   }
 
   /**

@@ -26,6 +26,8 @@ export class IdpError extends LimenError {
  */
 export class OidcClient {
   private discovered: Promise<oidc.Configuration> | undefined;
+  /** Failures by operation since this client was made (read by the metrics). */
+  readonly errors = { discovery: 0, exchange: 0, refresh: 0 };
 
   constructor(
     private readonly cfg: Pick<Config, 'idpProviderUrl' | 'idpClientId' | 'idpClientSecret' | 'idpScopes' | 'idpRequestParams'>,
@@ -42,10 +44,16 @@ export class OidcClient {
         timeout: 10,
       }).catch((e: unknown) => {
         this.discovered = undefined;
+        this.errors.discovery++;
         throw new IdpError('ERR_IDP_DISCOVERY', 'identity provider discovery failed', { message: (e as Error).message });
       });
     }
     return this.discovered;
+  }
+
+  /** Resolves once discovery has succeeded (the readiness check); rejects with IdpError. */
+  async ready(): Promise<void> {
+    await this.configuration();
   }
 
   /** Starts sign-in: the IdP authorization URL for this state, nonce and PKCE verifier. */
@@ -76,6 +84,7 @@ export class OidcClient {
         idTokenExpected: true,
       });
     } catch (e) {
+      this.errors.exchange++;
       throw new IdpError('ERR_IDP_CODE_EXCHANGE', 'the identity provider did not accept the sign-in', { message: (e as Error).message });
     }
     return this.collect(c, tokens, undefined);
@@ -88,6 +97,7 @@ export class OidcClient {
     try {
       tokens = await oidc.refreshTokenGrant(c, refreshToken);
     } catch (e) {
+      this.errors.refresh++;
       throw new IdpError('ERR_IDP_REFRESH', 'the identity provider refused to refresh the session', { message: (e as Error).message });
     }
     const t = await this.collect(c, tokens, previousClaims);

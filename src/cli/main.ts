@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { processIo, UsageError, type CliIo, type Command } from './args.js';
 import { serveCommand } from './serve.js';
+import { healthCommand } from './health.js';
 import { configCheckCommand } from './config-check.js';
 import { accountsCommands } from './commands-accounts.js';
 import { directoryCommands } from './commands-directory.js';
@@ -13,7 +14,7 @@ import { policyCommands } from './commands-policy.js';
 import { identityCommands } from './commands-identity.js';
 
 const COMMANDS: readonly Command[] = [
-  serveCommand, configCheckCommand,
+  serveCommand, healthCommand, configCheckCommand,
   ...policyCommands, ...identityCommands, ...accountsCommands, ...directoryCommands,
 ];
 

@@ -2,7 +2,8 @@ import { errorDetail, loadConfigFile, watchConfig, type Config } from '../config
 import { createLogger, type Logger } from '../log/index.js';
 import { startLimen, startQuickstart, type RunningLimen } from '../server/index.js';
 import { extensions } from './extensions.js';
-import { parseFlags, type CliIo, type Command } from './args.js';
+import { parseFlags, UsageError, type CliIo, type Command } from './args.js';
+import { stdoutDestination } from '../observe/index.js';
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -34,10 +35,13 @@ Options:
       data: { type: 'string' },
     });
     if (values.help) { io.stdout(this.usage + '\n'); return 0; }
+    if (values.config !== undefined && (values.port !== undefined || values.data !== undefined)) {
+      throw new UsageError(`${values.port !== undefined ? '--port' : '--data'} is for the quickstart; with --config, set address (or ADDRESS) and the store in the config`);
+    }
     let port = 8080;
     if (values.config === undefined && values.port !== undefined) {
       port = Number(values.port);
-      if (!Number.isInteger(port) || port < 1 || port > 65535) { io.stderr(`--port: expected a port number, got "${values.port}"\n`); return 2; }
+      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--port: expected a port number, got "${values.port}"`);
     }
     // Start-up failures (an invalid config, a port in use) throw: every
     // part started so far is closed again, and the CLI prints one line and
@@ -60,11 +64,12 @@ interface Served {
 async function serveConfigFile(path: string, io: CliIo): Promise<Served> {
   const config: Config = loadConfigFile(path, io.env);
   const logger = createLogger(config.logLevel);
-  const running: RunningLimen = await startLimen({ config, logger, ...extensions });
+  const running: RunningLimen = await startLimen({ config, logger, accessLogDestination: stdoutDestination(), ...extensions }); // observe: access lines straight to stdout (pino)
   logger.info('limen listening', { url: running.url, routes: config.routes.length, config: path });
   const watcher = watchConfig(path, (next) => {
     running.reload(next).catch((e: Error) => logger.error('config reload failed; keeping the running config', { error: e.message }));
   }, (err) => {
+    running.reloadFailed(); // observe: limen_config_reloads_total{result="failure"}
     const detail = errorDetail(err);
     logger.error('config reload failed; keeping the running config', { key: err.key, ...(detail?.line !== undefined ? { line: detail.line } : {}), error: err.message });
   }, io.env);

@@ -14,6 +14,7 @@ import {
 import { asNamespaces, ROOT_NAMESPACE } from './namespaces.js';
 import { asRoutes } from './routes.js';
 import { asBase64Secret, asSigningKeys } from './secrets.js';
+import { OBSERVABILITY_KEYS } from './observability.js';
 import { referenceOf, type KeyReference, type KeySpec, type KeyTable } from './table.js';
 
 /**
@@ -284,12 +285,12 @@ export const GLOBAL_KEYS: GlobalTable = {
   },
   metricsAddress: {
     key: 'metrics_address', type: 'address', default: 'off', env: 'text',
-    description: 'Listen address for Prometheus metrics.',
+    description: 'Listen address for Prometheus metrics (`GET /metrics`); see docs/operations.md.',
     parse: (v, at) => { asAddress(v, at); return asString(v, at); }, fallback: absent(undefined),
   },
   healthCheckAddr: {
     key: 'health_check_addr', type: 'address', default: 'off', env: 'text',
-    description: 'Listen address for a separate health-check server.',
+    description: 'Listen address for health checks: `/startupz`, `/readyz`, `/healthz` (JSON with named checks); `limen health` asks it.',
     parse: (v, at) => { asAddress(v, at); return asString(v, at); }, fallback: absent(undefined),
   },
   logLevel: {
@@ -297,6 +298,7 @@ export const GLOBAL_KEYS: GlobalTable = {
     description: 'Log verbosity: `debug`, `info`, `warn` or `error`.',
     parse: (v, at) => asEnum(v, at, LOG_LEVELS, { caseInsensitive: true }), fallback: absent('info'),
   },
+  ...OBSERVABILITY_KEYS,
   timeoutReadMs: {
     key: 'timeout_read', type: 'duration', default: '`30s`', env: 'text',
     description: 'Longest time to read a whole client request; `0` for none.',

@@ -5,7 +5,8 @@
  */
 
 export type {
-  Config, DownstreamMtlsConfig, IdpProvider, LogLevel, NamespaceConfig, PathPattern, PolicyDocument, RouteConfig,
+  AccessLogField, AuthorizeLogField, Config, DownstreamMtlsConfig, IdpProvider, LogLevel, NamespaceConfig, OtlpProtocol, PathPattern, PolicyDocument, RouteConfig,
+  TracesSampler,
   SameSite, StorageType, Upstream,
 } from './types.js';
 export type { ConfigErrorDetail, ConfigPath } from './check.js';
@@ -16,6 +17,7 @@ export type { ConfigWatcher, LoadOptions, WatchOptions } from './file.js';
 export { parseConfig } from './parse.js';
 export { loadConfigFile, locateInYaml, parseConfigText, watchConfig, yamlLocator } from './file.js';
 export { configReference } from './globals.js';
+export { ACCESS_LOG_FIELDS, AUTHORIZE_LOG_FIELDS } from './observability.js';
 export { routeReference } from './routes.js';
 export { parseDuration } from './duration.js';
 export { errorDetail } from './check.js';

@@ -15,6 +15,23 @@ export type SameSite = 'strict' | 'lax' | 'none';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
+/** Pomerium's access log fields (plus Limen's `ip`, `user`, `email`, `route-id`), or `headers.<lower-case name>`. */
+export type AccessLogField =
+  | 'authority' | 'client-certificate' | 'cluster-stat-name' | 'duration' | 'forwarded-for' | 'ip' | 'method'
+  | 'path' | 'query' | 'referer' | 'request-id' | 'response-code' | 'response-code-details' | 'size'
+  | 'upstream-cluster' | 'user-agent' | 'user' | 'email' | 'route-id';
+
+/** Pomerium's authorize log fields that Limen fills, or `headers.<lower-case name>`. */
+export type AuthorizeLogField =
+  | 'check-request-id' | 'cluster-stat-name' | 'email' | 'headers' | 'host' | 'id-token-claims'
+  | 'impersonate-email' | 'impersonate-session-id' | 'impersonate-user-id' | 'ip' | 'method' | 'path' | 'query'
+  | 'removed-groups-count' | 'request-id' | 'route-id' | 'service-account-id' | 'session-id' | 'user';
+
+export type OtlpProtocol = 'http/protobuf' | 'http/json';
+
+export type TracesSampler =
+  | 'always_on' | 'always_off' | 'traceidratio' | 'parentbased_always_on' | 'parentbased_always_off' | 'parentbased_traceidratio';
+
 /** A raw PPL document as written in config (a rule object or a list of rules). */
 export type PolicyDocument = unknown;
 
@@ -135,6 +152,26 @@ export interface Config {
   readonly metricsAddress: string | undefined;
   readonly healthCheckAddr: string | undefined;
   readonly logLevel: LogLevel;
+  // Observability (issue 12): see src/config/observability.ts.
+  readonly metricsBasicAuth: { readonly user: string; readonly password: string } | undefined;
+  readonly accessLogFields: readonly (AccessLogField | `headers.${string}`)[];
+  readonly authorizeLogFields: readonly (AuthorizeLogField | `headers.${string}`)[];
+  readonly otelExporterOtlpEndpoint: string | undefined;
+  readonly otelExporterOtlpTracesEndpoint: string | undefined;
+  readonly otelTracesExporter: 'none' | 'otlp';
+  readonly otelExporterOtlpProtocol: OtlpProtocol;
+  readonly otelExporterOtlpTracesProtocol: OtlpProtocol;
+  readonly otelExporterOtlpHeaders: Readonly<Record<string, string>>;
+  readonly otelExporterOtlpTracesHeaders: Readonly<Record<string, string>>;
+  readonly otelExporterOtlpTimeoutMs: number;
+  readonly otelExporterOtlpTracesTimeoutMs: number;
+  readonly otelTracesSampler: TracesSampler;
+  readonly otelTracesSamplerArg: number;
+  readonly otelServiceName: string;
+  readonly otelResourceAttributes: Readonly<Record<string, string>>;
+  readonly otelBspScheduleDelayMs: number;
+  readonly otelBspMaxExportBatchSize: number;
+  readonly otelAttributeValueLengthLimit: number;
   readonly timeoutReadMs: number;
   readonly timeoutWriteMs: number;
   readonly timeoutIdleMs: number;

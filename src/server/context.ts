@@ -4,6 +4,7 @@ import type { Identifier, SessionStore, SessionData, Caller } from '../authn/ind
 import type { Logger } from '../log/index.js';
 import type { DispatcherPool } from '../proxy/index.js';
 import type { Store } from '../store/index.js';
+import type { Observer } from '../observe/index.js';
 import type { Runtime } from './runtime.js';
 import type { AdminEndpoint } from './admin.js';
 import { createHmac } from 'node:crypto';
@@ -26,6 +27,8 @@ export interface Services {
   readonly websocketRecheckMs: number;
   /** True for a service account granted the admin role. */
   readonly isServiceAccountAdmin: (c: Caller) => boolean;
+  /** Metrics, access log and traces (issue 12); absent in tests that build Services by hand. */
+  readonly observer?: Observer | undefined;
 }
 
 /** One request's view of the world: fixed at its start. */

@@ -12,6 +12,7 @@ import type { Runtime, RouteRuntime } from './runtime.js';
 import { fail, impersonationBanner, type RequestContext, type Services } from './context.js';
 import { identityHeaders, policyInput, respondToDecision, type Authorization } from './authorize.js';
 import { handleAuthenticateHost, handleRouteHostEndpoints } from './endpoints.js';
+import { observationOf } from '../observe/index.js';
 
 /** The current runtime and identifier; swapped atomically on reload. */
 export interface Live {
@@ -29,6 +30,7 @@ export interface Live {
 export async function handleRequest(live: Live, svc: Services, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const requestId = newRequestId();
   const { rt, identifier } = live;
+  svc.observer?.begin(req, res, requestId, rt.config); // observe: metrics, access log, span (written when res closes)
   const ctx0 = baseContext(rt, svc, identifier, req, res, requestId);
   if (typeof ctx0 === 'string') {
     sendError(req, res, { status: 400, title: 'Bad Request', message: ctx0, requestId, reasons: ['bad-request'] });
@@ -108,10 +110,14 @@ async function route(ctx: RequestContext): Promise<void> {
 
 /** Identifies the caller and evaluates the route's policy. Does no response I/O. */
 export async function authorize(ctx: RequestContext, r: TableRoute<RouteRuntime>): Promise<Authorization> {
+  const identifySpan = observationOf(ctx.res)?.phase('limen.identify'); // observe
   const who = await ctx.identifier.identify(ctx.req, ctx.host, r.config.namespace);
+  identifySpan?.end(); // observe
   const records = r.compiled.policy.recordLookups.length > 0 ? await preloadRecords(ctx, r, who.caller) : undefined;
   const input = policyInput(ctx, who.caller, records);
+  const policySpan = observationOf(ctx.res)?.phase('limen.policy'); // observe
   let decision = evaluate(r.compiled.policy, input, ctx.svc.now());
+  policySpan?.end(); // observe
   // downstream_mtls enforcement policy_with_default_deny: a request without
   // a valid client certificate is denied whatever the route allows.
   const cert = input.request.clientCertificate;
@@ -174,11 +180,15 @@ function auditDecision(ctx: RequestContext, r: TableRoute<RouteRuntime>, a: Auth
 
 async function proxyRequest(ctx: RequestContext, r: TableRoute<RouteRuntime>): Promise<void> {
   const a = await authorize(ctx, r);
+  const obs = observationOf(ctx.res); // observe
+  obs?.decided(r.config, a.decision.result, a.decision.reasons, a.who.caller ?? a.who.outOfScope ?? null, ctx.ip); // observe
   if (!respondToDecision(ctx, r, a)) {
     auditDecision(ctx, r, a);
     return;
   }
+  const signSpan = obs?.phase('limen.sign'); // observe
   const ids = await identityHeaders(ctx, r, a.who.caller);
+  signSpan?.end(); // observe
   auditDecision(ctx, r, a, ids.carriedDropped ? { carried_assertion_dropped: ids.carriedDropped } : undefined);
   const c = r.config;
   const headers = buildUpstreamHeaders(ctx.req, c, {
@@ -190,8 +200,9 @@ async function proxyRequest(ctx: RequestContext, r: TableRoute<RouteRuntime>): P
     dropCookies: ctx.rt.limenCookies,
     identityHeaders: ids.headers,
   });
+  const upstreamSpan = obs?.upstreamStarted(headers); // observe: times the upstream, sets its traceparent
   try {
-    await forward({
+    const sent = await forward({
       req: ctx.req, res: ctx.res, route: c,
       selector: r.compiled.selector,
       dispatcher: ctx.svc.dispatchers.get(c),
@@ -201,7 +212,11 @@ async function proxyRequest(ctx: RequestContext, r: TableRoute<RouteRuntime>): P
       now: ctx.svc.now,
       ownCookies: ctx.rt.limenCookies,
     });
+    obs?.upstreamEnded(sent.upstream); // observe
+    upstreamSpan?.end(); // observe
   } catch (e) {
+    obs?.upstreamEnded(undefined, e instanceof UpstreamError ? e.reason : 'internal-error'); // observe
+    upstreamSpan?.end(e instanceof UpstreamError ? e.reason : 'internal-error'); // observe
     if (e instanceof UpstreamError) {
       ctx.svc.logger.warn('upstream failed', { requestId: ctx.requestId, route: c.name, reason: e.reason });
       fail(ctx, e.status, e.status === 504 ? 'The upstream did not answer in time.' : 'The upstream could not be reached.', { reasons: [e.reason], banner: impersonationBanner(a.who.caller, ctx) });

@@ -18,6 +18,8 @@ import { buildRuntime, type Runtime } from './runtime.js';
 import { handleRequest, handleUpgrade, type Live } from './handler.js';
 import type { Services } from './context.js';
 import { drainable } from './drain.js';
+import { createObserver, Health, lineDestination, measuredStore, startListeners, type Observer, type ObservabilityListeners } from '../observe/index.js';
+import type { DestinationStream } from 'pino';
 
 export interface StartOptions {
   readonly config: Config;
@@ -35,6 +37,8 @@ export interface StartOptions {
   readonly websocketRecheckMs?: number;
   /** Whether a service-account caller holds the admin role. */
   readonly isServiceAccountAdmin?: (c: Caller) => boolean;
+  /** Where access and authorize log lines go; default standard output, or `logger` when one is given. */
+  readonly accessLogDestination?: DestinationStream;
 }
 
 /** What a reload did. */
@@ -59,6 +63,10 @@ export interface RunningLimen {
    * are named in the result.
    */
   reload(config: Config): Promise<ReloadResult>;
+  /** Counts a reload that failed before reaching `reload` (the file did not parse). */
+  reloadFailed(): void;
+  /** The metrics and health listeners (issue 12); closed by `close()`, closable on their own to join a drain. */
+  readonly observability: ObservabilityListeners;
   /**
    * Graceful shutdown: stops accepting, lets requests in flight finish for
    * up to `shutdown_timeout`, closes keep-alive connections without a
@@ -95,8 +103,20 @@ const RESTART_KEYS: readonly (readonly [keyof Config, string, ((c: Config) => un
   ['databrokerStorageQueryTimeoutMs', 'databroker_storage_query_timeout'],
   ['databrokerStoragePoolSize', 'databroker_storage_pool_size'],
   ['databrokerStorageMaxStalenessMs', 'databroker_storage_max_staleness'],
+  ['databrokerStorageListenConnectionString', 'databroker_storage_listen_connection_string'],
   ['logLevel', 'log_level'],
   ['auditRetentionMs', 'audit_retention'],
+  // The observability listeners, log lines and tracer are built once at start.
+  ['metricsAddress', 'metrics_address'],
+  ['healthCheckAddr', 'health_check_addr'],
+  ['metricsBasicAuth', 'metrics_basic_auth'],
+  ['accessLogFields', 'access_log_fields'],
+  ['authorizeLogFields', 'authorize_log_fields'],
+  ...(['otelExporterOtlpEndpoint', 'otelExporterOtlpTracesEndpoint', 'otelTracesExporter', 'otelExporterOtlpProtocol',
+    'otelExporterOtlpTracesProtocol', 'otelExporterOtlpHeaders', 'otelExporterOtlpTracesHeaders', 'otelExporterOtlpTimeoutMs',
+    'otelExporterOtlpTracesTimeoutMs', 'otelTracesSampler', 'otelTracesSamplerArg', 'otelServiceName', 'otelResourceAttributes',
+    'otelBspScheduleDelayMs', 'otelBspMaxExportBatchSize', 'otelAttributeValueLengthLimit'] as const)
+    .map((f) => [f, f.replace(/Ms$/, '').replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] as const),
 ];
 
 /**
@@ -123,7 +143,12 @@ export async function startLimen(opts: StartOptions): Promise<RunningLimen> {
   const now = opts.now ?? Date.now;
   const logger = opts.logger ?? createLogger(config.logLevel);
   const rt0 = await buildRuntime(config, now);
-  const rawStore = opts.store ?? await openStoreWithRetry({
+  // observe (issue 12): metrics, access log, tracing; the store is timed below the read cache.
+  const observer = await createObserver({
+    config,
+    destination: opts.accessLogDestination ?? (opts.logger ? lineDestination((l) => opts.logger!.record(JSON.parse(l) as Record<string, unknown>)) : undefined),
+  });
+  const rawStore = measuredStore(opts.store ?? await openStoreWithRetry({
     type: config.databrokerStorageType, connectionString: config.databrokerStorageConnectionString,
     poolSize: config.databrokerStoragePoolSize, queryTimeoutMs: config.databrokerStorageQueryTimeoutMs,
     freshnessBoundMs: config.databrokerStorageMaxStalenessMs,
@@ -131,9 +156,9 @@ export async function startLimen(opts: StartOptions): Promise<RunningLimen> {
     onListenerError: (err) => logger.warn('store change notifications interrupted; reconnecting', { error: describeError(err) }),
   }, (err, attempt, delayMs) => {
     logger.error('store unavailable; retrying', { error: err.message, attempt, retryInMs: delayMs });
-  });
+  }), observer);
   try {
-    return await startOnStore(opts, config, now, logger, rt0, rawStore);
+    return await startOnStore(opts, config, now, logger, rt0, rawStore, observer);
   } catch (e) {
     // A store this function opened must not keep the process alive (a
     // PostgreSQL pool would, for minutes) when start-up fails.
@@ -142,7 +167,8 @@ export async function startLimen(opts: StartOptions): Promise<RunningLimen> {
   }
 }
 
-async function startOnStore(opts: StartOptions, config: Config, now: () => number, logger: Logger, rt0: Runtime, rawStore: Store): Promise<RunningLimen> {
+async function startOnStore(opts: StartOptions, config: Config, now: () => number, logger: Logger, rt0: Runtime, rawStore: Store, observer: Observer): Promise<RunningLimen> {
+  const metrics = observer.metrics;
   // Records read on every request are cached: exactly invalidated on memory
   // and SQLite, within databroker_storage_max_staleness on PostgreSQL (see
   // ReadCachingStore), which says when it stops and starts trusting itself.
@@ -162,6 +188,10 @@ async function startOnStore(opts: StartOptions, config: Config, now: () => numbe
   const audit = new AuditLog({
     store, logger, retentionMs: config.auditRetentionMs, now,
     lease: () => store.tryLease('audit-retention', replicaName, 2 * 3_600_000, now()),
+    onEvent: metrics ? (e) => { // observe: sign-ins from the audit trail
+      if (e.kind === 'sign_in') metrics.signIns.inc();
+      else if (e.kind === 'sign_in_failed') metrics.signInFailures.labels(/^[A-Za-z0-9_-]{1,64}$/.test(String(e.details.reason)) ? String(e.details.reason) : 'other').inc();
+    } : undefined,
   });
   const adminEndpoints: AdminEndpoint[] = [];
   let current: Runtime = rt0;
@@ -171,6 +201,7 @@ async function startOnStore(opts: StartOptions, config: Config, now: () => numbe
     websocketRecheckMs: opts.websocketRecheckMs ?? 60_000,
     isServiceAccountAdmin: opts.isServiceAccountAdmin ?? (() => false),
     dispatchers: new DispatcherPool(),
+    observer,
     onSignIn: (s) => {
       void upsertUserFromClaims(store, { id: s.userId, email: s.email, name: s.name, groups: s.groups }, now()).catch(() => undefined);
     },
@@ -186,8 +217,9 @@ async function startOnStore(opts: StartOptions, config: Config, now: () => numbe
     enrich: opts.enrich?.(svc),
     generation: () => store.changeGeneration(),
     handleAudience: { authHost: rt.authHost, cookieDomain: rt.config.cookieDomain },
-    onRefreshFailed: (s, reason) => audit.emit({ kind: 'refresh_failed', userId: s.userId, email: s.email, details: { session_id: s.id, reason } }),
+    onRefreshFailed: (s, reason) => (metrics?.sessionRefreshes.labels('failure').inc(), audit.emit({ kind: 'refresh_failed', userId: s.userId, email: s.email, details: { session_id: s.id, reason } })),
     onRefreshed: (before, after) => {
+      metrics?.sessionRefreshes.labels('success').inc(); // observe
       // CONTRACT §4: a refresh ends impersonation; the audit trail says so.
       if (before.impersonation && !after.impersonation) {
         audit.emit({ kind: 'impersonate_stop', userId: before.impersonation.user, email: before.impersonation.email, actor: before.email || before.userId, details: { session_id: before.id, reason: 'session-refreshed' } });
@@ -240,15 +272,58 @@ async function startOnStore(opts: StartOptions, config: Config, now: () => numbe
     throw e;
   }
   const port = (server.address() as AddressInfo).port;
+  // observe (issue 12): health and metrics listeners, and what they read at probe/scrape time.
+  const health = new Health({
+    probeStore: () => rawStore.get('limen_health', 'probe'),
+    discoverIdp: () => live.rt.oidc?.ready(),
+  });
+  health.markConfigLoaded();
+  health.markListenersUp(true);
+  metrics?.configLoaded(true, now());
+  // Counting sessions reads them all: recounted per scrape, but no more often than 20× the last count's own time (at most once a minute).
+  let sessionsCount: { at: number; n: Promise<number>; tookMs: number } | undefined;
+  metrics?.setSources({
+    audit: () => audit.stats(),
+    cache: () => ({ hits: store.hits, misses: store.misses }),
+    idpErrors: () => (live.rt.oidc ? { client: live.rt.oidc, counts: live.rt.oidc.errors } : undefined),
+    activeSessions: () => {
+      if (!sessionsCount || Date.now() - sessionsCount.at >= Math.min(60_000, 20 * sessionsCount.tookMs)) {
+        const t0 = Date.now();
+        const c = { at: t0, tookMs: 60_000, n: rawStore.list('session', undefined, now()).then((l) => { c.tookMs = Date.now() - t0; return l.length; }) };
+        sessionsCount = c;
+      }
+      return sessionsCount.n;
+    },
+  });
+  const reloadFailed = (): void => {
+    metrics?.configReloads.labels('failure').inc();
+    metrics?.configLoaded(false, now());
+  };
+  let observability: ObservabilityListeners;
+  try {
+    observability = await startListeners({
+      metricsAddress: config.metricsAddress, healthAddress: config.healthCheckAddr, metrics, health,
+      basicAuth: config.metricsBasicAuth,
+      onError: (what, e) => logger.error(what, { error: (e as Error)?.message }),
+    });
+  } catch (e) {
+    server.close();
+    await closeServices();
+    throw e;
+  }
   const host = config.address.host || '127.0.0.1';
   const url = `${config.insecureServer ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 
   return {
-    url, port, services: svc,
+    url, port, services: svc, observability,
     runtime: () => live.rt,
+    reloadFailed,
     async reload(next: Config): Promise<ReloadResult> {
       const { config: applied, restartRequired } = pinRestartKeys(live.rt.config, next);
-      const rt = await buildRuntime(applied, now);
+      let rt: Runtime;
+      try { rt = await buildRuntime(applied, now); } catch (e) { reloadFailed(); throw e; } // observe
+      metrics?.configReloads.labels('success').inc(); // observe
+      metrics?.configLoaded(true, now()); // observe
       current = rt;
       live.identifier = makeIdentifier(rt);
       live.rt = rt;
@@ -261,12 +336,16 @@ async function startOnStore(opts: StartOptions, config: Config, now: () => numbe
       return { restartRequired };
     },
     async close(): Promise<void> {
+      health.markListenersUp(false); // observe: /readyz fails from here on
       const timeoutMs = live.rt.config.shutdownTimeoutMs;
       const inFlight = connections.inFlight();
       logger.info('shutting down: draining connections', { in_flight: inFlight, shutdown_timeout_ms: timeoutMs });
       const { cut, upgradesClosed } = await connections.drain(timeoutMs);
       if (cut > 0) logger.warn('shutdown_timeout passed: connections still open were cut', { cut });
       await closeServices();
+      await observability.close(); // observe
+      await observer.tracer?.close(); // observe
+      observer.accessLog?.flush(); // observe
       if (!opts.store) await rawStore.close();
       logger.info('shut down', { drained: inFlight, cut, websockets_closed: upgradesClosed });
     },

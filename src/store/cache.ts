@@ -57,6 +57,9 @@ export class ReadCachingStore implements Store {
   readonly kind: string;
   private readonly entries = new Map<string, StoredRecord<unknown> | null>();
   private readonly unwatch: () => void;
+  /** Reads of cached types answered from the cache, and those that went to the store (metrics). */
+  hits = 0;
+  misses = 0;
   /** Bumped on every change; a read that raced a change is not cached. */
   private generation = 0;
 
@@ -125,11 +128,13 @@ export class ReadCachingStore implements Store {
     const k = key(type, id);
     if (this.entries.has(k)) {
       const hit = this.entries.get(k) as StoredRecord<T> | null;
+      this.hits++;
       if (hit === null) return null;
       const t = now ?? Date.now();
       return hit.expiresAt !== undefined && t >= hit.expiresAt ? null : hit;
     }
     const generation = this.generation;
+    this.misses++;
     const rec = await this.inner.get<T>(type, id, now);
     // An expired record reads as absent but may still exist: do not cache its absence.
     if (generation === this.generation && (rec !== null || now === undefined)) {

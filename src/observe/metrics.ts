@@ -1,0 +1,210 @@
+/**
+ * Limen's Prometheus metrics (prom-client), one registry per process. Every
+ * metric is listed in docs/operations.md. Labels are bounded: routes by
+ * name (never a request path), methods folded into a fixed set, status by
+ * class, reasons from Limen's own closed set of reason codes.
+ *
+ * The request path pays for a few array lookups and `inc`/`observe` calls:
+ * label children are resolved once per route and kept (see RouteMetrics),
+ * so no label object is built per request.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { RouteConfig } from '../config/index.js';
+
+/** Route label for requests Limen answered without proxying them on a route (endpoints, sign-in, refusals before routing). */
+export const UNROUTED = '(limen)';
+
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE', 'OTHER'] as const;
+const METHOD_INDEX: Readonly<Record<string, number>> = Object.fromEntries(METHODS.map((m, i) => [m, i]));
+const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx', 'other'] as const;
+const REASON = /^[a-z0-9][a-z0-9-]{0,63}$/;
+
+/** Limen's own time: from the request's arrival to its response, less the upstream's time. */
+const OWN_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+const UPSTREAM_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const STORE_BUCKETS = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5];
+
+type CounterChild = ReturnType<Counter<string>['labels']>;
+type HistogramChild = ReturnType<Histogram<string>['labels']>;
+
+/** Label children of one route, resolved on first use and kept across reloads. */
+export class RouteMetrics {
+  private readonly requests: (CounterChild | undefined)[] = [];
+  private readonly decisions = new Map<string, CounterChild>();
+  private readonly credentials = new Map<string, CounterChild>();
+  readonly own: HistogramChild;
+  readonly upstream: HistogramChild;
+
+  constructor(private readonly m: Metrics, readonly name: string) {
+    this.own = m.ownDuration.labels(name);
+    this.upstream = m.upstreamDuration.labels(name);
+  }
+
+  /** Counts one finished request; `method` as sent, `status` 0 when no response was started. */
+  request(method: string, status: number): void {
+    const mi = METHOD_INDEX[method] ?? METHOD_INDEX.OTHER!;
+    const ci = status >= 100 && status < 600 ? Math.floor(status / 100) - 1 : 5;
+    const i = mi * STATUS_CLASSES.length + ci;
+    let child = this.requests[i];
+    if (child === undefined) {
+      child = this.m.requests.labels(this.name, METHODS[mi]!, STATUS_CLASSES[ci]!);
+      this.requests[i] = child;
+    }
+    child.inc();
+  }
+
+  /** Counts one policy decision by result and its first reason. */
+  decision(result: string, reason: string | undefined): void {
+    const r = reason !== undefined && REASON.test(reason) ? reason : reason === undefined ? 'none' : 'other';
+    const key = `${result}\u0000${r}`;
+    let child = this.decisions.get(key);
+    if (child === undefined) {
+      child = this.m.decisions.labels(this.name, result, r);
+      this.decisions.set(key, child);
+    }
+    child.inc();
+  }
+
+  /** Counts a request made with a service account or a route-scoped token. */
+  credential(kind: string): void {
+    let child = this.credentials.get(kind);
+    if (child === undefined) {
+      child = this.m.credentialUses.labels(this.name, kind);
+      this.credentials.set(kind, child);
+    }
+    child.inc();
+  }
+}
+
+/** Things read at scrape time rather than counted on the request path. */
+export interface ScrapeSources {
+  /** Events queued for the store and total dropped since start. */
+  audit?(): { queued: number; dropped: number };
+  /** Read-cache hits and misses since start. */
+  cache?(): { hits: number; misses: number };
+  /** Sessions in the store (may be slow: throttled by the caller). */
+  activeSessions?(): Promise<number>;
+  /** The current IdP client (replaced on reload) and its failures by operation. */
+  idpErrors?(): { readonly client: object; readonly counts: Readonly<Record<string, number>> } | undefined;
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<string>;
+  readonly ownDuration: Histogram<string>;
+  readonly upstreamDuration: Histogram<string>;
+  readonly decisions: Counter<string>;
+  readonly credentialUses: Counter<string>;
+  readonly signIns: Counter<string>;
+  readonly signInFailures: Counter<string>;
+  readonly idpErrors: Counter<string>;
+  readonly sessionRefreshes: Counter<string>;
+  readonly storeDuration: Histogram<string>;
+  readonly storeErrors: Counter<string>;
+  readonly configReloads: Counter<string>;
+  readonly configReloadTime: Gauge<string>;
+  readonly configReloadOk: Gauge<string>;
+  private readonly routes = new Map<string, RouteMetrics>();
+  private readonly byConfig = new WeakMap<RouteConfig, RouteMetrics>();
+  private sources: ScrapeSources = {};
+  private readonly seenIdpErrors = new WeakMap<object, Map<string, number>>();
+  readonly unrouted: RouteMetrics;
+
+  constructor(info: { version: string }) {
+    const registers = [this.registry];
+    const self = this;
+    const counter = (name: string, help: string, labelNames: string[] = []) => new Counter({ name, help, labelNames, registers });
+    this.requests = counter('limen_http_requests_total', 'Requests answered, by route name, method and status class.', ['route', 'method', 'status_class']);
+    this.ownDuration = new Histogram({ name: 'limen_request_duration_seconds', help: 'Limen\'s own time per request (total time less the upstream\'s), by route.', labelNames: ['route'], buckets: OWN_BUCKETS, registers });
+    this.upstreamDuration = new Histogram({ name: 'limen_upstream_duration_seconds', help: 'Upstream time per proxied request, from dispatch to the end of the relayed response, by route.', labelNames: ['route'], buckets: UPSTREAM_BUCKETS, registers });
+    this.decisions = counter('limen_authorize_decisions_total', 'Policy decisions by route, result (allow, deny, login) and first reason.', ['route', 'result', 'reason']);
+    this.credentialUses = counter('limen_credential_uses_total', 'Requests authenticated by a service account or a route-scoped token, by route and kind.', ['route', 'kind']);
+    this.signIns = counter('limen_sign_ins_total', 'Completed sign-ins (sessions created).');
+    this.signInFailures = counter('limen_sign_in_failures_total', 'Sign-ins that failed at the callback, by reason.', ['reason']);
+    this.idpErrors = counter('limen_idp_errors_total', 'Identity provider failures by operation (discovery, exchange, refresh).', ['operation']);
+    this.sessionRefreshes = counter('limen_session_refreshes_total', 'Session refreshes with the IdP, by result (success, failure).', ['result']);
+    this.storeDuration = new Histogram({ name: 'limen_store_operation_duration_seconds', help: 'Store operation latency by operation (reads served by the read cache are not counted).', labelNames: ['operation'], buckets: STORE_BUCKETS, registers });
+    this.storeErrors = counter('limen_store_operation_errors_total', 'Store operations that failed, by operation.', ['operation']);
+    this.configReloads = counter('limen_config_reloads_total', 'Config reloads by result (success, failure).', ['result']);
+    this.configReloadTime = new Gauge({ name: 'limen_config_last_reload_success_timestamp_seconds', help: 'Unix time of the last successful config load or reload.', registers });
+    this.configReloadOk = new Gauge({ name: 'limen_config_last_reload_success', help: '1 if the last config reload succeeded, 0 if it failed (the old config is still in use).', registers });
+    new Gauge({
+      name: 'limen_active_sessions', help: 'Sessions in the store (recounted per scrape, at most as often as 20 times the count\'s own duration, at least once a minute).', registers,
+      async collect() { if (self.sources.activeSessions) this.set(await self.sources.activeSessions()); },
+    });
+    new Gauge({
+      name: 'limen_audit_queue_depth', help: 'Audit events waiting to be written to the store.', registers,
+      collect() { const a = self.sources.audit?.(); if (a) this.set(a.queued); },
+    });
+    new Counter({
+      name: 'limen_audit_events_dropped_total', help: 'Audit events dropped because the store was not keeping up.', registers,
+      collect() { const a = self.sources.audit?.(); if (a) { this.reset(); this.inc(a.dropped); } },
+    });
+    new Counter({
+      name: 'limen_store_cache_requests_total', help: 'Reads of per-request record types by the read cache, by result (hit, miss). Hit ratio: hit / (hit + miss).', labelNames: ['result'], registers,
+      collect() {
+        const c = self.sources.cache?.();
+        if (!c) return;
+        this.reset();
+        this.labels('hit').inc(c.hits);
+        this.labels('miss').inc(c.misses);
+      },
+    });
+    const build = new Gauge({ name: 'limen_build_info', help: 'Always 1; labels give Limen\'s and Node.js\'s versions.', labelNames: ['version', 'nodejs_version'], registers });
+    build.labels(info.version, process.versions.node).set(1);
+    collectDefaultMetrics({ register: this.registry });
+    this.unrouted = new RouteMetrics(this, UNROUTED);
+    for (const op of ['discovery', 'exchange', 'refresh']) this.idpErrors.labels(op);
+    for (const r of ['success', 'failure']) { this.sessionRefreshes.labels(r); this.configReloads.labels(r); }
+  }
+
+  /** The children of a route, keyed by its name (`name`, else `from`). */
+  route(r: RouteConfig): RouteMetrics {
+    let m = this.byConfig.get(r);
+    if (m === undefined) {
+      m = this.routes.get(r.name);
+      if (m === undefined) {
+        m = new RouteMetrics(this, r.name);
+        this.routes.set(r.name, m);
+      }
+      this.byConfig.set(r, m);
+    }
+    return m;
+  }
+
+  setSources(s: ScrapeSources): void {
+    this.sources = s;
+  }
+
+  /** Records a config load or reload. */
+  configLoaded(ok: boolean, nowMs: number): void {
+    this.configReloadOk.set(ok ? 1 : 0);
+    if (ok) this.configReloadTime.set(nowMs / 1000);
+  }
+
+  /** Text exposition for a scrape. */
+  async scrape(): Promise<string> {
+    const idp = this.sources.idpErrors?.();
+    if (idp) {
+      // The IdP client counts its own failures and a reload replaces it:
+      // add each client's growth since the last scrape.
+      let seen = this.seenIdpErrors.get(idp.client);
+      if (!seen) { seen = new Map(); this.seenIdpErrors.set(idp.client, seen); }
+      for (const [op, n] of Object.entries(idp.counts)) {
+        const delta = n - (seen.get(op) ?? 0);
+        if (delta > 0) this.idpErrors.labels(op).inc(delta);
+        seen.set(op, n);
+      }
+    }
+    return this.registry.metrics();
+  }
+
+  /** Names of every metric family this registry exports (for the dashboard test). */
+  metricNames(): string[] {
+    return this.registry.getMetricsAsArray().map((m) => m.name);
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

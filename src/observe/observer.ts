@@ -1,0 +1,157 @@
+/**
+ * One place per request where everything observable is recorded: the
+ * request handler starts an Observation when a request arrives, tells it the
+ * route, the decision and the upstream's timing as they happen, and the
+ * Observation writes metrics, the access log line and the span once, when
+ * the response closes. With metrics, access log and tracing all off, no
+ * Observation is made at all.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Config, RouteConfig } from '../config/index.js';
+import type { Caller } from '../authn/index.js';
+import type { AccessLog } from './access-log.js';
+import type { Metrics, RouteMetrics } from './metrics.js';
+import type { PhaseSpan, RequestSpan, Tracer } from './tracing.js';
+
+const OBSERVATION = Symbol('limen.observation');
+
+type Observed = ServerResponse & { [OBSERVATION]?: Observation };
+
+/** The Observation of a response, if one was started (undefined for websockets and when observability is off). */
+export function observationOf(res: ServerResponse | undefined): Observation | undefined {
+  return res === undefined ? undefined : (res as Observed)[OBSERVATION];
+}
+
+function onClose(this: Observed): void {
+  this[OBSERVATION]?.finish();
+}
+
+export class Observation {
+  private readonly start = performance.now();
+  private readonly socket: IncomingMessage['socket'];
+  private readonly bytes0: number;
+  private route: RouteConfig | undefined;
+  private routeMetrics: RouteMetrics | undefined;
+  private caller: Caller | null | undefined;
+  private result: 'allow' | 'deny' | 'login' | undefined;
+  private upstreamStart = 0;
+  private upstreamMs = 0;
+  private upstream: string | undefined;
+  private upstreamError: string | undefined;
+  private upstreamDone = false;
+  private closed = false;
+  private finished = false;
+
+  constructor(
+    private readonly o: Observer,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    readonly requestId: string,
+    private readonly config: Config,
+    private readonly span: RequestSpan | undefined,
+  ) {
+    this.socket = req.socket;
+    this.bytes0 = req.socket.bytesWritten;
+  }
+
+  /** Starts a child span (identify, policy, sign); undefined when tracing is off. */
+  phase(name: string): PhaseSpan | undefined {
+    return this.span?.phase(name);
+  }
+
+  /** Records the policy decision on a route: metrics and the authorize log line. */
+  decided(route: RouteConfig, result: 'allow' | 'deny' | 'login', reasons: readonly string[], caller: Caller | null, ip: string): void {
+    this.route = route;
+    this.caller = caller;
+    this.result = result;
+    const m = this.o.metrics?.route(route);
+    this.routeMetrics = m;
+    if (m) {
+      m.decision(result, reasons[0]);
+      if (caller && caller.kind !== 'session') m.credential(caller.kind);
+    }
+    this.o.accessLog?.decision({ req: this.req, requestId: this.requestId, config: this.config, route, result, reasons, caller, ip });
+  }
+
+  /**
+   * Marks the start of the upstream call; with tracing on, starts its span
+   * and points the upstream's `traceparent` at it.
+   */
+  upstreamStarted(headers: string[]): PhaseSpan | undefined {
+    this.upstreamStart = performance.now();
+    const s = this.span?.phase('limen.upstream');
+    if (s && this.span) this.span.inject(headers, s);
+    return s;
+  }
+
+  /** Marks the end of the upstream call (the response relayed, or failed). */
+  upstreamEnded(upstream: string | undefined, error?: string): void {
+    this.upstreamMs = performance.now() - this.upstreamStart;
+    this.upstream = upstream;
+    this.upstreamError = error;
+    this.upstreamDone = true;
+    // The response may have closed first (its 'close' runs before forward()'s promise settles).
+    if (this.closed) this.finish();
+  }
+
+  /** Called when the response closes; records once the upstream call, if any, has settled too. */
+  finish(): void {
+    this.closed = true;
+    if (this.finished || (this.upstreamStart > 0 && !this.upstreamDone)) return;
+    this.finished = true;
+    const { req, res } = this;
+    const totalMs = performance.now() - this.start;
+    const status = res.headersSent ? res.statusCode : 0;
+    const m = this.routeMetrics ?? this.o.metrics?.unrouted;
+    if (m) {
+      m.request(req.method ?? 'OTHER', status);
+      m.own.observe(Math.max(0, totalMs - this.upstreamMs) / 1000);
+      if (this.upstreamStart > 0) m.upstream.observe(this.upstreamMs / 1000);
+    }
+    const details = !res.writableFinished ? 'downstream_remote_disconnect'
+      : this.upstreamError !== undefined ? this.upstreamError
+        : this.upstreamStart > 0 ? 'via_upstream'
+          : this.result === 'deny' || this.result === 'login' ? 'ext_authz_denied' : 'limen_response';
+    this.o.accessLog?.access({
+      req, res, requestId: this.requestId, durationMs: totalMs, config: this.config,
+      route: this.route, upstream: this.upstream, caller: this.caller, details,
+      bytes: this.socket.bytesWritten - this.bytes0,
+    });
+    this.span?.end({
+      'http.response.status_code': status,
+      'limen.route': this.route?.name,
+      'limen.request_id': this.requestId,
+      'limen.decision': this.result,
+      'url.path': (req.url ?? '').split('?')[0],
+    }, status >= 500 || status === 0);
+  }
+}
+
+export interface ObserverOptions {
+  readonly metrics?: Metrics | undefined;
+  readonly accessLog?: AccessLog | undefined;
+  readonly tracer?: Tracer | undefined;
+}
+
+/** Starts Observations; holds the metrics, the access log and the tracer for the process. */
+export class Observer {
+  /** Undefined while metrics are off; the benchmark switches it (and `accessLog`) to compare on and off in one process. */
+  metrics: Metrics | undefined;
+  accessLog: AccessLog | undefined;
+  readonly tracer: Tracer | undefined;
+
+  constructor(o: ObserverOptions) {
+    this.metrics = o.metrics;
+    this.accessLog = o.accessLog;
+    this.tracer = o.tracer;
+  }
+
+  /** Starts observing a request, or returns undefined when nothing would be recorded for `config`. */
+  begin(req: IncomingMessage, res: ServerResponse, requestId: string, config: Config): Observation | undefined {
+    if (!this.metrics && !this.tracer && this.accessLog?.anyEnabled(config) !== true) return undefined;
+    const obs = new Observation(this, req, res, requestId, config, this.tracer?.startRequest(req));
+    (res as Observed)[OBSERVATION] = obs;
+    res.once('close', onClose);
+    return obs;
+  }
+}

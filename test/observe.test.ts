@@ -1,0 +1,228 @@
+/**
+ * Issue 12, end to end on one stack: scripted traffic moves the metrics by
+ * exactly what was sent; `metrics_basic_auth` guards /metrics; health
+ * answers on Pomerium's paths; the access log's request id is the one the
+ * client got; every log line is JSON and carries no secret or token.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { CookieJar, closeHttpAgents, request, scriptedLogin } from './support/index.js';
+import { COOKIE_SECRET, SHARED_SECRET, startStack, type Stack } from './stack.js';
+import { parseMetrics, sample } from './observe-support.js';
+import { Metrics } from '../src/observe/index.js';
+import { runCli } from './support/index.js';
+
+const JSON_ACCEPT = { accept: 'application/json' };
+
+/** The line is written when the server side of the response closes, which may be just after the client has it all. */
+async function lineFor(lines: string[], msg: string, requestId: string | undefined): Promise<Record<string, unknown> | undefined> {
+  const end = Date.now() + 10_000;
+  for (;;) {
+    const line = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === msg && l['request-id'] === requestId);
+    if (line || Date.now() > end) return line;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+const AUTH = `Basic ${Buffer.from('prom:s3cret-pw').toString('base64')}`;
+
+describe('observability: metrics, health, access log', () => {
+  let s: Stack;
+  const lines: string[] = [];
+  let metricsUrl: string;
+  let healthUrl: string;
+  /** Waits until every request sent so far has been recorded (each writes its access line after its metrics). */
+  const settle = async () => {
+    let n = -1;
+    for (let i = 0; i < 200; i++) {
+      const now = lines.filter((l) => l.includes('"msg":"http-request"')).length;
+      if (now === n) return;
+      n = now;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  const scrape = async () => {
+    await settle();
+    const r = await request(`${metricsUrl}/metrics`, { headers: { authorization: AUTH } });
+    assert.equal(r.status, 200);
+    return parseMetrics(r.text());
+  };
+
+  before(async () => {
+    s = await startStack({
+      logLines: lines,
+      config: {
+        metrics_address: '127.0.0.1:0',
+        health_check_addr: '127.0.0.1:0',
+        metrics_basic_auth: Buffer.from('prom:s3cret-pw').toString('base64'),
+        access_log_fields: ['method', 'authority', 'path', 'query', 'referer', 'response-code', 'response-code-details', 'duration', 'size', 'request-id', 'upstream-cluster', 'user-agent', 'ip', 'user', 'email', 'route-id', 'headers.cookie', 'headers.authorization', 'headers.user-agent'],
+        authorize_log_fields: ['request-id', 'method', 'path', 'host', 'ip', 'user', 'email', 'session-id', 'route-id', 'headers'],
+      },
+      routes: [
+        { name: 'public', from: 'http://public.localhost:PORT', to: 'UPSTREAM', allow_public_unauthenticated_access: true },
+        { name: 'staff', from: 'http://staff.localhost:PORT', to: 'UPSTREAM', policy: { allow: { or: [{ domain: { is: 'example.com' } }] } } },
+        { from: 'http://closed.localhost:PORT', to: 'UPSTREAM', allow_public_unauthenticated_access: true, policy: { deny: { or: [{ http_path: { starts_with: '/' } }] } } },
+      ],
+    });
+    metricsUrl = s.limen.observability.metricsUrl!;
+    healthUrl = s.limen.observability.healthUrl!;
+  });
+  after(async () => {
+    await s.close();
+    await closeHttpAgents();
+  });
+
+  test('/metrics needs metrics_basic_auth when it is set; other paths are 404', async () => {
+    for (const authorization of [undefined, 'Basic ' + Buffer.from('prom:wrong').toString('base64'), 'Bearer x', 'Basic !!!']) {
+      const r = await request(`${metricsUrl}/metrics`, { headers: { authorization } });
+      assert.equal(r.status, 401, String(authorization));
+      assert.match(r.header('www-authenticate') ?? '', /^Basic/);
+    }
+    assert.equal((await request(`${metricsUrl}/other`, { headers: { authorization: AUTH } })).status, 404);
+    const m = await scrape();
+    assert.equal(sample(m, 'limen_build_info', { nodejs_version: process.versions.node }), 1);
+    assert.ok(m.has('process_cpu_seconds_total'), 'default process metrics');
+    assert.ok([...m.keys()].some((k) => k.startsWith('nodejs_eventloop_lag_seconds')), 'default Node.js metrics');
+    assert.ok(sample(m, 'limen_config_last_reload_success_timestamp_seconds') > 0);
+  });
+
+  test('counters and histograms move by exactly the scripted traffic', async () => {
+    const before = await scrape();
+    for (let i = 0; i < 3; i++) assert.equal((await request(`${s.origin('public')}/p${i}?token=abc`, { headers: JSON_ACCEPT })).status, 200);
+    assert.equal((await request(`${s.origin('public')}/x`, { method: 'POST', body: 'hi', headers: JSON_ACCEPT })).status, 200);
+    for (let i = 0; i < 2; i++) assert.equal((await request(`${s.origin('staff')}/`, { headers: JSON_ACCEPT })).status, 401);
+    const jar = new CookieJar();
+    await scriptedLogin(`${s.origin('staff')}/`, 'ada@example.com', { jar });
+    const mid = await scrape();
+    for (let i = 0; i < 4; i++) assert.equal((await request(`${s.origin('staff')}/s${i}`, { jar, headers: JSON_ACCEPT })).status, 200);
+    const closed = await request(`${s.origin('closed')}/`, { jar, headers: JSON_ACCEPT });
+    assert.equal(closed.status, 403);
+    const after = await scrape();
+    const d = (m0: Map<string, number>, m1: Map<string, number>, name: string, labels: Record<string, string> = {}) => sample(m1, name, labels) - sample(m0, name, labels);
+
+    assert.equal(d(before, after, 'limen_http_requests_total', { route: 'public', method: 'GET', status_class: '2xx' }), 3);
+    assert.equal(d(before, after, 'limen_http_requests_total', { route: 'public', method: 'POST', status_class: '2xx' }), 1);
+    assert.equal(d(before, mid, 'limen_http_requests_total', { route: 'staff', method: 'GET', status_class: '4xx' }), 2);
+    assert.equal(d(mid, after, 'limen_http_requests_total', { route: 'staff', method: 'GET', status_class: '2xx' }), 4);
+    assert.equal(d(mid, after, 'limen_http_requests_total', { route: 'http://closed.localhost:' + s.port, method: 'GET', status_class: '4xx' }), 1, 'an unnamed route is labelled by its from');
+    assert.equal(d(before, after, 'limen_request_duration_seconds_count', { route: 'public' }), 4);
+    assert.equal(d(before, after, 'limen_upstream_duration_seconds_count', { route: 'public' }), 4);
+    assert.equal(d(mid, after, 'limen_upstream_duration_seconds_count', { route: 'staff' }), 4);
+    assert.equal(d(before, mid, 'limen_upstream_duration_seconds_count', { route: 'staff' }), 1, 'refused requests never reach the upstream; the sign-in\'s return to the page does');
+    assert.ok(d(before, after, 'limen_request_duration_seconds_sum', { route: 'public' }) > 0);
+    assert.equal(d(before, after, 'limen_authorize_decisions_total', { route: 'public', result: 'allow' }), 4);
+    assert.equal(d(before, mid, 'limen_authorize_decisions_total', { route: 'staff', result: 'login', reason: 'user-unauthenticated' }), 3, 'two 401s and the browser sent to sign-in');
+    assert.equal(d(before, mid, 'limen_http_requests_total', { route: 'staff', method: 'GET', status_class: '3xx' }), 1, 'the browser sent to sign-in');
+    assert.equal(d(mid, after, 'limen_authorize_decisions_total', { route: 'staff', result: 'allow', reason: 'domain-ok' }), 4);
+    assert.equal(d(mid, after, 'limen_authorize_decisions_total', { route: 'http://closed.localhost:' + s.port, result: 'deny' }), 1);
+    assert.equal(d(before, after, 'limen_sign_ins_total'), 1);
+    assert.equal(d(before, after, 'limen_sign_in_failures_total'), 0);
+    assert.ok(sample(after, 'limen_active_sessions') >= 1);
+    assert.ok(d(before, after, 'limen_store_cache_requests_total', { result: 'hit' }) + d(before, after, 'limen_store_cache_requests_total', { result: 'miss' }) > 0);
+    assert.ok(d(before, after, 'limen_store_operation_duration_seconds_count', { operation: 'put' }) >= 1, 'the sign-in wrote the session');
+    for (const key of after.keys()) assert.doesNotMatch(key, /route="\/(p\d|s\d|x)/, 'no request path in a label');
+  });
+
+  test('a sign-in that fails at the callback is counted by reason', async () => {
+    const before = await scrape();
+    const r = await request(`${s.authOrigin}/oauth2/callback?code=x&state=y`, { headers: JSON_ACCEPT });
+    assert.equal(r.status, 400);
+    const after = await scrape();
+    assert.equal(sample(after, 'limen_sign_in_failures_total', { reason: 'csrf-cookie-missing' }) - sample(before, 'limen_sign_in_failures_total', { reason: 'csrf-cookie-missing' }), 1);
+  });
+
+  test('the access log line carries the x-request-id the client got, and Pomerium field names', async () => {
+    const r = await request(`${s.origin('public')}/logged/path?pomerium_jwt=SECRETJWT&page=2`, { headers: { ...JSON_ACCEPT, 'user-agent': 'observe-test', referer: 'http://x.localhost/cb?code=SECRETCODE' } });
+    const id = r.header('x-request-id');
+    assert.match(id ?? '', /^[0-9a-f]{24}$/);
+    const line = await lineFor(lines, 'http-request', id);
+    assert.ok(line, 'access line for the request');
+    assert.equal(line.method, 'GET');
+    assert.equal(line.authority, `public.localhost:${s.port}`);
+    assert.equal(line.path, '/logged/path');
+    assert.equal(line.query, 'pomerium_jwt=[redacted]&page=2');
+    assert.equal(line.referer, 'http://x.localhost/cb');
+    assert.equal(line['response-code'], 200);
+    assert.equal(line['response-code-details'], 'via_upstream');
+    assert.equal(line['route-id'], 'public');
+    assert.equal(line['user-agent'], 'observe-test');
+    assert.equal(line.ip, '127.0.0.1');
+    assert.equal(typeof line.duration, 'number');
+    assert.ok((line.size as number) > 0);
+    assert.match(String(line['upstream-cluster']), /^http:\/\/127\.0\.0\.1:\d+$/);
+    const refused = await request(`${s.origin('staff')}/`, { headers: JSON_ACCEPT });
+    const rid = refused.header('x-request-id');
+    const auth = await lineFor(lines, 'authorize check', rid);
+    assert.ok(await lineFor(lines, 'http-request', rid), 'access line of the refused request, same id');
+    assert.ok(auth, 'authorize line');
+    assert.equal(auth.allow, false);
+    assert.deepEqual(auth['allow-why-false'], ['user-unauthenticated']);
+    assert.equal(auth['route-id'], 'staff');
+  });
+
+  test('health on Pomerium\'s paths, as JSON with named checks; limen health exits 0', async () => {
+    for (const path of ['/startupz', '/readyz', '/healthz']) {
+      const r = await request(`${healthUrl}${path}`);
+      assert.equal(r.status, 200, path);
+      const body = r.json<{ status: string; checks: Record<string, { status: string }> }>();
+      assert.equal(body.status, 'ok');
+      assert.deepEqual(Object.keys(body.checks).sort(), ['config-loaded', 'idp-discovery', 'listeners-up', 'store-reachable']);
+    }
+    const ready = (await request(`${healthUrl}/readyz`)).json<{ checks: Record<string, { status: string }> }>();
+    assert.equal(ready.checks['store-reachable']!.status, 'ok');
+    assert.equal(ready.checks['idp-discovery']!.status, 'ok');
+    const cli = await runCli(['health', '--address', new URL(healthUrl).host]);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(cli.stdout, /"status":"ok"/);
+  });
+
+  test('every log line is JSON and carries no secret, cookie or token', async () => {
+    // More traffic with credentials in every place a client can put them.
+    const jar = new CookieJar();
+    await scriptedLogin(`${s.origin('staff')}/`, 'grace@example.com', { jar });
+    await request(`${s.origin('staff')}/c?access_token=SECRETQ`, { jar, headers: { ...JSON_ACCEPT, authorization: 'Bearer Pomerium-SECRETBEARER' } });
+    const last = await request(`${s.origin('public')}/`, { headers: { 'x-pomerium-authorization': 'SECRETXPA', cookie: '_pomerium=SECRETCOOKIE; other=1' } });
+    assert.ok(await lineFor(lines, 'http-request', last.header('x-request-id')));
+    const cookies = jar.all().map((c) => c.value).filter((v) => v.length >= 16);
+    assert.ok(cookies.length > 0);
+    const secrets = [SHARED_SECRET, COOKIE_SECRET, s.clientSecret, 's3cret-pw', 'SECRETQ', 'SECRETBEARER', 'SECRETXPA', 'SECRETCOOKIE', 'SECRETJWT', 'SECRETCODE', ...cookies];
+    assert.ok(lines.length > 20);
+    for (const l of lines) {
+      const parsed = JSON.parse(l) as Record<string, unknown>;
+      assert.equal(typeof parsed.msg, 'string', l);
+      for (const secret of secrets) assert.ok(!l.includes(secret), `log line leaks a secret: ${l.slice(0, 300)}`);
+    }
+    assert.ok(lines.some((l) => l.includes('"cookie":"[redacted]"')), 'the cookie header was asked for and redacted');
+  });
+
+  test('with tracing off, the OpenTelemetry SDK is never loaded', () => {
+    // The SDK is CommonJS: once imported it sits in the require cache (test/tracing.test.ts loads it, this file must not).
+    const cache = createRequire(import.meta.url).cache;
+    assert.deepEqual(Object.keys(cache).filter((k) => /@opentelemetry\/(sdk-trace|exporter-trace|otlp)/.test(k)), []);
+  });
+});
+
+describe('the Grafana dashboard', () => {
+  test('every expression names only metrics Limen exports', () => {
+    const dash = JSON.parse(readFileSync(new URL('../docs/grafana-dashboard.json', import.meta.url), 'utf8')) as unknown;
+    const exprs: string[] = [];
+    const walk = (v: unknown): void => {
+      if (Array.isArray(v)) v.forEach(walk);
+      else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) { if (k === 'expr' && typeof x === 'string') exprs.push(x); else walk(x); }
+    };
+    walk(dash);
+    assert.ok(exprs.length >= 10, 'the dashboard has panels');
+    const m = new Metrics({ version: 'test' });
+    const names = new Set<string>();
+    for (const n of m.metricNames()) for (const suffix of ['', '_bucket', '_sum', '_count']) names.add(n + suffix);
+    const FUNCS = new Set(['sum', 'rate', 'irate', 'increase', 'by', 'without', 'histogram_quantile', 'le', 'topk', 'max', 'min', 'avg', 'count', 'on', 'ignoring', 'group_left', 'clamp_min', 'time', 'or', 'and', 'unless', 'offset', 'bool', 'delta', 'deriv', 'vector', 'label_replace', 'abs']);
+    for (const e of exprs) {
+      const bare = e.replace(/\{[^}]*\}/g, '').replace(/\[[^\]]*\]/g, '').replace(/"[^"]*"/g, '').replace(/\$\w+/g, '');
+      const idents = bare.match(/[a-zA-Z_:][a-zA-Z0-9_:]*/g) ?? [];
+      const metricsUsed = idents.filter((i) => !FUNCS.has(i) && !/^\d/.test(i) && !/^(route|method|status_class|result|reason|operation|kind|instance|job|version|nodejs_version)$/.test(i));
+      assert.ok(metricsUsed.length > 0, `expression names a metric: ${e}`);
+      for (const name of metricsUsed) assert.ok(names.has(name), `${name} (in ${e}) is not exported by Limen`);
+    }
+  });
+});

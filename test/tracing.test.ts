@@ -1,0 +1,162 @@
+/**
+ * Issue 12, tracing: an OTLP/HTTP receiver started here gets a span per
+ * request with children for identify, policy, signing and the upstream
+ * call, continuing the client's W3C traceparent; the upstream gets a
+ * traceparent naming Limen's upstream span.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CookieJar, closeHttpAgents, request, scriptedLogin } from './support/index.js';
+import { startStack, type Stack } from './stack.js';
+import { parseConfig } from '../src/config/index.js';
+import { createOtelTracer } from '../src/observe/otel.js';
+
+interface OtlpSpan { traceId: string; spanId: string; parentSpanId?: string; name: string; kind: number; attributes: { key: string; value: Record<string, unknown> }[] }
+interface Received { path: string; contentType: string; body: Buffer }
+
+async function startReceiver(): Promise<{ url: string; got: Received[]; server: Server }> {
+  const got: Received[] = [];
+  const server = createServer((req: IncomingMessage, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      got.push({ path: req.url ?? '', contentType: String(req.headers['content-type']), body: Buffer.concat(chunks) });
+      res.writeHead(200, { 'content-type': String(req.headers['content-type']) });
+      res.end(req.headers['content-type'] === 'application/json' ? '{}' : '');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, got, server };
+}
+
+function spansOf(got: Received[]): OtlpSpan[] {
+  const out: OtlpSpan[] = [];
+  for (const g of got) {
+    if (g.contentType !== 'application/json') continue;
+    const doc = JSON.parse(g.body.toString('utf8')) as { resourceSpans: { scopeSpans: { spans: OtlpSpan[] }[] }[] };
+    for (const rs of doc.resourceSpans) for (const ss of rs.scopeSpans) out.push(...ss.spans);
+  }
+  return out;
+}
+
+async function waitFor<T>(f: () => T | undefined, what: string, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = f();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('tracing over OTLP/HTTP', () => {
+  let s: Stack;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  before(async () => {
+    receiver = await startReceiver();
+    s = await startStack({
+      config: {
+        otel_traces_exporter: 'otlp',
+        otel_exporter_otlp_endpoint: receiver.url,
+        otel_exporter_otlp_protocol: 'http/json',
+        otel_bsp_schedule_delay: '100',
+        otel_service_name: 'limen-under-test',
+      },
+      routes: [{ name: 'app', from: 'http://app.localhost:PORT', to: 'UPSTREAM', allow_any_authenticated_user: true }],
+    });
+  });
+  after(async () => {
+    await s.close();
+    await closeHttpAgents();
+    receiver.server.close();
+  });
+
+  test('a request span continues the client\'s traceparent, with children, and the upstream gets Limen\'s', async () => {
+    const jar = new CookieJar();
+    await scriptedLogin(`${s.origin('app')}/`, 'ada@example.com', { jar });
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const clientSpan = '00f067aa0ba902b7';
+    const res = await request(`${s.origin('app')}/headers`, { jar, headers: { accept: 'application/json', traceparent: `00-${traceId}-${clientSpan}-01` } });
+    assert.equal(res.status, 200);
+    const upstreamTp = String(res.json<{ headers: Record<string, string> }>().headers.traceparent);
+    const m = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/.exec(upstreamTp);
+    assert.ok(m, `upstream traceparent: ${upstreamTp}`);
+    assert.equal(m[1], traceId, 'same trace');
+    assert.notEqual(m[2], clientSpan, 'parent is Limen\'s span, not the client\'s');
+
+    const spans = await waitFor(() => {
+      const all = spansOf(receiver.got).filter((x) => x.traceId === traceId);
+      return all.length >= 5 ? all : undefined;
+    }, 'five spans of the trace');
+    const server = spans.find((x) => x.parentSpanId === clientSpan);
+    assert.ok(server, 'a server span whose parent is the client\'s span');
+    assert.equal(server.kind, 2, 'SERVER');
+    assert.equal(server.name, 'GET app');
+    const children = spans.filter((x) => x.parentSpanId === server.spanId);
+    assert.deepEqual(children.map((c) => c.name).sort(), ['limen.identify', 'limen.policy', 'limen.sign', 'limen.upstream']);
+    const upstream = children.find((c) => c.name === 'limen.upstream')!;
+    assert.equal(upstream.kind, 3, 'CLIENT');
+    assert.equal(m[2], upstream.spanId, 'the upstream\'s parent is the upstream span');
+    assert.ok(receiver.got.every((g) => g.path === '/v1/traces'));
+  });
+
+  test('a request without traceparent starts a new trace', async () => {
+    const before = receiver.got.length;
+    const res = await request(`${s.origin('app')}/`, { headers: { accept: 'application/json' } });
+    assert.equal(res.status, 401);
+    const id = res.header('x-request-id');
+    const span = await waitFor(() => spansOf(receiver.got.slice(before)).find((x) => x.attributes.some((a) => a.key === 'limen.request_id' && a.value.stringValue === id)), 'the span of the refused request');
+    assert.equal(span.parentSpanId ?? '', '');
+  });
+});
+
+describe('tracing configuration', () => {
+  test('the standard OTEL_* variables alone turn tracing on', () => {
+    const base = { shared_secret: Buffer.alloc(32, 1).toString('base64'), cookie_secret: Buffer.alloc(32, 2).toString('base64'), insecure_server: true, authenticate_service_url: 'http://auth.localhost', idp_provider_url: 'http://idp.localhost', idp_client_id: 'x' };
+    const off = parseConfig(base, {});
+    assert.equal(off.otelTracesExporter, 'none');
+    const on = parseConfig(base, {
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://collector:4318/v1/traces', OTEL_SERVICE_NAME: 'edge',
+      OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25', OTEL_EXPORTER_OTLP_HEADERS: 'Authorization=Bearer abc',
+      OTEL_EXPORTER_OTLP_TIMEOUT: '3000', OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=prod',
+    });
+    assert.equal(on.otelTracesExporter, 'otlp');
+    assert.equal(on.otelServiceName, 'edge');
+    assert.equal(on.otelTracesSampler, 'traceidratio');
+    assert.equal(on.otelTracesSamplerArg, 0.25);
+    assert.deepEqual(on.otelExporterOtlpHeaders, { Authorization: 'Bearer abc' });
+    assert.equal(on.otelExporterOtlpTracesTimeoutMs, 3000);
+    assert.deepEqual(on.otelResourceAttributes, { 'deployment.environment': 'prod' });
+    assert.equal(parseConfig(base, { OTEL_TRACES_EXPORTER: 'none', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }).otelTracesExporter, 'none');
+    for (const [k, v, want] of [
+      ['OTEL_EXPORTER_OTLP_PROTOCOL', 'grpc', /not supported/],
+      ['OTEL_TRACES_SAMPLER_ARG', '2', /from 0 to 1/],
+      ['OTEL_TRACES_EXPORTER', 'zipkin', /expected one of/],
+      ['OTEL_EXPORTER_OTLP_ENDPOINT', 'collector:4318', /URL/],
+    ] as const) {
+      assert.throws(() => parseConfig(base, { [k]: v }), (e: Error) => want.test(e.message), `${k}=${v}`);
+    }
+  });
+
+  test('the default protocol sends protobuf to <endpoint>/v1/traces', async () => {
+    const receiver = await startReceiver();
+    try {
+      const base = { shared_secret: Buffer.alloc(32, 1).toString('base64'), cookie_secret: Buffer.alloc(32, 2).toString('base64'), insecure_server: true, authenticate_service_url: 'http://auth.localhost', idp_provider_url: 'http://idp.localhost', idp_client_id: 'x' };
+      const c = parseConfig(base, { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url + '/' });
+      const tracer = createOtelTracer(c);
+      const fake = { method: 'GET', headers: { host: 'x' } } as unknown as IncomingMessage;
+      const span = tracer.startRequest(fake);
+      span.phase('limen.policy').end();
+      span.end({ 'limen.route': 'r' }, false);
+      await tracer.close();
+      assert.equal(receiver.got.length, 1);
+      assert.equal(receiver.got[0]!.path, '/v1/traces');
+      assert.equal(receiver.got[0]!.contentType, 'application/x-protobuf');
+      assert.ok(receiver.got[0]!.body.includes(Buffer.from('limen.policy')), 'the span name is in the protobuf body');
+    } finally {
+      receiver.server.close();
+    }
+  });
+});
