@@ -51,7 +51,8 @@ Options:
   --connections N        concurrent connections (default 32)
   --threads N            wrk threads (default 1)
   --upstream KIND        minimal (node:http, fixed small body; default) or demo (src/devidp demo upstream)
-  --store KIND           memory (default) or sqlite (a file in a temp directory) for Limen
+  --store KIND           memory (default), sqlite (a file in a temp directory) or postgres
+                         (a fresh schema in LIMEN_BENCH_POSTGRES_URL, default the local test database) for Limen
   --load-generator NAME  wrk (the default when installed) or autocannon (the fallback, if it is
                          installed; figures from the two are not comparable)
   --profile              after measuring, CPU-profile Limen under the public and the signed-in
@@ -98,7 +99,7 @@ function parseOptions(argv: string[]): Options | 'help' {
     return n;
   };
   if (values.upstream !== 'minimal' && values.upstream !== 'demo') throw new Error(`--upstream must be minimal or demo, got ${JSON.stringify(values.upstream)}`);
-  if (values.store !== 'memory' && values.store !== 'sqlite') throw new Error(`--store must be memory or sqlite, got ${JSON.stringify(values.store)}`);
+  if (values.store !== 'memory' && values.store !== 'sqlite' && values.store !== 'postgres') throw new Error(`--store must be memory, sqlite or postgres, got ${JSON.stringify(values.store)}`);
   const lg = values['load-generator'];
   if (lg !== undefined && lg !== 'wrk' && lg !== 'autocannon') throw new Error(`--load-generator must be wrk or autocannon, got ${JSON.stringify(lg)}`);
   return {
@@ -139,6 +140,7 @@ interface LimenUnderTest {
 }
 
 const CLIENT_ID = 'limen-bench';
+const BENCH_POSTGRES_URL = process.env.LIMEN_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const COOKIE_NAME = '_pomerium';
 
 function limenConfig(port: number, idp: DevIdp, clientSecret: string, upstreamUrl: string, store: StoreKind, sqlitePath: string): Record<string, unknown> {
@@ -152,8 +154,9 @@ function limenConfig(port: number, idp: DevIdp, clientSecret: string, upstreamUr
     shared_secret: randomBytes(32).toString('base64'),
     cookie_secret: randomBytes(32).toString('base64'),
     cookie_name: COOKIE_NAME,
-    databroker_storage_type: store === 'sqlite' ? 'file' : 'memory',
+    databroker_storage_type: store === 'sqlite' ? 'file' : store,
     ...(store === 'sqlite' ? { databroker_storage_connection_string: sqlitePath } : {}),
+    ...(store === 'postgres' ? { databroker_storage_connection_string: BENCH_POSTGRES_URL } : {}),
     jwt_claims_headers: ['email', 'groups'],
     // Observability (issue 12): on only for the "metrics + access log" target, switched in the same process.
     metrics_address: '127.0.0.1:0',

@@ -33,3 +33,17 @@ export class AuditSwitchStore implements Store {
   watch(listener: (e: ChangeEvent) => void): () => void { return this.inner.watch(listener); }
   close(): Promise<void> { return this.inner.close(); }
 }
+
+/** Wraps `inner`, keeping PostgreSQL's bounded change feed visible to the read cache in front (see ReadCachingStore). */
+export function auditSwitch(inner: Store): AuditSwitchStore {
+  const s = new AuditSwitchStore(inner);
+  const feed = inner as Partial<{ freshnessBoundMs: number; confirmedAt(): number; onReset(l: () => void): () => void }>;
+  if (typeof feed.confirmedAt === 'function' && typeof feed.onReset === 'function') {
+    Object.assign(s, {
+      freshnessBoundMs: feed.freshnessBoundMs,
+      confirmedAt: () => feed.confirmedAt!(),
+      onReset: (l: () => void) => feed.onReset!(l),
+    });
+  }
+  return s;
+}

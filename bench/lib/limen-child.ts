@@ -16,7 +16,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import type { RunningLimen } from '../../src/server/index.js';
-import { AuditSwitchStore } from './audit-switch-store.js';
+import { auditSwitch, type AuditSwitchStore } from './audit-switch-store.js';
 import pino from 'pino';
 import type { AuditStoreSwitch, AuditStoreSwitched, ChildFailed, LimenStart, ObserveSwitch, ObserveSwitched, ProfileStarted, ProfileStop, ProfileWritten, Ready } from './messages.js';
 
@@ -38,6 +38,7 @@ const modules = Promise.all([
 
 let limen: RunningLimen | undefined;
 let store: AuditSwitchStore | undefined;
+const benchSchema = `limen_bench_${process.pid}`;
 let profiler: Session | undefined;
 /** Observability on (metrics recorded, access and authorize lines written) and off: two configs and the metrics to put back. */
 let observe: { metrics: unknown; accessLog: unknown } | undefined;
@@ -47,8 +48,11 @@ async function start(m: LimenStart): Promise<Ready> {
   const config = parseConfig(m.config, {});
   const opened = m.store === 'sqlite'
     ? await openStore({ type: 'file', connectionString: m.sqlitePath ?? '' })
-    : await openStore({ type: 'memory', connectionString: '' });
-  store = new AuditSwitchStore(opened);
+    : m.store === 'postgres'
+      // A schema of its own, dropped at the end, so runs never share state.
+      ? await openStore({ type: 'postgres', connectionString: String(config.databrokerStorageConnectionString), schema: benchSchema })
+      : await openStore({ type: 'memory', connectionString: '' });
+  store = auditSwitch(opened);
   limen = await startLimen({
     config, store,
     logger: createLogger('info', () => {}),
@@ -102,7 +106,14 @@ async function stopProfile(m: ProfileStop): Promise<ProfileWritten> {
 
 async function stop(): Promise<void> {
   await limen?.close();
+  const postgres = store?.kind === 'postgres' ? limen?.runtime().config.databrokerStorageConnectionString : undefined;
   await store?.close();
+  if (postgres) {
+    const { default: pg } = await import('pg');
+    const client = new pg.Client({ connectionString: postgres });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS "${benchSchema}" CASCADE`).finally(() => client.end());
+  }
   process.exit(0);
 }
 

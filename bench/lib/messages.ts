@@ -5,7 +5,7 @@
  */
 
 export type UpstreamKind = 'minimal' | 'demo';
-export type StoreKind = 'memory' | 'sqlite';
+export type StoreKind = 'memory' | 'sqlite' | 'postgres';
 
 export interface UpstreamStart {
   readonly type: 'start';
