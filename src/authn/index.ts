@@ -10,4 +10,4 @@ export type { SessionData, Impersonation, IdpTokenSet } from './sessions.js';
 export { seal, unseal, deriveKey } from './seal.js';
 export { Identifier } from './identify.js';
 export { newSignInNonce, signInBinding, isSignInBinding, rememberSignInNonce, consumeSignInBinding, MAX_PENDING_SIGN_INS } from './binding.js';
-export type { Caller, Credential, IdentifyResult, TokenResolver, IdentityEnricher, EnrichContext, IdentifyDeps } from './identify.js';
+export type { Caller, Credential, IdentifyResult, TokenResolver, IdentityEnricher, EnrichContext, IdentifyDeps, ImpersonationEndReason } from './identify.js';
