@@ -6,7 +6,7 @@
  * (`SessionStore.applyRefresh`). Every start, stop and refused attempt is
  * an audit event.
  */
-import type { Caller, Impersonation, SessionData } from '../authn/index.js';
+import { emailVerifiedClaim, type Caller, type Impersonation, type SessionData } from '../authn/index.js';
 import type { IdentityInfo } from '../authz/index.js';
 import { escapeHtml, htmlLayout, sendHtml, sendJson, sendRedirect, wantsJson } from '../http/index.js';
 import { fail, impersonationBanner, sessionCsrfToken, signOutCsrfToken, siteOrigin, type RequestContext } from './context.js';
@@ -66,10 +66,20 @@ export function csrfToken(ctx: RequestContext, sessionId: string): string {
   return sessionCsrfToken(ctx, sessionId);
 }
 
+/** The email row: says why it is empty when the IdP did not verify the address (authn/claims.ts). */
+function emailShown(c: Caller): string {
+  // An email set aside as unverified is kept as '' in the claims; an IdP that sent none leaves it undefined.
+  if (c.policy.email !== '' || c.policy.claims.email !== '' || c.impersonator || c.kind !== 'session') return c.policy.email;
+  const verified = emailVerifiedClaim(c.policy.claims);
+  return verified === true ? '' : verified === false
+    ? '(none: the identity provider has not verified your address)'
+    : '(none: the identity provider did not say whether your address is verified)';
+}
+
 export function renderDashboard(ctx: RequestContext, c: Caller): void {
   if (wantsJson(ctx.req)) { sendJson(ctx.res, 200, userJson(c)); return; }
   const rows: [string, string][] = [
-    ['Sub', c.policy.user], ['Email', c.policy.email], ['Name', c.assertion.name],
+    ['Sub', c.policy.user], ['Email', emailShown(c)], ['Name', c.assertion.name],
     ['Groups', c.policy.groups.join(', ')], ['Session id', c.policy.sessionId],
   ];
   if (c.impersonator) rows.push(['Impersonated by', c.impersonator.email || c.impersonator.sub]);
