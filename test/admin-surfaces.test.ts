@@ -157,8 +157,9 @@ describe('administrative surfaces', () => {
     const page = await request(`${s.origin('app')}/.pomerium/`, { jar, headers: BROWSER_ACCEPT });
     const token = new Map(parseForms(page.text()).find((f) => f.id === 'impersonate')!.fields).get('csrf')!;
     const body = (csrf: string): string => new URLSearchParams({ csrf, action: 'impersonate', email: USER }).toString();
-    const cases: { name: string; host: string; headers: Record<string, string>; csrf: string; want: number; reason?: string }[] = [
+    const cases: { name: string; host: string; path?: string; headers: Record<string, string>; csrf: string; want: number; reason?: string }[] = [
       { name: 'no Origin', host: 'app', headers: {}, csrf: token, want: 403, reason: 'csrf-origin-missing' },
+      { name: 'cross-site Origin, /.pomerium/impersonate', host: 'app', path: '/.pomerium/impersonate', headers: { origin: EVIL }, csrf: token, want: 403, reason: 'csrf-origin-mismatch' },
       { name: 'cross-site Origin', host: 'app', headers: { origin: EVIL }, csrf: token, want: 403, reason: 'csrf-origin-mismatch' },
       { name: 'another route host\'s Origin', host: 'app', headers: { origin: s.origin('staff') }, csrf: token, want: 403, reason: 'csrf-origin-mismatch' },
       { name: 'the token of app, posted on staff', host: 'staff', headers: { origin: s.origin('staff') }, csrf: token, want: 403, reason: 'csrf-token-invalid' },
@@ -166,7 +167,7 @@ describe('administrative surfaces', () => {
       { name: 'same origin and token', host: 'app', headers: { origin: s.origin('app') }, csrf: token, want: 303 },
     ];
     for (const c of cases) {
-      const r = await request(`${s.origin(c.host)}/.pomerium/`, { method: 'POST', jar, headers: { ...FORM, ...JSON_ACCEPT, ...c.headers }, body: body(c.csrf) });
+      const r = await request(`${s.origin(c.host)}${c.path ?? '/.pomerium/'}`, { method: 'POST', jar, headers: { ...FORM, ...JSON_ACCEPT, ...c.headers }, body: body(c.csrf) });
       assert.equal(r.status, c.want, `${c.name}: ${r.text().slice(0, 200)}`);
       if (c.reason) {
         assert.deepEqual(reasonsOf(r), [c.reason], c.name);
