@@ -1,10 +1,11 @@
 /**
  * The `/.pomerium/` user page (CONTRACT §4, §6): who Limen thinks you are,
  * sign-out, and for administrators the impersonation form. Impersonation is
- * a POST with a CSRF token bound to the session; it ends on "stop
- * impersonating", on sign-out (the session is deleted) and on refresh
- * (`SessionStore.applyRefresh`). Every start, stop and refused attempt is
- * an audit event.
+ * a same-origin POST with the session's CSRF token (csrf.ts); it ends on
+ * "stop impersonating", on sign-out (the session is deleted), on refresh
+ * (`SessionStore.applyRefresh`) and as soon as the administrator loses their
+ * rights (`Identifier`, authn/identify.ts). Every start, stop and refused
+ * attempt is an audit event.
  */
 import { emailVerifiedClaim, type Caller, type Impersonation, type SessionData } from '../authn/index.js';
 import type { IdentityInfo } from '../authz/index.js';
@@ -61,11 +62,6 @@ export function isAdministrator(admins: readonly string[], c: Caller): boolean {
   return matchesAdministrators(admins, c.policy);
 }
 
-/** This session's CSRF token on this host (csrf.ts). */
-export function csrfToken(ctx: RequestContext, sessionId: string): string {
-  return sessionCsrfToken(ctx, sessionId);
-}
-
 /** The email row: says why it is empty when the IdP did not verify the address (authn/claims.ts). */
 function emailShown(c: Caller): string {
   // An email set aside as unverified is kept as '' in the claims; an IdP that sent none leaves it undefined.
@@ -83,7 +79,7 @@ export function renderDashboard(ctx: RequestContext, c: Caller): void {
     ['Groups', c.policy.groups.join(', ')], ['Session id', c.policy.sessionId],
   ];
   if (c.impersonator) rows.push(['Impersonated by', c.impersonator.email || c.impersonator.sub]);
-  const token = c.session ? csrfToken(ctx, c.session.id) : '';
+  const token = c.session ? sessionCsrfToken(ctx, c.session.id) : '';
   const claims = escapeHtml(JSON.stringify(c.policy.claims, null, 2));
   let actions = '';
   if (c.session) {
