@@ -197,8 +197,8 @@ describe('administrative surfaces', () => {
       {
         name: 'removed from administrators by a config reload',
         actor: 'root@example.com',
-        revoke: () => s.limen.reload(s.configWith(ROUTES, { administrators: [ADMIN, 'group:ops-admins'] })),
-        restore: () => s.limen.reload(s.configWith(ROUTES, { administrators: ADMINISTRATORS })),
+        revoke: async () => { await s.limen.reload(s.configWith(ROUTES, { administrators: [ADMIN, 'group:ops-admins'] })); },
+        restore: async () => { await s.limen.reload(s.configWith(ROUTES, { administrators: ADMINISTRATORS })); },
         reason: 'actor-not-administrator',
         // The request is the administrator's own again: root@example.com may reach staff, bob may not.
         then: { status: 200, self: true },

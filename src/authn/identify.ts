@@ -75,9 +75,10 @@ export interface IdentifyDeps {
    * Whether the real person behind an impersonation may still impersonate:
    * their own identity (with directory groups) matched against
    * `administrators` of the current config. Asked on every request of an
-   * impersonating session; false ends the impersonation.
+   * impersonating session; false ends the impersonation. Absent: nobody
+   * may, so every impersonation ends (fails closed).
    */
-  readonly mayImpersonate: (actor: IdentityInfo) => boolean;
+  readonly mayImpersonate?: ((actor: IdentityInfo) => boolean) | undefined;
   /** Called when a request ended an impersonation because the actor lost their rights (audit). */
   readonly onImpersonationEnded?: (s: SessionData, reason: ImpersonationEndReason) => void;
   /**
@@ -261,7 +262,7 @@ export class Identifier {
     let reason: ImpersonationEndReason | undefined;
     try {
       const enriched = this.deps.enrich ? await this.deps.enrich(actor) : actor;
-      if (!this.deps.mayImpersonate(enriched)) reason = 'actor-not-administrator';
+      if (!this.deps.mayImpersonate?.(enriched)) reason = 'actor-not-administrator';
     } catch (e) {
       if (!(e instanceof IdentityRefusedError)) throw e;
       reason = 'actor-deprovisioned';
