@@ -5,7 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CookieJar, closeHttpAgents, request, scriptedLogin, type TestResponse } from './support/index.js';
+import { CookieJar, closeHttpAgents, csrfHeaders, request, scriptedLogin, type TestResponse } from './support/index.js';
 import { startStack, type Stack } from './stack.js';
 
 const JSON_ACCEPT = { accept: 'application/json' };
@@ -29,10 +29,12 @@ describe('directory admin API', () => {
     await closeHttpAgents();
   });
 
-  function api(method: string, path: string, body?: unknown, jar = admin): Promise<TestResponse> {
+  async function api(method: string, path: string, body?: unknown, jar = admin): Promise<TestResponse> {
+    // Changes by cookie carry what a same-origin admin page sends (src/server/csrf.ts).
+    const csrf = method === 'GET' ? {} : await csrfHeaders(s.authOrigin, jar).catch(() => ({}));
     return request(`${s.authOrigin}/.pomerium/api/v1${path}`, {
       method, jar,
-      headers: { ...JSON_ACCEPT, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: { ...JSON_ACCEPT, ...csrf, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
   }

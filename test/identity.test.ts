@@ -4,6 +4,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { createVerifier } from '@limen/verify';
 import { CookieJar, request, runCli, scriptedLogin, closeHttpAgents } from './support/index.js';
 import { startStack, type Stack } from './stack.js';
+import { createServiceAccount } from '../src/accounts/index.js';
 
 const JSON_ACCEPT = { accept: 'application/json' };
 
@@ -115,12 +116,15 @@ describe('signed identity: keys, rotation, claims options, carried assertions', 
   test('carried assertions: valid ones move to -For, forged or expired ones are dropped with a logged reason', async () => {
     clock += 61_000 * 5;
     const mine = (await assertionOf())['x-pomerium-jwt-assertion']!;
-    const moved = await assertionOf('app', { 'x-pomerium-jwt-assertion': mine });
+    // Only a service carries a user's assertion onward (docs/security.md, "Identity claims").
+    const { token } = await createServiceAccount({ user: 'svc-carrier' }, { store: s.store, sharedSecret: s.config.sharedSecret, namespaces: s.config.namespaces, now: clock });
+    const svc = { authorization: `Pomerium ${token}` };
+    const moved = await assertionOf('app', { ...svc, 'x-pomerium-jwt-assertion': mine });
     assert.equal(moved['x-pomerium-jwt-assertion-for'], mine);
-    // The request's own assertion is Limen's (here the cached one for this identity).
-    assert.equal(decodeJwt(moved['x-pomerium-jwt-assertion']!).email, 'ada@example.com');
+    // The request's own assertion is Limen's, for the service.
+    assert.equal(decodeJwt(moved['x-pomerium-jwt-assertion']!).sub, 'svc-carrier');
 
-    const kept = await assertionOf('app', { 'x-pomerium-jwt-assertion-for': mine, 'x-pomerium-jwt-assertion': 'ignored' });
+    const kept = await assertionOf('app', { ...svc, 'x-pomerium-jwt-assertion-for': mine, 'x-pomerium-jwt-assertion': 'ignored' });
     assert.equal(kept['x-pomerium-jwt-assertion-for'], mine, '-For is passed on unchanged');
 
     const [h, p, sig] = mine.split('.');
@@ -131,11 +135,11 @@ describe('signed identity: keys, rotation, claims options, carried assertions', 
       'a'.repeat(10000),
     ];
     for (const f of forged) {
-      const r = await assertionOf('app', { 'x-pomerium-jwt-assertion-for': f });
+      const r = await assertionOf('app', { ...svc, 'x-pomerium-jwt-assertion-for': f });
       assert.equal(r['x-pomerium-jwt-assertion-for'], undefined, f.slice(0, 30));
     }
     clock += 10 * 60_000;
-    const expired = await assertionOf('app', { 'x-pomerium-jwt-assertion-for': mine });
+    const expired = await assertionOf('app', { ...svc, 'x-pomerium-jwt-assertion-for': mine });
     assert.equal(expired['x-pomerium-jwt-assertion-for'], undefined, 'expired beyond skew');
     await s.limen.services.audit.flush();
     const events = await s.store.queryAudit({ kind: 'authorize', limit: 10_000 });

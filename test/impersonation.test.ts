@@ -6,10 +6,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
 import { createLocalJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import { CookieJar, closeHttpAgents, parseForms, request, scriptedLogin, type TestResponse } from './support/index.js';
 import { startStack, type Stack } from './stack.js';
+import { csrfToken } from '../src/server/csrf.js';
 
 const JSON_ACCEPT = { accept: 'application/json' };
 const BROWSER_ACCEPT = { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' };
@@ -61,8 +61,9 @@ async function impersonateForm(s: Stack, jar: CookieJar, host = 'app'): Promise<
   return new Map(form.fields);
 }
 
+/** A form post from the user page itself: same origin (src/server/csrf.ts). */
 async function post(s: Stack, jar: CookieJar, fields: Record<string, string>, host = 'app'): Promise<TestResponse> {
-  return request(`${s.origin(host)}/.pomerium/`, { method: 'POST', jar, headers: { ...FORM, ...JSON_ACCEPT }, body: new URLSearchParams(fields).toString() });
+  return request(`${s.origin(host)}/.pomerium/`, { method: 'POST', jar, headers: { ...FORM, ...JSON_ACCEPT, origin: s.origin(host) }, body: new URLSearchParams(fields).toString() });
 }
 
 async function assertion(s: Stack, echo: Echo, host: string): Promise<JWTPayload> {
@@ -135,7 +136,7 @@ describe('impersonation, end to end', () => {
     const stop = parseForms(page.text()).find((f) => f.fields.some(([k, v]) => k === 'action' && v === 'stop_impersonating'));
     assert.ok(stop, 'the error page carries the stop button');
     const stopped = await request(`${s.origin('staff')}${stop.action}`, {
-      method: 'POST', jar: admin, headers: { ...FORM, ...BROWSER_ACCEPT }, body: new URLSearchParams(stop.fields).toString(),
+      method: 'POST', jar: admin, headers: { ...FORM, ...BROWSER_ACCEPT, origin: s.origin('staff') }, body: new URLSearchParams(stop.fields).toString(),
     });
     assert.equal(stopped.status, 303);
     assert.deepEqual(await statuses(s, admin), { app: 200, staff: 200, partner: 403, admins: 200, contractors: 403 }, 'back to the administrator');
@@ -167,10 +168,10 @@ describe('impersonation, end to end', () => {
     const admin = await signInEverywhere(s, ADMIN);
     const before = (await auditKinds(s, ['impersonate_denied'])).length;
     const cases: [Record<string, string>, number, string][] = [
-      [{ action: 'impersonate', email: USER }, 403, 'csrf-invalid'],
-      [{ csrf: '', action: 'impersonate', email: USER }, 403, 'csrf-invalid'],
-      [{ csrf: 'A'.repeat(43), action: 'impersonate', email: USER }, 403, 'csrf-invalid'],
-      [{ csrf: 'short', action: 'impersonate', email: USER }, 403, 'csrf-invalid'],
+      [{ action: 'impersonate', email: USER }, 403, 'csrf-token-missing'],
+      [{ csrf: '', action: 'impersonate', email: USER }, 403, 'csrf-token-missing'],
+      [{ csrf: 'A'.repeat(43), action: 'impersonate', email: USER }, 403, 'csrf-token-invalid'],
+      [{ csrf: 'short', action: 'impersonate', email: USER }, 403, 'csrf-token-invalid'],
     ];
     for (const [fields, status, reason] of cases) {
       const r = await post(s, admin, fields);
@@ -178,13 +179,13 @@ describe('impersonation, end to end', () => {
       assert.deepEqual(r.json<{ reasons: string[] }>().reasons, [reason]);
     }
     // A JSON body is not the form.
-    const notForm = await request(`${s.origin('app')}/.pomerium/`, { method: 'POST', jar: admin, headers: { 'content-type': 'application/json', ...JSON_ACCEPT }, body: '{}' });
+    const notForm = await request(`${s.origin('app')}/.pomerium/`, { method: 'POST', jar: admin, headers: { 'content-type': 'application/json', ...JSON_ACCEPT, origin: s.origin('app') }, body: '{}' });
     assert.equal(notForm.status, 400);
 
     // A non-administrator with a valid token for their own session.
     const user = await signInEverywhere(s, 'carol@example.com');
     const sid = (await me(s, user)).session_id;
-    const csrf = createHmac('sha256', s.limen.runtime().csrfKey).update(`dashboard:${sid}`).digest('base64url');
+    const csrf = csrfToken(s.limen.runtime().csrfKey, sid, s.origin('app'));
     const page = await request(`${s.origin('app')}/.pomerium/`, { jar: user, headers: BROWSER_ACCEPT });
     assert.equal(parseForms(page.text()).find((f) => f.id === 'impersonate'), undefined, 'no form for non-administrators');
     const r = await post(s, user, { csrf, action: 'impersonate', email: ADMIN });
@@ -193,7 +194,7 @@ describe('impersonation, end to end', () => {
     assert.equal((await me(s, user)).email, 'carol@example.com', 'nothing changed');
 
     const denied = (await auditKinds(s, ['impersonate_denied'])).slice(before);
-    assert.deepEqual(denied.map((e) => e.details.reason), ['csrf-invalid', 'csrf-invalid', 'csrf-invalid', 'csrf-invalid', 'form-invalid', 'not-administrator']);
+    assert.deepEqual(denied.map((e) => e.details.reason), ['csrf-token-missing', 'csrf-token-missing', 'csrf-token-invalid', 'csrf-token-invalid', 'form-invalid', 'not-administrator']);
     assert.equal(denied.at(-1)!.email, 'carol@example.com');
   });
 

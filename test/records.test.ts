@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { CookieJar, closeHttpAgents, request, scriptedLogin } from './support/index.js';
+import { CookieJar, closeHttpAgents, csrfHeaders, request, scriptedLogin } from './support/index.js';
 import { runCli, startSharedStoreStack, type SharedStoreStack } from './service-accounts-helpers.js';
 
 const JSON_ACCEPT = { accept: 'application/json' };
@@ -135,7 +135,7 @@ describe('external data for the record criterion', () => {
 
     const put = await request(dataApi('devices'), {
       method: 'PUT', jar: adminJar,
-      headers: { ...JSON_ACCEPT, 'content-type': 'application/json' },
+      headers: { ...JSON_ACCEPT, ...await csrfHeaders(st.s.authOrigin, adminJar), 'content-type': 'application/json' },
       body: JSON.stringify([{ id: 'u-ada', scan: { critical: 0 } }, { id: 'u-other', scan: { critical: 3 } }]),
     });
     assert.equal(put.status, 200, put.text());
@@ -155,7 +155,7 @@ describe('external data for the record criterion', () => {
 
     // A deny rule on another type: quarantine by email.
     const quarantine = await request(dataApi('quarantine'), {
-      method: 'PUT', jar: adminJar, headers: { ...JSON_ACCEPT, 'content-type': 'application/json' },
+      method: 'PUT', jar: adminJar, headers: { ...JSON_ACCEPT, ...await csrfHeaders(st.s.authOrigin, adminJar), 'content-type': 'application/json' },
       body: JSON.stringify({ records: [{ id: 'ada@example.com', since: '2026-01-01' }] }),
     });
     assert.equal(quarantine.status, 200, quarantine.text());
@@ -163,17 +163,17 @@ describe('external data for the record criterion', () => {
     assert.equal(quarantined.status, 403);
     assert.deepEqual(quarantined.json<Failure>().reasons, ['record-ok']);
 
-    const del = await request(`${dataApi('quarantine')}/${encodeURIComponent('ada@example.com')}`, { method: 'DELETE', jar: adminJar, headers: JSON_ACCEPT });
+    const del = await request(`${dataApi('quarantine')}/${encodeURIComponent('ada@example.com')}`, { method: 'DELETE', jar: adminJar, headers: { ...JSON_ACCEPT, ...await csrfHeaders(st.s.authOrigin, adminJar) } });
     assert.equal(del.status, 200, del.text());
     assert.deepEqual(del.json(), { type: 'quarantine', id: 'ada@example.com', removed: 1 });
     assert.equal((await request(url, { jar: adaJar, headers: JSON_ACCEPT })).status, 200);
-    const again = await request(`${dataApi('quarantine')}/${encodeURIComponent('ada@example.com')}`, { method: 'DELETE', jar: adminJar, headers: JSON_ACCEPT });
+    const again = await request(`${dataApi('quarantine')}/${encodeURIComponent('ada@example.com')}`, { method: 'DELETE', jar: adminJar, headers: { ...JSON_ACCEPT, ...await csrfHeaders(st.s.authOrigin, adminJar) } });
     assert.equal(again.status, 404);
     assert.deepEqual(again.json<Failure>().reasons, ['record-not-found']);
 
     // replace=true drops what the body does not hold: ada's device record goes, she is refused.
     const replaced = await request(`${dataApi('devices')}?replace=true`, {
-      method: 'PUT', jar: adminJar, headers: { ...JSON_ACCEPT, 'content-type': 'application/json' },
+      method: 'PUT', jar: adminJar, headers: { ...JSON_ACCEPT, ...await csrfHeaders(st.s.authOrigin, adminJar), 'content-type': 'application/json' },
       body: JSON.stringify([{ id: 'u-other', scan: { critical: 0 } }]),
     });
     assert.deepEqual(replaced.json(), { type: 'devices', loaded: 1, removed: 1 });
@@ -223,7 +223,7 @@ describe('external data for the record criterion', () => {
       { name: 'wrong method', url: dataApi('posture'), method: 'POST', headers: json, body: '[]', status: 405, reason: 'method-not-allowed' },
     ];
     for (const t of table) {
-      const r = await request(t.url, { method: t.method, jar: adminJar, headers: t.headers, ...(t.body !== undefined ? { body: t.body } : {}) });
+      const r = await request(t.url, { method: t.method, jar: adminJar, headers: { ...t.headers, ...await csrfHeaders(st.s.authOrigin, adminJar) }, ...(t.body !== undefined ? { body: t.body } : {}) });
       assert.equal(r.status, t.status, `${t.name}: ${r.text().slice(0, 200)}`);
       assert.deepEqual(r.json<Failure>().reasons, [t.reason], t.name);
       assert.match(r.json<Failure>().request_id, /^[0-9a-f]{24}$/, t.name);

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import { createLocalJWKSet, decodeJwt, jwtVerify, SignJWT, type JWTPayload } from 'jose';
-import { CookieJar, closeHttpAgents, request, scriptedLogin } from './support/index.js';
+import { CookieJar, closeHttpAgents, csrfHeaders, request, scriptedLogin } from './support/index.js';
 import { SHARED_SECRET } from './stack.js';
 import { assertNoTokensLogged, runCli, startSharedStoreStack, type SharedStoreStack } from './service-accounts-helpers.js';
 import { putDirectoryUser } from '../src/accounts/index.js';
@@ -50,7 +50,7 @@ describe('service accounts, end to end (seed 000)', () => {
   async function createViaApi(body: Record<string, unknown>, auth: { jar?: CookieJar; headers?: Record<string, string> } = { jar: adminJar }) {
     const res = await request(`${st.s.authOrigin}${API}`, {
       method: 'POST', jar: auth.jar,
-      headers: { ...JSON_ACCEPT, 'content-type': 'application/json', ...auth.headers },
+      headers: { ...JSON_ACCEPT, 'content-type': 'application/json', ...(auth.jar === adminJar ? await csrfHeaders(st.s.authOrigin, adminJar) : {}), ...auth.headers },
       body: JSON.stringify(body),
     });
     if (res.status === 201) tokens.push(res.json<{ token: string }>().token);
@@ -278,26 +278,26 @@ describe('service accounts, end to end (seed 000)', () => {
       { body: 'x', reason: 'body-invalid' },
     ];
     for (const b of bad) {
-      const res = await request(`${st.s.authOrigin}${API}`, { method: 'POST', jar: adminJar, headers: { ...JSON_ACCEPT, 'content-type': 'application/json' }, body: JSON.stringify(b.body) });
+      const res = await request(`${st.s.authOrigin}${API}`, { method: 'POST', jar: adminJar, headers: { ...JSON_ACCEPT, ...await csrfHeaders(st.s.authOrigin, adminJar), 'content-type': 'application/json' }, body: JSON.stringify(b.body) });
       assert.equal(res.status, 400, JSON.stringify(b.body));
       assert.deepEqual(res.json<Failure>().reasons, [b.reason], JSON.stringify(b.body));
     }
-    const notJson = await request(`${st.s.authOrigin}${API}`, { method: 'POST', jar: adminJar, headers: JSON_ACCEPT, body: 'user_id=a' });
+    const notJson = await request(`${st.s.authOrigin}${API}`, { method: 'POST', jar: adminJar, headers: { ...JSON_ACCEPT, ...await csrfHeaders(st.s.authOrigin, adminJar) }, body: 'user_id=a' });
     assert.equal(notJson.status, 400);
 
     const missing = await request(`${st.s.authOrigin}${API}/no-such-id`, { jar: adminJar, headers: JSON_ACCEPT });
     assert.equal(missing.status, 404);
-    const del = await request(`${st.s.authOrigin}${API}/${account.id}`, { method: 'DELETE', jar: adminJar, headers: JSON_ACCEPT });
+    const del = await request(`${st.s.authOrigin}${API}/${account.id}`, { method: 'DELETE', jar: adminJar, headers: { ...JSON_ACCEPT, ...await csrfHeaders(st.s.authOrigin, adminJar) } });
     assert.equal(del.status, 200);
     assert.equal(del.json<{ service_account: View }>().service_account.status, 'revoked');
     const after = await request(`${st.s.origin('app')}/`, { headers: { ...JSON_ACCEPT, authorization: `Pomerium ${token}` } });
     assert.equal(after.status, 401);
     assert.deepEqual(after.json<Failure>().reasons.slice(0, 1), ['service-account-revoked']);
     const second = await create({ user_id: 'bot-api' });
-    const post = await request(`${st.s.authOrigin}${API}/${second.account.id}/revoke`, { method: 'POST', jar: adminJar, headers: JSON_ACCEPT });
+    const post = await request(`${st.s.authOrigin}${API}/${second.account.id}/revoke`, { method: 'POST', jar: adminJar, headers: { ...JSON_ACCEPT, ...await csrfHeaders(st.s.authOrigin, adminJar) } });
     assert.equal(post.status, 200);
     assert.equal(post.json<{ service_account: View }>().service_account.status, 'revoked');
-    const revokeMissing = await request(`${st.s.authOrigin}${API}/no-such-id/revoke`, { method: 'POST', jar: adminJar, headers: JSON_ACCEPT });
+    const revokeMissing = await request(`${st.s.authOrigin}${API}/no-such-id/revoke`, { method: 'POST', jar: adminJar, headers: { ...JSON_ACCEPT, ...await csrfHeaders(st.s.authOrigin, adminJar) } });
     assert.equal(revokeMissing.status, 404);
 
     await st.s.limen.services.audit.flush();
@@ -335,7 +335,7 @@ describe('service accounts, end to end (seed 000)', () => {
     const ev = (await st.store.queryAudit({ kind: 'service_account.create' })).find((e) => e.details.service_account_id === made.id);
     assert.equal(ev?.actor, `service_account:${admin.account.id}`);
     // Revoking the admin account ends its admin rights at once.
-    await request(`${st.s.authOrigin}${API}/${admin.account.id}`, { method: 'DELETE', jar: adminJar, headers: JSON_ACCEPT });
+    await request(`${st.s.authOrigin}${API}/${admin.account.id}`, { method: 'DELETE', jar: adminJar, headers: { ...JSON_ACCEPT, ...await csrfHeaders(st.s.authOrigin, adminJar) } });
     const afterRevoke = await createViaApi({ user_id: 'bot-y' }, { headers: { authorization: `Bearer Pomerium-${admin.token}` } });
     assert.equal(afterRevoke.status, 401);
     assert.deepEqual(afterRevoke.json<Failure>().reasons, ['service-account-revoked']);

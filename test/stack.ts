@@ -32,7 +32,7 @@ export interface StackOptions {
   readonly config?: Record<string, unknown>;
   readonly store?: Store;
   readonly now?: () => number;
-  readonly users?: Record<string, { name?: string; groups?: string[]; sub?: string }>;
+  readonly users?: Record<string, { name?: string; groups?: string[]; sub?: string; emailVerified?: boolean | null }>;
   readonly accessTokenTtl?: number;
   /** Collects log lines (for the no-secrets-in-logs check). */
   readonly logLines?: string[];

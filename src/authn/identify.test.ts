@@ -39,6 +39,7 @@ async function rig(inner: (now: () => number) => Store, opts: { tokenExpiresIn?:
   const identifier = new Identifier({
     sessions, sharedSecret: secret, cookieName: '_pomerium', oidc: undefined, now, tokenResolvers: [],
     enrich: directoryEnricher(store, now),
+    mayImpersonate: (actor) => actor.groups.includes('admins') || actor.email === 'ada@example.com',
     generation: opts.remember === false ? undefined : () => store.changeGeneration(),
   });
   const session = await sessions.create({
@@ -92,6 +93,22 @@ describe('remembered session callers follow every change on the next request', (
         await r.store.close();
       });
     }
+  }
+
+  for (const remember of [true, false]) {
+    test(`impersonation ends when the directory deactivates the impersonating administrator${remember ? '' : ' (read afresh)'}`, async () => {
+      const r = await rig((now) => new MemoryStore({ clock: now }), { remember });
+      await r.sessions.save({ ...r.session, impersonation: { user: 'u2', email: 'bob@example.com', name: 'Bob', groups: ['sales'], startedAt: r.clock.t } });
+      assert.equal(await r.who(), 'bob@example.com [sales]');
+      assert.equal(await r.who(), 'bob@example.com [sales]');
+      await putDirectoryUser(r.store, user({ active: false }));
+      // The request is the administrator's own again, and the directory refuses them.
+      assert.equal(await r.who(), 'failure: user-deprovisioned');
+      assert.equal((await r.sessions.get(r.session.id))?.data.impersonation, undefined, 'the stored session no longer impersonates');
+      await putDirectoryUser(r.store, user({ active: true }));
+      assert.equal(await r.who(), 'ada@example.com [eng]', 'reactivating the administrator does not bring the impersonation back');
+      await r.store.close();
+    });
   }
 
   test('SQLite: a revocation committed by another connection (a CLI process) applies to the next request', async () => {

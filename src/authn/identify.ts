@@ -72,6 +72,16 @@ export interface IdentifyDeps {
   /** Called after a successful refresh (directory update; `before` may have been impersonating). */
   readonly onRefreshed?: (before: SessionData, after: SessionData) => void;
   /**
+   * Whether the real person behind an impersonation may still impersonate:
+   * their own identity (with directory groups) matched against
+   * `administrators` of the current config. Asked on every request of an
+   * impersonating session; false ends the impersonation. Absent: nobody
+   * may, so every impersonation ends (fails closed).
+   */
+  readonly mayImpersonate?: ((actor: IdentityInfo) => boolean) | undefined;
+  /** Called when a request ended an impersonation because the actor lost their rights (audit). */
+  readonly onImpersonationEnded?: (s: SessionData, reason: ImpersonationEndReason) => void;
+  /**
    * A number that changes whenever anything in the store changes, this
    * process's writes and (SQLite) other processes' commits alike: the read
    * cache's `changeGeneration`. When given, a session's caller is remembered
@@ -83,6 +93,13 @@ export interface IdentifyDeps {
   /** Which hosts a session handle's `aud` admits; without it, only the very host. */
   readonly handleAudience?: HandleAudiencePolicy | undefined;
 }
+
+/**
+ * Why a request ended an impersonation: the administrator is no longer in
+ * `administrators` (config reload, or a `group:` membership gone), or the
+ * directory refuses the administrator (deactivated, deprovisioned).
+ */
+export type ImpersonationEndReason = 'actor-not-administrator' | 'actor-deprovisioned';
 
 const REFRESH_MARGIN_MS = 60_000;
 const VERIFIED_CACHE_MAX = 10_000;
@@ -172,8 +189,10 @@ export class Identifier {
         if (claims.sub !== undefined && claims.sub !== rec.data.userId) return { caller: null, failure: 'session-mismatch' };
         // CONTRACT §4: a handle works only for the audience it was issued to.
         if (!handleAudienceAccepts(this.deps.handleAudience, claims.aud, host)) return { caller: null, failure: 'session-audience-mismatch' };
-        const s = await this.maybeRefresh(rec.data);
-        if (!s) return { caller: null, failure: 'session-refresh-failed' };
+        const fresh = await this.maybeRefresh(rec.data);
+        if (!fresh) return { caller: null, failure: 'session-refresh-failed' };
+        // The real actor is checked on every request, as is the user they act as (sessionCaller).
+        const s = fresh.impersonation ? await this.recheckImpersonator(fresh) : fresh;
         const key = `${s.id}:${rec.version}`;
         try {
           const caller = await this.sessionCaller(s, key);
@@ -228,6 +247,36 @@ export class Identifier {
     const base = sessionIdentity(s);
     const policy = this.deps.enrich ? await this.deps.enrich(base, { impersonated: s.impersonation !== undefined }) : base;
     return sessionCallerFrom(s, cacheKey, policy);
+  }
+
+  /**
+   * An impersonating session whose administrator lost their rights (no
+   * longer in `administrators`, or refused by the directory) stops
+   * impersonating on this very request: the stored session drops the
+   * impersonation and the request goes on as the administrator's own, with
+   * their own rights (none, if the directory refuses them). Never the other
+   * way round: an impersonation is never kept for an actor who cannot start one.
+   */
+  private async recheckImpersonator(s: SessionData): Promise<SessionData> {
+    const actor: IdentityInfo = { user: s.userId, email: s.email, groups: s.groups, claims: s.claims, sessionId: s.id };
+    let reason: ImpersonationEndReason | undefined;
+    try {
+      const enriched = this.deps.enrich ? await this.deps.enrich(actor) : actor;
+      if (!this.deps.mayImpersonate?.(enriched)) reason = 'actor-not-administrator';
+    } catch (e) {
+      if (!(e instanceof IdentityRefusedError)) throw e;
+      reason = 'actor-deprovisioned';
+    }
+    if (reason === undefined) return s;
+    const ended: SessionData = { ...s, impersonation: undefined };
+    // Written over the session as it is now, and only if it still exists, so
+    // a sign-out or revocation that raced this request is never undone.
+    const current = await this.deps.sessions.get(s.id);
+    if (current?.data.impersonation) {
+      await this.deps.sessions.save({ ...current.data, impersonation: undefined });
+      this.deps.onImpersonationEnded?.(s, reason);
+    }
+    return ended;
   }
 
   /** Refreshes IdP tokens shortly before they expire; one refresh per session at a time. */

@@ -8,6 +8,7 @@ export type { IdpTokens } from './oidc.js';
 export { SessionStore, SESSION_TYPE, groupsFromClaims } from './sessions.js';
 export type { SessionData, Impersonation, IdpTokenSet } from './sessions.js';
 export { seal, unseal, deriveKey } from './seal.js';
+export { applyEmailVerification, emailUsable, emailVerifiedClaim } from './claims.js';
 export { Identifier } from './identify.js';
 export { newSignInNonce, signInBinding, isSignInBinding, rememberSignInNonce, consumeSignInBinding, MAX_PENDING_SIGN_INS } from './binding.js';
-export type { Caller, Credential, IdentifyResult, TokenResolver, IdentityEnricher, EnrichContext, IdentifyDeps } from './identify.js';
+export type { Caller, Credential, IdentifyResult, TokenResolver, IdentityEnricher, EnrichContext, IdentifyDeps, ImpersonationEndReason } from './identify.js';

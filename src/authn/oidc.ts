@@ -1,6 +1,7 @@
 import * as oidc from 'openid-client';
 import type { Config } from '../config/index.js';
 import { LimenError } from '../errors/index.js';
+import { applyEmailVerification } from './claims.js';
 
 /** What the IdP told us at sign-in or refresh, already checked. */
 export interface IdpTokens {
@@ -30,7 +31,7 @@ export class OidcClient {
   readonly errors = { discovery: 0, exchange: 0, refresh: 0 };
 
   constructor(
-    private readonly cfg: Pick<Config, 'idpProviderUrl' | 'idpClientId' | 'idpClientSecret' | 'idpScopes' | 'idpRequestParams'>,
+    private readonly cfg: Pick<Config, 'idpProviderUrl' | 'idpClientId' | 'idpClientSecret' | 'idpScopes' | 'idpRequestParams' | 'idpEmailVerification'>,
     private readonly redirectUri: string,
     private readonly now: () => number = Date.now,
   ) {}
@@ -116,7 +117,8 @@ export class OidcClient {
       } catch { /* userinfo is optional */ }
     }
     return {
-      claims,
+      // An email the IdP has not verified is not used (claims.ts, `idp_email_verification`).
+      claims: applyEmailVerification(claims, this.cfg.idpEmailVerification),
       idToken: tokens.id_token,
       accessToken: tokens.access_token,
       refreshToken: tokens.refresh_token,

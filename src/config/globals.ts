@@ -5,7 +5,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import type { Config, IdpProvider, LogLevel, SameSite, StorageType } from './types.js';
+import type { Config, EmailVerification, IdpProvider, LogLevel, SameSite, StorageType } from './types.js';
 import {
   asAddress, asBool, asDuration, asEnum, asHeaderName, asHttpUrl, asInteger, asMapping, asSecretString,
   asString, asStringList, asStringMap, canonicalHeaderName, describe, fail, rejectUnknownKeys,
@@ -61,6 +61,7 @@ function asIdpProvider(value: unknown, at: ConfigPath): IdpProvider {
   }
   return provider;
 }
+const EMAIL_VERIFICATION: readonly EmailVerification[] = ['reject_unverified', 'require_verified', 'trust_idp'];
 const STORAGE_TYPES: readonly StorageType[] = ['memory', 'file', 'postgres'];
 const SAME_SITE: readonly SameSite[] = ['strict', 'lax', 'none'];
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -150,6 +151,11 @@ export const GLOBAL_KEYS: GlobalTable = {
     key: 'idp_request_params', type: 'map of strings', default: '', env: 'map',
     description: 'Extra query parameters on the authorization request (e.g. `prompt: select_account`).',
     parse: asStringMap, fallback: absent({}),
+  },
+  idpEmailVerification: {
+    key: 'idp_email_verification', type: 'string', default: '`reject_unverified`', env: 'text',
+    description: 'What the IdP\'s `email_verified` claim (ID token or userinfo; `true`/`false` or the strings) means for the email used by `email` and `domain` criteria, `administrators`, the directory and the assertion: `reject_unverified` treats an email marked unverified as absent; `require_verified` uses only an email marked verified (for IdPs that always send the claim); `trust_idp` uses the email whatever the claim says (an IdP without self-registration that verifies addresses another way). Applies at sign-in and refresh. **Limen:** Pomerium does not check the claim.',
+    parse: (v, at) => asEnum(v, at, EMAIL_VERIFICATION), fallback: absent('reject_unverified'),
   },
   sharedSecret: {
     key: 'shared_secret', type: 'base64 (32 bytes)', default: '', env: 'text', secret: true,

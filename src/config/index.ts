@@ -5,7 +5,7 @@
  */
 
 export type {
-  AccessLogField, AuthorizeLogField, Config, DownstreamMtlsConfig, IdpProvider, LogLevel, NamespaceConfig, OtlpProtocol, PathPattern, PolicyDocument, RouteConfig,
+  AccessLogField, AuthorizeLogField, Config, DownstreamMtlsConfig, EmailVerification, IdpProvider, LogLevel, NamespaceConfig, OtlpProtocol, PathPattern, PolicyDocument, RouteConfig,
   TracesSampler,
   SameSite, StorageType, Upstream,
 } from './types.js';

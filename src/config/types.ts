@@ -9,6 +9,14 @@ export type IdpProvider =
   | 'oidc' | 'google' | 'azure' | 'okta' | 'auth0' | 'github' | 'gitlab'
   | 'keycloak' | 'cognito' | 'onelogin' | 'ping';
 
+/**
+ * What the IdP's `email_verified` claim means for the email Limen uses
+ * (`idp_email_verification`): `reject_unverified` ignores an email marked
+ * unverified, `require_verified` uses only one marked verified, `trust_idp`
+ * uses it whatever the claim says.
+ */
+export type EmailVerification = 'reject_unverified' | 'require_verified' | 'trust_idp';
+
 export type StorageType = 'memory' | 'file' | 'postgres';
 
 export type SameSite = 'strict' | 'lax' | 'none';
@@ -116,6 +124,8 @@ export interface Config {
   readonly idpClientSecret: string | undefined;
   readonly idpScopes: readonly string[];
   readonly idpRequestParams: Readonly<Record<string, string>>;
+  /** `idp_email_verification`. */
+  readonly idpEmailVerification: EmailVerification;
   /** 32 bytes. */
   readonly sharedSecret: Uint8Array;
   readonly cookieName: string;

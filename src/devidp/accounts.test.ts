@@ -54,12 +54,18 @@ test('parseGroups splits on commas and spaces, de-duplicates, refuses unusable n
 });
 
 test('resolveAccount: form groups, then configured groups, then the domain default', () => {
-  const users = { 'carol@corp.test': { sub: 'carol-1', name: 'Carol', groups: ['admins'] }, 'dan@example.com': { name: 'Dan' } };
+  const users = {
+    'carol@corp.test': { sub: 'carol-1', name: 'Carol', groups: ['admins'] }, 'dan@example.com': { name: 'Dan' },
+    'fay@example.com': { emailVerified: false }, 'gus@example.com': { emailVerified: null },
+  };
   const cases = [
-    { email: 'carol@corp.test', form: [], want: { sub: 'carol-1', name: 'Carol', groups: ['admins'] } },
-    { email: 'carol@corp.test', form: ['ops'], want: { sub: 'carol-1', name: 'Carol', groups: ['ops'] } },
-    { email: 'dan@example.com', form: [], want: { sub: subjectForEmail('dan@example.com'), name: 'Dan', groups: ['everyone', 'staff'] } },
-    { email: 'eve@else.test', form: [], want: { sub: subjectForEmail('eve@else.test'), name: 'eve', groups: ['everyone'] } },
+    { email: 'carol@corp.test', form: [], want: { sub: 'carol-1', name: 'Carol', groups: ['admins'], emailVerified: true } },
+    { email: 'carol@corp.test', form: ['ops'], want: { sub: 'carol-1', name: 'Carol', groups: ['ops'], emailVerified: true } },
+    { email: 'dan@example.com', form: [], want: { sub: subjectForEmail('dan@example.com'), name: 'Dan', groups: ['everyone', 'staff'], emailVerified: true } },
+    { email: 'eve@else.test', form: [], want: { sub: subjectForEmail('eve@else.test'), name: 'eve', groups: ['everyone'], emailVerified: true } },
+    // An unverified address (self-registration), and an IdP that does not send the claim at all.
+    { email: 'fay@example.com', form: [], want: { sub: subjectForEmail('fay@example.com'), name: 'fay', groups: ['everyone', 'staff'], emailVerified: false } },
+    { email: 'gus@example.com', form: [], want: { sub: subjectForEmail('gus@example.com'), name: 'gus', groups: ['everyone', 'staff'], emailVerified: null } },
   ];
   for (const c of cases) {
     assert.deepEqual(resolveAccount(c.email, users, c.form), { email: c.email, ...c.want }, `${c.email} ${c.form.join()}`);

@@ -14,6 +14,11 @@ export interface DevUser {
   name?: string;
   groups?: string[];
   sub?: string;
+  /**
+   * The `email_verified` claim: true by default; false mints an unverified
+   * address (an IdP with self-registration); null leaves the claim out.
+   */
+  emailVerified?: boolean | null;
 }
 
 /** The identity a sign-in resolves to; these are the claims the IdP issues. */
@@ -22,6 +27,8 @@ export interface DevAccount {
   email: string;
   name: string;
   groups: string[];
+  /** `email_verified`; null: the claim is left out. */
+  emailVerified: boolean | null;
 }
 
 const MAX_EMAIL_LENGTH = 254; // RFC 5321 §4.5.3.1.3 path limit minus the angle brackets
@@ -85,5 +92,6 @@ export function resolveAccount(
     email,
     name: configured?.name ?? email.slice(0, email.indexOf('@')),
     groups: [...groups],
+    emailVerified: configured?.emailVerified === undefined ? true : configured.emailVerified,
   };
 }

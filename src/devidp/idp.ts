@@ -328,7 +328,7 @@ function toProviderAccount(account: DevAccount | undefined): Account | undefined
   const claims = {
     sub: account.sub,
     email: account.email,
-    email_verified: true,
+    ...(account.emailVerified === null ? {} : { email_verified: account.emailVerified }),
     name: account.name,
     groups: [...account.groups],
   };

@@ -97,7 +97,13 @@ export class AssertionSigner {
 /** Why a carried assertion was dropped (for the decision log). */
 export type CarriedAssertionFailure =
   | 'assertion-malformed' | 'assertion-signature-invalid' | 'assertion-expired' | 'assertion-unknown-key'
-  | 'assertion-too-large';
+  | 'assertion-too-large'
+  /** The request carrying it is a person's session or anonymous, not a service. */
+  | 'assertion-carrier-not-service'
+  /** Its `aud` is not a host Limen serves routes for. */
+  | 'assertion-audience-unknown'
+  /** Its `iss` is not what Limen writes for its `aud`. */
+  | 'assertion-issuer-mismatch';
 
 const MAX_CARRIED_BYTES = 8 * 1024;
 const CLOCK_SKEW_S = 60;
@@ -136,4 +142,42 @@ function localJwks(keys: KeySet): ReturnType<typeof createLocalJWKSet> {
     jwksCache.set(keys, j);
   }
   return j;
+}
+
+/** Who sent a request carrying an assertion: a workload's bearer token, a person's session, or nobody. */
+export type AssertionCarrier = 'service' | 'person' | 'anonymous';
+
+/** A carried assertion Limen passes on: the original user and the route host it was issued for. */
+export interface CarriedAssertion {
+  readonly audience: string;
+  readonly subject: string;
+}
+
+/**
+ * The rule for an original-user assertion carried into a request
+ * (`X-Pomerium-Jwt-Assertion-For`, or an incoming `X-Pomerium-Jwt-Assertion`
+ * moved there; CONTRACT §2). It is passed on only when all hold:
+ *  - the request carrying it comes from a service (a service account or a
+ *    route-scoped token): only a workload calls onward on a user's behalf,
+ *    so a person's browser or an anonymous client cannot present someone
+ *    else's assertion, however it got hold of one;
+ *  - it verifies against Limen's own keys and has not expired (skew 60 s);
+ *  - it was issued by Limen for a route: `aud` is one host that a route of
+ *    the current config serves, and `iss` is that host as Limen writes it
+ *    (`host` or `https://host/`).
+ * The original audience is returned for the decision log. Its audience is
+ * not required to be the request's host: in a chain it is the first hop's
+ * (upstreams check it with `originalAudience` of @limen/verify). Never throws.
+ */
+export async function checkCarriedAssertion(
+  token: string,
+  opts: { readonly keys: KeySet; readonly nowMs: number; readonly carrier: AssertionCarrier; readonly isRouteHost: (host: string) => boolean },
+): Promise<{ ok: true; carried: CarriedAssertion } | { ok: false; reason: CarriedAssertionFailure }> {
+  if (opts.carrier !== 'service') return { ok: false, reason: 'assertion-carrier-not-service' };
+  const v = await verifyCarriedAssertion(token, opts.keys, opts.nowMs);
+  if (!v.ok) return v;
+  const aud = Array.isArray(v.claims.aud) ? (v.claims.aud.length === 1 ? v.claims.aud[0] : undefined) : v.claims.aud;
+  if (typeof aud !== 'string' || aud === '' || aud !== aud.toLowerCase() || !opts.isRouteHost(aud)) return { ok: false, reason: 'assertion-audience-unknown' };
+  if (v.claims.iss !== aud && v.claims.iss !== `https://${aud}/`) return { ok: false, reason: 'assertion-issuer-mismatch' };
+  return { ok: true, carried: { audience: aud, subject: typeof v.claims.sub === 'string' ? v.claims.sub : '' } };
 }

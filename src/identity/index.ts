@@ -5,7 +5,7 @@
  */
 export { deriveSigningKeyPem, signingKeyFromPem, loadKeySet, jwksDocument } from './keys.js';
 export type { SigningKey, KeySet, JwksDocument } from './keys.js';
-export { AssertionSigner, verifyCarriedAssertion, ASSERTION_TTL_S } from './assertion.js';
-export type { AssertionIdentity, AssertionOptions, CarriedAssertionFailure } from './assertion.js';
+export { AssertionSigner, checkCarriedAssertion, verifyCarriedAssertion, ASSERTION_TTL_S } from './assertion.js';
+export type { AssertionCarrier, AssertionIdentity, AssertionOptions, CarriedAssertion, CarriedAssertionFailure } from './assertion.js';
 export { signSessionHandle, verifySharedSecretToken, extractBearerToken, MAX_TOKEN_BYTES, sessionHandleAudience, handleAudienceAccepts, sharedCookieDomain } from './tokens.js';
 export type { SessionHandle, TokenFailure, BearerSource, HandleAudiencePolicy } from './tokens.js';

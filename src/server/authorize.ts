@@ -1,6 +1,6 @@
 import { describeReason, type Decision, type PolicyInput } from '../authz/index.js';
 import type { Caller, IdentifyResult } from '../authn/index.js';
-import { verifyCarriedAssertion } from '../identity/index.js';
+import { checkCarriedAssertion, type CarriedAssertion } from '../identity/index.js';
 import type { TableRoute } from '../proxy/index.js';
 import { clientCertificate, prefersHtml } from '../http/index.js';
 import type { RouteRuntime } from './runtime.js';
@@ -79,13 +79,14 @@ export const ASSERTION_FOR_HEADER = 'x-pomerium-jwt-assertion-for';
 
 /**
  * The identity headers for the upstream (CONTRACT §2): a fresh assertion,
- * the carried original-user assertion (only if it verifies against our own
- * keys and has not expired), and the claim headers, always set.
- * Returns the headers and, if a carried value was dropped, why.
+ * the carried original-user assertion (only as checkCarriedAssertion
+ * allows: carried by a service, Limen's own, unexpired, issued for a
+ * route), and the claim headers, always set. Returns the headers and either
+ * the carried assertion's original audience or why it was dropped.
  */
 export async function identityHeaders(
   ctx: RequestContext, route: TableRoute<RouteRuntime>, caller: Caller | null,
-): Promise<{ headers: Record<string, string>; carriedDropped?: string | undefined; carried?: 'for' | 'assertion' | undefined }> {
+): Promise<{ headers: Record<string, string>; carriedDropped?: string | undefined; carried?: 'for' | 'assertion' | undefined; carriedAssertion?: CarriedAssertion | undefined }> {
   const headers: Record<string, string> = {};
   const rt = ctx.rt;
   for (const [h, claim] of rt.claimHeaders) {
@@ -94,20 +95,23 @@ export async function identityHeaders(
   if (!route.config.passIdentityHeaders) return { headers };
   let carriedDropped: string | undefined;
   let carried: 'for' | 'assertion' | undefined;
+  let carriedAssertion: CarriedAssertion | undefined;
   const incomingFor = single(ctx.req.headers[ASSERTION_FOR_HEADER]);
   const incoming = single(ctx.req.headers[ASSERTION_HEADER]);
   const candidate = incomingFor ?? incoming;
   if (candidate !== undefined) {
-    const v = await verifyCarriedAssertion(candidate, rt.keys, ctx.svc.now());
+    const carrier = caller === null ? 'anonymous' : caller.kind === 'session' ? 'person' : 'service';
+    const v = await checkCarriedAssertion(candidate, { keys: rt.keys, nowMs: ctx.svc.now(), carrier, isRouteHost: (h) => rt.table.hasHost(h) });
     if (v.ok) {
       headers[ASSERTION_FOR_HEADER] = candidate;
       carried = incomingFor !== undefined ? 'for' : 'assertion';
+      carriedAssertion = v.carried;
     } else {
       carriedDropped = v.reason;
     }
   }
   if (caller) headers[ASSERTION_HEADER] = await rt.signer.sign(caller.assertion, ctx.host);
-  return { headers, carriedDropped, carried };
+  return { headers, carriedDropped, carried, carriedAssertion };
 }
 
 function single(v: string | string[] | undefined): string | undefined {

@@ -8,6 +8,7 @@ import type { Observer } from '../observe/index.js';
 import type { Runtime } from './runtime.js';
 import type { AdminEndpoint } from './admin.js';
 import { createHmac } from 'node:crypto';
+import { CSRF_FORM_FIELD, csrfToken } from './csrf.js';
 import { sendError, STATUS_TITLES, type Banner, type ErrorPage } from '../http/index.js';
 import { requestOrigin } from './origins.js';
 
@@ -74,14 +75,25 @@ export function impersonationBanner(caller: Caller | null | undefined, ctx?: Req
     text,
     button: {
       label: 'Stop impersonating', action: '/.pomerium/', id: 'stop-impersonating',
-      fields: { csrf: dashboardCsrfToken(ctx, caller.session.id), action: 'stop_impersonating' },
+      fields: { [CSRF_FORM_FIELD]: sessionCsrfToken(ctx, caller.session.id), action: 'stop_impersonating' },
     },
   };
 }
 
-/** The CSRF token of the `/.pomerium/` forms: HMAC-SHA256 of the session id under a key from `cookie_secret`. */
-export function dashboardCsrfToken(ctx: RequestContext, sessionId: string): string {
-  return createHmac('sha256', ctx.rt.csrfKey).update(`dashboard:${sessionId}`).digest('base64url');
+/**
+ * The origin a same-origin page of this host has, for the CSRF checks:
+ * exactly `authenticate_service_url`'s origin on the authenticate host; on
+ * a route host its configured origin (origins.ts: the scheme of `from`, so
+ * a TLS-terminating load balancer in front does not turn it into `http`).
+ */
+export function siteOrigin(ctx: RequestContext): string {
+  if (ctx.rt.authOrigin !== undefined && ctx.host === ctx.rt.authHost) return ctx.rt.authOrigin;
+  return requestOrigin(ctx);
+}
+
+/** The CSRF token of this session for forms and scripts on this host (see csrf.ts). */
+export function sessionCsrfToken(ctx: RequestContext, sessionId: string): string {
+  return csrfToken(ctx.rt.csrfKey, sessionId, siteOrigin(ctx));
 }
 
 /** The CSRF token of the sign-out forms: HMAC-SHA256 of the session id under a key from `cookie_secret`. */

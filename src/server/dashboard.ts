@@ -1,16 +1,18 @@
 /**
  * The `/.pomerium/` user page (CONTRACT §4, §6): who Limen thinks you are,
  * sign-out, and for administrators the impersonation form. Impersonation is
- * a POST with a CSRF token bound to the session; it ends on "stop
- * impersonating", on sign-out (the session is deleted) and on refresh
- * (`SessionStore.applyRefresh`). Every start, stop and refused attempt is
- * an audit event.
+ * a same-origin POST with the session's CSRF token (csrf.ts); it ends on
+ * "stop impersonating", on sign-out (the session is deleted), on refresh
+ * (`SessionStore.applyRefresh`) and as soon as the administrator loses their
+ * rights (`Identifier`, authn/identify.ts). Every start, stop and refused
+ * attempt is an audit event.
  */
-import { timingSafeEqual } from 'node:crypto';
-import type { Caller, Impersonation, SessionData } from '../authn/index.js';
+import { emailVerifiedClaim, type Caller, type Impersonation, type SessionData } from '../authn/index.js';
+import type { IdentityInfo } from '../authz/index.js';
 import { escapeHtml, htmlLayout, sendHtml, sendJson, sendRedirect, wantsJson } from '../http/index.js';
-import { dashboardCsrfToken, fail, impersonationBanner, signOutCsrfToken, type RequestContext } from './context.js';
+import { fail, impersonationBanner, sessionCsrfToken, signOutCsrfToken, siteOrigin, type RequestContext } from './context.js';
 import { requestOrigin } from './origins.js';
+import { CSRF_FORM_FIELD, CSRF_MESSAGES, checkCsrfToken, checkRequestOrigin } from './csrf.js';
 import { findUserByIdOrEmail } from '../accounts/index.js';
 
 /** The `/.pomerium/user` JSON document. */
@@ -31,42 +33,53 @@ export function userJson(c: Caller): Record<string, unknown> {
 }
 
 /**
- * Whether the caller may use administrator functions. Matched on the REAL
- * identity against `administrators` (emails, user ids, `group:NAME`); while
- * impersonating nobody is an administrator, so impersonation never grants
- * or keeps admin rights.
+ * Whether an identity matches `administrators` (emails, user ids,
+ * `group:NAME`), with its directory groups. The email only counts when the
+ * IdP has not marked it unverified: the session's email is empty then
+ * (`idp_email_verification`, see authn/claims.ts).
  */
-export function isAdministrator(admins: readonly string[], c: Caller): boolean {
-  if (c.impersonator || c.kind !== 'session' && c.kind !== 'service_account') return false;
-  const email = c.policy.email.toLowerCase();
+export function matchesAdministrators(admins: readonly string[], id: Pick<IdentityInfo, 'user' | 'email' | 'groups'>): boolean {
+  const email = id.email.toLowerCase();
   for (const a of admins) {
     if (a.startsWith('group:')) {
-      if (c.policy.groups.includes(a.slice(6))) return true;
-    } else if (a === c.policy.user || (email !== '' && a.toLowerCase() === email)) return true;
+      if (id.groups.includes(a.slice(6))) return true;
+    } else if ((id.user !== '' && a === id.user) || (email !== '' && a.toLowerCase() === email)) return true;
   }
   return false;
 }
 
-/** A CSRF token bound to the session (HMAC under the cookie secret). */
-export function csrfToken(ctx: RequestContext, sessionId: string): string {
-  return dashboardCsrfToken(ctx, sessionId);
+/**
+ * Whether the caller may use administrator functions: a signed-in person
+ * (a session) whose REAL identity matches `administrators`. While
+ * impersonating nobody is an administrator, so impersonation never grants or
+ * keeps admin rights. A service account is never an administrator through
+ * this list, not even one acting as an administrator's directory user: its
+ * admin rights come only from the `admin` role on its own record
+ * (isServiceAccountAdmin), granted explicitly and audited at creation.
+ */
+export function isAdministrator(admins: readonly string[], c: Caller): boolean {
+  if (c.impersonator || c.kind !== 'session') return false;
+  return matchesAdministrators(admins, c.policy);
 }
 
-function csrfValid(ctx: RequestContext, sessionId: string, presented: string | undefined): boolean {
-  if (!presented) return false;
-  const want = Buffer.from(csrfToken(ctx, sessionId));
-  const got = Buffer.from(presented);
-  return want.length === got.length && timingSafeEqual(want, got);
+/** The email row: says why it is empty when the IdP did not verify the address (authn/claims.ts). */
+function emailShown(c: Caller): string {
+  // An email set aside as unverified is kept as '' in the claims; an IdP that sent none leaves it undefined.
+  if (c.policy.email !== '' || c.policy.claims.email !== '' || c.impersonator || c.kind !== 'session') return c.policy.email;
+  const verified = emailVerifiedClaim(c.policy.claims);
+  return verified === true ? '' : verified === false
+    ? '(none: the identity provider has not verified your address)'
+    : '(none: the identity provider did not say whether your address is verified)';
 }
 
 export function renderDashboard(ctx: RequestContext, c: Caller): void {
   if (wantsJson(ctx.req)) { sendJson(ctx.res, 200, userJson(c)); return; }
   const rows: [string, string][] = [
-    ['Sub', c.policy.user], ['Email', c.policy.email], ['Name', c.assertion.name],
+    ['Sub', c.policy.user], ['Email', emailShown(c)], ['Name', c.assertion.name],
     ['Groups', c.policy.groups.join(', ')], ['Session id', c.policy.sessionId],
   ];
   if (c.impersonator) rows.push(['Impersonated by', c.impersonator.email || c.impersonator.sub]);
-  const token = c.session ? csrfToken(ctx, c.session.id) : '';
+  const token = c.session ? sessionCsrfToken(ctx, c.session.id) : '';
   const claims = escapeHtml(JSON.stringify(c.policy.claims, null, 2));
   let actions = '';
   if (c.session) {
@@ -74,7 +87,7 @@ export function renderDashboard(ctx: RequestContext, c: Caller): void {
     // While impersonating, the banner carries the one "Stop impersonating" button.
     if (!c.impersonator && isAdministrator(ctx.rt.config.administrators, c)) {
       actions += `<h2>Impersonate</h2><p class="muted">See what another user sees. Their policies apply to you until you stop, sign out or your session refreshes; it is recorded in the audit log.</p>
-<form method="post" action="/.pomerium/" id="impersonate"><input type="hidden" name="csrf" value="${token}"><input type="hidden" name="action" value="impersonate">
+<form method="post" action="/.pomerium/" id="impersonate"><input type="hidden" name="${CSRF_FORM_FIELD}" value="${token}"><input type="hidden" name="action" value="impersonate">
 <p><label>Email <input name="email" type="email" autocomplete="off"></label></p><p><label>Groups <input name="groups" placeholder="comma separated"></label></p><p><button type="submit">Impersonate</button></p></form>`;
     }
   }
@@ -122,15 +135,24 @@ export async function handleDashboardPost(ctx: RequestContext, c: Caller): Promi
     fail(ctx, 403, 'Only a signed-in browser session can impersonate.', { reasons: ['not-a-session'], banner });
     return;
   }
+  // CSRF (csrf.ts): the origin before the body is read, then the form's token.
+  const origin = siteOrigin(ctx);
+  const crossSite = checkRequestOrigin(ctx.req.headers, origin);
+  if (crossSite) {
+    denied(crossSite);
+    fail(ctx, 403, CSRF_MESSAGES[crossSite], { reasons: [crossSite], banner });
+    return;
+  }
   const form = await readForm(ctx);
   if (!form) {
     denied('form-invalid');
     fail(ctx, 400, 'Expected a form post from the user page.', { reasons: ['form-invalid'], banner });
     return;
   }
-  if (!csrfValid(ctx, s.id, form.get('csrf') ?? undefined)) {
-    denied('csrf-invalid');
-    fail(ctx, 403, 'The form could not be verified. Reload the user page and try again.', { reasons: ['csrf-invalid'], banner });
+  const badToken = checkCsrfToken(ctx.rt.csrfKey, s.id, origin, form.get(CSRF_FORM_FIELD) ?? undefined);
+  if (badToken) {
+    denied(badToken);
+    fail(ctx, 403, 'The form could not be verified. Reload the user page and try again.', { reasons: [badToken], banner });
     return;
   }
   const action = form.get('action');

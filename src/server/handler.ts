@@ -189,7 +189,8 @@ async function proxyRequest(ctx: RequestContext, r: TableRoute<RouteRuntime>): P
   const signSpan = obs?.phase('limen.sign'); // observe
   const ids = await identityHeaders(ctx, r, a.who.caller);
   signSpan?.end(); // observe
-  auditDecision(ctx, r, a, ids.carriedDropped ? { carried_assertion_dropped: ids.carriedDropped } : undefined);
+  auditDecision(ctx, r, a, ids.carriedDropped ? { carried_assertion_dropped: ids.carriedDropped }
+    : ids.carriedAssertion ? { carried_assertion: { aud: ids.carriedAssertion.audience, sub: ids.carriedAssertion.subject } } : undefined);
   const c = r.config;
   const headers = buildUpstreamHeaders(ctx.req, c, {
     requestId: ctx.requestId,

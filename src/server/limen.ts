@@ -16,6 +16,7 @@ import { DispatcherPool } from '../proxy/index.js';
 import { newRequestId } from '../http/index.js';
 import { buildRuntime, type Runtime } from './runtime.js';
 import { handleRequest, handleUpgrade, type Live } from './handler.js';
+import { matchesAdministrators } from './dashboard.js';
 import type { Services } from './context.js';
 import { drainable } from './drain.js';
 import { createObserver, Health, lineDestination, measuredStore, startListeners, type Observer, type ObservabilityListeners } from '../observe/index.js';
@@ -218,6 +219,11 @@ async function startOnStore(opts: StartOptions, config: Config, now: () => numbe
     generation: () => store.changeGeneration(),
     handleAudience: { authHost: rt.authHost, cookieDomain: rt.config.cookieDomain },
     onRefreshFailed: (s, reason) => (metrics?.sessionRefreshes.labels('failure').inc(), audit.emit({ kind: 'refresh_failed', userId: s.userId, email: s.email, details: { session_id: s.id, reason } })),
+    mayImpersonate: (actor) => matchesAdministrators(rt.config.administrators, actor),
+    onImpersonationEnded: (s, reason) => {
+      // The administrator lost their rights mid-impersonation: it ended on that request.
+      if (s.impersonation) audit.emit({ kind: 'impersonate_stop', userId: s.impersonation.user, email: s.impersonation.email, actor: s.email || s.userId, details: { session_id: s.id, reason } });
+    },
     onRefreshed: (before, after) => {
       metrics?.sessionRefreshes.labels('success').inc(); // observe
       // CONTRACT §4: a refresh ends impersonation; the audit trail says so.

@@ -23,3 +23,4 @@ export {
   type FlowStep,
 } from './oidc-login.js';
 export { REPO_ROOT, runCli, type CliResult } from './cli.js';
+export { csrfHeaders } from './admin-api.js';
