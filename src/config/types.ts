@@ -142,6 +142,14 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   readonly defaultUpstreamTimeoutMs: number;
   readonly xffNumTrustedHops: number;
+  /** One meaning per request (CONTRACT §7, docs/security.md): each relaxes one refusal. */
+  readonly pathWithEscapedSlashesAction: 'reject_request' | 'keep_unchanged' | 'unescape_and_redirect' | 'unescape_and_forward';
+  readonly headersWithUnderscoresAction: 'reject_request' | 'drop_header' | 'allow';
+  readonly allowBackslashInPath: boolean;
+  readonly allowPathParameters: boolean;
+  readonly allowInvalidPathEncoding: boolean;
+  readonly allowDoubleEncodedPath: boolean;
+  readonly allowEncodedControlCharacters: boolean;
   readonly programmaticRedirectDomainWhitelist: readonly string[];
   readonly routes: readonly RouteConfig[];
   /** Limen: namespace tree, always containing `global`. */
