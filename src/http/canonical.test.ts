@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import type { RouteConfig } from '../config/index.js';
 import { RouteTable } from '../proxy/index.js';
 import { normalizePath, hasReasonWords } from '../authz/index.js';
+import { UPSTREAM_READINGS } from '../../test/support/readings.js';
 import { canonicalizeRequest, canonicalPath, STRICT_REQUEST_RULES, type RequestRules } from './canonical.js';
 
 const relaxed = (r: Partial<RequestRules>): RequestRules => ({ ...STRICT_REQUEST_RULES, ...r });
@@ -140,34 +141,6 @@ describe('canonicalizeRequest', () => {
 // Fuzzing: FUZZ_RUNS sets the budget (`npm run fuzz`); npm test runs a small fixed one.
 
 const RUNS = Number(process.env.FUZZ_RUNS) > 0 ? Number(process.env.FUZZ_RUNS) : 300;
-
-/** How upstream frameworks read the path they receive; each must route it where Limen did. */
-const UPSTREAM_READINGS: Record<string, (path: string) => string> = {
-  'as sent': (p) => p,
-  // nginx, Go's ServeMux, most routers: one percent-decoding, then dot segments and `//`.
-  'decoded once': (p) => dotless(percentDecode(p)),
-  // A stack that decodes twice (a proxy in front of a decoding app).
-  'decoded twice': (p) => dotless(percentDecode(percentDecode(p))),
-  // Tomcat, Jetty, Spring: `;...` dropped from each segment before decoding.
-  'path parameters dropped': (p) => dotless(percentDecode(p.split('/').map((s) => s.split(';')[0]).join('/'))),
-  // IIS, Windows, WHATWG URL: `\` is a separator.
-  'backslash as slash': (p) => dotless(percentDecode(p).replaceAll('\\', '/')),
-};
-
-function percentDecode(p: string): string {
-  return p.replace(/%([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16)));
-}
-
-/** Dot segments and empty segments as servers resolve them. */
-function dotless(p: string): string {
-  const out: string[] = [];
-  const segs = p.split('/');
-  segs.forEach((s, i) => {
-    if (s === '..') out.pop();
-    else if (s !== '.' && (s !== '' || i === segs.length - 1)) out.push(s);
-  });
-  return `/${out.join('/')}`;
-}
 
 const route = (prefix: string | undefined, name: string, path?: string): { config: RouteConfig; compiled: string } => ({
   config: { fromHost: 'app.example.com', fromPort: undefined, prefix, path, regex: undefined, name } as unknown as RouteConfig,
