@@ -62,6 +62,13 @@ describe('canonicalPath', () => {
     ['/%ed%a0%80', 'path-invalid-utf8'], // a UTF-16 surrogate
     ['/%zz', '/%25zz', { allowInvalidEscapes: true }],
     ['/%c0%af', '/%C0%AF', { allowInvalidEscapes: true }],
+    ['/public/%ef%bc%8f..%ef%bc%8fadmin', 'path-confusable-character'], // fullwidth solidus
+    ['/public/%ef%bc%8e%ef%bc%8e/admin', 'path-confusable-character'], // fullwidth full stops
+    ['/%ef%bc%bc', 'path-confusable-character'], // fullwidth reverse solidus
+    ['/%ef%bc%9badmin', 'path-confusable-character'], // fullwidth semicolon
+    ['/%ef%bc%a1', '/%EF%BC%A1'], // fullwidth A: not a separator
+    ['/%e5%95%86%e5%93%81/%ef%bc%91', '/%E5%95%86%E5%93%81/%EF%BC%91'], // CJK and a fullwidth digit
+    ['/%ef%bc%8f', '/%EF%BC%8F', { allowInvalidEscapes: true }],
     // Double encoding.
     ['/%252f', 'path-double-encoded'],
     ['/%25%32%66', 'path-double-encoded'],
@@ -119,6 +126,8 @@ describe('canonicalizeRequest', () => {
     ['Host with an empty label', head('/', 'Host', 'app..example.com'), 'host-invalid'],
     ['Host with a path', head('/', 'Host', 'app.example.com/x'), 'host-invalid'],
     ['Host port 0', head('/', 'Host', 'app.example.com:0'), 'host-invalid'],
+    ['two Authorization headers', head('/', 'Host', 'app.example.com', 'Authorization', 'Basic a', 'authorization', 'Pomerium t'), 'header-duplicate'],
+    ['two X-Pomerium-Authorization headers', head('/', 'Host', 'app.example.com', 'X-Pomerium-Authorization', 'a', 'X-Pomerium-Authorization', 'b'), 'header-duplicate'],
     ['underscore header', head('/', 'Host', 'app.example.com', 'X_Pomerium_Claim_Email', 'a@b'), 'header-name-underscore'],
     ['underscore header, dropped later', head('/', 'Host', 'app.example.com', 'X_Forwarded_For', '1.2.3.4'),
       { host: 'app.example.com', hostHeader: 'app.example.com', path: '/', query: '' }, { headersWithUnderscores: 'drop_header' }],
@@ -158,7 +167,7 @@ const routeOf = (path: string): string | undefined => TABLE.match('app.example.c
 const NAMES = ['admin', 'public', 'api', 'v1', 'a', '.', '..', '%2e', '%2e%2e', '%61dmin'];
 const TRICKS = [
   '/', '%2f', '%2F', '%5c', '%5C', '\\', ';', '%3b', '..;', ';x=1', '%25', '%', '%zz', '%2', '%32', '%66', '%252f', '%25%32%66',
-  '%00', '%0a', '%7f', '%c0%af', '%e0%80%af', '%e2%82%ac', '%c3', '?', '#', '~', '%7e', ' ', '\u00e9', '\t', '+', '%20', '@', ':',
+  '%00', '%0a', '%7f', '%c0%af', '%e0%80%af', '%ef%bc%8f', '%ef%bc%8e', '%e2%82%ac', '%c3', '?', '#', '~', '%7e', ' ', '\u00e9', '\t', '+', '%20', '@', ':',
 ];
 // Segments of one to three tokens, so that route names land where routes match.
 const segment = fc.array(fc.oneof(

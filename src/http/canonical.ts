@@ -62,6 +62,7 @@ const refuse = (reason: string, message: string): Refusal => ({ ok: false, reaso
 const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
 const HEX = /^[0-9A-Fa-f]$/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+const LOOKALIKE = /[/\\.;%?#]/;
 
 /** One character of the path after decoding escapes once. */
 interface Unit {
@@ -120,8 +121,13 @@ export function canonicalPath(raw: string, rules: RequestRules = STRICT_REQUEST_
     }
   }
   if (!rules.allowInvalidEscapes) {
-    const bad = invalidUtf8(units);
-    if (bad) return refuse('path-invalid-utf8', 'The path contains %-escapes that are not valid UTF-8 (such as an overlong encoding).');
+    const text = escapedText(units);
+    if (text === undefined) return refuse('path-invalid-utf8', 'The path contains %-escapes that are not valid UTF-8 (such as an overlong encoding).');
+    // Look-alikes that Unicode compatibility mapping (NFKC, Windows
+    // "best fit") turns into a separator: fullwidth `／`, `＼`, `．`, `；`, `％`.
+    if (LOOKALIKE.test(text.normalize('NFKC'))) {
+      return refuse('path-confusable-character', 'The path contains a character that some servers read as /, \\, ., ; or %.');
+    }
   }
 
   const unescape = slashEscapes && rules.escapedSlashes !== 'keep_unchanged';
@@ -145,24 +151,29 @@ function isHexUnit(u: Unit | undefined): boolean {
   return u !== undefined && u.code < 0x80 && HEX.test(String.fromCharCode(u.code));
 }
 
-/** True when the escaped bytes of the path do not form valid UTF-8 (overlong, truncated, surrogates). */
-function invalidUtf8(units: readonly Unit[]): boolean {
+/**
+ * The text of the escaped non-ASCII bytes of the path (runs joined by a
+ * space), or undefined when they are not valid UTF-8 (overlong, truncated,
+ * surrogates).
+ */
+function escapedText(units: readonly Unit[]): string | undefined {
+  let text = '';
   let run: number[] = [];
   const flush = (): boolean => {
-    if (run.length === 0) return false;
+    if (run.length === 0) return true;
     try {
-      utf8.decode(Uint8Array.from(run));
+      text += `${utf8.decode(Uint8Array.from(run))} `;
     } catch {
-      return true;
+      return false;
     }
     run = [];
-    return false;
+    return true;
   };
   for (const u of units) {
     if (u.escaped && u.code >= 0x80) run.push(u.code);
-    else if (flush()) return true;
+    else if (!flush()) return undefined;
   }
-  return flush();
+  return flush() ? text : undefined;
 }
 
 /**
@@ -223,9 +234,12 @@ export interface RequestHead {
   readonly rawHeaders: readonly string[];
 }
 
+/** Credential headers Limen reads once; two copies are two meanings. */
+const SINGLE_CREDENTIALS = new Set(['authorization', 'x-pomerium-authorization', 'x-pomerium-jwt-assertion', 'x-pomerium-jwt-assertion-for']);
+
 /**
  * Reduces a request's target and Host to one meaning, or refuses it.
- * Refuses: a missing, repeated or malformed Host (userinfo, bad port,
+ * Refuses: a repeated credential header (Authorization, X-Pomerium-*); a missing, repeated or malformed Host (userinfo, bad port,
  * characters outside a DNS name); a target that is neither origin-form nor
  * absolute-form for the same authority (asterisk-form, authority-form,
  * `#`); an absolute-form target naming another host than Host (RFC 9112
@@ -234,13 +248,20 @@ export interface RequestHead {
  */
 export function canonicalizeRequest(head: RequestHead, rules: RequestRules = STRICT_REQUEST_RULES): CanonicalRequest | Refusal {
   let hostValue: string | undefined;
+  let credentials: Set<string> | undefined;
   for (let i = 0; i < head.rawHeaders.length; i += 2) {
     const name = head.rawHeaders[i]!;
-    if (name.length === 4 && name.toLowerCase() === 'host') {
+    // Only names as long as one of interest are lower-cased: this runs on every request.
+    const lower = name.length === 4 || name.length === 13 || name.length >= 24 ? name.toLowerCase() : '';
+    if (lower === 'host') {
       if (hostValue !== undefined) return refuse('host-duplicate', 'The request has more than one Host header.');
       hostValue = head.rawHeaders[i + 1]!;
     } else if (rules.headersWithUnderscores === 'reject_request' && name.includes('_')) {
       return refuse('header-name-underscore', 'A header name contains an underscore (_), which some servers read as a dash.');
+    } else if (SINGLE_CREDENTIALS.has(lower)) {
+      // Limen reads the first copy; an upstream might read the last.
+      if (credentials?.has(lower)) return refuse('header-duplicate', `The request has more than one ${name} header.`);
+      (credentials ??= new Set()).add(lower);
     }
   }
   if (hostValue === undefined || hostValue === '') return refuse('host-missing', 'The request has no Host header.');

@@ -52,9 +52,9 @@ export interface UpstreamHeaderPlan {
  * Guarantees: no hop-by-hop field; no client `X-Pomerium-*` field (those
  * Limen carries arrive via `identityHeaders`); no Pomerium credential in
  * `Authorization`; no header restating the path, method, host or client
- * address (RESTATING); no underscore twin (`X_Pomerium_Claim_Email`) of a
- * header this function drops or sets, which WSGI, CGI, PHP and Rack would
- * read as that header; the session cookie removed; then `remove_request_headers`,
+ * address (RESTATING); no underscore (or dot) twin (`X_Pomerium_Claim_Email`)
+ * of a header this function drops or sets, which WSGI, CGI, PHP and Rack
+ * would read as that header; the session cookie removed; then `remove_request_headers`,
  * then `set_request_headers` (set wins over remove), then identity headers,
  * which nothing a client or route sends can override.
  */
@@ -69,7 +69,7 @@ export function buildUpstreamHeaders(req: IncomingMessage, route: RouteConfig, p
     const name = raw[i]!;
     const value = raw[i + 1]!;
     const lower = name.toLowerCase();
-    if (lower.includes('_') && isManaged(lower.replaceAll('_', '-'), route, plan)) continue;
+    if ((lower.includes('_') || lower.includes('.')) && isManaged(lower.replace(/[_.]/g, '-'), route, plan)) continue;
     if (RESTATING.has(lower) || lower.startsWith('x-envoy-')) continue;
     if (HOP_BY_HOP.has(lower) || REPLACED.has(lower)) {
       if (lower === 'x-forwarded-for') xff = xff === undefined ? value : `${xff}, ${value}`;
