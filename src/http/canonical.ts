@@ -59,8 +59,6 @@ export type CanonicalPath = { readonly ok: true; readonly path: string; readonly
 
 const refuse = (reason: string, message: string): Refusal => ({ ok: false, reason, message });
 
-const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
-const HEX = /^[0-9A-Fa-f]$/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const LOOKALIKE = /[/\\.;%?#]/;
 
@@ -79,13 +77,16 @@ interface Unit {
  * the result itself (idempotent).
  */
 export function canonicalPath(raw: string, rules: RequestRules = STRICT_REQUEST_RULES): CanonicalPath {
+  if (isPlain(raw)) return { ok: true, path: raw, redirect: false };
   const units: Unit[] = [];
   let slashEscapes = false;
   for (let i = 0; i < raw.length; i++) {
     const c = raw.charCodeAt(i);
     if (c === 37 /* % */) {
-      if (i + 2 < raw.length && HEX.test(raw[i + 1]!) && HEX.test(raw[i + 2]!)) {
-        units.push({ code: parseInt(raw.slice(i + 1, i + 3), 16), escaped: true });
+      const hi = hexValue(raw.charCodeAt(i + 1));
+      const lo = hexValue(raw.charCodeAt(i + 2));
+      if (hi >= 0 && lo >= 0) {
+        units.push({ code: hi * 16 + lo, escaped: true });
         i += 2;
         continue;
       }
@@ -120,7 +121,7 @@ export function canonicalPath(raw: string, rules: RequestRules = STRICT_REQUEST_
       slashEscapes = true;
     }
   }
-  if (!rules.allowInvalidEscapes) {
+  if (!rules.allowInvalidEscapes && units.some((u) => u.escaped && u.code >= 0x80)) {
     const text = escapedText(units);
     if (text === undefined) return refuse('path-invalid-utf8', 'The path contains %-escapes that are not valid UTF-8 (such as an overlong encoding).');
     // Look-alikes that Unicode compatibility mapping (NFKC, Windows
@@ -137,18 +138,47 @@ export function canonicalPath(raw: string, rules: RequestRules = STRICT_REQUEST_
       out += u.code === 37 ? '%25' : String.fromCharCode(u.code);
       continue;
     }
-    const ch = String.fromCharCode(u.code);
     // An unescaped `%5C` becomes a separator, as on the servers that read `\` as `/`.
     if (unescape && (u.code === 0x2f || u.code === 0x5c)) out += '/';
-    else if (UNRESERVED.test(ch)) out += ch;
-    else out += `%${u.code.toString(16).toUpperCase().padStart(2, '0')}`;
+    else if (isUnreserved(u.code)) out += String.fromCharCode(u.code);
+    else out += `%${u.code < 16 ? '0' : ''}${u.code.toString(16).toUpperCase()}`;
   }
   const path = removeDotSegments(out);
   return { ok: true, path, redirect: unescape && rules.escapedSlashes === 'unescape_and_redirect' };
 }
 
+/**
+ * The common case, one scan and no allocation: starts with `/`, only
+ * printable ASCII other than `%`, `\`, `;` and `#`, no `//` and no
+ * segment starting with `.`. Such a path is already canonical.
+ */
+function isPlain(path: string): boolean {
+  if (path.charCodeAt(0) !== 47 /* / */) return false;
+  let previous = 47;
+  for (let i = 1; i < path.length; i++) {
+    const c = path.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f || c === 37 /* % */ || c === 92 /* \ */ || c === 59 /* ; */ || c === 35 /* # */) return false;
+    if (previous === 47 && (c === 47 || c === 46 /* . */)) return false;
+    previous = c;
+  }
+  return true;
+}
+
 function isHexUnit(u: Unit | undefined): boolean {
-  return u !== undefined && u.code < 0x80 && HEX.test(String.fromCharCode(u.code));
+  return u !== undefined && hexValue(u.code) >= 0;
+}
+
+/** The value of a hex digit's char code, or -1 (NaN, past the end, included). */
+function hexValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 65 && c <= 70) return c - 55;
+  if (c >= 97 && c <= 102) return c - 87;
+  return -1;
+}
+
+/** RFC 3986 §2.3 unreserved: ALPHA / DIGIT / "-" / "." / "_" / "~". */
+function isUnreserved(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 45 || c === 46 || c === 95 || c === 126;
 }
 
 /**
