@@ -108,6 +108,7 @@ describe('one meaning per request', () => {
     ['/public/a%20b', 'public'],
     ['/public/caf%C3%A9', 'public'],
     ['/public/%3F/x', 'public'],
+    ['/public/a"b{c}', 'public'],
     ['/publicity', 'default'],
     ['/public', 'default'],
     ['/x/../../admin/', 'admin'],

@@ -32,6 +32,9 @@ describe('canonicalPath', () => {
     ['/100%25', '/100%25'], // a literal % that escapes nothing after it
     ['/a%20b', '/a%20b'],
     ['/a+b', '/a+b'],
+    ['/a"b<c>{d}|^`', '/a%22b%3Cc%3E%7Bd%7D%7C%5E%60'], // as a browser escapes them
+    ['/a b', '/a%20b'],
+    ['/a%22b', '/a%22b'],
     // Encoded separators (Pomerium's default: reject_request).
     ['/admin%2fx', 'path-encoded-slash'],
     ['/%2Fadmin/x', 'path-encoded-slash'],

@@ -61,6 +61,7 @@ const refuse = (reason: string, message: string): Refusal => ({ ok: false, reaso
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const LOOKALIKE = /[/\\.;%?#]/;
+const MUST_ESCAPE = '"<>^`{|}';
 
 /** One character of the path after decoding escapes once. */
 interface Unit {
@@ -135,13 +136,15 @@ export function canonicalPath(raw: string, rules: RequestRules = STRICT_REQUEST_
   let out = '';
   for (const u of units) {
     if (!u.escaped) {
-      out += u.code === 37 ? '%25' : String.fromCharCode(u.code);
+      // RFC 3986 §2.1: characters a path may not hold raw (`"`, `<`, `>`, `^`, backquote,
+      // `{`, `|`, `}`, space, a stray `%`) are written as the escape a browser would send.
+      out += u.code === 37 || u.code === 32 || MUST_ESCAPE.includes(String.fromCharCode(u.code)) ? percentEscape(u.code) : String.fromCharCode(u.code);
       continue;
     }
     // An unescaped `%5C` becomes a separator, as on the servers that read `\` as `/`.
     if (unescape && (u.code === 0x2f || u.code === 0x5c)) out += '/';
     else if (isUnreserved(u.code)) out += String.fromCharCode(u.code);
-    else out += `%${u.code < 16 ? '0' : ''}${u.code.toString(16).toUpperCase()}`;
+    else out += percentEscape(u.code);
   }
   const path = removeDotSegments(out);
   return { ok: true, path, redirect: unescape && rules.escapedSlashes === 'unescape_and_redirect' };
@@ -149,7 +152,7 @@ export function canonicalPath(raw: string, rules: RequestRules = STRICT_REQUEST_
 
 /**
  * The common case, one scan and no allocation: starts with `/`, only
- * printable ASCII other than `%`, `\`, `;` and `#`, no `//` and no
+ * printable ASCII other than `%`, `\`, `;`, `#` and MUST_ESCAPE, no `//` and no
  * segment starting with `.`. Such a path is already canonical.
  */
 function isPlain(path: string): boolean {
@@ -158,10 +161,16 @@ function isPlain(path: string): boolean {
   for (let i = 1; i < path.length; i++) {
     const c = path.charCodeAt(i);
     if (c <= 0x20 || c >= 0x7f || c === 37 /* % */ || c === 92 /* \ */ || c === 59 /* ; */ || c === 35 /* # */) return false;
+    if (c === 34 || c === 60 || c === 62 || c === 94 || c === 96 || c === 123 || c === 124 || c === 125) return false; // MUST_ESCAPE
     if (previous === 47 && (c === 47 || c === 46 /* . */)) return false;
     previous = c;
   }
   return true;
+}
+
+/** `%XX`, upper-case. */
+function percentEscape(code: number): string {
+  return `%${code < 16 ? '0' : ''}${code.toString(16).toUpperCase()}`;
 }
 
 function isHexUnit(u: Unit | undefined): boolean {
