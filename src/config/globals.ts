@@ -331,6 +331,16 @@ export const GLOBAL_KEYS: GlobalTable = {
   },
   // One meaning per request (CONTRACT §7): every rule refuses by default;
   // docs/security.md says what each one stops.
+  normalizePath: {
+    key: 'normalize_path', type: 'boolean', default: '`true`', env: 'text',
+    description: 'RFC 3986 path normalization (dot segments, escapes of unreserved characters) before routing, policy and forwarding. Always on in Limen: accepted as `true` for Pomerium configs; `false` is refused, since the upstream would then resolve `/public/../admin` where Limen routed `/public/`.',
+    parse: (v, at) => alwaysOn(v, at, 'Limen always normalizes paths; without it a request has two meanings'), fallback: absent(true),
+  },
+  mergeSlashes: {
+    key: 'merge_slashes', type: 'boolean', default: '`true`', env: 'text',
+    description: 'Runs of `/` in the path read as one. Always on in Limen: accepted as `true` for Pomerium configs; `false` is refused, since `//admin` would then route apart from `/admin`.',
+    parse: (v, at) => alwaysOn(v, at, 'Limen always merges slashes; without it //admin routes apart from /admin'), fallback: absent(true),
+  },
   pathWithEscapedSlashesAction: {
     key: 'path_with_escaped_slashes_action', type: 'string', default: '`reject_request`', env: 'text',
     description: 'A path with `%2F` or `%5C` (any case): `reject_request` (400), `unescape_and_redirect` (307 to the path with them as `/`), `unescape_and_forward` (read them as `/` for routing, policy and the upstream), or `keep_unchanged` (route on the encoded form and forward it; risk: an upstream that decodes `%2F` sees another path than the one authorized, e.g. `/public/..%2Fadmin`).',
@@ -416,6 +426,12 @@ export function configReference(): KeyReference[] {
     }
   }
   return rows;
+}
+
+/** A Pomerium boolean Limen does not let be turned off. */
+function alwaysOn(value: unknown, at: ConfigPath, why: string): true {
+  if (!asBool(value, at)) fail(at, `only true is accepted: ${why} (docs/security.md)`);
+  return true;
 }
 
 /**
