@@ -114,6 +114,12 @@ const OTHER_REASONS: Readonly<Record<string, ReasonText>> = {
   'upstream-unreachable': { text: 'The application behind this route could not be reached.' },
   'upstream-reset': { text: 'The application behind this route closed the connection before answering.' },
   'upstream-timeout': { text: 'The application behind this route did not answer in time.' },
+  'upstream-bad-switch': { text: 'The application behind this route did not switch to the websocket protocol as asked.' },
+  'store-unavailable': { text: 'Limen cannot reach its database right now; try again in a moment.' },
+  'upgrade-with-body': { text: 'A request that asks to upgrade the connection carried a body, which could not be told apart from the tunnel.' },
+  'upgrade-protocol-not-supported': { text: 'Only the websocket protocol can be tunnelled, and only on its own.' },
+  'websocket-handshake-not-get': { text: 'A websocket opening handshake must be a GET request.' },
+  'websocket-key-invalid': { text: 'The websocket handshake key is missing or not 16 bytes of base64.' },
   'internal-error': { text: 'Something went wrong inside Limen; quote the request id when reporting it.' },
   // Credentials: session handles, service-account and route-scoped tokens.
   'token-malformed': { text: 'The token presented is not a well-formed signed token.' },

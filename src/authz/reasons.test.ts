@@ -34,7 +34,8 @@ function emittedReasons(): Map<string, string> {
     /\?\?\s*('[a-z0-9-]+')/g,
     /\brefuse\((?:\d+,\s*)?([^)]*)\)/g,
     /new (?:IdentityRefusedError|BadRequestError|UpstreamError|ServiceAccountError)\(([^)]*)\)/g,
-    /type \w*(?:Failure|Reason)\w* =([^;]*);/g,
+    /type \w*(?:Failure|Reason|Refusal)\w* =([^;]*);/g,
+    /\bonFailed\(('[a-z0-9-]+')/g,
     /\bo\((?:true|false),\s*('[a-z0-9-]+')\)/g,
   ];
   for (const file of sources(SRC)) {
