@@ -157,6 +157,7 @@ const OTHER_REASONS: Readonly<Record<string, ReasonText>> = {
   'csrf-cookie-missing': { text: 'The browser did not send back the cookie of the sign-in it started (cookies blocked, or another browser); start again.' },
   'handoff-invalid': { text: 'The sign-in link is invalid, expired or meant for another site; start again from the page you wanted.' },
   'handoff-browser-mismatch': { text: 'This sign-in was started in another browser, or its cookies were cleared; start again from the page you wanted.' },
+  'sign-out-replayed': { text: 'This sign-out link was already used.' },
   'sign-out-invalid': { text: 'The sign-out link is invalid or has expired; sign out again.' },
   'session-audience-mismatch': { text: 'The session handle presented was issued for another site than this one.' },
   'handoff-replayed': { text: 'The sign-in link was already used; start again from the page you wanted.' },
