@@ -25,7 +25,7 @@ export { parsePolicy } from './parse.js';
 export { evaluate } from './evaluate.js';
 export { compileRoutePolicy, routePolicyDocument } from './route.js';
 export type { CompileRouteOptions, RoutePolicySource } from './route.js';
-export { describeDecision, describeReason, explainDecision } from './explain.js';
+export { describeDecision, describeReason, explainDecision, hasReasonWords } from './explain.js';
 export { lintPolicy } from './lint.js';
 export type { PolicyWarning } from './lint.js';
 export { CRITERION_NAMES } from './criteria.js';

@@ -6,6 +6,8 @@
  * path normalization; Limen does it here, whatever the adapter passed.
  */
 
+import { removeDotSegments } from '../http/index.js';
+
 const UNRESERVED = /[A-Za-z0-9\-._~]/;
 
 /**
@@ -13,40 +15,14 @@ const UNRESERVED = /[A-Za-z0-9\-._~]/;
  * unreserved characters decoded (§2.3) and other escapes upper-cased,
  * dot segments removed (§5.2.4), and runs of `/` merged (as Envoy's
  * `merge_slashes`). `%2F` stays encoded: it is data, not a separator.
+ * A path the request canonicalizer produced (src/http/canonical.ts) is a
+ * fixed point, so policy sees exactly the path that was routed.
  */
 export function normalizePath(path: string): string {
-  if (isNormal(path)) return path;
-  let decoded = path.replace(/%([0-9A-Fa-f]{2})/g, (escape: string, hex: string) => {
+  if (path.charCodeAt(0) === 47 && !path.includes('%')) return removeDotSegments(path);
+  const decoded = path.replace(/%([0-9A-Fa-f]{2})/g, (escape: string, hex: string) => {
     const ch = String.fromCharCode(parseInt(hex, 16));
     return UNRESERVED.test(ch) ? ch : `%${hex.toUpperCase()}`;
   });
-  if (!decoded.startsWith('/')) decoded = `/${decoded}`;
-  const out: string[] = [];
-  const segments = decoded.split('/');
-  for (let i = 1; i < segments.length; i++) {
-    const segment = segments[i]!;
-    const last = i === segments.length - 1;
-    if (segment === '..') {
-      out.pop();
-      if (last) out.push('');
-    } else if (segment === '.') {
-      if (last) out.push('');
-    } else if (segment === '') {
-      if (last) out.push(''); // keep a trailing slash, drop empty segments inside
-    } else {
-      out.push(segment);
-    }
-  }
-  return `/${out.join('/')}`;
-}
-
-/** Fast path, one scan: starts with `/`, nothing to decode, no `//`, no `/.`. */
-function isNormal(path: string): boolean {
-  if (path.charCodeAt(0) !== 47 /* / */) return false;
-  for (let i = 1; i < path.length; i++) {
-    const c = path.charCodeAt(i);
-    if (c === 37 /* % */) return false;
-    if ((c === 47 || c === 46 /* . */) && path.charCodeAt(i - 1) === 47) return false;
-  }
-  return true;
+  return removeDotSegments(decoded);
 }

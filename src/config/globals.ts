@@ -65,6 +65,8 @@ const EMAIL_VERIFICATION: readonly EmailVerification[] = ['reject_unverified', '
 const STORAGE_TYPES: readonly StorageType[] = ['memory', 'file', 'postgres'];
 const SAME_SITE: readonly SameSite[] = ['strict', 'lax', 'none'];
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+const ESCAPED_SLASHES_ACTIONS = ['reject_request', 'keep_unchanged', 'unescape_and_redirect', 'unescape_and_forward'] as const;
+const UNDERSCORE_HEADER_ACTIONS = ['reject_request', 'drop_header', 'allow'] as const;
 const MTLS_ENFORCEMENT = ['policy', 'policy_with_default_deny', 'reject_connection'] as const;
 
 const DEFAULT_SQLITE_PATH = './data/limen.db';
@@ -335,6 +337,53 @@ export const GLOBAL_KEYS: GlobalTable = {
     description: 'Trusted proxies in front of Limen: the client address is taken this many hops from the right of `X-Forwarded-For`.',
     parse: (v, at) => asInteger(v, at, 0, 100), fallback: absent(0),
   },
+  // One meaning per request (CONTRACT §7): every rule refuses by default;
+  // docs/security.md says what each one stops.
+  normalizePath: {
+    key: 'normalize_path', type: 'boolean', default: '`true`', env: 'text',
+    description: 'RFC 3986 path normalization (dot segments, escapes of unreserved characters) before routing, policy and forwarding. Always on in Limen: accepted as `true` for Pomerium configs; `false` is refused, since the upstream would then resolve `/public/../admin` where Limen routed `/public/`.',
+    parse: (v, at) => alwaysOn(v, at, 'Limen always normalizes paths; without it a request has two meanings'), fallback: absent(true),
+  },
+  mergeSlashes: {
+    key: 'merge_slashes', type: 'boolean', default: '`true`', env: 'text',
+    description: 'Runs of `/` in the path read as one. Always on in Limen: accepted as `true` for Pomerium configs; `false` is refused, since `//admin` would then route apart from `/admin`.',
+    parse: (v, at) => alwaysOn(v, at, 'Limen always merges slashes; without it //admin routes apart from /admin'), fallback: absent(true),
+  },
+  pathWithEscapedSlashesAction: {
+    key: 'path_with_escaped_slashes_action', type: 'string', default: '`reject_request`', env: 'text',
+    description: 'A path with `%2F` or `%5C` (any case): `reject_request` (400), `unescape_and_redirect` (307 to the path with them as `/`), `unescape_and_forward` (read them as `/` for routing, policy and the upstream), or `keep_unchanged` (route on the encoded form and forward it; risk: an upstream that decodes `%2F` sees another path than the one authorized, e.g. `/public/..%2Fadmin`).',
+    parse: (v, at) => asPomeriumEnum(v, at, 'PATH_WITH_ESCAPED_SLASHES_ACTION_', ESCAPED_SLASHES_ACTIONS), fallback: absent('reject_request'),
+  },
+  headersWithUnderscoresAction: {
+    key: 'headers_with_underscores_action', type: 'string', default: '`reject_request`', env: 'text',
+    description: 'A header name with `_`: `reject_request` (400), `drop_header` (never forwarded), or `allow` (forwarded, except an underscore twin of a header Limen sets or strips; risk: WSGI, CGI, PHP and Rack read `X_User` as `X-User`, so the upstream may see a header Limen never checked).',
+    parse: (v, at) => asPomeriumEnum(v, at, 'HEADERS_WITH_UNDERSCORES_ACTION_', UNDERSCORE_HEADER_ACTIONS), fallback: absent('reject_request'),
+  },
+  allowBackslashInPath: {
+    key: 'allow_backslash_in_path', type: 'boolean', default: '`false`', env: 'text',
+    description: 'Limen: accept a raw `\\` in the path and forward it unchanged (default: 400). Risk: IIS, Windows file servers and WHATWG-URL parsers read `\\` as `/`, so `/public\\..\\admin` reaches a path Limen did not route.',
+    parse: asBool, fallback: absent(false),
+  },
+  allowPathParameters: {
+    key: 'allow_path_parameters', type: 'boolean', default: '`false`', env: 'text',
+    description: 'Limen: accept `;` and `%3B` in the path (default: 400). Risk: Tomcat, Jetty and Spring drop `;...` from each segment, so `/public/..;/admin` is `/admin` to them.',
+    parse: asBool, fallback: absent(false),
+  },
+  allowInvalidPathEncoding: {
+    key: 'allow_invalid_path_encoding', type: 'boolean', default: '`false`', env: 'text',
+    description: 'Limen: accept a `%` that starts no valid escape (forwarded as `%25`) and escapes that are not valid UTF-8, such as overlong `%C0%AF` (default: 400). Risk: upstreams repair these differently; some decode `%C0%AF` as `/`.',
+    parse: asBool, fallback: absent(false),
+  },
+  allowDoubleEncodedPath: {
+    key: 'allow_double_encoded_path', type: 'boolean', default: '`false`', env: 'text',
+    description: 'Limen: accept an encoded escape such as `%252F` or `%25%32%46` (default: 400). Risk: a stack that decodes twice sees `/` where Limen routed data.',
+    parse: asBool, fallback: absent(false),
+  },
+  allowEncodedControlCharacters: {
+    key: 'allow_encoded_control_characters', type: 'boolean', default: '`false`', env: 'text',
+    description: 'Limen: accept encoded control characters (`%00`-`%1F`, `%7F`) in the path (default: 400; raw ones are always refused). Risk: `%00` ends the path early in C-based upstreams, `%0A` splits log lines.',
+    parse: asBool, fallback: absent(false),
+  },
   programmaticRedirectDomainWhitelist: {
     key: 'programmatic_redirect_domain_whitelist', type: 'list of strings', default: '`[localhost]`', env: 'text',
     description: 'Hosts a programmatic login may redirect to (besides route hosts).',
@@ -385,6 +434,21 @@ export function configReference(): KeyReference[] {
     }
   }
   return rows;
+}
+
+/** A Pomerium boolean Limen does not let be turned off. */
+function alwaysOn(value: unknown, at: ConfigPath, why: string): true {
+  if (!asBool(value, at)) fail(at, `only true is accepted: ${why} (docs/security.md)`);
+  return true;
+}
+
+/**
+ * A Pomerium enum value: the short form in any case (`reject_request`) or
+ * the protobuf name (`PATH_WITH_ESCAPED_SLASHES_ACTION_REJECT_REQUEST`).
+ */
+function asPomeriumEnum<T extends string>(value: unknown, at: ConfigPath, protoPrefix: string, allowed: readonly T[]): T {
+  const short = typeof value === 'string' && value.toUpperCase().startsWith(protoPrefix) ? value.slice(protoPrefix.length) : value;
+  return asEnum(short, at, allowed, { caseInsensitive: true });
 }
 
 function asCertificates(value: unknown, at: ConfigPath): { certFile: string; keyFile: string }[] {

@@ -189,6 +189,17 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   readonly defaultUpstreamTimeoutMs: number;
   readonly xffNumTrustedHops: number;
+  /** Pomerium's `normalize_path` and `merge_slashes`: always on in Limen (only `true` is accepted). */
+  readonly normalizePath: true;
+  readonly mergeSlashes: true;
+  /** One meaning per request (CONTRACT §7, docs/security.md): each relaxes one refusal. */
+  readonly pathWithEscapedSlashesAction: 'reject_request' | 'keep_unchanged' | 'unescape_and_redirect' | 'unescape_and_forward';
+  readonly headersWithUnderscoresAction: 'reject_request' | 'drop_header' | 'allow';
+  readonly allowBackslashInPath: boolean;
+  readonly allowPathParameters: boolean;
+  readonly allowInvalidPathEncoding: boolean;
+  readonly allowDoubleEncodedPath: boolean;
+  readonly allowEncodedControlCharacters: boolean;
   readonly programmaticRedirectDomainWhitelist: readonly string[];
   readonly routes: readonly RouteConfig[];
   /** Limen: namespace tree, always containing `global`. */

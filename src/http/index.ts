@@ -1,11 +1,14 @@
 /**
  * HTTP plumbing shared by every handler: request ids, content negotiation,
- * the one place errors become responses (HTML or JSON), cookies, Host and
- * client-address parsing.
+ * the one place errors become responses (HTML or JSON), cookies, the
+ * canonical request (one meaning: path, Host, target), client-address
+ * parsing.
  */
-export { newRequestId, prefersHtml, wantsJson, sendError, sendJson, sendHtml, sendRedirect, escapeHtml, htmlLayout, STATUS_TITLES } from './respond.js';
+export { newRequestId, prefersHtml, wantsJson, sendError, errorResponseBytes, sendJson, sendHtml, sendRedirect, escapeHtml, htmlLayout, STATUS_TITLES } from './respond.js';
 export type { ErrorPage, Banner } from './respond.js';
-export { cookieValue, removeCookies, serializeCookie, parseHostHeader, normalizeIp, clientIp } from './request.js';
+export { cookieValue, removeCookies, serializeCookie, normalizeIp, clientIp } from './request.js';
+export { canonicalizeRequest, canonicalPath, removeDotSegments, parseHostHeader, STRICT_REQUEST_RULES } from './canonical.js';
+export type { CanonicalRequest, CanonicalPath, RequestRules, RequestHead, Refusal, EscapedSlashesAction, UnderscoreHeadersAction } from './canonical.js';
 export type { CookieOptions } from './request.js';
 export { cookieValues, setCookieBaseName } from './cookies.js';
 export { readUrlEncodedForm } from './form.js';

@@ -54,32 +54,6 @@ export function serializeCookie(name: string, value: string, o: CookieOptions): 
   return s;
 }
 
-// RFC 3986 reg-name (letters, digits, -, ., _ and ~) or an IPv6 literal, with an optional port.
-const HOST_RE = /^(?:\[[0-9a-fA-F:.]+\]|[a-zA-Z0-9](?:[a-zA-Z0-9._~-]{0,251}[a-zA-Z0-9])?)(?::\d{1,5})?$/;
-
-/** Splits and validates a Host header: lower-case host, port; undefined if malformed. */
-export function parseHostHeader(value: string | undefined): { host: string; port: number | undefined } | undefined {
-  if (!value || value.length > 260 || !HOST_RE.test(value)) return undefined;
-  let host: string;
-  let portText: string | undefined;
-  if (value.startsWith('[')) {
-    const end = value.indexOf(']');
-    host = value.slice(1, end);
-    if (isIP(host) !== 6) return undefined;
-    portText = value.length > end + 1 ? value.slice(end + 2) : undefined;
-  } else {
-    const colon = value.lastIndexOf(':');
-    host = colon >= 0 ? value.slice(0, colon) : value;
-    portText = colon >= 0 ? value.slice(colon + 1) : undefined;
-  }
-  let port: number | undefined;
-  if (portText !== undefined) {
-    port = Number(portText);
-    if (!Number.isInteger(port) || port < 1 || port > 65535) return undefined;
-  }
-  return { host: host.toLowerCase().replace(/\.$/, ''), port };
-}
-
 /** Strips the IPv4-mapped IPv6 prefix so `::ffff:1.2.3.4` reads `1.2.3.4`. */
 export function normalizeIp(ip: string): string {
   return ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
@@ -102,3 +76,6 @@ export function clientIp(req: IncomingMessage, hops: number): string {
   const ip = normalizeIp(candidate);
   return isIP(ip) ? ip : peer;
 }
+
+// Host parsing belongs to the canonical request; kept importable from here.
+export { parseHostHeader } from './canonical.js';

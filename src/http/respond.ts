@@ -75,7 +75,7 @@ export interface Banner {
 }
 
 export const STATUS_TITLES: Readonly<Record<number, string>> = {
-  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 408: 'Request Timeout',
   413: 'Payload Too Large', 429: 'Too Many Requests', 431: 'Request Header Fields Too Large',
   500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout',
 };
@@ -110,13 +110,8 @@ function renderBanner(b: Banner): string {
   return `<div class="banner" role="status">${escapeHtml(b.text)}${button}</div>`;
 }
 
-/** Sends an error page: JSON when the client asks for it, HTML otherwise. */
-export function sendError(req: IncomingMessage, res: ServerResponse, page: ErrorPage, extraHeaders?: Record<string, string>): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const json = wantsJson(req);
+/** An error page rendered: JSON or HTML body and its headers. */
+function renderError(page: ErrorPage, json: boolean): { body: string; headers: Record<string, string | number> } {
   let body: string;
   if (json) {
     body = JSON.stringify({
@@ -139,14 +134,41 @@ export function sendError(req: IncomingMessage, res: ServerResponse, page: Error
       `<h1>${page.status} ${escapeHtml(page.title)}</h1><p>${escapeHtml(page.message)}</p>${reasons}${details}<p class="muted">Request id: <code>${escapeHtml(page.requestId)}</code></p>`,
       page.banner);
   }
-  res.writeHead(page.status, {
-    ...SECURITY_HEADERS,
-    'content-type': json ? 'application/json' : 'text/html; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-    'x-request-id': page.requestId,
-    ...extraHeaders,
-  });
+  return {
+    body,
+    headers: {
+      ...SECURITY_HEADERS,
+      'content-type': json ? 'application/json' : 'text/html; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+      'x-request-id': page.requestId,
+    },
+  };
+}
+
+/** Sends an error page: JSON when the client asks for it, HTML otherwise. */
+export function sendError(req: IncomingMessage, res: ServerResponse, page: ErrorPage, extraHeaders?: Record<string, string>): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const { body, headers } = renderError(page, wantsJson(req));
+  res.writeHead(page.status, { ...headers, ...extraHeaders });
   res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+/**
+ * The same error page as a whole HTTP/1.1 response, for a socket on which
+ * the HTTP parser refused the request (so there is no response object);
+ * `head` is whatever of the request was read, to negotiate JSON or HTML
+ * from its Accept header. The connection is closed after it.
+ */
+export function errorResponseBytes(page: ErrorPage, head: string): string {
+  const accept = /(?:^|\r\n)accept[ \t]*:[ \t]*([^\r\n]*)/i.exec(head)?.[1];
+  const json = accept !== undefined && !prefersHtml(accept) && /json/i.test(accept);
+  const { body, headers } = renderError(page, json);
+  let text = `HTTP/1.1 ${page.status} ${page.title}\r\n`;
+  for (const [k, v] of Object.entries(headers)) text += `${k}: ${v}\r\n`;
+  return `${text}connection: close\r\n\r\n${body}`;
 }
 
 /** Sends a JSON body with Limen's security headers. */

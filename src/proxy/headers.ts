@@ -12,6 +12,22 @@ const HOP_BY_HOP = new Set([
 /** Names we set ourselves and therefore never copy from the client. */
 const REPLACED = new Set(['host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id', 'x-envoy-external-address']);
 
+/**
+ * Headers through which frameworks let a client restate the path, method,
+ * host, scheme or address of a request (Symfony and IIS `X-Original-URL`
+ * and `X-Rewrite-URL`, Express method-override, Spring
+ * `X-Forwarded-Prefix`, RFC 7239 `Forwarded`, ...). Limen authorized the
+ * request line it saw; the upstream must not be told another, so a
+ * client's copies never reach it.
+ */
+const RESTATING = new Set([
+  'x-original-url', 'x-rewrite-url', 'x-original-uri', 'x-override-url', 'x-original-path', 'x-envoy-original-path',
+  'x-http-method-override', 'x-http-method', 'x-method-override',
+  'x-forwarded-prefix', 'x-forwarded-path', 'x-forwarded-uri', 'x-forwarded-port', 'x-forwarded-server',
+  'x-forwarded-scheme', 'x-forwarded-ssl', 'x-url-scheme', 'front-end-https', 'forwarded',
+  'x-real-ip', 'x-client-ip', 'true-client-ip', 'x-cluster-client-ip', 'x-original-forwarded-for',
+]);
+
 /** What the request pipeline decided to add to the upstream request. */
 export interface UpstreamHeaderPlan {
   readonly requestId: string;
@@ -35,7 +51,10 @@ export interface UpstreamHeaderPlan {
  * Builds the upstream request headers as a flat [name, value, ...] list.
  * Guarantees: no hop-by-hop field; no client `X-Pomerium-*` field (those
  * Limen carries arrive via `identityHeaders`); no Pomerium credential in
- * `Authorization`; the session cookie removed; then `remove_request_headers`,
+ * `Authorization`; no header restating the path, method, host or client
+ * address (RESTATING); no underscore (or dot) twin (`X_Pomerium_Claim_Email`)
+ * of a header this function drops or sets, which WSGI, CGI, PHP and Rack
+ * would read as that header; the session cookie removed; then `remove_request_headers`,
  * then `set_request_headers` (set wins over remove), then identity headers,
  * which nothing a client or route sends can override.
  */
@@ -50,6 +69,8 @@ export function buildUpstreamHeaders(req: IncomingMessage, route: RouteConfig, p
     const name = raw[i]!;
     const value = raw[i + 1]!;
     const lower = name.toLowerCase();
+    if ((lower.includes('_') || lower.includes('.')) && isManaged(lower.replace(/[_.]/g, '-'), route, plan)) continue;
+    if (RESTATING.has(lower) || lower.startsWith('x-envoy-')) continue;
     if (HOP_BY_HOP.has(lower) || REPLACED.has(lower)) {
       if (lower === 'x-forwarded-for') xff = xff === undefined ? value : `${xff}, ${value}`;
       continue;
@@ -84,6 +105,14 @@ export function buildUpstreamHeaders(req: IncomingMessage, route: RouteConfig, p
   }
   for (const [k, v] of Object.entries(plan.identityHeaders)) out.push(k, v);
   return out;
+}
+
+/** True for a (lower-case) name Limen drops from the client or sets itself. */
+function isManaged(lower: string, route: RouteConfig, plan: UpstreamHeaderPlan): boolean {
+  return HOP_BY_HOP.has(lower) || REPLACED.has(lower) || RESTATING.has(lower) || lower.startsWith('x-envoy-')
+    || lower.startsWith('x-pomerium-') || lower === 'authorization' || lower === 'cookie'
+    || route.removeRequestHeaders.includes(lower) || plan.identityHeaders[lower] !== undefined
+    || hasKeyCaseInsensitive(route.setRequestHeaders, lower);
 }
 
 /** The Pomerium credential forms of CONTRACT §2/§5 that never reach an upstream. */

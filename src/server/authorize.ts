@@ -52,7 +52,9 @@ export function respondToDecision(ctx: RequestContext, route: TableRoute<RouteRu
   if (decision.result === 'allow') return true;
   if (decision.result === 'login') {
     if (redirectToSignIn(ctx, who.credential === 'bearer')) return false;
-    const reasons = who.failure ? [who.failure, ...decision.reasons] : [...decision.reasons];
+    // A rejected credential is told what is wrong with it (expired, revoked,
+    // wrong audience, bad signature), not to sign in.
+    const reasons = who.failure ? [who.failure] : [...decision.reasons];
     fail(ctx, 401, who.credential === 'none' ? 'Sign-in is required to reach this route.' : 'The credential presented was not accepted.', {
       reasons, explanations: reasons.map((r) => describeReason(r)),
     }, { 'www-authenticate': 'Pomerium realm="limen"' });

@@ -9,6 +9,7 @@ import type { Runtime } from './runtime.js';
 import type { AdminEndpoint } from './admin.js';
 import { createHmac } from 'node:crypto';
 import { CSRF_FORM_FIELD, csrfToken } from './csrf.js';
+import { describeReason } from '../authz/index.js';
 import { sendError, STATUS_TITLES, type Banner, type ErrorPage } from '../http/index.js';
 import { requestOrigin } from './origins.js';
 
@@ -51,7 +52,10 @@ export interface RequestContext {
   readonly ip: string;
 }
 
-/** Sends Limen's own error page for `status`, with banner while impersonating. */
+/**
+ * Sends Limen's own error page for `status`, with banner while impersonating.
+ * Each reason gets its plain words (describeReason) unless the caller gave them.
+ */
 export function fail(ctx: RequestContext, status: number, message: string, extra?: Partial<ErrorPage>, headers?: Record<string, string>): void {
   sendError(ctx.req, ctx.res, {
     status,
@@ -59,6 +63,7 @@ export function fail(ctx: RequestContext, status: number, message: string, extra
     message,
     requestId: ctx.requestId,
     ...extra,
+    ...(extra?.reasons && !extra.explanations ? { explanations: extra.reasons.map((r) => describeReason(r)) } : {}),
   }, headers);
 }
 

@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { evaluate, normalizePath, type DataRecord } from '../authz/index.js';
+import { describeReason, evaluate, type DataRecord } from '../authz/index.js';
+import type { Config } from '../config/index.js';
 import { getRecord } from '../records/index.js';
 import type { Caller, Identifier } from '../authn/index.js';
-import { clientIp, newRequestId, parseHostHeader, sendError } from '../http/index.js';
+import { canonicalizeRequest, clientIp, newRequestId, sendError, sendRedirect, type Refusal, type RequestRules } from '../http/index.js';
 import {
   buildUpstreamHeaders, checkClientHandshake, declaresBody, forward, responseOnSocket, TUNNELLED_PROTOCOL, tunnelUpgrade, upgradeProtocols,
   UpstreamError, type TableRoute,
@@ -32,8 +33,8 @@ export async function handleRequest(live: Live, svc: Services, req: IncomingMess
   const { rt, identifier } = live;
   svc.observer?.begin(req, res, requestId, rt.config); // observe: metrics, access log, span (written when res closes)
   const ctx0 = baseContext(rt, svc, identifier, req, res, requestId);
-  if (typeof ctx0 === 'string') {
-    sendError(req, res, { status: 400, title: 'Bad Request', message: ctx0, requestId, reasons: ['bad-request'] });
+  if (!('rt' in ctx0)) {
+    sendUncanonical(req, res, requestId, ctx0);
     return;
   }
   const ctx = ctx0;
@@ -49,33 +50,72 @@ export async function handleRequest(live: Live, svc: Services, req: IncomingMess
   }
 }
 
-function baseContext(rt: Runtime, svc: Services, identifier: Identifier, req: IncomingMessage, res: ServerResponse, requestId: string): RequestContext | string {
-  const hostHeader = req.headers.host;
-  const parsed = parseHostHeader(hostHeader);
-  if (!parsed || hostHeader === undefined) return 'The Host header is missing or malformed.';
-  const url = req.url ?? '';
-  if (!url.startsWith('/')) return 'The request target must be an absolute path.';
-  const q = url.indexOf('?');
-  const rawPath = q < 0 ? url : url.slice(0, q);
-  // RFC 3986 §6.2.2 normalization before routing, policy and forwarding (as
-  // Envoy does for Pomerium): `/public/../admin` and `/%61dmin` are `/admin`
-  // everywhere, so neither a route prefix nor a policy can be side-stepped.
-  const pathname = normalizePath(rawPath);
-  if (pathname !== rawPath) req.url = pathname + (q < 0 ? '' : url.slice(q));
-  let query: URLSearchParams;
-  try {
-    query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
-  } catch {
-    return 'The query string is malformed.';
-  }
+/**
+ * The request's one meaning (src/http/canonical.ts), decided before
+ * anything routes or authorizes it: the canonical path replaces the target
+ * the upstream will receive, the canonical Host is the one passed on, and
+ * underscore header names are dropped when so configured. Returns the
+ * refusal instead when the request is ambiguous.
+ */
+function baseContext(rt: Runtime, svc: Services, identifier: Identifier, req: IncomingMessage, res: ServerResponse, requestId: string): RequestContext | Refusal | { redirect: string } {
+  const rules = requestRules(rt.config);
+  const c = canonicalizeRequest(req, rules);
+  if (!c.ok) return c;
+  if (c.redirect) return { redirect: c.path + c.query };
+  req.url = c.path + c.query;
+  if (rules.headersWithUnderscores === 'drop_header') dropUnderscoreHeaders(req);
   const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
   return {
     rt, svc, identifier, req, res, requestId,
-    host: parsed.host, port: parsed.port, hostHeader,
+    host: c.host, port: c.port, hostHeader: c.hostHeader,
     proto: encrypted ? 'https' : 'http',
-    pathname, query,
+    pathname: c.path,
+    query: new URLSearchParams(c.query),
     ip: clientIp(req, rt.config.xffNumTrustedHops),
   };
+}
+
+const rulesByConfig = new WeakMap<Config, RequestRules>();
+
+/** The canonicalization rules of a config, built once per config. */
+function requestRules(config: Config): RequestRules {
+  let rules = rulesByConfig.get(config);
+  if (!rules) {
+    rules = Object.freeze({
+      escapedSlashes: config.pathWithEscapedSlashesAction,
+      headersWithUnderscores: config.headersWithUnderscoresAction,
+      allowBackslash: config.allowBackslashInPath,
+      allowPathParameters: config.allowPathParameters,
+      allowInvalidEscapes: config.allowInvalidPathEncoding,
+      allowDoubleEncoding: config.allowDoubleEncodedPath,
+      allowEncodedControlCharacters: config.allowEncodedControlCharacters,
+    });
+    rulesByConfig.set(config, rules);
+  }
+  return rules;
+}
+
+/** `headers_with_underscores_action: drop_header`: the request goes on as if they had never been sent. */
+function dropUnderscoreHeaders(req: IncomingMessage): void {
+  const raw = req.rawHeaders;
+  for (let i = raw.length - 2; i >= 0; i -= 2) {
+    const name = raw[i]!;
+    if (!name.includes('_')) continue;
+    raw.splice(i, 2);
+    delete req.headers[name.toLowerCase()];
+  }
+}
+
+/** Sends the refusal of an ambiguous request (400) or the redirect of `unescape_and_redirect` (307). */
+function sendUncanonical(req: IncomingMessage, res: ServerResponse, requestId: string, r: Refusal | { redirect: string }): void {
+  if ('redirect' in r) {
+    sendRedirect(res, r.redirect, { 'x-request-id': requestId }, 307);
+    return;
+  }
+  sendError(req, res, {
+    status: 400, title: 'Bad Request', message: r.message, requestId,
+    reasons: [r.reason], explanations: [describeReason(r.reason)],
+  });
 }
 
 async function route(ctx: RequestContext): Promise<void> {
@@ -250,8 +290,8 @@ export async function handleUpgrade(live: Live, svc: Services, req: IncomingMess
   }
   const requestId = newRequestId();
   const ctx = baseContext(live.rt, svc, live.identifier, req, res, requestId);
-  if (typeof ctx === 'string') {
-    sendError(req, res, { status: 400, title: 'Bad Request', message: ctx, requestId, reasons: ['bad-request'] });
+  if (!('rt' in ctx)) {
+    sendUncanonical(req, res, requestId, ctx);
     return;
   }
   const refusal = checkClientHandshake(req);
@@ -304,7 +344,7 @@ function watchTunnel(live: Live, svc: Services, req: IncomingMessage, socket: Du
       const ctx = baseContext(live.rt, svc, live.identifier, req, undefined as unknown as ServerResponse, requestId);
       let allowed = false;
       let reasons: readonly string[] = ['route-not-found'];
-      if (typeof ctx !== 'string') {
+      if ('rt' in ctx) {
         const r = ctx.rt.table.match(ctx.host, ctx.port, ctx.pathname);
         if (r && r.config.allowWebsockets) {
           const a = await authorize(ctx, r);

@@ -13,7 +13,8 @@ import type { AdminEndpoint } from './admin.js';
 import { upsertUserFromClaims } from '../accounts/index.js';
 import { createLogger, type Logger } from '../log/index.js';
 import { DispatcherPool } from '../proxy/index.js';
-import { newRequestId } from '../http/index.js';
+import { errorResponseBytes, newRequestId, STATUS_TITLES } from '../http/index.js';
+import { describeReason } from '../authz/index.js';
 import { buildRuntime, type Runtime } from './runtime.js';
 import { handleRequest, handleUpgrade, type Live } from './handler.js';
 import { matchesAdministrators } from './dashboard.js';
@@ -263,13 +264,20 @@ async function startOnStore(opts: StartOptions, config: Config, now: () => numbe
     void handleUpgrade(live, svc, req, socket, head);
   });
   // Malformed requests (bad chunking, conflicting Content-Length and
-  // Transfer-Encoding, oversized headers) never reach a handler or upstream.
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-    if (!socket.writable || (err as { code?: string }).code === 'ECONNRESET') { socket.destroy(); return; }
-    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-    const status = tooLarge ? 431 : 400;
-    const body = JSON.stringify({ status, error: tooLarge ? 'Request Header Fields Too Large' : 'Bad Request', reason: err.code ?? 'malformed-request', request_id: newRequestId() });
-    socket.end(`HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  // Transfer-Encoding, oversized headers) never reach a handler or upstream;
+  // they get the same error page as any refusal.
+  server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
+    // A response already under way on this socket (pipelining) cannot be followed by another.
+    const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (!socket.writable || err.code === 'ECONNRESET' || inFlight?.headersSent) { socket.destroy(); return; }
+    const { status, reason } = parserRefusal(err.code);
+    const page = {
+      status, title: STATUS_TITLES[status] ?? 'Bad Request', requestId: newRequestId(),
+      message: status === 431 ? 'The request headers are too large.' : status === 408 ? 'The request took too long to arrive.' : 'The request is not valid HTTP/1.1.',
+      reasons: [reason], explanations: [describeReason(reason)],
+      ...(err.code && err.code.startsWith('HPE_') ? { details: { parser_error: err.code } } : {}),
+    };
+    socket.end(errorResponseBytes(page, err.rawPacket?.toString('latin1') ?? ''));
   });
   try {
     await listen(server, config.address);
@@ -397,6 +405,13 @@ function limitWriteTime(res: ServerResponse, timeoutMs: number, logger: Logger):
   res.once('close', () => clearTimeout(timer));
 }
 
+/** The status and reason for a request Node's HTTP parser refused. */
+function parserRefusal(code: string | undefined): { status: 400 | 408 | 431; reason: string } {
+  if (code === 'HPE_HEADER_OVERFLOW') return { status: 431, reason: 'request-headers-too-large' };
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return { status: 408, reason: 'request-timeout' };
+  return { status: 400, reason: 'request-malformed' };
+}
+
 /** Record types the request path reads every time. */
 function isHotType(type: string): boolean {
   return type === 'session' || type === 'user' || type === 'group' || type === 'service_account'
@@ -410,7 +425,9 @@ function serverOptions(c: Config) {
     // 30 s, which would let a short timeout_read run far past its value).
     connectionsCheckingInterval: 1_000,
     maxHeaderSize: 16 * 1024,
-    requireHostHeader: true,
+    // A missing Host is refused by the request canonicalizer (host-missing),
+    // with Limen's error page rather than Node's empty 400.
+    requireHostHeader: false,
   };
 }
 
