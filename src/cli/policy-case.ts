@@ -9,17 +9,22 @@
  *       method: GET                    # default GET
  *       ip: 10.1.2.3                   # default 127.0.0.1
  *       time: 2026-11-23T10:00:00Z     # default: now
+ *       client_certificate: valid      # none (default) | invalid | valid
  *       identity:                      # omit for a request with no session
  *         user: u-123
  *         email: ada@example.com
  *         groups: [admins]
  *         claims: {department: eng, org: {team: platform}}
+ *         namespace: eng               # a service account of this namespace
  *       want: allow                    # allow | deny | login
+ *
+ * `client_certificate` and `identity.namespace` came later, optional, so
+ * older files read as before.
  */
 import { LineCounter, parseDocument } from 'yaml';
 import type { DecisionResult } from '../authz/index.js';
 import { yamlLocator } from '../config/index.js';
-import { parseClientIp, type SimulatedIdentity, type SimulatedRequest } from './policy-simulate.js';
+import { CERTIFICATE_CHOICES, parseClientIp, type SimulatedCertificate, type SimulatedIdentity, type SimulatedRequest } from './policy-simulate.js';
 
 /** The client address of an imagined request that names none. */
 export const DEFAULT_CLIENT_IP = '127.0.0.1';
@@ -116,8 +121,8 @@ export interface CaseFileError {
   readonly column: number | undefined;
 }
 
-const CASE_KEYS = ['name', 'url', 'method', 'ip', 'time', 'identity', 'want'] as const;
-const IDENTITY_KEYS = ['user', 'email', 'groups', 'claims'] as const;
+const CASE_KEYS = ['name', 'url', 'method', 'ip', 'time', 'client_certificate', 'identity', 'want'] as const;
+const IDENTITY_KEYS = ['user', 'email', 'groups', 'claims', 'namespace'] as const;
 const WANTS: readonly DecisionResult[] = ['allow', 'deny', 'login'];
 
 function isMapping(v: unknown): v is Record<string, unknown> {
@@ -249,6 +254,12 @@ export function parseCaseFile(text: string): { cases: PolicyCase[]; errors: Case
       if (time === undefined) fail([...at, 'time'], `expected an ISO-8601 date-time with a zone, like 2026-11-23T10:00:00Z, got ${describe(timeValue)}`);
     }
 
+    const certText = str('client_certificate');
+    if (certText !== undefined && !(CERTIFICATE_CHOICES as readonly string[]).includes(certText)) {
+      fail([...at, 'client_certificate'], `expected ${CERTIFICATE_CHOICES.join(', ')}, got ${describe(certText)}`);
+    }
+    const clientCertificate = certText as SimulatedCertificate | undefined;
+
     let identity: SimulatedIdentity | null = null;
     if (item.identity !== undefined) identity = readIdentity(item.identity, [...at, 'identity'], fail);
 
@@ -258,7 +269,7 @@ export function parseCaseFile(text: string): { cases: PolicyCase[]; errors: Case
     else fail([...at, 'want'], `expected allow, deny or login, got ${describe(item.want)}`);
 
     if (errors.length > before || !url || !method || !ip || !want) return;
-    cases.push({ index, name, want, request: { url, method, ip, time, identity } });
+    cases.push({ index, name, want, request: { url, method, ip, time, identity, clientCertificate } });
   });
   return errors.length > 0 ? { cases: [], errors } : { cases, errors };
 }
@@ -269,13 +280,13 @@ function readIdentity(
   fail: (segments: readonly (string | number)[], message: string, aboutKey?: boolean) => void,
 ): SimulatedIdentity | null {
   if (!isMapping(value)) {
-    fail(at, `expected a mapping of user, email, groups, claims (omit "identity" for a request with no session), got ${describe(value)}`);
+    fail(at, `expected a mapping of user, email, groups, claims, namespace (omit "identity" for a request with no session), got ${describe(value)}`);
     return null;
   }
   for (const key of Object.keys(value)) {
     if (!(IDENTITY_KEYS as readonly string[]).includes(key)) fail([...at, key], `unknown key${suggest(key, IDENTITY_KEYS)}`, true);
   }
-  const text = (key: 'user' | 'email'): string | undefined => {
+  const text = (key: 'user' | 'email' | 'namespace'): string | undefined => {
     const v = value[key];
     if (v === undefined) return undefined;
     if (typeof v === 'number') return String(v);
@@ -300,5 +311,9 @@ function readIdentity(
     if (!isMapping(c)) fail([...at, 'claims'], `expected a mapping of claim names to values, got ${describe(c)}`);
     else claims = c;
   }
-  return { user: text('user'), email: text('email'), groups, claims };
+  const namespace = text('namespace');
+  if (namespace !== undefined && (namespace === '' || value.user === undefined)) {
+    fail([...at, 'namespace'], 'a service account (namespace) needs its user id in "user" and a namespace name');
+  }
+  return { user: text('user'), email: text('email'), groups, claims, namespace };
 }

@@ -14,7 +14,8 @@ import {
 } from './policy-case.js';
 import { ConfigLocator } from './policy-locate.js';
 import {
-  configuredRecords, parseClientIp, simulateRequest, type SimulatedIdentity, type SimulatedRequest, type Simulation,
+  CERTIFICATE_CHOICES, configuredStore, parseClientIp, simulateRequest,
+  type SimulatedCertificate, type SimulatedIdentity, type SimulatedRequest, type Simulation,
 } from './policy-simulate.js';
 
 /** Loads the config and builds the runtime the server would; a bad config or policy is reported, exit 1. */
@@ -48,7 +49,16 @@ function identityLine(id: SimulatedIdentity | null): string {
   parts.push(id.groups && id.groups.length > 0 ? `groups ${id.groups.join(', ')}` : 'no groups');
   const claims = Object.keys(id.claims ?? {});
   if (claims.length > 0) parts.push(`claims ${claims.join(', ')}`);
+  if (id.namespace !== undefined) parts.push(`service account of namespace ${id.namespace}`);
   return parts.join('; ');
+}
+
+/** The `rule:` line: where the decision came from. */
+export function ruleText(sim: Extract<Simulation, { kind: 'decision' }>, at: string): string {
+  const { decision, who } = sim;
+  if (decision.rule !== undefined) return `${decision.rule}${at ? ` (line ${at.replace(':', ', column ')})` : ''}`;
+  if (who.outOfScope !== undefined && decision.result === 'deny') return '(none: the credential is not valid on this route, whatever the policy says)';
+  return decision.result === 'deny' ? '(none: no allow rule matched, so the request is denied by default)' : '(none)';
 }
 
 function table(rows: readonly (readonly string[])[]): string[] {
@@ -78,11 +88,7 @@ export function formatExplanation(req: SimulatedRequest, sim: Simulation, locate
   const { decision, route } = sim;
   lines.push(`route:     ${routeLabel(route)}`);
   lines.push(`decision:  ${outcomeOf(decision.result)}`);
-  const at = decision.rule === undefined ? '' : locate(decision.rule);
-  const rule = decision.rule === undefined
-    ? (decision.result === 'deny' ? '(none: no allow rule matched, so the request is denied by default)' : '(none)')
-    : `${decision.rule}${at ? ` (line ${at.replace(':', ', column ')})` : ''}`;
-  lines.push(`rule:      ${rule}`);
+  lines.push(`rule:      ${ruleText(sim, decision.rule === undefined ? '' : locate(decision.rule))}`);
   if (decision.reasons.length > 0) {
     lines.push('reasons:');
     const refused = decision.result === 'deny' && decision.rule !== undefined;
@@ -111,10 +117,12 @@ export function explanationJson(req: SimulatedRequest, sim: Simulation): Record<
     identity: req.identity === null ? null : {
       user: req.identity.user ?? null, email: req.identity.email ?? null,
       groups: req.identity.groups ?? [], claims: req.identity.claims ?? {},
+      ...(req.identity.namespace !== undefined ? { namespace: req.identity.namespace } : {}),
     },
+    ...(req.clientCertificate !== undefined ? { client_certificate: req.clientCertificate } : {}),
   };
   if (sim.kind === 'no-route') return { request, route: null, status: 404, result: null, reasons: ['route-not-found'] };
-  if (sim.kind === 'limen-endpoint') return { request, route: null, limen_endpoint: true, result: null, reasons: [] };
+  if (sim.kind === 'limen-endpoint') return { request, route: null, limen_endpoint: true, endpoint: sim.endpoint, result: null, reasons: [] };
   const { decision, route } = sim;
   return {
     request,
@@ -137,10 +145,11 @@ export const policyExplainCommand: Command = {
   usage: `Usage: limen policy explain --config FILE --url URL [identity] [--ip A] [--method M]
                             [--time T] [--json]
 
-Picks the route for URL as a request would, evaluates its policy and prints
-the decision (allow, deny or login), the rule that decided, and each
-criterion's result with its reason. External data for "record" criteria is
-read from the store the config names (the one the server uses).
+Decides the request for URL with the server's own decision core: Limen's
+own endpoints, the route, its policy, the client-certificate and namespace
+rules. Prints the decision (allow, deny or login), the rule that decided,
+and each criterion's result with its reason. External data for "record"
+criteria is read from the store the config names (the one the server uses).
 
 Identity (say who is asking, or --no-identity):
   --email E        the user's email address
@@ -149,6 +158,9 @@ Identity (say who is asking, or --no-identity):
   --claim k=v      an IdP claim; dotted names nest (org.team=platform), a JSON
                    value is read as JSON (admin=true, roles='["a","b"]');
                    may be repeated
+  --namespace NS   the caller is a service account (--user is its user id)
+                   created in namespace NS: refused on routes outside NS and
+                   its descendants
   --no-identity    a request without a session or token
 
 Request:
@@ -157,7 +169,11 @@ Request:
   --ip A           the client address (default ${DEFAULT_CLIENT_IP})
   --time T         ISO-8601 date-time with a zone, e.g. 2026-11-23T10:00:00Z
                    (default now)
-  --cors-preflight the request is a CORS preflight (OPTIONS with Origin)
+  --cors-preflight the request is a CORS preflight (OPTIONS with Origin;
+                   the method defaults to OPTIONS)
+  --client-cert C  the client certificate presented, where the config has
+                   downstream_mtls: none (default), invalid (not from the
+                   downstream CA) or valid
 
 Options:
   --config FILE    the config file (loaded with the environment, as serve does)
@@ -174,7 +190,9 @@ matches or the config is invalid, 2 usage error.`,
       user: { type: 'string' },
       groups: { type: 'string', multiple: true },
       claim: { type: 'string', multiple: true },
+      namespace: { type: 'string' },
       'no-identity': { type: 'boolean' },
+      'client-cert': { type: 'string' },
       ip: { type: 'string' },
       method: { type: 'string' },
       time: { type: 'string' },
@@ -187,15 +205,25 @@ matches or the config is invalid, 2 usage error.`,
     if (!values.url) throw new UsageError('--url URL is required');
     const url = parseRequestUrl(values.url);
     if (!url) throw new UsageError(`--url: expected an absolute http(s) URL, got "${values.url.slice(0, 80)}"`);
-    const method = parseMethod(values.method ?? 'GET');
+    const preflight = values['cors-preflight'] === true;
+    const method = parseMethod(values.method ?? (preflight ? 'OPTIONS' : 'GET'));
     if (!method) throw new UsageError('--method: expected an HTTP method like GET or POST');
+    if (preflight && method !== 'OPTIONS') throw new UsageError('--cors-preflight: a CORS preflight is an OPTIONS request; drop --method or give --method OPTIONS');
+    const cert = values['client-cert'];
+    if (cert !== undefined && !(CERTIFICATE_CHOICES as readonly string[]).includes(cert)) {
+      throw new UsageError(`--client-cert: expected ${CERTIFICATE_CHOICES.join(', ')}, got "${cert.slice(0, 40)}"`);
+    }
     const ip = parseClientIp(values.ip ?? DEFAULT_CLIENT_IP);
     if (!ip) throw new UsageError(`--ip: expected an IPv4 or IPv6 address, got "${(values.ip ?? '').slice(0, 60)}"`);
     const time = values.time === undefined ? Date.now() : parseInstant(values.time);
     if (time === undefined) throw new UsageError('--time: expected an ISO-8601 date-time with a zone, like 2026-11-23T10:00:00Z');
 
-    const hasIdentity = values.email !== undefined || values.user !== undefined || values.groups !== undefined || values.claim !== undefined;
-    if (hasIdentity && values['no-identity']) throw new UsageError('--no-identity cannot be combined with --email, --user, --groups or --claim');
+    const hasIdentity = values.email !== undefined || values.user !== undefined || values.groups !== undefined || values.claim !== undefined
+      || values.namespace !== undefined;
+    if (hasIdentity && values['no-identity']) throw new UsageError('--no-identity cannot be combined with --email, --user, --groups, --claim or --namespace');
+    if (values.namespace !== undefined && (values.user === undefined || values.namespace === '')) {
+      throw new UsageError('--namespace NS describes a service account: give its user id with --user and a namespace name');
+    }
     if (!hasIdentity && !values['no-identity']) {
       throw new UsageError('say who is asking (--email, --user, --groups, --claim) or give --no-identity for a request without a session');
     }
@@ -215,19 +243,22 @@ matches or the config is invalid, 2 usage error.`,
         user: values.user, email: values.email,
         groups: values.groups === undefined ? undefined : groupList(values.groups),
         claims,
+        namespace: values.namespace,
       };
     }
 
     const file = values.config;
     const loaded = await loadRuntime(file, io, time);
     if (typeof loaded === 'number') return loaded;
-    const req: SimulatedRequest = { url, method, ip, time, identity, corsPreflight: values['cors-preflight'] === true };
-    const records = configuredRecords(loaded.config);
+    const req: SimulatedRequest = {
+      url, method, ip, time, identity, corsPreflight: preflight, clientCertificate: cert as SimulatedCertificate | undefined,
+    };
+    const configured = configuredStore(loaded.config);
     let sim: Simulation;
     try {
-      sim = await simulateRequest(loaded.rt, req, records.read);
+      sim = await simulateRequest(loaded.rt, req, configured.store);
     } finally {
-      await records.close();
+      await configured.close();
     }
     if (values.json) {
       io.stdout(JSON.stringify(explanationJson(req, sim), null, 2) + '\n');

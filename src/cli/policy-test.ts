@@ -8,7 +8,7 @@ import { describeReason } from '../authz/index.js';
 import { parseFlags, UsageError, type CliIo, type Command } from './args.js';
 import { parseCaseFile, type PolicyCase } from './policy-case.js';
 import { loadRuntime } from './policy-explain.js';
-import { configuredRecords, simulateRequest, type Simulation } from './policy-simulate.js';
+import { configuredStore, simulateRequest, type Simulation } from './policy-simulate.js';
 
 interface CaseResult {
   readonly c: PolicyCase;
@@ -33,7 +33,8 @@ function formatFailure(r: CaseResult): string {
   } else {
     const d = sim.decision;
     lines.push(`     route:   ${sim.route.name} (routes[${sim.route.index}])`);
-    lines.push(`     rule:    ${d.rule ?? (d.result === 'deny' ? '(none: no allow rule matched, denied by default)' : '(none)')}`);
+    const outOfScope = sim.who.outOfScope !== undefined && d.result === 'deny';
+    lines.push(`     rule:    ${d.rule ?? (outOfScope ? '(none: the credential is not valid on this route)' : d.result === 'deny' ? '(none: no allow rule matched, denied by default)' : '(none)')}`);
     const refused = d.result === 'deny' && d.rule !== undefined;
     if (d.reasons.length === 0) lines.push('     reasons: (none)');
     d.reasons.forEach((reason, i) => {
@@ -63,16 +64,20 @@ CASES.yaml:
       method: GET                              # default GET
       ip: 10.1.2.3                             # client address, default 127.0.0.1
       time: 2026-11-23T10:00:00Z               # default: now
+      client_certificate: valid                # none (default) | invalid | valid;
+                                               # read where the config has downstream_mtls
       identity:                                # omit for a request with no session
         user: u-123
         email: ada@example.com
         groups: [admins]
         claims: {department: eng, org: {team: platform}}
+        namespace: eng                         # a service account of this namespace
       want: allow                              # allow | deny | login
 
-A URL no route matches, or one Limen serves itself (/.pomerium/...), fails
-its case. External data for "record" criteria is read from the store the
-config names.
+Each case is decided by the server's own decision core. A URL no route
+matches, or one Limen serves itself (/.pomerium/...), fails its case.
+External data for "record" criteria is read from the store the config
+names.
 
 Options:
   --config FILE   the config file (loaded with the environment, as serve does)
@@ -114,17 +119,17 @@ is invalid (each problem named with its case index, key and line), 2 usage error
     const started = Date.now();
     const loaded = await loadRuntime(values.config, io, started);
     if (typeof loaded === 'number') return loaded;
-    const records = configuredRecords(loaded.config);
+    const configured = configuredStore(loaded.config);
     const results: CaseResult[] = [];
     try {
       for (const c of parsed.cases) {
         const time = c.request.time ?? started;
-        const sim = await simulateRequest(loaded.rt, { ...c.request, time }, records.read);
+        const sim = await simulateRequest(loaded.rt, { ...c.request, time }, configured.store);
         const got = sim.kind === 'decision' ? sim.decision.result : sim.kind;
         results.push({ c, got, ok: got === c.want, sim, time });
       }
     } finally {
-      await records.close();
+      await configured.close();
     }
     const failed = results.filter((r) => !r.ok);
     const passed = results.length - failed.length;

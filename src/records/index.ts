@@ -15,7 +15,7 @@ export function isRecordType(t: unknown): t is string {
   return typeof t === 'string' && TYPE_RE.test(t);
 }
 
-export async function getRecord(store: Store, type: string, id: string): Promise<Record<string, unknown> | undefined> {
+export async function getRecord(store: Pick<Store, 'get'>, type: string, id: string): Promise<Record<string, unknown> | undefined> {
   return (await store.get<Record<string, unknown>>(RECORD_PREFIX + type, id))?.data;
 }
 

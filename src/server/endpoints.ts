@@ -7,7 +7,7 @@ import type { RouteRuntime } from './runtime.js';
 import { fail, impersonationBanner, signOutCsrfToken, type RequestContext } from './context.js';
 import { handleDashboardPost, renderDashboard, userJson } from './dashboard.js';
 import { handleAdminApi } from './admin.js';
-import { redirectToSignIn } from './authorize.js';
+import { redirectToSignIn } from './respond-decision.js';
 import { allowedRedirect, cookieOptions, requestOrigin } from './origins.js';
 import { BINDING_PARAM, checkSignInBinding, redirectToBoundSignIn } from './sign-in.js';
 import { handleScim } from '../accounts/index.js';

@@ -1,17 +1,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { describeReason, evaluate, type DataRecord } from '../authz/index.js';
+import { describeReason } from '../authz/index.js';
 import type { Config } from '../config/index.js';
-import { getRecord } from '../records/index.js';
-import type { Caller, Identifier } from '../authn/index.js';
-import { canonicalizeRequest, clientIp, newRequestId, sendError, sendRedirect, type Refusal, type RequestRules } from '../http/index.js';
+import type { Identifier } from '../authn/index.js';
+import { decideRoute, policyRequest, requestTarget, type Authorization } from '../decision/index.js';
+import { canonicalizeRequest, clientCertificate, clientIp, newRequestId, sendError, sendRedirect, type Refusal, type RequestRules } from '../http/index.js';
 import {
   buildUpstreamHeaders, checkClientHandshake, declaresBody, forward, responseOnSocket, TUNNELLED_PROTOCOL, tunnelUpgrade, upgradeProtocols,
   UpstreamError, type TableRoute,
 } from '../proxy/index.js';
 import type { Runtime, RouteRuntime } from './runtime.js';
 import { fail, impersonationBanner, type RequestContext, type Services } from './context.js';
-import { identityHeaders, policyInput, respondToDecision, type Authorization } from './authorize.js';
+import { respondToDecision } from './respond-decision.js';
+import { identityHeaders } from './identity-headers.js';
 import { handleAuthenticateHost, handleRouteHostEndpoints } from './endpoints.js';
 import { observationOf } from '../observe/index.js';
 
@@ -120,76 +121,47 @@ function sendUncanonical(req: IncomingMessage, res: ServerResponse, requestId: s
 
 async function route(ctx: RequestContext): Promise<void> {
   const { rt, pathname } = ctx;
-  if (pathname === '/ping' || pathname === '/healthz') {
-    ctx.res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store', 'x-request-id': ctx.requestId });
-    ctx.res.end('OK');
+  // What the request addresses is decided in src/decision, as `limen policy explain` decides it.
+  const target = requestTarget(rt, ctx.host, ctx.port, pathname);
+  if (typeof target !== 'string') {
+    await proxyRequest(ctx, target);
     return;
   }
-  // Public keys are public: served on any host, so verifiers can reach them
-  // by address as well as by route host.
-  if (pathname === '/.well-known/pomerium/jwks.json') {
-    await handleRouteHostEndpoints(ctx, undefined);
-    return;
-  }
-  if (rt.authHost !== undefined && ctx.host === rt.authHost) {
-    if (await handleAuthenticateHost(ctx)) return;
-  }
-  const r = rt.table.match(ctx.host, ctx.port, pathname);
-  if (pathname.startsWith('/.pomerium/') || pathname === '/.pomerium' || pathname.startsWith('/.well-known/pomerium')) {
-    if (r || rt.table.hasHost(ctx.host)) {
-      await handleRouteHostEndpoints(ctx, r);
+  switch (target) {
+    case 'health':
+      ctx.res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store', 'x-request-id': ctx.requestId });
+      ctx.res.end('OK');
       return;
-    }
+    case 'jwks':
+      await handleRouteHostEndpoints(ctx, undefined);
+      return;
+    case 'authenticate':
+      // An admin API path no endpoint serves: Limen's all the same, never routed.
+      if (!(await handleAuthenticateHost(ctx))) fail(ctx, 404, 'No such Limen endpoint.', { reasons: ['endpoint-not-found'] });
+      return;
+    case 'route-host':
+      await handleRouteHostEndpoints(ctx, rt.table.match(ctx.host, ctx.port, pathname));
+      return;
+    case 'no-route':
+      fail(ctx, 404, 'No route matches this host and path.', { reasons: ['route-not-found'] });
+      return;
   }
-  if (!r) {
-    fail(ctx, 404, 'No route matches this host and path.', { reasons: ['route-not-found'] });
-    return;
-  }
-  await proxyRequest(ctx, r);
-}
-
-/** Identifies the caller and evaluates the route's policy. Does no response I/O. */
-export async function authorize(ctx: RequestContext, r: TableRoute<RouteRuntime>): Promise<Authorization> {
-  const identifySpan = observationOf(ctx.res)?.phase('limen.identify'); // observe
-  const who = await ctx.identifier.identify(ctx.req, ctx.host, r.config.namespace);
-  identifySpan?.end(); // observe
-  const records = r.compiled.policy.recordLookups.length > 0 ? await preloadRecords(ctx, r, who.caller) : undefined;
-  const input = policyInput(ctx, who.caller, records);
-  const policySpan = observationOf(ctx.res)?.phase('limen.policy'); // observe
-  let decision = evaluate(r.compiled.policy, input, ctx.svc.now());
-  policySpan?.end(); // observe
-  // downstream_mtls enforcement policy_with_default_deny: a request without
-  // a valid client certificate is denied whatever the route allows.
-  const cert = input.request.clientCertificate;
-  if (ctx.rt.config.downstreamMtls?.enforcement === 'policy_with_default_deny' && cert && !cert.valid) {
-    decision = { result: 'deny', reasons: ['invalid-client-certificate'], rule: 'downstream_mtls', trace: decision.trace };
-  }
-  if (who.outOfScope && decision.result !== 'allow') {
-    // A valid credential outside its scope (a service account on a route
-    // outside its namespace, CONTRACT §6): 403 with that reason, never a
-    // redirect or 401. Where the route admits anonymous requests the
-    // credential is simply not used, as with any unaccepted credential.
-    return {
-      decision: { result: 'deny', reasons: [who.failure ?? 'credential-out-of-scope'], rule: undefined, trace: decision.trace },
-      who: { ...who, caller: who.outOfScope },
-    };
-  }
-  return { decision, who };
 }
 
 /**
- * Reads the external data a route's `record` criteria need, before
- * evaluation, so the evaluator stays pure. Unknown ids read as absent.
+ * Identifies the caller for the route's namespace and decides the request
+ * with the decision core (src/decision). Does no response I/O.
  */
-async function preloadRecords(ctx: RequestContext, r: TableRoute<RouteRuntime>, caller: Caller | null): Promise<(type: string, id: string) => DataRecord | undefined> {
-  const found = new Map<string, DataRecord>();
-  for (const { type, key } of r.compiled.policy.recordLookups) {
-    const id = key === 'user' ? caller?.policy.user : key === 'email' ? caller?.policy.email : key === 'ip' ? ctx.ip : ctx.host;
-    if (!id) continue;
-    const rec = await getRecord(ctx.svc.store, type, id);
-    if (rec) found.set(`${type}\u0000${id}`, rec);
-  }
-  return (type, id) => found.get(`${type}\u0000${id}`);
+export async function authorize(ctx: RequestContext, r: TableRoute<RouteRuntime>): Promise<Authorization> {
+  const { req, rt } = ctx;
+  const request = policyRequest(req.method, ctx.host, ctx.pathname, ctx.ip, req.headers, rt.config.downstreamMtls ? clientCertificate(req.socket) : undefined);
+  const identifySpan = observationOf(ctx.res)?.phase('limen.identify'); // observe
+  const who = await ctx.identifier.identify(req, ctx.host, r.config.namespace);
+  identifySpan?.end(); // observe
+  const policySpan = observationOf(ctx.res)?.phase('limen.policy'); // observe: records and evaluation
+  const a = await decideRoute(rt, ctx.svc, r.compiled.policy, request, who);
+  policySpan?.end(); // observe
+  return a;
 }
 
 function auditDecision(ctx: RequestContext, r: TableRoute<RouteRuntime>, a: Authorization, extra?: Record<string, unknown>): void {

@@ -1,0 +1,56 @@
+/**
+ * The one place a route's decision becomes a response (CONTRACT §3), and
+ * the sign-in redirect Limen's own endpoints share with it.
+ */
+import { describeReason } from '../authz/index.js';
+import type { Authorization } from '../decision/index.js';
+import type { TableRoute } from '../proxy/index.js';
+import { prefersHtml } from '../http/index.js';
+import type { RouteRuntime } from './runtime.js';
+import { fail, impersonationBanner, requestUrl, type RequestContext } from './context.js';
+import { redirectToBoundSignIn } from './sign-in.js';
+
+/**
+ * Sends a browser (Accept prefers HTML, no bearer token) to sign-in with
+ * the URL it asked for; returns false when the client is not a browser and
+ * should get a 401 instead (CONTRACT §3).
+ */
+export function redirectToSignIn(ctx: RequestContext, bearer: boolean): boolean {
+  if (bearer || !ctx.rt.authOrigin || !prefersHtml(ctx.req.headers.accept)) return false;
+  return redirectToBoundSignIn(ctx, new URL(requestUrl(ctx)));
+}
+
+/**
+ * Maps a decision to a response, in one documented order (CONTRACT §3):
+ * no valid identity where one is needed → 302 to sign-in for a browser
+ * without a bearer token, 401 otherwise; deny → 403; allow → returns true
+ * and the caller proxies. Anything else is denied.
+ */
+export function respondToDecision(ctx: RequestContext, route: TableRoute<RouteRuntime>, a: Authorization): boolean {
+  const { decision, who } = a;
+  if (decision.result === 'allow') return true;
+  if (decision.result === 'login') {
+    if (redirectToSignIn(ctx, who.credential === 'bearer')) return false;
+    // A rejected credential is told what is wrong with it (expired, revoked,
+    // wrong audience, bad signature), not to sign in.
+    const reasons = who.failure ? [who.failure] : [...decision.reasons];
+    fail(ctx, 401, who.credential === 'none' ? 'Sign-in is required to reach this route.' : 'The credential presented was not accepted.', {
+      reasons, explanations: reasons.map((r) => describeReason(r)),
+    }, { 'www-authenticate': 'Pomerium realm="limen"' });
+    return false;
+  }
+  // 403: show who we think the caller is and what was missing, never the policy itself.
+  const caller = who.caller;
+  const details: Record<string, string> = { route: route.config.name };
+  if (caller) {
+    details.user = caller.policy.user;
+    if (caller.policy.email) details.email = caller.policy.email;
+    if (caller.policy.groups.length > 0) details.groups = caller.policy.groups.join(', ');
+    if (caller.impersonator) details.impersonated_by = caller.impersonator.email || caller.impersonator.sub;
+  }
+  const reasons = caller ? decision.reasons : decision.reasons.filter((r) => !r.endsWith('-unauthorized'));
+  fail(ctx, 403, 'You are not allowed to reach this route.', {
+    reasons, explanations: reasons.map((r) => describeReason(r)), details, banner: impersonationBanner(caller, ctx),
+  });
+  return false;
+}
