@@ -331,6 +331,8 @@ describe('limen policy test', () => {
       { name: 'groups not a list', text: 'cases:\n  - {url: "https://app.example.com/", identity: {groups: admins}, want: allow}\n', want: /cases\[0\]\.identity\.groups: expected a list of group names/ },
       { name: 'claims not a mapping', text: 'cases:\n  - {url: "https://app.example.com/", identity: {claims: [a]}, want: allow}\n', want: /cases\[0\]\.identity\.claims: expected a mapping/ },
       { name: 'no url', text: 'cases:\n  - {want: allow}\n', want: /cases\[0\]: missing "url"/ },
+      { name: 'bad client certificate', text: 'cases:\n  - {url: "https://app.example.com/", client_certificate: yes, want: allow}\n', want: /cases\[0\]\.client_certificate: expected none, invalid, valid, got "yes"/ },
+      { name: 'namespace without user', text: 'cases:\n  - {url: "https://app.example.com/", identity: {namespace: eng}, want: allow}\n', want: /cases\[0\]\.identity\.namespace: a service account \(namespace\) needs its user id/ },
       { name: 'yaml syntax', text: 'cases:\n  - url: [unclosed\n', want: /:\d+:\d+: YAML syntax error/ },
     ];
     for (const { name, text, want } of table) {
@@ -353,6 +355,120 @@ describe('limen policy test', () => {
       [1, true, 'allow', 'allow', ['domain-ok', 'groups-ok']],
       [2, false, 'deny', 'no-route', ['route-not-found']],
     ]);
+  });
+});
+
+describe('limen policy explain|test: service accounts, client certificates and preflights, decided as the server decides them', () => {
+  const CONFIG = `${HEADER}namespaces:
+  - name: eng
+  - name: eng-ci
+    parent: eng
+downstream_mtls: {enforcement: policy_with_default_deny}
+routes:
+  - name: eng-app
+    from: https://eng.example.com
+    to: http://127.0.0.1:9
+    namespace: eng
+    allow_any_authenticated_user: true
+  - name: open
+    from: https://open.example.com
+    to: http://127.0.0.1:9
+    allow_public_unauthenticated_access: true
+  - name: cors
+    from: https://cors.example.com
+    to: http://127.0.0.1:9
+    policy: {allow: {or: [{cors_preflight: true}]}}
+`;
+  before(() => writeFileSync(file('scoped.yaml'), CONFIG, { mode: 0o600 }));
+  const explain = async (url: string, ...flags: string[]) => {
+    const r = await cliInProcess(['policy', 'explain', '--config', file('scoped.yaml'), '--url', url, '--json', ...flags]);
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as { result: string; rule: string | null; reasons: { reason: string }[]; request: Record<string, unknown> };
+  };
+
+  test('a service account works in its namespace and below, and is refused elsewhere with namespace-unauthorized', async () => {
+    const table: { ns: string; cert: string; want: [string, string | null, string[]] }[] = [
+      { ns: 'eng', cert: 'valid', want: ['allow', 'routes[0].shortcuts.allow.or', ['user-ok']] },
+      { ns: 'global', cert: 'valid', want: ['allow', 'routes[0].shortcuts.allow.or', ['user-ok']] },
+      { ns: 'eng-ci', cert: 'valid', want: ['deny', null, ['namespace-unauthorized']] },
+      { ns: 'undeclared', cert: 'valid', want: ['deny', null, ['namespace-unauthorized']] },
+      // Both refusals: the credential's own reason is what the client is told.
+      { ns: 'eng-ci', cert: 'none', want: ['deny', null, ['namespace-unauthorized']] },
+    ];
+    for (const { ns, cert, want } of table) {
+      const out = await explain('https://eng.example.com/', '--user', 'bot', '--namespace', ns, '--client-cert', cert);
+      assert.deepEqual([out.result, out.rule, out.reasons.map((r) => r.reason)], want, `${ns} ${cert}`);
+      assert.deepEqual((out.request.identity as { namespace: string }).namespace, ns);
+      assert.equal(out.request.client_certificate, cert);
+    }
+    const text = await cliInProcess(['policy', 'explain', '--config', file('scoped.yaml'), '--url', 'https://eng.example.com/', '--user', 'bot', '--namespace', 'eng-ci', '--client-cert', 'valid']);
+    assert.match(text.stdout, /^identity: +user bot; no groups; service account of namespace eng-ci$/m);
+    assert.match(text.stdout, /^decision: +deny: 403 Forbidden$/m);
+    assert.match(text.stdout, /^rule: +\(none: the credential is not valid on this route, whatever the policy says\)$/m);
+  });
+
+  test('downstream_mtls default-deny: no certificate or an invalid one is refused whatever the route allows', async () => {
+    for (const [flags, want] of [[[], 'deny'], [['--client-cert', 'none'], 'deny'], [['--client-cert', 'invalid'], 'deny'], [['--client-cert', 'valid'], 'allow']] as const) {
+      const out = await explain('https://open.example.com/', '--no-identity', ...flags);
+      assert.equal(out.result, want, flags.join(' '));
+      if (want === 'deny') assert.deepEqual([out.rule, out.reasons.map((r) => r.reason)], ['downstream_mtls', ['invalid-client-certificate']]);
+    }
+    const text = await cliInProcess(['policy', 'explain', '--config', file('scoped.yaml'), '--url', 'https://open.example.com/', '--no-identity']);
+    assert.match(text.stdout, /^rule: +downstream_mtls \(line 13, column 1\)$/m);
+  });
+
+  test('--cors-preflight is an OPTIONS request with Origin, as the server sees one', async () => {
+    const yes = await explain('https://cors.example.com/', '--no-identity', '--client-cert', 'valid', '--cors-preflight');
+    assert.equal(yes.result, 'allow');
+    assert.equal(yes.request.method, 'OPTIONS');
+    const plain = await explain('https://cors.example.com/', '--no-identity', '--client-cert', 'valid', '--method', 'OPTIONS');
+    assert.equal(plain.result, 'deny', 'OPTIONS without the preflight headers is not a preflight');
+  });
+
+  test('the case file takes identity.namespace and client_certificate', async () => {
+    writeFileSync(file('scoped-cases.yaml'), `cases:
+  - url: https://eng.example.com/
+    client_certificate: valid
+    identity: {user: bot, namespace: eng}
+    want: allow
+  - url: https://eng.example.com/
+    client_certificate: valid
+    identity: {user: bot, namespace: eng-ci}
+    want: deny
+  - url: https://open.example.com/
+    want: deny
+  - url: https://open.example.com/
+    client_certificate: valid
+    want: allow
+  - name: wrong on purpose
+    url: https://eng.example.com/
+    client_certificate: valid
+    identity: {user: bot, namespace: eng-ci}
+    want: allow
+`);
+    const r = await cliInProcess(['policy', 'test', '--config', file('scoped.yaml'), file('scoped-cases.yaml')]);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /^FAIL cases\[4\] "wrong on purpose": GET https:\/\/eng\.example\.com\/: want allow, got deny$/m);
+    assert.match(r.stdout, /^ +rule: +\(none: the credential is not valid on this route\)$/m);
+    assert.match(r.stdout, /^ +reasons: namespace-unauthorized: /m);
+    assert.match(r.stdout, /\n4 passed, 1 failed\n$/);
+  });
+
+  test('Limen\'s own paths are endpoints, not routes, on route hosts and the authenticate host alike', async () => {
+    const table: { url: string; endpoint: string }[] = [
+      { url: 'https://eng.example.com/.pomerium/', endpoint: 'route-host' },
+      { url: 'https://eng.example.com/.pomerium/api/v1/login', endpoint: 'route-host' },
+      { url: 'https://eng.example.com/ping', endpoint: 'health' },
+      { url: 'https://anything.example.com/.well-known/pomerium/jwks.json', endpoint: 'jwks' },
+      { url: 'https://authenticate.example.com/.pomerium/sign_in', endpoint: 'authenticate' },
+      { url: 'https://authenticate.example.com/.pomerium/api/v1/anything', endpoint: 'authenticate' },
+    ];
+    for (const { url, endpoint } of table) {
+      const r = await cliInProcess(['policy', 'explain', '--config', file('scoped.yaml'), '--url', url, '--no-identity', '--json']);
+      assert.equal(r.code, 0, url);
+      const out = JSON.parse(r.stdout) as { limen_endpoint: boolean; endpoint: string; result: null };
+      assert.deepEqual([out.limen_endpoint, out.endpoint, out.result], [true, endpoint, null], url);
+    }
   });
 });
 
@@ -391,6 +507,11 @@ describe('policy and data commands: help and usage errors', () => {
       { argv: ['policy', 'explain', '--config', g, '--url', url, '--claim', '=x'], want: /--claim: expected NAME=VALUE/ },
       { argv: ['policy', 'explain', '--config', g, '--url', url, '--claim', '__proto__.x=1'], want: /--claim: claim name "__proto__\.x" is not usable/ },
       { argv: ['policy', 'explain', '--config', g, '--url', url, '--claim', 'a=1', '--claim', 'a.b=2'], want: /--claim: claim "a\.b": "a" already holds a value/ },
+      { argv: ['policy', 'explain', '--config', g, '--url', url, '--no-identity', '--client-cert', 'maybe'], want: /--client-cert: expected none, invalid, valid, got "maybe"/ },
+      { argv: ['policy', 'explain', '--config', g, '--url', url, '--namespace', 'eng'], want: /--namespace NS describes a service account: give its user id with --user/ },
+      { argv: ['policy', 'explain', '--config', g, '--url', url, '--user', 'bot', '--namespace', ''], want: /--namespace NS describes a service account/ },
+      { argv: ['policy', 'explain', '--config', g, '--url', url, '--no-identity', '--namespace', 'eng'], want: /--no-identity cannot be combined/ },
+      { argv: ['policy', 'explain', '--config', g, '--url', url, '--no-identity', '--cors-preflight', '--method', 'GET'], want: /--cors-preflight: a CORS preflight is an OPTIONS request/ },
       { argv: ['policy', 'test', '--config', g], want: /expected exactly one case file/ },
       { argv: ['policy', 'test', '--config', g, 'a.yaml', 'b.yaml'], want: /expected exactly one case file/ },
       { argv: ['policy', 'test', file('cases.yaml')], want: /--config FILE is required/ },
