@@ -2,9 +2,9 @@
  * authz: the Pomerium Policy Language (CONTRACT §3). Policies are parsed and
  * compiled once per config load (`parsePolicy`, `compileRoutePolicy`), then
  * decided per request by `evaluate(policy, input, now)`, a pure function over
- * plain data: the adapter in `proxy/` builds the PolicyInput (session loaded,
- * records preloaded) and passes the clock in. See README.md here for the
- * semantics of every criterion, matcher and operator.
+ * plain data: the decision core in `decision/` builds the PolicyInput
+ * (session loaded, records preloaded) and passes the clock in. See README.md
+ * here for the semantics of every criterion, matcher and operator.
  */
 
 export type {

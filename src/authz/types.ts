@@ -1,7 +1,8 @@
 /**
  * Plain-data types for policy evaluation. The evaluator never sees an HTTP
- * request, a session store or a clock it did not get passed: the adapter in
- * `proxy/` builds a PolicyInput, then calls `evaluate(policy, input, now)`.
+ * request, a session store or a clock it did not get passed: the decision
+ * core in `decision/` builds a PolicyInput, then calls `evaluate(policy,
+ * input, now)`.
  */
 
 export interface ClientCertificateInfo {
