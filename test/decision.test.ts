@@ -151,6 +151,7 @@ describe('the server and limen policy explain|test decide alike', () => {
     { name: 'Limen\'s /.pomerium/ on a route host', host: 'staff', path: '/.pomerium/', as: 'ada', want: { result: 'limen-endpoint', route: null, reasons: [] } },
     { name: 'Limen\'s /.pomerium/ on a route host whose routes do not cover it', host: 'docs', path: '/.pomerium/', as: 'nobody', want: { result: 'limen-endpoint', route: null, reasons: [] } },
     { name: '/ping on a route host', host: 'staff', path: '/ping', as: 'nobody', want: { result: 'limen-endpoint', route: null, reasons: [] } },
+    { name: 'an admin API path no endpoint serves, on the authenticate host', host: 'authenticate', path: '/.pomerium/api/v1/nothing', as: 'nobody', want: { result: 'limen-endpoint', route: null, reasons: [] } },
     { name: 'public path', host: 'docs', path: '/docs/intro', as: 'nobody', want: { result: 'allow', route: 'docs', reasons: ['accept'] } },
     { name: 'unknown path', host: 'docs', path: '/other', as: 'nobody', want: { result: 'no-route', route: null, reasons: ['route-not-found'] } },
     { name: 'unknown host', host: 'nowhere', path: '/', as: 'nobody', want: { result: 'no-route', route: null, reasons: ['route-not-found'] } },
@@ -164,6 +165,10 @@ describe('the server and limen policy explain|test decide alike', () => {
       const res = await request(`${st.s.origin(c.host)}${c.path}`, { headers, ...(c.as === 'ada' || c.as === 'bob' ? { jar: jars[c.as] } : {}) });
       served.push(await serverOutcome(st.s.limen, st.store, fromResponse(res), since));
     }
+    // Limen's own paths are answered by Limen even where no endpoint serves them.
+    const unknownAdmin = await request(`${st.s.authOrigin}/.pomerium/api/v1/nothing`, { headers: JSON_ACCEPT });
+    assert.deepEqual([unknownAdmin.status, unknownAdmin.json<{ reasons: string[] }>().reasons], [404, ['endpoint-not-found']]);
+
     // Each case explained at the instant the server decided it.
     const explained = await Promise.all(cases.map((c, i) => {
       const time = served[i]!.time;
