@@ -271,8 +271,10 @@ export async function handleUpgrade(live: Live, svc: Services, req: IncomingMess
     fail(ctx, 400, 'This is not a valid websocket opening handshake (RFC 6455 §4.1).', { reasons: [refusal] });
     return;
   }
-  const r = ctx.rt.table.match(ctx.host, ctx.port, ctx.pathname);
-  if (!r) return fail(ctx, 404, 'No route matches this host and path.', { reasons: ['route-not-found'] });
+  // Classified as any request is (src/decision): Limen's own paths are never tunnelled to an upstream.
+  const r = requestTarget(ctx.rt, ctx.host, ctx.port, ctx.pathname);
+  if (r === 'no-route') return fail(ctx, 404, 'No route matches this host and path.', { reasons: ['route-not-found'] });
+  if (typeof r === 'string') return fail(ctx, 400, 'Limen\'s own endpoints do not accept websockets.', { reasons: ['websockets-not-allowed'] });
   if (!r.config.allowWebsockets) return fail(ctx, 400, 'This route does not accept websockets.', { reasons: ['websockets-not-allowed'] });
   try {
     const a = await authorize(ctx, r);
