@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -106,6 +107,10 @@ describe('the server and limen policy explain|test decide alike', () => {
     },
     { name: 'sales', from: 'http://sales.localhost:PORT', to: 'UPSTREAM', namespace: 'sales', allow_any_authenticated_user: true },
     { name: 'docs', from: 'http://docs.localhost:PORT', to: 'UPSTREAM', prefix: '/docs/', allow_public_unauthenticated_access: true },
+    // Asked anonymously by the login case alone: the decision log keeps the first of
+    // repeated anonymous refusals and counts the rest (src/audit/bounds.ts).
+    { name: 'members', from: 'http://members.localhost:PORT', to: 'UPSTREAM', policy: { allow: { and: [{ domain: { is: 'example.com' } }] } } },
+    { name: 'live', from: 'http://live.localhost:PORT', to: 'UPSTREAM', allow_public_unauthenticated_access: true, allow_websockets: true },
   ];
 
   before(async () => {
@@ -144,7 +149,7 @@ describe('the server and limen policy explain|test decide alike', () => {
   const cases: Case[] = [
     { name: 'allow', host: 'staff', path: '/reports', as: 'ada', want: { result: 'allow', route: 'staff', rule: 'routes[0].policy.allow.and', reasons: ['domain-ok'] } },
     { name: 'deny', host: 'staff', path: '/reports', as: 'bob', want: { result: 'deny', route: 'staff', rule: null, reasons: ['domain-unauthorized'] } },
-    { name: 'login', host: 'staff', path: '/', as: 'nobody', want: { result: 'login', route: 'staff', reasons: ['user-unauthenticated'] } },
+    { name: 'login', host: 'members', path: '/', as: 'nobody', want: { result: 'login', route: 'members', reasons: ['user-unauthenticated'] } },
     { name: 'record criterion, data present', host: 'devices', path: '/', as: 'ada', want: { result: 'allow', route: 'devices', reasons: ['user-ok', 'record-ok'] } },
     { name: 'record criterion, data refuses', host: 'devices', path: '/', as: 'bob', want: { result: 'deny', route: 'devices', rule: null, reasons: ['record-unauthorized'] } },
     { name: 'service account outside its namespace', host: 'sales', path: '/', as: 'bot', want: { result: 'deny', route: 'sales', rule: null, reasons: ['namespace-unauthorized'] } },
@@ -212,7 +217,38 @@ describe('the server and limen policy explain|test decide alike', () => {
       served.map((s) => ({ ok: decided(s), result: s.result, route: s.route, rule: s.rule, reasons: s.reasons })),
     );
   });
+
+  test('a websocket upgrade is classified as any request: Limen\'s own paths are never tunnelled to the upstream', async () => {
+    const own = await upgradeStatus(st.s.port, 'live.localhost', '/.pomerium/');
+    assert.equal(own.status, 400, own.body);
+    assert.deepEqual((JSON.parse(own.body) as { reasons: string[] }).reasons, ['websockets-not-allowed']);
+    const tunnelled = await upgradeStatus(st.s.port, 'live.localhost', '/ws');
+    assert.equal(tunnelled.status, 101, 'the route itself still takes websockets');
+    const r = await cliInProcess(['policy', 'explain', '--config', configFile, '--url', `${st.s.origin('live')}/.pomerium/`, '--no-identity', '--json']);
+    assert.equal((JSON.parse(r.stdout) as { endpoint: string }).endpoint, 'route-host');
+  });
 });
+
+/** A websocket opening handshake; resolves with the status Limen answered (101 when tunnelled). */
+function upgradeStatus(port: number, host: string, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({
+      host: '127.0.0.1', port, path, agent: false,
+      headers: {
+        host: `${host}:${port}`, connection: 'Upgrade', upgrade: 'websocket', ...JSON_ACCEPT,
+        'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13',
+      },
+    });
+    req.on('upgrade', (res, socket) => { socket.destroy(); resolve({ status: res.statusCode ?? 0, body: '' }); });
+    req.on('response', (res) => {
+      let body = '';
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 /** `--user u --email e --groups a,b` as a case file's identity. */
 function identityFlagsToCase(flags: readonly string[]): Record<string, unknown> {
