@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { main } from '../src/cli/main.js';
 import type { CliIo } from '../src/cli/args.js';
 import { runCli } from './service-accounts-helpers.js';
@@ -359,11 +360,14 @@ describe('limen policy test', () => {
 });
 
 describe('limen policy explain|test: service accounts, client certificates and preflights, decided as the server decides them', () => {
-  const CONFIG = `${HEADER}namespaces:
+  // downstream_mtls needs TLS and a CA file (config check refuses it otherwise).
+  const testdata = (name: string): string => fileURLToPath(new URL(`../src/config/testdata/${name}`, import.meta.url));
+  const TLS_HEADER = HEADER.replace('insecure_server: true\n', `certificate_file: ${testdata('tls.pem')}\ncertificate_key_file: ${testdata('tls.key')}\n`);
+  const CONFIG = `${TLS_HEADER}namespaces:
   - name: eng
   - name: eng-ci
     parent: eng
-downstream_mtls: {enforcement: policy_with_default_deny}
+downstream_mtls: {enforcement: policy_with_default_deny, ca_file: ${testdata('tls.pem')}}
 routes:
   - name: eng-app
     from: https://eng.example.com
@@ -414,7 +418,8 @@ routes:
       if (want === 'deny') assert.deepEqual([out.rule, out.reasons.map((r) => r.reason)], ['downstream_mtls', ['invalid-client-certificate']]);
     }
     const text = await cliInProcess(['policy', 'explain', '--config', file('scoped.yaml'), '--url', 'https://open.example.com/', '--no-identity']);
-    assert.match(text.stdout, /^rule: +downstream_mtls \(line 13, column 1\)$/m);
+    const line = CONFIG.split('\n').findIndex((l) => l.startsWith('downstream_mtls:')) + 1;
+    assert.match(text.stdout, new RegExp(`^rule: +downstream_mtls \\(line ${line}, column 1\\)$`, 'm'));
   });
 
   test('--cors-preflight is an OPTIONS request with Origin, as the server sees one', async () => {
