@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { compileRoutePolicy, type ClientCertificateInfo, type CompiledPolicy, type IdentityInfo } from '../authz/index.js';
 import type { Caller, IdentifyResult } from '../authn/index.js';
 import { parseConfig, type Config } from '../config/index.js';
@@ -11,13 +12,19 @@ import { decideRoute, policyRequest, requestTarget } from './index.js';
 
 const NOW = Date.parse('2026-11-23T10:00:00Z');
 
+const testdata = (name: string): string => fileURLToPath(new URL(`../config/testdata/${name}`, import.meta.url));
+
+/** A config; with `downstream_mtls`, one that serves TLS and names a CA, as config check requires. */
 function config(routes: Record<string, unknown>[], extra: Record<string, unknown> = {}): Config {
+  const mtls = extra.downstream_mtls as Record<string, unknown> | undefined;
   return parseConfig({
     authenticate_service_url: 'https://authenticate.example.com',
     idp_provider_url: 'https://idp.example.com', idp_client_id: 'x', idp_client_secret: 'y',
     shared_secret: randomBytes(32).toString('base64'), cookie_secret: randomBytes(32).toString('base64'),
-    insecure_server: true,
-    ...extra,
+    ...(mtls === undefined
+      ? { insecure_server: true }
+      : { certificate_file: testdata('tls.pem'), certificate_key_file: testdata('tls.key'), downstream_mtls: { ca_file: testdata('tls.pem'), ...mtls } }),
+    ...(mtls === undefined ? extra : {}),
     routes,
   }, {});
 }
