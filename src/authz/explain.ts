@@ -109,6 +109,7 @@ const OTHER_REASONS: Readonly<Record<string, ReasonText>> = {
   'query-invalid': { text: 'A parameter in the query string has a value this endpoint does not accept.' },
   // Routing and the upstream.
   'route-not-found': { text: 'No route is configured for this host and path.' },
+  'no-route': { text: 'No route is configured for this host and path, and it is not one of Limen\'s own endpoints.' },
   'endpoint-not-found': { text: 'There is no Limen page at this address.' },
   'websockets-not-allowed': { text: 'This route does not accept websocket connections.' },
   'upstream-unreachable': { text: 'The application behind this route could not be reached.' },

@@ -102,7 +102,6 @@ export function describePostgresFailure(err: unknown): string {
   }
 }
 
-const MAX_CONNECTION_RETRIES = 4;
 
 /** The connection died under the statement (not a timeout, not a statement error). */
 function isConnectionLost(err: unknown): boolean {
@@ -361,10 +360,11 @@ export class PostgresStore implements Store {
         } catch (err) {
           // A pooled connection the server closed (failover, pg_terminate_backend,
           // an idle timeout in a pooler): the pool drops it; try again on
-          // another. Several idle connections may have died at once, hence a
-          // few tries. Every statement here is one idempotent autocommit
-          // statement (audit rows carry event ids), so a repeat is harmless.
-          if (!isConnectionLost(err) || this.#closed || attempt >= MAX_CONNECTION_RETRIES) throw err;
+          // another. Every idle connection may have died at once, hence a
+          // try per pooled connection plus one on a fresh connection. Every
+          // statement here is one idempotent autocommit statement (audit rows
+          // carry event ids), so a repeat is harmless.
+          if (!isConnectionLost(err) || this.#closed || attempt > this.#pool.options.max) throw err;
         }
       }
     } catch (err) {
