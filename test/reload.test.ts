@@ -1,6 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,20 +15,37 @@ const REPO = new URL('..', import.meta.url).pathname;
 
 describe('config reload in process', () => {
   let s: Stack;
+  // An upstream that says when a request has arrived and answers only when told, so the
+  // reload below lands while a request is provably in flight (no sleeps).
+  let arrived!: () => void;
+  const arrival = new Promise<void>((r) => { arrived = r; });
+  let release!: () => void;
+  const released = new Promise<void>((r) => { release = r; });
+  const held = createServer((req, res) => { arrived(); void released.then(() => res.end('done')); });
+  let heldUrl = '';
   before(async () => {
-    s = await startStack({ routes: [{ name: 'r', from: 'http://r.localhost:PORT', to: 'UPSTREAM', allow_public_unauthenticated_access: true }] });
+    await new Promise<void>((r) => held.listen(0, '127.0.0.1', r));
+    heldUrl = `http://127.0.0.1:${(held.address() as AddressInfo).port}`;
+    s = await startStack({ routes: [{ name: 'r', from: 'http://r.localhost:PORT', to: heldUrl, allow_public_unauthenticated_access: true }] });
   });
-  after(async () => { await s.close(); await closeHttpAgents(); });
+  after(async () => {
+    release();
+    await s.close();
+    await closeHttpAgents();
+    await new Promise<void>((r) => held.close(() => r()));
+  });
 
   test('new routes and policies apply to new requests; in-flight requests finish', async () => {
-    const inflight = request(`${s.origin('r')}/slow?ms=800`, { headers: JSON_ACCEPT });
-    await new Promise((r) => setTimeout(r, 100));
+    const inflight = request(`${s.origin('r')}/slow`, { headers: JSON_ACCEPT });
+    await arrival;
     await s.limen.reload(s.configWith([
-      { name: 'r', from: 'http://r.localhost:PORT', to: 'UPSTREAM', allow_any_authenticated_user: true },
+      { name: 'r', from: 'http://r.localhost:PORT', to: heldUrl, allow_any_authenticated_user: true },
       { name: 'n', from: 'http://n.localhost:PORT', to: 'UPSTREAM', allow_public_unauthenticated_access: true },
     ]));
+    release();
     const done = await inflight;
     assert.equal(done.status, 200, 'the in-flight request completed on the old config');
+    assert.equal(done.text(), 'done');
     assert.equal((await request(`${s.origin('r')}/`, { headers: JSON_ACCEPT })).status, 401);
     assert.equal((await request(`${s.origin('n')}/`, { headers: JSON_ACCEPT })).status, 200);
   });
