@@ -26,6 +26,7 @@ import { startDevIdp, type DevIdp } from '../src/devidp/index.js';
 import { CookieJar, closeHttpAgents, request, scriptedLogin } from '../test/support/index.js';
 import { ECHO_PATH, MINIMAL_BODY, type ObserveSwitched, type AuditStoreSwitched, type FloorStart, type LimenStart, type ProfileStarted, type ProfileWritten, type Ready, type StoreKind, type UpstreamKind } from './lib/messages.js';
 import { startNginx, type RunningNginx } from './lib/nginx.js';
+import { runReplicaBench } from './replicas.js';
 import { forkTs, freePort, killAll, nextMessage, REPO_ROOT, stopChild } from './lib/processes.js';
 import { cpuMs, processAndChildren, procAvailable } from './lib/cpu.js';
 import { evaluateGoals, formatGoals, formatTable, type Row, type TargetKey } from './lib/report.js';
@@ -55,6 +56,8 @@ Options:
                          (a fresh schema in LIMEN_BENCH_POSTGRES_URL, default the local test database) for Limen
   --load-generator NAME  wrk (the default when installed) or autocannon (the fallback, if it is
                          installed; figures from the two are not comparable)
+  --replicas             instead of the above: one Limen on SQLite, one on PostgreSQL and three
+                         replicas on one PostgreSQL schema behind nginx, signed-in and public (issue 13)
   --profile              after measuring, CPU-profile Limen under the public and the signed-in
                          load (not part of the figures) and print where the time goes
   -h, --help             this text
@@ -70,6 +73,7 @@ interface Options {
   readonly upstream: UpstreamKind;
   readonly store: StoreKind;
   readonly profile: boolean;
+  readonly replicas: boolean;
   readonly loadGenerator: 'wrk' | 'autocannon' | undefined;
 }
 
@@ -88,6 +92,7 @@ function parseOptions(argv: string[]): Options | 'help' {
       upstream: { type: 'string', default: 'minimal' },
       store: { type: 'string', default: 'memory' },
       profile: { type: 'boolean', default: false },
+      replicas: { type: 'boolean', default: false },
       'load-generator': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -112,6 +117,7 @@ function parseOptions(argv: string[]): Options | 'help' {
     upstream: values.upstream,
     store: values.store,
     profile: values.profile,
+    replicas: values.replicas,
     loadGenerator: lg,
   };
 }
@@ -229,6 +235,11 @@ async function main(): Promise<void> {
     return;
   }
   const o = parsed;
+  if (o.replicas) {
+    if (!(await findLoadGenerator('wrk'))) throw new Error('--replicas needs wrk (apt-get install wrk)');
+    await runReplicaBench(o);
+    return;
+  }
   const found = await findLoadGenerator(o.loadGenerator);
   if (!found) {
     console.error(o.loadGenerator

@@ -38,7 +38,8 @@ const modules = Promise.all([
 
 let limen: RunningLimen | undefined;
 let store: AuditSwitchStore | undefined;
-const benchSchema = `limen_bench_${process.pid}`;
+const ownSchema = `limen_bench_${process.pid}`;
+let sharedSchema = false;
 let profiler: Session | undefined;
 /** Observability on (metrics recorded, access and authorize lines written) and off: two configs and the metrics to put back. */
 let observe: { metrics: unknown; accessLog: unknown } | undefined;
@@ -46,11 +47,12 @@ let observe: { metrics: unknown; accessLog: unknown } | undefined;
 async function start(m: LimenStart): Promise<Ready> {
   const [{ parseConfig }, { startLimen }, { openStore }, { createLogger }, { extensions }] = await modules;
   const config = parseConfig(m.config, {});
+  sharedSchema = m.schema !== undefined;
   const opened = m.store === 'sqlite'
     ? await openStore({ type: 'file', connectionString: m.sqlitePath ?? '' })
     : m.store === 'postgres'
       // A schema of its own, dropped at the end, so runs never share state.
-      ? await openStore({ type: 'postgres', connectionString: String(config.databrokerStorageConnectionString), schema: benchSchema })
+      ? await openStore({ type: 'postgres', connectionString: String(config.databrokerStorageConnectionString), schema: m.schema ?? ownSchema })
       : await openStore({ type: 'memory', connectionString: '' });
   store = auditSwitch(opened);
   limen = await startLimen({
@@ -106,13 +108,13 @@ async function stopProfile(m: ProfileStop): Promise<ProfileWritten> {
 
 async function stop(): Promise<void> {
   await limen?.close();
-  const postgres = store?.kind === 'postgres' ? limen?.runtime().config.databrokerStorageConnectionString : undefined;
+  const postgres = store?.kind === 'postgres' && !sharedSchema ? limen?.runtime().config.databrokerStorageConnectionString : undefined;
   await store?.close();
   if (postgres) {
     const { default: pg } = await import('pg');
     const client = new pg.Client({ connectionString: postgres });
     await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS "${benchSchema}" CASCADE`).finally(() => client.end());
+    await client.query(`DROP SCHEMA IF EXISTS "${ownSchema}" CASCADE`).finally(() => client.end());
   }
   process.exit(0);
 }

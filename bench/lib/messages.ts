@@ -25,6 +25,11 @@ export interface LimenStart {
   readonly store: StoreKind;
   /** SQLite file when `store` is `sqlite`. */
   readonly sqlitePath?: string;
+  /**
+   * PostgreSQL schema to share with other replicas (the caller drops it);
+   * default a schema of this process's own, dropped when it stops.
+   */
+  readonly schema?: string;
 }
 
 /** Flush the audit queue, then store (true) or drop (false) audit batches from now on. */

@@ -22,3 +22,10 @@ test('nginx config: one worker, foreground, keep-alive pool, every path inside i
   // It never listens beyond loopback.
   for (const m of conf.matchAll(/^\s*listen (\S+);$/gm)) assert.match(m[1]!, /^127\.0\.0\.1:/);
 });
+
+test('nginx config as a load balancer: every replica in the pool, the client\'s Host passed on', () => {
+  const conf = nginxConfig({ dir: '/tmp/limen-bench-nginx-x', listenPort: 41000, upstreamPort: 42000, upstreamPorts: [42001, 42002, 42003], preserveHost: true });
+  assert.deepEqual([...conf.matchAll(/^\s+server (\S+);$/gm)].map((m) => m[1]), ['127.0.0.1:42001', '127.0.0.1:42002', '127.0.0.1:42003']);
+  assert.match(conf, /^\s+proxy_set_header Host \$http_host;$/m);
+  assert.doesNotMatch(nginxConfig({ dir: '/tmp/x', listenPort: 1, upstreamPort: 2 }), /proxy_set_header Host/);
+});
