@@ -19,6 +19,10 @@ export class AuditSwitchStore implements Store {
   put<T = Record<string, unknown>>(type: string, id: string, data: T, opts?: PutOptions, now?: number): Promise<StoredRecord<T>> {
     return this.inner.put<T>(type, id, data, opts, now);
   }
+
+  replace<T = Record<string, unknown>>(type: string, id: string, data: T, opts?: PutOptions, now?: number): Promise<StoredRecord<T> | null> {
+    return this.inner.replace<T>(type, id, data, opts, now);
+  }
   delete(type: string, id: string): Promise<boolean> { return this.inner.delete(type, id); }
   list<T = Record<string, unknown>>(type: string, opts?: ListOptions, now?: number): Promise<StoredRecord<T>[]> {
     return this.inner.list<T>(type, opts, now);

@@ -15,6 +15,7 @@ import { signSessionHandle } from '../identity/index.js';
 import { directoryEnricher, putDirectoryUser, type DirectoryUser } from '../accounts/directory.js';
 import { Identifier } from './identify.js';
 import { SessionStore, type SessionData } from './sessions.js';
+import type { IdpTokens, OidcClient } from './oidc.js';
 
 const T0 = Date.UTC(2026, 10, 23, 12);
 const HOUR = 3_600_000;
@@ -126,5 +127,30 @@ describe('remembered session callers follow every change on the next request', (
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  test('a session revoked while its IdP tokens are being refreshed stays revoked', async () => {
+    const clock = { t: T0 };
+    const now = (): number => clock.t;
+    const store = new MemoryStore({ clock: now });
+    const sessions = new SessionStore(store, randomBytes(32), now);
+    let answer!: (t: IdpTokens) => void;
+    let asked!: () => void;
+    const refreshAsked = new Promise<void>((r) => { asked = r; });
+    // The IdP answers only when the test says so, after the revocation.
+    const oidc = { refresh: () => { asked(); return new Promise<IdpTokens>((r) => { answer = r; }); } } as unknown as OidcClient;
+    const secret = randomBytes(32);
+    const identifier = new Identifier({ sessions, sharedSecret: secret, cookieName: '_pomerium', oidc, now, tokenResolvers: [] });
+    const session = await sessions.create({
+      claims: { sub: 'u1', email: 'ada@example.com' }, idToken: undefined, accessToken: 'at', refreshToken: 'rt', expiresAt: T0 + 10_000,
+    }, 14 * HOUR);
+    const token = await signSessionHandle({ sid: session.id, sub: 'u1', iss: 'auth.example.com', aud: 'app.example.com' }, secret, T0);
+    const identified = identifier.fromToken(token, 'app.example.com', '');
+    await refreshAsked;
+    await sessions.delete(session.id);
+    answer({ claims: { sub: 'u1', email: 'ada@example.com' }, idToken: undefined, accessToken: 'at2', refreshToken: 'rt2', expiresAt: T0 + HOUR });
+    const r = await identified;
+    assert.equal(r.caller, null, 'the request that raced the revocation is refused');
+    assert.equal(await sessions.get(session.id), null, 'the refresh did not bring the session back');
   });
 });

@@ -303,6 +303,8 @@ export class Identifier {
     try {
       const t = await this.deps.oidc.refresh(tokens.refreshToken, { ...s.claims });
       const rec = await this.deps.sessions.applyRefresh(s, t);
+      // Revoked or signed out while the IdP was asked: it stays gone.
+      if (rec === null) return null;
       this.deps.onRefreshed?.(s, rec.data);
       return rec.data;
     } catch {

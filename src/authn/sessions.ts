@@ -81,12 +81,17 @@ export class SessionStore {
     return this.store.get<SessionData>(SESSION_TYPE, id, this.now());
   }
 
-  async save(s: SessionData): Promise<StoredRecord<SessionData>> {
-    return this.store.put(SESSION_TYPE, s.id, s, { index: s.userId, expiresAt: s.expiresAt }, this.now());
+  /**
+   * Writes a change back over a live session; null when the session is gone
+   * (signed out, revoked or expired while the change was being made), which
+   * is never undone by writing it again.
+   */
+  async save(s: SessionData): Promise<StoredRecord<SessionData> | null> {
+    return this.store.replace(SESSION_TYPE, s.id, s, { index: s.userId, expiresAt: s.expiresAt }, this.now());
   }
 
   /** Applies a refresh: new tokens and claims, impersonation ended (CONTRACT §4). */
-  async applyRefresh(s: SessionData, t: IdpTokens): Promise<StoredRecord<SessionData>> {
+  async applyRefresh(s: SessionData, t: IdpTokens): Promise<StoredRecord<SessionData> | null> {
     const claims = t.claims;
     return this.save({
       ...s,

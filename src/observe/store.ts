@@ -6,7 +6,7 @@
 import type { AuditEvent, AuditQuery, ChangeEvent, ListOptions, PutOptions, Store, StoredAuditEvent, StoredRecord } from '../store/index.js';
 import type { Metrics } from './metrics.js';
 
-type Op = 'get' | 'put' | 'delete' | 'list' | 'purge_expired' | 'append_audit' | 'query_audit' | 'prune_audit' | 'try_lease';
+type Op = 'get' | 'put' | 'replace' | 'delete' | 'list' | 'purge_expired' | 'append_audit' | 'query_audit' | 'prune_audit' | 'try_lease';
 
 export class MeasuredStore implements Store {
   readonly kind: string;
@@ -50,6 +50,7 @@ export class MeasuredStore implements Store {
 
   get<T = Record<string, unknown>>(type: string, id: string, now?: number): Promise<StoredRecord<T> | null> { return this.run('get', () => this.inner.get<T>(type, id, now)); }
   put<T = Record<string, unknown>>(type: string, id: string, data: T, opts?: PutOptions, now?: number): Promise<StoredRecord<T>> { return this.run('put', () => this.inner.put<T>(type, id, data, opts, now)); }
+  replace<T = Record<string, unknown>>(type: string, id: string, data: T, opts?: PutOptions, now?: number): Promise<StoredRecord<T> | null> { return this.run('replace', () => this.inner.replace<T>(type, id, data, opts, now)); }
   delete(type: string, id: string): Promise<boolean> { return this.run('delete', () => this.inner.delete(type, id)); }
   list<T = Record<string, unknown>>(type: string, opts?: ListOptions, now?: number): Promise<StoredRecord<T>[]> { return this.run('list', () => this.inner.list<T>(type, opts, now)); }
   purgeExpired(now?: number): Promise<number> { return this.run('purge_expired', () => this.inner.purgeExpired(now)); }

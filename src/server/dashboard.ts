@@ -159,8 +159,7 @@ export async function handleDashboardPost(ctx: RequestContext, c: Caller): Promi
   const back = `${requestOrigin(ctx)}/.pomerium/`;
   if (action === 'stop_impersonating') {
     if (s.impersonation) {
-      await ctx.svc.sessions.save({ ...s, impersonation: undefined });
-      ctx.svc.audit.emit({ kind: 'impersonate_stop', requestId: ctx.requestId, userId: s.impersonation.user, email: s.impersonation.email, actor: s.email || s.userId, details: { session_id: s.id, reason: 'stopped' } });
+      if (await ctx.svc.sessions.save({ ...s, impersonation: undefined }) !== null) ctx.svc.audit.emit({ kind: 'impersonate_stop', requestId: ctx.requestId, userId: s.impersonation.user, email: s.impersonation.email, actor: s.email || s.userId, details: { session_id: s.id, reason: 'stopped' } });
     }
     sendRedirect(ctx.res, back, { 'x-request-id': ctx.requestId }, 303);
     return;
@@ -203,7 +202,11 @@ export async function handleDashboardPost(ctx: RequestContext, c: Caller): Promi
     groups: groups.length > 0 ? groups : dir?.groups ?? [],
     startedAt: ctx.svc.now(),
   };
-  await ctx.svc.sessions.save({ ...s, impersonation });
+  if (await ctx.svc.sessions.save({ ...s, impersonation }) === null) {
+    // Signed out or revoked while this request was on its way: nothing to impersonate from.
+    fail(ctx, 401, 'Your session has ended. Sign in again.', { reasons: ['session-not-found'] });
+    return;
+  }
   ctx.svc.audit.emit({
     kind: 'impersonate_start', requestId: ctx.requestId, userId: impersonation.user, email: impersonation.email, actor: s.email || s.userId,
     details: { session_id: s.id, groups: impersonation.groups, groups_given: groups.length > 0, ip: ctx.ip },

@@ -149,6 +149,11 @@ export class ReadCachingStore implements Store {
     return this.inner.put(type, id, data, opts, now).finally(() => this.invalidate(type, id));
   }
 
+  replace<T = Record<string, unknown>>(type: string, id: string, data: T, opts?: PutOptions, now?: number): Promise<StoredRecord<T> | null> {
+    this.invalidate(type, id);
+    return this.inner.replace(type, id, data, opts, now).finally(() => this.invalidate(type, id));
+  }
+
   delete(type: string, id: string): Promise<boolean> {
     this.invalidate(type, id);
     return this.inner.delete(type, id).finally(() => this.invalidate(type, id));

@@ -167,6 +167,24 @@ export function runStoreContract(name: string, open: () => Promise<Store>, opts:
           assert.deepEqual(await s.list('user', { index: 'old' }, 0), []);
         }));
 
+      test('replace overwrites a live record and never recreates a deleted or expired one', () =>
+        withStore(async (s) => {
+          const first = await s.put('session', 's1', { n: 1 }, { index: 'u1', expiresAt: 1000 }, 10);
+          const replaced = await s.replace('session', 's1', { n: 2 }, { index: 'u1', expiresAt: 1000 }, 20);
+          assert.ok(replaced !== null && replaced.version > first.version);
+          assert.deepEqual(await s.get('session', 's1', 20), replaced);
+          // Expired: not brought back, even though the row may still be there.
+          assert.equal(await s.replace('session', 's1', { n: 3 }, { expiresAt: 5000 }, 1000), null);
+          assert.equal(await s.get('session', 's1', 1001), null);
+          // Deleted (a revocation): a late write-back leaves it deleted.
+          await s.put('session', 's2', { n: 1 }, {}, 10);
+          assert.equal(await s.delete('session', 's2'), true);
+          assert.equal(await s.replace('session', 's2', { n: 2 }, {}, 20), null);
+          assert.equal(await s.get('session', 's2', 20), null);
+          assert.equal(await s.replace('session', 'never', { n: 1 }, {}, 20), null);
+          assert.equal(await s.get('session', 'never', 20), null);
+        }));
+
       test('versions increase across records and on every put and delete', () =>
         withStore(async (s) => {
           const a = await s.put('t', 'a', {});

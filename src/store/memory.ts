@@ -77,6 +77,14 @@ export class MemoryStore implements Store {
     return e !== undefined && isLive(e, at) ? recordFromRow<T>(e) : null;
   }
 
+  async replace<T = Record<string, unknown>>(type: string, id: string, data: T, opts: PutOptions = {}, now?: number): Promise<StoredRecord<T> | null> {
+    this.#open();
+    assertKey(type, id);
+    const e = this.#records.get(type)?.get(id);
+    if (e === undefined || !isLive(e, resolveNow(now, this.#clock))) return null;
+    return this.put(type, id, data, opts, now);
+  }
+
   async put<T = Record<string, unknown>>(
     type: string,
     id: string,

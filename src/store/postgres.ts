@@ -413,6 +413,24 @@ export class PostgresStore implements Store {
     return { type, id, data: JSON.parse(text) as T, index, version, modifiedAt: at, expiresAt };
   }
 
+  async replace<T = Record<string, unknown>>(type: string, id: string, data: T, opts: PutOptions = {}, now?: number): Promise<StoredRecord<T> | null> {
+    this.#open();
+    assertKey(type, id);
+    const at = resolveNow(now, this.#clock);
+    const text = encodeData(data);
+    const index = toIndex(opts.index);
+    const expiresAt = opts.expiresAt === undefined ? undefined : toTime('expiresAt', opts.expiresAt);
+    const res = await this.#query<{ version: string }>({
+      ...this.#sql.replace,
+      values: [type, id, text, index ?? null, at, expiresAt ?? null, this.#channel],
+    });
+    const row = res.rows[0];
+    if (row === undefined) return null;
+    const version = Number(row.version);
+    if (this.#changes.size > 0) this.#deliver({ type, id, version });
+    return { type, id, data: JSON.parse(text) as T, index, version, modifiedAt: at, expiresAt };
+  }
+
   async delete(type: string, id: string): Promise<boolean> {
     this.#open();
     if (!isLookupKey(type, id)) return false;
@@ -631,6 +649,15 @@ function statements(q: string) {
           INSERT INTO ${records} (${RECORD_COLUMNS}) VALUES ($1, $2, $3, $4, ${seq}, $5, $6)
           ON CONFLICT (type, id) DO UPDATE SET data = excluded.data, idx = excluded.idx, version = ${seq},
             modified_at = excluded.modified_at, expires_at = excluded.expires_at
+          RETURNING version)
+        SELECT version, ${notify('$1::text', '$2::text', 'version', '$7')} FROM up`,
+    },
+    // Only a live row: a write-back never recreates a record deleted meanwhile.
+    replace: {
+      name: name('replace'),
+      text: `WITH up AS (
+          UPDATE ${records} SET data = $3, idx = $4, version = ${seq}, modified_at = $5, expires_at = $6
+          WHERE type = $1 AND id = $2 AND (expires_at IS NULL OR expires_at > $5)
           RETURNING version)
         SELECT version, ${notify('$1::text', '$2::text', 'version', '$7')} FROM up`,
     },

@@ -176,6 +176,7 @@ export class SqliteStore implements Store {
     readonly pruneAudit: Database.Statement;
   };
   readonly #putTx: (type: string, id: string, data: string, idx: string | null, at: number, exp: number | null) => number;
+  readonly #replaceTx: (type: string, id: string, data: string, idx: string | null, at: number, exp: number | null) => number | undefined;
   readonly #deleteTx: (type: string, id: string) => number | undefined;
   readonly #purgeTx: (at: number) => ChangeEvent[];
   readonly #appendTx: (rows: readonly AuditRow[]) => void;
@@ -221,6 +222,7 @@ export class SqliteStore implements Store {
          ON CONFLICT (type, id) DO UPDATE SET data = excluded.data, idx = excluded.idx, version = excluded.version,
            modified_at = excluded.modified_at, expires_at = excluded.expires_at`,
       ),
+      isLive: db.prepare('SELECT 1 FROM records WHERE type = ? AND id = ? AND (expires_at IS NULL OR expires_at > ?)').pluck(),
       deleteOne: db.prepare('DELETE FROM records WHERE type = ? AND id = ?'),
       logChange: db.prepare('INSERT INTO changes (type, id, changed_at) VALUES (?, ?, ?)'),
       // LIMIT -1 means no limit in SQLite.
@@ -248,6 +250,12 @@ export class SqliteStore implements Store {
       s.upsert.run(type, id, data, idx, version, at, exp);
       return version;
     });
+    const replace = db.transaction((type: string, id: string, data: string, idx: string | null, at: number, exp: number | null) => {
+      if (s.isLive.get(type, id, at) === undefined) return undefined;
+      const version = logChange(type, id);
+      s.upsert.run(type, id, data, idx, version, at, exp);
+      return version;
+    });
     const del = db.transaction((type: string, id: string) => {
       if (s.deleteOne.run(type, id).changes === 0) return undefined;
       return logChange(type, id);
@@ -264,6 +272,7 @@ export class SqliteStore implements Store {
     // IMMEDIATE takes the write lock up front, so the busy timeout applies; a
     // deferred transaction that later upgrades can fail at once with SQLITE_BUSY.
     this.#putTx = put.immediate;
+    this.#replaceTx = replace.immediate;
     this.#deleteTx = del.immediate;
     this.#purgeTx = purge.immediate;
     this.#appendTx = append.immediate;
@@ -308,6 +317,20 @@ export class SqliteStore implements Store {
     const index = toIndex(opts.index);
     const expiresAt = opts.expiresAt === undefined ? undefined : toTime('expiresAt', opts.expiresAt);
     const version = this.#putTx(type, id, text, index ?? null, at, expiresAt ?? null);
+    this.#afterWrite();
+    this.#announce({ type, id, version });
+    return { type, id, data: JSON.parse(text) as T, index, version, modifiedAt: at, expiresAt };
+  }
+
+  async replace<T = Record<string, unknown>>(type: string, id: string, data: T, opts: PutOptions = {}, now?: number): Promise<StoredRecord<T> | null> {
+    this.#open();
+    assertKey(type, id);
+    const at = resolveNow(now, this.#clock);
+    const text = encodeData(data);
+    const index = toIndex(opts.index);
+    const expiresAt = opts.expiresAt === undefined ? undefined : toTime('expiresAt', opts.expiresAt);
+    const version = this.#replaceTx(type, id, text, index ?? null, at, expiresAt ?? null);
+    if (version === undefined) return null;
     this.#afterWrite();
     this.#announce({ type, id, version });
     return { type, id, data: JSON.parse(text) as T, index, version, modifiedAt: at, expiresAt };

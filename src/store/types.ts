@@ -100,6 +100,12 @@ export interface Store {
   get<T = Record<string, unknown>>(type: string, id: string, now?: number): Promise<StoredRecord<T> | null>;
   /** Insert or replace; returns the stored record with its new version. */
   put<T = Record<string, unknown>>(type: string, id: string, data: T, opts?: PutOptions, now?: number): Promise<StoredRecord<T>>;
+  /**
+   * Replace a record only while it exists and has not expired; null when it
+   * is gone. For write-backs (a session refreshed, impersonation ended) that
+   * must never bring back a record someone deleted meanwhile (a revocation).
+   */
+  replace<T = Record<string, unknown>>(type: string, id: string, data: T, opts?: PutOptions, now?: number): Promise<StoredRecord<T> | null>;
   /** Returns true if a record was removed. */
   delete(type: string, id: string): Promise<boolean>;
   /** Records of one type, ordered by id; expired ones are left out. */
