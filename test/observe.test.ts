@@ -7,6 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import WebSocket from 'ws';
 import { createRequire } from 'node:module';
 import { CookieJar, closeHttpAgents, request, scriptedLogin } from './support/index.js';
 import { COOKIE_SECRET, SHARED_SECRET, startStack, type Stack } from './stack.js';
@@ -63,6 +64,7 @@ describe('observability: metrics, health, access log', () => {
         { name: 'public', from: 'http://public.localhost:PORT', to: 'UPSTREAM', allow_public_unauthenticated_access: true },
         { name: 'staff', from: 'http://staff.localhost:PORT', to: 'UPSTREAM', policy: { allow: { or: [{ domain: { is: 'example.com' } }] } } },
         { from: 'http://closed.localhost:PORT', to: 'UPSTREAM', allow_public_unauthenticated_access: true, policy: { deny: { or: [{ http_path: { starts_with: '/' } }] } } },
+        { name: 'live', from: 'http://live.localhost:PORT', to: 'UPSTREAM', allow_public_unauthenticated_access: true, allow_websockets: true },
       ],
     });
     metricsUrl = s.limen.observability.metricsUrl!;
@@ -159,6 +161,34 @@ describe('observability: metrics, health, access log', () => {
     assert.equal(auth.allow, false);
     assert.deepEqual(auth['allow-why-false'], ['user-unauthenticated']);
     assert.equal(auth['route-id'], 'staff');
+  });
+
+  test('websocket upgrades are in the access log: a tunnel as 101 when it closes, a refusal with its status', async () => {
+    const tunnelId = await new Promise<string>((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${s.port}/ws`, { headers: { host: `live.localhost:${s.port}` } });
+      let id = '';
+      ws.on('upgrade', (res) => { id = String(res.headers['x-request-id']); });
+      ws.on('open', () => ws.send('ping'));
+      ws.on('message', () => ws.close());
+      ws.on('close', () => resolve(id));
+      ws.on('error', reject);
+    });
+    const tunnel = await lineFor(lines, 'http-request', tunnelId);
+    assert.ok(tunnel, `access line for the tunnel ${tunnelId}`);
+    assert.equal(tunnel['response-code'], 101);
+    assert.equal(tunnel['response-code-details'], 'via_upstream');
+    assert.equal(tunnel['route-id'], 'live');
+    assert.match(String(tunnel['upstream-cluster']), /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.ok(await lineFor(lines, 'authorize check', tunnelId), 'authorize line for the tunnel');
+    const refusedId = await new Promise<string>((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${s.port}/ws`, { headers: { host: `public.localhost:${s.port}` } });
+      ws.on('unexpected-response', (_req, res) => { resolve(String(res.headers['x-request-id'])); res.resume(); });
+      ws.on('open', () => reject(new Error('tunnelled on a route without allow_websockets')));
+      ws.on('error', reject);
+    });
+    const refused = await lineFor(lines, 'http-request', refusedId);
+    assert.ok(refused, `access line for the refused upgrade ${refusedId}`);
+    assert.equal(refused['response-code'], 400);
   });
 
   test('health on Pomerium\'s paths, as JSON with named checks; limen health exits 0', async () => {

@@ -21,6 +21,8 @@ export interface AccessFacts {
   readonly res: ServerResponse;
   readonly requestId: string;
   readonly durationMs: number;
+  /** The status sent (101 for a websocket tunnel), 0 when none was. */
+  readonly status: number;
   readonly config: Config;
   readonly route: RouteConfig | undefined;
   readonly upstream: string | undefined;
@@ -90,7 +92,7 @@ const ACCESS: Readonly<Record<string, AccessField>> = {
   'query': (f, o) => { o.query = queryOf(f.req); },
   'referer': (f, o) => { const r = loggableReferer(header(f.req, 'referer')); if (r !== undefined) o.referer = r; },
   'request-id': (f, o) => { o['request-id'] = f.requestId; },
-  'response-code': (f, o) => { o['response-code'] = f.res.headersSent ? f.res.statusCode : 0; },
+  'response-code': (f, o) => { o['response-code'] = f.status; },
   'response-code-details': (f, o) => { o['response-code-details'] = f.details; },
   'size': (f, o) => { o.size = f.bytes; },
   'upstream-cluster': (f, o) => { if (f.upstream !== undefined) o['upstream-cluster'] = f.upstream; },

@@ -17,7 +17,7 @@ const OBSERVATION = Symbol('limen.observation');
 
 type Observed = ServerResponse & { [OBSERVATION]?: Observation };
 
-/** The Observation of a response, if one was started (undefined for websockets and when observability is off). */
+/** The Observation of a response, if one was started (undefined when observability is off). */
 export function observationOf(res: ServerResponse | undefined): Observation | undefined {
   return res === undefined ? undefined : (res as Observed)[OBSERVATION];
 }
@@ -39,6 +39,8 @@ export class Observation {
   private upstream: string | undefined;
   private upstreamError: string | undefined;
   private upstreamDone = false;
+  /** Set while a websocket tunnel is open: its `101`, logged when the tunnel closes. */
+  private tunnelStatus: number | undefined;
   private closed = false;
   private finished = false;
 
@@ -94,6 +96,16 @@ export class Observation {
     if (this.closed) this.finish();
   }
 
+  /**
+   * A websocket tunnel opened to `upstream`: the request is recorded when
+   * the tunnel closes, as `101` with the tunnel's lifetime as its duration.
+   */
+  tunnelOpened(upstream: string, closed: { once(event: 'close', f: () => void): unknown }): void {
+    this.tunnelStatus = 101;
+    this.upstream = upstream;
+    closed.once('close', () => this.finish());
+  }
+
   /** Called when the response closes; records once the upstream call, if any, has settled too. */
   finish(): void {
     this.closed = true;
@@ -101,19 +113,20 @@ export class Observation {
     this.finished = true;
     const { req, res } = this;
     const totalMs = performance.now() - this.start;
-    const status = res.headersSent ? res.statusCode : 0;
+    const status = this.tunnelStatus ?? (res.headersSent ? res.statusCode : 0);
     const m = this.routeMetrics ?? this.o.metrics?.unrouted;
     if (m) {
       m.request(req.method ?? 'OTHER', status);
       m.own.observe(Math.max(0, totalMs - this.upstreamMs) / 1000);
       if (this.upstreamStart > 0) m.upstream.observe(this.upstreamMs / 1000);
     }
-    const details = !res.writableFinished ? 'downstream_remote_disconnect'
+    const details = this.tunnelStatus !== undefined ? 'via_upstream'
+      : !res.writableFinished ? 'downstream_remote_disconnect'
       : this.upstreamError !== undefined ? this.upstreamError
         : this.upstreamStart > 0 ? 'via_upstream'
           : this.result === 'deny' || this.result === 'login' ? 'ext_authz_denied' : 'limen_response';
     this.o.accessLog?.access({
-      req, res, requestId: this.requestId, durationMs: totalMs, config: this.config,
+      req, res, requestId: this.requestId, durationMs: totalMs, status, config: this.config,
       route: this.route, upstream: this.upstream, caller: this.caller, details,
       bytes: this.socket.bytesWritten - this.bytes0,
     });

@@ -261,6 +261,9 @@ export async function handleUpgrade(live: Live, svc: Services, req: IncomingMess
     return;
   }
   const requestId = newRequestId();
+  // observe: a refusal is recorded when its response is written (the socket is then detached from it), a tunnel when it closes.
+  const obs = svc.observer?.begin(req, res, requestId, live.rt.config);
+  if (obs) res.once('finish', () => obs.finish());
   const ctx = baseContext(live.rt, svc, live.identifier, req, res, requestId);
   if (!('rt' in ctx)) {
     sendUncanonical(req, res, requestId, ctx);
@@ -278,6 +281,7 @@ export async function handleUpgrade(live: Live, svc: Services, req: IncomingMess
   if (!r.config.allowWebsockets) return fail(ctx, 400, 'This route does not accept websockets.', { reasons: ['websockets-not-allowed'] });
   try {
     const a = await authorize(ctx, r);
+    obs?.decided(r.config, a.decision.result, a.decision.reasons, a.who.caller ?? a.who.outOfScope ?? null, ctx.ip); // observe
     auditDecision(ctx, r, a, { websocket: true });
     if (a.decision.result === 'login') return fail(ctx, 401, 'Sign in first.', { reasons: [a.who.failure ?? 'user-unauthenticated'] });
     if (a.decision.result !== 'allow') return fail(ctx, 403, 'Access to this route is denied.', { reasons: [...a.decision.reasons] });
@@ -291,7 +295,10 @@ export async function handleUpgrade(live: Live, svc: Services, req: IncomingMess
       upgrade: true,
     });
     const tunnel = tunnelUpgrade(req, socket, res, head, r.config, upstream, headers, requestId, {
-      onOpen: () => watchTunnel(live, svc, req, socket, r.config.name, tunnel, requestId),
+      onOpen: () => {
+        obs?.tunnelOpened(upstream.url.origin, socket); // observe
+        watchTunnel(live, svc, req, socket, r.config.name, tunnel, requestId);
+      },
       onRelayed: (status) => svc.logger.info('upstream declined the websocket upgrade', { requestId, route: r.config.name, status }),
       onFailed: (reason, detail) => {
         svc.logger.warn('websocket upgrade failed', { requestId, route: r.config.name, reason, detail });
