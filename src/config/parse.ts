@@ -82,7 +82,9 @@ export function parseConfig(
   // Files named by the config are read now, as `_file` secrets are, so a
   // missing or mismatched one fails `config check` and start-up, not a handshake.
   check(['insecureServer', 'certificateFile', 'certificateKeyFile', 'certificate', 'certificateKey', 'certificates', 'downstreamMtls'], (f) => {
-    checkListenerTls(f, readFile, (key) => envSource(env, key));
+    // A refused `autocert` already says where certificates must come from.
+    const autocertRefused = doc.autocert !== undefined && globalFate('autocert', new Set(known))?.fate === 'refused';
+    checkListenerTls(f, readFile, (key) => envSource(env, key), !autocertRefused);
   });
   // Settings of the PostgreSQL pool and cache would do nothing for another store.
   check(['databrokerStorageType'], (f) => {
@@ -168,7 +170,9 @@ function findInDocument(
     if (doc[fileKey] !== undefined) {
       if (doc[spec.key] !== undefined) fail([fileKey], `set ${spec.key} or ${fileKey}, not both`, { aboutKey: true });
       const path = asString(doc[fileKey], [fileKey]);
-      return { value: readValueFile(readFile, path, [fileKey], 'the file'), at: [fileKey] };
+      // The file holds what the environment variable would: a map key's file may be `k=v,k2=v2` or JSON.
+      const text = readValueFile(readFile, path, [fileKey], 'the file');
+      return { value: spec.env === 'map' || spec.env === 'json' ? fromEnvironment(spec.env, text, [fileKey], fileKey) : text, at: [fileKey] };
     }
   }
   const value = doc[spec.key];

@@ -32,13 +32,14 @@ function nameOf(src: PemSource): string {
 
 /**
  * Cross-key TLS rules and file checks for a resolved config:
- * - without `insecure_server`, at least one certificate is required;
+ * - without `insecure_server`, at least one certificate is required (unless
+ *   the caller already refused `autocert`, which would have supplied them);
  * - with `insecure_server`, certificates and `downstream_mtls` are refused
  *   (a plain-HTTP listener would never use them);
  * - every certificate/key (file or inline) is read, parsed, and the key must match;
  * - `downstream_mtls` needs a readable `ca_file` or `ca` of PEM certificates.
  */
-export function checkListenerTls(c: Omit<Config, 'source' | 'devMode' | 'warnings'>, readText: ReadText, envSource: EnvSourceOf): void {
+export function checkListenerTls(c: Omit<Config, 'source' | 'devMode' | 'warnings'>, readText: ReadText, envSource: EnvSourceOf, certificateRequired = true): void {
   const pairs: CertificatePair[] = [];
   if (c.certificateFile !== undefined && c.certificateKeyFile !== undefined) {
     pairs.push({ cert: { src: { path: c.certificateFile }, at: ['certificate_file'] }, key: { src: { path: c.certificateKeyFile }, at: ['certificate_key_file'] } });
@@ -61,7 +62,7 @@ export function checkListenerTls(c: Omit<Config, 'source' | 'devMode' | 'warning
     }
     return;
   }
-  if (pairs.length === 0) {
+  if (pairs.length === 0 && certificateRequired) {
     fail(['certificate_file'], 'required: Limen serves HTTPS unless insecure_server is true; set certificate_file and certificate_key_file (or certificate and certificate_key, or certificates), or insecure_server: true behind a TLS-terminating load balancer');
   }
   for (const pair of pairs) {
