@@ -64,6 +64,8 @@ interface Served {
 async function serveConfigFile(path: string, io: CliIo): Promise<Served> {
   const config: Config = loadConfigFile(path, io.env);
   const logger = createLogger(config.logLevel);
+  // Once at start (never on reload): Pomerium keys Limen accepts and ignores, with why.
+  for (const w of config.warnings ?? []) logger.warn('config key ignored', { key: w.key, ...(w.line !== undefined ? { line: w.line } : {}), reason: w.message });
   const running: RunningLimen = await startLimen({ config, logger, accessLogDestination: stdoutDestination(), ...extensions }); // observe: access lines straight to stdout (pino)
   logger.info('limen listening', { url: running.url, routes: config.routes.length, config: path });
   const watcher = watchConfig(path, (next) => {

@@ -23,6 +23,8 @@ export interface ConfigErrorDetail {
   readonly file?: string;
   readonly line?: number;
   readonly column?: number;
+  /** Set on an aggregate (see `aggregate`): every error it stands for. */
+  readonly problems?: readonly ConfigError[];
 }
 
 /** `['routes', 1, 'to', 0]` → `routes[1].to[0]`; odd map keys are quoted. */
@@ -93,28 +95,87 @@ export function editDistance(a: string, b: string): number {
   return at(a.length, b.length);
 }
 
-/** The candidate nearest to `name` (case-insensitive, `-` read as `_`); ties go to the earlier candidate. */
+/**
+ * The candidate that `name` is plausibly a misspelling of, or undefined:
+ * within an edit distance of a quarter of its length (at least 1, and less
+ * than half of it), or a prefix of it or extended by it, at least three
+ * letters long (`idp_client` → `idp_client_id`, `keyfile` → `key`). Case-insensitive, `-` read as `_`;
+ * the closest wins, ties go to the earlier candidate.
+ */
 export function nearestKey(name: string, candidates: readonly string[]): string | undefined {
   const wanted = name.toLowerCase().replaceAll('-', '_');
+  const limit = Math.max(1, Math.floor(wanted.length / 4));
   let best: string | undefined;
-  let bestDistance = Infinity;
+  let bestScore = Infinity;
   for (const candidate of candidates) {
     const distance = editDistance(wanted, candidate);
-    if (distance < bestDistance) {
+    let score = distance <= limit && distance * 2 < wanted.length ? distance : Infinity;
+    const [short, long] = wanted.length <= candidate.length ? [wanted, candidate] : [candidate, wanted];
+    if (short.length >= 3 && long.startsWith(short)) score = Math.min(score, limit + 1 + (long.length - short.length) / 100);
+    if (score < bestScore) {
       best = candidate;
-      bestDistance = distance;
+      bestScore = score;
     }
   }
   return best;
 }
 
-/** Throws for the first key of `object` not in `known`, naming the nearest known key. */
+/** The "unknown key" error for `key` under `at`, with a suggestion when one is close. */
+export function unknownKeyError(key: string, known: readonly string[], at: ConfigPath): ConfigError {
+  const suggestion = nearestKey(key, known);
+  const hint = suggestion === undefined ? '' : `; did you mean "${suggestion}"?`;
+  return captured(() => fail([...at, key], `unknown key${hint}`, { aboutKey: true }));
+}
+
+/** Throws every key of `object` not in `known` at once, each naming a close known key if there is one. */
 export function rejectUnknownKeys(object: Record<string, unknown>, known: readonly string[], at: ConfigPath): void {
-  for (const key of Object.keys(object)) {
-    if (known.includes(key)) continue;
-    const suggestion = nearestKey(key, known);
-    const hint = suggestion === undefined ? '' : `; did you mean "${suggestion}"?`;
-    fail([...at, key], `unknown key${hint}`, { aboutKey: true });
+  const errors = Object.keys(object).filter((key) => !known.includes(key)).map((key) => unknownKeyError(key, known, at));
+  if (errors.length > 0) throw aggregate(errors);
+}
+
+/** The ConfigError `fn` throws (fn must throw one). */
+function captured(fn: () => never): ConfigError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+}
+
+/** Thrown when a check reads a value that already failed: the first error stands for both. */
+export class Skipped extends Error {}
+
+/**
+ * One ConfigError standing for several: its key and detail are the first
+ * one's, its message lists every one (a line each), and
+ * `problemsOf(error)` returns them all.
+ */
+export function aggregate(problems: readonly ConfigError[]): ConfigError {
+  const flat = problems.flatMap(problemsOf);
+  const first = flat[0];
+  if (first === undefined) throw new TypeError('aggregate of no errors');
+  if (flat.length === 1) return first;
+  const detail = errorDetail(first);
+  const firstDetail = first.message.slice(first.key.length + 2);
+  const message = [firstDetail, ...flat.slice(1).map((e) => e.message)].join('\n');
+  return new ConfigError(first.key, message, { ...(detail ?? { path: [], detail: firstDetail }), problems: flat });
+}
+
+/** Every error a ConfigError stands for (itself, unless it is an aggregate). */
+export function problemsOf(error: ConfigError): ConfigError[] {
+  const problems = (error.cause as { problems?: unknown } | undefined)?.problems;
+  return Array.isArray(problems) ? (problems as ConfigError[]) : [error];
+}
+
+/** Runs `fn`, adding its ConfigErrors to `problems` instead of throwing; undefined when it failed. */
+export function collect<T>(problems: ConfigError[], fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch (error) {
+    if (error instanceof ConfigError) problems.push(...problemsOf(error));
+    else if (!(error instanceof Skipped)) throw error;
+    return undefined;
   }
 }
 

@@ -9,7 +9,7 @@ import { dirname, resolve } from 'node:path';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { ConfigError } from '../errors/index.js';
 import type { Config } from './types.js';
-import { errorDetail, type ConfigPath } from './check.js';
+import { aggregate, errorDetail, problemsOf, type ConfigPath } from './check.js';
 import { parseConfig, type ParseOptions } from './parse.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -47,11 +47,23 @@ export function parseConfigText(text: string, source: string, env: Env = process
     const detail = `YAML cannot be read: ${error instanceof Error ? error.message.split('\n')[0] ?? '' : 'unknown error'}`;
     throw new ConfigError(source, detail, { path: [], detail, file: source });
   }
+  let config: Config;
   try {
-    return parseConfig(raw, env, { ...opts, source });
+    config = parseConfig(raw, env, { ...opts, source });
   } catch (error) {
-    throw withLocation(error, doc, lineCounter, source);
+    if (!(error instanceof ConfigError)) throw error;
+    const located = problemsOf(error).map((e) => withLocation(e, doc, lineCounter, source));
+    // In file order; errors about values from the environment (no line) last.
+    located.sort((a, b) => (errorDetail(a)?.line ?? Infinity) - (errorDetail(b)?.line ?? Infinity) || (errorDetail(a)?.column ?? 0) - (errorDetail(b)?.column ?? 0));
+    throw aggregate(located);
   }
+  const warnings = (config.warnings ?? []).map((w) => {
+    const offset = locate(doc, w.path, true);
+    if (offset === undefined) return w;
+    const { line, col } = lineCounter.linePos(offset);
+    return Object.freeze({ ...w, line, column: col });
+  });
+  return Object.freeze({ ...config, warnings: Object.freeze(warnings) });
 }
 
 /**
@@ -91,9 +103,8 @@ function readConfigText(path: string): string {
   }
 }
 
-/** Re-throws a ConfigError with the YAML location of its key appended. */
-function withLocation(error: unknown, doc: Document, lineCounter: LineCounter, source: string): unknown {
-  if (!(error instanceof ConfigError)) return error;
+/** The ConfigError with the YAML location of its key appended. */
+function withLocation(error: ConfigError, doc: Document, lineCounter: LineCounter, source: string): ConfigError {
   const detail = errorDetail(error);
   if (detail === undefined || detail.env !== undefined || detail.line !== undefined) return error;
   const offset = locate(doc, detail.path, detail.aboutKey === true);

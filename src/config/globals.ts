@@ -5,15 +5,16 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import type { Config, EmailVerification, IdpProvider, LogLevel, SameSite, StorageType } from './types.js';
+import type { ConfigError } from '../errors/index.js';
+import type { Config, ConfigWarning, EmailVerification, IdpProvider, LogLevel, SameSite, StorageType } from './types.js';
 import {
   asAddress, asBool, asDuration, asEnum, asHeaderName, asHttpUrl, asInteger, asMapping, asSecretString,
-  asString, asStringList, asStringMap, canonicalHeaderName, describe, fail, rejectUnknownKeys,
+  aggregate, asString, asStringList, asStringMap, canonicalHeaderName, collect, describe, fail, rejectUnknownKeys, unknownKeyError,
   type ConfigPath,
 } from './check.js';
 import { asNamespaces, ROOT_NAMESPACE } from './namespaces.js';
 import { asRoutes } from './routes.js';
-import { asBase64Secret, asSigningKeys } from './secrets.js';
+import { asBase64Pem, asBase64Secret, asSigningKeys } from './secrets.js';
 import { OBSERVABILITY_KEYS } from './observability.js';
 import { referenceOf, type KeyReference, type KeySpec, type KeyTable } from './table.js';
 
@@ -26,6 +27,10 @@ export type EnvForm = 'text' | 'map' | 'json' | 'none';
 
 export interface GlobalContext {
   readonly devMode: boolean;
+  /** Reads files that keys name (a route's `tls_custom_ca_file`). */
+  readonly readFile: (path: string) => string;
+  /** Receives each ignored key's warning. */
+  readonly warn: (warning: ConfigWarning) => void;
 }
 
 /** Extra facts about a global row that the table type does not carry. */
@@ -33,9 +38,11 @@ export interface GlobalKeyTraits {
   readonly env: EnvForm;
   /** Never echoed in errors; also readable from a `<key>_file` YAML key. */
   readonly secret?: boolean;
+  /** No `NAME_FILE` environment form (it would be another key's variable: `CERTIFICATE_FILE`). */
+  readonly noFileVariant?: boolean;
 }
 
-type GlobalFields = Omit<Config, 'source' | 'devMode'>;
+type GlobalFields = Omit<Config, 'source' | 'devMode' | 'warnings'>;
 
 type GlobalTable = { readonly [F in keyof GlobalFields]: KeyTable<GlobalFields, GlobalContext>[F] & GlobalKeyTraits };
 
@@ -46,6 +53,18 @@ const IDP_PROVIDERS: readonly IdpProvider[] = [
 const PROVIDER_ISSUERS: Partial<Record<IdpProvider, string>> = {
   google: 'https://accounts.google.com',
   gitlab: 'https://gitlab.com',
+  // OneLogin's shared OpenID Connect issuer (Pomerium's default too);
+  // per-subdomain issuers still need idp_provider_url.
+  onelogin: 'https://openid-connect.onelogin.com/oidc',
+};
+/** Issuer shapes of per-tenant providers, for the "required" message. */
+const TENANT_ISSUERS: Partial<Record<IdpProvider, string>> = {
+  azure: 'https://login.microsoftonline.com/TENANT-ID/v2.0 (Microsoft\'s multi-tenant "common" issuer is not accepted: the ID token\'s iss must match exactly)',
+  okta: 'https://YOUR-ORG.okta.com/oauth2/default',
+  auth0: 'https://YOUR-TENANT.us.auth0.com/',
+  keycloak: 'https://keycloak.example.com/realms/REALM',
+  cognito: 'https://cognito-idp.REGION.amazonaws.com/POOL-ID',
+  ping: 'https://auth.pingone.com/ENVIRONMENT-ID/as',
 };
 
 /**
@@ -111,6 +130,24 @@ export const GLOBAL_KEYS: GlobalTable = {
     description: 'PEM private key for `certificate_file`.',
     parse: (v, at) => asString(v, at), fallback: absent(undefined),
   },
+  certificate: {
+    key: 'certificate', type: 'base64 PEM', default: '', env: 'text', noFileVariant: true,
+    description: 'The `certificate_file` certificate (chain) inline, as base64 of PEM; needs `certificate_key`. Set this or `certificate_file`, not both.',
+    parse: (v, at, ctx) => {
+      if (ctx.value('certificateFile') !== undefined) fail(at, 'set certificate or certificate_file, not both', { aboutKey: true });
+      return asBase64Pem(v, at);
+    },
+    fallback: absent(undefined),
+  },
+  certificateKey: {
+    key: 'certificate_key', type: 'base64 PEM', default: '', env: 'text', noFileVariant: true,
+    description: 'The private key for `certificate` inline, as base64 of PEM. Set this or `certificate_key_file`, not both.',
+    parse: (v, at, ctx) => {
+      if (ctx.value('certificateKeyFile') !== undefined) fail(at, 'set certificate_key or certificate_key_file, not both', { aboutKey: true });
+      return asBase64Pem(v, at);
+    },
+    fallback: absent(undefined),
+  },
   certificates: {
     key: 'certificates', type: 'list of {cert, key}', default: '', env: 'json',
     description: 'More TLS certificate/key file pairs, chosen by SNI.',
@@ -124,15 +161,22 @@ export const GLOBAL_KEYS: GlobalTable = {
   },
   idpProvider: {
     key: 'idp_provider', type: 'string', default: '`oidc`', env: 'text',
-    description: `Identity provider kind: ${IDP_PROVIDERS.filter((p) => p !== 'github').map((p) => `\`${p}\``).join(', ')}. All are spoken to as OpenID Connect at \`idp_provider_url\`; \`google\` and \`gitlab\` supply its default. \`github\` is refused (not OpenID Connect).`,
+    description: `Identity provider kind: ${IDP_PROVIDERS.filter((p) => p !== 'github').map((p) => `\`${p}\``).join(', ')}. All are spoken to as OpenID Connect at \`idp_provider_url\`; ${Object.keys(PROVIDER_ISSUERS).map((p) => `\`${p}\``).join(', ')} supply its default. \`github\` is refused (not OpenID Connect).`,
     parse: (v, at) => asIdpProvider(v, at), fallback: absent('oidc'),
   },
   idpProviderUrl: {
-    key: 'idp_provider_url', type: 'URL', default: '`https://accounts.google.com` for `google`, `https://gitlab.com` for `gitlab`', env: 'text',
+    key: 'idp_provider_url', type: 'URL', default: Object.entries(PROVIDER_ISSUERS).map(([p, url]) => `\`${url}\` for \`${p}\``).join(', '), env: 'text',
     description: 'OIDC issuer URL; discovery reads `/.well-known/openid-configuration` under it. Required unless in dev mode.',
     // Kept as written: the ID token's `iss` must equal it exactly.
     parse: (v, at) => { asHttpUrl(v, at, { allowHttp: true }); return asString(v, at); },
-    fallback: (at, ctx) => PROVIDER_ISSUERS[ctx.value('idpProvider')] ?? requiredUnlessDev(() => undefined)(at, ctx),
+    fallback: (at, ctx) => {
+      const provider = ctx.value('idpProvider');
+      const issuer = PROVIDER_ISSUERS[provider];
+      if (issuer !== undefined || ctx.devMode) return issuer;
+      const shape = TENANT_ISSUERS[provider];
+      if (shape === undefined) return required(at);
+      fail(at, `required for idp_provider ${provider}, whose issuer is per tenant: ${shape}; or set the IDP_PROVIDER_URL environment variable`);
+    },
   },
   idpClientId: {
     key: 'idp_client_id', type: 'string', default: '', env: 'text',
@@ -396,8 +440,8 @@ export const GLOBAL_KEYS: GlobalTable = {
     parse: (v, at) => asNamespaces(v, at), fallback: absent([{ name: ROOT_NAMESPACE, parent: undefined }]),
   },
   downstreamMtls: {
-    key: 'downstream_mtls', type: '{ca_file, enforcement}', default: 'off', env: 'json',
-    description: 'Client certificates: `ca_file` (PEM CAs that sign them) and `enforcement` (`policy`, `policy_with_default_deny` (default) or `reject_connection`).',
+    key: 'downstream_mtls', type: '{ca_file, ca, enforcement}', default: 'off', env: 'json',
+    description: 'Client certificates: `ca_file` (PEM CAs that sign them) or `ca` (the same as base64 of PEM), and `enforcement` (`policy`, `policy_with_default_deny` (default) or `reject_connection`).',
     parse: (v, at) => asDownstreamMtls(v, at), fallback: absent(undefined),
   },
   auditRetentionMs: {
@@ -413,6 +457,8 @@ export const GLOBAL_KEYS: GlobalTable = {
       passIdentityHeaders: ctx.value('passIdentityHeaders'),
       defaultUpstreamTimeoutMs: ctx.value('defaultUpstreamTimeoutMs'),
       namespaces: ctx.value('namespaces'),
+      readFile: ctx.readFile,
+      warn: ctx.warn,
     }),
     fallback: absent([]),
   },
@@ -518,9 +564,32 @@ function asStorageConnection(value: unknown, at: ConfigPath, type: StorageType):
 
 function asDownstreamMtls(value: unknown, at: ConfigPath): Config['downstreamMtls'] {
   const map = asMapping(value, at);
-  rejectUnknownKeys(map, ['ca_file', 'enforcement'], at);
-  return {
-    caFile: map.ca_file === undefined ? undefined : asString(map.ca_file, [...at, 'ca_file']),
-    enforcement: map.enforcement === undefined ? 'policy_with_default_deny' : asEnum(map.enforcement, [...at, 'enforcement'], MTLS_ENFORCEMENT),
+  const refused: Record<string, string> = {
+    crl: 'Limen does not check certificate revocation lists; remove revoked certificates\' CA or shorten their lifetime',
+    crl_file: 'Limen does not check certificate revocation lists; remove revoked certificates\' CA or shorten their lifetime',
+    match_subject_alt_names: 'Limen does not match client certificate names at the handshake; write a policy with client_certificate',
+    max_verify_depth: 'Limen verifies the whole chain up to ca or ca_file',
   };
+  const problems: ConfigError[] = [];
+  for (const key of Object.keys(map)) {
+    if (refused[key] !== undefined) problems.push(captured([...at, key], `a Pomerium setting Limen does not implement: ${refused[key]}`));
+    else if (!['ca', 'ca_file', 'enforcement'].includes(key)) problems.push(unknownKeyError(key, ['ca', 'ca_file', 'enforcement', ...Object.keys(refused)], at));
+  }
+  if (map.ca !== undefined && map.ca_file !== undefined) problems.push(captured([...at, 'ca'], 'set ca or ca_file, not both'));
+  const result = collect(problems, () => ({
+    caFile: map.ca_file === undefined ? undefined : asString(map.ca_file, [...at, 'ca_file']),
+    ca: map.ca === undefined ? undefined : asBase64Pem(map.ca, [...at, 'ca']),
+    enforcement: map.enforcement === undefined ? 'policy_with_default_deny' as const : asEnum(map.enforcement, [...at, 'enforcement'], MTLS_ENFORCEMENT),
+  }));
+  if (problems.length > 0 || result === undefined) throw aggregate(problems);
+  return result;
+}
+
+/** The ConfigError fail() would throw for `at`, as a value. */
+function captured(at: ConfigPath, detail: string): ConfigError {
+  try {
+    fail(at, detail, { aboutKey: true });
+  } catch (error) {
+    return error as ConfigError;
+  }
 }

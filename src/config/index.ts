@@ -5,7 +5,7 @@
  */
 
 export type {
-  AccessLogField, AuthorizeLogField, Config, DownstreamMtlsConfig, EmailVerification, IdpProvider, LogLevel, NamespaceConfig, OtlpProtocol, PathPattern, PolicyDocument, RouteConfig,
+  AccessLogField, AuthorizeLogField, Config, ConfigWarning, DownstreamMtlsConfig, EmailVerification, IdpProvider, LogLevel, NamespaceConfig, OtlpProtocol, PathPattern, PolicyDocument, RouteConfig,
   TracesSampler,
   SameSite, StorageType, Upstream,
 } from './types.js';
@@ -19,6 +19,8 @@ export { loadConfigFile, locateInYaml, parseConfigText, watchConfig, yamlLocator
 export { configReference } from './globals.js';
 export { ACCESS_LOG_FIELDS, AUTHORIZE_LOG_FIELDS } from './observability.js';
 export { routeReference } from './routes.js';
+export { fateRows, GLOBAL_FATES, PENDING_AUTOCERT_KEYS, ROUTE_FATES } from './fate.js';
+export type { Fate, FateRow, FateRule } from './fate.js';
 export { parseDuration } from './duration.js';
-export { errorDetail } from './check.js';
+export { errorDetail, problemsOf } from './check.js';
 export { ROOT_NAMESPACE } from './namespaces.js';

@@ -121,6 +121,9 @@ describe('defaults (CONTRACT §1)', () => {
     ['downstreamMtls', undefined],
     ['auditRetentionMs', 30 * 86_400_000],
     ['devMode', false],
+    ['certificate', undefined],
+    ['certificateKey', undefined],
+    ['warnings', []],
   ];
   for (const [field, want] of defaults) {
     test(`${field} defaults to ${JSON.stringify(want)}`, () => {
@@ -252,8 +255,8 @@ describe('values that are read', () => {
     { doc: { allow_encoded_control_characters: true }, field: 'allowEncodedControlCharacters', want: true },
     { doc: { programmatic_redirect_domain_whitelist: ['Localhost', 'cli.example.com'] }, field: 'programmaticRedirectDomainWhitelist', want: ['localhost', 'cli.example.com'] },
     { doc: { certificates: [{ cert: TLS_CERT, key: TLS_KEY }] }, field: 'certificates', want: [{ certFile: TLS_CERT, keyFile: TLS_KEY }] },
-    { doc: { downstream_mtls: { ca_file: TLS_CERT } }, field: 'downstreamMtls', want: { caFile: TLS_CERT, enforcement: 'policy_with_default_deny' } },
-    { doc: { downstream_mtls: { ca_file: TLS_CERT, enforcement: 'reject_connection' } }, field: 'downstreamMtls', want: { caFile: TLS_CERT, enforcement: 'reject_connection' } },
+    { doc: { downstream_mtls: { ca_file: TLS_CERT } }, field: 'downstreamMtls', want: { caFile: TLS_CERT, ca: undefined, enforcement: 'policy_with_default_deny' } },
+    { doc: { downstream_mtls: { ca_file: TLS_CERT, enforcement: 'reject_connection' } }, field: 'downstreamMtls', want: { caFile: TLS_CERT, ca: undefined, enforcement: 'reject_connection' } },
     { doc: { audit_retention: '90d' }, field: 'auditRetentionMs', want: 90 * 86_400_000 },
     { doc: { insecure_server: 'true' }, field: 'insecureServer', want: true },
   ];
@@ -282,7 +285,7 @@ describe('unknown keys name the nearest known key', () => {
     [{ insecure_sever: true }, 'insecure_sever', 'insecure_server'],
     [{ route: [] }, 'route', 'routes'],
     [{ namespace: [] }, 'namespace', 'namespaces'],
-    [{ downstream_mtls: { ca: 'x' } }, 'downstream_mtls.ca', 'ca_file'],
+    [{ downstream_mtls: { ca_flie: 'x' } }, 'downstream_mtls.ca_flie', 'ca_file'],
     [{ namespaces: [{ name: 'a', parnet: 'global' }] }, 'namespaces[0].parnet', 'parent'],
     [{ certificates: [{ cert: 'a', keyfile: 'b' }] }, 'certificates[0].keyfile', 'key'],
   ];
@@ -501,7 +504,7 @@ describe('environment', () => {
     { env: { JWT_CLAIMS_HEADERS: 'email,groups' }, field: 'jwtClaimsHeaders', want: { 'X-Pomerium-Claim-Email': 'email', 'X-Pomerium-Claim-Groups': 'groups' } },
     { env: { JWT_CLAIMS_HEADERS: 'X-Email=email' }, field: 'jwtClaimsHeaders', want: { 'X-Email': 'email' } },
     { env: { NAMESPACES: '[{"name":"eng"}]' }, field: 'namespaces', want: [{ name: 'global', parent: undefined }, { name: 'eng', parent: 'global' }] },
-    { env: { DOWNSTREAM_MTLS: JSON.stringify({ ca_file: TLS_CERT }) }, field: 'downstreamMtls', want: { caFile: TLS_CERT, enforcement: 'policy_with_default_deny' } },
+    { env: { DOWNSTREAM_MTLS: JSON.stringify({ ca_file: TLS_CERT }) }, field: 'downstreamMtls', want: { caFile: TLS_CERT, ca: undefined, enforcement: 'policy_with_default_deny' } },
     { env: { ADDRESS: '127.0.0.1:0' }, field: 'address', want: { host: '127.0.0.1', port: 0 } },
     { env: { AUDIT_RETENTION: '7d' }, field: 'auditRetentionMs', want: 7 * 86_400_000 },
   ];

@@ -6,11 +6,12 @@
 
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors/index.js';
-import type { Config } from './types.js';
-import { asString, describe, fail, isMapping, rejectUnknownKeys, type ConfigPath } from './check.js';
+import type { Config, ConfigWarning } from './types.js';
+import { aggregate, asString, collect, describe, fail, isMapping, unknownKeyError, type ConfigPath } from './check.js';
+import { GLOBAL_FATES, globalFate, ignoredMessage, isHarmless, PENDING_AUTOCERT_KEYS, refusalMessage } from './fate.js';
 import { GLOBAL_KEYS, globalSpecs, type EnvForm, type GlobalKeyTraits } from './globals.js';
-import { resolveTable, type Found, type KeySpec } from './table.js';
-import { checkListenerTls, readCertificates } from './tls.js';
+import { resolveTablePartly, type Found, type KeySpec } from './table.js';
+import { checkListenerTls } from './tls.js';
 
 export interface ParseOptions {
   /** Path of the file the document came from; becomes `Config.source`. */
@@ -51,42 +52,84 @@ export function parseConfig(
     ...specs.filter((s) => s.secret === true).map((s) => `${s.key}_file`),
     ROUTES_ALIAS,
   ];
-  rejectUnknownKeys(doc, known, []);
+  const problems: ConfigError[] = [];
+  const warnings: ConfigWarning[] = [];
+  const warn = (warning: ConfigWarning): void => { warnings.push(warning); };
+  checkPomeriumKeys(doc, known, problems, warn);
 
   const readFile = opts.readFile ?? ((path: string) => readFileSync(path, 'utf8'));
   const find = (spec: KeySpec<unknown, unknown>): Found | undefined =>
     findInEnvironment(spec as KeySpec<unknown, unknown> & GlobalKeyTraits, env, readFile)
     ?? findInDocument(spec as KeySpec<unknown, unknown> & GlobalKeyTraits, doc, readFile);
 
-  const fields = resolveTable(GLOBAL_KEYS, { devMode: opts.devMode === true }, find, []);
+  const resolved = resolveTablePartly(GLOBAL_KEYS, { devMode: opts.devMode === true, readFile, warn }, find, []);
+  problems.push(...resolved.problems);
+  const fields = resolved.fields;
+  /** Runs a cross-key check only when every field it reads resolved (else its error would be a echo of theirs). */
+  const check = (needs: readonly (keyof typeof GLOBAL_KEYS)[], fn: (f: GlobalFields) => void): void => {
+    if (needs.some((n) => resolved.failed.has(n))) return;
+    collect(problems, () => fn(fields as GlobalFields));
+  };
 
-  if ((fields.certificateFile === undefined) !== (fields.certificateKeyFile === undefined)) {
-    const missing = fields.certificateFile === undefined ? 'certificate_file' : 'certificate_key_file';
-    const other = missing === 'certificate_file' ? 'certificate_key_file' : 'certificate_file';
-    fail([missing], `required when ${other} is set`);
-  }
+  check(['certificateFile', 'certificateKeyFile', 'certificate', 'certificateKey'], (f) => {
+    for (const [cert, key] of [['certificate_file', 'certificate_key_file'], ['certificate', 'certificate_key']] as const) {
+      const hasCert = doc[cert] !== undefined || envSource(env, cert) !== undefined;
+      const hasKey = doc[key] !== undefined || envSource(env, key) !== undefined;
+      if (hasCert !== hasKey) fail([hasCert ? key : cert], `required when ${hasCert ? cert : key} is set`);
+    }
+    void f;
+  });
   // Files named by the config are read now, as `_file` secrets are, so a
   // missing or mismatched one fails `config check` and start-up, not a handshake.
-  const envSource = (key: string): string | undefined => {
-    const name = key.toUpperCase();
-    if ((env[name] ?? '') !== '') return name;
-    return (env[`${name}_FILE`] ?? '') !== '' ? `${name}_FILE` : undefined;
-  };
-  checkListenerTls(fields, readFile, envSource);
+  check(['insecureServer', 'certificateFile', 'certificateKeyFile', 'certificate', 'certificateKey', 'certificates', 'downstreamMtls'], (f) => {
+    // A refused `autocert` already says where certificates must come from.
+    const autocertRefused = doc.autocert !== undefined && globalFate('autocert', new Set(known))?.fate === 'refused';
+    checkListenerTls(f, readFile, (key) => envSource(env, key), !autocertRefused);
+  });
   // Settings of the PostgreSQL pool and cache would do nothing for another store.
-  if (fields.databrokerStorageType !== 'postgres') {
+  check(['databrokerStorageType'], (f) => {
+    if (f.databrokerStorageType === 'postgres') return;
     for (const key of ['databroker_storage_query_timeout', 'databroker_storage_pool_size', 'databroker_storage_max_staleness']) {
-      const env = envSource(key);
-      if (doc[key] === undefined && env === undefined) continue;
-      fail([key], `applies only to databroker_storage_type postgres, and the store is ${fields.databrokerStorageType}${env === undefined ? '' : ` (from the ${env} environment variable)`}`, { aboutKey: true, ...(env === undefined ? {} : { env }) });
+      const from = envSource(env, key);
+      if (doc[key] === undefined && from === undefined) continue;
+      collect(problems, () => fail([key], `applies only to databroker_storage_type postgres, and the store is ${f.databrokerStorageType}${from === undefined ? '' : ` (from the ${from} environment variable)`}`, { aboutKey: true, ...(from === undefined ? {} : { env: from }) }));
+    }
+  });
+
+  if (problems.length > 0) throw aggregate(problems);
+  return deepFreeze({ source: opts.source, ...(fields as GlobalFields), devMode: opts.devMode === true, warnings });
+}
+
+type GlobalFields = Omit<Config, 'source' | 'devMode' | 'warnings'>;
+
+/** The environment variable a global key was set from, if any (`NAME`, then `NAME_FILE`). */
+function envSource(env: Readonly<Record<string, string | undefined>>, key: string): string | undefined {
+  const name = key.toUpperCase();
+  if ((env[name] ?? '') !== '') return name;
+  if (globalSpecs().find((s) => s.key === key)?.noFileVariant === true) return undefined;
+  return (env[`${name}_FILE`] ?? '') !== '' ? `${name}_FILE` : undefined;
+}
+
+/**
+ * Top-level keys that are not rows of the table: a Pomerium key Limen
+ * ignores gets a warning, one it refuses an error saying what to use
+ * instead (fate.ts), anything else an "unknown key" error with a close
+ * suggestion or none.
+ */
+function checkPomeriumKeys(doc: Record<string, unknown>, known: readonly string[], problems: ConfigError[], warn: (w: ConfigWarning) => void): void {
+  const supported = new Set(known);
+  const candidates = [...known, ...Object.keys(GLOBAL_FATES), ...PENDING_AUTOCERT_KEYS.filter((k) => !supported.has(k))];
+  for (const key of Object.keys(doc)) {
+    if (supported.has(key)) continue;
+    const rule = globalFate(key, supported);
+    if (rule === undefined) {
+      problems.push(unknownKeyError(key, candidates, []));
+    } else if (rule.fate === 'ignored' || isHarmless(rule, doc[key])) {
+      warn({ key, path: [key], message: ignoredMessage(rule, rule.fate === 'refused') });
+    } else {
+      collect(problems, () => fail([key], refusalMessage(rule), { aboutKey: true }));
     }
   }
-  const routesKey = doc[ROUTES_ALIAS] !== undefined ? ROUTES_ALIAS : 'routes';
-  for (const route of fields.routes) {
-    if (route.tlsCustomCaFile !== undefined) readCertificates(route.tlsCustomCaFile, [routesKey, route.index, 'tls_custom_ca_file'], readFile);
-  }
-
-  return deepFreeze({ source: opts.source, ...fields, devMode: opts.devMode === true });
 }
 
 /** `NAME` or `NAME_FILE` in the environment; empty values count as unset. */
@@ -102,7 +145,7 @@ function findInEnvironment(
   const direct = env[name];
   const viaFile = env[fileName];
   const hasDirect = direct !== undefined && direct !== '';
-  const hasFile = viaFile !== undefined && viaFile !== '';
+  const hasFile = spec.noFileVariant !== true && viaFile !== undefined && viaFile !== '';
   if (hasDirect && hasFile) fail(at, `set ${name} or ${fileName} in the environment, not both`, { env: name });
   if (hasDirect) return { value: fromEnvironment(spec.env, direct, at, name), at, env: name };
   if (hasFile) {
@@ -127,7 +170,9 @@ function findInDocument(
     if (doc[fileKey] !== undefined) {
       if (doc[spec.key] !== undefined) fail([fileKey], `set ${spec.key} or ${fileKey}, not both`, { aboutKey: true });
       const path = asString(doc[fileKey], [fileKey]);
-      return { value: readValueFile(readFile, path, [fileKey], 'the file'), at: [fileKey] };
+      // The file holds what the environment variable would: a map key's file may be `k=v,k2=v2` or JSON.
+      const text = readValueFile(readFile, path, [fileKey], 'the file');
+      return { value: spec.env === 'map' || spec.env === 'json' ? fromEnvironment(spec.env, text, [fileKey], fileKey) : text, at: [fileKey] };
     }
   }
   const value = doc[spec.key];

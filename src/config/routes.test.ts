@@ -75,6 +75,7 @@ describe('route defaults', () => {
     idleTimeoutMs: 300_000,
     tlsSkipVerify: false,
     tlsCustomCaFile: undefined,
+    tlsCustomCa: undefined,
     tlsServerName: undefined,
     namespace: 'global',
   };
@@ -126,7 +127,7 @@ describe('from', () => {
     { from: 'https://app.example.com?x=1', want: /no path, query or fragment/ },
     { from: 'https://app.example.com#top', want: /no path, query or fragment/ },
     { from: 'ftp://app.example.com', want: /scheme "ftp"/ },
-    { from: 'tcp+https://db.example.com:5432', want: /scheme "tcp\+https"/ },
+    { from: 'tcp+https://db.example.com:5432', want: /TCP tunnel \(tcp\+https:\/\/\), a Pomerium feature Limen does not implement yet/ },
     { from: 'app.example.com', want: /expected a URL like/ },
     { from: 'https://', want: /expected a URL like/ },
     { from: 'https://a.*.example.com', want: /wildcard must be the whole first label/ },

@@ -3,12 +3,16 @@
  * Policies are kept as written; authz compiles them.
  */
 
-import type { NamespaceConfig, PathPattern, RouteConfig, Upstream } from './types.js';
+import type { ConfigError } from '../errors/index.js';
+import type { ConfigWarning, NamespaceConfig, PathPattern, RouteConfig, Upstream } from './types.js';
 import { compilePathPattern, PatternError } from './pattern.js';
 import {
   asBool, asDuration, asHeaderMap, asHeaderName, asHttpUrl, asMapping, asString, asStringList,
-  describe, fail, nearestKey, rejectUnknownKeys, type ConfigPath,
+  aggregate, collect, describe, fail, formatPath, nearestKey, unknownKeyError, type ConfigPath,
 } from './check.js';
+import { ignoredMessage, isHarmless, refusalMessage, routeFate } from './fate.js';
+import { asBase64Pem } from './secrets.js';
+import { readCertificates, type ReadText } from './tls.js';
 import { ROOT_NAMESPACE } from './namespaces.js';
 import { referenceOf, resolveTable, type KeyReference, type KeyTable } from './table.js';
 
@@ -18,6 +22,10 @@ export interface RouteContext {
   readonly passIdentityHeaders: boolean;
   readonly defaultUpstreamTimeoutMs: number;
   readonly namespaces: readonly NamespaceConfig[];
+  /** Reads the files route keys name (`tls_custom_ca_file`). */
+  readonly readFile: ReadText;
+  /** Receives each ignored key's warning. */
+  readonly warn: (warning: ConfigWarning & { readonly path: ConfigPath }) => void;
 }
 
 type RouteFields = Omit<RouteConfig, 'index' | 'fromScheme' | 'fromHost' | 'fromPort'>;
@@ -160,12 +168,28 @@ const ROUTE_KEYS: KeyTable<RouteFields, RouteContext> = {
   },
   tlsCustomCaFile: {
     key: 'tls_custom_ca_file', type: 'path', default: '',
-    description: 'PEM file of CA certificates trusted for the upstream.',
-    parse: (v, at) => asString(v, at), fallback: absent(undefined),
+    description: 'PEM file of CA certificates trusted for the upstream (instead of the system\'s).',
+    parse: (v, at, ctx) => {
+      const path = asString(v, at);
+      readCertificates({ path }, at, ctx.readFile);
+      return path;
+    },
+    fallback: absent(undefined),
+  },
+  tlsCustomCa: {
+    key: 'tls_custom_ca', type: 'base64 PEM', default: '',
+    description: 'The `tls_custom_ca_file` CAs inline, as base64 of PEM. Set this or `tls_custom_ca_file`, not both.',
+    parse: (v, at, ctx) => {
+      if (ctx.value('tlsCustomCaFile') !== undefined) fail(at, 'set tls_custom_ca or tls_custom_ca_file, not both', { aboutKey: true });
+      const pem = asBase64Pem(v, at);
+      readCertificates({ pem }, at, ctx.readFile);
+      return pem;
+    },
+    fallback: absent(undefined),
   },
   tlsServerName: {
     key: 'tls_server_name', type: 'string', default: '',
-    description: 'SNI and certificate name to expect from the upstream.',
+    description: 'SNI and certificate name to expect from the upstream. `tls_upstream_server_name` (Pomerium\'s newer name) is read as this key.',
     parse: (v, at) => asString(v, at), fallback: absent(undefined),
   },
   name: {
@@ -188,27 +212,80 @@ const ROUTE_KEYS: KeyTable<RouteFields, RouteContext> = {
 };
 
 const ROUTE_KEY_NAMES: readonly string[] = Object.values(ROUTE_KEYS).map((spec) => (spec as { key: string }).key);
+const ROUTE_KEYS_BY_NAME: Readonly<Record<string, true>> = Object.fromEntries(ROUTE_KEY_NAMES.map((k) => [k, true]));
 
 /** The route keys for the configuration reference, in table order. */
 export function routeReference(): KeyReference[] {
   return referenceOf(ROUTE_KEYS);
 }
 
-/** Reads a `routes` list; `at` is `['routes']` (or `['policy']`, Pomerium's older name). */
+/** Pomerium's newer name for `tls_server_name`. */
+const SERVER_NAME_ALIAS = 'tls_upstream_server_name';
+
+/**
+ * Reads a `routes` list; `at` is `['routes']` (or `['policy']`, Pomerium's
+ * older name). Every route is checked and every error thrown at once.
+ */
 export function asRoutes(value: unknown, at: ConfigPath, ctx: RouteContext): RouteConfig[] {
   if (!Array.isArray(value)) fail(at, `expected a list of routes, got ${describe(value)}`);
-  return value.map((item, index) => {
-    const routeAt = [...at, index];
-    const raw = asMapping(item, routeAt);
-    rejectUnknownKeys(raw, ROUTE_KEY_NAMES, routeAt);
-    const fields = resolveTable(ROUTE_KEYS, ctx, (spec) => {
-      const found = raw[spec.key];
-      return found === undefined ? undefined : { value: found, at: [...routeAt, spec.key] };
-    }, routeAt);
-    const from = splitFrom(fields.from, [...routeAt, 'from'], ctx.insecureServer);
-    refuseIgnoredKeys(raw, fields, routeAt);
-    return { index, ...fields, fromScheme: from.scheme, fromHost: from.host, fromPort: from.port };
-  });
+  const problems: ConfigError[] = [];
+  const routes = value.map((item, index) => collect(problems, () => asRoute(item, index, [...at, index], ctx)));
+  if (problems.length > 0) throw aggregate(problems);
+  return routes as RouteConfig[];
+}
+
+function asRoute(item: unknown, index: number, routeAt: ConfigPath, ctx: RouteContext): RouteConfig {
+  const raw = { ...asMapping(item, routeAt) };
+  const problems: ConfigError[] = [];
+  const tunnel = tunnelRoute(raw, routeAt);
+  if (tunnel !== undefined) problems.push(tunnel);
+  for (const key of Object.keys(raw)) {
+    if (ROUTE_KEY_NAMES.includes(key) || key === SERVER_NAME_ALIAS) continue;
+    const rule = routeFate(key);
+    if (rule === undefined) {
+      problems.push(unknownKeyError(key, [...ROUTE_KEY_NAMES, SERVER_NAME_ALIAS], routeAt));
+    } else if (rule.fate === 'ignored' || isHarmless(rule, raw[key])) {
+      const path = [...routeAt, key];
+      ctx.warn({ key: formatPath(path), path, message: ignoredMessage(rule, rule.fate === 'refused') });
+    } else {
+      collect(problems, () => fail([...routeAt, key], refusalMessage(rule), { aboutKey: true }));
+    }
+  }
+  if (tunnel !== undefined) throw aggregate(problems);
+  if (raw[SERVER_NAME_ALIAS] !== undefined) {
+    if (raw.tls_server_name !== undefined) collect(problems, () => fail([...routeAt, SERVER_NAME_ALIAS], `set tls_server_name or ${SERVER_NAME_ALIAS}, not both`, { aboutKey: true }));
+  }
+  const fields = collect(problems, () => resolveTable(ROUTE_KEYS, ctx, (spec) => {
+    if (spec.key === 'tls_server_name' && raw.tls_server_name === undefined && raw[SERVER_NAME_ALIAS] !== undefined) {
+      return { value: raw[SERVER_NAME_ALIAS], at: [...routeAt, SERVER_NAME_ALIAS] };
+    }
+    const found = Object.hasOwn(ROUTE_KEYS_BY_NAME, spec.key) ? raw[spec.key] : undefined;
+    return found === undefined ? undefined : { value: found, at: [...routeAt, spec.key] };
+  }, routeAt));
+  if (fields !== undefined) {
+    collect(problems, () => refuseIgnoredKeys({ ...raw, tls_server_name: raw.tls_server_name ?? raw[SERVER_NAME_ALIAS] }, fields, routeAt));
+  }
+  if (problems.length > 0 || fields === undefined) throw aggregate(problems);
+  const from = splitFrom(fields.from, [...routeAt, 'from'], ctx.insecureServer);
+  return { index, ...fields, fromScheme: from.scheme, fromHost: from.host, fromPort: from.port };
+}
+
+/**
+ * `tcp+https://` and `udp+...` routes (Pomerium's TCP and UDP tunnels over
+ * HTTP CONNECT) are refused by name: Limen does not tunnel TCP or UDP yet.
+ */
+function tunnelRoute(raw: Record<string, unknown>, at: ConfigPath): ConfigError | undefined {
+  const from = raw.from;
+  const scheme = typeof from === 'string' ? /^(tcp|udp)\+[a-z]+:\/\//i.exec(from)?.[1]?.toLowerCase() : undefined;
+  if (scheme === undefined) return undefined;
+  const named = typeof raw.name === 'string' ? ` "${raw.name}"` : '';
+  return collectOne(() => fail([...at, 'from'], `route${named} is a ${scheme.toUpperCase()} tunnel (${scheme}+https://), a Pomerium feature Limen does not implement yet: Limen proxies HTTP and websockets only. Reach the service another way (a VPN, an SSH bastion) and remove this route`));
+}
+
+function collectOne(fn: () => never): ConfigError {
+  const problems: ConfigError[] = [];
+  collect(problems, fn);
+  return problems[0]!;
 }
 
 /**
@@ -225,7 +302,7 @@ function refuseIgnoredKeys(raw: Record<string, unknown>, f: RouteFields, at: Con
     fail([...at, 'host_rewrite'], 'set host_rewrite or preserve_host_header: true, not both; the upstream can receive only one Host', { aboutKey: true });
   }
   if (!f.to.some((u) => u.url.protocol === 'https:')) {
-    for (const key of ['tls_skip_verify', 'tls_custom_ca_file', 'tls_server_name'] as const) {
+    for (const key of ['tls_skip_verify', 'tls_custom_ca_file', 'tls_custom_ca', 'tls_server_name'] as const) {
       if (raw[key] !== undefined && raw[key] !== false) {
         fail([...at, key], 'applies only to https upstreams, and every `to` of this route is http://', { aboutKey: true });
       }

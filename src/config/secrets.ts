@@ -80,3 +80,16 @@ export function asSigningKeys(value: unknown, at: ConfigPath): string[] {
     return key.export({ type: 'pkcs8', format: 'pem' }).toString();
   });
 }
+
+/**
+ * Inline TLS material as Pomerium writes it beside a `_file` key: base64 of
+ * PEM (`base64 -w0 cert.pem`). Returns the PEM text; never echoes the value.
+ */
+export function asBase64Pem(value: unknown, at: ConfigPath): string {
+  const text = asSecretString(value, at);
+  const decoded = decodeBase64(text);
+  if (decoded === undefined) fail(at, 'expected base64 of PEM (e.g. "base64 -w0 cert.pem"), but the value is not valid base64');
+  const pem = decoded.toString('utf8');
+  if (!pem.includes('-----BEGIN ')) fail(at, 'expected base64 of PEM (e.g. "base64 -w0 cert.pem"), but it does not decode to PEM (-----BEGIN ...)');
+  return pem;
+}

@@ -6,7 +6,7 @@
  */
 
 import { ConfigError } from '../errors/index.js';
-import { errorDetail, fail, type ConfigPath } from './check.js';
+import { aggregate, errorDetail, fail, problemsOf, Skipped, type ConfigPath } from './check.js';
 
 /** Read access to the fields resolved so far (rows are resolved in table order). */
 export interface Resolved<Fields> {
@@ -47,7 +47,10 @@ export interface KeyReference {
 
 /**
  * Resolves every row of `table` in order. `find` locates a key's value (in
- * the document or the environment); absent keys take their fallback.
+ * the document or the environment); absent keys take their fallback. Every
+ * row is tried: the errors of all rows are thrown together (see
+ * `aggregate`), and a row that reads a failed row is skipped rather than
+ * reported twice.
  */
 export function resolveTable<Fields, Ctx extends object>(
   table: KeyTable<Fields, Ctx>,
@@ -55,9 +58,24 @@ export function resolveTable<Fields, Ctx extends object>(
   find: (spec: KeySpec<unknown, unknown>) => Found | undefined,
   at: ConfigPath,
 ): Fields {
+  const { fields, problems } = resolveTablePartly(table, ctx, find, at);
+  if (problems.length > 0) throw aggregate(problems);
+  return fields as Fields;
+}
+
+/** resolveTable without the throw: the fields that resolved, which failed, and every error. */
+export function resolveTablePartly<Fields, Ctx extends object>(
+  table: KeyTable<Fields, Ctx>,
+  ctx: Ctx,
+  find: (spec: KeySpec<unknown, unknown>) => Found | undefined,
+  at: ConfigPath,
+): { fields: Partial<Fields>; failed: ReadonlySet<keyof Fields>; problems: ConfigError[] } {
   const out: Partial<Fields> = {};
+  const failed = new Set<keyof Fields>();
+  const problems: ConfigError[] = [];
   const resolved: Resolved<Fields> = {
     value(field) {
+      if (failed.has(field)) throw new Skipped();
       if (!(field in out)) throw new TypeError(`config table order: ${String(field)} read before it was resolved`);
       return out[field] as Fields[typeof field];
     },
@@ -65,18 +83,19 @@ export function resolveTable<Fields, Ctx extends object>(
   const fullCtx = Object.assign(Object.create(null) as object, ctx, resolved) as Ctx & Resolved<Fields>;
   for (const field of Object.keys(table) as (keyof Fields)[]) {
     const spec = table[field];
-    const found = find(spec as KeySpec<unknown, unknown>);
-    if (found === undefined) {
-      out[field] = spec.fallback([...at, spec.key], fullCtx);
-      continue;
-    }
+    let found: Found | undefined;
     try {
-      out[field] = spec.parse(found.value, found.at, fullCtx);
+      found = find(spec as KeySpec<unknown, unknown>);
+      out[field] = found === undefined ? spec.fallback([...at, spec.key], fullCtx) : spec.parse(found.value, found.at, fullCtx);
     } catch (error) {
-      throw withEnvironmentSource(error, found.env);
+      failed.add(field);
+      if (error instanceof Skipped) continue;
+      const located = withEnvironmentSource(error, found?.env);
+      if (!(located instanceof ConfigError)) throw located;
+      problems.push(...problemsOf(located));
     }
   }
-  return out as Fields;
+  return { fields: out, failed, problems };
 }
 
 /** Adds "(from NAME)" to an error about a value that came from the environment. */

@@ -17,27 +17,39 @@ export type ReadText = (path: string) => string;
 /** Where a global key's value came from, for "(from the X environment variable)". */
 export type EnvSourceOf = (key: string) => string | undefined;
 
+/** PEM material: a file to read, or the text of an inline base64 key (already decoded). */
+export type PemSource = { readonly path: string } | { readonly pem: string };
+
 interface CertificatePair {
-  readonly cert: { readonly path: string; readonly at: ConfigPath };
-  readonly key: { readonly path: string; readonly at: ConfigPath };
+  readonly cert: { readonly src: PemSource; readonly at: ConfigPath };
+  readonly key: { readonly src: PemSource; readonly at: ConfigPath };
+}
+
+/** How a message names the material: the file, or the inline key's value (never quoted). */
+function nameOf(src: PemSource): string {
+  return 'path' in src ? JSON.stringify(src.path) : 'the base64 value';
 }
 
 /**
  * Cross-key TLS rules and file checks for a resolved config:
- * - without `insecure_server`, at least one certificate is required;
+ * - without `insecure_server`, at least one certificate is required (unless
+ *   the caller already refused `autocert`, which would have supplied them);
  * - with `insecure_server`, certificates and `downstream_mtls` are refused
  *   (a plain-HTTP listener would never use them);
- * - every certificate/key file is read, parsed, and the key must match;
- * - `downstream_mtls` needs a readable `ca_file` of PEM certificates.
+ * - every certificate/key (file or inline) is read, parsed, and the key must match;
+ * - `downstream_mtls` needs a readable `ca_file` or `ca` of PEM certificates.
  */
-export function checkListenerTls(c: Omit<Config, 'source' | 'devMode'>, readText: ReadText, envSource: EnvSourceOf): void {
+export function checkListenerTls(c: Omit<Config, 'source' | 'devMode' | 'warnings'>, readText: ReadText, envSource: EnvSourceOf, certificateRequired = true): void {
   const pairs: CertificatePair[] = [];
   if (c.certificateFile !== undefined && c.certificateKeyFile !== undefined) {
-    pairs.push({ cert: { path: c.certificateFile, at: ['certificate_file'] }, key: { path: c.certificateKeyFile, at: ['certificate_key_file'] } });
+    pairs.push({ cert: { src: { path: c.certificateFile }, at: ['certificate_file'] }, key: { src: { path: c.certificateKeyFile }, at: ['certificate_key_file'] } });
+  }
+  if (c.certificate !== undefined && c.certificateKey !== undefined) {
+    pairs.push({ cert: { src: { pem: c.certificate }, at: ['certificate'] }, key: { src: { pem: c.certificateKey }, at: ['certificate_key'] } });
   }
   c.certificates.forEach((p, i) => pairs.push({
-    cert: { path: p.certFile, at: ['certificates', i, 'cert'] },
-    key: { path: p.keyFile, at: ['certificates', i, 'key'] },
+    cert: { src: { path: p.certFile }, at: ['certificates', i, 'cert'] },
+    key: { src: { path: p.keyFile }, at: ['certificates', i, 'key'] },
   }));
 
   if (c.insecureServer) {
@@ -50,47 +62,47 @@ export function checkListenerTls(c: Omit<Config, 'source' | 'devMode'>, readText
     }
     return;
   }
-  if (pairs.length === 0) {
-    fail(['certificate_file'], 'required: Limen serves HTTPS unless insecure_server is true; set certificate_file and certificate_key_file (or certificates), or insecure_server: true behind a TLS-terminating load balancer');
+  if (pairs.length === 0 && certificateRequired) {
+    fail(['certificate_file'], 'required: Limen serves HTTPS unless insecure_server is true; set certificate_file and certificate_key_file (or certificate and certificate_key, or certificates), or insecure_server: true behind a TLS-terminating load balancer');
   }
   for (const pair of pairs) {
-    const cert = readCertificates(pair.cert.path, pair.cert.at, readText, envSource)[0]!;
-    const key = readPrivateKey(pair.key.path, pair.key.at, readText, envSource);
+    const cert = readCertificates(pair.cert.src, pair.cert.at, readText, envSource)[0]!;
+    const key = readPrivateKey(pair.key.src, pair.key.at, readText, envSource);
     if (!cert.checkPrivateKey(key)) {
-      failKey(pair.key.at, `the key in ${JSON.stringify(pair.key.path)} does not belong to the certificate in ${JSON.stringify(pair.cert.path)}`, envSource);
+      failKey(pair.key.at, `the key in ${nameOf(pair.key.src)} does not belong to the certificate in ${nameOf(pair.cert.src)}`, envSource);
     }
   }
-  const caFile = c.downstreamMtls?.caFile;
-  if (c.downstreamMtls !== undefined && caFile === undefined) {
-    fail(['downstream_mtls', 'ca_file'], 'required: the CA certificates that sign client certificates; without it no client certificate is asked for and the enforcement has no effect');
+  const mtls = c.downstreamMtls;
+  if (mtls !== undefined && mtls.caFile === undefined && mtls.ca === undefined) {
+    fail(['downstream_mtls', 'ca_file'], 'required: the CA certificates that sign client certificates (ca_file, or ca as base64 PEM); without it no client certificate is asked for and the enforcement has no effect');
   }
-  if (caFile !== undefined) readCertificates(caFile, ['downstream_mtls', 'ca_file'], readText, envSource);
+  if (mtls?.caFile !== undefined) readCertificates({ path: mtls.caFile }, ['downstream_mtls', 'ca_file'], readText, envSource);
+  if (mtls?.ca !== undefined) readCertificates({ pem: mtls.ca }, ['downstream_mtls', 'ca'], readText, envSource);
 }
 
-/** Reads a PEM file of one or more certificates (a chain, or CAs); at least one must parse. */
-export function readCertificates(path: string, at: ConfigPath, readText: ReadText, envSource?: EnvSourceOf): X509Certificate[] {
-  const text = readFile(path, at, readText, 'certificate', envSource);
+/** Reads PEM of one or more certificates (a chain, or CAs); at least one must parse. */
+export function readCertificates(src: PemSource, at: ConfigPath, readText: ReadText, envSource?: EnvSourceOf): X509Certificate[] {
+  const text = 'path' in src ? readFile(src.path, at, readText, 'certificate', envSource) : src.pem;
   const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
-  if (blocks.length === 0) failKey(at, `${JSON.stringify(path)} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`, envSource);
+  if (blocks.length === 0) failKey(at, `${nameOf(src)} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`, envSource);
   return blocks.map((block) => {
     try {
       return new X509Certificate(block);
     } catch {
-      failKey(at, `${JSON.stringify(path)} holds a certificate that cannot be read`, envSource);
+      failKey(at, `${nameOf(src)} holds a certificate that cannot be read`, envSource);
     }
   });
 }
 
-function readPrivateKey(path: string, at: ConfigPath, readText: ReadText, envSource: EnvSourceOf): KeyObject {
-  const text = readFile(path, at, readText, 'private key', envSource);
+function readPrivateKey(src: PemSource, at: ConfigPath, readText: ReadText, envSource: EnvSourceOf): KeyObject {
+  const text = 'path' in src ? readFile(src.path, at, readText, 'private key', envSource) : src.pem;
   try {
     return createPrivateKey(text);
   } catch {
-    // Never quote the file: it is a private key.
-    failKey(at, `${JSON.stringify(path)} holds no readable PEM private key`, envSource);
+    // Never quote the material: it is a private key.
+    failKey(at, `${nameOf(src)} holds no readable PEM private key`, envSource);
   }
 }
-
 function readFile(path: string, at: ConfigPath, readText: ReadText, what: string, envSource?: EnvSourceOf): string {
   try {
     return readText(path);

@@ -92,6 +92,8 @@ export interface RouteConfig {
   readonly idleTimeoutMs: number;
   readonly tlsSkipVerify: boolean;
   readonly tlsCustomCaFile: string | undefined;
+  /** `tls_custom_ca`: PEM text (decoded from base64). */
+  readonly tlsCustomCa: string | undefined;
   readonly tlsServerName: string | undefined;
   /** Limen: namespace name, default `global`. */
   readonly namespace: string;
@@ -105,6 +107,8 @@ export interface NamespaceConfig {
 
 export interface DownstreamMtlsConfig {
   readonly caFile: string | undefined;
+  /** `ca`: PEM text (decoded from base64). */
+  readonly ca: string | undefined;
   readonly enforcement: 'policy' | 'policy_with_default_deny' | 'reject_connection';
 }
 
@@ -115,6 +119,10 @@ export interface Config {
   readonly insecureServer: boolean;
   readonly certificateFile: string | undefined;
   readonly certificateKeyFile: string | undefined;
+  /** `certificate`: PEM text (decoded from base64). */
+  readonly certificate: string | undefined;
+  /** `certificate_key`: PEM text (decoded from base64); a secret. */
+  readonly certificateKey: string | undefined;
   /** `certificates: [{cert, key}]` file pairs. */
   readonly certificates: readonly { readonly certFile: string; readonly keyFile: string }[];
   readonly authenticateServiceUrl: URL | undefined;
@@ -209,6 +217,19 @@ export interface Config {
   readonly auditRetentionMs: number;
   /** Limen: run the embedded development IdP and demo upstream. */
   readonly devMode: boolean;
+  /** Pomerium keys accepted but ignored, each with why; logged once at start. */
+  readonly warnings?: readonly ConfigWarning[];
+}
+
+/** A key accepted with a warning (see src/config/fate.ts). */
+export interface ConfigWarning {
+  /** Key path, e.g. `routes[0].logo_url`. */
+  readonly key: string;
+  /** The same as a path into the document. */
+  readonly path: readonly (string | number)[];
+  readonly message: string;
+  readonly line?: number;
+  readonly column?: number;
 }
 
 /** A route path pattern (`regex`): the whole path must match; linear time. */

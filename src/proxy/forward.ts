@@ -58,7 +58,7 @@ export class DispatcherPool {
   private readonly agents = new Map<string, Agent>();
 
   get(route: RouteConfig): Dispatcher {
-    const key = `${route.tlsSkipVerify}|${route.tlsCustomCaFile ?? ''}|${route.tlsServerName ?? ''}`;
+    const key = `${route.tlsSkipVerify}|${route.tlsCustomCaFile ?? ''}|${route.tlsCustomCa ?? ''}|${route.tlsServerName ?? ''}`;
     let agent = this.agents.get(key);
     if (!agent) {
       agent = new Agent({
@@ -67,7 +67,7 @@ export class DispatcherPool {
         connections: 256,
         connect: {
           rejectUnauthorized: !route.tlsSkipVerify,
-          ...(route.tlsCustomCaFile ? { ca: readFileSync(route.tlsCustomCaFile) } : {}),
+          ...(route.tlsCustomCaFile ? { ca: readFileSync(route.tlsCustomCaFile) } : route.tlsCustomCa ? { ca: route.tlsCustomCa } : {}),
           ...(route.tlsServerName ? { servername: route.tlsServerName } : {}),
         },
       });

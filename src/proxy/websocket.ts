@@ -144,7 +144,7 @@ export function tunnelUpgrade(
     ...(https ? {
       servername: route.tlsServerName ?? url.hostname,
       rejectUnauthorized: !route.tlsSkipVerify,
-      ...(route.tlsCustomCaFile ? { ca: readFileSync(route.tlsCustomCaFile) } : {}),
+      ...(route.tlsCustomCaFile ? { ca: readFileSync(route.tlsCustomCaFile) } : route.tlsCustomCa ? { ca: route.tlsCustomCa } : {}),
     } : {}),
   });
   const onClientGone = (): void => { upReq.destroy(); };

@@ -96,10 +96,12 @@ const RESTART_KEYS: readonly (readonly [keyof Config, string, ((c: Config) => un
   ['insecureServer', 'insecure_server'],
   ['certificateFile', 'certificate_file'],
   ['certificateKeyFile', 'certificate_key_file'],
+  ['certificate', 'certificate'],
+  ['certificateKey', 'certificate_key'],
   ['certificates', 'certificates'],
   // Only the CA and whether the handshake itself refuses are listener
   // settings; `policy` vs `policy_with_default_deny` is decided per request.
-  ['downstreamMtls', 'downstream_mtls', (c) => c.downstreamMtls && [c.downstreamMtls.caFile, c.downstreamMtls.enforcement === 'reject_connection']],
+  ['downstreamMtls', 'downstream_mtls', (c) => c.downstreamMtls && [c.downstreamMtls.caFile, c.downstreamMtls.ca, c.downstreamMtls.enforcement === 'reject_connection']],
   ['databrokerStorageType', 'databroker_storage_type'],
   ['databrokerStorageConnectionString', 'databroker_storage_connection_string'],
   ['databrokerStorageQueryTimeoutMs', 'databroker_storage_query_timeout'],
@@ -450,17 +452,21 @@ function applyServerTimeouts(server: Server, c: Config): void {
 }
 
 function tlsOptions(c: Config): { cert: Buffer[]; key: Buffer[]; requestCert?: boolean; rejectUnauthorized?: boolean; ca?: Buffer } {
-  const pairs = [
-    ...(c.certificateFile && c.certificateKeyFile ? [{ certFile: c.certificateFile, keyFile: c.certificateKeyFile }] : []),
-    ...c.certificates,
+  // Files are read here; `certificate`/`certificate_key` and `downstream_mtls.ca`
+  // arrive as PEM text (decoded from base64 by the config loader).
+  const pairs: { cert: Buffer; key: Buffer }[] = [
+    ...(c.certificateFile && c.certificateKeyFile ? [{ cert: readFileSync(c.certificateFile), key: readFileSync(c.certificateKeyFile) }] : []),
+    ...(c.certificate && c.certificateKey ? [{ cert: Buffer.from(c.certificate), key: Buffer.from(c.certificateKey) }] : []),
+    ...c.certificates.map((p) => ({ cert: readFileSync(p.certFile), key: readFileSync(p.keyFile) })),
   ];
   const mtls = c.downstreamMtls;
+  const ca = mtls?.caFile ? readFileSync(mtls.caFile) : mtls?.ca ? Buffer.from(mtls.ca) : undefined;
   return {
-    cert: pairs.map((p) => readFileSync(p.certFile)),
-    key: pairs.map((p) => readFileSync(p.keyFile)),
+    cert: pairs.map((p) => p.cert),
+    key: pairs.map((p) => p.key),
     // Downstream mTLS: ask for a client certificate; `reject_connection`
     // refuses the handshake without a valid one, the other modes leave the
     // decision to policy (`client_certificate`, `invalid_client_certificate`).
-    ...(mtls?.caFile ? { requestCert: true, rejectUnauthorized: mtls.enforcement === 'reject_connection', ca: readFileSync(mtls.caFile) } : {}),
+    ...(mtls && ca ? { requestCert: true, rejectUnauthorized: mtls.enforcement === 'reject_connection', ca } : {}),
   };
 }
