@@ -26,6 +26,7 @@ const SHOTS = join(REPO_ROOT, '.screenshots', 'user-pages');
 const BROWSER_ACCEPT = { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' };
 /** Signs in with an empty name and no groups: what the user page must show as "none". */
 const VISITOR = 'visitor@other.org';
+const ADMIN = 'boss@example.com';
 
 describe('the pages a user meets, in headless Chromium', () => {
   let s: Stack;
@@ -41,6 +42,7 @@ describe('the pages a user meets, in headless Chromium', () => {
         { name: 'staff', from: 'http://staff.localhost:PORT', to: 'UPSTREAM', policy: { allow: { or: [{ domain: { is: 'example.com' } }] } }, pass_identity_headers: true },
       ],
       users: { [VISITOR]: { name: '', groups: [] } },
+      config: { administrators: [ADMIN] },
     });
     browser = await launchBrowser();
   });
@@ -147,6 +149,31 @@ describe('the pages a user meets, in headless Chromium', () => {
     }
   });
 
+  test('an administrator impersonates from the user page by its labelled form, and keeps the way back', async () => {
+    const { ctx, page } = await newPage();
+    const hello = `${s.origin('app')}/hello`;
+    try {
+      await page.goto(hello);
+      await signInAtIdp(page, ADMIN, hello);
+      await page.goto(`${s.origin('app')}/.pomerium/`, { referer: hello });
+      await page.getByRole('heading', { name: 'Impersonate' }).waitFor();
+      await page.getByLabel('Email').fill(VISITOR);
+      await Promise.all([page.waitForURL(/\/\.pomerium\/\?pomerium_redirect_uri=/), page.getByRole('button', { name: 'Impersonate' }).click()]);
+      assert.match(await page.getByRole('status').innerText(), new RegExp(`Impersonating ${VISITOR.replace('.', '\\.')} \\(you are ${ADMIN.replace('.', '\\.')}\\)`));
+      assert.equal(await detail(page, 'Name'), 'none');
+      assert.equal(await detail(page, 'Groups'), 'none');
+      assert.equal(await detail(page, 'Impersonated by'), ADMIN);
+      assert.equal(await page.getByRole('link', { name: 'Back to /hello' }).getAttribute('href'), hello, 'the Back link survives the form post');
+      await shot(page, 'user-page-impersonating');
+      await Promise.all([page.waitForURL(/\/\.pomerium\/\?pomerium_redirect_uri=/), page.getByRole('button', { name: 'Stop impersonating' }).click()]);
+      assert.equal(await page.getByRole('status').count(), 0, 'the banner is gone');
+      assert.equal(await detail(page, 'Email'), ADMIN);
+      assert.equal(await page.getByRole('link', { name: 'Back to /hello' }).getAttribute('href'), hello, 'and the Back link still leads to the app page');
+    } finally {
+      await ctx.close();
+    }
+  });
+
   test('the Back link and "Sign in again" only ever point at a page of the same route, never elsewhere', async () => {
     const jar = new CookieJar();
     await scriptedLogin(`${s.origin('app')}/`, 'links@example.com', { jar });
@@ -165,6 +192,9 @@ describe('the pages a user meets, in headless Chromium', () => {
       ['another scheme of this host', { given: app.replace('http:', 'https:') + '/' }, undefined],
       ['credentials in the URL', { given: `http://user:pw@app.localhost:${s.port}/` }, undefined],
       ['Limen\'s own sign-out', { given: `${app}/.pomerium/sign_out` }, undefined],
+      ['a Referer of Limen\'s own page', { referer: `${app}/.pomerium/sign_out?pomerium_redirect_uri=${encodeURIComponent(`${app}/x`)}` }, undefined],
+      ['a Referer of the user page passes its way back on', { referer: `${app}/.pomerium/?pomerium_redirect_uri=${encodeURIComponent(`${app}/kept`)}` }, `${app}/kept`],
+      ['... but only to this route', { referer: `${app}/.pomerium/?pomerium_redirect_uri=${encodeURIComponent(`${s.origin('staff')}/`)}` }, undefined],
       ['the authenticate host', { given: `${s.authOrigin}/` }, undefined],
     ];
     for (const [name, { given, referer }, want] of cases) {

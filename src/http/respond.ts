@@ -133,6 +133,16 @@ const SECURITY_HEADERS = {
   'content-security-policy': PAGE_CSP,
 } as const;
 
+/**
+ * Pages say `same-origin`, not `no-referrer`: a browser posting a form from
+ * a `no-referrer` page sends `Origin: null`, which the CSRF origin check
+ * (server/csrf.ts) must refuse, so no form on Limen's pages (impersonation,
+ * stop impersonating) would work. Other sites still get no Referer; and
+ * redirects keep `no-referrer`, so the URL of a callback (code, state,
+ * hand-off) never becomes the Referer of the page it leads to.
+ */
+const PAGE_HEADERS = { ...SECURITY_HEADERS, 'referrer-policy': 'same-origin' } as const;
+
 /** Wraps page content in Limen's HTML layout. */
 export function htmlLayout(title: string, body: string, banner?: string | Banner): string {
   const bannerHtml = banner ? renderBanner(typeof banner === 'string' ? { text: banner } : banner) : '';
@@ -210,7 +220,7 @@ function renderError(page: ErrorPage, json: boolean): { body: string; headers: R
   return {
     body,
     headers: {
-      ...SECURITY_HEADERS,
+      ...(json ? SECURITY_HEADERS : PAGE_HEADERS),
       'content-type': json ? 'application/json' : 'text/html; charset=utf-8',
       'content-length': Buffer.byteLength(body),
       'x-request-id': page.requestId,
@@ -253,7 +263,7 @@ export function sendJson(res: ServerResponse, status: number, value: unknown, he
 
 /** Sends an HTML page with Limen's security headers. */
 export function sendHtml(res: ServerResponse, status: number, html: string, headers?: Record<string, string>): void {
-  res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(html), ...headers });
+  res.writeHead(status, { ...PAGE_HEADERS, 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(html), ...headers });
   res.end(html);
 }
 

@@ -10,7 +10,7 @@ import type { RouteRuntime } from './runtime.js';
 import { fail, impersonationBanner, requestUrl, type RequestContext } from './context.js';
 import { redirectToBoundSignIn } from './sign-in.js';
 import { allowedRedirect } from './origins.js';
-import { signInHref, signOutActions } from './user-actions.js';
+import { signOutActions } from './user-actions.js';
 
 /**
  * Sends a browser (Accept prefers HTML, no bearer token) to sign-in with
@@ -62,14 +62,15 @@ export function respondToDecision(ctx: RequestContext, route: TableRoute<RouteRu
 /**
  * What the 403 page offers: a person signed in with a browser cookie can
  * sign out, or sign in as someone else and come straight back to this page,
- * and see their user details; a browser that presented nothing can sign in.
- * A bearer token gets nothing to click (its holder is a program).
+ * and see their user details. Nobody else gets anything to click: a bearer
+ * token's holder is a program, and a request with no identity got a 403
+ * only because the policy refused it without asking who (one that needs an
+ * identity is sent to sign in instead).
  */
 function deniedActions(ctx: RequestContext, a: Authorization): PageAction[] {
   const here = allowedRedirect(ctx.rt, requestUrl(ctx));
   if (!ctx.rt.authOrigin || !here) return [];
   const caller = a.who.caller;
-  if (a.who.credential === 'none') return [{ label: 'Sign in', href: signInHref(here) }];
   if (a.who.credential !== 'cookie' || caller?.kind !== 'session' || !caller.session) return [];
   const userPage = new URL('/.pomerium/', here.origin);
   userPage.searchParams.set('pomerium_redirect_uri', here.href);

@@ -37,12 +37,16 @@ function isLimenPath(pathname: string): boolean {
 /**
  * Where the user page's "Back" link goes: `pomerium_redirect_uri`, else the
  * `Referer`, when it is a page of the upstream app on this very origin
- * (never another host, never Limen's own paths); otherwise none. It is only
- * ever shown as a link, never followed by a redirect.
+ * (never another host, never Limen's own paths); a Referer that is the user
+ * page itself (a form posted from it: impersonate, stop impersonating)
+ * passes on that page's own way back. Otherwise none. It is only ever shown
+ * as a link, never followed by a redirect.
  */
-export function backTarget(ctx: RequestContext, given: string | null | undefined = ctx.query.get('pomerium_redirect_uri')): URL | undefined {
+export function backTarget(ctx: RequestContext, given: string | null = ctx.query.get('pomerium_redirect_uri')): URL | undefined {
   const origin = requestOrigin(ctx);
-  for (const candidate of [given, ctx.req.headers.referer]) {
+  const referer = allowedRedirect(ctx.rt, ctx.req.headers.referer);
+  const fromUserPage = referer?.origin === origin && referer.pathname === '/.pomerium/' ? referer.searchParams.get('pomerium_redirect_uri') : null;
+  for (const candidate of [given, fromUserPage ?? referer?.href]) {
     const u = allowedRedirect(ctx.rt, candidate);
     if (u && u.origin === origin && !isLimenPath(u.pathname)) {
       u.hash = '';
