@@ -127,12 +127,14 @@ export class OidcClient {
   }
 
   /** The IdP's RP-initiated logout URL, when it supports one. */
-  async endSessionUrl(idToken: string | undefined, postLogoutRedirectUri: string): Promise<string | undefined> {
+  async endSessionUrl(idToken: string | undefined, postLogoutRedirectUri: string, state?: string): Promise<string | undefined> {
     try {
       const c = await this.configuration();
       if (!c.serverMetadata().end_session_endpoint) return undefined;
       const params: Record<string, string> = { post_logout_redirect_uri: postLogoutRedirectUri, client_id: this.cfg.idpClientId ?? '' };
       if (idToken) params.id_token_hint = idToken;
+      // Handed back unchanged with the redirect to post_logout_redirect_uri (RP-Initiated Logout 1.0 §2).
+      if (state) params.state = state;
       return oidc.buildEndSessionUrl(c, params).href;
     } catch {
       return undefined;

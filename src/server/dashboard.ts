@@ -9,8 +9,9 @@
  */
 import { emailVerifiedClaim, type Caller, type Impersonation, type SessionData } from '../authn/index.js';
 import type { IdentityInfo } from '../authz/index.js';
-import { escapeHtml, htmlLayout, sendHtml, sendJson, sendRedirect, wantsJson } from '../http/index.js';
-import { fail, impersonationBanner, sessionCsrfToken, signOutCsrfToken, siteOrigin, type RequestContext } from './context.js';
+import { escapeHtml, htmlLayout, renderActions, sendHtml, sendJson, sendRedirect, shownValue, wantsJson } from '../http/index.js';
+import { fail, impersonationBanner, sessionCsrfToken, siteOrigin, type RequestContext } from './context.js';
+import { backTarget, signOutActions } from './user-actions.js';
 import { requestOrigin } from './origins.js';
 import { CSRF_FORM_FIELD, CSRF_MESSAGES, checkCsrfToken, checkRequestOrigin } from './csrf.js';
 import { findUserByIdOrEmail } from '../accounts/index.js';
@@ -65,34 +66,49 @@ export function isAdministrator(admins: readonly string[], c: Caller): boolean {
 /** The email row: says why it is empty when the IdP did not verify the address (authn/claims.ts). */
 function emailShown(c: Caller): string {
   // An email set aside as unverified is kept as '' in the claims; an IdP that sent none leaves it undefined.
-  if (c.policy.email !== '' || c.policy.claims.email !== '' || c.impersonator || c.kind !== 'session') return c.policy.email;
+  if (c.policy.email !== '' || c.policy.claims.email !== '' || c.impersonator || c.kind !== 'session') return shownValue(c.policy.email);
   const verified = emailVerifiedClaim(c.policy.claims);
-  return verified === true ? '' : verified === false
-    ? '(none: the identity provider has not verified your address)'
-    : '(none: the identity provider did not say whether your address is verified)';
+  return verified === true ? shownValue('') : verified === false
+    ? '<span class="none">none: the identity provider has not verified your address</span>'
+    : '<span class="none">none: the identity provider did not say whether your address is verified</span>';
 }
 
+/** The `pomerium_redirect_uri` that brings a page back to the user page with its "Back" link. */
+function userPageUrl(back: URL | undefined): string {
+  return back ? `/.pomerium/?pomerium_redirect_uri=${encodeURIComponent(back.href)}` : '/.pomerium/';
+}
+
+/**
+ * The user page: who Limen thinks you are (an empty value reads "none"), a
+ * link back to the app page you came from (backTarget: same origin only),
+ * sign out or sign in as someone else, and for administrators the
+ * impersonation form.
+ */
 export function renderDashboard(ctx: RequestContext, c: Caller): void {
   if (wantsJson(ctx.req)) { sendJson(ctx.res, 200, userJson(c)); return; }
+  const back = backTarget(ctx);
   const rows: [string, string][] = [
-    ['Sub', c.policy.user], ['Email', emailShown(c)], ['Name', c.assertion.name],
-    ['Groups', c.policy.groups.join(', ')], ['Session id', c.policy.sessionId],
+    ['Sub', shownValue(c.policy.user)], ['Email', emailShown(c)], ['Name', shownValue(c.assertion.name)],
+    ['Groups', shownValue(c.policy.groups.join(', '))], ['Session id', shownValue(c.policy.sessionId)],
   ];
-  if (c.impersonator) rows.push(['Impersonated by', c.impersonator.email || c.impersonator.sub]);
+  if (c.impersonator) rows.push(['Impersonated by', shownValue(c.impersonator.email || c.impersonator.sub)]);
   const token = c.session ? sessionCsrfToken(ctx, c.session.id) : '';
-  const claims = escapeHtml(JSON.stringify(c.policy.claims, null, 2));
+  const claims = Object.keys(c.policy.claims).length > 0
+    ? `<details><summary>Claims</summary><pre>${escapeHtml(JSON.stringify(c.policy.claims, null, 2))}</pre></details>`
+    : '<p>Claims: <span class="none">none</span></p>';
+  const backLink = back ? `<p class="back"><a href="${escapeHtml(back.href)}"><span aria-hidden="true">← </span>Back to ${escapeHtml(`${back.pathname}${back.search}`)}</a></p>` : '';
   let actions = '';
   if (c.session) {
-    actions += `<form method="post" action="/.pomerium/sign_out" id="sign-out"><input type="hidden" name="csrf" value="${signOutCsrfToken(ctx, c.session.id)}"><button type="submit">Sign out</button></form>`;
+    actions += renderActions(signOutActions(ctx, c.session.id, back));
     // While impersonating, the banner carries the one "Stop impersonating" button.
     if (!c.impersonator && isAdministrator(ctx.rt.config.administrators, c)) {
       actions += `<h2>Impersonate</h2><p class="muted">See what another user sees. Their policies apply to you until you stop, sign out or your session refreshes; it is recorded in the audit log.</p>
-<form method="post" action="/.pomerium/" id="impersonate"><input type="hidden" name="${CSRF_FORM_FIELD}" value="${token}"><input type="hidden" name="action" value="impersonate">
+<form method="post" action="/.pomerium/" id="impersonate"><input type="hidden" name="${CSRF_FORM_FIELD}" value="${token}"><input type="hidden" name="action" value="impersonate">${back ? `<input type="hidden" name="pomerium_redirect_uri" value="${escapeHtml(back.href)}">` : ''}
 <p><label>Email <input name="email" type="email" autocomplete="off"></label></p><p><label>Groups <input name="groups" placeholder="comma separated"></label></p><p><button type="submit">Impersonate</button></p></form>`;
     }
   }
-  const body = `<h1>User details</h1><dl>${rows.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('')}</dl>
-<details><summary>Claims</summary><pre>${claims}</pre></details>${actions}`;
+  const body = `${backLink}<h1>User details</h1><dl>${rows.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${v}</dd>`).join('')}</dl>
+${claims}${actions}`;
   sendHtml(ctx.res, 200, htmlLayout('User details', body, impersonationBanner(c, ctx)));
 }
 
@@ -156,7 +172,7 @@ export async function handleDashboardPost(ctx: RequestContext, c: Caller): Promi
     return;
   }
   const action = form.get('action');
-  const back = `${requestOrigin(ctx)}/.pomerium/`;
+  const back = `${requestOrigin(ctx)}${userPageUrl(backTarget(ctx, form.get('pomerium_redirect_uri')))}`;
   if (action === 'stop_impersonating') {
     if (s.impersonation) {
       if (await ctx.svc.sessions.save({ ...s, impersonation: undefined }) !== null) ctx.svc.audit.emit({ kind: 'impersonate_stop', requestId: ctx.requestId, userId: s.impersonation.user, email: s.impersonation.email, actor: s.email || s.userId, details: { session_id: s.id, reason: 'stopped' } });

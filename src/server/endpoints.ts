@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { isSignInBinding, seal, unseal, type SessionData } from '../authn/index.js';
 import { handleAudienceAccepts, sessionHandleAudience, signSessionHandle, verifySharedSecretToken } from '../identity/index.js';
-import { escapeHtml, htmlLayout, cookieValue, cookieValues, readUrlEncodedForm, sendHtml, sendJson, sendRedirect, serializeCookie, wantsJson } from '../http/index.js';
+import { escapeHtml, htmlLayout, cookieValue, cookieValues, readUrlEncodedForm, renderActions, sendHtml, sendJson, sendRedirect, serializeCookie, wantsJson } from '../http/index.js';
 import type { TableRoute } from '../proxy/index.js';
 import type { RouteRuntime } from './runtime.js';
 import { fail, impersonationBanner, signOutCsrfToken, type RequestContext } from './context.js';
@@ -10,6 +10,7 @@ import { handleAdminApi } from './admin.js';
 import { redirectToSignIn } from './respond-decision.js';
 import { allowedRedirect, cookieOptions, requestOrigin } from './origins.js';
 import { BINDING_PARAM, checkSignInBinding, redirectToBoundSignIn } from './sign-in.js';
+import { SWITCH_ACCOUNT_FIELD, signInHref } from './user-actions.js';
 import { handleScim } from '../accounts/index.js';
 
 export { allowedRedirect } from './origins.js';
@@ -21,6 +22,8 @@ const HANDOFF_TYPE = 'handoff';
 const SIGN_OUT_TTL_S = 60;
 const SIGN_OUT_TYPE = 'sign_out';
 const SIGN_OUT_PARAM = 'limen_sign_out';
+/** Where to go after signing out, sealed into the end-session `state` the IdP hands back to the signed-out page. */
+const SIGNED_OUT_TTL_S = 600;
 const MAX_FORM_BYTES = 16 * 1024;
 
 function csrfCookieName(ctx: RequestContext): string {
@@ -42,7 +45,7 @@ export async function handleAuthenticateHost(ctx: RequestContext): Promise<boole
     case '/.pomerium/sign_in': await signIn(ctx); return true;
     case '/oauth2/callback': await oauthCallback(ctx); return true;
     case '/.pomerium/sign_out': await authenticateSignOut(ctx); return true;
-    case '/.pomerium/signed_out': signedOut(ctx); return true;
+    case '/.pomerium/signed_out': await signedOut(ctx); return true;
     case '/.well-known/pomerium/jwks.json': jwks(ctx); return true;
     default:
       // SCIM 2.0 provisioning (Limen), authenticated by its own bearer tokens.
@@ -292,6 +295,7 @@ function signOutConfirmation(ctx: RequestContext, s: SessionData | undefined, ba
   const fields = [
     ...(s ? [['csrf', signOutCsrfToken(ctx, s.id)]] : []),
     ...(back ? [['pomerium_redirect_uri', back.href]] : []),
+    ...(ctx.query.get(SWITCH_ACCOUNT_FIELD) === '1' ? [[SWITCH_ACCOUNT_FIELD, '1']] : []),
   ].map(([k, v]) => `<input type="hidden" name="${k}" value="${escapeHtml(v!)}">`).join('');
   const who = s ? `<p>You are signed in as <strong>${escapeHtml(s.email || s.userId)}</strong>.</p>` : '<p>You are not signed in here; signing out also ends your session at the identity provider.</p>';
   sendHtml(ctx.res, 200, htmlLayout('Sign out', `<h1>Sign out?</h1>${who}<form method="post" action="/.pomerium/sign_out" id="sign-out">${fields}<button type="submit">Sign out</button></form>${back ? `<p><a href="${escapeHtml(back.href)}">Cancel</a></p>` : ''}`), { 'x-request-id': ctx.requestId });
@@ -338,7 +342,7 @@ async function authenticateSignOut(ctx: RequestContext): Promise<void> {
     await ctx.svc.store.put(SIGN_OUT_TYPE, p.jti, { used: true }, { expiresAt: now + 2 * SIGN_OUT_TTL_S * 1000 }, now);
     const idToken = typeof p.idt === 'string' ? p.idt : s ? ctx.svc.sessions.tokens(s)?.idToken : undefined;
     if (s) await endSession(ctx, s);
-    await finishSignOut(ctx, idToken, back);
+    await finishSignOut(ctx, idToken, back, p.switch === true);
     return;
   }
   if (ctx.req.method !== 'POST') {
@@ -353,7 +357,7 @@ async function authenticateSignOut(ctx: RequestContext): Promise<void> {
   }
   const idToken = s ? ctx.svc.sessions.tokens(s)?.idToken : undefined;
   if (s) await endSession(ctx, s);
-  await finishSignOut(ctx, idToken, allowedRedirect(rt, form.get('pomerium_redirect_uri')));
+  await finishSignOut(ctx, idToken, allowedRedirect(rt, form.get('pomerium_redirect_uri')), form.get(SWITCH_ACCOUNT_FIELD) === '1');
 }
 
 /**
@@ -371,20 +375,45 @@ async function authCookieSessionId(ctx: RequestContext): Promise<string | undefi
   return undefined;
 }
 
-/** Clears the authenticate host's cookie and sends the browser on: the IdP's end-session endpoint (with the hint) or the signed-out page. */
-async function finishSignOut(ctx: RequestContext, idToken: string | undefined, back: URL | undefined): Promise<void> {
+/**
+ * Clears the authenticate host's cookie and sends the browser on: the IdP's
+ * end-session endpoint (with the hint) or the signed-out page. The page to
+ * sign in again for (and whether to go straight there, to sign in as
+ * someone else) is sealed into `state`, which the IdP hands back to the
+ * registered `post_logout_redirect_uri` unchanged.
+ */
+async function finishSignOut(ctx: RequestContext, idToken: string | undefined, back: URL | undefined, switchAccount = false): Promise<void> {
   const rt = ctx.rt;
   const clear = sessionCookie(ctx, '', 0);
   const signedOutUrl = new URL('/.pomerium/signed_out', rt.authOrigin);
-  if (back) signedOutUrl.searchParams.set('pomerium_redirect_uri', back.href);
-  const idp = rt.oidc ? await rt.oidc.endSessionUrl(idToken, new URL('/.pomerium/signed_out', rt.authOrigin).href) : undefined;
+  const state = back
+    ? await seal({ redirect: back.href, ...(switchAccount ? { switch: true } : {}) }, rt.handoffKey, `signed-out:${rt.authOrigin}`, ctx.svc.now(), SIGNED_OUT_TTL_S)
+    : undefined;
+  const idp = rt.oidc ? await rt.oidc.endSessionUrl(idToken, signedOutUrl.href, state) : undefined;
+  if (state) signedOutUrl.searchParams.set('state', state);
   sendRedirect(ctx.res, idp ?? signedOutUrl.href, { 'set-cookie': clear, 'x-request-id': ctx.requestId }, 303);
 }
 
-function signedOut(ctx: RequestContext): void {
-  const back = allowedRedirect(ctx.rt, ctx.query.get('pomerium_redirect_uri'));
+/**
+ * `/.pomerium/signed_out`: says so, and offers to sign in again on the page
+ * the user signed out from (from the sealed `state`, or a plain
+ * `pomerium_redirect_uri` on a route's origin). After "Sign in as someone
+ * else" it goes straight on to that sign-in, which asks the IdP afresh.
+ */
+async function signedOut(ctx: RequestContext): Promise<void> {
+  const rt = ctx.rt;
+  const sealed = ctx.query.get('state');
+  const p = sealed ? await unseal(sealed, rt.handoffKey, `signed-out:${rt.authOrigin}`, ctx.svc.now()) : undefined;
+  const back = allowedRedirect(rt, typeof p?.redirect === 'string' ? p.redirect : ctx.query.get('pomerium_redirect_uri'));
   if (wantsJson(ctx.req)) { sendJson(ctx.res, 200, { signed_out: true }); return; }
-  sendHtml(ctx.res, 200, htmlLayout('Signed out', `<h1>You are signed out</h1><p>Your Limen session has ended.</p>${back ? `<p><a href="${escapeHtml(back.href)}">Sign in again</a></p>` : ''}`));
+  if (back && p?.switch === true) {
+    sendRedirect(ctx.res, signInHref(back), { 'x-request-id': ctx.requestId }, 303);
+    return;
+  }
+  const next = back
+    ? renderActions([{ label: 'Sign in again', href: signInHref(back) }])
+    : '<p class="muted">To sign in again, open the application you were using.</p>';
+  sendHtml(ctx.res, 200, htmlLayout('Signed out', `<h1>You are signed out</h1><p>Your Limen session has ended.</p>${next}`), { 'x-request-id': ctx.requestId });
 }
 
 /** `/.pomerium/*` and `/.well-known/pomerium/*` on a route host: Limen's own, never the upstream's, never subject to the route's policy. */
@@ -468,6 +497,7 @@ async function routeSignOut(ctx: RequestContext): Promise<void> {
     return;
   }
   let back = home;
+  let switchAccount = false;
   if (who.credential === 'cookie') {
     const form = await signOutForm(ctx);
     if (!form) return;
@@ -476,11 +506,12 @@ async function routeSignOut(ctx: RequestContext): Promise<void> {
       return;
     }
     back = allowedRedirect(rt, form.get('pomerium_redirect_uri')) ?? home;
+    switchAccount = form.get(SWITCH_ACCOUNT_FIELD) === '1';
   }
   const idToken = ctx.svc.sessions.tokens(s)?.idToken;
   await endSession(ctx, s);
   if (!rt.authOrigin) { signedOutPage(ctx, { 'set-cookie': clear, 'x-request-id': ctx.requestId }); return; }
-  const carried = await seal({ jti: randomUUID(), sid: s.id, redirect: back.href, ...(idToken ? { idt: idToken } : {}) }, rt.handoffKey, `sign-out:${rt.authOrigin}`, ctx.svc.now(), SIGN_OUT_TTL_S);
+  const carried = await seal({ jti: randomUUID(), sid: s.id, redirect: back.href, ...(idToken ? { idt: idToken } : {}), ...(switchAccount ? { switch: true } : {}) }, rt.handoffKey, `sign-out:${rt.authOrigin}`, ctx.svc.now(), SIGN_OUT_TTL_S);
   const target = new URL('/.pomerium/sign_out', rt.authOrigin);
   target.searchParams.set(SIGN_OUT_PARAM, carried);
   sendRedirect(ctx.res, target.href, { 'set-cookie': clear, 'x-request-id': ctx.requestId }, 303);

@@ -5,10 +5,12 @@
 import { describeReason } from '../authz/index.js';
 import type { Authorization } from '../decision/index.js';
 import type { TableRoute } from '../proxy/index.js';
-import { prefersHtml } from '../http/index.js';
+import { prefersHtml, type PageAction } from '../http/index.js';
 import type { RouteRuntime } from './runtime.js';
 import { fail, impersonationBanner, requestUrl, type RequestContext } from './context.js';
 import { redirectToBoundSignIn } from './sign-in.js';
+import { allowedRedirect } from './origins.js';
+import { signOutActions } from './user-actions.js';
 
 /**
  * Sends a browser (Accept prefers HTML, no bearer token) to sign-in with
@@ -43,14 +45,34 @@ export function respondToDecision(ctx: RequestContext, route: TableRoute<RouteRu
   const caller = who.caller;
   const details: Record<string, string> = { route: route.config.name };
   if (caller) {
+    // Empty values stay in: the page shows them as "none" (the JSON leaves them out).
     details.user = caller.policy.user;
-    if (caller.policy.email) details.email = caller.policy.email;
-    if (caller.policy.groups.length > 0) details.groups = caller.policy.groups.join(', ');
+    details.email = caller.policy.email;
+    details.groups = caller.policy.groups.join(', ');
     if (caller.impersonator) details.impersonated_by = caller.impersonator.email || caller.impersonator.sub;
   }
   const reasons = caller ? decision.reasons : decision.reasons.filter((r) => !r.endsWith('-unauthorized'));
   fail(ctx, 403, 'You are not allowed to reach this route.', {
     reasons, explanations: reasons.map((r) => describeReason(r)), details, banner: impersonationBanner(caller, ctx),
+    actions: deniedActions(ctx, a),
   });
   return false;
+}
+
+/**
+ * What the 403 page offers: a person signed in with a browser cookie can
+ * sign out, or sign in as someone else and come straight back to this page,
+ * and see their user details. Nobody else gets anything to click: a bearer
+ * token's holder is a program, and a request with no identity got a 403
+ * only because the policy refused it without asking who (one that needs an
+ * identity is sent to sign in instead).
+ */
+function deniedActions(ctx: RequestContext, a: Authorization): PageAction[] {
+  const here = allowedRedirect(ctx.rt, requestUrl(ctx));
+  if (!ctx.rt.authOrigin || !here) return [];
+  const caller = a.who.caller;
+  if (a.who.credential !== 'cookie' || caller?.kind !== 'session' || !caller.session) return [];
+  const userPage = new URL('/.pomerium/', here.origin);
+  userPage.searchParams.set('pomerium_redirect_uri', here.href);
+  return [...signOutActions(ctx, caller.session.id, here), { label: 'Your user details', href: `${userPage.pathname}${userPage.search}` }];
 }
