@@ -10,6 +10,7 @@ const base = {
 test('Apache config: one child of N threads, loopback only, files in its directory, OIDC with claims as headers', () => {
   const conf = apacheConfig(base);
   for (const want of [
+    /^LoadModule mpm_worker_module \/usr\/lib\/apache2\/modules\/mod_mpm_worker\.so$/m,
     /^ServerLimit 1$/m, /^StartServers 1$/m, /^ThreadsPerChild 32$/m, /^ThreadLimit 32$/m, /^MaxRequestWorkers 32$/m,
     /^Listen 127\.0\.0\.1:41000$/m,
     /^KeepAlive On$/m, /^MaxKeepAliveRequests 0$/m,

@@ -2,8 +2,10 @@
  * Apache httpd 2.4 with mod_auth_openidc (Debian's packages) as the peer an
  * operator would otherwise run: an authenticating reverse proxy that signs
  * people in with OpenID Connect and hands their claims to the upstream as
- * request headers. One child process of mpm_event with as many threads as
- * the load has connections, listening on loopback, with a config, pid file
+ * request headers. One child process of mpm_worker with as many threads as
+ * the load has connections (a thread per keep-alive connection: mpm_event,
+ * with every thread busy, closes idle keep-alive connections, which wrk
+ * counts as ~2 % read errors), listening on loopback, with a config, pid file
  * and logs of its own in a private directory; never the system service.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -42,7 +44,7 @@ function quoted(name: string, value: string): string {
 }
 
 /**
- * The config: mpm_event with one child (`ServerLimit 1`) of `threads`
+ * The config: mpm_worker with one child (`ServerLimit 1`) of `threads`
  * threads, keep-alive without a request limit, no access log; `/` proxied to
  * the upstream for anyone signed in through the IdP (authorization code with
  * PKCE, the session in mod_auth_openidc's shared-memory cache), the ID
@@ -61,7 +63,7 @@ ErrorLog ${quoted('dir', `${d}/error.log`)}
 LogLevel warn
 ${o.runAs ? `User ${o.runAs}\nGroup ${o.runAs}\n` : ''}Listen 127.0.0.1:${o.listenPort}
 
-${m('mpm_event_module', 'mod_mpm_event.so')}
+${m('mpm_worker_module', 'mod_mpm_worker.so')}
 ${m('authn_core_module', 'mod_authn_core.so')}
 ${m('authz_core_module', 'mod_authz_core.so')}
 ${m('authz_user_module', 'mod_authz_user.so')}
