@@ -524,10 +524,6 @@ async function main(): Promise<void> {
     }
   }
 
-  const soak = o.soak && generator === 'wrk'
-    ? await measureSoak(o, { scratch, idp, clientSecret, upstreamUrl: upstream.url, port: soakPort, runLoad })
-    : undefined;
-
   const tool = generator === 'wrk' ? await wrkVersion() : `autocannon${o.loadGenerator ? '' : ' (wrk not found: apt-get install wrk for the reference figures)'}`;
   const ncpu = cpus().length;
   const out = [
@@ -543,12 +539,22 @@ async function main(): Promise<void> {
     observeLine(rows),
     formatPeer(rows, 'workers: 1, the only mode in this checkout'),
     ...(lines.length > 1 ? [formatNodeLines(rows, lines, OWN_MAJOR)] : []),
-    ...(soak ? ['', formatSoak(soak)] : o.soak ? ['', 'memory and start-up: not measured (--soak needs wrk)'] : []),
     ...profiles.flatMap((p) => ['', p]),
-    '',
-    `total ${((Date.now() - started) / 1000).toFixed(0)} s`,
   ];
   process.stdout.write(out.join('\n') + '\n');
+  // Printed after the table, so a soak that fails (or is interrupted) costs nothing above.
+  if (o.soak) {
+    let soak: string;
+    try {
+      soak = generator === 'wrk'
+        ? formatSoak(await measureSoak(o, { scratch, idp, clientSecret, upstreamUrl: upstream.url, port: soakPort, runLoad }))
+        : 'memory and start-up: not measured (--soak needs wrk)';
+    } catch (e) {
+      soak = `memory and start-up: failed: ${(e as Error).message}`;
+    }
+    process.stdout.write(`\n${soak}\n`);
+  }
+  process.stdout.write(`\ntotal ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
 }
 
 interface SoakContext {
