@@ -9,6 +9,12 @@
  * ratio to nginx and to Limen's public route. It reports; it does not gate:
  * the exit status is 0 whether or not targets are met.
  *
+ * Issue 16 adds a peer, Apache 2.4 + mod_auth_openidc signed in through the
+ * same IdP (bench/lib/apache.ts); `--node 20,24,26`, the floor and Limen on
+ * other Node.js lines (bench/lib/node-lines.ts); and `--soak`, memory with
+ * many live sessions, over a long signed-in soak, and start-up with 1000
+ * routes (bench/lib/soak.ts), printed after the table.
+ *
  * Auditing off (issue 6) is measured in the same Limen process as auditing
  * on, by a switch in its store that drops audit batches, flipped between
  * runs that alternate on/off/off/on. Two separate but identical Limen
