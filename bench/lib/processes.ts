@@ -37,14 +37,17 @@ export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /**
  * Forks a TypeScript module of this folder (through tsx) with an IPC channel.
- * The child is expected to exit when the channel closes.
+ * The child is expected to exit when the channel closes. `runtime.execPath`
+ * runs it on another Node.js binary (`--node`).
  */
-export function forkTs(file: string, extraExecArgv: readonly string[] = []): ChildProcess {
+export function forkTs(file: string, extraExecArgv: readonly string[] = [], runtime: { execPath?: string; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
   const path = fileURLToPath(new URL(`./${file}`, import.meta.url));
   return track(fork(path, [], {
     cwd: REPO_ROOT,
     execArgv: ['--import', 'tsx', ...extraExecArgv],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    ...(runtime.execPath !== undefined ? { execPath: runtime.execPath } : {}),
+    ...(runtime.env !== undefined ? { env: runtime.env } : {}),
   }));
 }
 

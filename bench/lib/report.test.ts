@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { evaluateGoals, formatGoals, formatMs, formatTable, type Row, type TargetKey } from './report.js';
+import { evaluateGoals, formatGoals, formatMs, formatNodeLines, formatPeer, formatTable, type Row, type TargetKey } from './report.js';
 import type { LoadResult } from './wrk.js';
 
 const res = (requestsPerSec: number, extra: Partial<LoadResult> = {}): LoadResult =>
@@ -124,4 +124,33 @@ describe('formatGoals', () => {
 describe('formatMs', () => {
   const cases: [number, string][] = [[0.25, '250us'], [0.91, '910us'], [1.5, '1.50ms'], [12.345, '12.3ms'], [125.42, '125ms'], [1020, '1020ms'], [12_500, '12.5s']];
   for (const [ms, want] of cases) test(`${ms} ms → ${want}`, () => assert.equal(formatMs(ms), want));
+});
+
+describe('formatPeer (Apache + mod_auth_openidc)', () => {
+  const row = (key: TargetKey, rps: number, cpu: number, extra: Partial<LoadResult> = {}): Row => ({ key, label: key, result: res(rps, extra), cpuUsPerRequest: cpu });
+  test('CPU/request ratio against the 0.6 target, req/s ratio for information', () => {
+    const text = formatPeer([row('apache', 6000, 200), row('signed', 7500, 110)], 'workers: 1');
+    assert.match(text, /\[met\]\s+Limen signed-in \(workers: 1\) CPU\/req ÷ Apache's ≤ 0\.6: 0\.55x  \(Limen 110us, Apache 200us\)/);
+    assert.match(text, /req\/s ÷ Apache's: 1\.25x/);
+    assert.match(formatPeer([row('apache', 6000, 100), row('signed', 7500, 110)], 'workers: 1'), /\[NOT met\].* 1\.10x/);
+  });
+  test('a failed or non-2xx Apache run is not measured', () => {
+    assert.equal(formatPeer([{ key: 'apache', label: 'a', error: 'Apache did not start' }, row('signed', 7500, 110)], 'w'), 'Apache + mod_auth_openidc: not measured');
+    assert.equal(formatPeer([row('apache', 6000, 200, { non2xx: 5 }), row('signed', 7500, 110)], 'w'), 'Apache + mod_auth_openidc: not measured');
+  });
+});
+
+describe('formatNodeLines', () => {
+  const row = (key: TargetKey, rps: number, cpu: number): Row => ({ key, label: key, result: res(rps), cpuUsPerRequest: cpu });
+  test('each line against the running one, by req/s and CPU', () => {
+    const rows = [row('floor', 10000, 100), row('public', 8000, 125), row('signed', 7500, 130), row('floor@24', 11000, 90), row('public@24', 8800, 110), row('signed@24', 7500, 130)];
+    const text = formatNodeLines(rows, [{ major: 20, version: 'v20.19.0' }, { major: 24, version: 'v24.2.0' }], 20);
+    assert.match(text, /node v20\.19\.0: floor 10000 req\/s 100us; public 8000 req\/s 125us; signed 7500 req\/s 130us$/m);
+    assert.match(text, /node v24\.2\.0: floor 11000 req\/s 90us \(1\.10x req\/s, 0\.90x CPU\); public 8800 req\/s 110us \(1\.10x req\/s, 0\.88x CPU\); signed 7500 req\/s 130us \(1\.00x req\/s, 1\.00x CPU\)$/m);
+    assert.equal(formatNodeLines(rows, [{ major: 20, version: 'v20' }], 20), '');
+  });
+  test('a per-line Limen row is compared with its own public route in the table', () => {
+    const table = formatTable([row('nginx', 20000, 30), row('public@24', 8000, 110), row('signed@24', 6000, 130)]);
+    assert.match(table, /^signed@24\s+6000 .* 0\.75x/m);
+  });
 });

@@ -5,7 +5,12 @@
  */
 import type { LoadResult } from './wrk.js';
 
-export type TargetKey = 'direct' | 'nginx' | 'floor' | 'public' | 'signed' | 'publicNoAudit' | 'signedNoAudit' | 'signedObserved';
+export type TargetKey = 'direct' | 'nginx' | 'floor' | 'apache' | 'public' | 'signed' | 'publicNoAudit' | 'signedNoAudit' | 'signedObserved'
+  /** The floor and Limen on another Node.js line (`--node`), e.g. `signed@24`. */
+  | `${LineKind}@${number}`;
+
+/** What is measured on each extra Node.js line. */
+export type LineKind = 'floor' | 'public' | 'signed';
 
 export interface Row {
   readonly key: TargetKey;
@@ -85,6 +90,11 @@ function ratioText(r: number | undefined): string {
 /** Each Limen row's "x Limen public" base: the public route of the same Limen (audit on or off). */
 const PUBLIC_OF: Partial<Record<TargetKey, TargetKey>> = { public: 'public', signed: 'public', publicNoAudit: 'publicNoAudit', signedNoAudit: 'publicNoAudit', signedObserved: 'public' };
 
+function publicOf(key: TargetKey): TargetKey | undefined {
+  const line = /^(public|signed)@([0-9]+)$/.exec(key);
+  return line ? `public@${Number(line[2])}` : PUBLIC_OF[key];
+}
+
 function cpuText(us: number | undefined): string {
   return us === undefined ? '-' : `${us.toFixed(us < 10 ? 1 : 0)}us`;
 }
@@ -108,7 +118,7 @@ export function formatTable(rows: readonly Row[]): string {
       formatMs(res.p50Ms),
       formatMs(res.p99Ms),
       r.key === 'nginx' ? '1.00x' : ratioText(ratioOf(rows, r.key, 'nginx')),
-      PUBLIC_OF[r.key] ? ratioText(ratioOf(rows, r.key, PUBLIC_OF[r.key]!)) : '',
+      publicOf(r.key) ? ratioText(ratioOf(rows, r.key, publicOf(r.key)!)) : '',
       cpuText(r.cpuUsPerRequest),
     ]);
     if (!ok) notes.push(`(*) ${r.label}: ${res.non2xx} of ${res.requests} responses were not 2xx/3xx; its figures are not used in ratios`);
@@ -142,4 +152,51 @@ export function formatGoals(rows: readonly Row[], goals: readonly Goal[]): strin
     ? []
     : [`floor: a bare Node.js proxy (node:http + undici dispatch, no checks) reaches ${ratioText(floor)} nginx; Limen signed-in is ${ratioText(ratioOf(rows, 'signed', 'floor'))} of that floor, Limen public ${ratioText(ratioOf(rows, 'public', 'floor'))}`];
   return [auditLine('signed-in', 'signed', 'signedNoAudit'), auditLine('public', 'public', 'publicNoAudit'), ...floorLine, 'targets (by req/s):', ...lines, ...cpuNote].join('\n');
+}
+
+function cpuOf(rows: readonly Row[], key: TargetKey): number | undefined {
+  const r = rows.find((x) => x.key === key);
+  return usable(r) ? r?.cpuUsPerRequest : undefined;
+}
+
+/**
+ * Issue 16, item 3: Limen signed-in against Apache + mod_auth_openidc, both
+ * authenticating every request and passing claims as headers. Limen's
+ * `workers` setting is not built yet, so both ratios are of one Limen
+ * process; the req/s target is for `workers: auto` and says so.
+ */
+export function formatPeer(rows: readonly Row[], limenWorkers: string): string {
+  const apache = usable(rows.find((r) => r.key === 'apache'));
+  if (!apache) return 'Apache + mod_auth_openidc: not measured';
+  const cpuL = cpuOf(rows, 'signed');
+  const cpuA = cpuOf(rows, 'apache');
+  const cpu = cpuL !== undefined && cpuA !== undefined && cpuA > 0 ? cpuL / cpuA : undefined;
+  const rps = ratioOf(rows, 'signed', 'apache');
+  const mark = (v: number | undefined, ok: (x: number) => boolean): string => (v === undefined ? '[not measured]' : ok(v) ? '[met]' : '[NOT met]');
+  return [
+    'against Apache + mod_auth_openidc (signed-in, claims as headers, audit on):',
+    `  ${mark(cpu, (x) => x <= 0.6).padEnd(14)} Limen signed-in (${limenWorkers}) CPU/req ÷ Apache's ≤ 0.6: ${ratioText(cpu)}  (Limen ${cpuText(cpuL)}, Apache ${cpuText(cpuA)})`,
+    `  ${'[info]'.padEnd(14)} Limen signed-in (${limenWorkers}) req/s ÷ Apache's: ${ratioText(rps)}  (target ≥ 1.5x is for workers: auto, not built in this checkout)`,
+  ].join('\n');
+}
+
+/** Issue 16, item 4: the floor and Limen per Node.js line, each against the line the benchmark runs on. */
+export function formatNodeLines(rows: readonly Row[], lines: readonly { major: number; version: string }[], own: number): string {
+  if (lines.length < 2) return '';
+  const key = (kind: LineKind, major: number): TargetKey => (major === own ? kind : `${kind}@${major}`);
+  const out = ['Node.js lines (req/s and CPU/req; ratios to the same target on Node ' + own + '):'];
+  for (const l of lines) {
+    const cells = (['floor', 'public', 'signed'] as const).map((kind) => {
+      const k = key(kind, l.major);
+      const r = usable(rows.find((x) => x.key === k));
+      if (!r) return `${kind} -`;
+      const base = usable(rows.find((x) => x.key === key(kind, own)));
+      const c = cpuOf(rows, k);
+      const cBase = cpuOf(rows, key(kind, own));
+      const rel = l.major === own || !base ? '' : ` (${ratioText(r.requestsPerSec / base.requestsPerSec)} req/s${c !== undefined && cBase !== undefined && c > 0 ? `, ${ratioText(c / cBase)} CPU` : ''})`;
+      return `${kind} ${r.requestsPerSec.toFixed(0)} req/s ${cpuText(c)}${rel}`;
+    });
+    out.push(`  node ${l.version}: ${cells.join('; ')}`);
+  }
+  return out.join('\n');
 }

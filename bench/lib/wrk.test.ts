@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { combineRuns, luaHeaderScript, parseWrkDuration, parseWrkOutput, type LoadResult } from './wrk.js';
+import { combineRuns, luaHeaderScript, luaRotatingCookieScript, parseWrkDuration, parseWrkOutput, type LoadResult } from './wrk.js';
 
 // Captured from wrk 4.1.0 (Debian) with --latency.
 const REPORT = `Running 5s test @ http://127.0.0.1:18082/
@@ -119,5 +119,20 @@ describe('combineRuns', () => {
 
   test('no runs is a programming mistake', () => {
     assert.throws(() => combineRuns([]), TypeError);
+  });
+});
+
+describe('luaRotatingCookieScript', () => {
+  test('loads the cookie file once and sends the next cookie on each request, round robin', () => {
+    const lua = luaRotatingCookieScript({ Host: 'signed.localhost:8080' }, { name: '_pomerium', file: '/tmp/limen-bench-x/cookies.txt' });
+    assert.match(lua, /^wrk\.headers\["Host"\] = "signed\.localhost:8080"$/m);
+    assert.match(lua, /^for line in io\.lines\("\/tmp\/limen-bench-x\/cookies\.txt"\) do$/m);
+    assert.match(lua, /cookies\[#cookies \+ 1\] = "_pomerium=" \.\. line/);
+    assert.match(lua, /i = i % #cookies \+ 1/);
+    assert.match(lua, /wrk\.headers\["Cookie"\] = cookies\[i\]/);
+  });
+  test('refuses names and paths that would break the script', () => {
+    assert.throws(() => luaRotatingCookieScript({}, { name: 'a b', file: '/tmp/x' }), /bad cookie name/);
+    assert.throws(() => luaRotatingCookieScript({}, { name: 'c', file: '/tmp/"x' }), /cookie file path/);
   });
 });

@@ -29,6 +29,11 @@ export interface LoadTarget {
   readonly url: string;
   /** Extra request headers (Host, Cookie); values must be printable ASCII. */
   readonly headers: Readonly<Record<string, string>>;
+  /**
+   * Rotate through many sessions: each request carries the next cookie value
+   * from this file (one per line) as cookie `name`, round robin (wrk only).
+   */
+  readonly rotateCookies?: { readonly name: string; readonly file: string } | undefined;
 }
 
 export interface LoadOptions {
@@ -53,7 +58,7 @@ let scriptCounter = 0;
 /** Runs wrk once against `target` and parses its report. */
 export async function runWrk(target: LoadTarget, o: LoadOptions): Promise<LoadResult> {
   const script = join(o.scratchDir, `headers-${scriptCounter++}.lua`);
-  writeFileSync(script, luaHeaderScript(target.headers), { mode: 0o600 });
+  writeFileSync(script, target.rotateCookies ? luaRotatingCookieScript(target.headers, target.rotateCookies) : luaHeaderScript(target.headers), { mode: 0o600 });
   const args = [
     `-t${o.threads}`, `-c${o.connections}`, `-d${o.durationSec}s`,
     '--timeout', '5s', '--latency', '-s', script, target.url,
@@ -87,6 +92,28 @@ export function luaHeaderScript(headers: Readonly<Record<string, string>>): stri
     lines.push(`wrk.headers["${name}"] = "${value}"`);
   }
   return lines.join('\n') + '\n';
+}
+
+/**
+ * A wrk script that sends `headers` plus, per request, the next cookie value
+ * read from `file` (one per line, loaded once per wrk thread), round robin.
+ */
+export function luaRotatingCookieScript(headers: Readonly<Record<string, string>>, cookies: { readonly name: string; readonly file: string }): string {
+  if (!/^[A-Za-z0-9_-]+$/.test(cookies.name)) throw new TypeError(`bad cookie name for wrk: ${JSON.stringify(cookies.name)}`);
+  if (!/^[\x20-\x7e]*$/.test(cookies.file) || /["\\]/.test(cookies.file)) throw new TypeError('cookie file path has characters wrk cannot carry');
+  const base = luaHeaderScript(headers);
+  return `${base}local cookies = {}
+for line in io.lines("${cookies.file}") do
+  if #line > 0 then cookies[#cookies + 1] = "${cookies.name}=" .. line end
+end
+if #cookies == 0 then error("no cookies in ${cookies.file}") end
+local i = 0
+request = function()
+  i = i % #cookies + 1
+  wrk.headers["Cookie"] = cookies[i]
+  return wrk.format()
+end
+`;
 }
 
 const UNIT_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
