@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { splitAddress } from '../observe/index.js';
-import { parseFlags, type CliIo, type Command } from './args.js';
+import { parseFlags, UsageError, type CliIo, type Command } from './args.js';
 
 const CHECKS = ['readyz', 'healthz', 'startupz'] as const;
 
@@ -32,10 +32,11 @@ Options:
       timeout: { type: 'string' },
     });
     if (values.help) { io.stdout(this.usage + '\n'); return 0; }
+    if (values.address !== undefined && values.config !== undefined) throw new UsageError('give --address or --config, not both (--address wins, so --config would be ignored)');
     const check = values.check ?? 'readyz';
-    if (!(CHECKS as readonly string[]).includes(check)) { io.stderr(`--check: expected readyz, healthz or startupz, got "${check}"\n`); return 2; }
+    if (!(CHECKS as readonly string[]).includes(check)) throw new UsageError(`--check: expected ${CHECKS.join(', ')}, got ${JSON.stringify(check.slice(0, 40))}`);
     const timeoutS = values.timeout === undefined ? 5 : Number(values.timeout);
-    if (!Number.isFinite(timeoutS) || timeoutS <= 0) { io.stderr(`--timeout: expected a number of seconds, got "${values.timeout}"\n`); return 2; }
+    if (!/^\d+(\.\d+)?$/.test(values.timeout ?? '5') || !(timeoutS > 0)) throw new UsageError(`--timeout: expected a positive number of seconds, got ${JSON.stringify((values.timeout ?? '').slice(0, 40))}`);
     let address = values.address ?? io.env.HEALTH_CHECK_ADDR;
     if (address === undefined && values.config !== undefined) {
       let doc: unknown;

@@ -61,6 +61,14 @@ async function reportErrors(name: string, io: CliIo, fn: () => Promise<number>):
   }
 }
 
+/** Refuses a namespace the config does not declare (`also` names ones to accept anyway), listing those it does. */
+function checkNamespace(config: Config, namespace: string | undefined, also: readonly string[] = []): void {
+  if (namespace === undefined || namespace === '') return;
+  const names = config.namespaces.map((n) => n.name);
+  if (names.includes(namespace) || also.includes(namespace)) return;
+  throw new UsageError(`--namespace: no namespace ${JSON.stringify(namespace.slice(0, 64))} in the config; namespaces: ${names.join(', ')}`);
+}
+
 function onePositional(positionals: string[], what: string): string {
   if (positionals.length !== 1 || positionals[0] === '') throw new UsageError(`expected exactly one ${what}`);
   return positionals[0]!;
@@ -109,6 +117,7 @@ ${COMMON_OPTIONS}`,
     if (values.help) { io.stdout(this.usage + '\n'); return 0; }
     if ((values.user === undefined) === (values['as-user'] === undefined)) throw new UsageError('give exactly one of --user ID or --as-user EMAIL|ID');
     return reportErrors('create', io, () => withStore(values.config, io.env, async (config, store) => {
+      checkNamespace(config, values.namespace);
       const now = Date.now();
       const actor = cliActor();
       const { account, token } = await createServiceAccount({
@@ -155,8 +164,11 @@ ${COMMON_OPTIONS}`,
       json: { type: 'boolean' },
     });
     if (values.help) { io.stdout(this.usage + '\n'); return 0; }
-    return withStore(values.config, io.env, async (_config, store) => {
-      const accounts = await listServiceAccounts(store, Date.now(), values.namespace === undefined ? {} : { namespace: values.namespace });
+    return withStore(values.config, io.env, async (config, store) => {
+      const now = Date.now();
+      // Accounts of a namespace since removed from the config are still listed by it.
+      if (values.namespace !== undefined) checkNamespace(config, values.namespace, (await listServiceAccounts(store, now)).map((a) => a.namespace));
+      const accounts = await listServiceAccounts(store, now, values.namespace === undefined ? {} : { namespace: values.namespace });
       if (values.json) { io.stdout(JSON.stringify({ service_accounts: accounts }, null, 2) + '\n'); return 0; }
       if (accounts.length === 0) { io.stdout('No service accounts.\n'); return 0; }
       io.stdout(formatTable([
