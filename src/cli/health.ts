@@ -40,13 +40,13 @@ Options:
     let address = values.address ?? io.env.HEALTH_CHECK_ADDR;
     if (address === undefined && values.config !== undefined) {
       let doc: unknown;
-      try { doc = parseYaml(readFileSync(values.config, 'utf8')); } catch (e) { io.stderr(`--config: cannot read ${values.config}: ${(e as Error).message}\n`); return 2; }
+      try { doc = parseYaml(readFileSync(values.config, 'utf8')); } catch (e) { throw new UsageError(`--config: cannot read ${values.config}: ${((e as Error).message.split('\n')[0] ?? '').slice(0, 120)}`); }
       const v = (doc as Record<string, unknown> | null)?.health_check_addr;
       if (typeof v === 'string') address = v;
     }
-    if (address === undefined) { io.stderr('No health address: give --address, set HEALTH_CHECK_ADDR, or set health_check_addr in --config.\n'); return 2; }
+    if (address === undefined) throw new UsageError('no health address: give --address, set HEALTH_CHECK_ADDR, or set health_check_addr in --config');
     let hostPort: { host: string; port: number };
-    try { hostPort = splitAddress(address); } catch { io.stderr(`expected an address like ":9901" or "127.0.0.1:9901", got "${address}"\n`); return 2; }
+    try { hostPort = splitAddress(address); } catch { throw new UsageError(`expected an address like ":9901" or "127.0.0.1:9901", got ${JSON.stringify(address.slice(0, 80))}`); }
     const host = hostPort.host === '' || hostPort.host === '0.0.0.0' ? '127.0.0.1' : hostPort.host === '::' ? '::1' : hostPort.host;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${hostPort.port}/${check}`;
     try {

@@ -250,9 +250,6 @@ matches or the config is invalid, 2 usage error.`,
     const file = values.config;
     const loaded = await loadRuntime(file, io, time);
     if (typeof loaded === 'number') return loaded;
-    if (values.namespace !== undefined && !loaded.config.namespaces.some((n) => n.name === values.namespace)) {
-      throw new UsageError(`--namespace: no namespace ${JSON.stringify(values.namespace.slice(0, 64))} in the config; namespaces: ${loaded.config.namespaces.map((n) => n.name).join(', ')}`);
-    }
     const req: SimulatedRequest = {
       url, method, ip, time, identity, corsPreflight: preflight, clientCertificate: cert as SimulatedCertificate | undefined,
     };

@@ -66,7 +66,7 @@ function checkNamespace(config: Config, namespace: string | undefined, also: rea
   if (namespace === undefined || namespace === '') return;
   const names = config.namespaces.map((n) => n.name);
   if (names.includes(namespace) || also.includes(namespace)) return;
-  throw new UsageError(`--namespace: no namespace ${JSON.stringify(namespace.slice(0, 64))} in the config; namespaces: ${names.join(', ')}`);
+  throw new UsageError(`--namespace: namespace ${JSON.stringify(namespace.slice(0, 64))} is not declared in the config; namespaces: ${names.join(', ')}`);
 }
 
 function onePositional(positionals: string[], what: string): string {
