@@ -65,6 +65,8 @@ test('a flag value outside its set, or in the wrong form, is one usage line nami
     { argv: ['service-account', 'create', ...c, '--user', 'bot', '--namespace', 'nowhere'], want: /--namespace: namespace "nowhere" is not declared in the config; namespaces: global, eng/ },
     { argv: ['policy', 'explain', ...c, '--url', 'https://app.example.com/', '--no-identity', '--client-cert', 'maybe'], want: /--client-cert: expected none, invalid, valid, got "maybe"/ },
     { argv: ['policy', 'explain', ...c, '--url', 'https://app.example.com/', '--no-identity', '--time', 'noon'], want: /--time: expected an ISO-8601 date-time/ },
+    { argv: ['service-account', 'create', ...c, '--user', 'bot', '--role', 'root'], want: /--role: unknown role "root"; known roles: admin/ },
+    ...['soon', '-5m', '2001-01-01T00:00:00Z'].map((v) => ({ argv: ['service-account', 'create', ...c, '--user', 'bot', `--expires-in=${v}`], want: /--expires-in: expiry / })),
     { argv: ['health'], want: /no health address: give --address, set HEALTH_CHECK_ADDR, or set health_check_addr in --config/ },
     { argv: ['health', '--address', 'nowhere'], want: /expected an address like ":9901" or "127\.0\.0\.1:9901", got "nowhere"/ },
     { argv: ['health', '--config', '/nonexistent/limen.yaml'], want: /--config: cannot read \/nonexistent\/limen\.yaml/ },

@@ -47,13 +47,21 @@ function auditDetails(a: ServiceAccountView): Record<string, unknown> {
   };
 }
 
-/** Maps an account error to exit code 1 with its message; anything else propagates. */
+/** Account errors that are about one flag's value (the flag, or '' when the message names it). */
+const FLAG_OF_REASON: Readonly<Record<string, string>> = {
+  'user-required': '', 'user-invalid': '--user', 'expiry-invalid': '--expires-in', 'role-unknown': '--role',
+  'namespace-unknown': '--namespace', 'description-invalid': '--description',
+};
+
+/** Maps an account error to exit code 1 with its message (2 when it is about a flag's value); anything else propagates. */
 async function reportErrors(name: string, io: CliIo, fn: () => Promise<number>): Promise<number> {
   try {
     return await fn();
   } catch (e) {
     if (e instanceof ServiceAccountError) {
-      if (e.reason === 'user-required') throw new UsageError(e.message);
+      // A flag's value the account cannot take is a usage error, like any other bad flag value.
+      const flag = FLAG_OF_REASON[e.reason];
+      if (flag !== undefined) throw new UsageError(flag === '' ? e.message : `${flag}: ${e.message}`);
       io.stderr(`limen service-account ${name}: ${e.message}\n`);
       return 1;
     }
