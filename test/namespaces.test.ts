@@ -100,8 +100,8 @@ describe('namespaces: a service account works in its namespace and its descendan
 
   test('the CLI refuses a namespace the config does not declare', async () => {
     const r = await runCli(['service-account', 'create', '--config', st.configPath, '--user', 'bot-x', '--namespace', 'marketing']);
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /namespace "marketing" is not declared/);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^limen service-account create: --namespace: namespace "marketing" is not declared in the config; namespaces: global, .*; see 'limen service-account create --help'\n$/);
     assert.equal(r.stdout, '', 'no token printed');
   });
 

@@ -8,7 +8,7 @@
 import type { Caller } from '../authn/index.js';
 import { fail, readJson, type AdminEndpoint, type RequestContext, type Services, type StartOptions } from '../server/index.js';
 import { sendJson } from '../http/index.js';
-import { auditEventJson, parseTimeBound, readAuditTrail } from '../audit/index.js';
+import { auditEventJson, parseTimeBound, readAuditTrail, type AuditKind } from '../audit/index.js';
 import {
   DirectoryError, createDirectoryUser, createGroup, deleteDirectoryUser, deleteGroup, directoryEnricher, findGroup,
   findUserByIdOrEmail, groupLookup, groupMembers, groupView, listDirectoryUsers, listGroups, listSessions, revokeSession,
@@ -94,7 +94,7 @@ async function groupOr404(ctx: RequestContext, ref: string): Promise<DirectoryGr
   return g;
 }
 
-function audit(ctx: RequestContext, admin: Caller, kind: string, who: { id?: string | undefined; email?: string | undefined }, details: Record<string, unknown>): void {
+function audit(ctx: RequestContext, admin: Caller, kind: AuditKind, who: { id?: string | undefined; email?: string | undefined }, details: Record<string, unknown>): void {
   ctx.svc.audit.emit({ kind, requestId: ctx.requestId, userId: who.id, email: who.email, actor: actorOf(admin), details: { via: 'api', ...details } });
 }
 

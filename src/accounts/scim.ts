@@ -13,7 +13,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { RequestContext } from '../server/index.js';
 import type { Store, StoredRecord } from '../store/index.js';
-import type { AuditSink } from '../audit/index.js';
+import type { AuditKind, AuditSink } from '../audit/index.js';
 import {
   DirectoryError, GROUP_TYPE, USER_TYPE, checkEmail, createDirectoryUser, createGroup, deleteDirectoryUser, deleteGroup,
   getDirectoryUser, getGroup, groupMembers, listDirectoryUserRecords, listGroupRecords,
@@ -474,7 +474,7 @@ function emailOf(f: UserFields): string {
   }
 }
 
-function userAudit(s: Scope, kind: string, u: DirectoryUser, details: Record<string, unknown> = {}): void {
+function userAudit(s: Scope, kind: AuditKind, u: DirectoryUser, details: Record<string, unknown> = {}): void {
   s.audit.emit({ kind, requestId: s.ctx.requestId, userId: u.id, email: u.email, actor: s.actor, details: { via: 'scim', ip: s.ctx.ip, ...details } });
 }
 
@@ -687,7 +687,7 @@ function memberIds(v: unknown): string[] {
   });
 }
 
-function groupAudit(s: Scope, kind: string, g: DirectoryGroup, details: Record<string, unknown> = {}): void {
+function groupAudit(s: Scope, kind: AuditKind, g: DirectoryGroup, details: Record<string, unknown> = {}): void {
   s.audit.emit({ kind, requestId: s.ctx.requestId, actor: s.actor, details: { via: 'scim', ip: s.ctx.ip, group_id: g.id, group: g.name, ...details } });
 }
 

@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryStore, type AuditEvent } from '../store/index.js';
 import { createLogger, silentLogger } from '../log/index.js';
-import { AuditLog, addressPrefix, auditEventJson, formatAuditEvent, MAX_AUDIT_STRING, newAuditEventId, parseTimeBound, readAuditTrail } from './index.js';
+import { AuditLog, addressPrefix, type AuditEventInput, auditEventJson, formatAuditEvent, MAX_AUDIT_STRING, newAuditEventId, parseTimeBound, readAuditTrail } from './index.js';
 
 const NOW = Date.parse('2030-06-01T12:00:00Z');
 const DAY = 86_400_000;
@@ -30,7 +30,7 @@ describe('AuditLog', () => {
   test('a full batch is written without waiting for the timer', async () => {
     const store = new MemoryStore();
     const log = new AuditLog({ store, logger: silentLogger, retentionMs: DAY, now: () => NOW, batchSize: 5, flushIntervalMs: 60_000, pruneOnStart: false });
-    for (let i = 0; i < 5; i++) log.emit({ kind: 'k', details: {} });
+    for (let i = 0; i < 5; i++) log.emit({ kind: 'sign_in', details: {} });
     await new Promise((r) => setImmediate(r));
     assert.equal((await store.queryAudit({})).length, 5);
     await log.close();
@@ -40,15 +40,15 @@ describe('AuditLog', () => {
     const store = new MemoryStore();
     let now = NOW;
     const log = new AuditLog({ store, logger: silentLogger, retentionMs: 30 * DAY, now: () => now, pruneOnStart: false });
-    log.emit({ kind: 'old', time: NOW - 31 * DAY, details: {} });
-    log.emit({ kind: 'edge', time: NOW - 30 * DAY, details: {} });
-    log.emit({ kind: 'new', time: NOW - DAY, details: {} });
+    log.emit({ kind: 'user.create', time: NOW - 31 * DAY, details: {} });
+    log.emit({ kind: 'user.update', time: NOW - 30 * DAY, details: {} });
+    log.emit({ kind: 'user.delete', time: NOW - DAY, details: {} });
     await log.flush();
     assert.equal(await log.prune(), 1);
-    assert.deepEqual((await store.queryAudit({})).map((e) => e.kind), ['edge', 'new']);
+    assert.deepEqual((await store.queryAudit({})).map((e) => e.kind), ['user.update', 'user.delete']);
     now = NOW + 29 * DAY;
     assert.equal(await log.prune(), 1);
-    assert.deepEqual((await store.queryAudit({})).map((e) => e.kind), ['new']);
+    assert.deepEqual((await store.queryAudit({})).map((e) => e.kind), ['user.delete']);
     await log.close();
   });
 
@@ -58,7 +58,7 @@ describe('AuditLog', () => {
     const store = new MemoryStore();
     const broken = Object.assign(Object.create(store) as MemoryStore, { appendAudit: async () => { throw new Error('disk full'); } });
     const log = new AuditLog({ store: broken, logger, retentionMs: DAY, now: () => NOW, pruneOnStart: false, maxPending: 3, retryDelayMs: 60_000, closeTimeoutMs: 0 });
-    for (let i = 0; i < 5; i++) log.emit({ kind: 'k', details: {} });
+    for (let i = 0; i < 5; i++) log.emit({ kind: 'sign_in', details: {} });
     await log.flush();
     assert.deepEqual(errors, ['audit events dropped: the store is not keeping up', 'audit write failed; will retry']);
     assert.equal(log.droppedTotal, 2, 'only what exceeded the bound was dropped');
@@ -77,9 +77,9 @@ describe('AuditLog', () => {
       },
     });
     const log = new AuditLog({ store: flaky, logger: silentLogger, retentionMs: DAY, now: () => NOW, pruneOnStart: false, retryDelayMs: 1, flushIntervalMs: 60_000 });
-    for (let i = 0; i < 3; i++) log.emit({ kind: 'k', details: { i } });
+    for (let i = 0; i < 3; i++) log.emit({ kind: 'sign_in', details: { i } });
     await log.flush();
-    for (let i = 3; i < 5; i++) log.emit({ kind: 'k', details: { i } });
+    for (let i = 3; i < 5; i++) log.emit({ kind: 'sign_in', details: { i } });
     await log.close();
     const stored = await store.queryAudit({});
     assert.deepEqual(stored.map((e) => e.details.i), [0, 1, 2, 3, 4]);
@@ -180,7 +180,7 @@ describe('rendering', () => {
 });
 
 describe('bounds: what one event and one anonymous client can store', () => {
-  const denial = (ip: string, path: string, extra: Record<string, unknown> = {}): Omit<AuditEvent, 'time'> => ({
+  const denial = (ip: string, path: string, extra: Record<string, unknown> = {}): AuditEventInput => ({
     kind: 'authorize', decision: 'login', route: 'app', requestId: `r-${path.length}-${ip}`,
     details: { method: 'GET', host: 'app.example', path, ip, reasons: ['user-unauthenticated'], ...extra },
   });

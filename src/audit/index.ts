@@ -10,14 +10,20 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log/index.js';
 import type { AuditEvent, Store } from '../store/index.js';
 import { boundEvent, RepeatedDenials } from './bounds.js';
+import type { AuditKind } from './kinds.js';
 
 export { boundEvent, addressPrefix, isAnonymousDenial, MAX_AUDIT_STRING, MAX_AUDIT_ITEMS } from './bounds.js';
 export { readAuditTrail, parseTimeBound, auditEventJson, formatAuditEvent } from './query.js';
 export type { AuditTrailQuery, AuditTrail } from './query.js';
+export { AUDIT_KINDS, isAuditKind } from './kinds.js';
+export type { AuditKind } from './kinds.js';
+
+/** An event to record: one of the known kinds; the time defaults to now. */
+export type AuditEventInput = Omit<AuditEvent, 'time' | 'kind'> & { time?: number; kind: AuditKind };
 
 /** Anything that records audit events (the server's `AuditLog`, or a CLI's). */
 export interface AuditSink {
-  emit(event: Omit<AuditEvent, 'time'> & { time?: number }): void;
+  emit(event: AuditEventInput): void;
 }
 
 export interface AuditOptions {
@@ -108,7 +114,7 @@ export class AuditLog implements AuditSink {
    * batch; a repeated anonymous denial is only counted (see bounds.ts).
    * Never throws, never waits.
    */
-  emit(event: Omit<AuditEvent, 'time'> & { time?: number }): void {
+  emit(event: AuditEventInput): void {
     // Callers pass a fresh object literal; stamping it in place saves a copy
     // per request on the hot path.
     if (event.time === undefined) (event as { time?: number }).time = this.now();

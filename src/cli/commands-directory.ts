@@ -13,7 +13,7 @@ import {
   revokeScimToken, revokeSession, revokeUserSessions, sessionView, setMembership, userRef, userView,
   type DirectoryGroup, type DirectoryUser, type SessionSummary,
 } from '../accounts/index.js';
-import { auditEventJson, formatAuditEvent, parseTimeBound, readAuditTrail } from '../audit/index.js';
+import { AUDIT_KINDS, auditEventJson, formatAuditEvent, isAuditKind, parseTimeBound, readAuditTrail, type AuditKind } from '../audit/index.js';
 import { parseFlags, UsageError, type CliIo, type Command } from './args.js';
 import { cliActor, openConfiguredStore } from './service-account.js';
 
@@ -36,7 +36,7 @@ async function withStore(name: string, path: string | undefined, io: CliIo, fn: 
   }
 }
 
-async function audit(store: Store, kind: string, who: { id?: string | undefined; email?: string | undefined }, details: Record<string, unknown>): Promise<void> {
+async function audit(store: Store, kind: AuditKind, who: { id?: string | undefined; email?: string | undefined }, details: Record<string, unknown>): Promise<void> {
   const e: AuditEvent = { time: Date.now(), kind, userId: who.id, email: who.email, actor: cliActor(), details: { via: 'cli', ...details } };
   await store.appendAudit([e]);
 }
@@ -312,6 +312,8 @@ ${COMMON}`,
     }, true);
     if (values.help) { io.stdout(this.usage + '\n'); return 0; }
     const ref = one(positionals, 'group (name or id)');
+    const both = (values.add ?? []).find((u) => (values.remove ?? []).some((r) => r.toLowerCase() === u.toLowerCase()));
+    if (both !== undefined) throw new UsageError(`"${both.slice(0, 80)}" is given to both --add and --remove`);
     return withStore(this.name, values.config, io, async (store) => {
       const g = await groupOrFail(store, ref);
       const now = Date.now();
@@ -395,6 +397,15 @@ ${COMMON}`,
 
 // ---------------------------------------------------------------- audit
 
+const DECISIONS = ['allow', 'deny', 'login'] as const;
+/** The kinds of event that carry a decision. */
+const DECIDED_KINDS: readonly string[] = ['authorize', 'websocket_closed'] satisfies AuditKind[];
+
+/** A value typed by the user, quoted and cut for a one-line message. */
+function quoted(text: string): string {
+  return JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}…` : text);
+}
+
 const auditQuery: Command = {
   name: 'audit query',
   summary: 'Read the audit trail (decisions, sign-ins, admin changes)',
@@ -407,12 +418,15 @@ Options:
   --user U        events about this user (email or id)
   --route R       decisions on this route (its name, or its from URL when unnamed)
   --decision D    allow, deny or login (sign-in required)
-  --kind K        e.g. authorize, sign_in, impersonate_start, user.delete
+  --kind K        one of the kinds below
   --since T       a duration back from now (1h, 30m, 7d), an ISO-8601 time, or ms
   --until T       same forms; exclusive
   --limit N       at most N events (default 1000)
   --json          print a JSON array
-${COMMON}`,
+${COMMON}
+
+Kinds:
+${Object.entries(AUDIT_KINDS).map(([k, what]) => `  ${k.padEnd(24)}${what}`).join('\n')}`,
   async run(argv, io) {
     const { values } = parseFlags(argv, {
       config: { type: 'string', short: 'c' }, user: { type: 'string' }, route: { type: 'string' }, decision: { type: 'string' },
@@ -429,10 +443,29 @@ ${COMMON}`,
     };
     const since = bound('since');
     const until = bound('until');
+    if (since !== undefined && until !== undefined && since >= until) {
+      throw new UsageError(`--since ${quoted(values.since!)} is not before --until ${quoted(values.until!)}, so no event can match`);
+    }
     const limit = values.limit === undefined ? 1000 : /^\d{1,6}$/.test(values.limit) ? Number(values.limit) : Number.NaN;
-    if (!(limit >= 1)) throw new UsageError(`--limit: expected a positive number, got "${values.limit}"`);
-    if (values.decision !== undefined && !['allow', 'deny', 'login'].includes(values.decision)) throw new UsageError('--decision: expected allow, deny or login');
-    return withStore(this.name, values.config, io, async (store) => {
+    if (!(limit >= 1)) throw new UsageError(`--limit: expected a whole number from 1 to 999999, got ${quoted(values.limit!)}`);
+    if (values.decision !== undefined && !(DECISIONS as readonly string[]).includes(values.decision)) {
+      throw new UsageError(`--decision: expected ${DECISIONS.join(', ')}, got ${quoted(values.decision)}`);
+    }
+    if (values.kind !== undefined && !isAuditKind(values.kind)) {
+      throw new UsageError(`--kind: expected one of ${Object.keys(AUDIT_KINDS).join(', ')}; got ${quoted(values.kind)}`);
+    }
+    if (values.decision !== undefined && values.kind !== undefined && !DECIDED_KINDS.includes(values.kind)) {
+      throw new UsageError(`--decision applies to ${DECIDED_KINDS.join(' and ')} events; --kind ${values.kind} has none`);
+    }
+    return withStore(this.name, values.config, io, async (store, config) => {
+      if (values.route !== undefined && !config.routes.some((r) => r.name === values.route)) {
+        // A route since removed from the config may still have events: only a name neither knows is refused.
+        const seen = await store.queryAudit({ route: values.route, limit: 1 });
+        if (seen.length === 0) {
+          const names = config.routes.map((r) => r.name);
+          throw new UsageError(`--route: no route ${quoted(values.route)} in the config or the audit trail; routes: ${names.length > 0 ? names.join(', ') : '(none)'}`);
+        }
+      }
       const ref = values.user ? await userRef(store, values.user) : undefined;
       const trail = await readAuditTrail(store, {
         userIds: ref?.id !== undefined ? [ref.id] : undefined, email: ref?.email,

@@ -61,10 +61,11 @@ Options:
     if (values.help) { io.stdout(this.usage + '\n'); return 0; }
     if (!values.jwks || !values.aud) throw new UsageError('--jwks URL and --aud HOST are required');
     if (positionals.length > 1) throw new UsageError('give one token');
+    if (!/^https?:\/\//i.test(values.jwks) || !URL.canParse(values.jwks)) throw new UsageError(`--jwks: expected an http(s) URL, got ${JSON.stringify(values.jwks.slice(0, 80))}`);
     const arg = positionals[0];
     const token = (arg === undefined || arg === '-' ? await io.readStdin() : arg).trim();
     const maxAge = values['max-age'] === undefined ? undefined : Number(values['max-age']);
-    if (maxAge !== undefined && !(Number.isFinite(maxAge) && maxAge > 0)) throw new UsageError('--max-age expects seconds');
+    if (maxAge !== undefined && !(/^\d+$/.test(values['max-age']!) && maxAge > 0)) throw new UsageError(`--max-age: expected a positive whole number of seconds, got ${JSON.stringify(values['max-age']!.slice(0, 40))}`);
     const verifier = createVerifier({
       jwksUrl: values.jwks,
       audience: values.aud,

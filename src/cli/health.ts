@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { splitAddress } from '../observe/index.js';
-import { parseFlags, type CliIo, type Command } from './args.js';
+import { parseFlags, UsageError, type CliIo, type Command } from './args.js';
 
 const CHECKS = ['readyz', 'healthz', 'startupz'] as const;
 
@@ -32,20 +32,21 @@ Options:
       timeout: { type: 'string' },
     });
     if (values.help) { io.stdout(this.usage + '\n'); return 0; }
+    if (values.address !== undefined && values.config !== undefined) throw new UsageError('give --address or --config, not both (--address wins, so --config would be ignored)');
     const check = values.check ?? 'readyz';
-    if (!(CHECKS as readonly string[]).includes(check)) { io.stderr(`--check: expected readyz, healthz or startupz, got "${check}"\n`); return 2; }
+    if (!(CHECKS as readonly string[]).includes(check)) throw new UsageError(`--check: expected ${CHECKS.join(', ')}, got ${JSON.stringify(check.slice(0, 40))}`);
     const timeoutS = values.timeout === undefined ? 5 : Number(values.timeout);
-    if (!Number.isFinite(timeoutS) || timeoutS <= 0) { io.stderr(`--timeout: expected a number of seconds, got "${values.timeout}"\n`); return 2; }
+    if (!/^\d+(\.\d+)?$/.test(values.timeout ?? '5') || !(timeoutS > 0)) throw new UsageError(`--timeout: expected a positive number of seconds, got ${JSON.stringify((values.timeout ?? '').slice(0, 40))}`);
     let address = values.address ?? io.env.HEALTH_CHECK_ADDR;
     if (address === undefined && values.config !== undefined) {
       let doc: unknown;
-      try { doc = parseYaml(readFileSync(values.config, 'utf8')); } catch (e) { io.stderr(`--config: cannot read ${values.config}: ${(e as Error).message}\n`); return 2; }
+      try { doc = parseYaml(readFileSync(values.config, 'utf8')); } catch (e) { throw new UsageError(`--config: cannot read ${values.config}: ${((e as Error).message.split('\n')[0] ?? '').slice(0, 120)}`); }
       const v = (doc as Record<string, unknown> | null)?.health_check_addr;
       if (typeof v === 'string') address = v;
     }
-    if (address === undefined) { io.stderr('No health address: give --address, set HEALTH_CHECK_ADDR, or set health_check_addr in --config.\n'); return 2; }
+    if (address === undefined) throw new UsageError('no health address: give --address, set HEALTH_CHECK_ADDR, or set health_check_addr in --config');
     let hostPort: { host: string; port: number };
-    try { hostPort = splitAddress(address); } catch { io.stderr(`expected an address like ":9901" or "127.0.0.1:9901", got "${address}"\n`); return 2; }
+    try { hostPort = splitAddress(address); } catch { throw new UsageError(`expected an address like ":9901" or "127.0.0.1:9901", got ${JSON.stringify(address.slice(0, 80))}`); }
     const host = hostPort.host === '' || hostPort.host === '0.0.0.0' ? '127.0.0.1' : hostPort.host === '::' ? '::1' : hostPort.host;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${hostPort.port}/${check}`;
     try {

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { main, limenVersion } from './main.js';
+import { AUDIT_KINDS } from '../audit/index.js';
 import type { CliIo } from './args.js';
 
 async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -83,4 +84,10 @@ test('a usage error is one line naming the problem and the help to read, exit 2'
     assert.equal(r.stdout, '', argv.join(' '));
     assert.match(r.stderr, want, argv.join(' '));
   }
+});
+
+test('the help says what a flag takes: serve offers --print-config, audit query lists every kind', async () => {
+  assert.match((await run(['serve', '--help'])).stdout, /--print-config/);
+  const audit = (await run(['audit', 'query', '--help'])).stdout;
+  for (const kind of Object.keys(AUDIT_KINDS)) assert.match(audit, new RegExp(`^  ${kind.replace('.', '\\.')} `, 'm'), kind);
 });

@@ -96,6 +96,7 @@ is invalid (each problem named with its case index, key and line), 2 usage error
     if (values.help) { io.stdout(this.usage + '\n'); return 0; }
     if (!values.config) throw new UsageError('--config FILE is required');
     if (positionals.length !== 1 || positionals[0] === '') throw new UsageError('expected exactly one case file (CASES.yaml)');
+    if (values.verbose && values.json) throw new UsageError('--verbose lists passing cases in the text report; --json already lists every case: give one of them');
     const casesFile = positionals[0]!;
 
     let text: string;

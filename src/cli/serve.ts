@@ -1,14 +1,17 @@
-import { errorDetail, loadConfigFile, watchConfig, type Config } from '../config/index.js';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { errorDetail, loadConfigFile, parseConfig, watchConfig, type Config } from '../config/index.js';
 import { createLogger, type Logger } from '../log/index.js';
-import { startLimen, startQuickstart, type RunningLimen } from '../server/index.js';
+import { quickstartDocument, startLimen, startQuickstart, type RunningLimen } from '../server/index.js';
 import { extensions } from './extensions.js';
 import { parseFlags, UsageError, type CliIo, type Command } from './args.js';
 import { stdoutDestination } from '../observe/index.js';
+import { effectiveConfigYaml, readConfigDocument } from './print-config.js';
 
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'Run the proxy (with no --config: the quickstart on embedded defaults)',
-  usage: `Usage: limen serve [--config FILE] [--port N]
+  usage: `Usage: limen serve [--config FILE | --port N] [--data DIR] [--print-config]
 
 Runs Limen. With --config, serves the routes in FILE (YAML; every key can also
 come from the environment as its upper-case name, and NAME_FILE reads it from a
@@ -27,12 +30,16 @@ Options:
   --config FILE   config file
   --port N        quickstart port (default 8080; the dev IdP uses N+1)
   --data DIR      quickstart data directory (default ./data)
+  --print-config  print the config serve would run with (the file or the
+                  quickstart's, environment applied, secrets redacted, then
+                  the defaults of the keys not set) as YAML and exit
   -h, --help      this help`,
   async run(argv: string[], io: CliIo): Promise<number> {
     const { values } = parseFlags(argv, {
       config: { type: 'string', short: 'c' },
       port: { type: 'string' },
       data: { type: 'string' },
+      'print-config': { type: 'boolean' },
     });
     if (values.help) { io.stdout(this.usage + '\n'); return 0; }
     if (values.config !== undefined && (values.port !== undefined || values.data !== undefined)) {
@@ -42,6 +49,10 @@ Options:
     if (values.config === undefined && values.port !== undefined) {
       port = Number(values.port);
       if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--port: expected a port number, got "${values.port}"`);
+    }
+    if (values['print-config']) {
+      io.stdout(values.config !== undefined ? printConfigFile(values.config, io) : printQuickstartConfig(port, values.data ?? './data', io));
+      return 0;
     }
     // Start-up failures (an invalid config, a port in use) throw: every
     // part started so far is closed again, and the CLI prints one line and
@@ -54,6 +65,37 @@ Options:
     return 0;
   },
 };
+
+/** The effective config of FILE; an invalid one throws its ConfigError (exit 1, as serve). */
+function printConfigFile(path: string, io: CliIo): string {
+  loadConfigFile(path, io.env);
+  return effectiveConfigYaml({
+    doc: readConfigDocument(path), env: io.env,
+    header: [`The config 'limen serve --config ${path}' runs with: the file with the environment applied.`, 'Secrets are shown as [redacted].'],
+  });
+}
+
+/**
+ * The quickstart's config, without starting it or writing its data
+ * directory: its secrets are generated into DIR/dev-secrets.json at the
+ * first start and are redacted here anyway.
+ */
+function printQuickstartConfig(port: number, dataDir: string, io: CliIo): string {
+  const doc = quickstartDocument({
+    port, authOrigin: `http://authenticate.localhost:${port}`, idpIssuer: `http://127.0.0.1:${port + 1}`,
+    upstreamUrl: 'http://127.0.0.1:0', dataDir,
+    secrets: { shared_secret: randomBytes(32).toString('base64'), cookie_secret: randomBytes(32).toString('base64'), client_secret: randomBytes(24).toString('base64url') },
+  });
+  parseConfig(doc, io.env, { source: 'quickstart (embedded defaults)', devMode: true });
+  return effectiveConfigYaml({
+    doc, env: io.env,
+    header: [
+      'The quickstart\'s embedded config (development only), with the environment applied.',
+      `Its secrets are generated once into ${join(dataDir, 'dev-secrets.json')} and shown as [redacted].`,
+      `idp_provider_url is the embedded identity provider (port ${port + 1}); the demo upstream (to: port 0) takes a free port at start.`,
+    ],
+  });
+}
 
 interface Served {
   readonly logger: Logger;

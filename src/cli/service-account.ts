@@ -47,18 +47,34 @@ function auditDetails(a: ServiceAccountView): Record<string, unknown> {
   };
 }
 
-/** Maps an account error to exit code 1 with its message; anything else propagates. */
+/** Account errors that are about one flag's value (the flag, or '' when the message names it). */
+const FLAG_OF_REASON: Readonly<Record<string, string>> = {
+  'user-required': '', 'user-invalid': '--user', 'expiry-invalid': '--expires-in', 'role-unknown': '--role',
+  'namespace-unknown': '--namespace', 'description-invalid': '--description',
+};
+
+/** Maps an account error to exit code 1 with its message (2 when it is about a flag's value); anything else propagates. */
 async function reportErrors(name: string, io: CliIo, fn: () => Promise<number>): Promise<number> {
   try {
     return await fn();
   } catch (e) {
     if (e instanceof ServiceAccountError) {
-      if (e.reason === 'user-required') throw new UsageError(e.message);
+      // A flag's value the account cannot take is a usage error, like any other bad flag value.
+      const flag = FLAG_OF_REASON[e.reason];
+      if (flag !== undefined) throw new UsageError(flag === '' ? e.message : `${flag}: ${e.message}`);
       io.stderr(`limen service-account ${name}: ${e.message}\n`);
       return 1;
     }
     throw e;
   }
+}
+
+/** Refuses a namespace the config does not declare (`also` names ones to accept anyway), listing those it does. */
+function checkNamespace(config: Config, namespace: string | undefined, also: readonly string[] = []): void {
+  if (namespace === undefined || namespace === '') return;
+  const names = config.namespaces.map((n) => n.name);
+  if (names.includes(namespace) || also.includes(namespace)) return;
+  throw new UsageError(`--namespace: namespace ${JSON.stringify(namespace.slice(0, 64))} is not declared in the config; namespaces: ${names.join(', ')}`);
 }
 
 function onePositional(positionals: string[], what: string): string {
@@ -109,6 +125,7 @@ ${COMMON_OPTIONS}`,
     if (values.help) { io.stdout(this.usage + '\n'); return 0; }
     if ((values.user === undefined) === (values['as-user'] === undefined)) throw new UsageError('give exactly one of --user ID or --as-user EMAIL|ID');
     return reportErrors('create', io, () => withStore(values.config, io.env, async (config, store) => {
+      checkNamespace(config, values.namespace);
       const now = Date.now();
       const actor = cliActor();
       const { account, token } = await createServiceAccount({
@@ -155,8 +172,11 @@ ${COMMON_OPTIONS}`,
       json: { type: 'boolean' },
     });
     if (values.help) { io.stdout(this.usage + '\n'); return 0; }
-    return withStore(values.config, io.env, async (_config, store) => {
-      const accounts = await listServiceAccounts(store, Date.now(), values.namespace === undefined ? {} : { namespace: values.namespace });
+    return withStore(values.config, io.env, async (config, store) => {
+      const now = Date.now();
+      // Accounts of a namespace since removed from the config are still listed by it.
+      if (values.namespace !== undefined) checkNamespace(config, values.namespace, (await listServiceAccounts(store, now)).map((a) => a.namespace));
+      const accounts = await listServiceAccounts(store, now, values.namespace === undefined ? {} : { namespace: values.namespace });
       if (values.json) { io.stdout(JSON.stringify({ service_accounts: accounts }, null, 2) + '\n'); return 0; }
       if (accounts.length === 0) { io.stdout('No service accounts.\n'); return 0; }
       io.stdout(formatTable([

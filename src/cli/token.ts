@@ -255,6 +255,7 @@ Options:
     }, true);
     if (values.help) { io.stdout(this.usage + '\n'); return 0; }
     if (positionals.length !== 1 || positionals[0] === '') throw new UsageError('expected exactly one JTI (or - to read the token from stdin)');
+    if (positionals[0] === '-' && values['expires-at'] !== undefined) throw new UsageError('--expires-at is taken from the token\'s exp when it is read from stdin; drop --expires-at or give the JTI');
     const { config, store } = await openConfiguredStore(values.config, io.env);
     try {
       let jti = positionals[0]!;

@@ -5,8 +5,8 @@
  */
 export { startLimen } from './limen.js';
 export type { StartOptions, RunningLimen } from './limen.js';
-export { startQuickstart } from './quickstart.js';
-export type { Quickstart, QuickstartOptions } from './quickstart.js';
+export { quickstartDocument, startQuickstart } from './quickstart.js';
+export type { DevSecrets, Quickstart, QuickstartOptions, QuickstartParts } from './quickstart.js';
 export { buildRuntime } from './runtime.js';
 export type { Runtime, RouteRuntime } from './runtime.js';
 export type { Services } from './context.js';

@@ -25,7 +25,7 @@ export interface Quickstart {
   close(): Promise<void>;
 }
 
-interface DevSecrets { shared_secret: string; cookie_secret: string; client_secret: string }
+export interface DevSecrets { shared_secret: string; cookie_secret: string; client_secret: string }
 
 /** Secrets for development, generated once and kept in the data directory (mode 0600). */
 function devSecrets(dataDir: string): DevSecrets {
@@ -42,6 +42,61 @@ function devSecrets(dataDir: string): DevSecrets {
   };
   writeFileSync(file, JSON.stringify(s, null, 2), { mode: 0o600 });
   return s;
+}
+
+/** What the quickstart's document is built from: its ports and the parts it starts. */
+export interface QuickstartParts {
+  readonly port: number;
+  /** `http://authenticate.localhost:<port>`. */
+  readonly authOrigin: string;
+  readonly idpIssuer: string;
+  readonly upstreamUrl: string;
+  readonly dataDir: string;
+  readonly secrets: DevSecrets;
+}
+
+/**
+ * The config document the quickstart runs on (before the environment is
+ * applied), as a config file would hold it: what `limen serve
+ * --print-config` shows when there is no --config.
+ */
+export function quickstartDocument(p: QuickstartParts): Record<string, unknown> {
+  const { port, authOrigin, dataDir, secrets } = p;
+  return {
+    address: `127.0.0.1:${port}`,
+    insecure_server: true,
+    authenticate_service_url: authOrigin,
+    idp_provider: 'oidc',
+    idp_provider_url: p.idpIssuer,
+    idp_client_id: 'limen-quickstart',
+    idp_client_secret: secrets.client_secret,
+    shared_secret: secrets.shared_secret,
+    cookie_secret: secrets.cookie_secret,
+    databroker_storage_type: 'file',
+    databroker_storage_connection_string: join(dataDir, 'limen.db'),
+    administrators: ['admin@example.com'],
+    jwt_claims_headers: ['email', 'groups'],
+    programmatic_redirect_domain_whitelist: ['localhost', '127.0.0.1'],
+    routes: [
+      {
+        name: 'app',
+        description: 'Demo upstream for any signed-in user',
+        from: `http://app.localhost:${port}`,
+        to: p.upstreamUrl,
+        allow_any_authenticated_user: true,
+        pass_identity_headers: true,
+        allow_websockets: true,
+      },
+      {
+        name: 'staff',
+        description: 'Demo upstream only for @example.com emails',
+        from: `http://staff.localhost:${port}`,
+        to: p.upstreamUrl,
+        policy: { allow: { or: [{ domain: { is: 'example.com' } }] } },
+        pass_identity_headers: true,
+      },
+    ],
+  };
 }
 
 /**
@@ -87,41 +142,7 @@ async function startParts(
     throw e.code === 'EADDRINUSE' ? new ListenError(`127.0.0.1:${idpPort}`, 'address already in use (the quickstart\'s identity provider takes the port after --port)', e) : e;
   });
   started.push(idp);
-  const raw = {
-    address: `127.0.0.1:${port}`,
-    insecure_server: true,
-    authenticate_service_url: authOrigin,
-    idp_provider: 'oidc',
-    idp_provider_url: idp.issuer,
-    idp_client_id: 'limen-quickstart',
-    idp_client_secret: secrets.client_secret,
-    shared_secret: secrets.shared_secret,
-    cookie_secret: secrets.cookie_secret,
-    databroker_storage_type: 'file',
-    databroker_storage_connection_string: join(dataDir, 'limen.db'),
-    administrators: ['admin@example.com'],
-    jwt_claims_headers: ['email', 'groups'],
-    programmatic_redirect_domain_whitelist: ['localhost', '127.0.0.1'],
-    routes: [
-      {
-        name: 'app',
-        description: 'Demo upstream for any signed-in user',
-        from: `http://app.localhost:${port}`,
-        to: upstream.url,
-        allow_any_authenticated_user: true,
-        pass_identity_headers: true,
-        allow_websockets: true,
-      },
-      {
-        name: 'staff',
-        description: 'Demo upstream only for @example.com emails',
-        from: `http://staff.localhost:${port}`,
-        to: upstream.url,
-        policy: { allow: { or: [{ domain: { is: 'example.com' } }] } },
-        pass_identity_headers: true,
-      },
-    ],
-  };
+  const raw = quickstartDocument({ port, authOrigin, idpIssuer: idp.issuer, upstreamUrl: upstream.url, dataDir, secrets });
   const config = parseConfig(raw, o.env ?? {}, { source: 'quickstart (embedded defaults)', devMode: true });
   const limen = await startLimen({ config, logger: o.logger, ...o.extend });
   const openUrl = `http://app.localhost:${limen.port}/`;
