@@ -50,8 +50,11 @@ export function checkListenerTls(c: Omit<Config, 'source' | 'devMode'>, readText
     }
     return;
   }
-  if (pairs.length === 0) {
-    fail(['certificate_file'], 'required: Limen serves HTTPS unless insecure_server is true; set certificate_file and certificate_key_file (or certificates), or insecure_server: true behind a TLS-terminating load balancer');
+  // Automatic certificates (issue 15): the ACME server's CA file is read now;
+  // certificates may all come from ACME.
+  if (c.autocertTrustedCaFile !== undefined) readCertificates(c.autocertTrustedCaFile, ['autocert_trusted_ca_file'], readText, envSource);
+  if (pairs.length === 0 && !c.autocert) {
+    fail(['certificate_file'], 'required: Limen serves HTTPS unless insecure_server is true; set certificate_file and certificate_key_file (or certificates), autocert: true, or insecure_server: true behind a TLS-terminating load balancer');
   }
   for (const pair of pairs) {
     const cert = readCertificates(pair.cert.path, pair.cert.at, readText, envSource)[0]!;
