@@ -122,7 +122,7 @@ export const AUTOCERT_KEYS: { readonly [F in
   },
   httpRedirectAddr: {
     key: 'http_redirect_addr', type: 'address', default: '`:80` with `autocert`, else off', env: 'text',
-    description: 'Plain-HTTP listener that redirects every request to the same URL over HTTPS (301) and answers ACME HTTP-01 challenges under `/.well-known/acme-challenge/`. The redirect keeps the HTTPS port of `address` unless it is 443.',
+    description: 'Plain-HTTP listener that answers ACME HTTP-01 challenges under `/.well-known/acme-challenge/` and redirects every other request to the same host and path over HTTPS (301), at the port of the host\'s route `from` or `authenticate_service_url` (443 when they give none).',
     parse: (v, at, ctx) => {
       const addr = asAddress(v, at);
       if (ctx.value('insecureServer')) fail(at, 'not used with insecure_server: true (there is no HTTPS to redirect to); remove it');
