@@ -236,6 +236,21 @@ describe('autocert against pebble', { skip: missing.length > 0 ? `${missing.join
     }
   });
 
+  test('other ACME failures are named in words', async () => {
+    const trusted = (await import('node:fs')).readFileSync(pebbleTls.cert, 'utf8');
+    const cases = [
+      { name: 'not an ACME directory', url: acmeUrl.replace(/\/dir$/, '/nothing-here'), trustedCa: trusted, want: /the directory answered HTTP 404; is autocert_ca an ACME directory URL\?/ },
+      { name: 'the CA\'s certificate is not trusted', url: acmeUrl, trustedCa: undefined, want: /its TLS certificate is not trusted \(for a private CA set autocert_trusted_ca_file\)/ },
+    ];
+    for (const c of cases) {
+      const m = new AutocertManager({ dir: join(dir, `fail-${cases.indexOf(c)}`), directoryUrl: c.url, trustedCa: c.trustedCa, logger: createLogger('error', () => undefined), holder: 't', httpRetries: 0 });
+      m.start(['app.example.test']);
+      await m.check();
+      await m.close();
+      assert.match(m.status().error ?? '', c.want, c.name);
+    }
+  });
+
   test('a bad ACME URL is a clear error in the log and in /readyz, not a crash', async () => {
     const closed = await freePort();
     const healthPort = await freePort();
