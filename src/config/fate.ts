@@ -139,20 +139,7 @@ export const GLOBAL_FATES: Readonly<Record<string, FateRule>> = {
   ssh_user_ca_key_file: refuse('Limen does not proxy SSH'),
   ssh_rls_enabled: refuse('Limen does not proxy SSH'),
   ssh_rls_additional_entries: refuse('Limen does not proxy SSH'),
-  http_redirect_addr: refuse('Limen opens no HTTP redirect listener; redirect port 80 to HTTPS at the load balancer'),
 };
-
-/**
- * Automatic certificates (issue 15 item 1) are built by another branch: these
- * keys are refused here until it lands. A key that becomes a row of the global
- * table is supported and this list no longer applies to it, so the lead can
- * merge both branches without editing this list; delete it once all are rows.
- */
-export const PENDING_AUTOCERT_KEYS: readonly string[] = [
-  'autocert', 'autocert_ca', 'autocert_dir', 'autocert_eab_key_id', 'autocert_eab_mac_key', 'autocert_email',
-  'autocert_must_staple', 'autocert_trusted_ca', 'autocert_trusted_ca_file', 'autocert_use_staging',
-];
-const PENDING_AUTOCERT_RULE = refuse('automatic certificates are not in this Limen build; set certificate_file and certificate_key_file (or certificate and certificate_key)');
 
 const ROUTE_DISPLAY = 'shown on Pomerium\'s pages; Limen shows name and description';
 
@@ -212,7 +199,6 @@ export const ROUTE_FATES: Readonly<Record<string, FateRule>> = {
 /** The fate rule of a global key not in the key table, or undefined for an unknown key. */
 export function globalFate(key: string, supported: ReadonlySet<string>): FateRule | undefined {
   if (supported.has(key)) return undefined;
-  if (PENDING_AUTOCERT_KEYS.includes(key)) return PENDING_AUTOCERT_RULE;
   return Object.hasOwn(GLOBAL_FATES, key) ? GLOBAL_FATES[key] : undefined;
 }
 
@@ -249,11 +235,7 @@ export interface FateRow {
 /** Every fate rule as table rows, with the supported keys given by the caller. */
 export function fateRows(supportedGlobal: readonly string[], supportedRoute: readonly string[]): FateRow[] {
   const rows: FateRow[] = [];
-  const supported = new Set(supportedGlobal);
   for (const key of supportedGlobal) rows.push({ key, scope: 'global', fate: 'supported', note: '' });
-  for (const key of PENDING_AUTOCERT_KEYS) {
-    if (!supported.has(key)) rows.push({ key, scope: 'global', fate: 'refused', note: PENDING_AUTOCERT_RULE.why });
-  }
   for (const [key, rule] of Object.entries(GLOBAL_FATES)) rows.push({ key, scope: 'global', ...noteOf(rule) });
   for (const key of supportedRoute) rows.push({ key, scope: 'route', fate: 'supported', note: '' });
   for (const [key, rule] of Object.entries(ROUTE_FATES)) rows.push({ key, scope: 'route', ...noteOf(rule) });

@@ -16,6 +16,7 @@ import { asNamespaces, ROOT_NAMESPACE } from './namespaces.js';
 import { asRoutes } from './routes.js';
 import { asBase64Pem, asBase64Secret, asSigningKeys } from './secrets.js';
 import { OBSERVABILITY_KEYS } from './observability.js';
+import { AUTOCERT_KEYS } from './autocert.js';
 import { referenceOf, type KeyReference, type KeySpec, type KeyTable } from './table.js';
 
 /**
@@ -153,6 +154,8 @@ export const GLOBAL_KEYS: GlobalTable = {
     description: 'More TLS certificate/key file pairs, chosen by SNI.',
     parse: (v, at) => asCertificates(v, at), fallback: absent([]),
   },
+  // Automatic certificates (issue 15): see src/config/autocert.ts.
+  ...AUTOCERT_KEYS,
   authenticateServiceUrl: {
     key: 'authenticate_service_url', type: 'URL', default: '', env: 'text',
     description: 'Public URL of the sign-in service; `/oauth2/callback` on this host is the OIDC redirect URI. May be a route host of the same process. Required unless in dev mode.',

@@ -19,7 +19,7 @@ export { loadConfigFile, locateInYaml, parseConfigText, watchConfig, yamlLocator
 export { configReference } from './globals.js';
 export { ACCESS_LOG_FIELDS, AUTHORIZE_LOG_FIELDS } from './observability.js';
 export { routeReference } from './routes.js';
-export { fateRows, GLOBAL_FATES, PENDING_AUTOCERT_KEYS, ROUTE_FATES } from './fate.js';
+export { fateRows, GLOBAL_FATES, ROUTE_FATES } from './fate.js';
 export type { Fate, FateRow, FateRule } from './fate.js';
 export { parseDuration } from './duration.js';
 export { errorDetail, problemsOf } from './check.js';

@@ -54,6 +54,10 @@ describe('defaults (CONTRACT §1)', () => {
     ['certificateFile', TLS_CERT],
     ['certificateKeyFile', TLS_KEY],
     ['certificates', []],
+    // Automatic certificates (issue 15): off, and so is the redirect listener.
+    ['autocert', false], ['autocertDir', undefined], ['autocertUseStaging', false], ['autocertCa', undefined],
+    ['autocertEmail', undefined], ['autocertEabKeyId', undefined], ['autocertEabMacKey', undefined],
+    ['autocertMustStaple', false], ['autocertTrustedCa', undefined], ['autocertTrustedCaFile', undefined], ['httpRedirectAddr', undefined],
     ['idpProvider', 'oidc'],
     ['idpClientSecret', undefined],
     ['idpScopes', ['openid', 'profile', 'email', 'offline_access']],

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors/index.js';
 import type { Config, ConfigWarning } from './types.js';
 import { aggregate, asString, collect, describe, fail, isMapping, unknownKeyError, type ConfigPath } from './check.js';
-import { GLOBAL_FATES, globalFate, ignoredMessage, isHarmless, PENDING_AUTOCERT_KEYS, refusalMessage } from './fate.js';
+import { GLOBAL_FATES, globalFate, ignoredMessage, isHarmless, refusalMessage } from './fate.js';
 import { GLOBAL_KEYS, globalSpecs, type EnvForm, type GlobalKeyTraits } from './globals.js';
 import { resolveTablePartly, type Found, type KeySpec } from './table.js';
 import { checkListenerTls } from './tls.js';
@@ -81,10 +81,8 @@ export function parseConfig(
   });
   // Files named by the config are read now, as `_file` secrets are, so a
   // missing or mismatched one fails `config check` and start-up, not a handshake.
-  check(['insecureServer', 'certificateFile', 'certificateKeyFile', 'certificate', 'certificateKey', 'certificates', 'downstreamMtls'], (f) => {
-    // A refused `autocert` already says where certificates must come from.
-    const autocertRefused = doc.autocert !== undefined && globalFate('autocert', new Set(known))?.fate === 'refused';
-    checkListenerTls(f, readFile, (key) => envSource(env, key), !autocertRefused);
+  check(['insecureServer', 'certificateFile', 'certificateKeyFile', 'certificate', 'certificateKey', 'certificates', 'downstreamMtls', 'autocert', 'autocertTrustedCaFile'], (f) => {
+    checkListenerTls(f, readFile, (key) => envSource(env, key));
   });
   // Settings of the PostgreSQL pool and cache would do nothing for another store.
   check(['databrokerStorageType'], (f) => {
@@ -118,7 +116,7 @@ function envSource(env: Readonly<Record<string, string | undefined>>, key: strin
  */
 function checkPomeriumKeys(doc: Record<string, unknown>, known: readonly string[], problems: ConfigError[], warn: (w: ConfigWarning) => void): void {
   const supported = new Set(known);
-  const candidates = [...known, ...Object.keys(GLOBAL_FATES), ...PENDING_AUTOCERT_KEYS.filter((k) => !supported.has(k))];
+  const candidates = [...known, ...Object.keys(GLOBAL_FATES)];
   for (const key of Object.keys(doc)) {
     if (supported.has(key)) continue;
     const rule = globalFate(key, supported);

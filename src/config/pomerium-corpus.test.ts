@@ -87,7 +87,7 @@ describe('messages', () => {
     assert.throws(() => parseConfigText(load('refused-global.yaml'), 'f.yaml', ENV), (error: unknown) => {
       const byKey = new Map(problemsOf(error as ConfigError).map((p) => [p.key, p.message]));
       assert.match(byKey.get('client_ca') ?? '', /a Pomerium setting Limen does not implement: set downstream_mtls\.ca/);
-      assert.match(byKey.get('http_redirect_addr') ?? '', /a Pomerium setting Limen does not implement: .*load balancer/);
+      assert.match(byKey.get('use_proxy_protocol') ?? '', /a Pomerium setting Limen does not implement: .*load balancer/);
       assert.match(byKey.get('services') ?? '', /omit services or set it to all/);
       return true;
     });

@@ -39,7 +39,7 @@ function nameOf(src: PemSource): string {
  * - every certificate/key (file or inline) is read, parsed, and the key must match;
  * - `downstream_mtls` needs a readable `ca_file` or `ca` of PEM certificates.
  */
-export function checkListenerTls(c: Omit<Config, 'source' | 'devMode' | 'warnings'>, readText: ReadText, envSource: EnvSourceOf, certificateRequired = true): void {
+export function checkListenerTls(c: Omit<Config, 'source' | 'devMode' | 'warnings'>, readText: ReadText, envSource: EnvSourceOf): void {
   const pairs: CertificatePair[] = [];
   if (c.certificateFile !== undefined && c.certificateKeyFile !== undefined) {
     pairs.push({ cert: { src: { path: c.certificateFile }, at: ['certificate_file'] }, key: { src: { path: c.certificateKeyFile }, at: ['certificate_key_file'] } });
@@ -62,8 +62,11 @@ export function checkListenerTls(c: Omit<Config, 'source' | 'devMode' | 'warning
     }
     return;
   }
-  if (pairs.length === 0 && certificateRequired) {
-    fail(['certificate_file'], 'required: Limen serves HTTPS unless insecure_server is true; set certificate_file and certificate_key_file (or certificate and certificate_key, or certificates), or insecure_server: true behind a TLS-terminating load balancer');
+  // Automatic certificates (issue 15): the ACME server's CA file is read now;
+  // certificates may all come from ACME.
+  if (c.autocertTrustedCaFile !== undefined) readCertificates({ path: c.autocertTrustedCaFile }, ['autocert_trusted_ca_file'], readText, envSource);
+  if (pairs.length === 0 && !c.autocert) {
+    fail(['certificate_file'], 'required: Limen serves HTTPS unless insecure_server is true; set certificate_file and certificate_key_file (or certificate and certificate_key, or certificates), autocert: true, or insecure_server: true behind a TLS-terminating load balancer');
   }
   for (const pair of pairs) {
     const cert = readCertificates(pair.cert.src, pair.cert.at, readText, envSource)[0]!;

@@ -125,6 +125,23 @@ export interface Config {
   readonly certificateKey: string | undefined;
   /** `certificates: [{cert, key}]` file pairs. */
   readonly certificates: readonly { readonly certFile: string; readonly keyFile: string }[];
+  // Automatic certificates (issue 15): see src/config/autocert.ts.
+  readonly autocert: boolean;
+  /** Undefined: `$XDG_DATA_HOME/pomerium` or `$HOME/.local/share/pomerium`, resolved at start. */
+  readonly autocertDir: string | undefined;
+  readonly autocertUseStaging: boolean;
+  /** ACME directory URL; undefined: Let's Encrypt (staging with `autocertUseStaging`). */
+  readonly autocertCa: string | undefined;
+  readonly autocertEmail: string | undefined;
+  readonly autocertEabKeyId: string | undefined;
+  readonly autocertEabMacKey: string | undefined;
+  /** Only false is accepted (no OCSP stapling). */
+  readonly autocertMustStaple: false;
+  /** PEM text of the CAs trusted for the ACME server (`autocert_trusted_ca`). */
+  readonly autocertTrustedCa: string | undefined;
+  readonly autocertTrustedCaFile: string | undefined;
+  /** The plain-HTTP redirect and ACME challenge listener; `:80` by default with autocert. */
+  readonly httpRedirectAddr: { readonly host: string; readonly port: number } | undefined;
   readonly authenticateServiceUrl: URL | undefined;
   readonly idpProvider: IdpProvider;
   readonly idpProviderUrl: string | undefined;

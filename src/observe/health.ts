@@ -4,7 +4,8 @@
  *
  * - `/startupz`: 200 once the config is loaded and the listeners are up;
  * - `/readyz`: 200 while every check passes (config loaded, listeners up,
- *   store reachable, identity provider discovered), else 503: take the
+ *   store reachable, identity provider discovered, and with `autocert` a
+ *   valid certificate for every host), else 503: take the
  *   replica out of the load balancer, do not restart it;
  * - `/healthz`: liveness, 200 while the process can serve (config loaded,
  *   listeners up); a store or IdP outage does not fail it, since a restart
@@ -14,7 +15,7 @@
  * by a timeout, so a burst of probes cannot load the store.
  */
 
-export type CheckName = 'config-loaded' | 'listeners-up' | 'store-reachable' | 'idp-discovery';
+export type CheckName = 'config-loaded' | 'listeners-up' | 'store-reachable' | 'idp-discovery' | 'autocert';
 
 export interface CheckResult {
   readonly status: 'ok' | 'failed' | 'skipped';
@@ -23,7 +24,8 @@ export interface CheckResult {
 
 export interface HealthReport {
   readonly status: 'ok' | 'unhealthy';
-  readonly checks: Readonly<Record<CheckName, CheckResult>>;
+  /** `autocert` is present only when automatic certificates are on. */
+  readonly checks: Readonly<Partial<Record<CheckName, CheckResult>>>;
 }
 
 export interface HealthSources {
@@ -31,6 +33,8 @@ export interface HealthSources {
   readonly probeStore: () => Promise<unknown>;
   /** Completes IdP discovery; undefined when no IdP is configured. */
   readonly discoverIdp: () => Promise<unknown> | undefined;
+  /** With `autocert`: whether every host has a valid certificate (issue 15). */
+  readonly autocert?: (() => { ok: boolean; error?: string }) | undefined;
   readonly now?: () => number;
   readonly timeoutMs?: number;
 }
@@ -84,7 +88,11 @@ export class Health {
     const [store, idp] = kind === 'readyz'
       ? await Promise.all([this.cached('store', this.sources.probeStore), this.cached('idp', this.sources.discoverIdp)])
       : [{ status: 'skipped' as const }, { status: 'skipped' as const }];
-    const checks = { ...base, 'store-reachable': store, 'idp-discovery': idp };
+    const autocert = this.sources.autocert;
+    const certs: CheckResult | undefined = autocert === undefined ? undefined
+      : kind !== 'readyz' ? { status: 'skipped' }
+        : ((s) => (s.ok ? { status: 'ok' as const } : { status: 'failed' as const, error: safeMessage(s.error ?? 'certificates missing') }))(autocert());
+    const checks = { ...base, 'store-reachable': store, 'idp-discovery': idp, ...(certs ? { autocert: certs } : {}) };
     const failed = Object.values(checks).some((c) => c.status === 'failed');
     return { status: failed ? 'unhealthy' : 'ok', checks };
   }

@@ -22,6 +22,9 @@ import type { Services } from './context.js';
 import { drainable } from './drain.js';
 import { createObserver, Health, lineDestination, measuredStore, startListeners, type Observer, type ObservabilityListeners } from '../observe/index.js';
 import type { DestinationStream } from 'pino';
+import { X509Certificate } from 'node:crypto';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import { AutocertManager, autocertEligibility, defaultAutocertDir, LETS_ENCRYPT, LETS_ENCRYPT_STAGING, startRedirectListener, type RedirectListener } from '../autocert/index.js';
 
 export interface StartOptions {
   readonly config: Config;
@@ -41,6 +44,8 @@ export interface StartOptions {
   readonly isServiceAccountAdmin?: (c: Caller) => boolean;
   /** Where access and authorize log lines go; default standard output, or `logger` when one is given. */
   readonly accessLogDestination?: DestinationStream;
+  /** Automatic certificates (tests): the clock renewal is judged by, and acme-client's HTTP retries. */
+  readonly autocert?: { readonly now?: () => number; readonly httpRetries?: number };
 }
 
 /** What a reload did. */
@@ -69,6 +74,10 @@ export interface RunningLimen {
   reloadFailed(): void;
   /** The metrics and health listeners (issue 12); closed by `close()`, closable on their own to join a drain. */
   readonly observability: ObservabilityListeners;
+  /** With `autocert`: the certificate manager (issue 15). */
+  readonly autocert: AutocertManager | undefined;
+  /** The port of the `http_redirect_addr` listener, when there is one. */
+  readonly redirectPort: number | undefined;
   /**
    * Graceful shutdown: stops accepting, lets requests in flight finish for
    * up to `shutdown_timeout`, closes keep-alive connections without a
@@ -102,6 +111,10 @@ const RESTART_KEYS: readonly (readonly [keyof Config, string, ((c: Config) => un
   // Only the CA and whether the handshake itself refuses are listener
   // settings; `policy` vs `policy_with_default_deny` is decided per request.
   ['downstreamMtls', 'downstream_mtls', (c) => c.downstreamMtls && [c.downstreamMtls.caFile, c.downstreamMtls.ca, c.downstreamMtls.enforcement === 'reject_connection']],
+  // Automatic certificates (issue 15): the ACME client and the HTTP listener are set up at start; hosts follow reloads.
+  ...(['autocert', 'autocertDir', 'autocertUseStaging', 'autocertCa', 'autocertEmail', 'autocertEabKeyId', 'autocertEabMacKey',
+    'autocertTrustedCa', 'autocertTrustedCaFile', 'httpRedirectAddr'] as const)
+    .map((f) => [f, f === 'httpRedirectAddr' ? 'http_redirect_addr' : f.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] as const),
   ['databrokerStorageType', 'databroker_storage_type'],
   ['databrokerStorageConnectionString', 'databroker_storage_connection_string'],
   ['databrokerStorageQueryTimeoutMs', 'databroker_storage_query_timeout'],
@@ -251,11 +264,23 @@ async function startOnStore(opts: StartOptions, config: Config, now: () => numbe
     await svc.dispatchers.close();
     store.detach();
   };
+  // Automatic certificates (issue 15): served by SNI beside the configured ones, which win for the names they cover.
+  const autocert = config.autocert ? new AutocertManager({
+    dir: config.autocertDir ?? defaultAutocertDir(process.env),
+    directoryUrl: config.autocertCa ?? (config.autocertUseStaging ? LETS_ENCRYPT_STAGING : LETS_ENCRYPT),
+    email: config.autocertEmail,
+    eab: config.autocertEabKeyId !== undefined && config.autocertEabMacKey !== undefined ? { kid: config.autocertEabKeyId, hmacKey: config.autocertEabMacKey } : undefined,
+    trustedCa: config.autocertTrustedCa ?? (config.autocertTrustedCaFile !== undefined ? readFileSync(config.autocertTrustedCaFile, 'utf8') : undefined),
+    logger, holder: replicaName,
+    now: opts.autocert?.now ?? now,
+    httpRetries: opts.autocert?.httpRetries,
+    clientCa: config.downstreamMtls?.caFile !== undefined ? readFileSync(config.downstreamMtls.caFile) : undefined,
+  }) : undefined;
   let server: Server;
   try {
     server = config.insecureServer
       ? createHttpServer(serverOptions(config), onRequest)
-      : createHttpsServer({ ...serverOptions(config), ...tlsOptions(config) }, onRequest);
+      : createHttpsServer({ ...serverOptions(config), ...tlsOptions(config, autocert) }, onRequest);
   } catch (e) {
     await closeServices();
     throw e;
@@ -288,10 +313,32 @@ async function startOnStore(opts: StartOptions, config: Config, now: () => numbe
     throw e;
   }
   const port = (server.address() as AddressInfo).port;
+  // issue 15: the HTTP-01 challenge and redirect listener, then the certificates (missing ones are issued in the background).
+  let redirect: RedirectListener | undefined;
+  try {
+    if (config.httpRedirectAddr !== undefined) {
+      const address = config.httpRedirectAddr;
+      redirect = await startRedirectListener({
+        address,
+        challengeAnswer: (token) => autocert?.challengeAnswer(token),
+        httpsPort: (host) => httpsPortOf(live.rt.config, host),
+      }).catch((e: NodeJS.ErrnoException) => {
+        throw new ListenError(`${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port} (http_redirect_addr)`,
+          e.code === 'EADDRINUSE' ? 'address already in use' : e.code === 'EACCES' ? 'permission denied (ports below 1024 need privileges)' : (e.code ?? e.message), e);
+      });
+    }
+    autocert?.start(autocertHosts(config, logger));
+  } catch (e) {
+    await redirect?.close();
+    server.close();
+    await closeServices();
+    throw e;
+  }
   // observe (issue 12): health and metrics listeners, and what they read at probe/scrape time.
   const health = new Health({
     probeStore: () => rawStore.get('limen_health', 'probe'),
     discoverIdp: () => live.rt.oidc?.ready(),
+    autocert: autocert && (() => autocert.status()),
   });
   health.markConfigLoaded();
   health.markListenersUp(true);
@@ -323,6 +370,8 @@ async function startOnStore(opts: StartOptions, config: Config, now: () => numbe
       onError: (what, e) => logger.error(what, { error: (e as Error)?.message }),
     });
   } catch (e) {
+    await autocert?.close();
+    await redirect?.close();
     server.close();
     await closeServices();
     throw e;
@@ -331,7 +380,7 @@ async function startOnStore(opts: StartOptions, config: Config, now: () => numbe
   const url = `${config.insecureServer ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 
   return {
-    url, port, services: svc, observability,
+    url, port, services: svc, observability, autocert, redirectPort: redirect?.port,
     runtime: () => live.rt,
     reloadFailed,
     async reload(next: Config): Promise<ReloadResult> {
@@ -344,6 +393,7 @@ async function startOnStore(opts: StartOptions, config: Config, now: () => numbe
       live.identifier = makeIdentifier(rt);
       live.rt = rt;
       applyServerTimeouts(server, applied);
+      if (autocert) { autocert.setHosts(autocertHosts(applied, logger)); void autocert.check(); }
       if (restartRequired.length > 0) {
         logger.warn('config reloaded, except changes that need a restart: those keys keep their running values', { restart_required: restartRequired, routes: applied.routes.length });
       } else {
@@ -358,6 +408,8 @@ async function startOnStore(opts: StartOptions, config: Config, now: () => numbe
       logger.info('shutting down: draining connections', { in_flight: inFlight, shutdown_timeout_ms: timeoutMs });
       const { cut, upgradesClosed } = await connections.drain(timeoutMs);
       if (cut > 0) logger.warn('shutdown_timeout passed: connections still open were cut', { cut });
+      await autocert?.close();
+      await redirect?.close();
       await closeServices();
       await observability.close(); // observe
       await observer.tracer?.close(); // observe
@@ -451,7 +503,28 @@ function applyServerTimeouts(server: Server, c: Config): void {
   server.keepAliveTimeout = t.keepAliveTimeout;
 }
 
-function tlsOptions(c: Config): { cert: Buffer[]; key: Buffer[]; requestCert?: boolean; rejectUnauthorized?: boolean; ca?: Buffer } {
+/** The hosts automatic certificates are kept for: https route hosts and the authenticate host; wildcards and IPs are skipped with a warning. */
+function autocertHosts(c: Config, logger: Logger): string[] {
+  const hosts = new Set<string>();
+  if (c.authenticateServiceUrl !== undefined) hosts.add(c.authenticateServiceUrl.hostname.toLowerCase());
+  for (const r of c.routes) if (r.fromScheme === 'https') hosts.add(r.fromHost);
+  return [...hosts].filter((host) => {
+    const why = autocertEligibility(host);
+    if (why !== undefined) logger.warn('autocert: no certificate can be obtained for this host', { host, why });
+    return why === undefined;
+  });
+}
+
+/** The HTTPS port the configured URLs give for `host` (a route's `from`, the authenticate URL), else 443. */
+function httpsPortOf(c: Config, host: string): number {
+  const route = c.routes.find((r) => r.fromHost === host && r.fromScheme === 'https');
+  if (route !== undefined) return route.fromPort ?? 443;
+  const auth = c.authenticateServiceUrl;
+  if (auth !== undefined && auth.hostname.toLowerCase() === host && auth.protocol === 'https:') return auth.port === '' ? 443 : Number(auth.port);
+  return 443;
+}
+
+function tlsOptions(c: Config, autocert?: AutocertManager): { cert?: Buffer[]; key?: Buffer[]; requestCert?: boolean; rejectUnauthorized?: boolean; ca?: Buffer; SNICallback?: (name: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void } {
   // Files are read here; `certificate`/`certificate_key` and `downstream_mtls.ca`
   // arrive as PEM text (decoded from base64 by the config loader).
   const pairs: { cert: Buffer; key: Buffer }[] = [
@@ -461,12 +534,30 @@ function tlsOptions(c: Config): { cert: Buffer[]; key: Buffer[]; requestCert?: b
   ];
   const mtls = c.downstreamMtls;
   const ca = mtls?.caFile ? readFileSync(mtls.caFile) : mtls?.ca ? Buffer.from(mtls.ca) : undefined;
+  const certs = pairs.map((p) => p.cert);
+  const keys = pairs.map((p) => p.key);
   return {
-    cert: pairs.map((p) => p.cert),
-    key: pairs.map((p) => p.key),
+    ...(pairs.length > 0 ? { cert: certs, key: keys } : {}),
+    ...(autocert ? { SNICallback: sniWithAutocert(certs, keys, autocert, ca) } : {}),
     // Downstream mTLS: ask for a client certificate; `reject_connection`
     // refuses the handshake without a valid one, the other modes leave the
     // decision to policy (`client_certificate`, `invalid_client_certificate`).
     ...(mtls && ca ? { requestCert: true, rejectUnauthorized: mtls.enforcement === 'reject_connection', ca } : {}),
+  };
+}
+
+/**
+ * SNI with automatic certificates: a configured certificate that covers the
+ * name wins (Pomerium's precedence), else the ACME one; with neither, the
+ * default context (the first configured certificate, if any) answers.
+ */
+function sniWithAutocert(certs: Buffer[], keys: Buffer[], autocert: AutocertManager, ca: Buffer | undefined) {
+  const manual = certs.map((cert, i) => ({
+    x509: new X509Certificate(cert),
+    context: createSecureContext({ cert, key: keys[i]!, ...(ca ? { ca } : {}) }),
+  }));
+  return (name: string, cb: (err: Error | null, ctx?: SecureContext) => void): void => {
+    const configured = manual.find((m) => m.x509.checkHost(name) !== undefined)?.context;
+    cb(null, configured ?? autocert.secureContext(name));
   };
 }
