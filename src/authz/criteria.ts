@@ -10,7 +10,7 @@
  * signing in could change it either way (see evaluate.ts).
  */
 
-import { PolicyError } from '../errors/index.js';
+import { editDistance, PolicyError } from '../errors/index.js';
 import { compileCidrSet, parseCidr, type Cidr } from './ip.js';
 import { normalizePath } from './path.js';
 import {
@@ -739,27 +739,12 @@ export function compileCriterion(path: string, key: string, value: unknown): Com
   }
 }
 
-/** Levenshtein distance, case-insensitive. */
-function distance(a: string, b: string): number {
-  const x = a.toLowerCase();
-  const y = b.toLowerCase();
-  let prev = Array.from({ length: y.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= x.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= y.length; j++) {
-      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (x[i - 1] === y[j - 1] ? 0 : 1));
-    }
-    prev = row;
-  }
-  return prev[y.length]!;
-}
-
 /** The known name closest to `name` (first on ties). */
 export function nearestName(name: string, known: readonly string[]): string {
   let best = known[0]!;
   let bestDistance = Infinity;
   for (const candidate of known) {
-    const d = distance(name, candidate);
+    const d = editDistance(name.toLowerCase(), candidate.toLowerCase());
     if (d < bestDistance) {
       best = candidate;
       bestDistance = d;

@@ -12,6 +12,7 @@ import { accountsCommands } from './commands-accounts.js';
 import { directoryCommands } from './commands-directory.js';
 import { policyCommands } from './commands-policy.js';
 import { identityCommands } from './commands-identity.js';
+import { editDistance } from '../errors/index.js';
 
 const COMMANDS: readonly Command[] = [
   serveCommand, healthCommand, configCheckCommand,
@@ -75,18 +76,6 @@ function nearestCommand(typed: string): string | undefined {
     }
   }
   return best && best.d <= Math.max(1, Math.floor(typed.length / 3)) ? best.name : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length]!;
 }
 
 const isHelp = (w: string | undefined): boolean => w === '--help' || w === '-h' || w === 'help';

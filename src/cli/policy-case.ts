@@ -25,6 +25,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import type { DecisionResult } from '../authz/index.js';
 import { yamlLocator } from '../config/index.js';
 import { CERTIFICATE_CHOICES, parseClientIp, type SimulatedCertificate, type SimulatedIdentity, type SimulatedRequest } from './policy-simulate.js';
+import { editDistance } from '../errors/index.js';
 
 /** The client address of an imagined request that names none. */
 export const DEFAULT_CLIENT_IP = '127.0.0.1';
@@ -142,22 +143,10 @@ function suggest(key: string, known: readonly string[]): string {
   let best: string | undefined;
   let bestD = Infinity;
   for (const k of known) {
-    const d = levenshtein(key.toLowerCase(), k);
+    const d = editDistance(key.toLowerCase(), k);
     if (d < bestD) { best = k; bestD = d; }
   }
   return best !== undefined && bestD <= Math.max(2, Math.floor(key.length / 3)) ? `; did you mean "${best}"?` : `; expected one of ${known.join(', ')}`;
-}
-
-function levenshtein(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length]!;
 }
 
 /**

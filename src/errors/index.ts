@@ -56,3 +56,5 @@ export class IdentityRefusedError extends LimenError {
     this.reason = reason;
   }
 }
+
+export { editDistance } from './edit-distance.js';
