@@ -4,7 +4,31 @@
  * fan-out of change events to watchers.
  */
 
-import type { AuditEvent, AuditQuery, ChangeEvent, StoredAuditEvent, StoredRecord } from './types.js';
+import type { AuditEvent, AuditQuery, ChangeEvent, PutOptions, StoredAuditEvent, StoredRecord } from './types.js';
+
+/** A record about to be written (`put`, `replace`): key checked, data encoded, index and expiry validated. */
+export interface PendingWrite {
+  readonly type: string;
+  readonly id: string;
+  readonly text: string;
+  readonly index: string | undefined;
+  readonly at: number;
+  readonly expiresAt: number | undefined;
+}
+
+export function prepareWrite(type: string, id: string, data: unknown, opts: PutOptions, now: number | undefined, clock: () => number): PendingWrite {
+  assertKey(type, id);
+  const at = resolveNow(now, clock);
+  const text = encodeData(data);
+  const index = toIndex(opts.index);
+  const expiresAt = opts.expiresAt === undefined ? undefined : toTime('expiresAt', opts.expiresAt);
+  return { type, id, text, index, at, expiresAt };
+}
+
+/** What `put`/`replace` return for a write stored as `version`: a fresh copy of the data. */
+export function writtenRecord<T>(w: PendingWrite, version: number): StoredRecord<T> {
+  return { type: w.type, id: w.id, data: JSON.parse(w.text) as T, index: w.index, version, modifiedAt: w.at, expiresAt: w.expiresAt };
+}
 
 /** Longest accepted record type, in UTF-16 code units. */
 export const MAX_TYPE_LENGTH = 256;

@@ -12,15 +12,14 @@ import {
   auditRowFromEvent,
   auditRowMatches,
   compareCodePoints,
-  encodeData,
   isLookupKey,
   recordFromRow,
   resolveNow,
   toAuditFilter,
-  toIndex,
   toLookupIndex,
   toLimit,
   toTime,
+  prepareWrite,
   type AuditRow,
   type RecordRow,
   type StoreOptions,
@@ -85,19 +84,9 @@ export class MemoryStore implements Store {
     return this.put(type, id, data, opts, now);
   }
 
-  async put<T = Record<string, unknown>>(
-    type: string,
-    id: string,
-    data: T,
-    opts: PutOptions = {},
-    now?: number,
-  ): Promise<StoredRecord<T>> {
+  async put<T = Record<string, unknown>>(type: string, id: string, data: T, opts: PutOptions = {}, now?: number): Promise<StoredRecord<T>> {
     this.#open();
-    assertKey(type, id);
-    const at = resolveNow(now, this.#clock);
-    const text = encodeData(data);
-    const index = toIndex(opts.index);
-    const expiresAt = opts.expiresAt === undefined ? undefined : toTime('expiresAt', opts.expiresAt);
+    const { at, text, index, expiresAt } = prepareWrite(type, id, data, opts, now, this.#clock);
     let byId = this.#records.get(type);
     if (byId === undefined) {
       byId = new Map();

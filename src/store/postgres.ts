@@ -13,19 +13,19 @@ import pg from 'pg';
 import {
   ChangeFanout,
   RecentVersions,
-  assertKey,
   auditEventFromRow,
   auditRowFromEvent,
-  encodeData,
   isLookupKey,
   recordFromRow,
   resolveNow,
   toAuditFilter,
-  toIndex,
   toLookupIndex,
   toLimit,
   toTime,
+  prepareWrite,
+  writtenRecord,
   type AuditRow,
+  type PendingWrite,
   type RecordRow,
   type StoreOptions,
 } from './common.js';
@@ -391,44 +391,30 @@ export class PostgresStore implements Store {
     return row === undefined ? null : recordFromRow<T>(row);
   }
 
-  async put<T = Record<string, unknown>>(
-    type: string,
-    id: string,
-    data: T,
-    opts: PutOptions = {},
-    now?: number,
-  ): Promise<StoredRecord<T>> {
+  async put<T = Record<string, unknown>>(type: string, id: string, data: T, opts: PutOptions = {}, now?: number): Promise<StoredRecord<T>> {
     this.#open();
-    assertKey(type, id);
-    const at = resolveNow(now, this.#clock);
-    const text = encodeData(data);
-    const index = toIndex(opts.index);
-    const expiresAt = opts.expiresAt === undefined ? undefined : toTime('expiresAt', opts.expiresAt);
-    const res = await this.#query<{ version: string }>({
-      ...this.#sql.put,
-      values: [type, id, text, index ?? null, at, expiresAt ?? null, this.#channel],
-    });
-    const version = Number(res.rows[0]?.version);
-    if (this.#changes.size > 0) this.#deliver({ type, id, version });
-    return { type, id, data: JSON.parse(text) as T, index, version, modifiedAt: at, expiresAt };
+    const w = prepareWrite(type, id, data, opts, now, this.#clock);
+    return writtenRecord<T>(w, (await this.#write(this.#sql.put, w)) ?? NaN);
   }
 
   async replace<T = Record<string, unknown>>(type: string, id: string, data: T, opts: PutOptions = {}, now?: number): Promise<StoredRecord<T> | null> {
     this.#open();
-    assertKey(type, id);
-    const at = resolveNow(now, this.#clock);
-    const text = encodeData(data);
-    const index = toIndex(opts.index);
-    const expiresAt = opts.expiresAt === undefined ? undefined : toTime('expiresAt', opts.expiresAt);
+    const w = prepareWrite(type, id, data, opts, now, this.#clock);
+    const version = await this.#write(this.#sql.replace, w);
+    return version === undefined ? null : writtenRecord<T>(w, version);
+  }
+
+  /** Runs an upsert or update of one record; its new version, or undefined when no row was written. */
+  async #write(sql: pg.QueryConfig, w: PendingWrite): Promise<number | undefined> {
     const res = await this.#query<{ version: string }>({
-      ...this.#sql.replace,
-      values: [type, id, text, index ?? null, at, expiresAt ?? null, this.#channel],
+      ...sql,
+      values: [w.type, w.id, w.text, w.index ?? null, w.at, w.expiresAt ?? null, this.#channel],
     });
     const row = res.rows[0];
-    if (row === undefined) return null;
+    if (row === undefined) return undefined;
     const version = Number(row.version);
-    if (this.#changes.size > 0) this.#deliver({ type, id, version });
-    return { type, id, data: JSON.parse(text) as T, index, version, modifiedAt: at, expiresAt };
+    if (this.#changes.size > 0) this.#deliver({ type: w.type, id: w.id, version });
+    return version;
   }
 
   async delete(type: string, id: string): Promise<boolean> {

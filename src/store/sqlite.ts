@@ -18,20 +18,20 @@ import Database from 'better-sqlite3';
 import {
   ChangeFanout,
   RecentVersions,
-  assertKey,
   auditEventFromRow,
   auditRowFromEvent,
-  encodeData,
   isLookupKey,
   recordFromRow,
   resolveNow,
   toAuditFilter,
-  toIndex,
   toLookupIndex,
   toLimit,
   toTime,
   type AuditFilter,
+  prepareWrite,
+  writtenRecord,
   type AuditRow,
+  type PendingWrite,
   type RecordRow,
   type StoreOptions,
 } from './common.js';
@@ -303,37 +303,24 @@ export class SqliteStore implements Store {
     return row === undefined ? null : recordFromRow<T>(row);
   }
 
-  async put<T = Record<string, unknown>>(
-    type: string,
-    id: string,
-    data: T,
-    opts: PutOptions = {},
-    now?: number,
-  ): Promise<StoredRecord<T>> {
+  async put<T = Record<string, unknown>>(type: string, id: string, data: T, opts: PutOptions = {}, now?: number): Promise<StoredRecord<T>> {
     this.#open();
-    assertKey(type, id);
-    const at = resolveNow(now, this.#clock);
-    const text = encodeData(data);
-    const index = toIndex(opts.index);
-    const expiresAt = opts.expiresAt === undefined ? undefined : toTime('expiresAt', opts.expiresAt);
-    const version = this.#putTx(type, id, text, index ?? null, at, expiresAt ?? null);
-    this.#afterWrite();
-    this.#announce({ type, id, version });
-    return { type, id, data: JSON.parse(text) as T, index, version, modifiedAt: at, expiresAt };
+    const w = prepareWrite(type, id, data, opts, now, this.#clock);
+    return writtenRecord<T>(w, this.#written(w, this.#putTx(w.type, w.id, w.text, w.index ?? null, w.at, w.expiresAt ?? null)));
   }
 
   async replace<T = Record<string, unknown>>(type: string, id: string, data: T, opts: PutOptions = {}, now?: number): Promise<StoredRecord<T> | null> {
     this.#open();
-    assertKey(type, id);
-    const at = resolveNow(now, this.#clock);
-    const text = encodeData(data);
-    const index = toIndex(opts.index);
-    const expiresAt = opts.expiresAt === undefined ? undefined : toTime('expiresAt', opts.expiresAt);
-    const version = this.#replaceTx(type, id, text, index ?? null, at, expiresAt ?? null);
-    if (version === undefined) return null;
+    const w = prepareWrite(type, id, data, opts, now, this.#clock);
+    const version = this.#replaceTx(w.type, w.id, w.text, w.index ?? null, w.at, w.expiresAt ?? null);
+    return version === undefined ? null : writtenRecord<T>(w, this.#written(w, version));
+  }
+
+  /** After a record write committed as `version`: checkpoint bookkeeping and this process's watchers. */
+  #written(w: PendingWrite, version: number): number {
     this.#afterWrite();
-    this.#announce({ type, id, version });
-    return { type, id, data: JSON.parse(text) as T, index, version, modifiedAt: at, expiresAt };
+    this.#announce({ type: w.type, id: w.id, version });
+    return version;
   }
 
   async delete(type: string, id: string): Promise<boolean> {
