@@ -1,5 +1,6 @@
 import { hkdfSync } from 'node:crypto';
 import { EncryptJWT, jwtDecrypt, type JWTPayload } from 'jose';
+import { isCompactJwe } from '../identity/index.js';
 
 /** A 32-byte key for `purpose`, derived from a root secret with HKDF-SHA256. */
 export function deriveKey(root: Uint8Array, purpose: string): Uint8Array {
@@ -20,7 +21,7 @@ export async function seal(claims: JWTPayload, key: Uint8Array, audience: string
 
 /** Opens a sealed value; undefined when tampered, expired, for another audience or malformed. Never throws. */
 export async function unseal(token: string, key: Uint8Array, audience: string, nowMs: number): Promise<JWTPayload | undefined> {
-  if (token.length > 16 * 1024) return undefined;
+  if (token.length > 16 * 1024 || !isCompactJwe(token)) return undefined;
   try {
     const { payload } = await jwtDecrypt(token, key, {
       audience, currentDate: new Date(nowMs), keyManagementAlgorithms: ['dir'], contentEncryptionAlgorithms: ['A256GCM'],

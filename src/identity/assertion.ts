@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT, createLocalJWKSet, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
 import type { KeySet } from './keys.js';
+import { isCompactJws } from './compact.js';
 
 /** Who the assertion speaks for; built by the caller from a session or token. */
 export interface AssertionIdentity {
@@ -117,6 +118,7 @@ export async function verifyCarriedAssertion(
   token: string, keys: KeySet, nowMs: number,
 ): Promise<{ ok: true; claims: JWTPayload } | { ok: false; reason: CarriedAssertionFailure }> {
   if (token.length > MAX_CARRIED_BYTES) return { ok: false, reason: 'assertion-too-large' };
+  if (!isCompactJws(token)) return { ok: false, reason: 'assertion-malformed' };
   const jwks = localJwks(keys);
   try {
     const { payload } = await jwtVerify(token, jwks, {

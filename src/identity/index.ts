@@ -9,3 +9,4 @@ export { AssertionSigner, checkCarriedAssertion, verifyCarriedAssertion, ASSERTI
 export type { AssertionCarrier, AssertionIdentity, AssertionOptions, CarriedAssertion, CarriedAssertionFailure } from './assertion.js';
 export { signSessionHandle, verifySharedSecretToken, extractBearerToken, MAX_TOKEN_BYTES, sessionHandleAudience, handleAudienceAccepts, sharedCookieDomain } from './tokens.js';
 export type { SessionHandle, TokenFailure, BearerSource, HandleAudiencePolicy } from './tokens.js';
+export { isCompactJwe, isCompactJws } from './compact.js';

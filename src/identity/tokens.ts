@@ -1,4 +1,5 @@
 import { SignJWT, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
+import { isCompactJws } from './compact.js';
 
 /** Claims of the `_pomerium` session handle (CONTRACT §4). */
 export interface SessionHandle {
@@ -70,6 +71,7 @@ export async function verifySharedSecretToken(
   token: string, secret: Uint8Array, nowMs: number,
 ): Promise<{ ok: true; claims: JWTPayload } | { ok: false; reason: TokenFailure }> {
   if (token.length > MAX_TOKEN_BYTES) return { ok: false, reason: 'token-too-large' };
+  if (!isCompactJws(token)) return { ok: false, reason: 'token-malformed' };
   try {
     const { payload } = await jwtVerify(token, secret, {
       algorithms: ['HS256'],
