@@ -55,11 +55,11 @@ describe('upstream client certificates', () => {
     makePki(dir);
     const read = (f: string) => readFileSync(join(dir, f), 'utf8');
     upstream = createServer({ cert: read('server.pem'), key: read('server.key'), ca: read('ca.pem'), requestCert: true, rejectUnauthorized: true }, (req, res) => {
-      seen.push((req.socket as TLSSocket).getPeerCertificate().subject?.CN ?? '');
+      seen.push(String((req.socket as TLSSocket).getPeerCertificate().subject?.CN ?? ''));
       res.end('ok');
     });
     upstream.on('upgrade', (req, socket) => {
-      seen.push((req.socket as TLSSocket).getPeerCertificate().subject?.CN ?? '');
+      seen.push(String((req.socket as TLSSocket).getPeerCertificate().subject?.CN ?? ''));
       socket.end(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept(String(req.headers['sec-websocket-key']))}\r\n\r\n`);
     });
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
