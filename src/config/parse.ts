@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors/index.js';
 import type { Config, ConfigWarning } from './types.js';
-import { aggregate, asString, collect, describe, fail, isMapping, unknownKeyError, type ConfigPath } from './check.js';
+import { aggregate, asString, collect, describe, fail, isMapping, unknownKeyError, withWarnings, type ConfigPath } from './check.js';
 import { GLOBAL_FATES, globalFate, ignoredMessage, isHarmless, refusalMessage } from './fate.js';
 import { GLOBAL_KEYS, globalSpecs, type EnvForm, type GlobalKeyTraits } from './globals.js';
 import { resolveTablePartly, type Found, type KeySpec } from './table.js';
@@ -94,7 +94,7 @@ export function parseConfig(
     }
   });
 
-  if (problems.length > 0) throw aggregate(problems);
+  if (problems.length > 0) throw withWarnings(aggregate(problems), warnings);
   return deepFreeze({ source: opts.source, ...(fields as GlobalFields), devMode: opts.devMode === true, warnings });
 }
 
