@@ -141,6 +141,8 @@ describe('limen config check', () => {
       { name: 'unknown key', text: `${base}sharedsecret: x\n`, code: 1, want: /sharedsecret.*did you mean "shared_secret"/ },
       { name: 'bad duration', text: `${base}cookie_expire: soon\n`, code: 1, want: /cookie_expire.*duration/ },
       { name: 'short secret', text: base.replace(SHARED_SECRET, 'c2hvcnQ='), code: 1, want: /shared_secret/ },
+      { name: 'ignored key beside an error', text: `${base}pomerium_debug: true\ncookie_expire: soon\n`, code: 1, want: /:8:1: warning: pomerium_debug: ignored[\s\S]*:9:\d+: error: cookie_expire/ },
+      { name: 'ignored key beside a policy error', text: `${base}pomerium_debug: true\nroutes:\n  - from: http://a.localhost\n    to: http://127.0.0.1:1\n    policy:\n      allow:\n        or:\n          - email: {startswith: x}\n`, code: 1, want: /warning: pomerium_debug[\s\S]*error: routes\[0\]\.policy/ },
       { name: 'bad policy', text: `${base}routes:\n  - from: http://a.localhost\n    to: http://127.0.0.1:1\n    policy:\n      allow:\n        or:\n          - email: {startswith: x}\n`, code: 1, want: /routes\[0\]\.policy.*startswith/ },
     ];
     try {

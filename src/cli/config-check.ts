@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { errorDetail, loadConfigFile, problemsOf } from '../config/index.js';
+import { errorDetail, loadConfigFile, problemsOf, warningsOf, type ConfigWarning } from '../config/index.js';
 import { buildRuntime } from '../server/index.js';
 import { ConfigError, PolicyError } from '../errors/index.js';
 import { parseFlags, UsageError, type CliIo, type Command } from './args.js';
@@ -21,9 +21,12 @@ Exits 0 when the config is valid, 1 otherwise.`,
     if (!values.config) throw new UsageError('--config FILE is required');
     const file = values.config;
     const at = (line: number | undefined, column: number | undefined): string => (line === undefined ? file : `${file}:${line}:${column ?? 1}`);
+    const printWarnings = (warnings: readonly ConfigWarning[]): void => {
+      for (const w of warnings) io.stderr(`${at(w.line, w.column)}: warning: ${w.key}: ${w.message}\n`);
+    };
     try {
       const config = loadConfigFile(file, io.env);
-      for (const w of config.warnings ?? []) io.stderr(`${at(w.line, w.column)}: warning: ${w.key}: ${w.message}\n`);
+      printWarnings(config.warnings ?? []);
       // Every policy error of every route, as `limen policy check` reports them.
       const policyErrors = checkPolicies(config, readFileSync(file, 'utf8')).filter((f) => f.severity === 'error');
       for (const f of policyErrors) io.stderr(`${at(f.line, f.column)}: error: ${f.path}: ${f.message} (route "${f.route}")\n`);
@@ -36,6 +39,8 @@ Exits 0 when the config is valid, 1 otherwise.`,
       return 0;
     } catch (e) {
       if (e instanceof ConfigError) {
+        // Ignored keys are worth knowing while the errors are being fixed, too.
+        printWarnings(warningsOf(e));
         const problems = problemsOf(e);
         for (const p of problems) {
           const d = errorDetail(p);

@@ -6,6 +6,7 @@
 
 import { ConfigError, editDistance } from '../errors/index.js';
 import { parseDuration } from './duration.js';
+import type { ConfigWarning } from './types.js';
 
 /** A path into the config document: key names and list indexes. */
 export type ConfigPath = readonly (string | number)[];
@@ -136,6 +137,22 @@ export function aggregate(problems: readonly ConfigError[]): ConfigError {
   const firstDetail = first.message.slice(first.key.length + 2);
   const message = [firstDetail, ...flat.slice(1).map((e) => e.message)].join('\n');
   return new ConfigError(first.key, message, { ...(detail ?? { path: [], detail: firstDetail }), problems: flat });
+}
+
+const WARNINGS = new WeakMap<ConfigError, readonly ConfigWarning[]>();
+
+/**
+ * Attaches the warnings found before the config was refused (ignored Pomerium
+ * keys), so that `limen config check` can list them beside the errors.
+ */
+export function withWarnings(error: ConfigError, warnings: readonly ConfigWarning[]): ConfigError {
+  if (warnings.length > 0) WARNINGS.set(error, warnings);
+  return error;
+}
+
+/** The warnings attached to a refused config's error (none if there were none). */
+export function warningsOf(error: ConfigError): readonly ConfigWarning[] {
+  return WARNINGS.get(error) ?? [];
 }
 
 /** Every error a ConfigError stands for (itself, unless it is an aggregate). */

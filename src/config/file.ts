@@ -8,8 +8,8 @@ import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { ConfigError } from '../errors/index.js';
-import type { Config } from './types.js';
-import { aggregate, errorDetail, problemsOf, type ConfigPath } from './check.js';
+import type { Config, ConfigWarning } from './types.js';
+import { aggregate, errorDetail, problemsOf, warningsOf, withWarnings, type ConfigPath } from './check.js';
 import { parseConfig, type ParseOptions } from './parse.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -47,6 +47,12 @@ export function parseConfigText(text: string, source: string, env: Env = process
     const detail = `YAML cannot be read: ${error instanceof Error ? error.message.split('\n')[0] ?? '' : 'unknown error'}`;
     throw new ConfigError(source, detail, { path: [], detail, file: source });
   }
+  const locateWarnings = (ws: readonly ConfigWarning[]): readonly ConfigWarning[] => Object.freeze(ws.map((w) => {
+    const offset = locate(doc, w.path, true);
+    if (offset === undefined) return w;
+    const { line, col } = lineCounter.linePos(offset);
+    return Object.freeze({ ...w, line, column: col });
+  }));
   let config: Config;
   try {
     config = parseConfig(raw, env, { ...opts, source });
@@ -55,15 +61,9 @@ export function parseConfigText(text: string, source: string, env: Env = process
     const located = problemsOf(error).map((e) => withLocation(e, doc, lineCounter, source));
     // In file order; errors about values from the environment (no line) last.
     located.sort((a, b) => (errorDetail(a)?.line ?? Infinity) - (errorDetail(b)?.line ?? Infinity) || (errorDetail(a)?.column ?? 0) - (errorDetail(b)?.column ?? 0));
-    throw aggregate(located);
+    throw withWarnings(aggregate(located), locateWarnings(warningsOf(error)));
   }
-  const warnings = (config.warnings ?? []).map((w) => {
-    const offset = locate(doc, w.path, true);
-    if (offset === undefined) return w;
-    const { line, col } = lineCounter.linePos(offset);
-    return Object.freeze({ ...w, line, column: col });
-  });
-  return Object.freeze({ ...config, warnings: Object.freeze(warnings) });
+  return Object.freeze({ ...config, warnings: locateWarnings(config.warnings ?? []) });
 }
 
 /**

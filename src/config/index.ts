@@ -22,5 +22,5 @@ export { routeReference } from './routes.js';
 export { fateRows, GLOBAL_FATES, ROUTE_FATES } from './fate.js';
 export type { Fate, FateRow, FateRule } from './fate.js';
 export { parseDuration } from './duration.js';
-export { errorDetail, problemsOf } from './check.js';
+export { errorDetail, problemsOf, warningsOf } from './check.js';
 export { ROOT_NAMESPACE } from './namespaces.js';

@@ -608,6 +608,31 @@ describe('_FILE variants', () => {
   });
 });
 
+describe('a file whose content does not parse is named as the file, not as an environment variable', () => {
+  const files: Record<string, string> = { '/run/secrets/mtls.json': '{not json', '/run/secrets/params': 'prompt', '/run/secrets/secret': 'c2hvcnQ=' };
+  const readFile = (path: string): string => {
+    return files[path] ?? readFileSync(path, 'utf8');
+  };
+  const doc = minimal();
+  delete doc.shared_secret;
+  const cases: { name: string; doc: Record<string, unknown>; env: Record<string, string>; key: string; want: RegExp }[] = [
+    { name: 'JSON from DOWNSTREAM_MTLS_FILE', doc: minimal(), env: { DOWNSTREAM_MTLS_FILE: '/run/secrets/mtls.json' }, key: 'downstream_mtls', want: /expected JSON in the file "\/run\/secrets\/mtls\.json" named by DOWNSTREAM_MTLS_FILE, but it does not parse$/ },
+    { name: 'a map from IDP_REQUEST_PARAMS_FILE', doc: minimal(), env: { IDP_REQUEST_PARAMS_FILE: '/run/secrets/params' }, key: 'idp_request_params', want: /or JSON in the file "\/run\/secrets\/params" named by IDP_REQUEST_PARAMS_FILE$/ },
+    { name: 'a secret from SHARED_SECRET_FILE', doc, env: { SHARED_SECRET_FILE: '/run/secrets/secret' }, key: 'shared_secret', want: /decodes to 5 bytes.*\(from the file "\/run\/secrets\/secret" named by SHARED_SECRET_FILE\)$/ },
+    { name: 'a secret from the shared_secret_file key', doc: { ...doc, shared_secret_file: '/run/secrets/secret' }, env: {}, key: 'shared_secret_file', want: /decodes to 5 bytes/ },
+    { name: 'a map set directly still names the variable', doc: minimal(), env: { IDP_REQUEST_PARAMS: 'prompt' }, key: 'idp_request_params', want: /or JSON in the IDP_REQUEST_PARAMS environment variable$/ },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const err = configError(() => parseConfig(c.doc, c.env, { readFile }));
+      assert.equal(err.key, c.key, err.message);
+      assert.match(err.message.split('\n')[0] ?? '', c.want);
+      if (c.env[`${c.key.toUpperCase()}_FILE`] !== undefined || c.key.endsWith('_file')) assert.doesNotMatch(err.message, /environment variable/);
+      assert.ok(!err.message.includes('c2hvcnQ='), 'never quotes the content');
+    });
+  }
+});
+
 describe('namespaces', () => {
   test('form a tree rooted at global, parents before children', () => {
     const c = parseConfig(minimal({

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors/index.js';
 import type { Config, ConfigWarning } from './types.js';
-import { aggregate, asString, collect, describe, fail, isMapping, unknownKeyError, type ConfigPath } from './check.js';
+import { aggregate, asString, collect, describe, fail, isMapping, unknownKeyError, withWarnings, type ConfigPath } from './check.js';
 import { GLOBAL_FATES, globalFate, ignoredMessage, isHarmless, refusalMessage } from './fate.js';
 import { GLOBAL_KEYS, globalSpecs, type EnvForm, type GlobalKeyTraits } from './globals.js';
 import { resolveTablePartly, type Found, type KeySpec } from './table.js';
@@ -94,7 +94,7 @@ export function parseConfig(
     }
   });
 
-  if (problems.length > 0) throw aggregate(problems);
+  if (problems.length > 0) throw withWarnings(aggregate(problems), warnings);
   return deepFreeze({ source: opts.source, ...(fields as GlobalFields), devMode: opts.devMode === true, warnings });
 }
 
@@ -145,10 +145,11 @@ function findInEnvironment(
   const hasDirect = direct !== undefined && direct !== '';
   const hasFile = spec.noFileVariant !== true && viaFile !== undefined && viaFile !== '';
   if (hasDirect && hasFile) fail(at, `set ${name} or ${fileName} in the environment, not both`, { env: name });
-  if (hasDirect) return { value: fromEnvironment(spec.env, direct, at, name), at, env: name };
+  if (hasDirect) return { value: fromEnvironment(spec.env, direct, at, `the ${name} environment variable`, name), at, env: name };
   if (hasFile) {
     const text = readValueFile(readFile, viaFile, at, `the file named by ${fileName}`, fileName);
-    return { value: fromEnvironment(spec.env, text, at, fileName), at, env: fileName };
+    const from = `the file ${JSON.stringify(viaFile)} named by ${fileName}`;
+    return { value: fromEnvironment(spec.env, text, at, from, fileName), at, env: fileName, from };
   }
   return undefined;
 }
@@ -170,7 +171,7 @@ function findInDocument(
       const path = asString(doc[fileKey], [fileKey]);
       // The file holds what the environment variable would: a map key's file may be `k=v,k2=v2` or JSON.
       const text = readValueFile(readFile, path, [fileKey], 'the file');
-      return { value: spec.env === 'map' || spec.env === 'json' ? fromEnvironment(spec.env, text, [fileKey], fileKey) : text, at: [fileKey] };
+      return { value: spec.env === 'map' || spec.env === 'json' ? fromEnvironment(spec.env, text, [fileKey], `the file ${JSON.stringify(path)} named by ${fileKey}`) : text, at: [fileKey] };
     }
   }
   const value = doc[spec.key];
@@ -187,13 +188,18 @@ function readValueFile(readFile: (path: string) => string, path: string, at: Con
   }
 }
 
-/** Turns an environment string into the shape the key's reader takes. */
-function fromEnvironment(form: EnvForm, text: string, at: ConfigPath, name: string): unknown {
+/**
+ * Turns an environment string (or the content of a file named by a `_FILE`
+ * variable or `_file` key) into the shape the key's reader takes; `where`
+ * names that source in messages, `env` is the variable it came through, if any.
+ */
+function fromEnvironment(form: EnvForm, text: string, at: ConfigPath, where: string, env?: string): unknown {
+  const source = env === undefined ? {} : { env };
   if (form === 'json' || (form === 'map' && text.trimStart().startsWith('{'))) {
     try {
       return JSON.parse(text) as unknown;
     } catch {
-      fail(at, `expected JSON in the ${name} environment variable, but it does not parse`, { env: name });
+      fail(at, `expected JSON in ${where}, but it does not parse`, source);
     }
   }
   if (form === 'map') {
@@ -201,7 +207,7 @@ function fromEnvironment(form: EnvForm, text: string, at: ConfigPath, name: stri
     for (const item of text.split(',')) {
       if (item.trim() === '') continue;
       const eq = item.indexOf('=');
-      if (eq <= 0) fail(at, `expected "key=value,key2=value2" or JSON in the ${name} environment variable`, { env: name });
+      if (eq <= 0) fail(at, `expected "key=value,key2=value2" or JSON in ${where}`, source);
       out[item.slice(0, eq).trim()] = item.slice(eq + 1).trim();
     }
     return out;

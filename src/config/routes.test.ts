@@ -1,5 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors/index.js';
 import { parseConfig, type Config, type RouteConfig } from './index.js';
@@ -76,6 +77,10 @@ describe('route defaults', () => {
     tlsSkipVerify: false,
     tlsCustomCaFile: undefined,
     tlsCustomCa: undefined,
+    tlsClientCertFile: undefined,
+    tlsClientCert: undefined,
+    tlsClientKeyFile: undefined,
+    tlsClientKey: undefined,
     tlsServerName: undefined,
     namespace: 'global',
   };
@@ -474,4 +479,44 @@ describe('bad values in route keys name the key', () => {
       }
     });
   }
+});
+
+describe('upstream client certificate (tls_client_cert / tls_client_key)', () => {
+  const file = (name: string): string => fileURLToPath(new URL(`./testdata/${name}`, import.meta.url));
+  const b64 = (name: string): string => readFileSync(file(name)).toString('base64');
+  const https = { to: 'https://10.0.0.1:8443' };
+  test('file and inline forms load; files stay paths, inline values become PEM text', () => {
+    const f = route({ ...https, tls_client_cert_file: file('tls.pem'), tls_client_key_file: file('tls.key') });
+    assert.equal(f.tlsClientCertFile, file('tls.pem'));
+    assert.equal(f.tlsClientKeyFile, file('tls.key'));
+    const i = route({ ...https, tls_client_cert: b64('tls.pem'), tls_client_key: b64('tls.key') });
+    assert.match(i.tlsClientCert ?? '', /-----BEGIN CERTIFICATE-----/);
+    assert.match(i.tlsClientKey ?? '', /PRIVATE KEY-----/);
+    const mixed = route({ ...https, tls_client_cert_file: file('tls.pem'), tls_client_key: b64('tls.key') });
+    assert.equal(mixed.tlsClientCertFile, file('tls.pem'));
+  });
+  const cases: { name: string; keys: Record<string, unknown>; key: string; want: RegExp }[] = [
+    { name: 'both cert forms', keys: { tls_client_cert_file: file('tls.pem'), tls_client_cert: b64('tls.pem'), tls_client_key_file: file('tls.key') }, key: 'routes[0].tls_client_cert', want: /set tls_client_cert or tls_client_cert_file, not both/ },
+    { name: 'both key forms', keys: { tls_client_cert_file: file('tls.pem'), tls_client_key_file: file('tls.key'), tls_client_key: b64('tls.key') }, key: 'routes[0].tls_client_key', want: /set tls_client_key or tls_client_key_file, not both/ },
+    { name: 'a certificate without its key', keys: { tls_client_cert: b64('tls.pem') }, key: 'routes[0].tls_client_key_file', want: /required when tls_client_cert is set/ },
+    { name: 'a key without its certificate', keys: { tls_client_key_file: file('tls.key') }, key: 'routes[0].tls_client_cert_file', want: /required when tls_client_key_file is set/ },
+    { name: 'a key that does not belong to the certificate', keys: { tls_client_cert_file: file('tls.pem'), tls_client_key_file: file('other.key') }, key: 'routes[0].tls_client_key_file', want: /does not belong to the certificate/ },
+    { name: 'a missing certificate file', keys: { tls_client_cert_file: file('nope.pem'), tls_client_key_file: file('tls.key') }, key: 'routes[0].tls_client_cert_file', want: /cannot read the certificate file .*ENOENT/ },
+    { name: 'a key file that holds a certificate', keys: { tls_client_cert_file: file('tls.pem'), tls_client_key_file: file('tls.pem') }, key: 'routes[0].tls_client_key_file', want: /holds no readable PEM private key/ },
+    { name: 'a cert file that holds a key', keys: { tls_client_cert_file: file('tls.key'), tls_client_key_file: file('tls.key') }, key: 'routes[0].tls_client_cert_file', want: /holds no PEM certificate/ },
+    { name: 'inline value that is not base64', keys: { tls_client_cert: 'not base64!', tls_client_key_file: file('tls.key') }, key: 'routes[0].tls_client_cert', want: /not valid base64/ },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const err = routeError({ ...https, ...c.keys });
+      assert.equal(err.key, c.key, err.message);
+      assert.match(err.message, c.want);
+      assert.doesNotMatch(err.message, /MII|KEY-----/, 'never quotes the material');
+    });
+  }
+  test('an http upstream refuses them: they would do nothing', () => {
+    const err = routeError({ tls_client_cert_file: file('tls.pem'), tls_client_key_file: file('tls.key') });
+    assert.equal(err.key, 'routes[0].tls_client_cert_file');
+    assert.match(err.message, /applies only to https upstreams/);
+  });
 });

@@ -12,7 +12,7 @@ import {
 } from './check.js';
 import { ignoredMessage, isHarmless, refusalMessage, routeFate } from './fate.js';
 import { asBase64Pem } from './secrets.js';
-import { readCertificates, type ReadText } from './tls.js';
+import { readCertificates, readPrivateKey, type ReadText } from './tls.js';
 import { ROOT_NAMESPACE } from './namespaces.js';
 import { referenceOf, resolveTable, type KeyReference, type KeyTable } from './table.js';
 
@@ -187,6 +187,48 @@ const ROUTE_KEYS: KeyTable<RouteFields, RouteContext> = {
     },
     fallback: absent(undefined),
   },
+  tlsClientCertFile: {
+    key: 'tls_client_cert_file', type: 'path', default: '',
+    description: 'PEM certificate (chain) Limen presents to the upstream when it asks for a client certificate (upstream mTLS). Needs `tls_client_key_file` (or `tls_client_key`).',
+    parse: (v, at, ctx) => {
+      const path = asString(v, at);
+      readCertificates({ path }, at, ctx.readFile);
+      return path;
+    },
+    fallback: absent(undefined),
+  },
+  tlsClientCert: {
+    key: 'tls_client_cert', type: 'base64 PEM', default: '',
+    description: 'The `tls_client_cert_file` certificate inline, as base64 of PEM. Set this or `tls_client_cert_file`, not both.',
+    parse: (v, at, ctx) => {
+      if (ctx.value('tlsClientCertFile') !== undefined) fail(at, 'set tls_client_cert or tls_client_cert_file, not both', { aboutKey: true });
+      const pem = asBase64Pem(v, at);
+      readCertificates({ pem }, at, ctx.readFile);
+      return pem;
+    },
+    fallback: absent(undefined),
+  },
+  tlsClientKeyFile: {
+    key: 'tls_client_key_file', type: 'path', default: '',
+    description: 'PEM private key of `tls_client_cert_file` (or `tls_client_cert`); it must belong to that certificate.',
+    parse: (v, at, ctx) => {
+      const path = asString(v, at);
+      readPrivateKey({ path }, at, ctx.readFile);
+      return path;
+    },
+    fallback: absent(undefined),
+  },
+  tlsClientKey: {
+    key: 'tls_client_key', type: 'base64 PEM', default: '',
+    description: 'The `tls_client_key_file` key inline, as base64 of PEM. Set this or `tls_client_key_file`, not both.',
+    parse: (v, at, ctx) => {
+      if (ctx.value('tlsClientKeyFile') !== undefined) fail(at, 'set tls_client_key or tls_client_key_file, not both', { aboutKey: true });
+      const pem = asBase64Pem(v, at);
+      readPrivateKey({ pem }, at, ctx.readFile);
+      return pem;
+    },
+    fallback: absent(undefined),
+  },
   tlsServerName: {
     key: 'tls_server_name', type: 'string', default: '',
     description: 'SNI and certificate name to expect from the upstream. `tls_upstream_server_name` (Pomerium\'s newer name) is read as this key.',
@@ -263,6 +305,7 @@ function asRoute(item: unknown, index: number, routeAt: ConfigPath, ctx: RouteCo
     return found === undefined ? undefined : { value: found, at: [...routeAt, spec.key] };
   }, routeAt));
   if (fields !== undefined) {
+    collect(problems, () => checkClientCertificate(fields, routeAt, ctx.readFile));
     collect(problems, () => refuseIgnoredKeys({ ...raw, tls_server_name: raw.tls_server_name ?? raw[SERVER_NAME_ALIAS] }, fields, routeAt));
   }
   if (problems.length > 0 || fields === undefined) throw aggregate(problems);
@@ -302,11 +345,34 @@ function refuseIgnoredKeys(raw: Record<string, unknown>, f: RouteFields, at: Con
     fail([...at, 'host_rewrite'], 'set host_rewrite or preserve_host_header: true, not both; the upstream can receive only one Host', { aboutKey: true });
   }
   if (!f.to.some((u) => u.url.protocol === 'https:')) {
-    for (const key of ['tls_skip_verify', 'tls_custom_ca_file', 'tls_custom_ca', 'tls_server_name'] as const) {
+    for (const key of ['tls_skip_verify', 'tls_custom_ca_file', 'tls_custom_ca', 'tls_server_name', ...CLIENT_CERT_KEYS] as const) {
       if (raw[key] !== undefined && raw[key] !== false) {
         fail([...at, key], 'applies only to https upstreams, and every `to` of this route is http://', { aboutKey: true });
       }
     }
+  }
+}
+
+const CLIENT_CERT_KEYS = ['tls_client_cert_file', 'tls_client_cert', 'tls_client_key_file', 'tls_client_key'] as const;
+
+/**
+ * The upstream client certificate: a certificate needs its key and a key its
+ * certificate (each error names the missing key), and the key must belong to
+ * the certificate.
+ */
+function checkClientCertificate(f: RouteFields, at: ConfigPath, readFile: ReadText): void {
+  const cert = f.tlsClientCertFile !== undefined ? { src: { path: f.tlsClientCertFile }, key: 'tls_client_cert_file' }
+    : f.tlsClientCert !== undefined ? { src: { pem: f.tlsClientCert }, key: 'tls_client_cert' } : undefined;
+  const key = f.tlsClientKeyFile !== undefined ? { src: { path: f.tlsClientKeyFile }, key: 'tls_client_key_file' }
+    : f.tlsClientKey !== undefined ? { src: { pem: f.tlsClientKey }, key: 'tls_client_key' } : undefined;
+  if (cert === undefined && key === undefined) return;
+  if (key === undefined) fail([...at, 'tls_client_key_file'], `required when ${cert!.key} is set: the private key of the client certificate (tls_client_key_file, or tls_client_key as base64 PEM)`);
+  if (cert === undefined) fail([...at, 'tls_client_cert_file'], `required when ${key.key} is set: the client certificate the key belongs to (tls_client_cert_file, or tls_client_cert as base64 PEM)`);
+  const leaf = readCertificates(cert.src, [...at, cert.key], readFile)[0]!;
+  const pkey = readPrivateKey(key.src, [...at, key.key], readFile);
+  if (!leaf.checkPrivateKey(pkey)) {
+    const name = (s: { src: { path: string } | { pem: string }; key: string }): string => ('path' in s.src ? JSON.stringify(s.src.path) : s.key);
+    fail([...at, key.key], `the key in ${name(key)} does not belong to the certificate in ${name(cert)}`);
   }
 }
 

@@ -35,6 +35,8 @@ export interface Found {
   readonly at: ConfigPath;
   /** Set when the value came from this environment variable. */
   readonly env?: string;
+  /** How messages name where the value came from when that is not `env` itself (the file a `NAME_FILE` variable names). */
+  readonly from?: string;
 }
 
 /** One row of a generated configuration reference. */
@@ -90,7 +92,7 @@ export function resolveTablePartly<Fields, Ctx extends object>(
     } catch (error) {
       failed.add(field);
       if (error instanceof Skipped) continue;
-      const located = withEnvironmentSource(error, found?.env);
+      const located = withEnvironmentSource(error, found?.env, found?.from);
       if (!(located instanceof ConfigError)) throw located;
       problems.push(...problemsOf(located));
     }
@@ -99,12 +101,12 @@ export function resolveTablePartly<Fields, Ctx extends object>(
 }
 
 /** Adds "(from NAME)" to an error about a value that came from the environment. */
-function withEnvironmentSource(error: unknown, env: string | undefined): unknown {
+function withEnvironmentSource(error: unknown, env: string | undefined, from: string | undefined): unknown {
   if (env === undefined || !(error instanceof ConfigError)) return error;
   const detail = errorDetail(error);
   if (detail === undefined || detail.env !== undefined) return error;
   try {
-    fail(detail.path, `${detail.detail} (from the ${env} environment variable)`, { ...detail, env });
+    fail(detail.path, `${detail.detail} (from ${from ?? `the ${env} environment variable`})`, { ...detail, env });
   } catch (wrapped) {
     return wrapped;
   }

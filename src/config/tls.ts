@@ -97,7 +97,8 @@ export function readCertificates(src: PemSource, at: ConfigPath, readText: ReadT
   });
 }
 
-function readPrivateKey(src: PemSource, at: ConfigPath, readText: ReadText, envSource: EnvSourceOf): KeyObject {
+/** Reads one PEM private key (never quoted in an error). */
+export function readPrivateKey(src: PemSource, at: ConfigPath, readText: ReadText, envSource?: EnvSourceOf): KeyObject {
   const text = 'path' in src ? readFile(src.path, at, readText, 'private key', envSource) : src.pem;
   try {
     return createPrivateKey(text);

@@ -94,6 +94,13 @@ export interface RouteConfig {
   readonly tlsCustomCaFile: string | undefined;
   /** `tls_custom_ca`: PEM text (decoded from base64). */
   readonly tlsCustomCa: string | undefined;
+  /** `tls_client_cert_file` / `tls_client_key_file`: client certificate presented to the upstream. */
+  readonly tlsClientCertFile: string | undefined;
+  /** `tls_client_cert`: PEM text (decoded from base64). */
+  readonly tlsClientCert: string | undefined;
+  readonly tlsClientKeyFile: string | undefined;
+  /** `tls_client_key`: PEM text (decoded from base64). */
+  readonly tlsClientKey: string | undefined;
   readonly tlsServerName: string | undefined;
   /** Limen: namespace name, default `global`. */
   readonly namespace: string;

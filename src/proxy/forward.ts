@@ -53,12 +53,30 @@ export class UpstreamSelector {
   }
 }
 
+/**
+ * How Limen connects to a route's https upstream: whether and with which CAs
+ * it verifies the upstream, and the client certificate it presents when the
+ * upstream asks for one (`tls_client_cert*` / `tls_client_key*`). Files are
+ * read when the connection pool (or websocket connection) is made.
+ */
+export function upstreamTlsOptions(route: RouteConfig): { rejectUnauthorized: boolean; ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer } {
+  const ca = route.tlsCustomCaFile ? readFileSync(route.tlsCustomCaFile) : route.tlsCustomCa;
+  const cert = route.tlsClientCertFile ? readFileSync(route.tlsClientCertFile) : route.tlsClientCert;
+  const key = route.tlsClientKeyFile ? readFileSync(route.tlsClientKeyFile) : route.tlsClientKey;
+  return {
+    rejectUnauthorized: !route.tlsSkipVerify,
+    ...(ca ? { ca } : {}),
+    ...(cert && key ? { cert, key } : {}),
+  };
+}
+
 /** One pooled keep-alive dispatcher per distinct upstream TLS setting. */
 export class DispatcherPool {
   private readonly agents = new Map<string, Agent>();
 
   get(route: RouteConfig): Dispatcher {
-    const key = `${route.tlsSkipVerify}|${route.tlsCustomCaFile ?? ''}|${route.tlsCustomCa ?? ''}|${route.tlsServerName ?? ''}`;
+    const key = JSON.stringify([route.tlsSkipVerify, route.tlsCustomCaFile, route.tlsCustomCa, route.tlsServerName,
+      route.tlsClientCertFile, route.tlsClientCert, route.tlsClientKeyFile, route.tlsClientKey]);
     let agent = this.agents.get(key);
     if (!agent) {
       agent = new Agent({
@@ -66,8 +84,7 @@ export class DispatcherPool {
         keepAliveMaxTimeout: 300_000,
         connections: 256,
         connect: {
-          rejectUnauthorized: !route.tlsSkipVerify,
-          ...(route.tlsCustomCaFile ? { ca: readFileSync(route.tlsCustomCaFile) } : route.tlsCustomCa ? { ca: route.tlsCustomCa } : {}),
+          ...upstreamTlsOptions(route),
           ...(route.tlsServerName ? { servername: route.tlsServerName } : {}),
         },
       });

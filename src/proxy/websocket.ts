@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { request as httpRequest, ServerResponse, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { RouteConfig, Upstream } from '../config/index.js';
-import { upstreamPath } from './forward.js';
+import { upstreamPath, upstreamTlsOptions } from './forward.js';
 import { buildResponseHeaders } from './headers.js';
 
 // RFC 6455 §1.3: the GUID appended to Sec-WebSocket-Key.
@@ -143,8 +142,7 @@ export function tunnelUpgrade(
     agent: false,
     ...(https ? {
       servername: route.tlsServerName ?? url.hostname,
-      rejectUnauthorized: !route.tlsSkipVerify,
-      ...(route.tlsCustomCaFile ? { ca: readFileSync(route.tlsCustomCaFile) } : route.tlsCustomCa ? { ca: route.tlsCustomCa } : {}),
+      ...upstreamTlsOptions(route),
     } : {}),
   });
   const onClientGone = (): void => { upReq.destroy(); };
