@@ -33,18 +33,20 @@ export async function handleRequest(live: Live, svc: Services, req: IncomingMess
   const requestId = newRequestId();
   const { rt, identifier } = live;
   svc.observer?.begin(req, res, requestId, rt.config); // observe: metrics, access log, span (written when res closes)
-  const ctx0 = baseContext(rt, svc, identifier, req, res, requestId);
-  if (!('rt' in ctx0)) {
-    sendUncanonical(req, res, requestId, ctx0);
-    return;
-  }
-  const ctx = ctx0;
+  let ctx: RequestContext | undefined;
   try {
+    const ctx0 = baseContext(rt, svc, identifier, req, res, requestId);
+    if (!('rt' in ctx0)) {
+      sendUncanonical(req, res, requestId, ctx0);
+      return;
+    }
+    ctx = ctx0;
     await route(ctx);
   } catch (e) {
     const code = (e as { code?: string })?.code;
     svc.logger.error('request failed', { requestId, error: (e as Error)?.message, code });
     if (res.headersSent) res.destroy();
+    else if (ctx === undefined) sendError(req, res, { status: 500, title: 'Internal Server Error', message: 'Something went wrong inside Limen. Quote the request id when reporting it.', requestId });
     // The database is unreachable and nothing cached may be trusted: fail closed, and say it is temporary.
     else if (code === 'ERR_STORE_UNAVAILABLE') fail(ctx, 503, 'Limen cannot reach its database right now. Try again in a moment.', { reasons: ['store-unavailable'] });
     else fail(ctx, 500, 'Something went wrong inside Limen. Quote the request id when reporting it.');
@@ -98,12 +100,14 @@ function requestRules(config: Config): RequestRules {
 
 /** `headers_with_underscores_action: drop_header`: the request goes on as if they had never been sent. */
 function dropUnderscoreHeaders(req: IncomingMessage): void {
+  // Node 24+ builds `headers` lazily from `rawHeaders`: build it before rawHeaders changes.
+  const headers = req.headers;
   const raw = req.rawHeaders;
   for (let i = raw.length - 2; i >= 0; i -= 2) {
     const name = raw[i]!;
     if (!name.includes('_')) continue;
     raw.splice(i, 2);
-    delete req.headers[name.toLowerCase()];
+    delete headers[name.toLowerCase()];
   }
 }
 
