@@ -216,9 +216,11 @@ describe('startDemoUpstream bodies and streams', () => {
 
     // Buffering either direction would hold the whole 50 MiB body live at once.
     // RSS is the loose check (the allocator keeps freed pages); live
-    // ArrayBuffer memory after GC is the tight one.
+    // ArrayBuffer memory after GC is the tight one. Client and server share
+    // this process, so chunks in flight between them count too: up to about
+    // 10 MiB when the machine is busy, hence 16 MiB, far below 50.
     for (const [name, growth] of [['download', down], ['upload', up]] as const) {
-      assert.ok(growth.arrayBuffers < 8 * MiB, `${name}: live buffers grew by ${Math.round(growth.arrayBuffers / MiB)} MiB`);
+      assert.ok(growth.arrayBuffers < 16 * MiB, `${name}: live buffers grew by ${Math.round(growth.arrayBuffers / MiB)} MiB`);
       assert.ok(growth.rss < 32 * MiB, `${name}: RSS grew by ${Math.round(growth.rss / MiB)} MiB`);
     }
   });
