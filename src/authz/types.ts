@@ -5,19 +5,10 @@
  * input, now)`.
  */
 
-export interface ClientCertificateInfo {
-  /** A certificate was presented. */
-  readonly presented: boolean;
-  /** It chains to the configured downstream CA. */
-  readonly valid: boolean;
-  /** Lower-case hex SHA-256 of the DER certificate. */
-  readonly fingerprint: string;
-  /** Base64 SHA-256 of the DER SubjectPublicKeyInfo. */
-  readonly spkiHash: string;
-  readonly sanEmail: readonly string[];
-  readonly sanDns: readonly string[];
-  readonly sanUri: readonly string[];
-}
+// What a TLS client certificate tells policy; read off the socket by src/http.
+import type { ClientCertificateInfo } from '../http/index.js';
+
+export type { ClientCertificateInfo };
 
 export interface RequestInfo {
   /** Upper-case. */

@@ -8,7 +8,7 @@
 import type { Config } from './types.js';
 import { asAddress, asBool, asHttpUrl, asSecretString, asString, describe, fail, type ConfigPath } from './check.js';
 import type { KeySpec, Resolved } from './table.js';
-import type { GlobalContext, GlobalKeyTraits } from './globals.js';
+import type { GlobalContext, GlobalKeyTraits } from './global-key.js';
 
 type Fields = Omit<Config, 'source' | 'devMode'>;
 type Row<F extends keyof Fields> = KeySpec<Fields[F], GlobalContext & Resolved<Fields>> & GlobalKeyTraits;

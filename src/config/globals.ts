@@ -6,7 +6,7 @@
 
 import { randomBytes } from 'node:crypto';
 import type { ConfigError } from '../errors/index.js';
-import type { Config, ConfigWarning, EmailVerification, IdpProvider, LogLevel, SameSite, StorageType } from './types.js';
+import type { Config, EmailVerification, IdpProvider, LogLevel, SameSite, StorageType } from './types.js';
 import {
   asAddress, asBool, asDuration, asEnum, asHeaderName, asHttpUrl, asInteger, asMapping, asSecretString,
   aggregate, asString, asStringList, asStringMap, canonicalHeaderName, collect, describe, fail, rejectUnknownKeys, unknownKeyError,
@@ -18,30 +18,9 @@ import { asBase64Pem, asBase64Secret, asSigningKeys } from './secrets.js';
 import { OBSERVABILITY_KEYS } from './observability.js';
 import { AUTOCERT_KEYS } from './autocert.js';
 import { referenceOf, type KeyReference, type KeySpec, type KeyTable } from './table.js';
+import type { GlobalContext, GlobalKeyTraits } from './global-key.js';
 
-/**
- * How the upper-case environment variable is read: `text` as the string
- * (lists are comma-separated, booleans `true`/`false`), `map` as JSON or
- * `k=v,k2=v2`, `json` as JSON, `none` not at all.
- */
-export type EnvForm = 'text' | 'map' | 'json' | 'none';
-
-export interface GlobalContext {
-  readonly devMode: boolean;
-  /** Reads files that keys name (a route's `tls_custom_ca_file`). */
-  readonly readFile: (path: string) => string;
-  /** Receives each ignored key's warning. */
-  readonly warn: (warning: ConfigWarning) => void;
-}
-
-/** Extra facts about a global row that the table type does not carry. */
-export interface GlobalKeyTraits {
-  readonly env: EnvForm;
-  /** Never echoed in errors; also readable from a `<key>_file` YAML key. */
-  readonly secret?: boolean;
-  /** No `NAME_FILE` environment form (it would be another key's variable: `CERTIFICATE_FILE`). */
-  readonly noFileVariant?: boolean;
-}
+export type { EnvForm, GlobalContext, GlobalKeyTraits } from './global-key.js';
 
 type GlobalFields = Omit<Config, 'source' | 'devMode' | 'warnings'>;
 

@@ -8,7 +8,7 @@
 import type { AccessLogField, AuthorizeLogField, Config, OtlpProtocol, TracesSampler } from './types.js';
 import { asDuration, asEnum, asInteger, asSecretString, asString, asStringList, asStringMap, describe, fail, type ConfigPath } from './check.js';
 import type { KeySpec, Resolved } from './table.js';
-import type { GlobalContext, GlobalKeyTraits } from './globals.js';
+import type { GlobalContext, GlobalKeyTraits } from './global-key.js';
 
 /** Pomerium's access log fields; `ip`, `user`, `email`, `route-id` are Limen additions. Default `true` = on when the key is unset. */
 export const ACCESS_LOG_FIELDS: Readonly<Record<AccessLogField, boolean>> = {

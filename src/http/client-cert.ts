@@ -1,7 +1,21 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { ClientCertificateInfo } from '../authz/index.js';
+
+/** What a TLS client certificate tells policy (the `client_certificate` criterion). */
+export interface ClientCertificateInfo {
+  /** A certificate was presented. */
+  readonly presented: boolean;
+  /** It chains to the configured downstream CA. */
+  readonly valid: boolean;
+  /** Lower-case hex SHA-256 of the DER certificate. */
+  readonly fingerprint: string;
+  /** Base64 SHA-256 of the DER SubjectPublicKeyInfo. */
+  readonly spkiHash: string;
+  readonly sanEmail: readonly string[];
+  readonly sanDns: readonly string[];
+  readonly sanUri: readonly string[];
+}
 
 const cache = new WeakMap<Socket, ClientCertificateInfo | undefined>();
 

@@ -12,4 +12,4 @@ export type { CanonicalRequest, CanonicalPath, RequestRules, RequestHead, Refusa
 export type { CookieOptions } from './request.js';
 export { cookieValues, setCookieBaseName } from './cookies.js';
 export { readUrlEncodedForm } from './form.js';
-export { clientCertificate, parseSubjectAltName } from './client-cert.js';
+export { clientCertificate, parseSubjectAltName, type ClientCertificateInfo } from './client-cert.js';

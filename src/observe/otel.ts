@@ -19,7 +19,7 @@ import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from '@opentel
 import { ProtobufTraceSerializer, TraceExporterMetricsHelper } from '@opentelemetry/otlp-transformer';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { Config } from '../config/index.js';
-import type { PhaseSpan, RequestSpan, Tracer } from './tracing.js';
+import type { PhaseSpan, RequestSpan, Tracer } from './span.js';
 
 const w3c = new W3CTraceContextPropagator();
 

@@ -1,0 +1,25 @@
+/** The spans the request path records (src/observe/tracing.ts), whatever implements them (otel.ts). */
+import type { IncomingMessage } from 'node:http';
+
+/** A phase of a request (identify, policy, sign, upstream). */
+export interface PhaseSpan {
+  end(error?: string): void;
+}
+
+/** The span of one request. */
+export interface RequestSpan {
+  phase(name: string): PhaseSpan;
+  /**
+   * Sets `traceparent` (and `tracestate`) in a flat upstream header list to
+   * the upstream phase's context, replacing what the client sent.
+   */
+  inject(headers: string[], upstream: PhaseSpan): void;
+  end(attributes: Readonly<Record<string, string | number | boolean | undefined>>, error: boolean): void;
+}
+
+export interface Tracer {
+  /** Starts the span of a request, continuing the client's `traceparent` when it has one. */
+  startRequest(req: IncomingMessage): RequestSpan;
+  /** Exports what is pending and stops. */
+  close(): Promise<void>;
+}
