@@ -9,7 +9,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -26,6 +25,7 @@ import { startLimen, type RunningLimen } from '../src/server/index.js';
 import { startDemoUpstream } from '../src/devidp/index.js';
 import { MemoryStore, type Store } from '../src/store/index.js';
 import { silentLogger } from '../src/log/index.js';
+import { makePki, type TestPki } from './support/pki.js';
 
 const JSON_ACCEPT = { accept: 'application/json' };
 
@@ -257,22 +257,6 @@ function identityFlagsToCase(flags: readonly string[]): Record<string, unknown> 
   return { user: get('--user'), email: get('--email'), ...(groups ? { groups: groups.split(',') } : {}) };
 }
 
-/** A throwaway CA with a server certificate and a client certificate. */
-function makePki(dir: string): { ca: string; cert: string; key: string } {
-  const o = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  const key = (name: string) => o(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', `${name}.key`]);
-  key('ca');
-  o(['req', '-x509', '-new', '-key', 'ca.key', '-days', '2', '-subj', '/CN=ca', '-out', 'ca.pem']);
-  for (const [name, ext] of [['server', 'subjectAltName=DNS:mtls.localhost\n'], ['client', 'subjectAltName=email:alice@example.com\nextendedKeyUsage=clientAuth\n']] as const) {
-    key(name);
-    o(['req', '-new', '-key', `${name}.key`, '-subj', `/CN=${name}`, '-out', `${name}.csr`]);
-    writeFileSync(join(dir, `${name}.ext`), ext);
-    o(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', `${name}.ext`, '-out', `${name}.pem`]);
-  }
-  const read = (f: string) => readFileSync(join(dir, f), 'utf8');
-  return { ca: read('ca.pem'), cert: read('client.pem'), key: read('client.key') };
-}
-
 function httpsGet(port: number, host: string, ca: string, client?: { cert: string; key: string }): Promise<{ status: number; requestId: string | undefined; body: string }> {
   return new Promise((resolve, reject) => {
     const req = httpsRequest({
@@ -291,7 +275,7 @@ function httpsGet(port: number, host: string, ca: string, client?: { cert: strin
 
 describe('the server and limen policy explain decide alike under downstream mTLS default-deny', () => {
   let dir: string;
-  let pki: { ca: string; cert: string; key: string };
+  let pki: TestPki;
   let limen: RunningLimen;
   let store: MemoryStore;
   let upstream: Awaited<ReturnType<typeof startDemoUpstream>>;
@@ -300,7 +284,7 @@ describe('the server and limen policy explain decide alike under downstream mTLS
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'limen-decision-mtls-'));
-    pki = makePki(dir);
+    pki = makePki(dir, { serverName: 'mtls.localhost', clientSan: 'email:alice@example.com' });
     upstream = await startDemoUpstream({ host: '127.0.0.1', port: 0 });
     port = await freePort();
     const raw = {
@@ -329,7 +313,7 @@ describe('the server and limen policy explain decide alike under downstream mTLS
   test('no certificate: denied by the default-deny rule on both sides; a valid one: the route decides on both', async () => {
     const since = Date.now() - 1000;
     const none = await serverOutcome(limen, store, await httpsGet(port, 'mtls.localhost', pki.ca), since);
-    const valid = await serverOutcome(limen, store, await httpsGet(port, 'mtls.localhost', pki.ca, { cert: pki.cert, key: pki.key }), since);
+    const valid = await serverOutcome(limen, store, await httpsGet(port, 'mtls.localhost', pki.ca, { cert: pki.clientCert, key: pki.clientKey }), since);
     const args = ['policy', 'explain', '--config', configFile, '--url', `https://mtls.localhost:${port}/`, '--no-identity', '--json'];
     const [cliNone, cliValid, cliDefault] = await Promise.all([
       runCli([...args, '--client-cert', 'none']), runCli([...args, '--client-cert', 'valid']), cliInProcess(args),

@@ -7,8 +7,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,25 +19,10 @@ import { MemoryStore } from '../src/store/index.js';
 import { silentLogger } from '../src/log/index.js';
 import { COOKIE_SECRET, freePort, SHARED_SECRET } from './stack.js';
 import { startProbeUpstream, type ProbeUpstream } from './support/upstream-probe.js';
+import { makePki, type TestPki } from './support/pki.js';
 
 const b64 = (pem: string): string => Buffer.from(pem).toString('base64');
 const testdata = (name: string): string => fileURLToPath(new URL(`../src/config/testdata/${name}`, import.meta.url));
-
-/** A throwaway CA with a server certificate for *.localhost and a client certificate. */
-function makePki(dir: string): Record<'ca' | 'serverCert' | 'serverKey' | 'clientCert' | 'clientKey', string> {
-  const o = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  const key = (name: string) => o(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', `${name}.key`]);
-  key('ca');
-  o(['req', '-x509', '-new', '-key', 'ca.key', '-days', '2', '-subj', '/CN=ca', '-out', 'ca.pem']);
-  for (const [name, ext] of [['server', 'subjectAltName=DNS:app.localhost\n'], ['client', 'extendedKeyUsage=clientAuth\n']] as const) {
-    key(name);
-    o(['req', '-new', '-key', `${name}.key`, '-subj', `/CN=${name}`, '-out', `${name}.csr`]);
-    writeFileSync(join(dir, `${name}.ext`), ext);
-    o(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', `${name}.ext`, '-out', `${name}.pem`]);
-  }
-  const read = (f: string) => readFileSync(join(dir, f), 'utf8');
-  return { ca: read('ca.pem'), serverCert: read('server.pem'), serverKey: read('server.key'), clientCert: read('client.pem'), clientKey: read('client.key') };
-}
 
 /** GET over HTTPS; resolves with the status, or 'handshake refused' when the TLS handshake fails. */
 function httpsGet(port: number, host: string, ca: string, client?: { cert: string; key: string }): Promise<number | 'handshake refused'> {
@@ -54,7 +38,7 @@ function httpsGet(port: number, host: string, ca: string, client?: { cert: strin
 
 describe('inline base64 TLS material', () => {
   let dir: string;
-  let pki: ReturnType<typeof makePki>;
+  let pki: TestPki;
   let limen: RunningLimen;
   let store: MemoryStore;
   let upstream: Awaited<ReturnType<typeof startDemoUpstream>>;
@@ -63,7 +47,7 @@ describe('inline base64 TLS material', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'limen-inline-tls-'));
-    pki = makePki(dir);
+    pki = makePki(dir, { serverName: 'app.localhost' });
     upstream = await startDemoUpstream({ host: '127.0.0.1', port: 0 });
     // Self-signed for limen.test: trusted only through a route's tls_custom_ca.
     tlsUpstream = await startProbeUpstream({ cert: readFileSync(testdata('tls.pem'), 'utf8'), key: readFileSync(testdata('tls.key'), 'utf8') });

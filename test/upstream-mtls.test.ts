@@ -7,9 +7,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -21,22 +20,9 @@ import { startLimen, type RunningLimen } from '../src/server/index.js';
 import { MemoryStore } from '../src/store/index.js';
 import { silentLogger } from '../src/log/index.js';
 import { COOKIE_SECRET, freePort, SHARED_SECRET } from './stack.js';
+import { makePki } from './support/pki.js';
 
 const b64 = (pem: string): string => Buffer.from(pem).toString('base64');
-
-/** A throwaway CA, a server certificate for upstream.test and a client certificate. */
-function makePki(dir: string): void {
-  const o = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  const key = (name: string) => o(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', `${name}.key`]);
-  key('ca');
-  o(['req', '-x509', '-new', '-key', 'ca.key', '-days', '2', '-subj', '/CN=test ca', '-out', 'ca.pem']);
-  for (const [name, ext] of [['server', 'subjectAltName=DNS:upstream.test\n'], ['client', 'extendedKeyUsage=clientAuth\n']] as const) {
-    key(name);
-    o(['req', '-new', '-key', `${name}.key`, '-subj', `/CN=${name}`, '-out', `${name}.csr`]);
-    writeFileSync(join(dir, `${name}.ext`), ext);
-    o(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', `${name}.ext`, '-out', `${name}.pem`]);
-  }
-}
 
 const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const accept = (key: string): string => createHash('sha1').update(key + WS_GUID).digest('base64');
@@ -52,7 +38,7 @@ describe('upstream client certificates', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'limen-upstream-mtls-'));
-    makePki(dir);
+    makePki(dir, { serverName: 'upstream.test' });
     const read = (f: string) => readFileSync(join(dir, f), 'utf8');
     upstream = createServer({ cert: read('server.pem'), key: read('server.key'), ca: read('ca.pem'), requestCert: true, rejectUnauthorized: true }, (req, res) => {
       seen.push(String((req.socket as TLSSocket).getPeerCertificate().subject?.CN ?? ''));
