@@ -18,29 +18,39 @@ describe('quickstart in headless Chromium', () => {
   let port: number;
   let output = '';
 
-  before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'limen-quickstart-'));
+  /** Starts the quickstart on a free port; false when it exited first (the dev IdP's port+1 may be taken by another test). */
+  const start = async (): Promise<boolean> => {
     port = await freePort();
-    // The dev IdP takes port+1; make sure it is free too by asking for a fresh pair if not.
+    output = '';
     child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', String(port), '--data', dir], {
       cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'],
     });
-    await new Promise<void>((resolve, reject) => {
+    return new Promise<boolean>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`quickstart did not start:\n${output}`)), 30_000);
       const on = (d: Buffer) => {
         output += d.toString();
-        if (output.includes('sign in with any email')) { clearTimeout(timer); resolve(); }
+        if (output.includes('sign in with any email')) { clearTimeout(timer); resolve(true); }
       };
       child.stdout!.on('data', on);
       child.stderr!.on('data', on);
-      child.once('exit', (code) => reject(new Error(`quickstart exited with ${code}:\n${output}`)));
+      child.once('exit', () => { clearTimeout(timer); resolve(false); });
     });
+  };
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'limen-quickstart-'));
+    let started = false;
+    for (let attempt = 0; attempt < 3 && !started; attempt++) started = await start();
+    assert.ok(started, `quickstart exited before it was ready:\n${output}`);
     browser = await launchBrowser();
   });
   after(async () => {
     await browser?.close();
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
     rmSync(dir, { recursive: true, force: true });
   });
 

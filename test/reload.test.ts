@@ -103,8 +103,11 @@ ${extra}`;
     await waitForOutput(child, /limen listening/);
   });
   after(async () => {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
     await upstream.close();
     rmSync(dir, { recursive: true, force: true });
     await closeHttpAgents();
