@@ -179,6 +179,7 @@ const OTHER_REASONS: Readonly<Record<string, ReasonText>> = {
   'not-a-session': { text: 'Only a signed-in browser session can do this, not a token.' },
   'not-administrator': { text: 'Only administrators may do this.' },
   'already-impersonating': { text: 'You are already impersonating someone; stop first.' },
+  'impersonating': { text: 'You are impersonating another user, so administrator pages are closed to you until you stop.' },
   'method-not-allowed': { text: 'This address does not accept this request method.' },
   'not-found': { text: 'Nothing with that id exists.' },
   'body-invalid': { text: 'The request body is not valid JSON of the expected shape.' },

@@ -9,7 +9,7 @@
  * applied). The store and the clock are passed in; mapping a decision to
  * a response is the server's (`server/respond-decision.ts`).
  */
-export { requestTarget, isAuthenticatePath, isLimenPath, JWKS_PATH } from './target.js';
+export { requestTarget, isAuthenticatePath, isConsolePath, isLimenPath, CONSOLE_PATH, JWKS_PATH } from './target.js';
 export type { LimenEndpoint, RequestTarget, TargetSite } from './target.js';
 export { decideRoute, policyRequest } from './decide.js';
 export type { Authorization, DecisionServices, DecisionSite, RequestHeaders } from './decide.js';

@@ -6,7 +6,7 @@ import type { RouteTable, TableRoute } from '../proxy/index.js';
  * - `jwks`: `/.well-known/pomerium/jwks.json`, on any host, so verifiers
  *   can reach the public keys by address as well as by route host;
  * - `authenticate`: the authenticate service on its own host (sign-in, the
- *   OAuth callback, sign-out, SCIM, the admin API);
+ *   OAuth callback, sign-out, SCIM, the admin API, the admin console);
  * - `route-host`: `/.pomerium/*` and `/.well-known/pomerium/*` on a host
  *   that has routes: Limen's, never the upstream's.
  */
@@ -28,6 +28,13 @@ export interface TargetSite<P> {
 }
 
 export const JWKS_PATH = '/.well-known/pomerium/jwks.json';
+/** The admin console's base path on the authenticate host (src/web/console). */
+export const CONSOLE_PATH = '/.pomerium/admin';
+
+/** `/.pomerium/admin` and everything under it: the admin console, on the authenticate host. */
+export function isConsolePath(path: string): boolean {
+  return path === CONSOLE_PATH || path.startsWith(`${CONSOLE_PATH}/`);
+}
 
 /**
  * The authenticate service's paths on its host. The server's
@@ -43,6 +50,7 @@ export function isAuthenticatePath(path: string): boolean {
     case '/scim/v2':
       return true;
     default:
+      if (isConsolePath(path)) return true;
       // The admin API; programmatic login is a route-host endpoint even there.
       return path.startsWith('/scim/v2/') || (path.startsWith('/.pomerium/api/v1/') && path !== '/.pomerium/api/v1/login');
   }

@@ -8,10 +8,12 @@ import { fail, impersonationBanner, signOutCsrfToken, type RequestContext } from
 import { handleDashboardPost, renderDashboard, userJson } from './dashboard.js';
 import { handleAdminApi } from './admin.js';
 import { redirectToSignIn } from './respond-decision.js';
-import { allowedRedirect, cookieOptions, requestOrigin } from './origins.js';
+import { allowedRedirect, cookieOptions, requestOrigin, returnTarget } from './origins.js';
 import { BINDING_PARAM, checkSignInBinding, redirectToBoundSignIn } from './sign-in.js';
 import { SWITCH_ACCOUNT_FIELD, signInHref } from './user-actions.js';
 import { handleScim } from '../accounts/index.js';
+import { isConsolePath } from '../decision/index.js';
+import { handleConsole } from '../web/console/index.js';
 
 export { allowedRedirect } from './origins.js';
 
@@ -50,6 +52,8 @@ export async function handleAuthenticateHost(ctx: RequestContext): Promise<boole
     default:
       // SCIM 2.0 provisioning (Limen), authenticated by its own bearer tokens.
       if (ctx.pathname === '/scim/v2' || ctx.pathname.startsWith('/scim/v2/')) { await handleScim(ctx); return true; }
+      // The admin console (src/web/console), for administrators only.
+      if (isConsolePath(ctx.pathname)) { await handleConsole(ctx); return true; }
       if (ctx.pathname.startsWith('/.pomerium/api/v1/') && ctx.pathname !== '/.pomerium/api/v1/login') {
         return handleAdminApi(ctx, ctx.svc.adminEndpoints, ctx.svc.isServiceAccountAdmin);
       }
@@ -99,9 +103,15 @@ async function signIn(ctx: RequestContext): Promise<void> {
     await startOAuth(ctx, { redirect: redirect.href, programmatic: true, audHost: p.aud_host });
     return;
   }
-  const redirect = allowedRedirect(rt, ctx.query.get('pomerium_redirect_uri'));
+  const redirect = returnTarget(rt, ctx.query.get('pomerium_redirect_uri'));
   if (!redirect) {
     fail(ctx, 400, 'The sign-in request has no valid redirect target.', { reasons: ['redirect-uri-invalid'] });
+    return;
+  }
+  if (redirect.origin === rt.authOrigin) {
+    // The console, on this very host: its cookie is set here at the callback, so no hand-off and no binding.
+    if (await cookieSession(ctx)) sendRedirect(ctx.res, redirect.href, { 'x-request-id': ctx.requestId });
+    else await startOAuth(ctx, { redirect: redirect.href, programmatic: false });
     return;
   }
   const binding = ctx.query.get(BINDING_PARAM);
@@ -202,6 +212,11 @@ async function oauthCallback(ctx: RequestContext): Promise<void> {
   }
   // The authenticate host's own handle: for this host alone, host-only cookie.
   const handle = await signSessionHandle({ sid: session.id, sub: session.userId, iss: rt.authHost ?? '', aud: rt.authHost ?? '' }, rt.config.sharedSecret, now);
+  if (redirect.origin === rt.authOrigin) {
+    // Back to the console on this host (origins.ts consoleReturn): the cookie just set is all it needs.
+    sendRedirect(ctx.res, redirect.href, { 'set-cookie': [clearCsrf, sessionCookie(ctx, handle, sessionCookieMaxAge(ctx))], 'x-request-id': ctx.requestId });
+    return;
+  }
   await handOff(ctx, session, redirect, String(csrf.binding), [clearCsrf, sessionCookie(ctx, handle, sessionCookieMaxAge(ctx))]);
 }
 
@@ -346,7 +361,7 @@ async function authenticateSignOut(ctx: RequestContext): Promise<void> {
     return;
   }
   if (ctx.req.method !== 'POST') {
-    signOutConfirmation(ctx, s, allowedRedirect(rt, ctx.query.get('pomerium_redirect_uri')));
+    signOutConfirmation(ctx, s, returnTarget(rt, ctx.query.get('pomerium_redirect_uri')));
     return;
   }
   const form = await signOutForm(ctx);
@@ -357,7 +372,7 @@ async function authenticateSignOut(ctx: RequestContext): Promise<void> {
   }
   const idToken = s ? ctx.svc.sessions.tokens(s)?.idToken : undefined;
   if (s) await endSession(ctx, s);
-  await finishSignOut(ctx, idToken, allowedRedirect(rt, form.get('pomerium_redirect_uri')), form.get(SWITCH_ACCOUNT_FIELD) === '1');
+  await finishSignOut(ctx, idToken, returnTarget(rt, form.get('pomerium_redirect_uri')), form.get(SWITCH_ACCOUNT_FIELD) === '1');
 }
 
 /**
@@ -404,7 +419,7 @@ async function signedOut(ctx: RequestContext): Promise<void> {
   const rt = ctx.rt;
   const sealed = ctx.query.get('state');
   const p = sealed ? await unseal(sealed, rt.handoffKey, `signed-out:${rt.authOrigin}`, ctx.svc.now()) : undefined;
-  const back = allowedRedirect(rt, typeof p?.redirect === 'string' ? p.redirect : ctx.query.get('pomerium_redirect_uri'));
+  const back = returnTarget(rt, typeof p?.redirect === 'string' ? p.redirect : ctx.query.get('pomerium_redirect_uri'));
   if (wantsJson(ctx.req)) { sendJson(ctx.res, 200, { signed_out: true }); return; }
   if (back && p?.switch === true) {
     sendRedirect(ctx.res, signInHref(back), { 'x-request-id': ctx.requestId }, 303);

@@ -9,6 +9,7 @@ import type { CookieOptions } from '../http/index.js';
 import { sharedCookieDomain } from '../identity/index.js';
 import type { Runtime } from './runtime.js';
 import type { RequestContext } from './context.js';
+import { isConsolePath } from '../decision/index.js';
 
 export type Scheme = 'http' | 'https';
 
@@ -89,6 +90,29 @@ export function allowedRedirect(rt: Runtime, target: string | null | undefined):
   const host = u.hostname.toLowerCase().replace(/^\[|\]$/g, '');
   const ok = routeOrigins(originIndex(rt), host).some((o) => o.scheme === scheme && (o.port ?? defaultPort(o.scheme)) === port);
   return ok ? u : undefined;
+}
+
+/**
+ * A page of the admin console to return to after sign-in or sign-out: an
+ * absolute URL on exactly `authenticate_service_url`'s origin, under
+ * `/.pomerium/admin/`, without credentials. Nothing else on the
+ * authenticate host is ever a redirect target.
+ */
+export function consoleReturn(rt: Runtime, target: string | null | undefined): URL | undefined {
+  if (!target || target.length > 4096 || rt.authOrigin === undefined) return undefined;
+  let u: URL;
+  try {
+    u = new URL(target);
+  } catch {
+    return undefined;
+  }
+  if (u.username || u.password || u.origin !== rt.authOrigin || !isConsolePath(u.pathname)) return undefined;
+  return u;
+}
+
+/** A sign-in or sign-out return target: a route's page (allowedRedirect) or a console page (consoleReturn). */
+export function returnTarget(rt: Runtime, target: string | null | undefined): URL | undefined {
+  return allowedRedirect(rt, target) ?? consoleReturn(rt, target);
 }
 
 /**
