@@ -107,7 +107,7 @@ describe('the admin console, in headless Chromium', () => {
     assert.match(await page.getByRole('alert').innerText(), /will not be shown again/);
     await page.getByRole('button', { name: 'Copy token' }).click();
     await page.getByText('Copied to the clipboard.').waitFor();
-    const token = await page.evaluate(() => navigator.clipboard.readText());
+    const token = await page.evaluate('navigator.clipboard.readText()') as string;
     assert.equal(token, await page.getByLabel('Service account token').inputValue());
     assert.match(token, /^[\w-]+\.[\w-]+\.[\w-]+$/);
     await check('service-account-created');

@@ -100,7 +100,7 @@ const HEADERS = {
 /** The console's sections, in navigation order. */
 export const SECTIONS = [
   ['overview', 'Overview', `${CONSOLE_BASE}/`],
-  ['service-accounts', 'Service accounts', `${CONSOLE_BASE}/service-accounts`],
+  ['accounts', 'Service accounts', `${CONSOLE_BASE}/service-accounts`],
   ['users', 'Users and groups', `${CONSOLE_BASE}/users`],
   ['sessions', 'Sessions', `${CONSOLE_BASE}/sessions`],
   ['audit', 'Audit', `${CONSOLE_BASE}/audit`],

@@ -40,7 +40,7 @@ function createForm(call: ConsoleCall): string {
 async function listPage(call: ConsoleCall): Promise<void> {
   const accounts = await serviceAccounts(call.svc);
   const active = accounts.filter((a) => a.status === 'active').length;
-  render(call, 'service-accounts', 'Service accounts',
+  render(call, 'accounts', 'Service accounts',
     createForm(call)
     + `<section class="panel" aria-labelledby="list-heading"><h2 id="list-heading">All service accounts</h2><p class="muted">${accounts.length} in all, ${active} active.</p>`
     + `${accountsTable(call, accounts, 'Service accounts, by id')}</section>`);
@@ -57,14 +57,14 @@ async function create(call: ConsoleCall): Promise<void> {
     }, { sharedSecret: cfg.sharedSecret, namespaces: cfg.namespaces });
   } catch (e) {
     if (e instanceof ServiceAccountError) {
-      refuse(call, 'service-accounts', e.status, e.message.charAt(0).toUpperCase() + e.message.slice(1) + '.', e.reason, { href: BASE, label: 'Back to service accounts' });
+      refuse(call, 'accounts', e.status, e.message.charAt(0).toUpperCase() + e.message.slice(1) + '.', e.reason, { href: BASE, label: 'Back to service accounts' });
       return;
     }
     throw e;
   }
   const { account, token } = result;
   // The only time the token exists outside the caller: shown once, never cached.
-  render(call, 'service-accounts', 'Service account created',
+  render(call, 'accounts', 'Service account created',
     `<section class="panel" aria-labelledby="token-heading"><h2 id="token-heading">Token for ${escapeHtml(account.user_id)}</h2>`
     + '<div class="warning" role="alert"><strong>Copy this token now.</strong> It will not be shown again: Limen keeps no copy. Anyone holding it can act as this service account until it expires or is revoked.</div>'
     + `<p><label for="token">Service account token</label></p><div class="token"><textarea id="token" readonly spellcheck="false" aria-describedby="token-use">${escapeHtml(token)}</textarea></div>`
@@ -79,8 +79,8 @@ async function create(call: ConsoleCall): Promise<void> {
 
 async function confirmRevoke(call: ConsoleCall): Promise<void> {
   const a = await serviceAccount(call.svc, call.params.id!);
-  if (!a) { refuse(call, 'service-accounts', 404, 'No service account has that id.', 'not-found', { href: BASE, label: 'Back to service accounts' }); return; }
-  render(call, 'service-accounts', 'Revoke service account',
+  if (!a) { refuse(call, 'accounts', 404, 'No service account has that id.', 'not-found', { href: BASE, label: 'Back to service accounts' }); return; }
+  render(call, 'accounts', 'Revoke service account',
     `<section class="panel"><p>Revoke the service account <strong>${escapeHtml(a.user_id)}</strong> (<code>${escapeHtml(a.id)}</code>, namespace ${escapeHtml(a.namespace)})?</p>`
     + '<p>Every request with its token is refused from then on. This cannot be undone: to give access again, create a new account.</p>'
     + `<div class="actions">${postForm(`${BASE}/${encodeURIComponent(a.id)}/revoke`, call.csrf, '<button type="submit" class="danger">Revoke service account</button>', { inline: true })}`
@@ -92,7 +92,7 @@ async function revoke(call: ConsoleCall): Promise<void> {
     const { changed } = await revokeAccount(call.svc, call.actor, call.params.id!);
     redirectWithNotice(call, BASE, changed ? 'account-revoked' : 'account-already-revoked');
   } catch (e) {
-    if (e instanceof ServiceAccountError) { refuse(call, 'service-accounts', e.status, 'No service account has that id.', e.reason, { href: BASE, label: 'Back to service accounts' }); return; }
+    if (e instanceof ServiceAccountError) { refuse(call, 'accounts', e.status, 'No service account has that id.', e.reason, { href: BASE, label: 'Back to service accounts' }); return; }
     throw e;
   }
 }
