@@ -57,7 +57,8 @@ button.danger{background:#b91c1c;border-color:#b91c1c;color:#fff}button.danger:h
 .banner{background:#b45309;color:#fff;padding:.6rem 1rem;text-align:center}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1.25rem;margin:0}dl.facts dt{font-weight:600}dl.facts dd{margin:0}
 .tree,.tree ul{list-style:none;padding-left:1.25rem;margin:.25rem 0}.tree{padding-left:0}
-.tree li{margin:.35rem 0}.tree .ns{font-weight:600}
+.tree li{margin:.5rem 0}.tree .ns{font-weight:600;font-size:1.05rem}
+.tree ul.children{border-left:2px solid #c7cdd6;margin:.5rem 0 0 .3rem;padding-left:1.25rem}.tree ul.accounts{list-style:disc;padding-left:1.75rem}.tree ul.accounts li{margin:.15rem 0}
 pre{background:#f6f7f9;border:1px solid #e5e7eb;border-radius:6px;padding:.6rem;overflow-x:auto;font-size:.85rem;margin:.25rem 0}
 .pager{display:flex;gap:1rem;align-items:center;margin-top:.75rem}
 .sr-only{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}

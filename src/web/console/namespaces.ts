@@ -23,9 +23,10 @@ async function namespacesPage(call: ConsoleCall): Promise<void> {
     const accs = byNs.get(n.name) ?? [];
     const kids = (children.get(n.name) ?? []).map(node).join('');
     return `<li><span class="ns">${escapeHtml(n.name)}</span> <span class="muted">${routes.length} ${routes.length === 1 ? 'route' : 'routes'}, ${accs.length} service ${accs.length === 1 ? 'account' : 'accounts'}</span>`
-      + (routes.length > 0 ? `<div>Routes: ${routes.map((r) => escapeHtml(r.name)).join(', ')}</div>` : '')
-      + (accs.length > 0 ? `<ul aria-label="Service accounts in ${escapeHtml(n.name)}">${accs.map((a) => `<li>${escapeHtml(a.user_id)} <code class="muted">${escapeHtml(a.id)}</code> ${pill(a.status)}</li>`).join('')}</ul>` : '')
-      + (kids ? `<ul aria-label="Namespaces in ${escapeHtml(n.name)}">${kids}</ul>` : '') + '</li>';
+      + `<div>Routes: ${routes.length > 0 ? routes.map((r) => escapeHtml(r.name)).join(', ') : '<span class="none">none</span>'}</div>`
+      + `<div>Service accounts: ${accs.length > 0 ? '' : '<span class="none">none</span>'}</div>`
+      + (accs.length > 0 ? `<ul class="accounts" aria-label="Service accounts in ${escapeHtml(n.name)}">${accs.map((a) => `<li>${escapeHtml(a.user_id)} <code class="muted">${escapeHtml(a.id)}</code> ${pill(a.status)}</li>`).join('')}</ul>` : '')
+      + (kids ? `<ul class="children" aria-label="Namespaces in ${escapeHtml(n.name)}">${kids}</ul>` : '') + '</li>';
   };
   const roots = children.get(undefined) ?? [];
   render(call, 'namespaces', 'Namespaces',
