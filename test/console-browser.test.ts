@@ -205,6 +205,24 @@ describe('the admin console, in headless Chromium', () => {
     assert.match(await page.getByRole('region', { name: 'Decision' }).innerText(), /allowed/);
   });
 
+  test('impersonate a user from their page, then stop from the console', async () => {
+    await go('Users and groups');
+    await page.getByLabel('Email, name, id or group').fill('pat@contractor.io');
+    await Promise.all([page.waitForURL(/users\?q=/), page.getByRole('button', { name: 'Search' }).click()]);
+    await Promise.all([page.waitForURL(/\/users\/[^/?]+$/), page.getByRole('link', { name: 'pat@contractor.io' }).click()]);
+    await page.getByLabel('Open as pat@contractor.io').selectOption(s.origin('app'));
+    // The route host's user page, as the user, with the banner to stop.
+    await Promise.all([page.waitForURL(`${s.origin('app')}/.pomerium/`), page.getByRole('button', { name: 'Impersonate pat@contractor.io' }).click()]);
+    assert.match(await page.getByRole('status').innerText(), /Impersonating pat@contractor\.io \(you are boss@example\.com\)/);
+    // The console is closed meanwhile, and says how to reopen it.
+    await page.goto(`${s.authOrigin}/.pomerium/admin/`);
+    await page.getByRole('heading', { name: '403 Forbidden' }).waitFor();
+    await page.screenshot({ path: join(SHOTS, 'impersonating.png'), fullPage: true });
+    await Promise.all([page.waitForURL(/notice=impersonation-stopped/), page.getByRole('button', { name: 'Stop impersonating' }).click()]);
+    await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+    assert.match(await page.getByRole('status').first().innerText(), /stopped impersonating/);
+  });
+
   test('the namespace tree, with the service accounts in each', async () => {
     await go('Namespaces');
     const tree = page.getByRole('list', { name: 'Namespaces in engineering' });
@@ -222,6 +240,13 @@ describe('the admin console, in headless Chromium', () => {
       await p.getByRole('heading', { name: '403 Forbidden' }).waitFor();
       for (const name of ['Sign out', 'Sign in as someone else']) assert.equal(await p.getByRole('button', { name }).count(), 1, name);
       await p.screenshot({ path: join(SHOTS, 'forbidden.png'), fullPage: true });
+      // Sign in as someone else: through the IdP's end-session and back to the console.
+      await Promise.all([
+        p.waitForURL((u) => u.origin === new URL(s.idpUrl).origin && !u.pathname.startsWith('/session/end')),
+        p.getByRole('button', { name: 'Sign in as someone else' }).click(),
+      ]);
+      await signInAtIdp(p, ADMIN, `${s.authOrigin}/.pomerium/admin/`);
+      await p.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
     } finally {
       await other.close();
     }

@@ -75,6 +75,12 @@ describe('requestTarget: what a request addresses, in the order the server serve
     { host: 'authenticate.example.com', path: '/scim/v2/Users', want: 'authenticate' },
     { host: 'authenticate.example.com', path: '/.pomerium/api/v1/users', want: 'authenticate' },
     { host: 'authenticate.example.com', path: '/.pomerium/api/v1/nothing-here', want: 'authenticate' },
+    // The admin console, on the authenticate host only.
+    { host: 'authenticate.example.com', path: '/.pomerium/admin', want: 'authenticate' },
+    { host: 'authenticate.example.com', path: '/.pomerium/admin/', want: 'authenticate' },
+    { host: 'authenticate.example.com', path: '/.pomerium/admin/service-accounts', want: 'authenticate' },
+    { host: 'authenticate.example.com', path: '/.pomerium/adminx', want: 'no-route' },
+    { host: 'app.example.com', path: '/.pomerium/admin/', want: 'route-host' },
     // Programmatic login is a route-host endpoint; the authenticate host has no routes here.
     { host: 'authenticate.example.com', path: '/.pomerium/api/v1/login', want: 'no-route' },
     { host: 'authenticate.example.com', path: '/', want: 'no-route' },

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { parseConfig } from '../config/index.js';
 import { buildRuntime, type Runtime } from './runtime.js';
-import { allowedRedirect, cookieOptions, externalScheme } from './origins.js';
+import { allowedRedirect, consoleReturn, cookieOptions, externalScheme, returnTarget } from './origins.js';
 import type { RequestContext } from './context.js';
 
 const secret = (): string => randomBytes(32).toString('base64');
@@ -61,6 +61,35 @@ describe('allowedRedirect: only the exact origin of a configured route', () => {
   for (const [target, ok] of cases) {
     test(`${String(target).slice(0, 60)} → ${ok ? 'allowed' : 'refused'}`, () => {
       assert.equal(allowedRedirect(rt, target)?.href !== undefined, ok);
+    });
+  }
+});
+
+describe('consoleReturn: a console page on exactly the authenticate origin, nothing else there', () => {
+  let rt: Runtime;
+  before(async () => { rt = await runtime(); });
+  const cases: [target: string | null, ok: boolean][] = [
+    ['https://auth.example.com/.pomerium/admin/', true],
+    ['https://auth.example.com/.pomerium/admin', true],
+    ['https://auth.example.com/.pomerium/admin/users/x?notice=user-added', true],
+    ['https://AUTH.example.com:443/.pomerium/admin/', true],
+    ['https://auth.example.com/', false],
+    ['https://auth.example.com/.pomerium/adminx', false],
+    ['https://auth.example.com/.pomerium/sign_out', false],
+    ['https://auth.example.com/.pomerium/admin/../sign_out', false],
+    ['http://auth.example.com/.pomerium/admin/', false],
+    ['https://auth.example.com:8443/.pomerium/admin/', false],
+    ['https://user:pw@auth.example.com/.pomerium/admin/', false],
+    ['https://app.example.com/.pomerium/admin/', false],
+    ['//auth.example.com/.pomerium/admin/', false],
+    ['', false],
+    [null, false],
+  ];
+  for (const [target, ok] of cases) {
+    test(`${String(target)} → ${ok ? 'allowed' : 'refused'}`, () => {
+      assert.equal(consoleReturn(rt, target)?.href !== undefined, ok);
+      // Sign-in and sign-out accept a route page or a console page, never anything else.
+      assert.equal(returnTarget(rt, target)?.href !== undefined, ok || allowedRedirect(rt, target) !== undefined);
     });
   }
 });
