@@ -1,0 +1,103 @@
+/**
+ * The console's audit page pages newest first by a cursor: walking "Older
+ * events" from the newest page visits every matching event exactly once,
+ * in order, even when many share one millisecond and new events arrive
+ * during the walk; the filters narrow it; a bad filter is a 400 that says
+ * which field is wrong.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { get, type IncomingMessage } from 'node:http';
+import { CookieJar, closeHttpAgents, request, scriptedLogin } from './support/index.js';
+import { startStack, type Stack } from './stack.js';
+import type { AuditEvent } from '../src/store/index.js';
+
+const ADMIN = 'boss@example.com';
+
+describe('the console audit page', () => {
+  let s: Stack;
+  const jar = new CookieJar();
+
+  before(async () => {
+    s = await startStack({
+      routes: [{ name: 'app', from: 'http://app.localhost:PORT', to: 'UPSTREAM', allow_any_authenticated_user: true }],
+      config: { administrators: [ADMIN] },
+    });
+    await scriptedLogin(`${s.origin('app')}/`, ADMIN, { jar });
+  });
+  after(async () => {
+    await s?.close();
+    await closeHttpAgents();
+  });
+
+  const page = async (query: string): Promise<{ status: number; routes: string[]; older: string | undefined }> => {
+    const res = await request(`${s.authOrigin}/.pomerium/admin/audit${query}`, { jar, headers: { accept: 'text/html' } });
+    const html = res.text();
+    const routes = [...html.matchAll(/<td>authorize<\/td><td>[^]*?<\/td><td>(p-\d+)<\/td>/g)].map((m) => m[1]!);
+    const older = /<a href="([^"]+)">Older events<\/a>/.exec(html)?.[1]?.replace(/&amp;/g, '&');
+    return { status: res.status, routes, older };
+  };
+
+  test('"Older events" walks every event once, newest first, through ties and new arrivals', async () => {
+    const t0 = Date.now() - 60_000;
+    // 130 events: blocks of 40 share one millisecond, so page boundaries fall inside a tie.
+    const events: AuditEvent[] = Array.from({ length: 130 }, (_, i) => ({
+      time: t0 + Math.floor(i / 40), kind: 'authorize', decision: 'deny', route: `p-${i}`, userId: 'walker', details: { reasons: ['x'] },
+    }));
+    await s.store.appendAudit(events);
+    const seen: string[] = [];
+    let next: string | undefined = '?user=walker&kind=authorize';
+    let pages = 0;
+    while (next !== undefined) {
+      const p = await page(next.startsWith('?') ? next : next.slice(next.indexOf('?')));
+      assert.equal(p.status, 200);
+      seen.push(...p.routes);
+      next = p.older;
+      pages++;
+      // Something new arrives while the operator reads: it must not shift the older pages.
+      if (pages === 1) await s.store.appendAudit([{ time: Date.now(), kind: 'authorize', decision: 'deny', route: 'p-999', userId: 'walker', details: {} }]);
+      assert.ok(pages < 10, 'the walk ends');
+    }
+    assert.equal(pages, 3);
+    assert.deepEqual(seen, events.map((e) => e.route!).reverse());
+  });
+
+  test('filters narrow the trail; a bad one is refused in words', async () => {
+    await s.store.appendAudit([{ time: Date.now(), kind: 'authorize', decision: 'allow', route: 'p-1000', userId: 'filtered', details: {} }]);
+    assert.deepEqual((await page('?user=filtered&decision=allow')).routes, ['p-1000']);
+    assert.deepEqual((await page('?user=filtered&decision=deny')).routes, []);
+    assert.deepEqual((await page('?user=filtered&since=1h')).routes, ['p-1000']);
+    assert.deepEqual((await page(`?user=filtered&until=${new Date(Date.now() - 3_600_000).toISOString()}`)).routes, []);
+    for (const [query, words] of [['?since=yesterday', /From: give a duration/], ['?decision=maybe', /Decision: choose allow, deny or login/], ['?kind=nope', /Kind: choose/]] as const) {
+      const res = await request(`${s.authOrigin}/.pomerium/admin/audit${query}`, { jar, headers: { accept: 'text/html' } });
+      assert.equal(res.status, 400, query);
+      assert.match(res.text(), words, query);
+    }
+  });
+
+  test('the live stream sends new matching events, and only those', async () => {
+    const u = new URL(`${s.authOrigin}/.pomerium/admin/audit/events?user=streamer`);
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      get({ host: '127.0.0.1', port: u.port, path: `${u.pathname}${u.search}`, headers: { host: u.host, cookie: jar.header(u), accept: 'text/event-stream' } }, resolve).on('error', reject);
+    });
+    try {
+      assert.equal(res.statusCode, 200);
+      assert.match(String(res.headers['content-type']), /^text\/event-stream/);
+      res.setEncoding('utf8');
+      let text = '';
+      const got = new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no event in ${JSON.stringify(text)}`)), 10_000);
+        res.on('data', (chunk: string) => { text += chunk; if (/event: audit\n[^]*\n\n/.test(text)) { clearTimeout(timer); resolve(); } });
+      });
+      await s.store.appendAudit([
+        { time: Date.now(), kind: 'authorize', decision: 'deny', route: 'other', userId: 'someone-else', details: {} },
+        { time: Date.now(), kind: 'authorize', decision: 'deny', route: 'streamed', userId: 'streamer', details: {} },
+      ]);
+      await got;
+      assert.match(text, /"route":"streamed"/);
+      assert.doesNotMatch(text, /"route":"other"/);
+    } finally {
+      res.destroy();
+    }
+  });
+});
