@@ -11,8 +11,7 @@ import assert from 'node:assert/strict';
 import { CookieJar, closeHttpAgents, csrfHeaders, parseForms, request, scriptedLogin, type TestResponse } from './support/index.js';
 import { startStack, type Stack } from './stack.js';
 import { createServiceAccount, mintRouteToken } from '../src/accounts/index.js';
-import { adminApiRoutes } from '../src/server/admin.js';
-import { csrfToken, isStateChanging } from '../src/server/csrf.js';
+import { adminApiRoutes, csrfToken, isStateChanging } from '../src/web/index.js';
 
 const JSON_ACCEPT = { accept: 'application/json' };
 const BROWSER_ACCEPT = { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' };

@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { CookieJar, closeHttpAgents, request, scriptedLogin } from './support/index.js';
 import { startStack, type Stack } from './stack.js';
 import { consoleRoutes } from '../src/web/console/index.js';
-import { csrfToken } from '../src/server/csrf.js';
+import { csrfToken } from '../src/web/index.js';
 import { deriveKey } from '../src/authn/index.js';
 import { createDirectoryUser, createServiceAccount } from '../src/accounts/index.js';
 

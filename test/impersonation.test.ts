@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { createLocalJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import { CookieJar, closeHttpAgents, parseForms, request, scriptedLogin, type TestResponse } from './support/index.js';
 import { startStack, type Stack } from './stack.js';
-import { csrfToken } from '../src/server/csrf.js';
+import { csrfToken } from '../src/web/index.js';
 
 const JSON_ACCEPT = { accept: 'application/json' };
 const BROWSER_ACCEPT = { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' };

@@ -11,7 +11,6 @@ import { createOwnPostgres, type OwnPostgres } from './support/postgres-server.j
 import { freePort, startStack, type Stack } from './stack.js';
 import { startLimen, type RunningLimen } from '../src/server/index.js';
 import { createLogger } from '../src/log/index.js';
-import { extensions } from '../src/cli/extensions.js';
 import { createServiceAccount } from '../src/accounts/service-accounts.js';
 import { PostgresStore } from '../src/store/index.js';
 
@@ -47,7 +46,7 @@ describe('PostgreSQL outage', () => {
       databroker_storage_max_staleness: '300ms',
     });
     let limen: RunningLimen | undefined;
-    const starting = startLimen({ config, logger: createLogger('info', (l) => { lines.push(l); }), ...extensions }).then((l) => { limen = l; return l; });
+    const starting = startLimen({ config, logger: createLogger('info', (l) => { lines.push(l); }) }).then((l) => { limen = l; return l; });
     try {
       const deadline = Date.now() + 30_000;
       while (!lines.some((l) => l.includes('store unavailable; retrying'))) {

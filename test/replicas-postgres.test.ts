@@ -14,7 +14,6 @@ import { freePort, startStack, type Stack } from './stack.js';
 import { startLimen, type RunningLimen } from '../src/server/index.js';
 import { PostgresStore } from '../src/store/index.js';
 import { createLogger } from '../src/log/index.js';
-import { extensions } from '../src/cli/extensions.js';
 import { createServiceAccount, revokeServiceAccount } from '../src/accounts/service-accounts.js';
 import { decodeJwt } from 'jose';
 
@@ -48,7 +47,7 @@ describe('three replicas on PostgreSQL', () => {
       const store = await openReplicaStore();
       const limen = await startLimen({
         config: a.configWith(routes, { ...config, address: `127.0.0.1:${port}` }),
-        store, logger: createLogger('error', () => undefined), ...extensions,
+        store, logger: createLogger('error', () => undefined),
       });
       others.push({ limen, store, port });
     }

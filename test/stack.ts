@@ -7,10 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { parseConfig, type Config } from '../src/config/index.js';
 import { startDemoUpstream, startDevIdp } from '../src/devidp/index.js';
-import { startLimen, type RunningLimen, type StartOptions } from '../src/server/index.js';
+import { startLimen, type RunningLimen } from '../src/server/index.js';
 import { MemoryStore, type Store } from '../src/store/index.js';
 import { createLogger, type Logger } from '../src/log/index.js';
-import { extensions } from '../src/cli/extensions.js';
 import { lineDestination } from '../src/observe/index.js';
 
 /** A port that was free a moment ago (the OS hands out a fresh one each time). */
@@ -37,7 +36,6 @@ export interface StackOptions {
   /** Collects log lines (for the no-secrets-in-logs check). */
   readonly logLines?: string[];
   readonly websocketRecheckMs?: number;
-  readonly extend?: Partial<Pick<StartOptions, 'tokenResolvers' | 'enrich' | 'adminEndpoints' | 'isServiceAccountAdmin'>>;
   /** `authenticate_service_url` when browsers reach Limen through something in front (a TLS load balancer); default `http://authenticate.localhost:PORT`. */
   readonly authOrigin?: string;
 }
@@ -108,8 +106,6 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     accessLogDestination: lineDestination((l) => { lines?.push(l); }),
     ...(o.now ? { now: o.now } : {}),
     ...(o.websocketRecheckMs ? { websocketRecheckMs: o.websocketRecheckMs } : {}),
-    ...extensions,
-    ...o.extend,
   });
   return {
     limen, config, port, authOrigin, store, logger, clientSecret,

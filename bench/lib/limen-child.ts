@@ -36,7 +36,6 @@ const modules = Promise.all([
   built<typeof import('../../src/server/index.js')>('server/index.js'),
   built<typeof import('../../src/store/index.js')>('store/index.js'),
   built<typeof import('../../src/log/index.js')>('log/index.js'),
-  built<typeof import('../../src/cli/extensions.js')>('cli/extensions.js'),
 ]);
 
 let limen: RunningLimen | undefined;
@@ -48,7 +47,7 @@ let profiler: Session | undefined;
 let observe: { metrics: unknown; accessLog: unknown } | undefined;
 
 async function start(m: LimenStart): Promise<Ready> {
-  const [{ parseConfig }, { startLimen }, { openStore }, { createLogger }, { extensions }] = await modules;
+  const [{ parseConfig }, { startLimen }, { openStore }, { createLogger }] = await modules;
   const config = parseConfig(m.config, {});
   sharedSchema = m.schema !== undefined;
   const opened = m.store === 'sqlite'
@@ -63,7 +62,6 @@ async function start(m: LimenStart): Promise<Ready> {
     logger: createLogger('info', () => {}),
     // Access lines are really written (pino, asynchronously), to /dev/null.
     accessLogDestination: pino.destination({ dest: '/dev/null', sync: false }),
-    ...extensions,
   });
   observe = { metrics: limen.services.observer?.metrics, accessLog: limen.services.observer?.accessLog };
   await switchObserve({ type: 'observe', on: false });

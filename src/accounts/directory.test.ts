@@ -1,14 +1,15 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryStore, type Store } from '../store/index.js';
-import { SESSION_TYPE, type SessionData } from '../authn/index.js';
+import { SESSION_TYPE, listSessions, revokeUserSessions, type SessionData } from '../authn/index.js';
 import { IdentityRefusedError } from '../errors/index.js';
 import type { IdentityInfo } from '../authz/index.js';
 import {
-  DirectoryError, createDirectoryUser, createGroup, deleteDirectoryUser, deleteGroup, directoryEnricher, findGroup, findUserByIdOrEmail,
-  getDirectoryUser, groupMembers, listGroups, listSessions, replaceMembers, revokeUserSessions, setMembership,
+  DirectoryError, createDirectoryUser, createGroup, deleteDirectoryUser, deleteGroup, findGroup, findUserByIdOrEmail,
+  getDirectoryUser, groupMembers, listGroups, replaceMembers, setMembership,
   updateDirectoryUser, updateGroup, upsertUserFromClaims, userRef,
 } from './directory.js';
+import { directoryEnricher } from './enrich.js';
 
 const NOW = Date.parse('2030-01-01T00:00:00Z');
 

@@ -7,9 +7,8 @@
  * which only administrative calls do.
  */
 import { randomUUID } from 'node:crypto';
-import { SESSION_TYPE, type SessionData } from '../authn/index.js';
-import { IdentityRefusedError, LimenError } from '../errors/index.js';
-import type { IdentityInfo } from '../authz/index.js';
+import { revokeUserSessions, type UserRef } from '../authn/index.js';
+import { LimenError } from '../errors/index.js';
 import type { Store, StoredRecord } from '../store/index.js';
 
 export const USER_TYPE = 'user';
@@ -472,12 +471,14 @@ async function resolveGroups(store: Store, refs: readonly string[], source: stri
   return { ids: unique(ids), created };
 }
 
-interface GroupIndex {
+/** Groups by id and by lower-case name. */
+export interface GroupIndex {
   readonly byId: Map<string, DirectoryGroup>;
   readonly byName: Map<string, DirectoryGroup>;
 }
 
-async function groupIndex(store: Store): Promise<GroupIndex> {
+/** Every group by id and by lower-case name. */
+export async function groupIndex(store: Store): Promise<GroupIndex> {
   const byId = new Map<string, DirectoryGroup>();
   const byName = new Map<string, DirectoryGroup>();
   for (const g of await listGroups(store)) {
@@ -496,37 +497,9 @@ function optionalStrings<T extends Record<string, string | undefined>>(o: T): Pa
   return out;
 }
 
-function unique(xs: readonly string[]): string[] {
+/** The values in first-seen order, each once. */
+export function unique(xs: readonly string[]): string[] {
   return [...new Set(xs)];
-}
-
-// ---------------------------------------------------------------- sessions
-
-/** A session as administrators see it: no claims, no tokens. */
-export interface SessionSummary {
-  readonly id: string;
-  readonly userId: string;
-  readonly email: string;
-  readonly issuedAt: number;
-  readonly expiresAt: number;
-  readonly refreshedAt: number | undefined;
-  readonly source: string;
-  /** Whom the session's administrator is impersonating, if anyone. */
-  readonly impersonating: { readonly user: string; readonly email: string; readonly groups: readonly string[] } | undefined;
-}
-
-function summarise(s: SessionData): SessionSummary {
-  return {
-    id: s.id, userId: s.userId, email: s.email, issuedAt: s.issuedAt, expiresAt: s.expiresAt,
-    refreshedAt: s.refreshedAt, source: s.source ?? 'session',
-    impersonating: s.impersonation ? { user: s.impersonation.user, email: s.impersonation.email, groups: s.impersonation.groups } : undefined,
-  };
-}
-
-/** Who `--user` means: a user id and/or an email (matched case-insensitively). */
-export interface UserRef {
-  readonly id?: string | undefined;
-  readonly email?: string | undefined;
 }
 
 /** Resolves an operator's `--user` value (id or email) against the directory. */
@@ -534,159 +507,4 @@ export async function userRef(store: Store, ref: string): Promise<UserRef> {
   const u = await findUserByIdOrEmail(store, ref);
   if (u) return { id: u.id, email: u.email };
   return ref.includes('@') ? { email: ref } : { id: ref };
-}
-
-function sessionMatches(s: SessionData, who: UserRef): boolean {
-  return (who.id !== undefined && s.userId === who.id) || (who.email !== undefined && who.email !== '' && s.email.toLowerCase() === who.email.toLowerCase());
-}
-
-/** Live sessions, all or one user's (by id or email), oldest first. */
-export async function listSessions(store: Store, now: number, who?: UserRef): Promise<SessionSummary[]> {
-  const all = await store.list<SessionData>(SESSION_TYPE, {}, now);
-  return all.map((r) => r.data).filter((s) => who === undefined || sessionMatches(s, who)).sort((a, b) => a.issuedAt - b.issuedAt || (a.id < b.id ? -1 : 1)).map(summarise);
-}
-
-/** Ends one session; the next request with it is refused. Returns the session if it existed. */
-export async function revokeSession(store: Store, id: string, now: number): Promise<SessionSummary | undefined> {
-  const rec = await store.get<SessionData>(SESSION_TYPE, id, now);
-  if (!rec) return undefined;
-  await store.delete(SESSION_TYPE, id);
-  return summarise(rec.data);
-}
-
-/** Ends every session of a user (by id or email); returns how many. */
-export async function revokeUserSessions(store: Store, who: UserRef, now: number): Promise<number> {
-  let n = 0;
-  for (const s of await listSessions(store, now, who)) {
-    if (await store.delete(SESSION_TYPE, s.id)) n++;
-  }
-  return n;
-}
-
-// ---------------------------------------------------------------- views
-
-/** A user as the admin API and `limen users show --json` print it. */
-export function userView(u: DirectoryUser, groups: ReadonlyMap<string, DirectoryGroup>): Record<string, unknown> {
-  return {
-    id: u.id,
-    email: u.email,
-    name: u.name,
-    groups: u.groups.map((e) => { const g = groups.get(e); return g ? { id: g.id, name: g.name } : { id: e, name: e }; }),
-    source: u.source,
-    active: u.active !== false,
-    ...(u.userName !== undefined ? { user_name: u.userName } : {}),
-    ...(u.externalId !== undefined ? { external_id: u.externalId } : {}),
-    last_seen: u.lastSeen === undefined ? null : new Date(u.lastSeen).toISOString(),
-    ...(u.createdAt !== undefined ? { created_at: new Date(u.createdAt).toISOString() } : {}),
-  };
-}
-
-/** A group (and its members, when given) as the admin API and CLI print it. */
-export function groupView(g: DirectoryGroup, members?: readonly DirectoryUser[]): Record<string, unknown> {
-  return {
-    id: g.id,
-    name: g.name,
-    source: g.source,
-    ...(g.externalId !== undefined ? { external_id: g.externalId } : {}),
-    ...(members ? { members: members.map((u) => ({ id: u.id, email: u.email, name: u.name })) } : {}),
-  };
-}
-
-/** A session as the admin API and CLI print it: no claims, no tokens. */
-export function sessionView(s: SessionSummary): Record<string, unknown> {
-  return {
-    id: s.id,
-    user_id: s.userId,
-    email: s.email,
-    source: s.source,
-    issued_at: new Date(s.issuedAt).toISOString(),
-    expires_at: new Date(s.expiresAt).toISOString(),
-    refreshed_at: s.refreshedAt === undefined ? null : new Date(s.refreshedAt).toISOString(),
-    impersonating: s.impersonating ?? null,
-  };
-}
-
-/** Groups by id and by name, for rendering memberships. */
-export async function groupLookup(store: Store): Promise<Map<string, DirectoryGroup>> {
-  const m = new Map<string, DirectoryGroup>();
-  for (const g of await listGroups(store)) {
-    m.set(g.id, g);
-    if (!m.has(g.name)) m.set(g.name, g);
-  }
-  return m;
-}
-
-// ---------------------------------------------------------------- enrichment
-
-/**
- * Group ids and names, cached per store and dropped on any change to a
- * group (store.watch also reports other processes' changes, after a short
- * delay); a membership naming a group the cache lacks reloads it.
- */
-class GroupAliases {
-  private cache: Promise<GroupIndex> | undefined;
-  private loadedAt = 0;
-
-  constructor(private readonly store: Store, private readonly clock: () => number) {
-    store.watch((e) => { if (e.type === GROUP_TYPE) this.cache = undefined; });
-  }
-
-  async get(mustKnow: readonly string[]): Promise<GroupIndex> {
-    let idx = await this.load();
-    // A group another process just created may not have reached us through watch yet.
-    if (mustKnow.some((g) => !idx.byId.has(g) && !idx.byName.has(g.toLowerCase())) && this.clock() - this.loadedAt > 1000) {
-      this.cache = undefined;
-      idx = await this.load();
-    }
-    return idx;
-  }
-
-  private load(): Promise<GroupIndex> {
-    if (!this.cache) {
-      this.loadedAt = this.clock();
-      const p = groupIndex(this.store);
-      p.catch(() => { if (this.cache === p) this.cache = undefined; });
-      this.cache = p;
-    }
-    return this.cache;
-  }
-}
-
-const aliases = new WeakMap<Store, GroupAliases>();
-
-/**
- * Adds the directory to an identity before policy (CONTRACT §6): the user is
- * found by id, else by email; a deactivated user is refused
- * (`user-deprovisioned`); groups become the claim's groups plus directory
- * memberships (an impersonation keeps exactly the groups it was given),
- * each listed by id and by name so the `groups` criterion matches either.
- */
-export function directoryEnricher(store: Store, clock: () => number = Date.now): (id: IdentityInfo, how?: { readonly impersonated?: boolean | undefined }) => Promise<IdentityInfo> {
-  let groupsCache = aliases.get(store);
-  if (!groupsCache) {
-    groupsCache = new GroupAliases(store, clock);
-    aliases.set(store, groupsCache);
-  }
-  const cache = groupsCache;
-  return async (id, how) => {
-    const user = (id.user !== '' ? await getDirectoryUser(store, id.user) : undefined) ?? await findDirectoryUserByEmail(store, id.email);
-    if (user && user.active === false) {
-      throw new IdentityRefusedError('user-deprovisioned', 'the directory has deactivated this user');
-    }
-    const memberships = how?.impersonated ? [] : user?.groups ?? [];
-    const raw = unique([...id.groups, ...memberships]);
-    if (raw.length === 0) return id;
-    const idx = await cache.get(memberships);
-    const out: string[] = [];
-    const seen = new Set<string>();
-    const add = (g: string): void => { if (!seen.has(g)) { seen.add(g); out.push(g); } };
-    for (const g of raw) {
-      const group = idx.byId.get(g) ?? idx.byName.get(g.toLowerCase());
-      add(g);
-      if (group) { add(group.id); add(group.name); }
-    }
-    // Claim order first; unchanged lists keep the identity object (and its assertion cache key).
-    if (out.length === id.groups.length && out.every((g, i) => g === id.groups[i])) return id;
-    return { ...id, groups: out };
-  };
 }

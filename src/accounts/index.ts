@@ -19,10 +19,13 @@ export {
 export type { RouteTokenSpec, RouteTokenResolverDeps } from './route-tokens.js';
 export { ROOT_NAMESPACE, namespaceExists, namespaceAncestry, namespaceCovers } from './namespaces.js';
 export {
-  DirectoryError, checkEmail, findUserByIdOrEmail, listDirectoryUsers, createDirectoryUser, updateDirectoryUser, deleteDirectoryUser,
-  getGroup, findGroup, listGroups, createGroup, updateGroup, deleteGroup, groupMembers, setMembership, replaceMembers, groupLookup,
-  listSessions, revokeSession, revokeUserSessions, userRef, userView, groupView, sessionView, directoryEnricher,
+  DirectoryError, checkEmail, findUserByIdOrEmail, listDirectoryUsers, listDirectoryUserRecords, createDirectoryUser, updateDirectoryUser,
+  deleteDirectoryUser, getGroup, findGroup, listGroups, listGroupRecords, createGroup, updateGroup, deleteGroup, groupMembers, setMembership,
+  replaceMembers, userRef,
 } from './directory.js';
-export type { DirectoryErrorCode, NewUser, UserChanges, NewGroup, SessionSummary, UserRef } from './directory.js';
-export { SCIM_TOKEN_TYPE, SCIM_CONTENT_TYPE, handleScim, createScimToken, listScimTokens, revokeScimToken, verifyScimToken } from './scim.js';
-export type { ScimTokenRecord } from './scim.js';
+export type { DirectoryErrorCode, NewUser, UserChanges, NewGroup } from './directory.js';
+export { userView, groupView, groupLookup } from './views.js';
+export { directoryEnricher } from './enrich.js';
+export { SCIM_TOKEN_TYPE, createScimToken, listScimTokens, revokeScimToken, verifyScimToken } from './scim-tokens.js';
+export type { ScimTokenRecord } from './scim-tokens.js';
+export { isAdministrator, matchesAdministrators } from './administrators.js';

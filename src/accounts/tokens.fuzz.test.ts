@@ -19,7 +19,8 @@ import { MemoryStore } from '../store/index.js';
 import { Identifier, SessionStore } from '../authn/index.js';
 import { createServiceAccount, serviceAccountResolver } from './service-accounts.js';
 import { revokeRouteToken, routeTokenResolver } from './route-tokens.js';
-import { directoryEnricher, putDirectoryUser } from './directory.js';
+import { putDirectoryUser } from './directory.js';
+import { directoryEnricher } from './enrich.js';
 
 const NOW = Date.UTC(2026, 10, 23, 12);
 const NOW_S = NOW / 1000;

@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { MemoryStore, ReadCachingStore, SqliteStore, type Store } from '../store/index.js';
 import { signSessionHandle } from '../identity/index.js';
-import { directoryEnricher, putDirectoryUser, type DirectoryUser } from '../accounts/directory.js';
+import { directoryEnricher, putDirectoryUser, type DirectoryUser } from '../accounts/index.js';
 import { Identifier } from './identify.js';
 import { SessionStore, type SessionData } from './sessions.js';
 import type { IdpTokens, OidcClient } from './oidc.js';

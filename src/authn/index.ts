@@ -12,3 +12,5 @@ export { applyEmailVerification, emailUsable, emailVerifiedClaim } from './claim
 export { Identifier } from './identify.js';
 export { newSignInNonce, signInBinding, isSignInBinding, rememberSignInNonce, consumeSignInBinding, MAX_PENDING_SIGN_INS } from './binding.js';
 export type { Caller, Credential, IdentifyResult, TokenResolver, IdentityEnricher, EnrichContext, IdentifyDeps, ImpersonationEndReason } from './identify.js';
+export { listSessions, revokeSession, revokeUserSessions, sessionView } from './session-list.js';
+export type { SessionSummary, UserRef } from './session-list.js';

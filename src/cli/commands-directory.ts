@@ -5,40 +5,35 @@
  * sessions per request, so a change applies to its next request. Every
  * change is an audit event with the CLI user as actor.
  */
-import type { AuditEvent, Store } from '../store/index.js';
+import type { Store } from '../store/index.js';
 import type { Config } from '../config/index.js';
 import {
-  DirectoryError, createDirectoryUser, createGroup, createScimToken, deleteDirectoryUser, deleteGroup, findGroup,
-  findUserByIdOrEmail, groupLookup, groupMembers, groupView, listDirectoryUsers, listGroups, listScimTokens, listSessions,
-  revokeScimToken, revokeSession, revokeUserSessions, sessionView, setMembership, userRef, userView,
-  type DirectoryGroup, type DirectoryUser, type SessionSummary,
+  DirectoryError, findGroup, findUserByIdOrEmail, groupLookup, groupMembers, groupView, listDirectoryUsers, listGroups, listScimTokens,
+  userRef, userView, type DirectoryGroup, type DirectoryUser,
 } from '../accounts/index.js';
+import { listSessions, sessionView, type SessionSummary } from '../authn/index.js';
 import { AUDIT_KINDS, auditEventJson, formatAuditEvent, isAuditKind, parseTimeBound, readAuditTrail, type AuditKind } from '../audit/index.js';
+import {
+  cliActor, createGroup, createScimToken, createUser, deleteGroup, deleteUser, revokeScimToken, revokeSession, revokeUserSessions, setMembership,
+  type OperationContext,
+} from '../operations/index.js';
 import { parseFlags, UsageError, type CliIo, type Command } from './args.js';
-import { cliActor, openConfiguredStore } from './service-account.js';
+import { withConfiguredStore } from './store.js';
 
 const COMMON = `  --config FILE   the config the server runs with (its store)
   -h, --help      this help`;
 
 /** Runs `fn` with the configured store, closing it after; directory errors are exit 1 with the message. */
-async function withStore(name: string, path: string | undefined, io: CliIo, fn: (store: Store, config: Config) => Promise<number>): Promise<number> {
-  const { config, store } = await openConfiguredStore(path, io.env);
+export async function withStore(name: string, path: string | undefined, io: CliIo, fn: (store: Store, config: Config, ops: OperationContext) => Promise<number>): Promise<number> {
   try {
-    return await fn(store, config);
+    return await withConfiguredStore(path, io, ({ store, config, ops }) => fn(store, config, ops));
   } catch (e) {
     if (e instanceof DirectoryError) {
       io.stderr(`limen ${name}: ${e.message}\n`);
       return 1;
     }
     throw e;
-  } finally {
-    await store.close();
   }
-}
-
-async function audit(store: Store, kind: AuditKind, who: { id?: string | undefined; email?: string | undefined }, details: Record<string, unknown>): Promise<void> {
-  const e: AuditEvent = { time: Date.now(), kind, userId: who.id, email: who.email, actor: cliActor(), details: { via: 'cli', ...details } };
-  await store.appendAudit([e]);
 }
 
 function one(positionals: string[], what: string): string {
@@ -109,12 +104,9 @@ ${COMMON}`,
     });
     if (values.help) { io.stdout(this.usage + '\n'); return 0; }
     if (!values.email) throw new UsageError('--email E is required');
-    return withStore(this.name, values.config, io, async (store) => {
-      const { user, createdGroups, adopted } = await createDirectoryUser(store, {
-        id: values.id, email: values.email!, name: values.name, groups: splitList(values.groups), source: 'manual',
-      }, Date.now());
-      await audit(store, 'user.create', user, {
-        groups: user.groups, ...(createdGroups.length > 0 ? { groups_created: createdGroups.map((g) => g.name) } : {}), ...(adopted ? { adopted_from: 'idp' } : {}),
+    return withStore(this.name, values.config, io, async (store, _config, ops) => {
+      const { user, createdGroups } = await createUser(ops, cliActor(), {
+        id: values.id, email: values.email!, name: values.name, groups: splitList(values.groups),
       });
       const groups = await groupLookup(store);
       if (values.json) { json(io, { user: userView(user, groups), groups_created: createdGroups.map((g) => groupView(g)) }); return 0; }
@@ -193,10 +185,9 @@ ${COMMON}`,
     const { values, positionals } = parseFlags(argv, { config: { type: 'string', short: 'c' } }, true);
     if (values.help) { io.stdout(this.usage + '\n'); return 0; }
     const ref = one(positionals, 'user (email or id)');
-    return withStore(this.name, values.config, io, async (store) => {
+    return withStore(this.name, values.config, io, async (store, _config, ops) => {
       const u = await userOrFail(store, ref);
-      const { sessionsRevoked } = await deleteDirectoryUser(store, u.id, Date.now());
-      await audit(store, 'user.delete', u, { sessions_revoked: sessionsRevoked });
+      const { sessionsRevoked } = await deleteUser(ops, cliActor(), u.id);
       io.stdout(`removed user ${u.email} (${u.id}); ${sessionsRevoked} session${sessionsRevoked === 1 ? '' : 's'} revoked\n`);
       return 0;
     });
@@ -218,9 +209,8 @@ ${COMMON}`,
     const { values, positionals } = parseFlags(argv, { config: { type: 'string', short: 'c' }, id: { type: 'string' }, json: { type: 'boolean' } }, true);
     if (values.help) { io.stdout(this.usage + '\n'); return 0; }
     const name = one(positionals, 'group name');
-    return withStore(this.name, values.config, io, async (store) => {
-      const g = await createGroup(store, { id: values.id, name, source: 'manual' }, Date.now());
-      await audit(store, 'group.create', {}, { group_id: g.id, group: g.name });
+    return withStore(this.name, values.config, io, async (_store, _config, ops) => {
+      const g = await createGroup(ops, cliActor(), { id: values.id, name });
       if (values.json) json(io, { group: groupView(g, []) });
       else io.stdout(`added group ${g.name} (${g.id})\n`);
       return 0;
@@ -283,10 +273,9 @@ ${COMMON}`,
     const { values, positionals } = parseFlags(argv, { config: { type: 'string', short: 'c' } }, true);
     if (values.help) { io.stdout(this.usage + '\n'); return 0; }
     const ref = one(positionals, 'group (name or id)');
-    return withStore(this.name, values.config, io, async (store) => {
+    return withStore(this.name, values.config, io, async (store, _config, ops) => {
       const g = await groupOrFail(store, ref);
-      const { membersUpdated } = await deleteGroup(store, g.id, Date.now());
-      await audit(store, 'group.delete', {}, { group_id: g.id, group: g.name, members_updated: membersUpdated });
+      const { membersUpdated } = await deleteGroup(ops, cliActor(), g.id);
       io.stdout(`removed group ${g.name} (${g.id}); ${membersUpdated} member${membersUpdated === 1 ? '' : 's'} updated\n`);
       return 0;
     });
@@ -314,14 +303,12 @@ ${COMMON}`,
     const ref = one(positionals, 'group (name or id)');
     const both = (values.add ?? []).find((u) => (values.remove ?? []).some((r) => r.toLowerCase() === u.toLowerCase()));
     if (both !== undefined) throw new UsageError(`"${both.slice(0, 80)}" is given to both --add and --remove`);
-    return withStore(this.name, values.config, io, async (store) => {
+    return withStore(this.name, values.config, io, async (store, _config, ops) => {
       const g = await groupOrFail(store, ref);
-      const now = Date.now();
       for (const [refs, member] of [[values.add ?? [], true], [values.remove ?? [], false]] as const) {
         for (const r of refs) {
           const u = await userOrFail(store, r);
-          const changed = await setMembership(store, g.id, u.id, member, now);
-          if (changed) await audit(store, member ? 'group.member_add' : 'group.member_remove', u, { group_id: g.id, group: g.name });
+          const changed = await setMembership(ops, cliActor(), g, u, member);
           if (!values.json) io.stdout(`${member ? 'added' : 'removed'} ${u.email} ${member ? 'to' : 'from'} ${g.name}${changed ? '' : ' (no change)'}\n`);
         }
       }
@@ -376,19 +363,15 @@ ${COMMON}`,
     const { values, positionals } = parseFlags(argv, { config: { type: 'string', short: 'c' }, user: { type: 'string' } }, true);
     if (values.help) { io.stdout(this.usage + '\n'); return 0; }
     if ((values.user === undefined) === (positionals.length === 0)) throw new UsageError('give a session ID or --user EMAIL|ID (not both)');
-    return withStore(this.name, values.config, io, async (store) => {
-      const now = Date.now();
+    return withStore(this.name, values.config, io, async (store, _config, ops) => {
       if (values.user !== undefined) {
-        const ref = await userRef(store, values.user);
-        const n = await revokeUserSessions(store, ref, now);
-        await audit(store, 'session.revoke', ref, { sessions_revoked: n, scope: 'user' });
+        const n = await revokeUserSessions(ops, cliActor(), await userRef(store, values.user));
         io.stdout(`revoked ${n} session${n === 1 ? '' : 's'} of ${values.user}\n`);
         return 0;
       }
       const id = one(positionals, 'session id');
-      const s = await revokeSession(store, id, now);
+      const s = await revokeSession(ops, cliActor(), id);
       if (!s) { io.stderr(`limen sessions revoke: no live session with id "${id}"\n`); return 1; }
-      await audit(store, 'session.revoke', { id: s.userId, email: s.email }, { session_id: s.id, sessions_revoked: 1, scope: 'session' });
       io.stdout(`revoked session ${s.id} of ${s.email || s.userId}\n`);
       return 0;
     });
@@ -517,9 +500,8 @@ ${COMMON}`,
   async run(argv, io) {
     const { values } = parseFlags(argv, { config: { type: 'string', short: 'c' }, description: { type: 'string' }, json: { type: 'boolean' } });
     if (values.help) { io.stdout(this.usage + '\n'); return 0; }
-    return withStore(this.name, values.config, io, async (store, config) => {
-      const { token, record } = await createScimToken(store, { description: values.description ?? '', createdBy: cliActor() }, Date.now());
-      await audit(store, 'scim_token.create', {}, { token_id: record.id, description: record.description });
+    return withStore(this.name, values.config, io, async (_store, config, ops) => {
+      const { token, record } = await createScimToken(ops, cliActor(), values.description ?? '');
       const base = config.authenticateServiceUrl ? new URL('/scim/v2/', config.authenticateServiceUrl).href : undefined;
       if (values.json) { json(io, { id: record.id, token, ...(base ? { scim_base_url: base } : {}) }); return 0; }
       io.stdout(`${token}\n`);
@@ -566,10 +548,9 @@ ${COMMON}`,
     const { values, positionals } = parseFlags(argv, { config: { type: 'string', short: 'c' } }, true);
     if (values.help) { io.stdout(this.usage + '\n'); return 0; }
     const id = one(positionals, 'token id');
-    return withStore(this.name, values.config, io, async (store) => {
-      const t = await revokeScimToken(store, id, Date.now());
+    return withStore(this.name, values.config, io, async (_store, _config, ops) => {
+      const t = await revokeScimToken(ops, cliActor(), id);
       if (!t) { io.stderr(`limen scim token revoke: no SCIM token with id "${id}"\n`); return 1; }
-      await audit(store, 'scim_token.revoke', {}, { token_id: t.id });
       io.stdout(`revoked SCIM token ${t.id}\n`);
       return 0;
     });

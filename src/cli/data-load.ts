@@ -4,9 +4,10 @@
  * The server reads records per request, so the next request sees them.
  */
 import { readFileSync } from 'node:fs';
-import { isRecordType, loadRecords } from '../records/index.js';
+import { isRecordType } from '../records/index.js';
+import { cliActor, loadRecords } from '../operations/index.js';
 import { parseFlags, UsageError, type CliIo, type Command } from './args.js';
-import { cliActor, openConfiguredStore } from './service-account.js';
+import { withConfiguredStore } from './store.js';
 
 /**
  * JSON.parse with a message that never quotes the input (records may hold
@@ -76,11 +77,10 @@ Nothing is written when an item is malformed. Exit status: 0 loaded,
       return 1;
     }
 
-    const { store } = await openConfiguredStore(values.config, io.env);
-    try {
+    return withConfiguredStore(values.config, io, async ({ store, ops }) => {
       let result;
       try {
-        result = await loadRecords(store, values.type, json.value, { replace: values.replace === true });
+        result = await loadRecords(ops, cliActor(), values.type!, json.value, values.replace === true);
       } catch (e) {
         if (e instanceof TypeError) {
           io.stderr(`limen data load: ${name}: ${e.message}; nothing was loaded\n`);
@@ -88,18 +88,12 @@ Nothing is written when an item is malformed. Exit status: 0 loaded,
         }
         throw e;
       }
-      await store.appendAudit([{
-        time: Date.now(), kind: 'data.load', actor: cliActor(),
-        details: { type: result.type, loaded: result.loaded, removed: result.removed, replace: values.replace === true, via: 'cli' },
-      }]);
       if (values.json) {
         io.stdout(JSON.stringify({ type: result.type, loaded: result.loaded, removed: result.removed }, null, 2) + '\n');
       } else {
         io.stdout(`loaded ${result.loaded} record${result.loaded === 1 ? '' : 's'} of type "${result.type}"${values.replace ? `, removed ${result.removed}` : ''} (${store.kind} store)\n`);
       }
       return 0;
-    } finally {
-      await store.close();
-    }
+    });
   },
 };

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { errorDetail, loadConfigFile, parseConfig, watchConfig, type Config } from '../config/index.js';
 import { createLogger, type Logger } from '../log/index.js';
 import { quickstartDocument, startLimen, startQuickstart, type RunningLimen } from '../server/index.js';
-import { extensions } from './extensions.js';
 import { parseFlags, UsageError, type CliIo, type Command } from './args.js';
 import { stdoutDestination } from '../observe/index.js';
 import { effectiveConfigYaml, readConfigDocument } from './print-config.js';
@@ -108,7 +107,7 @@ async function serveConfigFile(path: string, io: CliIo): Promise<Served> {
   const logger = createLogger(config.logLevel);
   // Once at start (never on reload): Pomerium keys Limen accepts and ignores, with why.
   for (const w of config.warnings ?? []) logger.warn('config key ignored', { key: w.key, ...(w.line !== undefined ? { line: w.line } : {}), reason: w.message });
-  const running: RunningLimen = await startLimen({ config, logger, accessLogDestination: stdoutDestination(), ...extensions }); // observe: access lines straight to stdout (pino)
+  const running: RunningLimen = await startLimen({ config, logger, accessLogDestination: stdoutDestination() }); // observe: access lines straight to stdout (pino)
   logger.info('limen listening', { url: running.url, routes: config.routes.length, config: path });
   const watcher = watchConfig(path, (next) => {
     running.reload(next).catch((e: Error) => logger.error('config reload failed; keeping the running config', { error: e.message }));
@@ -129,7 +128,7 @@ async function serveConfigFile(path: string, io: CliIo): Promise<Served> {
 async function serveQuickstart(port: number, dataDir: string, io: CliIo): Promise<Served> {
   const logger = createLogger('info');
   logger.warn('DEVELOPMENT MODE: embedded identity provider (any email signs in) and demo upstream. Not for production use.');
-  const qs = await startQuickstart({ port, dataDir, env: io.env, logger, extend: extensions });
+  const qs = await startQuickstart({ port, dataDir, env: io.env, logger });
   io.stdout(`\nLimen quickstart (development only) is running.\n\n  Open ${qs.openUrl} and sign in with any email.\n  Only @example.com emails may open http://staff.localhost:${port}/\n  admin@example.com is an administrator (impersonation on /.pomerium/).\n  Identity provider: ${qs.idpUrl} (development only)\n\n`);
   return { logger, close: () => qs.close() };
 }

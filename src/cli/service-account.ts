@@ -4,48 +4,11 @@
  * PostgreSQL). The server reads accounts per request, so a change applies
  * to its next request without restart or reload.
  */
-import { userInfo } from 'node:os';
-import { loadConfigFile, type Config } from '../config/index.js';
-import { openStore, type Store } from '../store/index.js';
-import {
-  createServiceAccount, getServiceAccount, listServiceAccounts, revokeServiceAccount, ServiceAccountError,
-  type ServiceAccountView,
-} from '../accounts/index.js';
+import type { Config } from '../config/index.js';
+import { getServiceAccount, listServiceAccounts, ServiceAccountError, type ServiceAccountView } from '../accounts/index.js';
+import { cliActor, createServiceAccount, revokeServiceAccount } from '../operations/index.js';
 import { parseFlags, UsageError, type CliIo, type Command } from './args.js';
-
-/** Who the CLI acts as in the audit log: the OS user, marked as the CLI. */
-export function cliActor(): string {
-  try {
-    return `cli:${userInfo().username}`;
-  } catch {
-    return 'cli';
-  }
-}
-
-/** Loads the config and opens its store; the caller closes the store. */
-export async function openConfiguredStore(path: string | undefined, env: CliIo['env']): Promise<{ config: Config; store: Store }> {
-  if (!path) throw new UsageError('--config FILE is required (the same file the server runs with)');
-  const config = loadConfigFile(path, env);
-  const store = await openStore({ type: config.databrokerStorageType, connectionString: config.databrokerStorageConnectionString });
-  return { config, store };
-}
-
-/** Runs `fn` with the configured store, closing it after. */
-async function withStore<T>(path: string | undefined, env: CliIo['env'], fn: (config: Config, store: Store) => Promise<T>): Promise<T> {
-  const { config, store } = await openConfiguredStore(path, env);
-  try {
-    return await fn(config, store);
-  } finally {
-    await store.close();
-  }
-}
-
-function auditDetails(a: ServiceAccountView): Record<string, unknown> {
-  return {
-    service_account_id: a.id, namespace: a.namespace, expires_at: a.expires_at ?? null,
-    roles: a.roles ?? [], acts_as_user: a.acts_as_user === true, via: 'cli',
-  };
-}
+import { withConfiguredStore } from './store.js';
 
 /** Account errors that are about one flag's value (the flag, or '' when the message names it). */
 const FLAG_OF_REASON: Readonly<Record<string, string>> = {
@@ -124,15 +87,12 @@ ${COMMON_OPTIONS}`,
     });
     if (values.help) { io.stdout(this.usage + '\n'); return 0; }
     if ((values.user === undefined) === (values['as-user'] === undefined)) throw new UsageError('give exactly one of --user ID or --as-user EMAIL|ID');
-    return reportErrors('create', io, () => withStore(values.config, io.env, async (config, store) => {
+    return reportErrors('create', io, () => withConfiguredStore(values.config, io, async ({ config, ops }) => {
       checkNamespace(config, values.namespace);
-      const now = Date.now();
-      const actor = cliActor();
-      const { account, token } = await createServiceAccount({
+      const { account, token } = await createServiceAccount(ops, cliActor(), {
         user: values.user, asUser: values['as-user'], namespace: values.namespace, expiresIn: values['expires-in'],
-        description: values.description, roles: values.role, createdBy: actor,
-      }, { store, sharedSecret: config.sharedSecret, namespaces: config.namespaces, now });
-      await store.appendAudit([{ time: now, kind: 'service_account.create', userId: account.user_id, actor, details: auditDetails(account) }]);
+        description: values.description, roles: values.role,
+      }, config);
       if (values.json) {
         io.stdout(JSON.stringify({ service_account: account, token }, null, 2) + '\n');
       } else {
@@ -172,7 +132,7 @@ ${COMMON_OPTIONS}`,
       json: { type: 'boolean' },
     });
     if (values.help) { io.stdout(this.usage + '\n'); return 0; }
-    return withStore(values.config, io.env, async (config, store) => {
+    return withConfiguredStore(values.config, io, async ({ config, store }) => {
       const now = Date.now();
       // Accounts of a namespace since removed from the config are still listed by it.
       if (values.namespace !== undefined) checkNamespace(config, values.namespace, (await listServiceAccounts(store, now)).map((a) => a.namespace));
@@ -216,7 +176,7 @@ ${COMMON_OPTIONS}`,
     const { values, positionals } = parseFlags(argv, { config: { type: 'string', short: 'c' }, json: { type: 'boolean' } }, true);
     if (values.help) { io.stdout(this.usage + '\n'); return 0; }
     const id = onePositional(positionals, 'service account ID');
-    return withStore(values.config, io.env, async (_config, store) => {
+    return withConfiguredStore(values.config, io, async ({ store }) => {
       const account = await getServiceAccount(store, id, Date.now());
       if (!account) { io.stderr(`limen service-account show: no service account has id "${oneLine(id, 80)}"\n`); return 1; }
       io.stdout(values.json ? JSON.stringify({ service_account: account }, null, 2) + '\n' : describeAccount(account));
@@ -240,13 +200,8 @@ ${COMMON_OPTIONS}`,
     const { values, positionals } = parseFlags(argv, { config: { type: 'string', short: 'c' }, json: { type: 'boolean' } }, true);
     if (values.help) { io.stdout(this.usage + '\n'); return 0; }
     const id = onePositional(positionals, 'service account ID');
-    return reportErrors('revoke', io, () => withStore(values.config, io.env, async (_config, store) => {
-      const now = Date.now();
-      const actor = cliActor();
-      const { account, changed } = await revokeServiceAccount(store, id, now, actor);
-      if (changed) {
-        await store.appendAudit([{ time: now, kind: 'service_account.revoke', userId: account.user_id, actor, details: auditDetails(account) }]);
-      }
+    return reportErrors('revoke', io, () => withConfiguredStore(values.config, io, async ({ ops }) => {
+      const { account, changed } = await revokeServiceAccount(ops, cliActor(), id);
       if (values.json) io.stdout(JSON.stringify({ service_account: account }, null, 2) + '\n');
       else io.stdout(changed ? `Revoked service account ${account.id} (user ${account.user_id}).\n` : `Service account ${account.id} was already revoked at ${account.revoked_at ?? ''}.\n`);
       return 0;

@@ -5,9 +5,10 @@
  */
 import { compactVerify, decodeJwt } from 'jose';
 import { parseDuration } from '../config/index.js';
-import { mintRouteToken, revokeRouteToken, MAX_JTI_LENGTH, RouteTokenSpecError } from '../accounts/index.js';
+import { mintRouteToken, MAX_JTI_LENGTH, RouteTokenSpecError } from '../accounts/index.js';
+import { cliActor, revokeRouteToken } from '../operations/index.js';
 import { parseFlags, UsageError, type CliIo, type Command } from './args.js';
-import { cliActor, openConfiguredStore } from './service-account.js';
+import { withConfiguredStore } from './store.js';
 
 type FlagKind = 'string' | 'list' | 'bool';
 interface FlagSpec { readonly kind: FlagKind; readonly aliases?: readonly string[] }
@@ -256,8 +257,7 @@ Options:
     if (values.help) { io.stdout(this.usage + '\n'); return 0; }
     if (positionals.length !== 1 || positionals[0] === '') throw new UsageError('expected exactly one JTI (or - to read the token from stdin)');
     if (positionals[0] === '-' && values['expires-at'] !== undefined) throw new UsageError('--expires-at is taken from the token\'s exp when it is read from stdin; drop --expires-at or give the JTI');
-    const { config, store } = await openConfiguredStore(values.config, io.env);
-    try {
+    return withConfiguredStore(values.config, io, async ({ config, ops }) => {
       let jti = positionals[0]!;
       let expiresAt: number | undefined;
       if (jti === '-') {
@@ -280,16 +280,11 @@ Options:
         if (expiresAt === undefined) throw new UsageError('--expires-at: expected an ISO-8601 time or Unix seconds');
       }
       if (jti.length > MAX_JTI_LENGTH) throw new UsageError(`a token id is at most ${MAX_JTI_LENGTH} characters`);
-      const now = Date.now();
-      const actor = cliActor();
-      await revokeRouteToken(store, jti, now, expiresAt, actor);
-      const details = { token_id: jti, expires_at: expiresAt === undefined ? null : new Date(expiresAt).toISOString(), via: 'cli' };
-      await store.appendAudit([{ time: now, kind: 'route_token.revoke', actor, details }]);
-      if (values.json) io.stdout(JSON.stringify({ revoked_token: { jti, expires_at: details.expires_at } }, null, 2) + '\n');
+      await revokeRouteToken(ops, cliActor(), jti, expiresAt);
+      const expires = expiresAt === undefined ? null : new Date(expiresAt).toISOString();
+      if (values.json) io.stdout(JSON.stringify({ revoked_token: { jti, expires_at: expires } }, null, 2) + '\n');
       else io.stdout(`Revoked token ${jti}; it is refused from the next request on.\n`);
       return 0;
-    } finally {
-      await store.close();
-    }
+    });
   },
 };

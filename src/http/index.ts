@@ -11,5 +11,6 @@ export { canonicalizeRequest, canonicalPath, removeDotSegments, parseHostHeader,
 export type { CanonicalRequest, CanonicalPath, RequestRules, RequestHead, Refusal, EscapedSlashesAction, UnderscoreHeadersAction } from './canonical.js';
 export type { CookieOptions } from './request.js';
 export { cookieValues, setCookieBaseName } from './cookies.js';
-export { readUrlEncodedForm } from './form.js';
+export { readBoundedBody, readJsonBody, readUrlEncodedForm, JSON_MEDIA_TYPE } from './body.js';
+export type { BodyRefusal, BoundedBody } from './body.js';
 export { clientCertificate, parseSubjectAltName, type ClientCertificateInfo } from './client-cert.js';

@@ -48,3 +48,8 @@ export async function loadRecords(store: Store, type: string, items: unknown, op
   }
   return { type, loaded: ids.size, removed };
 }
+
+/** Deletes one record; false when there was none. */
+export async function deleteRecord(store: Pick<Store, 'delete'>, type: string, id: string): Promise<boolean> {
+  return store.delete(RECORD_PREFIX + type, id);
+}

@@ -3,19 +3,14 @@ import { isSignInBinding, seal, unseal, type SessionData } from '../authn/index.
 import { handleAudienceAccepts, sessionHandleAudience, signSessionHandle, verifySharedSecretToken } from '../identity/index.js';
 import { escapeHtml, htmlLayout, cookieValue, cookieValues, readUrlEncodedForm, renderActions, sendHtml, sendJson, sendRedirect, serializeCookie, wantsJson } from '../http/index.js';
 import type { TableRoute } from '../proxy/index.js';
-import type { RouteRuntime } from './runtime.js';
-import { fail, impersonationBanner, signOutCsrfToken, type RequestContext } from './context.js';
-import { handleDashboardPost, renderDashboard, userJson } from './dashboard.js';
-import { handleAdminApi } from './admin.js';
+import {
+  allowedRedirect, BINDING_PARAM, checkSignInBinding, cookieOptions, fail, handleAdminApi, handleScim, handleUserPagePost, impersonationBanner,
+  redirectToBoundSignIn, renderUserPage, requestOrigin, returnTarget, signInHref, signOutCsrfToken, SWITCH_ACCOUNT_FIELD, userJson,
+  type RequestContext, type RouteRuntime,
+} from '../web/index.js';
 import { redirectToSignIn } from './respond-decision.js';
-import { allowedRedirect, cookieOptions, requestOrigin, returnTarget } from './origins.js';
-import { BINDING_PARAM, checkSignInBinding, redirectToBoundSignIn } from './sign-in.js';
-import { SWITCH_ACCOUNT_FIELD, signInHref } from './user-actions.js';
-import { handleScim } from '../accounts/index.js';
 import { isConsolePath } from '../decision/index.js';
 import { handleConsole } from '../web/console/index.js';
-
-export { allowedRedirect } from './origins.js';
 
 const CSRF_TTL_S = 600;
 const HANDOFF_TTL_S = 60;
@@ -55,7 +50,7 @@ export async function handleAuthenticateHost(ctx: RequestContext): Promise<boole
       // The admin console (src/web/console), for administrators only.
       if (isConsolePath(ctx.pathname)) { await handleConsole(ctx); return true; }
       if (ctx.pathname.startsWith('/.pomerium/api/v1/') && ctx.pathname !== '/.pomerium/api/v1/login') {
-        return handleAdminApi(ctx, ctx.svc.adminEndpoints, ctx.svc.isServiceAccountAdmin);
+        return handleAdminApi(ctx, ctx.svc.adminEndpoints);
       }
       return false;
   }
@@ -456,8 +451,8 @@ export async function handleRouteHostEndpoints(ctx: RequestContext, route: Table
   }
   if (p === '/.pomerium' || p === '/.pomerium/' || p.startsWith('/.pomerium/impersonate')) {
     if (!who.caller) return needSignIn(ctx, who.credential === 'bearer' || who.outOfScope !== undefined, who.failure);
-    if (ctx.req.method === 'POST') return handleDashboardPost(ctx, who.caller);
-    return renderDashboard(ctx, who.caller);
+    if (ctx.req.method === 'POST') return handleUserPagePost(ctx, who.caller);
+    return renderUserPage(ctx, who.caller);
   }
   fail(ctx, 404, 'No such Limen endpoint.', { reasons: ['endpoint-not-found'], banner: impersonationBanner(who.caller, ctx) });
 }

@@ -9,8 +9,7 @@ import {
   buildUpstreamHeaders, checkClientHandshake, declaresBody, forward, responseOnSocket, TUNNELLED_PROTOCOL, tunnelUpgrade, upgradeProtocols,
   UpstreamError, type TableRoute,
 } from '../proxy/index.js';
-import type { Runtime, RouteRuntime } from './runtime.js';
-import { fail, impersonationBanner, type RequestContext, type Services } from './context.js';
+import { fail, impersonationBanner, type RequestContext, type Runtime, type RouteRuntime, type Services } from '../web/index.js';
 import { respondToDecision } from './respond-decision.js';
 import { identityHeaders } from './identity-headers.js';
 import { handleAuthenticateHost, handleRouteHostEndpoints } from './endpoints.js';

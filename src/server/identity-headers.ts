@@ -4,8 +4,7 @@
 import type { Caller } from '../authn/index.js';
 import { checkCarriedAssertion, type CarriedAssertion } from '../identity/index.js';
 import type { TableRoute } from '../proxy/index.js';
-import type { RouteRuntime } from './runtime.js';
-import type { RequestContext } from './context.js';
+import type { RequestContext, RouteRuntime } from '../web/index.js';
 
 export const ASSERTION_HEADER = 'x-pomerium-jwt-assertion';
 export const ASSERTION_FOR_HEADER = 'x-pomerium-jwt-assertion-for';

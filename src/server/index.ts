@@ -1,17 +1,12 @@
 /**
- * The composition root: builds the runtime from a Config (routes, compiled
- * policies, keys, IdP client), owns the HTTP(S) server and the request
+ * The composition root: starts Limen from a Config (store, audit log,
+ * identifier with the account token resolvers and directory enrichment,
+ * the admin API of src/web), owns the HTTP(S) server and the request
  * pipeline, swaps runtimes on reload, and runs the embedded quickstart.
  */
 export { startLimen } from './limen.js';
 export type { StartOptions, RunningLimen } from './limen.js';
 export { quickstartDocument, startQuickstart } from './quickstart.js';
 export type { DevSecrets, Quickstart, QuickstartOptions, QuickstartParts } from './quickstart.js';
-export { buildRuntime } from './runtime.js';
-export type { Runtime, RouteRuntime } from './runtime.js';
-export type { Services } from './context.js';
-export { isAdministrator } from './dashboard.js';
-export { readJson } from './admin.js';
-export type { AdminEndpoint } from './admin.js';
-export { fail } from './context.js';
-export type { RequestContext } from './context.js';
+export { buildRuntime } from '../web/index.js';
+export type { Runtime, RouteRuntime, Services } from '../web/index.js';

@@ -8,17 +8,14 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { openStoreWithRetry, ReadCachingStore, startUpkeep, type Store } from '../store/index.js';
 import { AuditLog } from '../audit/index.js';
-import { Identifier, SessionStore, type TokenResolver, type IdentityEnricher, type Caller } from '../authn/index.js';
-import type { AdminEndpoint } from './admin.js';
-import { upsertUserFromClaims } from '../accounts/index.js';
+import { Identifier, SessionStore } from '../authn/index.js';
+import { directoryEnricher, matchesAdministrators, routeTokenResolver, serviceAccountResolver, upsertUserFromClaims } from '../accounts/index.js';
 import { createLogger, type Logger } from '../log/index.js';
 import { DispatcherPool } from '../proxy/index.js';
 import { errorResponseBytes, newRequestId, STATUS_TITLES } from '../http/index.js';
 import { describeReason } from '../authz/index.js';
-import { buildRuntime, type Runtime } from './runtime.js';
+import { adminEndpoints as webAdminEndpoints, buildRuntime, type AdminEndpoint, type Runtime, type Services } from '../web/index.js';
 import { handleRequest, handleUpgrade, type Live } from './handler.js';
-import { matchesAdministrators } from './dashboard.js';
-import type { Services } from './context.js';
 import { drainable } from './drain.js';
 import { createObserver, Health, lineDestination, measuredStore, startListeners, type Observer, type ObservabilityListeners } from '../observe/index.js';
 import type { DestinationStream } from 'pino';
@@ -32,16 +29,8 @@ export interface StartOptions {
   readonly store?: Store;
   readonly logger?: Logger;
   readonly now?: () => number;
-  /** Extra bearer-token kinds (service accounts, CLI tokens). */
-  readonly tokenResolvers?: (svc: Services, rt: () => Runtime) => TokenResolver[];
-  /** Adds directory data to identities. */
-  readonly enrich?: (svc: Services) => IdentityEnricher;
-  /** Admin API endpoints served on the authenticate host. */
-  readonly adminEndpoints?: (svc: Services, rt: () => Runtime) => AdminEndpoint[];
   /** How often open websockets are re-authorized; default one minute. */
   readonly websocketRecheckMs?: number;
-  /** Whether a service-account caller holds the admin role. */
-  readonly isServiceAccountAdmin?: (c: Caller) => boolean;
   /** Where access and authorize log lines go; default standard output, or `logger` when one is given. */
   readonly accessLogDestination?: DestinationStream;
   /** Automatic certificates (tests): the clock renewal is judged by, and acme-client's HTTP retries. */
@@ -216,22 +205,32 @@ async function startOnStore(opts: StartOptions, config: Config, now: () => numbe
     store, sessions, audit, logger, now,
     adminEndpoints,
     websocketRecheckMs: opts.websocketRecheckMs ?? 60_000,
-    isServiceAccountAdmin: opts.isServiceAccountAdmin ?? (() => false),
     dispatchers: new DispatcherPool(),
     observer,
     onSignIn: (s) => {
       void upsertUserFromClaims(store, { id: s.userId, email: s.email, name: s.name, groups: s.groups }, now()).catch(() => undefined);
     },
   };
-  adminEndpoints.push(...(opts.adminEndpoints?.(svc, () => current) ?? []));
+  adminEndpoints.push(...webAdminEndpoints(svc));
+  // Bearer tokens beyond session handles: stored service accounts, then route-scoped tokens (`limen token`).
+  const tokenResolvers = [
+    serviceAccountResolver({
+      store, now,
+      namespaces: () => current.config.namespaces,
+      onAccessWriteFailed: (e) => logger.warn('service account access time not recorded', { error: String((e as Error)?.message ?? e) }),
+    }),
+    routeTokenResolver({ store, now }),
+  ];
+  // The directory's groups on every identity; deactivated users refused.
+  const enrich = directoryEnricher(store);
   const makeIdentifier = (rt: Runtime): Identifier => new Identifier({
     sessions,
     sharedSecret: rt.config.sharedSecret,
     cookieName: rt.config.cookieName,
     oidc: rt.oidc,
     now,
-    tokenResolvers: opts.tokenResolvers?.(svc, () => current) ?? [],
-    enrich: opts.enrich?.(svc),
+    tokenResolvers,
+    enrich,
     generation: () => store.changeGeneration(),
     handleAudience: { authHost: rt.authHost, cookieDomain: rt.config.cookieDomain },
     onRefreshFailed: (s, reason) => (metrics?.sessionRefreshes.labels('failure').inc(), audit.emit({ kind: 'refresh_failed', userId: s.userId, email: s.email, details: { session_id: s.id, reason } })),

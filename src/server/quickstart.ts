@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { parseConfig, type Config } from '../config/index.js';
 import { startDemoUpstream, startDevIdp } from '../devidp/index.js';
 import type { Logger } from '../log/index.js';
-import { ListenError, startLimen, type RunningLimen, type StartOptions } from './limen.js';
+import { ListenError, startLimen, type RunningLimen } from './limen.js';
 
 export interface QuickstartOptions {
   /** Limen's port on 127.0.0.1 (default 8080); the dev IdP takes the next one. */
@@ -13,7 +13,6 @@ export interface QuickstartOptions {
   readonly dataDir?: string;
   readonly env?: Record<string, string | undefined>;
   readonly logger: Logger;
-  readonly extend?: Pick<StartOptions, 'tokenResolvers' | 'enrich' | 'adminEndpoints' | 'isServiceAccountAdmin'>;
 }
 
 export interface Quickstart {
@@ -144,7 +143,7 @@ async function startParts(
   started.push(idp);
   const raw = quickstartDocument({ port, authOrigin, idpIssuer: idp.issuer, upstreamUrl: upstream.url, dataDir, secrets });
   const config = parseConfig(raw, o.env ?? {}, { source: 'quickstart (embedded defaults)', devMode: true });
-  const limen = await startLimen({ config, logger: o.logger, ...o.extend });
+  const limen = await startLimen({ config, logger: o.logger });
   const openUrl = `http://app.localhost:${limen.port}/`;
   return {
     limen, config, openUrl, idpUrl: idp.url,

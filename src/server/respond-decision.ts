@@ -6,11 +6,7 @@ import { describeReason } from '../authz/index.js';
 import type { Authorization } from '../decision/index.js';
 import type { TableRoute } from '../proxy/index.js';
 import { prefersHtml, type PageAction } from '../http/index.js';
-import type { RouteRuntime } from './runtime.js';
-import { fail, impersonationBanner, requestUrl, type RequestContext } from './context.js';
-import { redirectToBoundSignIn } from './sign-in.js';
-import { allowedRedirect } from './origins.js';
-import { signOutActions } from './user-actions.js';
+import { allowedRedirect, fail, impersonationBanner, redirectToBoundSignIn, requestUrl, signOutActions, type RequestContext, type RouteRuntime } from '../web/index.js';
 
 /**
  * Sends a browser (Accept prefers HTML, no bearer token) to sign-in with

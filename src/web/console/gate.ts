@@ -16,11 +16,13 @@
  */
 import type { Caller, SessionData } from '../../authn/index.js';
 import { prefersHtml, readUrlEncodedForm, sendRedirect } from '../../http/index.js';
-import { fail, isAdministrator, type RequestContext } from '../../server/index.js';
-import { CSRF_FORM_FIELD, CSRF_MESSAGES, checkCsrfToken, checkRequestOrigin, csrfToken } from '../../server/csrf.js';
-import { signOutActions } from '../../server/user-actions.js';
+import { isAdministrator } from '../../accounts/index.js';
+import { fail, type RequestContext } from '../context.js';
+import { CSRF_FORM_FIELD, CSRF_MESSAGES, checkCsrfToken, checkRequestOrigin, csrfToken } from '../csrf.js';
+import { signOutActions } from '../user/actions.js';
 import { CONSOLE_BASE } from './layout.js';
 import type { Actor, ConsoleServices } from './operations.js';
+import { actorName, type Actor as OperationActor } from '../../operations/index.js';
 
 /** The largest form the console accepts (16 KiB: the longest is the explain form). */
 const MAX_FORM_BYTES = 16 * 1024;
@@ -79,10 +81,10 @@ export function matchRoute(pattern: string, path: string): Record<string, string
   return params;
 }
 
-/** The administrator's name in the audit trail: their email, else their user id. */
-function actorName(c: Caller): string {
+/** The administrator as the actor of a change: their real identity (the session's), never an impersonated one. */
+function adminActor(c: Caller): OperationActor {
   const real = c.session;
-  return real ? real.email || real.userId : c.policy.email || c.policy.user;
+  return { kind: 'administrator', user: real ? real.userId : c.policy.user, email: real ? real.email : c.policy.email };
 }
 
 /** The console URL this request asked for, on the authenticate service's origin. */
@@ -112,7 +114,7 @@ export async function serveConsole(ctx: RequestContext, routes: readonly Console
     break;
   }
   if (route?.kind === 'asset') {
-    await route.handle({ ctx, svc, caller: undefined as unknown as Caller, session: undefined, params: params!, form: new URLSearchParams(), csrf: '', actor: { name: '', requestId: ctx.requestId, ip: ctx.ip } });
+    await route.handle({ ctx, svc, caller: undefined as unknown as Caller, session: undefined, params: params!, form: new URLSearchParams(), csrf: '', actor: { name: '', admin: { kind: 'cli', osUser: '' }, requestId: ctx.requestId, ip: ctx.ip } });
     return;
   }
   const who = await ctx.identifier.identify(ctx.req, ctx.host, 'global');
@@ -178,5 +180,5 @@ export async function serveConsole(ctx: RequestContext, routes: readonly Console
       return;
     }
   }
-  await route.handle({ ctx, svc, caller: c, session, params: params!, form, csrf, actor: { name: actorName(c), requestId: ctx.requestId, ip: ctx.ip } });
+  await route.handle({ ctx, svc, caller: c, session, params: params!, form, csrf, actor: { name: actorName(adminActor(c)), admin: adminActor(c), requestId: ctx.requestId, ip: ctx.ip } });
 }

@@ -1,22 +1,22 @@
 /**
  * The console's one door to the domain: every read it shows and every
- * audited change it makes. Each change takes the administrator who asked
- * and records one audit event naming them (the store row and the JSON log
- * line, CONTRACT §6). Today this calls `accounts/`, `audit/` and `authn/`
- * directly; when `src/operations/` holds one audited function per change,
- * only this file changes.
+ * change it makes. Changes go through `src/operations/` (one audited
+ * function per change, shared with the admin API and the CLI), with the
+ * administrator as the actor and `via: console`, so each writes the store
+ * row and the JSON log line (CONTRACT §6). Impersonation, which no other
+ * surface starts from here, is recorded the same way.
  */
-import type { AuditKind, AuditSink } from '../../audit/index.js';
+import type { AuditSink } from '../../audit/index.js';
 import { readAuditTrail, type AuditTrailQuery } from '../../audit/index.js';
-import type { Impersonation, SessionData, SessionStore } from '../../authn/index.js';
+import { listSessions, type Impersonation, type SessionData, type SessionStore, type SessionSummary, type UserRef } from '../../authn/index.js';
 import type { NamespaceConfig } from '../../config/index.js';
 import type { IdentityInfo } from '../../authz/index.js';
 import {
-  createDirectoryUser, createGroup, deleteDirectoryUser, findGroup, findUserByIdOrEmail, groupLookup, listDirectoryUsers,
-  listGroups, listServiceAccounts, listSessions, revokeServiceAccount, revokeSession, revokeUserSessions, setMembership,
-  createServiceAccount as createAccount, getServiceAccount, userRef, directoryEnricher,
-  type DirectoryGroup, type DirectoryUser, type ServiceAccountView, type SessionSummary, type UserRef,
+  directoryEnricher, findGroup, findUserByIdOrEmail, getServiceAccount, groupLookup, listDirectoryUsers, listGroups, listServiceAccounts, userRef,
+  type DirectoryGroup, type DirectoryUser, type ServiceAccountView,
 } from '../../accounts/index.js';
+import * as ops from '../../operations/index.js';
+import type { OperationContext } from '../../operations/index.js';
 import type { Store, StoredAuditEvent } from '../../store/index.js';
 
 export type { DirectoryGroup, DirectoryUser, ServiceAccountView, SessionSummary, StoredAuditEvent, UserRef };
@@ -30,15 +30,17 @@ export interface ConsoleServices {
   readonly now: () => number;
 }
 
-/** Who made a change, for the audit trail: the administrator's email (or id), and the request. */
+/** Who made a change: the administrator (as `src/operations` names actors), and the request it came with. */
 export interface Actor {
+  /** As the audit trail names them: email, else user id. */
   readonly name: string;
+  readonly admin: ops.Actor;
   readonly requestId: string;
   readonly ip: string;
 }
 
-function record(svc: ConsoleServices, actor: Actor, kind: AuditKind, who: { id?: string | undefined; email?: string | undefined }, details: Record<string, unknown>): void {
-  svc.audit.emit({ kind, requestId: actor.requestId, userId: who.id, email: who.email, actor: actor.name, details: { via: 'console', ip: actor.ip, ...details } });
+function opsContext(svc: ConsoleServices, actor: Actor): OperationContext {
+  return { store: svc.store, audit: svc.audit, now: svc.now, via: 'console', requestId: actor.requestId };
 }
 
 // ---------------------------------------------------------------- service accounts
@@ -57,24 +59,19 @@ export interface NewServiceAccount {
   readonly namespace?: string | undefined;
   readonly description?: string | undefined;
   readonly expiresIn?: string | undefined;
+  readonly roles?: readonly string[] | undefined;
 }
 
 /** Creates a service account; the token is returned once and never recorded. */
-export async function createServiceAccount(
+export function createServiceAccount(
   svc: ConsoleServices, actor: Actor, input: NewServiceAccount, site: { sharedSecret: Uint8Array; namespaces: readonly NamespaceConfig[] },
 ): Promise<{ account: ServiceAccountView; token: string }> {
-  const r = await createAccount({ ...input, createdBy: actor.name }, { store: svc.store, sharedSecret: site.sharedSecret, namespaces: site.namespaces, now: svc.now() });
-  record(svc, actor, 'service_account.create', { id: r.account.user_id }, {
-    service_account_id: r.account.id, namespace: r.account.namespace, expires_at: r.account.expires_at ?? null, acts_as_user: r.account.acts_as_user === true,
-  });
-  return r;
+  return ops.createServiceAccount(opsContext(svc, actor), actor.admin, input, site);
 }
 
 /** Revokes a service account; its token is refused from the next request on. */
-export async function revokeAccount(svc: ConsoleServices, actor: Actor, id: string): Promise<{ account: ServiceAccountView; changed: boolean }> {
-  const r = await revokeServiceAccount(svc.store, id, svc.now(), actor.name);
-  if (r.changed) record(svc, actor, 'service_account.revoke', { id: r.account.user_id }, { service_account_id: r.account.id, namespace: r.account.namespace });
-  return r;
+export function revokeAccount(svc: ConsoleServices, actor: Actor, id: string): Promise<{ account: ServiceAccountView; changed: boolean }> {
+  return ops.revokeServiceAccount(opsContext(svc, actor), actor.admin, id);
 }
 
 // ---------------------------------------------------------------- users and groups
@@ -97,41 +94,26 @@ export function groupNames(svc: ConsoleServices): Promise<Map<string, DirectoryG
 
 /** Adds a user who is not in the identity provider (a contractor). */
 export async function addUser(svc: ConsoleServices, actor: Actor, u: { email: string; name?: string | undefined; groups?: readonly string[] | undefined }): Promise<DirectoryUser> {
-  const { user: created, createdGroups, adopted } = await createDirectoryUser(svc.store, { email: u.email, name: u.name, groups: u.groups, source: 'manual' }, svc.now());
-  record(svc, actor, 'user.create', created, {
-    groups: created.groups, ...(createdGroups.length > 0 ? { groups_created: createdGroups.map((g) => g.name) } : {}), ...(adopted ? { adopted_from: 'idp' } : {}),
-  });
-  return created;
+  return (await ops.createUser(opsContext(svc, actor), actor.admin, u)).user;
 }
 
 /** Removes a user from the directory and ends their sessions. */
-export async function removeUser(svc: ConsoleServices, actor: Actor, id: string): Promise<{ user: DirectoryUser; sessionsRevoked: number }> {
-  const r = await deleteDirectoryUser(svc.store, id, svc.now());
-  record(svc, actor, 'user.delete', r.user, { sessions_revoked: r.sessionsRevoked });
-  return r;
+export function removeUser(svc: ConsoleServices, actor: Actor, id: string): Promise<{ user: DirectoryUser; sessionsRevoked: number }> {
+  return ops.deleteUser(opsContext(svc, actor), actor.admin, id);
 }
 
 /** Adds a user to a group by name or id, creating the group when the directory has none of that name. */
-export async function addMembership(svc: ConsoleServices, actor: Actor, userId: string, groupRef: string): Promise<{ group: DirectoryGroup; changed: boolean }> {
-  let group = await findGroup(svc.store, groupRef);
-  if (!group) {
-    group = await createGroup(svc.store, { name: groupRef, source: 'manual' }, svc.now());
-    record(svc, actor, 'group.create', {}, { group_id: group.id, group: group.name });
-  }
-  const changed = await setMembership(svc.store, group.id, userId, true, svc.now());
-  const u = await findUserByIdOrEmail(svc.store, userId);
-  if (changed) record(svc, actor, 'group.member_add', { id: userId, email: u?.email }, { group_id: group.id, group: group.name });
-  return { group, changed };
+export async function addMembership(svc: ConsoleServices, actor: Actor, u: DirectoryUser, groupRef: string): Promise<{ group: DirectoryGroup; changed: boolean }> {
+  const ctx = opsContext(svc, actor);
+  const group = await findGroup(svc.store, groupRef) ?? await ops.createGroup(ctx, actor.admin, { name: groupRef });
+  return { group, changed: await ops.setMembership(ctx, actor.admin, group, u, true) };
 }
 
-/** Removes a user from a group. */
-export async function removeMembership(svc: ConsoleServices, actor: Actor, userId: string, groupRef: string): Promise<{ group: DirectoryGroup | undefined; changed: boolean }> {
+/** Removes a user from a group (by id or name). */
+export async function removeMembership(svc: ConsoleServices, actor: Actor, u: DirectoryUser, groupRef: string): Promise<{ group: DirectoryGroup | undefined; changed: boolean }> {
   const group = await findGroup(svc.store, groupRef);
   if (!group) return { group: undefined, changed: false };
-  const changed = await setMembership(svc.store, group.id, userId, false, svc.now());
-  const u = await findUserByIdOrEmail(svc.store, userId);
-  if (changed) record(svc, actor, 'group.member_remove', { id: userId, email: u?.email }, { group_id: group.id, group: group.name });
-  return { group, changed };
+  return { group, changed: await ops.setMembership(opsContext(svc, actor), actor.admin, group, u, false) };
 }
 
 // ---------------------------------------------------------------- sessions
@@ -145,25 +127,24 @@ export function sessionsOf(svc: ConsoleServices, ref: UserRef): Promise<SessionS
 }
 
 /** Ends one session: its next request is refused. */
-export async function revokeOneSession(svc: ConsoleServices, actor: Actor, id: string): Promise<SessionSummary | undefined> {
-  const s = await revokeSession(svc.store, id, svc.now());
-  if (s) record(svc, actor, 'session.revoke', { id: s.userId, email: s.email }, { session_id: s.id, sessions_revoked: 1, scope: 'session' });
-  return s;
+export function revokeOneSession(svc: ConsoleServices, actor: Actor, id: string): Promise<SessionSummary | undefined> {
+  return ops.revokeSession(opsContext(svc, actor), actor.admin, id);
 }
 
 /** Ends every session of a user (id or email); returns how many. */
 export async function revokeSessionsOf(svc: ConsoleServices, actor: Actor, who: string): Promise<{ ref: UserRef; revoked: number }> {
   const ref = await userRef(svc.store, who);
-  const revoked = await revokeUserSessions(svc.store, ref, svc.now());
-  record(svc, actor, 'session.revoke', ref, { sessions_revoked: revoked, scope: 'user' });
-  return { ref, revoked };
+  return { ref, revoked: await ops.revokeUserSessions(opsContext(svc, actor), actor.admin, ref) };
 }
 
 /** Starts impersonating `target` on the administrator's own session (CONTRACT §6), as the user page does. */
 export async function startImpersonation(svc: ConsoleServices, actor: Actor, session: SessionData, target: DirectoryUser): Promise<boolean> {
   const impersonation: Impersonation = { user: target.id, email: target.email, name: target.name, groups: target.groups, startedAt: svc.now() };
   if (await svc.sessions.save({ ...session, impersonation }) === null) return false;
-  record(svc, actor, 'impersonate_start', { id: target.id, email: target.email }, { session_id: session.id, groups: target.groups, groups_given: false });
+  svc.audit.emit({
+    kind: 'impersonate_start', requestId: actor.requestId, userId: target.id, email: target.email, actor: actor.name,
+    details: { via: 'console', session_id: session.id, groups: target.groups, groups_given: false, ip: actor.ip },
+  });
   return true;
 }
 
@@ -171,7 +152,10 @@ export async function startImpersonation(svc: ConsoleServices, actor: Actor, ses
 export async function stopImpersonation(svc: ConsoleServices, actor: Actor, session: SessionData): Promise<boolean> {
   if (!session.impersonation) return false;
   if (await svc.sessions.save({ ...session, impersonation: undefined }) === null) return false;
-  record(svc, actor, 'impersonate_stop', { id: session.impersonation.user, email: session.impersonation.email }, { session_id: session.id, reason: 'stopped' });
+  svc.audit.emit({
+    kind: 'impersonate_stop', requestId: actor.requestId, userId: session.impersonation.user, email: session.impersonation.email, actor: actor.name,
+    details: { via: 'console', session_id: session.id, reason: 'stopped' },
+  });
   return true;
 }
 

@@ -1,5 +1,5 @@
 /** Every console endpoint in one table: the gate serves exactly these, and the guard test walks them all. */
-import type { RequestContext } from '../../server/index.js';
+import type { RequestContext } from '../context.js';
 import { sendRedirect } from '../../http/index.js';
 import { serveConsole, type ConsoleCall, type ConsoleRoute } from './gate.js';
 import { CONSOLE_BASE } from './layout.js';

@@ -6,7 +6,7 @@
  * the user page of a route as them.
  */
 import { escapeHtml } from '../../http/index.js';
-import { allowedRedirect } from '../../server/origins.js';
+import { allowedRedirect } from '../origins.js';
 import type { ConsoleCall, ConsoleRoute } from './gate.js';
 import { CONSOLE_BASE, pill, postForm, shown, shownTime } from './layout.js';
 import { field, list, redirectWithNotice, refuse, render } from './common.js';
@@ -131,7 +131,7 @@ async function addGroup(call: ConsoleCall): Promise<void> {
   const g = field(call.form, 'group');
   if (!u || !g) { refuse(call, 'users', u ? 400 : 404, u ? 'Give a group name.' : 'No directory user has that id.', u ? 'form-invalid' : 'user-unknown', { href: u ? userHref(u) : BASE, label: 'Back' }); return; }
   try {
-    const { changed } = await addMembership(call.svc, call.actor, u.id, g);
+    const { changed } = await addMembership(call.svc, call.actor, u, g);
     redirectWithNotice(call, userHref(u), changed ? 'member-added' : 'nothing-changed');
   } catch (e) {
     if (e instanceof DirectoryError) { refuse(call, 'users', e.status, `${e.message}.`, 'form-invalid', { href: userHref(u), label: 'Back to the user' }); return; }
@@ -143,7 +143,7 @@ async function removeGroup(call: ConsoleCall): Promise<void> {
   const u = await user(call.svc, call.params.id!);
   const g = field(call.form, 'group');
   if (!u || !g) { refuse(call, 'users', u ? 400 : 404, u ? 'Give a group.' : 'No directory user has that id.', u ? 'form-invalid' : 'user-unknown', { href: u ? userHref(u) : BASE, label: 'Back' }); return; }
-  const { changed } = await removeMembership(call.svc, call.actor, u.id, g);
+  const { changed } = await removeMembership(call.svc, call.actor, u, g);
   redirectWithNotice(call, userHref(u), changed ? 'member-removed' : 'nothing-changed');
 }
 

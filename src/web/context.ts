@@ -1,3 +1,9 @@
+/**
+ * What an operator-facing handler sees of a request: the runtime it started
+ * with, the long-lived services, the canonical request; and the helpers every
+ * page shares (the error page, the impersonation banner, this host's origin
+ * and CSRF tokens).
+ */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuditLog } from '../audit/index.js';
 import type { Identifier, SessionStore, SessionData, Caller } from '../authn/index.js';
@@ -6,7 +12,7 @@ import type { DispatcherPool } from '../proxy/index.js';
 import type { Store } from '../store/index.js';
 import type { Observer } from '../observe/index.js';
 import type { Runtime } from './runtime.js';
-import type { AdminEndpoint } from './admin.js';
+import type { AdminEndpoint } from './admin-api/endpoint.js';
 import { createHmac } from 'node:crypto';
 import { CSRF_FORM_FIELD, csrfToken } from './csrf.js';
 import { describeReason } from '../authz/index.js';
@@ -23,12 +29,10 @@ export interface Services {
   readonly now: () => number;
   /** Called after every successful sign-in (directory update). */
   readonly onSignIn?: (s: SessionData) => void;
-  /** Admin API endpoints (service accounts, users, sessions, data, audit). */
+  /** Admin API endpoints (service accounts, users, sessions, data, audit), in match order. */
   readonly adminEndpoints: readonly AdminEndpoint[];
   /** How often open websockets are re-authorized (ms). */
   readonly websocketRecheckMs: number;
-  /** True for a service account granted the admin role. */
-  readonly isServiceAccountAdmin: (c: Caller) => boolean;
   /** Metrics, access log and traces (issue 12); absent in tests that build Services by hand. */
   readonly observer?: Observer | undefined;
 }

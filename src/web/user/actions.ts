@@ -6,9 +6,9 @@
  * `pomerium_redirect_uri` and is only ever a URL on a route's origin
  * (origins.ts `allowedRedirect`).
  */
-import type { PageAction } from '../http/index.js';
-import { signOutCsrfToken, type RequestContext } from './context.js';
-import { allowedRedirect, requestOrigin } from './origins.js';
+import type { PageAction } from '../../http/index.js';
+import { signOutCsrfToken, type RequestContext } from '../context.js';
+import { allowedRedirect, requestOrigin } from '../origins.js';
 
 /** The sign-out form field asking to sign in again, as another account, once signed out. */
 export const SWITCH_ACCOUNT_FIELD = 'limen_switch';

@@ -7,8 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { fuzzSync, mutatedString } from '../../test/support/fuzz.js';
-import { parseScimFilter } from './scim.js';
+import { fuzzSync, mutatedString } from '../../../test/support/fuzz.js';
+import { parseScimFilter } from './protocol.js';
 
 const ALLOWED = ['userName', 'externalId', 'id', 'emails.value'];
 

@@ -7,14 +7,13 @@
  * rights (`Identifier`, authn/identify.ts). Every start, stop and refused
  * attempt is an audit event.
  */
-import { emailVerifiedClaim, type Caller, type Impersonation, type SessionData } from '../authn/index.js';
-import type { IdentityInfo } from '../authz/index.js';
-import { escapeHtml, htmlLayout, renderActions, sendHtml, sendJson, sendRedirect, shownValue, wantsJson } from '../http/index.js';
-import { fail, impersonationBanner, sessionCsrfToken, siteOrigin, type RequestContext } from './context.js';
-import { backTarget, signOutActions } from './user-actions.js';
-import { requestOrigin } from './origins.js';
-import { CSRF_FORM_FIELD, CSRF_MESSAGES, checkCsrfToken, checkRequestOrigin } from './csrf.js';
-import { findUserByIdOrEmail } from '../accounts/index.js';
+import { emailVerifiedClaim, type Caller, type Impersonation, type SessionData } from '../../authn/index.js';
+import { escapeHtml, htmlLayout, readUrlEncodedForm, renderActions, sendHtml, sendJson, sendRedirect, shownValue, wantsJson } from '../../http/index.js';
+import { fail, impersonationBanner, sessionCsrfToken, siteOrigin, type RequestContext } from '../context.js';
+import { backTarget, signOutActions } from './actions.js';
+import { requestOrigin } from '../origins.js';
+import { CSRF_FORM_FIELD, CSRF_MESSAGES, checkCsrfToken, checkRequestOrigin } from '../csrf.js';
+import { findUserByIdOrEmail, isAdministrator } from '../../accounts/index.js';
 
 /** The `/.pomerium/user` JSON document. */
 export function userJson(c: Caller): Record<string, unknown> {
@@ -31,36 +30,6 @@ export function userJson(c: Caller): Record<string, unknown> {
     ...(c.impersonator ? { impersonated_by: c.impersonator } : {}),
     ...(c.session?.expiresAt ? { expires_at: new Date(c.session.expiresAt).toISOString() } : {}),
   };
-}
-
-/**
- * Whether an identity matches `administrators` (emails, user ids,
- * `group:NAME`), with its directory groups. The email only counts when the
- * IdP has not marked it unverified: the session's email is empty then
- * (`idp_email_verification`, see authn/claims.ts).
- */
-export function matchesAdministrators(admins: readonly string[], id: Pick<IdentityInfo, 'user' | 'email' | 'groups'>): boolean {
-  const email = id.email.toLowerCase();
-  for (const a of admins) {
-    if (a.startsWith('group:')) {
-      if (id.groups.includes(a.slice(6))) return true;
-    } else if ((id.user !== '' && a === id.user) || (email !== '' && a.toLowerCase() === email)) return true;
-  }
-  return false;
-}
-
-/**
- * Whether the caller may use administrator functions: a signed-in person
- * (a session) whose REAL identity matches `administrators`. While
- * impersonating nobody is an administrator, so impersonation never grants or
- * keeps admin rights. A service account is never an administrator through
- * this list, not even one acting as an administrator's directory user: its
- * admin rights come only from the `admin` role on its own record
- * (isServiceAccountAdmin), granted explicitly and audited at creation.
- */
-export function isAdministrator(admins: readonly string[], c: Caller): boolean {
-  if (c.impersonator || c.kind !== 'session') return false;
-  return matchesAdministrators(admins, c.policy);
 }
 
 /** The email row: says why it is empty when the IdP did not verify the address (authn/claims.ts). */
@@ -84,7 +53,7 @@ function userPageUrl(back: URL | undefined): string {
  * sign out or sign in as someone else, and for administrators the
  * impersonation form.
  */
-export function renderDashboard(ctx: RequestContext, c: Caller): void {
+export function renderUserPage(ctx: RequestContext, c: Caller): void {
   if (wantsJson(ctx.req)) { sendJson(ctx.res, 200, userJson(c)); return; }
   const back = backTarget(ctx);
   const rows: [string, string][] = [
@@ -116,18 +85,6 @@ const MAX_FORM_BYTES = 16 * 1024;
 const MAX_GROUPS = 100;
 const MAX_GROUP_LENGTH = 256;
 
-async function readForm(ctx: RequestContext): Promise<URLSearchParams | undefined> {
-  const type = ctx.req.headers['content-type'] ?? '';
-  if (!type.startsWith('application/x-www-form-urlencoded')) return undefined;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of ctx.req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_FORM_BYTES) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
-}
 
 /** Comma-separated group names from the form; undefined when malformed. */
 function parseGroups(text: string): string[] | undefined {
@@ -137,7 +94,7 @@ function parseGroups(text: string): string[] | undefined {
 }
 
 /** POST /.pomerium/: start or stop impersonating (CSRF-checked, audited). */
-export async function handleDashboardPost(ctx: RequestContext, c: Caller): Promise<void> {
+export async function handleUserPagePost(ctx: RequestContext, c: Caller): Promise<void> {
   const banner = impersonationBanner(c, ctx);
   const s: SessionData | undefined = c.session;
   const denied = (reason: string): void => {
@@ -159,7 +116,7 @@ export async function handleDashboardPost(ctx: RequestContext, c: Caller): Promi
     fail(ctx, 403, CSRF_MESSAGES[crossSite], { reasons: [crossSite], banner });
     return;
   }
-  const form = await readForm(ctx);
+  const form = await readUrlEncodedForm(ctx.req, MAX_FORM_BYTES);
   if (!form) {
     denied('form-invalid');
     fail(ctx, 400, 'Expected a form post from the user page.', { reasons: ['form-invalid'], banner });

@@ -1,35 +1,32 @@
+/**
+ * The admin gate every admin API request passes, in this order: identify
+ * (401 without a credential, 403 for a refused one); only a signed-in
+ * administrator (`administrators`, never while impersonating) or a service
+ * account holding the `admin` role passes; then a state-changing request
+ * authenticated by the session cookie must pass the CSRF checks (csrf.ts:
+ * same origin as the authenticate service, and the session's token in
+ * `X-CSRF-Token`), bearer tokens being exempt. Refusals are audit events
+ * (`admin_denied`).
+ */
 import type { Caller } from '../authn/index.js';
+import { isAdministrator, isServiceAccountAdmin } from '../accounts/index.js';
 import { sendJson } from '../http/index.js';
+import type { Actor } from '../operations/index.js';
 import { fail, impersonationBanner, sessionCsrfToken, siteOrigin, type RequestContext } from './context.js';
 import { CSRF_FORM_FIELD, CSRF_MESSAGES, checkCsrf, csrfHeaderToken, isStateChanging } from './csrf.js';
-import { isAdministrator } from './dashboard.js';
+import type { AdminEndpoint } from './admin-api/endpoint.js';
 
-/** One admin API endpoint under `/.pomerium/api/v1/` on the authenticate host. */
-export interface AdminEndpoint {
-  readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
-  /** Path pattern with `:name` segments, e.g. `/.pomerium/api/v1/service-accounts/:id`. */
-  readonly path: string;
-  handle(ctx: RequestContext, admin: Caller, params: Readonly<Record<string, string>>): Promise<void>;
+/** The actor of a change an admin caller makes: a service account by id, else the administrator. */
+export function actorOf(c: Caller): Actor {
+  if (c.kind === 'service_account') {
+    return { kind: 'service_account', id: c.policy.serviceAccountId ?? c.policy.sessionId, user: c.policy.user, email: c.policy.email };
+  }
+  return { kind: 'administrator', user: c.policy.user, email: c.policy.email };
 }
 
-const MAX_JSON_BYTES = 256 * 1024;
-
-/** Reads a JSON request body (bounded); undefined when absent or malformed. */
-export async function readJson(ctx: RequestContext): Promise<unknown> {
-  const type = ctx.req.headers['content-type'] ?? '';
-  if (!/^application\/(?:[\w.+-]*\+)?json\b/i.test(type)) return undefined;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of ctx.req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_JSON_BYTES) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
-  } catch {
-    return undefined;
-  }
+/** Whether a caller may use administrator functions: an administrator, or a service account with the admin role. */
+export function isAdminCaller(admins: readonly string[], c: Caller): boolean {
+  return isAdministrator(admins, c) || isServiceAccountAdmin(c);
 }
 
 function matchPath(pattern: string, path: string): Record<string, string> | undefined {
@@ -63,21 +60,16 @@ const CSRF_ENDPOINT: AdminEndpoint = {
   },
 };
 
-/** Every endpoint the admin API router serves, in match order: Limen's own, then the extensions'. */
+/** Every endpoint the admin API router serves, in match order: the CSRF token, then `endpoints`. */
 export function adminApiRoutes(endpoints: readonly AdminEndpoint[]): readonly AdminEndpoint[] {
   return [CSRF_ENDPOINT, ...endpoints];
 }
 
 /**
- * Serves the admin API. Order: identify (401 without a credential, 403 for
- * a refused one); only a signed-in administrator (`administrators`, never
- * while impersonating) or a service account holding the `admin` role
- * passes; then a state-changing request authenticated by the session
- * cookie must pass the CSRF checks (csrf.ts: same origin as the
- * authenticate service, and the session's token in `X-CSRF-Token`), bearer
- * tokens being exempt. Returns false when no endpoint matches the path.
+ * Serves the admin API through the gate (see above). Returns false when no
+ * endpoint matches the path.
  */
-export async function handleAdminApi(ctx: RequestContext, endpoints: readonly AdminEndpoint[], isServiceAccountAdmin: (c: Caller) => boolean): Promise<boolean> {
+export async function handleAdminApi(ctx: RequestContext, endpoints: readonly AdminEndpoint[]): Promise<boolean> {
   let methodMismatch = false;
   for (const e of adminApiRoutes(endpoints)) {
     const params = matchPath(e.path, ctx.pathname);
@@ -95,7 +87,7 @@ export async function handleAdminApi(ctx: RequestContext, endpoints: readonly Ad
       return true;
     }
     const c = who.caller;
-    if (!isAdministrator(ctx.rt.config.administrators, c) && !isServiceAccountAdmin(c)) {
+    if (!isAdminCaller(ctx.rt.config.administrators, c)) {
       ctx.svc.audit.emit({ kind: 'admin_denied', requestId: ctx.requestId, userId: c.policy.user, email: c.policy.email, details: { method: ctx.req.method, path: ctx.pathname, reason: 'not-administrator' } });
       fail(ctx, 403, c.kind === 'session' ? 'Only administrators may use the admin API.' : 'Only service accounts with the admin role may use the admin API.', {
         reasons: ['not-administrator'], banner: impersonationBanner(c, ctx),
@@ -122,5 +114,3 @@ export async function handleAdminApi(ctx: RequestContext, endpoints: readonly Ad
   }
   return false;
 }
-
-export { sendJson };

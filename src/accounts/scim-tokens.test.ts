@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryStore, type Store } from '../store/index.js';
-import { createScimToken, listScimTokens, revokeScimToken, SCIM_TOKEN_TYPE, verifyScimToken, type ScimTokenRecord } from './scim.js';
+import { createScimToken, listScimTokens, revokeScimToken, SCIM_TOKEN_TYPE, verifyScimToken, type ScimTokenRecord } from './scim-tokens.js';
 
 const NOW = Date.parse('2030-06-01T12:00:00Z');
 
