@@ -229,6 +229,11 @@ describe('the admin console, in headless Chromium', () => {
     await tree.getByText('platform').waitFor();
     assert.match(await page.locator('.tree').innerText(), /ci-bot/);
     await check('namespaces');
+    // The overview now shows the day's denials and changes, each change naming the administrator.
+    await go('Overview');
+    assert.match(await page.getByRole('table', { name: /denied requests/ }).innerText(), /visitor@other\.org/);
+    assert.match(await page.getByRole('table', { name: /changes of the past day/ }).innerText(), /service_account\.revoke[\s\S]*boss@example\.com/);
+    await check('overview-later');
   });
 
   test('a signed-in non-administrator gets the 403 page with its next steps', async () => {

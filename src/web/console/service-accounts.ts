@@ -15,7 +15,7 @@ const BASE = `${CONSOLE_BASE}/service-accounts`;
 function accountsTable(call: ConsoleCall, accounts: readonly ServiceAccountView[], caption: string): string {
   if (accounts.length === 0) return '<p class="muted">No service accounts yet.</p>';
   const rows = accounts.map((a) => `<tr><th scope="row"><code>${escapeHtml(a.id)}</code>${a.description ? `<div class="muted">${escapeHtml(a.description)}</div>` : ''}</th>`
-    + `<td>${escapeHtml(a.namespace)}</td><td>${escapeHtml(a.user_id)}${a.acts_as_user ? ' <span class="muted">(acts as this directory user)</span>' : ''}</td>`
+    + `<td>${escapeHtml(a.namespace)}</td><td>${escapeHtml(a.user_id)}${a.acts_as_user ? ' <span class="muted">(acts as this directory user)</span>' : ''}${a.roles?.includes('admin') ? ' <span class="muted">(admin role)</span>' : ''}${a.created_by ? `<div class="muted">created by ${escapeHtml(a.created_by)}</div>` : ''}</td>`
     + `<td>${shownTime(a.expires_at, 'never expires')}</td><td>${shownTime(a.accessed_at, 'never used')}</td><td>${pill(a.status)}</td>`
     + `<td>${a.status === 'active' ? `<a href="${BASE}/${encodeURIComponent(a.id)}/revoke" aria-label="Revoke ${escapeHtml(a.user_id)} (${escapeHtml(a.id)})">Revoke</a>` : '<span class="none">none</span>'}</td></tr>`);
   return `<div class="scroll"><table><caption>${escapeHtml(caption)}</caption><thead><tr><th scope="col">Id</th><th scope="col">Namespace</th><th scope="col">User</th>`
@@ -33,7 +33,7 @@ function createForm(call: ConsoleCall): string {
       + `<p><label for="sa-namespace">Namespace</label><select id="sa-namespace" name="namespace">${namespaces}</select></p>`
       + '<p><label for="sa-expires">Expires in <span class="hint">(30d, 12h or a date; empty: never)</span></label><input id="sa-expires" name="expires_in" autocomplete="off"></p>'
       + '<p><label for="sa-description">Description</label><input id="sa-description" name="description" autocomplete="off"></p>'
-      + '</div><button type="submit" class="primary">Create service account</button>', { id: 'create-service-account' })
+      + '</div><p><label class="inline-choice"><input type="checkbox" name="role_admin" value="1"> Admin role <span class="hint">(may use the admin API; not the console)</span></label></p><button type="submit" class="primary">Create service account</button>', { id: 'create-service-account' })
     + '</section>';
 }
 
@@ -53,7 +53,7 @@ async function create(call: ConsoleCall): Promise<void> {
   try {
     result = await createServiceAccount(call.svc, call.actor, {
       user: field(f, 'user_id'), asUser: field(f, 'as_user'), namespace: field(f, 'namespace'),
-      description: field(f, 'description'), expiresIn: field(f, 'expires_in'),
+      description: field(f, 'description'), expiresIn: field(f, 'expires_in'), roles: f.get('role_admin') === '1' ? ['admin'] : [],
     }, { sharedSecret: cfg.sharedSecret, namespaces: cfg.namespaces });
   } catch (e) {
     if (e instanceof ServiceAccountError) {
