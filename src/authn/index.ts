@@ -14,3 +14,8 @@ export { newSignInNonce, signInBinding, isSignInBinding, rememberSignInNonce, co
 export type { Caller, Credential, IdentifyResult, TokenResolver, IdentityEnricher, EnrichContext, IdentifyDeps, ImpersonationEndReason } from './identify.js';
 export { listSessions, revokeSession, revokeUserSessions, sessionView } from './session-list.js';
 export type { SessionSummary, UserRef } from './session-list.js';
+export { authenticateSignIn, oauthCallback, routeCallback, routeSignIn, programmaticLogin } from './sign-in.js';
+export { authenticateSignOut, signedOut, routeSignOut } from './sign-out.js';
+export { BINDING_PARAM, checkSignInBinding, redirectToBoundSignIn, signInNonceCookieName } from './bound-sign-in.js';
+export { SWITCH_ACCOUNT_FIELD, signInHref, signOutCsrfToken } from './flow.js';
+export type { SignInContext, SignInServices, SignInSite } from './flow.js';

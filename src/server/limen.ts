@@ -14,7 +14,7 @@ import { createLogger, type Logger } from '../log/index.js';
 import { DispatcherPool } from '../proxy/index.js';
 import { errorResponseBytes, newRequestId, STATUS_TITLES } from '../http/index.js';
 import { describeReason } from '../authz/index.js';
-import { adminEndpoints as webAdminEndpoints, buildRuntime, type AdminEndpoint, type Runtime, type Services } from '../web/index.js';
+import { buildRuntime, type Runtime, type Services } from '../web/index.js';
 import { handleRequest, handleUpgrade, type Live } from './handler.js';
 import { drainable } from './drain.js';
 import { createObserver, Health, lineDestination, measuredStore, startListeners, type Observer, type ObservabilityListeners } from '../observe/index.js';
@@ -199,11 +199,9 @@ async function startOnStore(opts: StartOptions, config: Config, now: () => numbe
       else if (e.kind === 'sign_in_failed') metrics.signInFailures.labels(/^[A-Za-z0-9_-]{1,64}$/.test(String(e.details.reason)) ? String(e.details.reason) : 'other').inc();
     } : undefined,
   });
-  const adminEndpoints: AdminEndpoint[] = [];
   let current: Runtime = rt0;
   const svc: Services = {
     store, sessions, audit, logger, now,
-    adminEndpoints,
     websocketRecheckMs: opts.websocketRecheckMs ?? 60_000,
     dispatchers: new DispatcherPool(),
     observer,
@@ -211,7 +209,6 @@ async function startOnStore(opts: StartOptions, config: Config, now: () => numbe
       void upsertUserFromClaims(store, { id: s.userId, email: s.email, name: s.name, groups: s.groups }, now()).catch(() => undefined);
     },
   };
-  adminEndpoints.push(...webAdminEndpoints(svc));
   // Bearer tokens beyond session handles: stored service accounts, then route-scoped tokens (`limen token`).
   const tokenResolvers = [
     serviceAccountResolver({

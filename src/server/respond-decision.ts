@@ -6,7 +6,9 @@ import { describeReason } from '../authz/index.js';
 import type { Authorization } from '../decision/index.js';
 import type { TableRoute } from '../proxy/index.js';
 import { prefersHtml, type PageAction } from '../http/index.js';
-import { allowedRedirect, fail, impersonationBanner, redirectToBoundSignIn, requestUrl, signOutActions, type RequestContext, type RouteRuntime } from '../web/index.js';
+import { redirectToBoundSignIn } from '../authn/index.js';
+import { allowedRedirect, fail, impersonationBanner, requestUrl, signOutActions, type RequestContext, type RouteRuntime } from '../web/index.js';
+import { signInContext } from './sign-in-context.js';
 
 /**
  * Sends a browser (Accept prefers HTML, no bearer token) to sign-in with
@@ -15,7 +17,7 @@ import { allowedRedirect, fail, impersonationBanner, redirectToBoundSignIn, requ
  */
 export function redirectToSignIn(ctx: RequestContext, bearer: boolean): boolean {
   if (bearer || !ctx.rt.authOrigin || !prefersHtml(ctx.req.headers.accept)) return false;
-  return redirectToBoundSignIn(ctx, new URL(requestUrl(ctx)));
+  return redirectToBoundSignIn(signInContext(ctx), new URL(requestUrl(ctx)));
 }
 
 /**

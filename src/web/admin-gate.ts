@@ -9,25 +9,11 @@
  * (`admin_denied`).
  */
 import type { Caller } from '../authn/index.js';
-import { isAdministrator, isServiceAccountAdmin } from '../accounts/index.js';
 import { sendJson } from '../http/index.js';
-import type { Actor } from '../operations/index.js';
+import { isAdminCaller } from './admins.js';
 import { fail, impersonationBanner, sessionCsrfToken, siteOrigin, type RequestContext } from './context.js';
 import { CSRF_FORM_FIELD, CSRF_MESSAGES, checkCsrf, csrfHeaderToken, isStateChanging } from './csrf.js';
-import type { AdminEndpoint } from './admin-api/endpoint.js';
-
-/** The actor of a change an admin caller makes: a service account by id, else the administrator. */
-export function actorOf(c: Caller): Actor {
-  if (c.kind === 'service_account') {
-    return { kind: 'service_account', id: c.policy.serviceAccountId ?? c.policy.sessionId, user: c.policy.user, email: c.policy.email };
-  }
-  return { kind: 'administrator', user: c.policy.user, email: c.policy.email };
-}
-
-/** Whether a caller may use administrator functions: an administrator, or a service account with the admin role. */
-export function isAdminCaller(admins: readonly string[], c: Caller): boolean {
-  return isAdministrator(admins, c) || isServiceAccountAdmin(c);
-}
+import { adminEndpoints, type AdminEndpoint } from './admin-api/index.js';
 
 function matchPath(pattern: string, path: string): Record<string, string> | undefined {
   const p = pattern.split('/');
@@ -69,9 +55,9 @@ export function adminApiRoutes(endpoints: readonly AdminEndpoint[]): readonly Ad
  * Serves the admin API through the gate (see above). Returns false when no
  * endpoint matches the path.
  */
-export async function handleAdminApi(ctx: RequestContext, endpoints: readonly AdminEndpoint[]): Promise<boolean> {
+export async function handleAdminApi(ctx: RequestContext): Promise<boolean> {
   let methodMismatch = false;
-  for (const e of adminApiRoutes(endpoints)) {
+  for (const e of adminApiRoutes(adminEndpoints(ctx.svc))) {
     const params = matchPath(e.path, ctx.pathname);
     if (!params) continue;
     if (e.method !== ctx.req.method) { methodMismatch = true; continue; }

@@ -12,8 +12,6 @@ import type { DispatcherPool } from '../proxy/index.js';
 import type { Store } from '../store/index.js';
 import type { Observer } from '../observe/index.js';
 import type { Runtime } from './runtime.js';
-import type { AdminEndpoint } from './admin-api/endpoint.js';
-import { createHmac } from 'node:crypto';
 import { CSRF_FORM_FIELD, csrfToken } from './csrf.js';
 import { describeReason } from '../authz/index.js';
 import { sendError, STATUS_TITLES, type Banner, type ErrorPage } from '../http/index.js';
@@ -29,8 +27,6 @@ export interface Services {
   readonly now: () => number;
   /** Called after every successful sign-in (directory update). */
   readonly onSignIn?: (s: SessionData) => void;
-  /** Admin API endpoints (service accounts, users, sessions, data, audit), in match order. */
-  readonly adminEndpoints: readonly AdminEndpoint[];
   /** How often open websockets are re-authorized (ms). */
   readonly websocketRecheckMs: number;
   /** Metrics, access log and traces (issue 12); absent in tests that build Services by hand. */
@@ -103,11 +99,6 @@ export function siteOrigin(ctx: RequestContext): string {
 /** The CSRF token of this session for forms and scripts on this host (see csrf.ts). */
 export function sessionCsrfToken(ctx: RequestContext, sessionId: string): string {
   return csrfToken(ctx.rt.csrfKey, sessionId, siteOrigin(ctx));
-}
-
-/** The CSRF token of the sign-out forms: HMAC-SHA256 of the session id under a key from `cookie_secret`. */
-export function signOutCsrfToken(ctx: RequestContext, sessionId: string): string {
-  return createHmac('sha256', ctx.rt.csrfKey).update(`sign-out:${sessionId}`).digest('base64url');
 }
 
 /** The full URL the client asked for, with the scheme of its configured origin (not the socket's). */

@@ -7,15 +7,15 @@
  */
 export { buildRuntime } from './runtime.js';
 export type { Runtime, RouteRuntime } from './runtime.js';
-export { fail, impersonationBanner, requestUrl, sessionCsrfToken, signOutCsrfToken, siteOrigin } from './context.js';
+export { fail, impersonationBanner, requestUrl, sessionCsrfToken, siteOrigin } from './context.js';
 export type { RequestContext, Services } from './context.js';
 export { allowedRedirect, consoleReturn, cookieOptions, externalScheme, requestOrigin, returnTarget } from './origins.js';
 export { CSRF_FORM_FIELD, CSRF_HEADER, CSRF_MESSAGES, checkCsrf, checkCsrfToken, checkRequestOrigin, csrfHeaderToken, csrfToken, isStateChanging } from './csrf.js';
 export type { CsrfFailure } from './csrf.js';
-export { actorOf, adminApiRoutes, handleAdminApi, isAdminCaller } from './admin-gate.js';
+export { adminApiRoutes, handleAdminApi } from './admin-gate.js';
+export { actorOf, isAdminCaller } from './admins.js';
 export { adminEndpoints, endpoint, operationContext, readJson } from './admin-api/index.js';
 export type { AdminEndpoint } from './admin-api/index.js';
 export { handleScim, SCIM_CONTENT_TYPE } from './scim/index.js';
 export { handleUserPagePost, renderUserPage, userJson } from './user/page.js';
-export { backTarget, signInHref, signOutActions, SWITCH_ACCOUNT_FIELD } from './user/actions.js';
-export { BINDING_PARAM, checkSignInBinding, redirectToBoundSignIn, signInNonceCookieName } from './sign-in.js';
+export { backTarget, signOutActions } from './user/actions.js';

@@ -8,8 +8,19 @@
 import type { CookieOptions } from '../http/index.js';
 import { sharedCookieDomain } from '../identity/index.js';
 import type { Runtime } from './runtime.js';
-import type { RequestContext } from './context.js';
 import { isConsolePath } from '../decision/index.js';
+
+/** What the origin of a request is decided from: the runtime and the canonical Host (a RequestContext is one). */
+export interface SiteRequest {
+  readonly rt: Runtime;
+  /** Lower-case host without port. */
+  readonly host: string;
+  readonly port: number | undefined;
+  /** Host header as sent (with port). */
+  readonly hostHeader: string;
+  /** The scheme of the socket, used only for a host Limen has no URL for. */
+  readonly proto: Scheme;
+}
 
 export type Scheme = 'http' | 'https';
 
@@ -131,7 +142,7 @@ export function externalScheme(rt: Runtime, host: string, port: number | undefin
 }
 
 /** The origin the browser sees for this request (`https://app.example.com`), from configuration. */
-export function requestOrigin(ctx: RequestContext): string {
+export function requestOrigin(ctx: SiteRequest): string {
   return new URL(`${externalScheme(ctx.rt, ctx.host, ctx.port, ctx.proto)}://${ctx.hostHeader}`).origin;
 }
 
@@ -143,7 +154,7 @@ export function requestOrigin(ctx: RequestContext): string {
  * audience; `hostOnly` cookies (OAuth state, sign-in nonce, and everything
  * on the authenticate host) never get one.
  */
-export function cookieOptions(ctx: RequestContext, maxAgeS: number | undefined, o: { hostOnly?: boolean; path?: string } = {}): CookieOptions {
+export function cookieOptions(ctx: SiteRequest, maxAgeS: number | undefined, o: { hostOnly?: boolean; path?: string } = {}): CookieOptions {
   const c = ctx.rt.config;
   const secure = c.cookieSecure && externalScheme(ctx.rt, ctx.host, ctx.port, ctx.proto) === 'https';
   const domain = o.hostOnly ? undefined : sharedCookieDomain({ authHost: ctx.rt.authHost, cookieDomain: c.cookieDomain }, ctx.host);

@@ -2,8 +2,7 @@ import type { Config, RouteConfig } from '../config/index.js';
 import { compileRoutePolicy, type CompiledPolicy } from '../authz/index.js';
 import { AssertionSigner, jwksDocument, loadKeySet, type JwksDocument, type KeySet } from '../identity/index.js';
 import { RouteTable, UpstreamSelector, type TableRoute } from '../proxy/index.js';
-import { OidcClient, deriveKey } from '../authn/index.js';
-import { signInNonceCookieName } from './sign-in.js';
+import { OidcClient, deriveKey, signInNonceCookieName } from '../authn/index.js';
 
 /** Per-route state compiled once per config load. */
 export interface RouteRuntime {

@@ -14,7 +14,7 @@ import { readJsonBody, sendJson } from '../../http/index.js';
 import { deleteRecord, loadRecords } from '../../operations/index.js';
 import { getRecord, isRecordType, RECORD_PREFIX } from '../../records/index.js';
 import { fail, type RequestContext, type Services } from '../context.js';
-import { actorOf } from '../admin-gate.js';
+import { actorOf } from '../admins.js';
 import { API, endpoint, operationContext, type AdminEndpoint } from './endpoint.js';
 
 const BASE = `${API}/data`;

@@ -12,7 +12,7 @@ import { sendJson } from '../../http/index.js';
 import { createGroup, createUser, deleteGroup, deleteUser, renameGroup, setMembership, updateUser } from '../../operations/index.js';
 import type { Store } from '../../store/index.js';
 import type { Services } from '../context.js';
-import { actorOf } from '../admin-gate.js';
+import { actorOf } from '../admins.js';
 import { API, endpoint, jsonObject, operationContext, optBool, optString, optStrings, type AdminEndpoint } from './endpoint.js';
 
 async function userOr404(store: Store, ref: string): Promise<DirectoryUser> {

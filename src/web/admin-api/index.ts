@@ -15,8 +15,19 @@ export { API, BodyError, endpoint, jsonObject, operationContext, optBool, optStr
 export type { AdminEndpoint } from './endpoint.js';
 export { MAX_DATA_BYTES } from './data.js';
 
-/** Every admin API endpoint (the CSRF token endpoint is the gate's own). */
-export function adminEndpoints(svc: Services): AdminEndpoint[] {
+const built = new WeakMap<Services, readonly AdminEndpoint[]>();
+
+/** Every admin API endpoint over these services, in match order (the CSRF token endpoint is the gate's own); built once. */
+export function adminEndpoints(svc: Services): readonly AdminEndpoint[] {
+  let list = built.get(svc);
+  if (!list) {
+    list = buildEndpoints(svc);
+    built.set(svc, list);
+  }
+  return list;
+}
+
+function buildEndpoints(svc: Services): AdminEndpoint[] {
   return [
     ...serviceAccountEndpoints(svc),
     ...userEndpoints(svc), ...groupEndpoints(svc), ...sessionEndpoints(svc), ...auditEndpoints(svc),

@@ -8,7 +8,7 @@ import { getServiceAccount, listServiceAccounts } from '../../accounts/index.js'
 import { sendJson } from '../../http/index.js';
 import { createServiceAccount, revokeServiceAccount } from '../../operations/index.js';
 import { fail, type Services } from '../context.js';
-import { actorOf } from '../admin-gate.js';
+import { actorOf } from '../admins.js';
 import { API, BodyError, endpoint, jsonObject, operationContext, optString, type AdminEndpoint } from './endpoint.js';
 
 const BASE = `${API}/service-accounts`;

@@ -4,7 +4,7 @@ import { listSessions, sessionView } from '../../authn/index.js';
 import { sendJson } from '../../http/index.js';
 import { revokeSession, revokeUserSessions } from '../../operations/index.js';
 import { fail, type Services } from '../context.js';
-import { actorOf } from '../admin-gate.js';
+import { actorOf } from '../admins.js';
 import { API, BodyError, endpoint, operationContext, type AdminEndpoint } from './endpoint.js';
 
 /** The session endpoints. */

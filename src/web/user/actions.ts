@@ -6,28 +6,20 @@
  * `pomerium_redirect_uri` and is only ever a URL on a route's origin
  * (origins.ts `allowedRedirect`).
  */
+import { signOutCsrfToken, SWITCH_ACCOUNT_FIELD } from '../../authn/index.js';
 import type { PageAction } from '../../http/index.js';
-import { signOutCsrfToken, type RequestContext } from '../context.js';
+import type { RequestContext } from '../context.js';
 import { allowedRedirect, requestOrigin } from '../origins.js';
-
-/** The sign-out form field asking to sign in again, as another account, once signed out. */
-export const SWITCH_ACCOUNT_FIELD = 'limen_switch';
 
 /** Sign out, and sign in as someone else, for this session; `back` is where signing in again returns to. */
 export function signOutActions(ctx: RequestContext, sessionId: string, back: URL | undefined): PageAction[] {
-  const fields: Record<string, string> = { csrf: signOutCsrfToken(ctx, sessionId), ...(back ? { pomerium_redirect_uri: back.href } : {}) };
+  const fields: Record<string, string> = { csrf: signOutCsrfToken(ctx.rt.csrfKey, sessionId), ...(back ? { pomerium_redirect_uri: back.href } : {}) };
   return [
     { label: 'Sign out', action: '/.pomerium/sign_out', fields, id: 'sign-out' },
     { label: 'Sign in as someone else', action: '/.pomerium/sign_out', fields: { ...fields, [SWITCH_ACCOUNT_FIELD]: '1' }, id: 'switch-account' },
   ];
 }
 
-/** The route host's own sign-in for `target` (a bound sign-in that returns there; endpoints.ts `routeSignIn`). */
-export function signInHref(target: URL): string {
-  const u = new URL('/.pomerium/sign_in', target.origin);
-  u.searchParams.set('pomerium_redirect_uri', target.href);
-  return u.href;
-}
 
 /** True for Limen's own paths on a route host, which are never a page to go back to. */
 function isLimenPath(pathname: string): boolean {

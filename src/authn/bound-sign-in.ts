@@ -1,13 +1,13 @@
 /**
  * Starting a sign-in from a route host, bound to the browser (see
- * authn/binding.ts): the nonce cookie set here is what `/.pomerium/callback/`
+ * binding.ts): the nonce cookie set here is what `/.pomerium/callback/`
  * checks before it turns a hand-off into a session cookie.
  */
-import { consumeSignInBinding, newSignInNonce, rememberSignInNonce, signInBinding } from '../authn/index.js';
 import { cookieValue, sendRedirect, serializeCookie } from '../http/index.js';
 import type { Config } from '../config/index.js';
-import type { RequestContext } from './context.js';
-import { cookieOptions } from './origins.js';
+import { consumeSignInBinding, newSignInNonce, rememberSignInNonce, signInBinding } from './binding.js';
+import type { SignInContext } from './flow.js';
+
 
 /** How long a started sign-in may take, IdP included. */
 const SIGN_IN_NONCE_TTL_S = 900;
@@ -19,13 +19,13 @@ export function signInNonceCookieName(config: Pick<Config, 'cookieName'>): strin
   return `${config.cookieName}_signin`;
 }
 
-function nonceCookie(ctx: RequestContext, value: string, maxAgeS: number): string {
+function nonceCookie(ctx: SignInContext, value: string, maxAgeS: number): string {
   // Lax whatever cookie_same_site says: the hand-off arrives by a top-level
   // navigation from the authenticate host, which may be another site. Path
   // `/`, so a sign-in started from any page sees the nonces of the others in
   // flight; it is removed from what the upstream receives like the session cookie.
-  return serializeCookie(signInNonceCookieName(ctx.rt.config), value, {
-    ...cookieOptions(ctx, maxAgeS, { hostOnly: true }), httpOnly: true, sameSite: 'lax',
+  return serializeCookie(signInNonceCookieName(ctx.site.config), value, {
+    ...ctx.cookieOptions(maxAgeS, { hostOnly: true }), httpOnly: true, sameSite: 'lax',
   });
 }
 
@@ -34,12 +34,12 @@ function nonceCookie(ctx: RequestContext, value: string, maxAgeS: number): strin
  * on this request's origin), with a fresh nonce remembered in this browser
  * and its binding in the URL. False when no authenticate service is set.
  */
-export function redirectToBoundSignIn(ctx: RequestContext, returnTo: URL): boolean {
-  if (!ctx.rt.authOrigin) return false;
-  const name = signInNonceCookieName(ctx.rt.config);
+export function redirectToBoundSignIn(ctx: SignInContext, returnTo: URL): boolean {
+  if (!ctx.site.authOrigin) return false;
+  const name = signInNonceCookieName(ctx.site.config);
   const nonce = newSignInNonce();
   const kept = rememberSignInNonce(cookieValue(ctx.req.headers.cookie, name), nonce);
-  const signIn = new URL('/.pomerium/sign_in', ctx.rt.authOrigin);
+  const signIn = new URL('/.pomerium/sign_in', ctx.site.authOrigin);
   signIn.searchParams.set('pomerium_redirect_uri', returnTo.href);
   signIn.searchParams.set(BINDING_PARAM, signInBinding(nonce));
   sendRedirect(ctx.res, signIn.href, { 'set-cookie': nonceCookie(ctx, kept, SIGN_IN_NONCE_TTL_S), 'x-request-id': ctx.requestId });
@@ -50,7 +50,7 @@ export function redirectToBoundSignIn(ctx: RequestContext, returnTo: URL): boole
  * Whether this browser started the sign-in a hand-off is bound to, and the
  * Set-Cookie that forgets the nonce used (each completes one sign-in).
  */
-export function checkSignInBinding(ctx: RequestContext, binding: string): { matched: boolean; setCookie: string } {
-  const { matched, rest } = consumeSignInBinding(cookieValue(ctx.req.headers.cookie, signInNonceCookieName(ctx.rt.config)), binding);
+export function checkSignInBinding(ctx: SignInContext, binding: string): { matched: boolean; setCookie: string } {
+  const { matched, rest } = consumeSignInBinding(cookieValue(ctx.req.headers.cookie, signInNonceCookieName(ctx.site.config)), binding);
   return { matched, setCookie: nonceCookie(ctx, rest, rest === '' ? 0 : SIGN_IN_NONCE_TTL_S) };
 }
