@@ -1,7 +1,7 @@
 /** What every console page shares: rendering with the chrome, notices after a change, errors shown on the page. */
 import { escapeHtml, sendRedirect } from '../../http/index.js';
 import type { ConsoleCall } from './gate.js';
-import { consolePage, sendPage, type Section } from './layout.js';
+import { CONSOLE_BASE, consolePage, sendPage, type Section } from './layout.js';
 
 /**
  * What a change tells the page it redirects to (Post/Redirect/Get). The
@@ -37,7 +37,9 @@ export function render(call: ConsoleCall, section: Section | undefined, title: s
 
 /** After a change: 303 to `path` with a notice key (and a count). */
 export function redirectWithNotice(call: ConsoleCall, path: string, notice: string, n?: number): void {
-  const u = new URL(path, 'http://x');
+  const u = new URL(path, 'http://console.invalid');
+  // Only ever a console page (callers pass console paths; this holds whatever they pass).
+  if (u.origin !== 'http://console.invalid' || !u.pathname.startsWith(`${CONSOLE_BASE}/`)) throw new TypeError('redirectWithNotice: not a console path');
   u.searchParams.set('notice', notice);
   if (n !== undefined) u.searchParams.set('n', String(n));
   sendRedirect(call.ctx.res, `${u.pathname}${u.search}`, { 'x-request-id': call.ctx.requestId }, 303);

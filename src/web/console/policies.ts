@@ -49,7 +49,7 @@ async function routesPage(call: ConsoleCall): Promise<void> {
 }
 
 /** Claims from `name=value` lines; dotted names nest, JSON values are read as JSON. Undefined when a line is not one. */
-function parseClaims(text: string): Record<string, unknown> | undefined {
+export function parseClaims(text: string): Record<string, unknown> | undefined {
   const claims: Record<string, unknown> = {};
   for (const raw of text.split('\n')) {
     const line = raw.trim();

@@ -33,10 +33,17 @@ export function revokeAllForm(call: ConsoleCall, who: string, back: string): str
     + `<button type="submit" class="danger">Revoke all sessions of ${escapeHtml(who)}</button>`, { inline: true });
 }
 
-/** Where a change goes back to: a console path only (never another site). */
+/**
+ * Where a change goes back to: a console page only, judged after the URL
+ * is resolved (dot segments and all), so `back` can never lead elsewhere
+ * (`/.pomerium/admin/../../..//evil.example` resolves to `//evil.example`).
+ */
 export function backPath(form: URLSearchParams, fallback: string): string {
   const b = form.get('back');
-  return b !== null && b.startsWith(`${CONSOLE_BASE}/`) && !b.startsWith('//') && !/[\\\s]/.test(b) ? b : fallback;
+  if (b === null || b.length > 2048 || !b.startsWith('/') || /[\\\s]/.test(b)) return fallback;
+  let u: URL;
+  try { u = new URL(b, 'http://console.invalid'); } catch { return fallback; }
+  return u.origin === 'http://console.invalid' && u.pathname.startsWith(`${CONSOLE_BASE}/`) ? `${u.pathname}${u.search}` : fallback;
 }
 
 async function listPage(call: ConsoleCall): Promise<void> {
