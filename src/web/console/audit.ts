@@ -164,7 +164,9 @@ async function auditEvents(call: ConsoleCall): Promise<void> {
     ctx.res.end('Too many live audit streams are open; try again shortly.');
     return;
   }
-  const afterText = ctx.query.get('after');
+  // A reconnecting EventSource says where it got to (Last-Event-ID); a fresh one, where its page ended (`after`).
+  const lastId = ctx.req.headers['last-event-id'];
+  const afterText = typeof lastId === 'string' && lastId !== '' ? lastId : ctx.query.get('after');
   let lastSeq = afterText !== null && /^\d{1,16}$/.test(afterText) ? Number(afterText) : undefined;
   let lastTime = call.svc.now() - 60_000;
   if (lastSeq === undefined) {
