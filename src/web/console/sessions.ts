@@ -18,12 +18,13 @@ export function sessionsTable(call: ConsoleCall, list: readonly SessionSummary[]
     const who = s.email || s.userId;
     const mine = call.session?.id === s.id;
     return `<tr><th scope="row"><a href="${CONSOLE_BASE}/users/${encodeURIComponent(s.userId)}">${escapeHtml(who)}</a>${mine ? ' <span class="muted">(this session)</span>' : ''}</th>`
-      + `<td><code>${escapeHtml(s.id)}</code></td><td>${escapeHtml(s.source)}</td><td>${shownTime(s.issuedAt)}</td><td>${shownTime(s.refreshedAt, 'not yet')}</td><td>${shownTime(s.expiresAt)}</td>`
+      + `<td><code class="id">${escapeHtml(s.id)}</code></td><td>${escapeHtml(s.source)}</td>`
+      + `<td>${shownTime(s.issuedAt)}${s.refreshedAt ? `<div class="muted">refreshed ${shownTime(s.refreshedAt)}</div>` : ''}</td><td>${shownTime(s.expiresAt)}</td>`
       + `<td>${s.impersonating ? escapeHtml(s.impersonating.email || s.impersonating.user) : '<span class="none">none</span>'}</td>`
-      + `<td>${postForm(`${BASE}/${encodeURIComponent(s.id)}/revoke`, call.csrf, `<input type="hidden" name="back" value="${escapeHtml(back)}"><button type="submit" class="danger" aria-label="Revoke session ${escapeHtml(s.id)} of ${escapeHtml(who)}">Revoke</button>`, { inline: true })}</td></tr>`;
+      + `<td class="nowrap">${postForm(`${BASE}/${encodeURIComponent(s.id)}/revoke`, call.csrf, `<input type="hidden" name="back" value="${escapeHtml(back)}"><button type="submit" class="danger" aria-label="Revoke session ${escapeHtml(s.id)} of ${escapeHtml(who)}">Revoke</button>`, { inline: true })}</td></tr>`;
   });
   return `<div class="scroll"><table><caption>${escapeHtml(caption)}</caption><thead><tr><th scope="col">User</th><th scope="col">Session id</th><th scope="col">Kind</th>`
-    + '<th scope="col">Signed in</th><th scope="col">Refreshed</th><th scope="col">Expires</th><th scope="col">Impersonating</th><th scope="col">Actions</th></tr></thead>'
+    + '<th scope="col">Signed in</th><th scope="col">Expires</th><th scope="col">Impersonating</th><th scope="col">Actions</th></tr></thead>'
     + `<tbody>${rows.join('')}</tbody></table></div>`;
 }
 
@@ -53,7 +54,7 @@ async function listPage(call: ConsoleCall): Promise<void> {
   render(call, 'sessions', 'Sessions',
     `<section class="panel" aria-labelledby="filter-heading"><h2 id="filter-heading">Filter</h2><form method="get" action="${BASE}" role="search"><div class="fields">`
     + `<p><label for="session-user">User <span class="hint">(email or id)</span></label><input id="session-user" name="user" value="${escapeHtml(who ?? '')}" autocomplete="off"></p>`
-    + `<p><button type="submit">Show sessions</button> ${who ? `<a href="${BASE}">Show everyone's</a>` : ''}</p></div></form>`
+    + `</div><div class="actions"><button type="submit">Show sessions</button>${who ? `<a href="${BASE}">Show everyone's</a>` : ''}</div></form>`
     + (who && list.length > 0 ? `<div class="actions">${revokeAllForm(call, who, here)}</div>` : '')
     + '</section>'
     + `<section class="panel" aria-labelledby="sessions-heading"><h2 id="sessions-heading">${who ? `Sessions of ${escapeHtml(who)}` : 'All live sessions'}</h2>`

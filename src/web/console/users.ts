@@ -51,7 +51,7 @@ async function searchPage(call: ConsoleCall): Promise<void> {
   render(call, 'users', 'Users and groups',
     `<section class="panel" aria-labelledby="search-heading"><h2 id="search-heading">Search</h2><form method="get" action="${BASE}" role="search"><div class="fields">`
     + `<p><label for="user-q">Email, name, id or group</label><input id="user-q" name="q" type="search" value="${escapeHtml(q)}" autocomplete="off"></p>`
-    + `<p><button type="submit">Search</button> ${q ? `<a href="${BASE}">Show all</a>` : ''}</p></div></form></section>`
+    + `</div><div class="actions"><button type="submit">Search</button>${q ? `<a href="${BASE}">Show all</a>` : ''}</div></form></section>`
     + `<section class="panel" aria-labelledby="users-heading"><h2 id="users-heading">Users</h2>${table}</section>`
     + `<section class="panel" aria-labelledby="add-heading"><h2 id="add-heading">Add a user who is not in the identity provider</h2>`
     + '<p class="muted">For contractors and other people your identity provider does not know. They still sign in through the identity provider; the directory gives them groups here.</p>'
