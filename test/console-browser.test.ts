@@ -57,11 +57,11 @@ describe('the admin console, in headless Chromium', () => {
   });
 
   /** Screenshot and axe check of the page as it is now. */
-  async function check(name: string): Promise<void> {
-    await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  async function check(name: string, p: Page = page): Promise<void> {
+    await p.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
     // axe runs through the DevTools protocol, which the page's CSP does not govern; the page itself runs no inline script.
-    await page.evaluate(AXE);
-    const violations = await page.evaluate(async () => {
+    await p.evaluate(AXE);
+    const violations = await p.evaluate(async () => {
       const r = await (globalThis as unknown as { axe: { run(): Promise<{ violations: AxeViolation[] }> } }).axe.run();
       return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => ({ target: n.target })) }));
     });
@@ -154,6 +154,19 @@ describe('the admin console, in headless Chromium', () => {
     await Promise.all([page.waitForURL(/notice=member-added/), page.getByRole('button', { name: 'Add to group' }).click()]);
     await Promise.all([page.waitForURL(/notice=member-removed/), page.getByRole('button', { name: 'Remove from group auditors' }).click()]);
     await check('user');
+    await page.getByRole('link', { name: 'Remove pat@contractor.io…' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Remove pat@contractor.io' }).waitFor();
+    await check('user-remove');
+    await page.getByRole('link', { name: 'Cancel' }).click();
+    await page.getByRole('heading', { level: 1, name: 'pat@contractor.io' }).waitFor();
+    // A change that cannot be made says why, on a console page.
+    await go('Users and groups');
+    await page.getByLabel('Email', { exact: true }).fill('pat@contractor.io');
+    const [conflict] = await Promise.all([page.waitForResponse((r) => r.request().method() === 'POST'), page.getByRole('button', { name: 'Add user' }).click()]);
+    assert.equal(conflict.status(), 409);
+    assert.match(await page.getByRole('alert').innerText(), /not made/);
+    assert.match(await page.locator('main').innerText(), /already exists/);
+    await check('refused-change');
     await go('Users and groups');
     await page.getByLabel('Email, name, id or group').fill('contractors');
     await Promise.all([page.waitForURL(/users\?q=contractors/), page.getByRole('button', { name: 'Search' }).click()]);
@@ -217,7 +230,7 @@ describe('the admin console, in headless Chromium', () => {
     // The console is closed meanwhile, and says how to reopen it.
     await page.goto(`${s.authOrigin}/.pomerium/admin/`);
     await page.getByRole('heading', { name: '403 Forbidden' }).waitFor();
-    await page.screenshot({ path: join(SHOTS, 'impersonating.png'), fullPage: true });
+    await check('impersonating');
     await Promise.all([page.waitForURL(/notice=impersonation-stopped/), page.getByRole('button', { name: 'Stop impersonating' }).click()]);
     await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
     assert.match(await page.getByRole('status').first().innerText(), /stopped impersonating/);
@@ -234,6 +247,11 @@ describe('the admin console, in headless Chromium', () => {
     assert.match(await page.getByRole('table', { name: /denied requests/ }).innerText(), /visitor@other\.org/);
     assert.match(await page.getByRole('table', { name: /changes of the past day/ }).innerText(), /service_account\.revoke[\s\S]*boss@example\.com/);
     await check('overview-later');
+    // The dark colour scheme keeps its contrast too.
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await go('Service accounts');
+    await check('service-accounts-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
   });
 
   test('a signed-in non-administrator gets the 403 page with its next steps', async () => {
@@ -244,7 +262,7 @@ describe('the admin console, in headless Chromium', () => {
       await signInAtIdp(p, 'ada@example.com', `${s.authOrigin}/.pomerium/admin/`);
       await p.getByRole('heading', { name: '403 Forbidden' }).waitFor();
       for (const name of ['Sign out', 'Sign in as someone else']) assert.equal(await p.getByRole('button', { name }).count(), 1, name);
-      await p.screenshot({ path: join(SHOTS, 'forbidden.png'), fullPage: true });
+      await check('forbidden', p);
       // Sign in as someone else: through the IdP's end-session and back to the console.
       await Promise.all([
         p.waitForURL((u) => u.origin === new URL(s.idpUrl).origin && !u.pathname.startsWith('/session/end')),

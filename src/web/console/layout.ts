@@ -63,6 +63,7 @@ pre{background:#f6f7f9;border:1px solid #e5e7eb;border-radius:6px;padding:.6rem;
 .pager{display:flex;gap:1rem;align-items:center;margin-top:.75rem}
 .sr-only{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 .hidden{display:none}
+.panel>:first-child{margin-top:0}.panel>:last-child{margin-bottom:0}
 time{white-space:nowrap}.nowrap{white-space:nowrap}code.id{font-size:.8rem;word-break:normal;overflow-wrap:anywhere}
 fieldset{border:1px solid #dde1e6;border-radius:6px;margin:0 0 .75rem;padding:.5rem 1rem}legend{font-weight:600;padding:0 .25rem}
 .inline-choice{display:inline-flex;gap:.35rem;align-items:center;margin-right:1.25rem;font-weight:400}.inline-choice input{width:auto;margin:0}
