@@ -39,10 +39,12 @@ describe('the console audit page', () => {
   };
 
   test('"Older events" walks every event once, newest first, through ties and new arrivals', async () => {
-    const t0 = Date.now() - 60_000;
-    // 130 events: blocks of 40 share one millisecond, so page boundaries fall inside a tie.
+    const now = Date.now();
+    // 130 events: blocks of 40 share one millisecond, so page boundaries fall inside a tie; the
+    // blocks lie ten days, two hours and a minute back, so the newest-first search widens its window.
+    const blockTime = [now - 10 * 24 * 3_600_000, now - 2 * 3_600_000, now - 60_000, now - 60_000 + 1];
     const events: AuditEvent[] = Array.from({ length: 130 }, (_, i) => ({
-      time: t0 + Math.floor(i / 40), kind: 'authorize', decision: 'deny', route: `p-${i}`, userId: 'walker', details: { reasons: ['x'] },
+      time: blockTime[Math.floor(i / 40)]!, kind: 'authorize', decision: 'deny', route: `p-${i}`, userId: 'walker', details: { reasons: ['x'] },
     }));
     await s.store.appendAudit(events);
     const seen: string[] = [];

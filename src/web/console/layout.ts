@@ -75,11 +75,11 @@ button:hover,.button:hover{background:#222831}a{color:#93b4ff}.muted,.none{color
 `;
 
 /**
- * The console's Content-Security-Policy. `form-action 'self'`: every form
- * posts to the console (impersonation then redirects on to a route host,
- * which the browser allows after a submission only for `'self'` targets
- * in CSP3; that POST answers with a 303 to the route host, so the console
- * keeps to Limen's page policy and leaves `form-action` out).
+ * The console's Content-Security-Policy: Limen's page policy (http/respond.ts
+ * PAGE_CSP) plus the console's one script and its event stream, both from
+ * this origin, and no framing at all. No inline script, nothing `unsafe-*`,
+ * no other origin. `form-action` stays out for the reason PAGE_CSP gives:
+ * impersonating answers a console form with a redirect to a route host.
  */
 export const CONSOLE_CSP = [
   "default-src 'none'",

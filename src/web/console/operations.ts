@@ -161,9 +161,25 @@ export async function stopImpersonation(svc: ConsoleServices, actor: Actor, sess
 
 // ---------------------------------------------------------------- audit
 
-/** The trail matching `q`, oldest first, the newest `limit` of it. Queued events are written first. */
+/** How far back the newest events are looked for first: most pages are filled from the last minutes, whatever the trail's size. */
+const NEWEST_WINDOWS_MS = [5 * 60_000, 60 * 60_000, 24 * 60 * 60_000, 7 * 24 * 60 * 60_000];
+
+/**
+ * The newest `limit` events matching `q`, oldest first; `truncated` when
+ * older matching events were left out. The store answers oldest first, so
+ * reading a long trail forward to reach its end costs its whole length:
+ * this looks in growing windows back from `q.until` (or now) and stops at
+ * the first that holds `limit` events. Queued events are written first.
+ */
 export async function auditTrail(svc: ConsoleServices, q: AuditTrailQuery, limit: number): Promise<{ events: StoredAuditEvent[]; truncated: boolean }> {
   await svc.audit.flush();
+  const end = q.until ?? svc.now();
+  for (const w of NEWEST_WINDOWS_MS) {
+    const since = end - w;
+    if (q.since !== undefined && q.since >= since) break;
+    const trail = await readAuditTrail(svc.store, { ...q, since }, limit);
+    if (trail.events.length >= limit) return { events: trail.events, truncated: true };
+  }
   return readAuditTrail(svc.store, q, limit);
 }
 

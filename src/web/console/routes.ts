@@ -27,11 +27,12 @@ function eventsTable(caption: string, events: readonly StoredAuditEvent[], empty
 
 async function overview(call: ConsoleCall): Promise<void> {
   const since = call.svc.now() - 24 * 60 * 60 * 1000;
-  const [accounts, people, live, denials, recent] = await Promise.all([
+  const [accounts, people, live, denials, ...byKind] = await Promise.all([
     serviceAccounts(call.svc), users(call.svc), sessions(call.svc),
-    auditTrail(call.svc, { decision: 'deny', since }, 10), auditTrail(call.svc, { since }, 500),
+    auditTrail(call.svc, { decision: 'deny', since }, 10),
+    ...[...CHANGE_KINDS].map((kind) => auditTrail(call.svc, { kind, since }, 10)),
   ]);
-  const changes = recent.events.filter((e) => CHANGE_KINDS.has(e.kind)).slice(-10).reverse();
+  const changes = byKind.flatMap((t) => t.events).sort((x, y) => y.seq - x.seq).slice(0, 10);
   const card = (label: string, value: number, href: string, link: string): string => `<li class="panel"><h2>${label}</h2><p class="count">${value}</p><p><a href="${href}">${link}</a></p></li>`;
   render(call, 'overview', 'Overview',
     '<ul class="cards">'
