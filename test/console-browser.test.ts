@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { CookieJar, REPO_ROOT, closeHttpAgents, launchBrowser, request, scriptedLogin } from './support/index.js';
 import { startStack, type Stack } from './stack.js';
+import { createServiceAccount } from '../src/accounts/index.js';
 
 const SHOTS = join(REPO_ROOT, '.screenshots', 'console');
 const AXE = readFileSync(join(REPO_ROOT, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
@@ -216,6 +217,16 @@ describe('the admin console, in headless Chromium', () => {
     await page.getByRole('textbox', { name: /^Known user/ }).fill(ADMIN);
     await Promise.all([page.waitForURL(/known=/), page.getByRole('button', { name: 'Explain' }).click()]);
     assert.match(await page.getByRole('region', { name: 'Decision' }).innerText(), /allowed/);
+    // A service account of a namespace below the route's: a valid credential, out of scope.
+    await createServiceAccount({ user: 'deployer', namespace: 'platform' }, { store: s.store, sharedSecret: s.config.sharedSecret, namespaces: s.config.namespaces, now: Date.now() });
+    await page.reload();
+    await page.getByRole('radio', { name: 'A service account' }).check();
+    await page.getByLabel('Service account', { exact: true }).selectOption({ label: 'deployer (platform)' });
+    await Promise.all([page.waitForURL(/account=/), page.getByRole('button', { name: 'Explain' }).click()]);
+    const refused = await page.getByRole('region', { name: 'Decision' }).innerText();
+    assert.match(refused, /denied: 403 Forbidden/);
+    assert.match(refused, /The credential is valid, but only for routes in another namespace\./);
+    await check('explain-service-account');
   });
 
   test('impersonate a user from their page, then stop from the console', async () => {

@@ -14,7 +14,8 @@ import type { RouteConfig } from '../../config/index.js';
 import type { ConsoleCall, ConsoleRoute } from './gate.js';
 import { CONSOLE_BASE, pill, shown, shownTime } from './layout.js';
 import { list, render } from './common.js';
-import { directoryIdentity, user } from './operations.js';
+import { directoryIdentity, serviceAccount, serviceAccounts, user, type ServiceAccountView } from './operations.js';
+import { namespaceCovers } from '../../accounts/index.js';
 
 const BASE = `${CONSOLE_BASE}/routes`;
 const EXPLAIN = `${CONSOLE_BASE}/explain`;
@@ -76,8 +77,9 @@ export function parseClaims(text: string): Record<string, unknown> | undefined {
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
 
 interface ExplainForm {
-  readonly who: 'user' | 'identity' | 'none';
+  readonly who: 'user' | 'account' | 'identity' | 'none';
   readonly known: string;
+  readonly account: string;
   readonly email: string;
   readonly userId: string;
   readonly groups: string;
@@ -92,18 +94,19 @@ function formOf(q: URLSearchParams): ExplainForm {
   const get = (k: string, max = 2048): string => (q.get(k) ?? '').trim().slice(0, max);
   const who = get('who');
   return {
-    who: who === 'identity' || who === 'none' ? who : 'user',
-    known: get('known', 320), email: get('email', 320), userId: get('user_id', 256), groups: get('groups'), claims: get('claims', 8192),
+    who: who === 'identity' || who === 'none' || who === 'account' ? who : 'user',
+    known: get('known', 320), account: get('account', 256), email: get('email', 320), userId: get('user_id', 256), groups: get('groups'), claims: get('claims', 8192),
     url: get('url'), method: get('method', 16).toUpperCase() || 'GET', time: get('time', 64), ip: get('ip', 64) || '203.0.113.10',
   };
 }
 
-function explainFormHtml(f: ExplainForm): string {
+function explainFormHtml(f: ExplainForm, accounts: readonly ServiceAccountView[]): string {
   const radio = (value: string, label: string): string => `<label class="inline-choice"><input type="radio" name="who" value="${value}"${f.who === value ? ' checked' : ''}> ${label}</label>`;
   const text = (name: string, id: string, label: string, value: string, hint = '', type = 'text'): string => `<p><label for="${id}">${label}${hint ? ` <span class="hint">${hint}</span>` : ''}</label>`
     + `<input id="${id}" name="${name}" type="${type}" value="${escapeHtml(value)}" autocomplete="off" spellcheck="false"></p>`;
-  return `<form method="get" action="${EXPLAIN}" id="explain"><fieldset><legend>Who is asking</legend>${radio('user', 'A known user')}${radio('identity', 'An identity I describe')}${radio('none', 'Nobody signed in')}</fieldset>`
-    + `<div class="fields">${text('known', 'x-known', 'Known user', f.known, '(email or id)')}</div>`
+  return `<form method="get" action="${EXPLAIN}" id="explain"><fieldset><legend>Who is asking</legend>${radio('user', 'A known user')}${radio('account', 'A service account')}${radio('identity', 'An identity I describe')}${radio('none', 'Nobody signed in')}</fieldset>`
+    + `<div class="fields">${text('known', 'x-known', 'Known user', f.known, '(email or id)')}`
+    + `<p><label for="x-account">Service account</label><select id="x-account" name="account"><option value="">choose one</option>${accounts.map((a) => `<option value="${escapeHtml(a.id)}"${a.id === f.account ? ' selected' : ''}>${escapeHtml(`${a.user_id} (${a.namespace})`)}</option>`).join('')}</select></p></div>`
     + `<div class="fields">${text('email', 'x-email', 'Email', f.email)}${text('user_id', 'x-user', 'User id', f.userId)}${text('groups', 'x-groups', 'Groups', f.groups, '(comma separated)')}</div>`
     + `<p><label for="x-claims">Claims <span class="hint">(one name=value per line; JSON values allowed)</span></label><textarea id="x-claims" name="claims">${escapeHtml(f.claims)}</textarea></p>`
     + `<div class="fields">${text('url', 'x-url', 'URL', f.url, '', 'url')}`
@@ -124,7 +127,23 @@ async function explain(call: ConsoleCall, f: ExplainForm): Promise<{ html: strin
   if (!/^[0-9a-f.:]+$/i.test(ip)) return { error: 'Client address: give an IPv4 or IPv6 address.' };
   let identity: IdentityInfo | null = null;
   let whoText = 'nobody signed in';
-  if (f.who === 'user') {
+  /** A service account's namespace: it is refused on routes outside it (CONTRACT §6). */
+  let accountNamespace: string | undefined;
+  if (f.who === 'account') {
+    const a = f.account === '' ? undefined : await serviceAccount(call.svc, f.account);
+    if (!a) return { error: 'Service account: choose one of the accounts listed.' };
+    if (a.status !== 'active') {
+      return { html: `<p>${pill('deny')} The service account <strong>${escapeHtml(a.user_id)}</strong> is ${escapeHtml(a.status)}: its token is refused before any policy (401). <code class="muted">service-account-${escapeHtml(a.status)}</code></p>` };
+    }
+    const dir = a.acts_as_user ? await user(call.svc, a.user_id) : undefined;
+    const id = dir ? await directoryIdentity(call.svc, dir) : undefined;
+    if (a.acts_as_user && !id) {
+      return { html: `<p>${pill('deny')} The directory user this service account acts as is missing or deactivated: its token is refused (401). <code class="muted">service-account-user-inactive</code></p>` };
+    }
+    identity = id ?? { user: a.user_id, email: '', groups: [], claims: { sub: a.user_id }, sessionId: a.id, serviceAccountId: a.id };
+    accountNamespace = a.namespace;
+    whoText = `service account ${a.user_id} of namespace ${a.namespace}${dir ? `, acting as ${dir.email || dir.id}` : ''}`;
+  } else if (f.who === 'user') {
     if (f.known === '') return { error: 'Known user: give the email or id of a directory user, or choose another kind of identity.' };
     const u = await user(call.svc, f.known);
     if (!u) return { error: 'Known user: no directory user has that email or id.' };
@@ -157,10 +176,13 @@ async function explain(call: ConsoleCall, f: ExplainForm): Promise<{ html: strin
   let who: IdentifyResult = { caller: null, credential: 'none' };
   if (identity) {
     const caller: Caller = {
-      kind: 'session', policy: identity,
+      kind: accountNamespace === undefined ? 'session' : 'service_account', policy: identity,
       assertion: { cacheKey: EXPLAIN_SESSION, user: identity.user, email: identity.email, name: '', groups: identity.groups, sid: EXPLAIN_SESSION, claims: identity.claims },
     };
-    who = { caller, credential: 'cookie' };
+    // As the identifier decides it: a service account outside its namespace is a valid credential out of scope.
+    who = accountNamespace === undefined ? { caller, credential: 'cookie' }
+      : namespaceCovers(rt.config.namespaces, accountNamespace, target.config.namespace) ? { caller, credential: 'bearer' }
+        : { caller: null, credential: 'bearer', failure: 'namespace-unauthorized', outOfScope: caller };
   }
   const request = policyRequest(f.method, host, path, ip, {}, rt.config.downstreamMtls ? { presented: false, valid: false, fingerprint: '', spkiHash: '', sanEmail: [], sanDns: [], sanUri: [] } : undefined);
   const { decision } = await decideRoute(rt, { store: call.svc.store, now: () => time }, target.compiled.policy, request, who);
@@ -182,10 +204,11 @@ async function explain(call: ConsoleCall, f: ExplainForm): Promise<{ html: strin
 
 async function explainPage(call: ConsoleCall): Promise<void> {
   const f = formOf(call.ctx.query);
+  const accounts = (await serviceAccounts(call.svc)).filter((a) => a.status === 'active');
   const asked = call.ctx.query.has('url');
   const result = asked ? (f.url === '' ? { error: 'URL: give the URL of the request to explain.' } : await explain(call, f)) : undefined;
   render(call, 'routes', 'Explain a decision',
-    `<p><a href="${BASE}">← Routes and policies</a></p><section class="panel" aria-labelledby="form-heading"><h2 id="form-heading">The request</h2>${explainFormHtml(f)}</section>`
+    `<p><a href="${BASE}">← Routes and policies</a></p><section class="panel" aria-labelledby="form-heading"><h2 id="form-heading">The request</h2>${explainFormHtml(f, accounts)}</section>`
     + (result && 'html' in result ? `<section class="panel" aria-labelledby="result-heading" aria-live="polite"><h2 id="result-heading">Decision</h2>${result.html}</section>` : ''),
     result && 'error' in result ? { status: 400, error: result.error } : {});
 }
