@@ -185,7 +185,7 @@ async function explain(call: ConsoleCall, f: ExplainForm): Promise<{ html: strin
         : { caller: null, credential: 'bearer', failure: 'namespace-unauthorized', outOfScope: caller };
   }
   const request = policyRequest(f.method, host, path, ip, {}, rt.config.downstreamMtls ? { presented: false, valid: false, fingerprint: '', spkiHash: '', sanEmail: [], sanDns: [], sanUri: [] } : undefined);
-  const { decision } = await decideRoute(rt, { store: call.svc.store, now: () => time }, target.compiled.policy, request, who);
+  const { decision, who: decided } = await decideRoute(rt, { store: call.svc.store, now: () => time }, target.compiled.policy, request, who);
   const outcome = decision.result === 'allow' ? 'allowed: the request is passed to the upstream'
     : decision.result === 'deny' ? 'denied: 403 Forbidden' : 'sign-in needed: a browser is sent to sign in, other clients get 401';
   const refused = decision.result === 'deny' && decision.rule !== undefined;
@@ -193,11 +193,12 @@ async function explain(call: ConsoleCall, f: ExplainForm): Promise<{ html: strin
     : `<ul>${decision.reasons.map((r) => `<li>${escapeHtml(describeReason(r, refused))} <code class="muted">${escapeHtml(r)}</code></li>`).join('')}</ul>`;
   const trace = decision.trace.length === 0 ? '<p class="muted">The policy has no criteria.</p>'
     : `<div class="scroll"><table><caption>Every criterion evaluated</caption><thead><tr><th scope="col">Where</th><th scope="col">Criterion</th><th scope="col">Result</th><th scope="col">Reason</th></tr></thead><tbody>`
-      + decision.trace.map((c) => `<tr><th scope="row"><code>${escapeHtml(c.path)}</code></th><td>${escapeHtml(c.criterion)}</td><td>${c.matched ? 'match' : c.reason === 'user-unauthenticated' ? 'unknown (nobody signed in)' : 'no match'}</td><td><code>${escapeHtml(c.reason)}</code></td></tr>`).join('')
+      + decision.trace.map((c) => `<tr><th scope="row"><code>${escapeHtml(c.path)}</code></th><td>${escapeHtml(c.criterion)}</td><td>${c.matched ? 'match' : c.reason === 'user-unauthenticated' ? 'unknown (no identity accepted)' : 'no match'}</td><td><code>${escapeHtml(c.reason)}</code></td></tr>`).join('')
       + '</tbody></table></div>';
   return {
     html: `${head}<dt>Route</dt><dd>${escapeHtml(target.config.name)} <code class="muted">${escapeHtml(target.config.from)}</code></dd>`
-      + `<dt>Decision</dt><dd>${pill(decision.result)} ${escapeHtml(outcome)}</dd><dt>Deciding rule</dt><dd>${decision.rule ? `<code>${escapeHtml(decision.rule)}</code>` : shown(decision.result === 'deny' ? 'none: no allow rule matched, so it is denied by default' : '')}</dd></dl>`
+      + `<dt>Decision</dt><dd>${pill(decision.result)} ${escapeHtml(outcome)}</dd><dt>Deciding rule</dt><dd>${decision.rule ? `<code>${escapeHtml(decision.rule)}</code>` : shown(decision.result !== 'deny' ? '' : decided.outOfScope !== undefined
+        ? 'none: the credential is not valid on this route, whatever the policy says' : 'none: no allow rule matched, so it is denied by default')}</dd></dl>`
       + `<h3>Why</h3>${reasons}<h3>Criteria</h3>${trace}`,
   };
 }
