@@ -175,11 +175,13 @@ async function auditEvents(call: ConsoleCall): Promise<void> {
     lastSeq = newest.events[0]?.seq ?? 0;
     lastTime = newest.events[0]?.time ?? lastTime;
   }
-  openStreams++;
-  ctx.res.writeHead(200, {
+  const headers = {
     'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff',
     'x-accel-buffering': 'no', 'x-request-id': ctx.requestId,
-  });
+  };
+  if (ctx.req.method === 'HEAD') { ctx.res.writeHead(200, headers); ctx.res.end(); return; }
+  openStreams++;
+  ctx.res.writeHead(200, headers);
   ctx.res.write('retry: 3000\n\n');
   const started = Date.now();
   let lastWrite = Date.now();
