@@ -10,38 +10,16 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
 import { openStore } from '../store/index.js';
+import { runCliInProcess as run, writeCliConfig } from '../../test/support/cli.js';
 import { actorName, cliActor } from '../operations/index.js';
-import { main } from './main.js';
-import type { CliIo } from './args.js';
 
-async function run(argv: string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    stdout: (s) => { stdout += s; }, stderr: (s) => { stderr += s; }, env: {}, stdinIsTTY: false, readStdin: async () => stdin,
-  };
-  const code = await main(argv, io);
-  return { code, stdout, stderr };
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'limen-cli-audit-'));
-const config = join(dir, 'limen.yaml');
+const { config, db } = writeCliConfig(dir);
 const records = join(dir, 'devices.json');
-const db = join(dir, 'limen.db');
 
 before(() => {
-  const secret = Buffer.alloc(32, 9).toString('base64');
-  writeFileSync(config, stringify({
-    certificate_file: fileURLToPath(new URL('../config/testdata/tls.pem', import.meta.url)),
-    certificate_key_file: fileURLToPath(new URL('../config/testdata/tls.key', import.meta.url)),
-    shared_secret: secret, cookie_secret: secret,
-    idp_provider_url: 'https://idp.example.com', idp_client_id: 'limen', authenticate_service_url: 'https://authenticate.example.com',
-    databroker_storage_type: 'file', databroker_storage_connection_string: db,
-    routes: [{ name: 'app', from: 'https://app.example.com', to: 'http://127.0.0.1:9', allow_any_authenticated_user: true }],
-  }));
   writeFileSync(records, JSON.stringify([{ id: 'laptop-1', managed: true }]));
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
