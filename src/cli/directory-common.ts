@@ -27,6 +27,7 @@ export async function withStore(name: string, path: string | undefined, io: CliI
   }
 }
 
+/** The one positional argument a command takes; a usage error otherwise. */
 export function one(positionals: string[], what: string): string {
   if (positionals.length !== 1 || positionals[0] === '') throw new UsageError(`expected exactly one ${what}`);
   return positionals[0]!;
@@ -45,26 +46,31 @@ export function table(header: readonly string[], rows: readonly (readonly string
   return [line(header), ...rows.map(line)].join('\n') + '\n';
 }
 
+/** A time for a terminal, to the second (`-` when there is none). */
 export function when(ms: number | undefined): string {
   return ms === undefined ? '-' : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
+/** Prints a value as indented JSON. */
 export function json(io: CliIo, v: unknown): void {
   io.stdout(JSON.stringify(v, null, 2) + '\n');
 }
 
+/** The user with this id or email, or a DirectoryError naming the value. */
 export async function userOrFail(store: Store, ref: string): Promise<DirectoryUser> {
   const u = await findUserByIdOrEmail(store, ref);
   if (!u) throw new DirectoryError('ERR_USER_NOT_FOUND', `no user with id or email "${ref}"`, 'user');
   return u;
 }
 
+/** The group with this id or name, or a DirectoryError naming the value. */
 export async function groupOrFail(store: Store, ref: string): Promise<DirectoryGroup> {
   const g = await findGroup(store, ref);
   if (!g) throw new DirectoryError('ERR_GROUP_NOT_FOUND', `no group with id or name "${ref}"`, 'group');
   return g;
 }
 
+/** A user's groups by name, comma separated. */
 export function groupNames(u: DirectoryUser, groups: ReadonlyMap<string, DirectoryGroup>): string {
   return u.groups.map((e) => groups.get(e)?.name ?? e).join(',');
 }
