@@ -6,8 +6,7 @@ import { closeHttpAgents, request } from './support/index.js';
 import { SHARED_SECRET } from './stack.js';
 import { assertNoTokensLogged, runCli, startSharedStoreStack, type SharedStoreStack } from './service-accounts-helpers.js';
 import { putDirectoryUser } from '../src/accounts/index.js';
-import { main } from '../src/cli/main.js';
-import type { CliIo } from '../src/cli/args.js';
+import { runCliInProcess as cliInProcess } from './support/index.js';
 
 const JSON_ACCEPT = { accept: 'application/json' };
 const SECRET_BYTES = Buffer.from(SHARED_SECRET, 'base64');
@@ -15,17 +14,6 @@ const SECRET_BYTES = Buffer.from(SHARED_SECRET, 'base64');
 interface Echo { url: string; headers: Record<string, string | string[] | undefined> }
 interface Failure { reasons: string[] }
 
-/** Runs the CLI in this process with an injected terminal (fast; for flag handling). */
-async function cliInProcess(argv: string[], opts: { stdin?: string; env?: Record<string, string> } = {}) {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    stdout: (s) => { stdout += s; }, stderr: (s) => { stderr += s; },
-    env: opts.env ?? {}, stdinIsTTY: false, readStdin: async () => opts.stdin ?? '',
-  };
-  const code = await main(argv, io);
-  return { code, stdout, stderr };
-}
 
 describe('limen token: route-scoped tokens (seed 001), as a user runs it', () => {
   let st: SharedStoreStack;

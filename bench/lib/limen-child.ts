@@ -1,7 +1,7 @@
 /**
  * One Limen under test, in its own process (so its event loop is its own,
- * as in production), started as `limen serve` would start it: the same
- * extensions (service accounts, directory enrichment), a store, and a
+ * as in production), started as `limen serve` would start it (service
+ * accounts, directory enrichment and the admin API included), a store, and a
  * logger whose lines go to a sink that discards them. On request it
  * switches the audit log's store writes off or on (the audit log still
  * builds and logs every event: that is "auditing off" for the comparison)

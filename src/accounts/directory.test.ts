@@ -8,7 +8,7 @@ import {
   DirectoryError, createDirectoryUser, createGroup, deleteDirectoryUser, deleteGroup, findGroup, findUserByIdOrEmail,
   getDirectoryUser, groupMembers, listGroups, replaceMembers, setMembership,
   updateDirectoryUser, updateGroup, upsertUserFromClaims, userRef,
-} from './directory.js';
+} from './index.js';
 import { directoryEnricher } from './enrich.js';
 
 const NOW = Date.parse('2030-01-01T00:00:00Z');

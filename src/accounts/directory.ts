@@ -1,13 +1,13 @@
 /**
- * The users-and-groups directory (CONTRACT §6, seed 004): users and groups
+ * The users-and-groups directory (CONTRACT §6, seed 004): its records and
+ * their rules (users.ts and groups.ts make the changes). Users and groups
  * kept in the store, fed from sign-in claims, added by hand for non-domain
  * users, and provisioned over SCIM. Group membership lives on the user
  * record (`groups`: directory group ids, or the IdP's own group values), so
  * the per-request lookup is one read; a group's members are found by a scan,
  * which only administrative calls do.
  */
-import { randomUUID } from 'node:crypto';
-import { revokeUserSessions, type UserRef } from '../authn/index.js';
+import type { UserRef } from '../authn/index.js';
 import { LimenError } from '../errors/index.js';
 import type { Store, StoredRecord } from '../store/index.js';
 
@@ -78,13 +78,13 @@ export class DirectoryError extends LimenError {
 
 const MAX_EMAIL = 320;
 const MAX_NAME = 256;
-const MAX_ID = 256;
-const MAX_GROUPS = 1000;
+export const MAX_ID = 256;
+export const MAX_GROUPS = 1000;
 // Deliberately loose (RFC 5321 local parts are varied): one @, no spaces,
 // controls or lone surrogates (in `u` mode a surrogate class matches only an
 // unpaired one, which no store can keep: it was a 500).
 const EMAIL = /^[^\s@\p{Cc}\uD800-\uDFFF]+@[^\s@\p{Cc}\uD800-\uDFFF]+$/u;
-const CONTROL = /[\p{Cc}\uD800-\uDFFF]/u;
+export const CONTROL = /[\p{Cc}\uD800-\uDFFF]/u;
 
 /** Checks and normalises an email (trimmed; case kept, compared case-insensitively). */
 export function checkEmail(value: unknown, field = 'email'): string {
@@ -112,7 +112,7 @@ export function checkId(value: unknown, field = 'id'): string {
   return value;
 }
 
-// ---------------------------------------------------------------- users
+// ---------------------------------------------------------------- user records
 
 /** A user by id. */
 export async function getDirectoryUser(store: Store, id: string): Promise<DirectoryUser | undefined> {
@@ -133,12 +133,12 @@ export async function findUserByIdOrEmail(store: Store, ref: string): Promise<Di
 }
 
 /** Records a sign-in in its own record, never by rewriting the user record. */
-async function recordSeen(store: Store, id: string, now: number): Promise<void> {
+export async function recordSeen(store: Store, id: string, now: number): Promise<void> {
   await store.put(USER_SEEN_TYPE, id, { lastSeen: now }, {}, now);
 }
 
 /** The users with `lastSeen` from their seen records. */
-async function withLastSeen(store: Store, users: DirectoryUser[]): Promise<DirectoryUser[]> {
+export async function withLastSeen(store: Store, users: DirectoryUser[]): Promise<DirectoryUser[]> {
   if (users.length === 0) return users;
   const seen = new Map<string, unknown>();
   if (users.length === 1) {
@@ -168,155 +168,7 @@ export async function listDirectoryUserRecords(store: Store): Promise<StoredReco
   return store.list<DirectoryUser>(USER_TYPE);
 }
 
-export interface NewUser {
-  readonly id?: string | undefined;
-  readonly email: string;
-  readonly name?: string | undefined;
-  /** Group ids or names; unknown names become new groups of the same source. */
-  readonly groups?: readonly string[] | undefined;
-  readonly source: 'manual' | 'scim';
-  readonly active?: boolean | undefined;
-  readonly externalId?: string | undefined;
-  readonly userName?: string | undefined;
-  readonly givenName?: string | undefined;
-  readonly familyName?: string | undefined;
-}
-
-/**
- * Adds a user by hand or by SCIM. An email already in the directory is a
- * conflict, except a record that only came from sign-in claims: that one is
- * taken over (keeping its id, so existing sessions and service accounts
- * still match it).
- */
-export async function createDirectoryUser(store: Store, u: NewUser, now: number): Promise<{ user: DirectoryUser; createdGroups: DirectoryGroup[]; adopted: boolean }> {
-  const email = checkEmail(u.email);
-  const name = checkName(u.name, 'name', true);
-  const existing = await findDirectoryUserByEmail(store, email);
-  if (existing && existing.source !== 'idp') throw new DirectoryError('ERR_USER_EXISTS', `a user with email ${email} already exists`, 'email');
-  let id = existing?.id ?? (u.id === undefined ? randomUUID() : checkId(u.id));
-  if (!existing && await getDirectoryUser(store, id)) {
-    if (u.id !== undefined) throw new DirectoryError('ERR_USER_EXISTS', `a user with id ${id} already exists`, 'id');
-    id = randomUUID();
-  }
-  const { ids, created } = await resolveGroups(store, u.groups ?? [], u.source, now);
-  // Taking over a claims-only record keeps the IdP's groups alongside.
-  const groups = unique([...(existing?.groups ?? []), ...ids]);
-  const user: DirectoryUser = {
-    id, email, name: name || existing?.name || '', groups, source: u.source,
-    lastSeen: existing?.lastSeen, active: u.active ?? true,
-    ...optionalStrings({ externalId: u.externalId, userName: u.userName, givenName: u.givenName, familyName: u.familyName }),
-    createdAt: existing?.createdAt ?? now,
-  };
-  await putDirectoryUser(store, user, now);
-  return { user, createdGroups: created, adopted: existing !== undefined };
-}
-
-export interface UserChanges {
-  readonly email?: string | undefined;
-  readonly name?: string | undefined;
-  /** Replaces the memberships (ids or names; unknown names become groups). */
-  readonly groups?: readonly string[] | undefined;
-  readonly active?: boolean | undefined;
-  /** `null` clears these. */
-  readonly externalId?: string | null | undefined;
-  readonly userName?: string | null | undefined;
-  readonly givenName?: string | null | undefined;
-  readonly familyName?: string | null | undefined;
-  /** Set the record's source (SCIM takes over what it writes). */
-  readonly source?: string | undefined;
-}
-
-/** Changes a user; a new email must not belong to another user. */
-export async function updateDirectoryUser(store: Store, id: string, c: UserChanges, now: number, source = 'manual'): Promise<{ user: DirectoryUser; before: DirectoryUser; createdGroups: DirectoryGroup[] }> {
-  const before = await getDirectoryUser(store, id);
-  if (!before) throw new DirectoryError('ERR_USER_NOT_FOUND', `no user with id ${id}`, 'id');
-  let email = before.email;
-  if (c.email !== undefined) {
-    email = checkEmail(c.email);
-    if (email.toLowerCase() !== before.email.toLowerCase()) {
-      const other = await findDirectoryUserByEmail(store, email);
-      if (other && other.id !== id) throw new DirectoryError('ERR_USER_EXISTS', `a user with email ${email} already exists`, 'email');
-    }
-  }
-  let groups = before.groups;
-  let createdGroups: DirectoryGroup[] = [];
-  if (c.groups !== undefined) {
-    const r = await resolveGroups(store, c.groups, source, now);
-    groups = r.ids;
-    createdGroups = r.created;
-  }
-  const { externalId: _e, userName: _u, givenName: _g, familyName: _f, ...rest } = before;
-  const pick = (k: 'externalId' | 'userName' | 'givenName' | 'familyName') => (c[k] === null ? undefined : c[k] ?? before[k]);
-  const user: DirectoryUser = {
-    ...rest,
-    email,
-    name: c.name === undefined ? before.name : checkName(c.name, 'name', true),
-    groups,
-    active: c.active ?? before.active ?? true,
-    source: c.source ?? before.source,
-    ...optionalStrings({ externalId: pick('externalId'), userName: pick('userName'), givenName: pick('givenName'), familyName: pick('familyName') }),
-  };
-  await putDirectoryUser(store, user, now);
-  return { user: (await withLastSeen(store, [user]))[0]!, before, createdGroups };
-}
-
-/**
- * Removes a user and ends every session they hold, so access stops on the
- * next request (a later sign-in through the IdP records them afresh).
- */
-export async function deleteDirectoryUser(store: Store, id: string, now: number): Promise<{ user: DirectoryUser; sessionsRevoked: number }> {
-  const user = await getDirectoryUser(store, id);
-  if (!user) throw new DirectoryError('ERR_USER_NOT_FOUND', `no user with id ${id}`, 'id');
-  await store.delete(USER_TYPE, id);
-  await store.delete(USER_SEEN_TYPE, id);
-  const sessionsRevoked = await revokeUserSessions(store, { id: user.id, email: user.email }, now);
-  return { user, sessionsRevoked };
-}
-
-/**
- * Records a signed-in (or refreshed) user from their claims. A record added
- * by hand or by SCIM (found by id, else by email) is never written: only
- * its `lastSeen` record is. A claims record gets the new claims but keeps
- * memberships of directory groups added since; it is rewritten only when
- * the claims changed, so a routine sign-in cannot undo a deactivation made
- * meanwhile. Groups the IdP names that the directory does not know are
- * recorded as `idp` groups.
- */
-export async function upsertUserFromClaims(store: Store, u: { id: string; email: string; name: string; groups: readonly string[] }, now: number): Promise<void> {
-  if (u.id === '') return;
-  const existing = (await getDirectoryUser(store, u.id)) ?? nonIdp(await findDirectoryUserByEmail(store, u.email));
-  if (existing && existing.source !== 'idp') {
-    await recordSeen(store, existing.id, now);
-    return;
-  }
-  const known = await groupIndex(store);
-  const claimGroups = u.groups.filter((g) => g !== '' && g.length <= MAX_ID && !CONTROL.test(g)).slice(0, MAX_GROUPS);
-  for (const g of claimGroups) {
-    if (known.byId.has(g) || known.byName.has(g.toLowerCase())) continue;
-    const group: DirectoryGroup = { id: g, name: g, source: 'idp', createdAt: now };
-    await putGroup(store, group, now);
-    known.byId.set(g, group);
-    known.byName.set(g.toLowerCase(), group);
-  }
-  // Memberships of groups managed in the directory survive a sign-in.
-  const kept = (existing?.groups ?? []).filter((g) => { const k = known.byId.get(g); return k !== undefined && k.source !== 'idp'; });
-  const groups = unique([...claimGroups, ...kept]);
-  const same = existing !== undefined && existing.email === u.email && existing.name === u.name
-    && existing.groups.length === groups.length && existing.groups.every((g, i) => g === groups[i]);
-  if (!same) {
-    await putDirectoryUser(store, {
-      id: u.id, email: u.email, name: u.name, groups, source: 'idp', lastSeen: existing?.lastSeen,
-      active: existing?.active ?? true, createdAt: existing?.createdAt ?? now,
-    }, now);
-  }
-  await recordSeen(store, u.id, now);
-}
-
-function nonIdp(u: DirectoryUser | undefined): DirectoryUser | undefined {
-  return u && u.source !== 'idp' ? u : undefined;
-}
-
-// ---------------------------------------------------------------- groups
+// ---------------------------------------------------------------- group records
 
 /** A group by id. */
 export async function getGroup(store: Store, id: string): Promise<DirectoryGroup | undefined> {
@@ -349,126 +201,14 @@ export async function listGroupRecords(store: Store): Promise<StoredRecord<Direc
   return store.list<DirectoryGroup>(GROUP_TYPE);
 }
 
-export interface NewGroup {
-  readonly id?: string | undefined;
-  readonly name: string;
-  readonly source: 'manual' | 'scim';
-  readonly externalId?: string | undefined;
-}
-
-/** Adds a group; its name must be new (case-insensitive). */
-export async function createGroup(store: Store, g: NewGroup, now: number): Promise<DirectoryGroup> {
-  const name = checkName(g.name, 'name', false);
-  const sameName = await findGroupByName(store, name);
-  if (sameName) {
-    // A group only seen in claims is taken over, like a claims-only user.
-    if (sameName.source !== 'idp') throw new DirectoryError('ERR_GROUP_EXISTS', `a group named ${name} already exists`, 'name');
-    const adopted: DirectoryGroup = { ...sameName, name, source: g.source, ...(g.externalId !== undefined ? { externalId: g.externalId } : {}) };
-    await putGroup(store, adopted, now);
-    return adopted;
-  }
-  const id = g.id === undefined ? randomUUID() : checkId(g.id);
-  if (await getGroup(store, id)) throw new DirectoryError('ERR_GROUP_EXISTS', `a group with id ${id} already exists`, 'id');
-  const group: DirectoryGroup = { id, name, source: g.source, ...(g.externalId !== undefined ? { externalId: g.externalId } : {}), createdAt: now };
-  await putGroup(store, group, now);
-  return group;
-}
-
-/** Renames a group (and/or sets its externalId). */
-export async function updateGroup(store: Store, id: string, c: { name?: string | undefined; externalId?: string | null | undefined }, now: number): Promise<{ group: DirectoryGroup; before: DirectoryGroup }> {
-  const before = await getGroup(store, id);
-  if (!before) throw new DirectoryError('ERR_GROUP_NOT_FOUND', `no group with id ${id}`, 'id');
-  let name = before.name;
-  if (c.name !== undefined) {
-    name = checkName(c.name, 'name', false);
-    const other = await findGroupByName(store, name);
-    if (other && other.id !== id) throw new DirectoryError('ERR_GROUP_EXISTS', `a group named ${name} already exists`, 'name');
-  }
-  const { externalId: _old, ...rest } = before;
-  const externalId = c.externalId === null ? undefined : c.externalId ?? before.externalId;
-  const group: DirectoryGroup = { ...rest, name, ...(externalId !== undefined ? { externalId } : {}) };
-  await putGroup(store, group, now);
-  return { group, before };
-}
-
 /** Whether a user's `groups` entry names this group (by id, or by name as IdP claims do). */
-function isMemberEntry(entry: string, g: DirectoryGroup): boolean {
+export function isMemberEntry(entry: string, g: DirectoryGroup): boolean {
   return entry === g.id || entry === g.name;
 }
 
 /** The group's members, ordered by user id. */
 export async function groupMembers(store: Store, g: DirectoryGroup): Promise<DirectoryUser[]> {
   return (await listDirectoryUsers(store)).filter((u) => u.groups.some((e) => isMemberEntry(e, g)));
-}
-
-/** Deletes a group and takes it off every member. */
-export async function deleteGroup(store: Store, id: string, now: number): Promise<{ group: DirectoryGroup; membersUpdated: number }> {
-  const group = await getGroup(store, id);
-  if (!group) throw new DirectoryError('ERR_GROUP_NOT_FOUND', `no group with id ${id}`, 'id');
-  let membersUpdated = 0;
-  for (const u of await groupMembers(store, group)) {
-    await putDirectoryUser(store, { ...u, groups: u.groups.filter((e) => !isMemberEntry(e, group)) }, now);
-    membersUpdated++;
-  }
-  await store.delete(GROUP_TYPE, id);
-  return { group, membersUpdated };
-}
-
-/** Adds or removes one user's membership; returns whether anything changed. */
-export async function setMembership(store: Store, groupId: string, userId: string, member: boolean, now: number): Promise<boolean> {
-  const group = await getGroup(store, groupId);
-  if (!group) throw new DirectoryError('ERR_GROUP_NOT_FOUND', `no group with id ${groupId}`, 'group');
-  const user = await getDirectoryUser(store, userId);
-  if (!user) throw new DirectoryError('ERR_USER_NOT_FOUND', `no user with id ${userId}`, 'user');
-  const has = user.groups.some((e) => isMemberEntry(e, group));
-  if (has === member) return false;
-  const groups = member ? [...user.groups, group.id] : user.groups.filter((e) => !isMemberEntry(e, group));
-  await putDirectoryUser(store, { ...user, groups }, now);
-  return true;
-}
-
-/**
- * Makes exactly `userIds` the members of a group (SCIM PUT, replace).
- * Unknown user ids are an error and nothing is changed.
- */
-export async function replaceMembers(store: Store, groupId: string, userIds: readonly string[], now: number): Promise<{ added: string[]; removed: string[] }> {
-  const group = await getGroup(store, groupId);
-  if (!group) throw new DirectoryError('ERR_GROUP_NOT_FOUND', `no group with id ${groupId}`, 'group');
-  const want = new Set(userIds);
-  for (const id of want) {
-    if (!(await getDirectoryUser(store, id))) throw new DirectoryError('ERR_USER_NOT_FOUND', `no user with id ${id}`, 'members');
-  }
-  const added: string[] = [];
-  const removed: string[] = [];
-  for (const u of await groupMembers(store, group)) {
-    if (want.has(u.id)) { want.delete(u.id); continue; }
-    await putDirectoryUser(store, { ...u, groups: u.groups.filter((e) => !isMemberEntry(e, group)) }, now);
-    removed.push(u.id);
-  }
-  for (const id of want) {
-    if (await setMembership(store, groupId, id, true, now)) added.push(id);
-  }
-  return { added, removed };
-}
-
-/**
- * Turns group references (ids or names) into ids, creating groups for
- * names the directory does not know yet.
- */
-async function resolveGroups(store: Store, refs: readonly string[], source: string, now: number): Promise<{ ids: string[]; created: DirectoryGroup[] }> {
-  if (refs.length > MAX_GROUPS) throw new DirectoryError('ERR_DIRECTORY_INVALID', `at most ${MAX_GROUPS} groups`, 'groups');
-  const ids: string[] = [];
-  const created: DirectoryGroup[] = [];
-  for (const raw of refs) {
-    const ref = checkName(raw, 'groups', false);
-    const g = await findGroup(store, ref);
-    if (g) { ids.push(g.id); continue; }
-    const group: DirectoryGroup = { id: randomUUID(), name: ref, source: source === 'scim' ? 'scim' : 'manual', createdAt: now };
-    await putGroup(store, group, now);
-    created.push(group);
-    ids.push(group.id);
-  }
-  return { ids: unique(ids), created };
 }
 
 /** Groups by id and by lower-case name. */
@@ -488,7 +228,8 @@ export async function groupIndex(store: Store): Promise<GroupIndex> {
   return { byId, byName };
 }
 
-function optionalStrings<T extends Record<string, string | undefined>>(o: T): Partial<Record<keyof T, string>> {
+/** The given strings that are set and not empty. */
+export function optionalStrings<T extends Record<string, string | undefined>>(o: T): Partial<Record<keyof T, string>> {
   const out: Partial<Record<keyof T, string>> = {};
   for (const k of Object.keys(o) as (keyof T)[]) {
     const v = o[k];

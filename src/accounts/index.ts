@@ -2,8 +2,15 @@
  * Accounts beyond the signed-in session: the users-and-groups directory,
  * service accounts, route-scoped tokens and namespaces.
  */
-export { USER_TYPE, GROUP_TYPE, findDirectoryUserByEmail, getDirectoryUser, putDirectoryUser, upsertUserFromClaims } from './directory.js';
-export type { DirectoryUser, DirectoryGroup } from './directory.js';
+export {
+  USER_TYPE, GROUP_TYPE, DirectoryError, checkEmail, findDirectoryUserByEmail, getDirectoryUser, putDirectoryUser, findUserByIdOrEmail,
+  listDirectoryUsers, listDirectoryUserRecords, getGroup, findGroup, listGroups, listGroupRecords, groupMembers, userRef,
+} from './directory.js';
+export type { DirectoryUser, DirectoryGroup, DirectoryErrorCode } from './directory.js';
+export { createDirectoryUser, updateDirectoryUser, deleteDirectoryUser, upsertUserFromClaims } from './users.js';
+export type { NewUser, UserChanges } from './users.js';
+export { createGroup, updateGroup, deleteGroup, setMembership, replaceMembers } from './groups.js';
+export type { NewGroup } from './groups.js';
 export {
   SERVICE_ACCOUNT_TYPE, SERVICE_ACCOUNT_ACCESS_TYPE, SERVICE_ACCOUNT_ROLES, ACCESS_WRITE_INTERVAL_MS, RETENTION_AFTER_END_MS,
   ServiceAccountError, createServiceAccount, getServiceAccount, listServiceAccounts, revokeServiceAccount,
@@ -18,12 +25,6 @@ export {
 } from './route-tokens.js';
 export type { RouteTokenSpec, RouteTokenResolverDeps } from './route-tokens.js';
 export { ROOT_NAMESPACE, namespaceExists, namespaceAncestry, namespaceCovers } from './namespaces.js';
-export {
-  DirectoryError, checkEmail, findUserByIdOrEmail, listDirectoryUsers, listDirectoryUserRecords, createDirectoryUser, updateDirectoryUser,
-  deleteDirectoryUser, getGroup, findGroup, listGroups, listGroupRecords, createGroup, updateGroup, deleteGroup, groupMembers, setMembership,
-  replaceMembers, userRef,
-} from './directory.js';
-export type { DirectoryErrorCode, NewUser, UserChanges, NewGroup } from './directory.js';
 export { userView, groupView, groupLookup } from './views.js';
 export { directoryEnricher } from './enrich.js';
 export { SCIM_TOKEN_TYPE, createScimToken, listScimTokens, revokeScimToken, verifyScimToken } from './scim-tokens.js';

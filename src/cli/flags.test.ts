@@ -9,39 +9,16 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { AUDIT_KINDS } from '../audit/index.js';
 import { openStore } from '../store/index.js';
-import { main } from './main.js';
-import type { CliIo } from './args.js';
-
-async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    stdout: (s) => { stdout += s; }, stderr: (s) => { stderr += s; }, env: {}, stdinIsTTY: false, readStdin: async () => '',
-  };
-  const code = await main(argv, io);
-  return { code, stdout, stderr };
-}
+import { runCliInProcess as run, writeCliConfig } from '../../test/support/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'limen-cli-flags-'));
-const config = join(dir, 'limen.yaml');
+const { config, db } = writeCliConfig(dir, { namespaces: [{ name: 'eng', parent: 'global' }] });
 const cases = join(dir, 'cases.yaml');
-const db = join(dir, 'limen.db');
 
 before(async () => {
-  const secret = Buffer.alloc(32, 7).toString('base64');
-  writeFileSync(config, stringify({
-    certificate_file: fileURLToPath(new URL('../config/testdata/tls.pem', import.meta.url)),
-    certificate_key_file: fileURLToPath(new URL('../config/testdata/tls.key', import.meta.url)),
-    shared_secret: secret, cookie_secret: secret,
-    idp_provider_url: 'https://idp.example.com', idp_client_id: 'limen', authenticate_service_url: 'https://authenticate.example.com',
-    databroker_storage_type: 'file', databroker_storage_connection_string: db,
-    namespaces: [{ name: 'eng', parent: 'global' }],
-    routes: [{ name: 'app', from: 'https://app.example.com', to: 'http://127.0.0.1:9', allow_any_authenticated_user: true }],
-  }));
   writeFileSync(cases, stringify({ cases: [{ url: 'https://app.example.com/', want: 'login' }] }));
   // A route removed from the config still has its events in the trail.
   const store = await openStore({ type: 'file', connectionString: db });

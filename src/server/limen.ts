@@ -2,7 +2,6 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo, Socket } from 'node:net';
-import { isDeepStrictEqual } from 'node:util';
 import type { Config } from '../config/index.js';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -17,11 +16,11 @@ import { describeReason } from '../authz/index.js';
 import { buildRuntime, type Runtime, type Services } from '../web/index.js';
 import { handleRequest, handleUpgrade, type Live } from './handler.js';
 import { drainable } from './drain.js';
+import { pinRestartKeys } from './reload.js';
+import { autocertHosts, httpsPortOf, tlsOptions } from './tls.js';
 import { createObserver, Health, lineDestination, measuredStore, startListeners, type Observer, type ObservabilityListeners } from '../observe/index.js';
 import type { DestinationStream } from 'pino';
-import { X509Certificate } from 'node:crypto';
-import { createSecureContext, type SecureContext } from 'node:tls';
-import { AutocertManager, autocertEligibility, defaultAutocertDir, LETS_ENCRYPT, LETS_ENCRYPT_STAGING, startRedirectListener, type RedirectListener } from '../autocert/index.js';
+import { AutocertManager, defaultAutocertDir, LETS_ENCRYPT, LETS_ENCRYPT_STAGING, startRedirectListener, type RedirectListener } from '../autocert/index.js';
 
 export interface StartOptions {
   readonly config: Config;
@@ -82,65 +81,6 @@ export class ListenError extends Error {
     super(`cannot listen on ${address}: ${reason}`, { cause });
     this.name = 'ListenError';
   }
-}
-
-/**
- * Keys a reload cannot apply to a running process, with their config field:
- * the listener and its TLS settings are bound at start, the store is opened
- * once, and the logger and audit retention are built from the start config.
- */
-const RESTART_KEYS: readonly (readonly [keyof Config, string, ((c: Config) => unknown)?])[] = [
-  ['address', 'address'],
-  ['insecureServer', 'insecure_server'],
-  ['certificateFile', 'certificate_file'],
-  ['certificateKeyFile', 'certificate_key_file'],
-  ['certificate', 'certificate'],
-  ['certificateKey', 'certificate_key'],
-  ['certificates', 'certificates'],
-  // Only the CA and whether the handshake itself refuses are listener
-  // settings; `policy` vs `policy_with_default_deny` is decided per request.
-  ['downstreamMtls', 'downstream_mtls', (c) => c.downstreamMtls && [c.downstreamMtls.caFile, c.downstreamMtls.ca, c.downstreamMtls.enforcement === 'reject_connection']],
-  // Automatic certificates (issue 15): the ACME client and the HTTP listener are set up at start; hosts follow reloads.
-  ...(['autocert', 'autocertDir', 'autocertUseStaging', 'autocertCa', 'autocertEmail', 'autocertEabKeyId', 'autocertEabMacKey',
-    'autocertTrustedCa', 'autocertTrustedCaFile', 'httpRedirectAddr'] as const)
-    .map((f) => [f, f === 'httpRedirectAddr' ? 'http_redirect_addr' : f.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] as const),
-  ['databrokerStorageType', 'databroker_storage_type'],
-  ['databrokerStorageConnectionString', 'databroker_storage_connection_string'],
-  ['databrokerStorageQueryTimeoutMs', 'databroker_storage_query_timeout'],
-  ['databrokerStoragePoolSize', 'databroker_storage_pool_size'],
-  ['databrokerStorageMaxStalenessMs', 'databroker_storage_max_staleness'],
-  ['databrokerStorageListenConnectionString', 'databroker_storage_listen_connection_string'],
-  ['logLevel', 'log_level'],
-  ['auditRetentionMs', 'audit_retention'],
-  // The observability listeners, log lines and tracer are built once at start.
-  ['metricsAddress', 'metrics_address'],
-  ['healthCheckAddr', 'health_check_addr'],
-  ['metricsBasicAuth', 'metrics_basic_auth'],
-  ['accessLogFields', 'access_log_fields'],
-  ['authorizeLogFields', 'authorize_log_fields'],
-  ...(['otelExporterOtlpEndpoint', 'otelExporterOtlpTracesEndpoint', 'otelTracesExporter', 'otelExporterOtlpProtocol',
-    'otelExporterOtlpTracesProtocol', 'otelExporterOtlpHeaders', 'otelExporterOtlpTracesHeaders', 'otelExporterOtlpTimeoutMs',
-    'otelExporterOtlpTracesTimeoutMs', 'otelTracesSampler', 'otelTracesSamplerArg', 'otelServiceName', 'otelResourceAttributes',
-    'otelBspScheduleDelayMs', 'otelBspMaxExportBatchSize', 'otelAttributeValueLengthLimit'] as const)
-    .map((f) => [f, f.replace(/Ms$/, '').replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] as const),
-];
-
-/**
- * `next` with every restart-only key set back to its `running` value, and
- * the names of the keys that differed. The running process then stays
- * consistent with what it actually serves (e.g. cookies' Secure flag with
- * the listener's scheme).
- */
-export function pinRestartKeys(running: Config, next: Config): { config: Config; restartRequired: string[] } {
-  const restartRequired: string[] = [];
-  const pinned: Record<string, unknown> = { ...next };
-  for (const [field, key, listenerPart = (c: Config) => c[field]] of RESTART_KEYS) {
-    if (!isDeepStrictEqual(listenerPart(running), listenerPart(next))) {
-      restartRequired.push(key);
-      pinned[field] = running[field];
-    }
-  }
-  return { config: restartRequired.length === 0 ? next : Object.freeze(pinned) as unknown as Config, restartRequired };
 }
 
 /** Starts the proxy on `address` with the given config. */
@@ -497,63 +437,4 @@ function applyServerTimeouts(server: Server, c: Config): void {
   server.requestTimeout = t.requestTimeout;
   server.headersTimeout = t.headersTimeout;
   server.keepAliveTimeout = t.keepAliveTimeout;
-}
-
-/** The hosts automatic certificates are kept for: https route hosts and the authenticate host; wildcards and IPs are skipped with a warning. */
-function autocertHosts(c: Config, logger: Logger): string[] {
-  const hosts = new Set<string>();
-  if (c.authenticateServiceUrl !== undefined) hosts.add(c.authenticateServiceUrl.hostname.toLowerCase());
-  for (const r of c.routes) if (r.fromScheme === 'https') hosts.add(r.fromHost);
-  return [...hosts].filter((host) => {
-    const why = autocertEligibility(host);
-    if (why !== undefined) logger.warn('autocert: no certificate can be obtained for this host', { host, why });
-    return why === undefined;
-  });
-}
-
-/** The HTTPS port the configured URLs give for `host` (a route's `from`, the authenticate URL), else 443. */
-function httpsPortOf(c: Config, host: string): number {
-  const route = c.routes.find((r) => r.fromHost === host && r.fromScheme === 'https');
-  if (route !== undefined) return route.fromPort ?? 443;
-  const auth = c.authenticateServiceUrl;
-  if (auth !== undefined && auth.hostname.toLowerCase() === host && auth.protocol === 'https:') return auth.port === '' ? 443 : Number(auth.port);
-  return 443;
-}
-
-function tlsOptions(c: Config, autocert?: AutocertManager): { cert?: Buffer[]; key?: Buffer[]; requestCert?: boolean; rejectUnauthorized?: boolean; ca?: Buffer; SNICallback?: (name: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void } {
-  // Files are read here; `certificate`/`certificate_key` and `downstream_mtls.ca`
-  // arrive as PEM text (decoded from base64 by the config loader).
-  const pairs: { cert: Buffer; key: Buffer }[] = [
-    ...(c.certificateFile && c.certificateKeyFile ? [{ cert: readFileSync(c.certificateFile), key: readFileSync(c.certificateKeyFile) }] : []),
-    ...(c.certificate && c.certificateKey ? [{ cert: Buffer.from(c.certificate), key: Buffer.from(c.certificateKey) }] : []),
-    ...c.certificates.map((p) => ({ cert: readFileSync(p.certFile), key: readFileSync(p.keyFile) })),
-  ];
-  const mtls = c.downstreamMtls;
-  const ca = mtls?.caFile ? readFileSync(mtls.caFile) : mtls?.ca ? Buffer.from(mtls.ca) : undefined;
-  const certs = pairs.map((p) => p.cert);
-  const keys = pairs.map((p) => p.key);
-  return {
-    ...(pairs.length > 0 ? { cert: certs, key: keys } : {}),
-    ...(autocert ? { SNICallback: sniWithAutocert(certs, keys, autocert, ca) } : {}),
-    // Downstream mTLS: ask for a client certificate; `reject_connection`
-    // refuses the handshake without a valid one, the other modes leave the
-    // decision to policy (`client_certificate`, `invalid_client_certificate`).
-    ...(mtls && ca ? { requestCert: true, rejectUnauthorized: mtls.enforcement === 'reject_connection', ca } : {}),
-  };
-}
-
-/**
- * SNI with automatic certificates: a configured certificate that covers the
- * name wins (Pomerium's precedence), else the ACME one; with neither, the
- * default context (the first configured certificate, if any) answers.
- */
-function sniWithAutocert(certs: Buffer[], keys: Buffer[], autocert: AutocertManager, ca: Buffer | undefined) {
-  const manual = certs.map((cert, i) => ({
-    x509: new X509Certificate(cert),
-    context: createSecureContext({ cert, key: keys[i]!, ...(ca ? { ca } : {}) }),
-  }));
-  return (name: string, cb: (err: Error | null, ctx?: SecureContext) => void): void => {
-    const configured = manual.find((m) => m.x509.checkHost(name) !== undefined)?.context;
-    cb(null, configured ?? autocert.secureContext(name));
-  };
 }

@@ -8,7 +8,6 @@
  * `X-CSRF-Token`), bearer tokens being exempt. Refusals are audit events
  * (`admin_denied`).
  */
-import type { Caller } from '../authn/index.js';
 import { sendJson } from '../http/index.js';
 import { isAdminCaller } from './admins.js';
 import { fail, impersonationBanner, sessionCsrfToken, siteOrigin, type RequestContext } from './context.js';

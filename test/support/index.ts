@@ -22,5 +22,5 @@ export {
   type FlowResult,
   type FlowStep,
 } from './oidc-login.js';
-export { REPO_ROOT, runCli, type CliResult } from './cli.js';
+export { REPO_ROOT, runCli, runCliInProcess, type CliResult } from './cli.js';
 export { csrfHeaders } from './admin-api.js';

@@ -1,0 +1,62 @@
+/** What a reload may change in a running process, and what waits for a restart. */
+import { isDeepStrictEqual } from 'node:util';
+import type { Config } from '../config/index.js';
+
+/**
+ * Keys a reload cannot apply to a running process, with their config field:
+ * the listener and its TLS settings are bound at start, the store is opened
+ * once, and the logger and audit retention are built from the start config.
+ */
+const RESTART_KEYS: readonly (readonly [keyof Config, string, ((c: Config) => unknown)?])[] = [
+  ['address', 'address'],
+  ['insecureServer', 'insecure_server'],
+  ['certificateFile', 'certificate_file'],
+  ['certificateKeyFile', 'certificate_key_file'],
+  ['certificate', 'certificate'],
+  ['certificateKey', 'certificate_key'],
+  ['certificates', 'certificates'],
+  // Only the CA and whether the handshake itself refuses are listener
+  // settings; `policy` vs `policy_with_default_deny` is decided per request.
+  ['downstreamMtls', 'downstream_mtls', (c) => c.downstreamMtls && [c.downstreamMtls.caFile, c.downstreamMtls.ca, c.downstreamMtls.enforcement === 'reject_connection']],
+  // Automatic certificates (issue 15): the ACME client and the HTTP listener are set up at start; hosts follow reloads.
+  ...(['autocert', 'autocertDir', 'autocertUseStaging', 'autocertCa', 'autocertEmail', 'autocertEabKeyId', 'autocertEabMacKey',
+    'autocertTrustedCa', 'autocertTrustedCaFile', 'httpRedirectAddr'] as const)
+    .map((f) => [f, f === 'httpRedirectAddr' ? 'http_redirect_addr' : f.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] as const),
+  ['databrokerStorageType', 'databroker_storage_type'],
+  ['databrokerStorageConnectionString', 'databroker_storage_connection_string'],
+  ['databrokerStorageQueryTimeoutMs', 'databroker_storage_query_timeout'],
+  ['databrokerStoragePoolSize', 'databroker_storage_pool_size'],
+  ['databrokerStorageMaxStalenessMs', 'databroker_storage_max_staleness'],
+  ['databrokerStorageListenConnectionString', 'databroker_storage_listen_connection_string'],
+  ['logLevel', 'log_level'],
+  ['auditRetentionMs', 'audit_retention'],
+  // The observability listeners, log lines and tracer are built once at start.
+  ['metricsAddress', 'metrics_address'],
+  ['healthCheckAddr', 'health_check_addr'],
+  ['metricsBasicAuth', 'metrics_basic_auth'],
+  ['accessLogFields', 'access_log_fields'],
+  ['authorizeLogFields', 'authorize_log_fields'],
+  ...(['otelExporterOtlpEndpoint', 'otelExporterOtlpTracesEndpoint', 'otelTracesExporter', 'otelExporterOtlpProtocol',
+    'otelExporterOtlpTracesProtocol', 'otelExporterOtlpHeaders', 'otelExporterOtlpTracesHeaders', 'otelExporterOtlpTimeoutMs',
+    'otelExporterOtlpTracesTimeoutMs', 'otelTracesSampler', 'otelTracesSamplerArg', 'otelServiceName', 'otelResourceAttributes',
+    'otelBspScheduleDelayMs', 'otelBspMaxExportBatchSize', 'otelAttributeValueLengthLimit'] as const)
+    .map((f) => [f, f.replace(/Ms$/, '').replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] as const),
+];
+
+/**
+ * `next` with every restart-only key set back to its `running` value, and
+ * the names of the keys that differed. The running process then stays
+ * consistent with what it actually serves (e.g. cookies' Secure flag with
+ * the listener's scheme).
+ */
+export function pinRestartKeys(running: Config, next: Config): { config: Config; restartRequired: string[] } {
+  const restartRequired: string[] = [];
+  const pinned: Record<string, unknown> = { ...next };
+  for (const [field, key, listenerPart = (c: Config) => c[field]] of RESTART_KEYS) {
+    if (!isDeepStrictEqual(listenerPart(running), listenerPart(next))) {
+      restartRequired.push(key);
+      pinned[field] = running[field];
+    }
+  }
+  return { config: restartRequired.length === 0 ? next : Object.freeze(pinned) as unknown as Config, restartRequired };
+}
