@@ -79,6 +79,9 @@ describe('every console change endpoint is guarded', () => {
     '/.pomerium/admin/sessions/:id/revoke': async () => ({ path: `/.pomerium/admin/sessions/${sessionOf(await signIn('leaver@example.com'))}/revoke`, form: {} }),
     '/.pomerium/admin/stop-impersonating': async () => ({ path: '/.pomerium/admin/stop-impersonating', form: {} }),
   };
+  function reasonsOf(html: string): string[] {
+    return [...html.matchAll(/<code class="muted">([a-z-]+)<\/code>/g)].map((m) => m[1]!);
+  }
   async function freshUser(groups: string[] = []) {
     const { user: u } = await createDirectoryUser(s.store, { email: `u-${Math.random().toString(36).slice(2)}@contractor.io`, groups, source: 'manual' }, Date.now());
     return u;
@@ -149,6 +152,24 @@ describe('every console change endpoint is guarded', () => {
     const denied = (await s.store.queryAudit({ kind: 'admin_denied', limit: 100_000 })).filter((e) => (e.details as { via?: string }).via === 'console');
     const reasons = new Set(denied.map((e) => (e.details as { reason?: string }).reason));
     for (const r of ['not-administrator', 'csrf-token-missing', 'csrf-token-invalid', 'csrf-origin-mismatch', 'csrf-origin-missing']) assert.ok(reasons.has(r), r);
+  });
+
+  test('sign-in returns to a console page on the authenticate origin, and nowhere else there', async () => {
+    const signIn = (target: string, jar?: CookieJar) => request(`${s.authOrigin}/.pomerium/sign_in?pomerium_redirect_uri=${encodeURIComponent(target)}`, {
+      ...(jar ? { jar } : {}), headers: { accept: BROWSER },
+    });
+    const page = `${s.authOrigin}/.pomerium/admin/sessions?user=x`;
+    const signedIn = await signIn(page, admin);
+    assert.equal(signedIn.status, 302, 'already signed in here: straight back');
+    assert.equal(signedIn.headers.location, page);
+    const fresh = await signIn(page);
+    assert.equal(fresh.status, 302, 'otherwise on to the identity provider');
+    assert.ok(String(fresh.headers.location).startsWith(new URL(s.idpUrl).origin), String(fresh.headers.location));
+    for (const target of [`${s.authOrigin}/`, `${s.authOrigin}/.pomerium/adminx`, `${s.authOrigin}/.pomerium/sign_out`, 'http://evil.localhost/.pomerium/admin/']) {
+      const res = await signIn(target, admin);
+      assert.equal(res.status, 400, target);
+      assert.deepEqual(reasonsOf(res.text()), ['redirect-uri-invalid'], target);
+    }
   });
 
   test('pages and the live stream are for administrators only too', async () => {
