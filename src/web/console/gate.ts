@@ -1,16 +1,17 @@
 /**
  * Who may use the console, and how a request gets to its handler. In order:
- *  1. the route table (`routes.ts`) names the path and method (404, 405);
- *     the script is public, it holds nothing;
+ *  1. the route table (`routes.ts`) names the path and method; the script
+ *     is public, it holds nothing (an unknown path or method is a 404 or
+ *     405, told only to an administrator, after step 3);
  *  2. identify the caller by the authenticate host's own session cookie
  *     (or handle); none: a browser goes to sign-in and comes back, any
  *     other client gets 401;
  *  3. only an administrator (`administrators`, never while impersonating,
- *     server/dashboard.ts `isAdministrator`) passes; others get Limen's
+ *     accounts/administrators.ts `isAdministrator`) passes; others get Limen's
  *     403 page offering to sign out or sign in as someone else (JSON for
  *     JSON clients), and the refusal is audited;
  *  4. a change (POST) must come from the console's own origin with the
- *     session's CSRF token in the form (server/csrf.ts), or it is refused
+ *     session's CSRF token in the form (web/csrf.ts), or it is refused
  *     with 403 and the reason, and audited;
  *  5. the handler, with the administrator as the actor of every change.
  */
