@@ -229,6 +229,21 @@ describe('the admin console, in headless Chromium', () => {
     await check('explain-service-account');
   });
 
+  test('by keyboard alone: the skip link, then a form filled and sent with the keys', async () => {
+    await page.goto(`${s.authOrigin}/.pomerium/admin/service-accounts`);
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate('document.activeElement.textContent'), 'Skip to content', 'the first stop is the skip link');
+    assert.notEqual(await page.evaluate('getComputedStyle(document.activeElement).outlineStyle'), 'none', 'focus is visible');
+    await page.keyboard.press('Enter');
+    assert.equal(await page.evaluate('document.activeElement.id'), 'main');
+    // Tab into the form: the first field is the user id.
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate('document.activeElement.id'), 'sa-user');
+    await page.keyboard.type('kb-bot');
+    await Promise.all([page.waitForURL(/service-accounts$/), page.getByRole('heading', { level: 1, name: 'Service account created' }).waitFor(), page.keyboard.press('Enter')]);
+    assert.match(await page.getByRole('heading', { level: 2 }).first().innerText(), /kb-bot/);
+  });
+
   test('impersonate a user from their page, then stop from the console', async () => {
     await go('Users and groups');
     await page.getByLabel('Email, name, id or group').fill('pat@contractor.io');
