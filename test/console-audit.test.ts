@@ -67,6 +67,13 @@ describe('the console audit page', () => {
   test('filters narrow the trail; a bad one is refused in words', async () => {
     await s.store.appendAudit([{ time: Date.now(), kind: 'authorize', decision: 'allow', route: 'p-1000', userId: 'filtered', details: {} }]);
     assert.deepEqual((await page('?user=filtered&decision=allow')).routes, ['p-1000']);
+    // The same events as JSON, from the admin API the page links to.
+    const html = (await request(`${s.authOrigin}/.pomerium/admin/audit?user=filtered&decision=allow`, { jar, headers: { accept: 'text/html' } })).text();
+    const json = /<a href="([^"]+)">These events as JSON \(admin API\)<\/a>/.exec(html)?.[1]?.replace(/&amp;/g, '&');
+    assert.ok(json?.startsWith('/.pomerium/api/v1/audit?'), json);
+    const api = await request(`${s.authOrigin}${json}`, { jar, headers: { accept: 'application/json' } });
+    assert.equal(api.status, 200);
+    assert.deepEqual(api.json<{ events: { route: string }[] }>().events.map((e) => e.route), ['p-1000']);
     assert.deepEqual((await page('?user=filtered&decision=deny')).routes, []);
     assert.deepEqual((await page('?user=filtered&since=1h')).routes, ['p-1000']);
     assert.deepEqual((await page(`?user=filtered&until=${new Date(Date.now() - 3_600_000).toISOString()}`)).routes, []);

@@ -115,7 +115,7 @@ function liveJson(e: StoredAuditEvent): Record<string, unknown> {
 
 function row(e: StoredAuditEvent): string {
   return `<tr><th scope="row">${shownTime(e.time)}</th><td>${escapeHtml(e.kind)}</td><td>${e.decision ? pill(e.decision) : ''}</td><td>${escapeHtml(e.route ?? '')}</td>`
-    + `<td>${escapeHtml(e.email || e.userId || '')}</td><td>${escapeHtml(e.actor ?? '')}</td><td class="mono">${escapeHtml(decisionSummary(e))}</td></tr>`;
+    + `<td>${e.userId ? `<a href="${CONSOLE_BASE}/users/${encodeURIComponent(e.userId)}">${escapeHtml(e.email || e.userId)}</a>` : escapeHtml(e.email ?? '')}</td><td>${escapeHtml(e.actor ?? '')}</td><td class="mono">${escapeHtml(decisionSummary(e))}</td></tr>`;
 }
 
 function search(values: Filters['values'], extra: Record<string, string> = {}): string {
@@ -133,8 +133,8 @@ async function auditPage(call: ConsoleCall): Promise<void> {
   const v = f.values;
   const input = (name: string, label: string, hint = ''): string => `<p><label for="f-${name}">${label}${hint ? ` <span class="hint">${hint}</span>` : ''}</label>`
     + `<input id="f-${name}" name="${name}" value="${escapeHtml(v[name as keyof typeof v])}" autocomplete="off"></p>`;
-  const select = (name: 'decision' | 'kind', label: string, options: readonly string[]): string => `<p><label for="f-${name}">${label}</label><select id="f-${name}" name="${name}">`
-    + `<option value="">any</option>${options.map((o) => `<option${o === v[name] ? ' selected' : ''}>${escapeHtml(o)}</option>`).join('')}</select></p>`;
+  const select = (name: 'decision' | 'kind', label: string, options: readonly (readonly [string, string])[]): string => `<p><label for="f-${name}">${label}</label><select id="f-${name}" name="${name}">`
+    + `<option value="">any</option>${options.map(([o, text]) => `<option value="${escapeHtml(o)}"${o === v[name] ? ' selected' : ''}>${escapeHtml(text)}</option>`).join('')}</select></p>`;
   const live = !before && f.query.until === undefined && !f.error;
   const liveAttrs = live ? ` data-live-src="${escapeHtml(`${EVENTS}${search(v, events[0] ? { after: String(events[0].seq) } : {})}`)}" data-live-status="live-status"` : '';
   const table = `<div class="scroll"><table${liveAttrs} id="audit-table"><caption>Audit events, newest first</caption><thead><tr><th scope="col">Time</th><th scope="col">Kind</th><th scope="col">Decision</th>`
@@ -145,9 +145,11 @@ async function auditPage(call: ConsoleCall): Promise<void> {
   render(call, 'audit', 'Audit',
     `<section class="panel" aria-labelledby="filter-heading"><h2 id="filter-heading">Filter</h2><form method="get" action="${BASE}" role="search"><div class="fields">`
     + input('user', 'User', '(email or id)') + input('route', 'Route', '(name)')
-    + select('decision', 'Decision', DECISIONS) + select('kind', 'Kind', Object.keys(AUDIT_KINDS))
+    + select('decision', 'Decision', DECISIONS.map((d) => [d, d] as const))
+    + select('kind', 'Kind', Object.entries(AUDIT_KINDS).map(([k, text]) => [k, `${k}: ${text}`] as const))
     + input('since', 'From', '(1h, 7d or a time)') + input('until', 'Until', '(empty: now)')
-    + `</div><div class="actions"><button type="submit" class="primary">Filter</button><a href="${BASE}">Clear filters</a></div></form></section>`
+    + `</div><div class="actions"><button type="submit" class="primary">Filter</button><a href="${BASE}">Clear filters</a>`
+    + `<a href="/.pomerium/api/v1/audit${escapeHtml(search(v, { limit: '1000' }))}">These events as JSON (admin API)</a></div></form></section>`
     + `<section class="panel" aria-labelledby="events-heading"><h2 id="events-heading">Events</h2>`
     + `<p class="muted">${live ? 'New events appear at the top as they happen.' : before ? 'An older page: new events are not added here.' : 'Showing a fixed time range.'}</p>`
     + `<p id="live-status" class="muted" aria-live="polite"></p>${table}${pager}</section>`,
