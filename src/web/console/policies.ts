@@ -6,6 +6,7 @@
  * `requestTarget`, then `decideRoute` on the route's compiled policy), as
  * `limen policy explain` does. Explaining changes nothing, so it is a GET.
  */
+import { isIP } from 'node:net';
 import { describeDecision, describeReason, normalizePath, routePolicyDocument, type IdentityInfo } from '../../authz/index.js';
 import type { Caller, IdentifyResult } from '../../authn/index.js';
 import { decideRoute, policyRequest, requestTarget } from '../../decision/index.js';
@@ -124,7 +125,7 @@ async function explain(call: ConsoleCall, f: ExplainForm): Promise<{ html: strin
   const time = f.time === '' ? call.svc.now() : DATE_TIME.test(f.time) ? Date.parse(f.time.replace(' ', 'T').replace(/([+-]\d{2})(\d{2})$/, '$1:$2')) : Number.NaN;
   if (!Number.isFinite(time)) return { error: 'Time: give an ISO-8601 date-time with a zone, like 2026-12-05T10:00:00Z, or leave it empty for now.' };
   const ip = normalizeIp(f.ip.replace(/^\[|\]$/g, ''));
-  if (!/^[0-9a-f.:]+$/i.test(ip)) return { error: 'Client address: give an IPv4 or IPv6 address.' };
+  if (isIP(ip) === 0) return { error: 'Client address: give an IPv4 or IPv6 address.' };
   let identity: IdentityInfo | null = null;
   let whoText = 'nobody signed in';
   /** A service account's namespace: it is refused on routes outside it (CONTRACT §6). */

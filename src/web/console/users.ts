@@ -5,7 +5,7 @@
  * impersonate the user (the user page's feature, CONTRACT §6), which opens
  * the user page of a route as them.
  */
-import { escapeHtml } from '../../http/index.js';
+import { escapeHtml, sendRedirect } from '../../http/index.js';
 import { allowedRedirect } from '../origins.js';
 import type { ConsoleCall, ConsoleRoute } from './gate.js';
 import { CONSOLE_BASE, pill, postForm, shown, shownTime } from './layout.js';
@@ -16,7 +16,6 @@ import {
 } from './operations.js';
 import { revokeAllForm, sessionsTable } from './sessions.js';
 import { decisionSummary } from './audit.js';
-import { sendRedirect } from '../../http/index.js';
 
 const BASE = `${CONSOLE_BASE}/users`;
 const MAX_SHOWN = 200;

@@ -1,5 +1,6 @@
 /**
- * The console's audit page pages newest first by a cursor: walking "Older
+ * Console pages over plain HTTP. The explain form says what is wrong with
+ * what it was given. The audit page pages newest first by a cursor: walking "Older
  * events" from the newest page visits every matching event exactly once,
  * in order, even when many share one millisecond and new events arrive
  * during the walk; the filters narrow it; a bad filter is a 400 that says
@@ -14,7 +15,7 @@ import type { AuditEvent } from '../src/store/index.js';
 
 const ADMIN = 'boss@example.com';
 
-describe('the console audit page', () => {
+describe('console pages', () => {
   let s: Stack;
   const jar = new CookieJar();
 
@@ -82,6 +83,33 @@ describe('the console audit page', () => {
       assert.equal(res.status, 400, query);
       assert.match(res.text(), words, query);
     }
+  });
+
+  test('the explain form says what is wrong with what it was given, in a 400', async () => {
+    const explain = (q: Record<string, string>) => request(`${s.authOrigin}/.pomerium/admin/explain?${new URLSearchParams(q)}`, { jar, headers: { accept: 'text/html' } });
+    const url = `${s.origin('app')}/x`;
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ who: 'none', url: '' }, /URL: give the URL/],
+      [{ who: 'none', url: 'ftp://app.localhost/' }, /URL: give an absolute http or https URL/],
+      [{ who: 'none', url, time: 'tomorrow' }, /Time: give an ISO-8601 date-time/],
+      [{ who: 'none', url, ip: '999.1.1.1' }, /Client address: give an IPv4 or IPv6 address/],
+      [{ who: 'none', url, method: 'BREW' }, /Method: choose one/],
+      [{ who: 'user', url, known: '' }, /Known user: give the email or id/],
+      [{ who: 'user', url, known: 'nobody@nowhere.example' }, /no directory user has that email or id/],
+      [{ who: 'account', url, account: 'no-such-id' }, /Service account: choose one/],
+      [{ who: 'identity', url }, /Describe the identity/],
+      [{ who: 'identity', url, claims: 'not a claim' }, /Claims: write one name=value per line/],
+    ];
+    for (const [q, words] of cases) {
+      const res = await explain(q);
+      assert.equal(res.status, 400, JSON.stringify(q));
+      assert.match(res.text(), words, JSON.stringify(q));
+    }
+    const ok = await explain({ who: 'none', url, time: '2026-12-05T10:00:00Z' });
+    assert.equal(ok.status, 200);
+    assert.match(ok.text(), /sign-in needed/);
+    assert.match(ok.text(), /2026-12-05 10:00:00 UTC/);
+    assert.match((await explain({ who: 'none', url: 'http://nowhere.localhost/' })).text(), /route-not-found/);
   });
 
   test('the live stream sends new matching events, and only those', async () => {
