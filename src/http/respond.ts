@@ -136,7 +136,7 @@ const SECURITY_HEADERS = {
 /**
  * Pages say `same-origin`, not `no-referrer`: a browser posting a form from
  * a `no-referrer` page sends `Origin: null`, which the CSRF origin check
- * (server/csrf.ts) must refuse, so no form on Limen's pages (impersonation,
+ * (web/csrf.ts) must refuse, so no form on Limen's pages (impersonation,
  * stop impersonating) would work. Other sites still get no Referer; and
  * redirects keep `no-referrer`, so the URL of a callback (code, state,
  * hand-off) never becomes the Referer of the page it leads to.

@@ -1,3 +1,8 @@
+/**
+ * The composition root fills the small interface the sign-in and sign-out
+ * flows of src/authn take, from its request context: authn never sees the
+ * server's request context or imports anything above it.
+ */
 import type { SignInContext } from '../authn/index.js';
 import { allowedRedirect, cookieOptions, fail, requestOrigin, returnTarget, type RequestContext } from '../web/index.js';
 

@@ -3,7 +3,8 @@
  * API (admin-api/, behind the admin gate), SCIM 2.0 (scim/), the user page
  * and impersonation (user/), the request context, the CSRF defence, the
  * configured origins. Above the domain folders, below the composition root
- * (src/server), which is the only importer.
+ * (src/server), which imports it; it never imports src/server or src/cli
+ * (.dependency-cruiser.cjs).
  */
 export { buildRuntime } from './runtime.js';
 export type { Runtime, RouteRuntime } from './runtime.js';
