@@ -17,7 +17,6 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import type { RunningLimen } from '../../src/server/index.js';
 import { auditSwitch, type AuditSwitchStore } from './audit-switch-store.js';
-import pino from 'pino';
 import { randomUUID } from 'node:crypto';
 import { decodeJwt, SignJWT } from 'jose';
 import type { SeedSessions, SessionsSeeded } from './messages.js';
@@ -37,6 +36,7 @@ const modules = Promise.all([
   built<typeof import('../../src/store/index.js')>('store/index.js'),
   built<typeof import('../../src/log/index.js')>('log/index.js'),
   built<typeof import('../../src/cli/extensions.js')>('cli/extensions.js'),
+  built<typeof import('../../src/observe/index.js')>('observe/index.js'),
 ]);
 
 let limen: RunningLimen | undefined;
@@ -48,7 +48,7 @@ let profiler: Session | undefined;
 let observe: { metrics: unknown; accessLog: unknown } | undefined;
 
 async function start(m: LimenStart): Promise<Ready> {
-  const [{ parseConfig }, { startLimen }, { openStore }, { createLogger }, { extensions }] = await modules;
+  const [{ parseConfig }, { startLimen }, { openStore }, { createLogger }, { extensions }, { fileDestination }] = await modules;
   const config = parseConfig(m.config, {});
   sharedSchema = m.schema !== undefined;
   const opened = m.store === 'sqlite'
@@ -61,8 +61,8 @@ async function start(m: LimenStart): Promise<Ready> {
   limen = await startLimen({
     config, store,
     logger: createLogger('info', () => {}),
-    // Access lines are really written (pino, asynchronously), to /dev/null.
-    accessLogDestination: pino.destination({ dest: '/dev/null', sync: false }),
+    // Access lines are really written, as limen serve writes them to standard output (batched, asynchronously), to /dev/null.
+    accessLogDestination: fileDestination('/dev/null'),
     ...extensions,
   });
   observe = { metrics: limen.services.observer?.metrics, accessLog: limen.services.observer?.accessLog };

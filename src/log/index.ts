@@ -12,6 +12,8 @@ export interface Logger {
   error(msg: string, fields?: Record<string, unknown>): void;
   /** Writes a pre-built record as one line at info level (audit events). */
   record(rec: Record<string, unknown>): void;
+  /** Writes one JSON object already serialized (without the newline) as a line at info level: the audit trail's hot path. */
+  line?(json: string): void;
 }
 
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -28,6 +30,7 @@ export function createLogger(level: LogLevel = 'info', write: (line: string) => 
     warn: (m, f) => emit('warn', m, f),
     error: (m, f) => emit('error', m, f),
     record: (rec) => { if (LEVELS.info >= min) write(JSON.stringify(rec) + '\n'); },
+    line: (json) => { if (LEVELS.info >= min) write(json + '\n'); },
   };
 }
 

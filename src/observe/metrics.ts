@@ -80,6 +80,8 @@ export class RouteMetrics {
 export interface ScrapeSources {
   /** Events queued for the store and total dropped since start. */
   audit?(): { queued: number; dropped: number };
+  /** Access and authorize lines lost since start (dropped behind a slow reader, or failed to write). */
+  logLinesLost?(): number;
   /** Read-cache hits and misses since start. */
   cache?(): { hits: number; misses: number };
   /** Sessions in the store (may be slow: throttled by the caller). */
@@ -139,6 +141,10 @@ export class Metrics {
     new Counter({
       name: 'limen_audit_events_dropped_total', help: 'Audit events dropped because the store was not keeping up.', registers,
       collect() { const a = self.sources.audit?.(); if (a) { this.reset(); this.inc(a.dropped); } },
+    });
+    new Counter({
+      name: 'limen_log_lines_dropped_total', help: 'Access and authorize log lines lost: dropped while standard output was too slow to take them (more than 16 MiB waiting), or failed to write.', registers,
+      collect() { const n = self.sources.logLinesLost?.(); if (n !== undefined) { this.reset(); this.inc(n); } },
     });
     new Counter({
       name: 'limen_store_cache_requests_total', help: 'Reads of per-request record types by the read cache, by result (hit, miss). Hit ratio: hit / (hit + miss).', labelNames: ['result'], registers,

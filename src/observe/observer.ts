@@ -34,6 +34,7 @@ export class Observation {
   private routeMetrics: RouteMetrics | undefined;
   private caller: Caller | null | undefined;
   private result: 'allow' | 'deny' | 'login' | undefined;
+  private ip: string | undefined;
   private upstreamStart = 0;
   private upstreamMs = 0;
   private upstream: string | undefined;
@@ -66,6 +67,7 @@ export class Observation {
     this.route = route;
     this.caller = caller;
     this.result = result;
+    this.ip = ip;
     const m = this.o.metrics?.route(route);
     this.routeMetrics = m;
     if (m) {
@@ -128,7 +130,7 @@ export class Observation {
     this.o.accessLog?.access({
       req, res, requestId: this.requestId, durationMs: totalMs, status, config: this.config,
       route: this.route, upstream: this.upstream, caller: this.caller, details,
-      bytes: this.socket.bytesWritten - this.bytes0,
+      bytes: this.socket.bytesWritten - this.bytes0, ip: this.ip,
     });
     this.span?.end({
       'http.response.status_code': status,

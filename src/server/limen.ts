@@ -20,8 +20,7 @@ import { handleRequest, handleUpgrade, type Live } from './handler.js';
 import { matchesAdministrators } from './dashboard.js';
 import type { Services } from './context.js';
 import { drainable } from './drain.js';
-import { createObserver, Health, lineDestination, measuredStore, startListeners, type Observer, type ObservabilityListeners } from '../observe/index.js';
-import type { DestinationStream } from 'pino';
+import { createObserver, Health, lineDestination, measuredStore, type LineDestination, startListeners, type Observer, type ObservabilityListeners } from '../observe/index.js';
 import { X509Certificate } from 'node:crypto';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { AutocertManager, autocertEligibility, defaultAutocertDir, LETS_ENCRYPT, LETS_ENCRYPT_STAGING, startRedirectListener, type RedirectListener } from '../autocert/index.js';
@@ -43,7 +42,7 @@ export interface StartOptions {
   /** Whether a service-account caller holds the admin role. */
   readonly isServiceAccountAdmin?: (c: Caller) => boolean;
   /** Where access and authorize log lines go; default standard output, or `logger` when one is given. */
-  readonly accessLogDestination?: DestinationStream;
+  readonly accessLogDestination?: LineDestination;
   /** Automatic certificates (tests): the clock renewal is judged by, and acme-client's HTTP retries. */
   readonly autocert?: { readonly now?: () => number; readonly httpRetries?: number };
 }
@@ -347,6 +346,7 @@ async function startOnStore(opts: StartOptions, config: Config, now: () => numbe
   let sessionsCount: { at: number; n: Promise<number>; tookMs: number } | undefined;
   metrics?.setSources({
     audit: () => audit.stats(),
+    logLinesLost: () => observer.accessLog?.lost() ?? 0,
     cache: () => ({ hits: store.hits, misses: store.misses }),
     idpErrors: () => (live.rt.oidc ? { client: live.rt.oidc, counts: live.rt.oidc.errors } : undefined),
     activeSessions: () => {
@@ -413,7 +413,7 @@ async function startOnStore(opts: StartOptions, config: Config, now: () => numbe
       await closeServices();
       await observability.close(); // observe
       await observer.tracer?.close(); // observe
-      observer.accessLog?.flush(); // observe
+      await observer.accessLog?.drain(); // observe: every access line written before the process ends
       if (!opts.store) await rawStore.close();
       logger.info('shut down', { drained: inFlight, cut, websockets_closed: upgradesClosed });
     },

@@ -1,0 +1,197 @@
+/**
+ * Where the access and authorize lines go: whole lines, batched and written
+ * to a file descriptor (standard output) off the event loop. One write per
+ * turn of the event loop however many requests finished in it, instead of
+ * one per line: at thousands of requests a second the per-line write, not
+ * the formatting, was the cost (issue 12).
+ *
+ * Guarantees:
+ * - lines are written whole and in the order given (one write in flight at
+ *   a time; a partial write is continued before anything else);
+ * - the event loop never waits for the reader: writes run on libuv's
+ *   thread pool, and while one is blocked (a full pipe, a stalled log
+ *   shipper) new lines wait in memory, up to `maxBufferedBytes`;
+ * - beyond that bound a line is dropped and counted (`dropped`, exported
+ *   as `limen_log_lines_dropped_total`), never lost silently;
+ * - `drain()` resolves when every accepted line is written (Limen's
+ *   shutdown awaits it); a process that exits without it writes what is
+ *   still waiting synchronously (see flushSync).
+ */
+import { write as fsWrite, writeSync, openSync, closeSync } from 'node:fs';
+
+/** Anything that takes whole JSON lines (each ending in `\n`). */
+export interface LineDestination {
+  write(line: string): void;
+}
+
+export interface LineSinkOptions {
+  /** Lines held while the reader is slow, in UTF-16 code units (default 16 Mi). */
+  readonly maxBufferedBytes?: number;
+  /** Close the descriptor on `close()` (when the sink opened it). */
+  readonly ownsFd?: boolean;
+}
+
+const DEFAULT_MAX_BUFFERED = 16 * 1024 * 1024;
+
+/** Batches whole lines and writes them to `fd` asynchronously; see the module comment. */
+export class LineSink implements LineDestination {
+  private pending: string[] = [];
+  private pendingSize = 0;
+  private writing = false;
+  private scheduled = false;
+  private closed = false;
+  private waiters: (() => void)[] = [];
+  /** The buffer being written and how far the kernel has taken it. */
+  private inFlight: { buf: Buffer; off: number } | undefined;
+  private readonly max: number;
+  /** Lines dropped because the reader fell `maxBufferedBytes` behind. */
+  dropped = 0;
+  /** Lines a write error lost (the descriptor closed under us, EPIPE). */
+  failed = 0;
+  private readonly onExit = (): void => { this.flushSync(); };
+
+  constructor(private readonly fd: number, private readonly opts: LineSinkOptions = {}) {
+    this.max = opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED;
+    process.on('exit', this.onExit);
+  }
+
+  /** Accepts one whole line; never blocks, never throws. */
+  write(line: string): void {
+    if (this.closed) return;
+    if (this.pendingSize + line.length > this.max) {
+      this.dropped++;
+      return;
+    }
+    this.pending.push(line);
+    this.pendingSize += line.length;
+    if (!this.writing && !this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.startWrite);
+    }
+  }
+
+  /** Lines accepted and not yet handed to the kernel (tests, diagnostics). */
+  get waiting(): number {
+    return this.pending.length;
+  }
+
+  private readonly startWrite = (): void => {
+    this.scheduled = false;
+    if (this.writing) return;
+    if (this.pending.length === 0) {
+      this.wake();
+      return;
+    }
+    const text = this.pending.length === 1 ? this.pending[0]! : this.pending.join('');
+    this.pending = [];
+    this.pendingSize = 0;
+    this.writing = true;
+    this.inFlight = { buf: Buffer.from(text, 'utf8'), off: 0 };
+    this.continueWrite();
+  };
+
+  private continueWrite(): void {
+    const f = this.inFlight!;
+    fsWrite(this.fd, f.buf, f.off, f.buf.length - f.off, null, (err, n) => {
+      if (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EAGAIN' || code === 'EINTR') {
+          // A non-blocking pipe that is full: try again shortly, still in order.
+          setTimeout(() => this.continueWrite(), 5);
+          return;
+        }
+        this.failed += countLines(f.buf, f.off);
+        this.inFlight = undefined;
+        this.writing = false;
+        this.startWrite();
+        return;
+      }
+      f.off += n;
+      if (f.off < f.buf.length) {
+        this.continueWrite();
+        return;
+      }
+      this.inFlight = undefined;
+      this.writing = false;
+      this.startWrite();
+    });
+  }
+
+  private wake(): void {
+    if (this.writing || this.pending.length > 0) return;
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  /** Resolves when every line accepted so far has been written (or failed). */
+  drain(): Promise<void> {
+    if (!this.writing && this.pending.length === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.waiters.push(resolve);
+      if (!this.writing && !this.scheduled) {
+        this.scheduled = true;
+        setImmediate(this.startWrite);
+      }
+    });
+  }
+
+  /**
+   * Writes what is waiting synchronously, for a process that exits without
+   * `drain()` (an uncaught error, `process.exit`). A batch the thread pool
+   * is already writing is left to it: how much of it the kernel has taken
+   * cannot be known here, and writing it again could repeat lines. Limen's
+   * own shutdown drains instead, which is exact.
+   */
+  flushSync(): void {
+    if (this.pending.length === 0) return;
+    const buf = Buffer.from(this.pending.join(''), 'utf8');
+    this.pending = [];
+    this.pendingSize = 0;
+    writeAllSync(this.fd, buf);
+  }
+
+  /** Drains, stops accepting lines and (when it opened it) closes the descriptor. */
+  async close(): Promise<void> {
+    await this.drain();
+    this.closed = true;
+    process.off('exit', this.onExit);
+    if (this.opts.ownsFd) closeSync(this.fd);
+  }
+}
+
+function countLines(buf: Buffer, from: number): number {
+  let n = 0;
+  for (let i = buf.indexOf(10, from); i >= 0; i = buf.indexOf(10, i + 1)) n++;
+  return n;
+}
+
+/** Writes all of `buf`, retrying a full non-blocking descriptor for up to a second. */
+function writeAllSync(fd: number, buf: Buffer): void {
+  let off = 0;
+  const giveUp = Date.now() + 1000;
+  while (off < buf.length) {
+    try {
+      off += writeSync(fd, buf, off, buf.length - off);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if ((code === 'EAGAIN' || code === 'EINTR') && Date.now() < giveUp) continue;
+      return;
+    }
+  }
+}
+
+/** Standard output, batched (the access and authorize lines of `limen serve`). */
+export function stdoutDestination(): LineSink {
+  return new LineSink(1);
+}
+
+/** A file (the benchmark writes to /dev/null), batched like standard output. */
+export function fileDestination(path: string): LineSink {
+  return new LineSink(openSync(path, 'a'), { ownsFd: true });
+}
+
+/** A destination that hands each line to `write` (tests, embedders). */
+export function lineDestination(write: (line: string) => void): LineDestination {
+  return { write };
+}
