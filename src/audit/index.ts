@@ -290,10 +290,10 @@ function logLineJson(e: AuditEvent): string {
   for (const k in d) {
     const c = k.charCodeAt(0);
     if ((c >= 48 && c <= 57) || LINE_FIELDS.has(k)) return q(logLine(e));
-    const v = q(d[k]) as string | undefined;
-    if (v !== undefined) s += `,${q(k)}:${v}`;
   }
-  return `${s}}`;
+  // The details, flattened: their JSON without its braces (keys JSON leaves out stay out).
+  const details = q(d) as string | undefined;
+  return details === undefined || details.length <= 2 ? `${s}}` : `${s},${details.slice(1)}`;
 }
 
 /** The JSON log line of an event: top-level fields, then its details, flattened. */

@@ -57,6 +57,11 @@ export class Observation {
     this.bytes0 = req.socket.bytesWritten;
   }
 
+  /** Whether this request is traced (then each phase gets a span of its own). */
+  get tracing(): boolean {
+    return this.span !== undefined;
+  }
+
   /** Starts a child span (identify, policy, sign); undefined when tracing is off. */
   phase(name: string): PhaseSpan | undefined {
     return this.span?.phase(name);
