@@ -7,7 +7,7 @@
  * and the admin API.
  */
 import { randomBytes } from 'node:crypto';
-import type { Logger } from '../log/index.js';
+import { jsonString, type Logger } from '../log/index.js';
 import type { AuditEvent, Store } from '../store/index.js';
 import { boundEvent, RepeatedDenials } from './bounds.js';
 import type { AuditKind } from './kinds.js';
@@ -278,14 +278,14 @@ function logLineJson(e: AuditEvent): string {
     isoMs = e.time;
     iso = new Date(e.time).toISOString();
   }
-  let s = `{"time":"${iso}","level":"info","msg":"audit","audit":${q(e.kind)}`;
-  if (e.id !== undefined) s += `,"eventId":${q(e.id)}`;
-  if (e.requestId !== undefined) s += `,"requestId":${q(e.requestId)}`;
-  if (e.decision !== undefined) s += `,"decision":${q(e.decision)}`;
-  if (e.route !== undefined) s += `,"route":${q(e.route)}`;
-  if (e.userId !== undefined) s += `,"userId":${q(e.userId)}`;
-  if (e.email !== undefined) s += `,"email":${q(e.email)}`;
-  if (e.actor !== undefined) s += `,"actor":${q(e.actor)}`;
+  let s = `{"time":"${iso}","level":"info","msg":"audit","audit":${jsonString(e.kind)}`;
+  if (e.id !== undefined) s += `,"eventId":${jsonString(e.id)}`;
+  if (e.requestId !== undefined) s += `,"requestId":${jsonString(e.requestId)}`;
+  if (e.decision !== undefined) s += `,"decision":${jsonString(e.decision)}`;
+  if (e.route !== undefined) s += `,"route":${jsonString(e.route)}`;
+  if (e.userId !== undefined) s += `,"userId":${jsonString(e.userId)}`;
+  if (e.email !== undefined) s += `,"email":${jsonString(e.email)}`;
+  if (e.actor !== undefined) s += `,"actor":${jsonString(e.actor)}`;
   const d = e.details;
   for (const k in d) {
     const c = k.charCodeAt(0);

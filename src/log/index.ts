@@ -34,6 +34,20 @@ export function createLogger(level: LogLevel = 'info', write: (line: string) => 
   };
 }
 
+/**
+ * `JSON.stringify(s)` for a string, about twice as fast for the common
+ * case (printable ASCII without `"` or `\\`, written as is); anything
+ * else goes to JSON.stringify. For lines written once per request.
+ */
+export function jsonString(s: string): string {
+  if (typeof s !== 'string') return JSON.stringify(s);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || c > 0x7e) return JSON.stringify(s);
+  }
+  return `"${s}"`;
+}
+
 /** A logger that discards everything (tests, CLI). */
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {}, record() {} };
 

@@ -20,6 +20,7 @@ import type { Caller } from '../authn/index.js';
 import { clientIp } from '../http/index.js';
 import { loggableHeader, loggableQuery, loggableReferer } from './redact.js';
 import type { LineDestination } from './line-sink.js';
+import { jsonString } from '../log/index.js';
 
 /** What is known about a request when its response is finished. */
 export interface AccessFacts {
@@ -61,7 +62,7 @@ const q = JSON.stringify;
 /** `,"name":"value"`, or '' for undefined (as JSON.stringify leaves such keys out). */
 function text(key: string): (v: string | undefined) => string {
   const k = `,${q(key)}:`;
-  return (v) => (v === undefined ? '' : k + q(v));
+  return (v) => (v === undefined ? '' : k + jsonString(v));
 }
 
 /** `,"name":value` for any JSON value. */

@@ -69,8 +69,17 @@ export class LineSink implements LineDestination {
     }
     this.pending.push(line);
     this.pendingSize += line.length;
+    this.schedule();
+  }
+
+  /** Arranges the next write: at once when a batch is full or someone waits for the drain, else FLUSH_MS after the first line. */
+  private schedule(): void {
     if (this.writing || this.scheduled) return;
-    if (this.pendingSize >= FLUSH_AT) {
+    if (this.pending.length === 0) {
+      this.wake();
+      return;
+    }
+    if (this.pendingSize >= FLUSH_AT || this.waiters.length > 0) {
       this.scheduled = true;
       setImmediate(this.startWrite);
     } else if (this.timer === undefined) {
@@ -114,7 +123,7 @@ export class LineSink implements LineDestination {
         this.failed += countLines(f.buf, f.off);
         this.inFlight = undefined;
         this.writing = false;
-        this.startWrite();
+        this.schedule();
         return;
       }
       f.off += n;
@@ -124,7 +133,7 @@ export class LineSink implements LineDestination {
       }
       this.inFlight = undefined;
       this.writing = false;
-      this.startWrite();
+      this.schedule();
     });
   }
 
@@ -140,10 +149,7 @@ export class LineSink implements LineDestination {
     if (!this.writing && this.pending.length === 0) return Promise.resolve();
     return new Promise((resolve) => {
       this.waiters.push(resolve);
-      if (!this.writing && !this.scheduled) {
-        this.scheduled = true;
-        setImmediate(this.startWrite);
-      }
+      this.schedule();
     });
   }
 
