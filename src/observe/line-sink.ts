@@ -36,11 +36,22 @@ const DEFAULT_MAX_BUFFERED = 16 * 1024 * 1024;
 /** A batch is written once this much is waiting, or FLUSH_MS after its first line, whichever comes first. */
 const FLUSH_AT = 64 * 1024;
 const FLUSH_MS = 20;
+/** Size of the buffers lines are encoded into. */
+const CHUNK = 64 * 1024;
 
 /** Batches whole lines and writes them to `fd` asynchronously; see the module comment. */
 export class LineSink implements LineDestination {
-  private pending: string[] = [];
+  /**
+   * Lines waiting, already encoded: full chunks, then `chunk` filling up.
+   * Encoded at once so the line strings die young; kept as strings for
+   * 20 ms, they survived a scavenge or two and were copied each time.
+   */
+  private full: Buffer[] = [];
+  private chunk: Buffer | undefined;
+  private used = 0;
+  /** Bytes waiting (full chunks and `used`), and lines among them. */
   private pendingSize = 0;
+  private pendingLines = 0;
   private writing = false;
   private scheduled = false;
   private timer: NodeJS.Timeout | undefined;
@@ -63,19 +74,51 @@ export class LineSink implements LineDestination {
   /** Accepts one whole line; never blocks, never throws. */
   write(line: string): void {
     if (this.closed) return;
-    if (this.pendingSize + line.length > this.max) {
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit: count exactly only when that bound might not fit.
+    let room = this.chunk === undefined ? 0 : this.chunk.length - this.used;
+    if (line.length * 3 > room) {
+      const bytes = Buffer.byteLength(line, 'utf8');
+      if (this.pendingSize + bytes > this.max) {
+        this.dropped++;
+        return;
+      }
+      if (bytes > room) {
+        this.seal();
+        this.chunk = Buffer.allocUnsafe(Math.max(CHUNK, bytes));
+        room = this.chunk.length;
+      }
+    } else if (this.pendingSize + line.length * 3 > this.max && this.pendingSize + Buffer.byteLength(line, 'utf8') > this.max) {
       this.dropped++;
       return;
     }
-    this.pending.push(line);
-    this.pendingSize += line.length;
+    const n = this.chunk!.write(line, this.used, 'utf8');
+    this.used += n;
+    this.pendingSize += n;
+    this.pendingLines++;
     this.schedule();
+  }
+
+  /** Moves the filled part of `chunk` to `full`. */
+  private seal(): void {
+    if (this.chunk !== undefined && this.used > 0) this.full.push(this.chunk.subarray(0, this.used));
+    this.chunk = undefined;
+    this.used = 0;
+  }
+
+  /** Everything waiting, as one buffer (the chunk's space is not reused: it is written from). */
+  private takePending(): Buffer {
+    this.seal();
+    const bufs = this.full;
+    this.full = [];
+    this.pendingSize = 0;
+    this.pendingLines = 0;
+    return bufs.length === 1 ? bufs[0]! : Buffer.concat(bufs);
   }
 
   /** Arranges the next write: at once when a batch is full or someone waits for the drain, else FLUSH_MS after the first line. */
   private schedule(): void {
     if (this.writing || this.scheduled) return;
-    if (this.pending.length === 0) {
+    if (this.pendingLines === 0) {
       this.wake();
       return;
     }
@@ -91,22 +134,19 @@ export class LineSink implements LineDestination {
 
   /** Lines accepted and not yet handed to the kernel (tests, diagnostics). */
   get waiting(): number {
-    return this.pending.length;
+    return this.pendingLines;
   }
 
   private readonly startWrite = (): void => {
     this.scheduled = false;
     if (this.timer !== undefined) { clearTimeout(this.timer); this.timer = undefined; }
     if (this.writing) return;
-    if (this.pending.length === 0) {
+    if (this.pendingLines === 0) {
       this.wake();
       return;
     }
-    const text = this.pending.length === 1 ? this.pending[0]! : this.pending.join('');
-    this.pending = [];
-    this.pendingSize = 0;
     this.writing = true;
-    this.inFlight = { buf: Buffer.from(text, 'utf8'), off: 0 };
+    this.inFlight = { buf: this.takePending(), off: 0 };
     this.continueWrite();
   };
 
@@ -138,7 +178,7 @@ export class LineSink implements LineDestination {
   }
 
   private wake(): void {
-    if (this.writing || this.pending.length > 0) return;
+    if (this.writing || this.pendingLines > 0) return;
     const w = this.waiters;
     this.waiters = [];
     for (const f of w) f();
@@ -146,7 +186,7 @@ export class LineSink implements LineDestination {
 
   /** Resolves when every line accepted so far has been written (or failed). */
   drain(): Promise<void> {
-    if (!this.writing && this.pending.length === 0) return Promise.resolve();
+    if (!this.writing && this.pendingLines === 0) return Promise.resolve();
     return new Promise((resolve) => {
       this.waiters.push(resolve);
       this.schedule();
@@ -161,11 +201,8 @@ export class LineSink implements LineDestination {
    * own shutdown drains instead, which is exact.
    */
   flushSync(): void {
-    if (this.pending.length === 0) return;
-    const buf = Buffer.from(this.pending.join(''), 'utf8');
-    this.pending = [];
-    this.pendingSize = 0;
-    writeAllSync(this.fd, buf);
+    if (this.pendingLines === 0) return;
+    writeAllSync(this.fd, this.takePending());
   }
 
   /** Drains, stops accepting lines and (when it opened it) closes the descriptor. */
