@@ -259,15 +259,16 @@ type SeqRow = AuditRow & { readonly seq: number };
 function packRows(rows: readonly AuditRow[], seqOf: (i: number) => number): AuditPage {
   let minTime = Infinity;
   let maxTime = -Infinity;
-  let text = '[';
+  const parts: string[] = new Array<string>(rows.length);
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
     if (r.time < minTime) minTime = r.time;
     if (r.time > maxTime) maxTime = r.time;
-    // TEXT_COLUMNS in order, each a JSON string or null: one string built per row, no array per row.
-    text += `${i === 0 ? '' : ','}[${seqOf(i)},${r.time},${textColumn(r.kind)},${textColumn(r.request_id)},${textColumn(r.decision)},${textColumn(r.route)},${textColumn(r.user_id)},${textColumn(r.email)},${textColumn(r.actor)},${textColumn(r.event_id)},${r.details}]`;
+    // The text columns in order, each a JSON string or null: no array per row.
+    parts[i] = `[${seqOf(i)},${r.time},${textColumn(r.kind)},${textColumn(r.request_id)},${textColumn(r.decision)},${textColumn(r.route)},${textColumn(r.user_id)},${textColumn(r.email)},${textColumn(r.actor)},${textColumn(r.event_id)},${r.details}]`;
   }
-  return { count: rows.length, minTime, maxTime, text: `${text}]` };
+  // join() makes one flat string; a page built with += would stay a tree of its pieces, each a heap object.
+  return { count: rows.length, minTime, maxTime, text: `[${parts.join(',')}]` };
 }
 
 function textColumn(v: string | null): string {
