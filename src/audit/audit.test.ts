@@ -27,6 +27,30 @@ describe('AuditLog', () => {
     await log.close();
   });
 
+  test('the audit line built as a string is byte for byte the line of the record path', async () => {
+    const events: AuditEventInput[] = [
+      { kind: 'authorize', decision: 'allow', route: 'app', userId: 'u1', email: 'a@example.com', requestId: 'r1', details: { method: 'GET', host: 'app.example.com', path: '/x "quoted" \\ ünï', ip: '::1', reasons: ['email-ok'], rule: undefined, session_id: 's1' } },
+      { kind: 'authorize', decision: 'deny', route: 'app', actor: 'admin@example.com', details: { reasons: [], nested: { a: [1, 2, { b: null }] }, n: 1.5, ok: false } },
+      { kind: 'sign_in', details: {} },
+      { kind: 'sign_in', details: { route: 'collides with a top-level field' } },
+      { kind: 'sign_in', details: { 7: 'an integer-like name', z: 'after it' } },
+      { kind: 'sign_in', details: { fn: (() => 1) as unknown, sym: Symbol('s') as unknown, u: undefined, d: new Date(NOW) } },
+    ];
+    const viaLine: string[] = [];
+    const viaRecord: string[] = [];
+    const full = createLogger('info', (l) => { viaLine.push(l); });
+    const recordOnly = { ...full, line: undefined, record: (rec: Record<string, unknown>) => { viaRecord.push(JSON.stringify(rec) + '\n'); } };
+    const a = new AuditLog({ store: new MemoryStore(), logger: full, retentionMs: DAY, now: () => NOW, flushIntervalMs: 60_000, pruneOnStart: false });
+    const b = new AuditLog({ store: new MemoryStore(), logger: recordOnly, retentionMs: DAY, now: () => NOW, flushIntervalMs: 60_000, pruneOnStart: false });
+    for (const e of events) { a.emit({ ...e, id: 'same-id' } as AuditEventInput); b.emit({ ...e, id: 'same-id' } as AuditEventInput); }
+    assert.equal(viaLine.length, events.length);
+    // Events whose details need bounding are copied, and the copy gets an id of its own.
+    const sameIds = (ls: string[]) => ls.map((l) => l.replace(/"eventId":"[^"]*"/, '"eventId":"x"'));
+    assert.deepEqual(sameIds(viaLine), sameIds(viaRecord));
+    await a.close();
+    await b.close();
+  });
+
   test('a full batch is written without waiting for the timer', async () => {
     const store = new MemoryStore();
     const log = new AuditLog({ store, logger: silentLogger, retentionMs: DAY, now: () => NOW, batchSize: 5, flushIntervalMs: 60_000, pruneOnStart: false });

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { MemoryStore, ReadCachingStore, SqliteStore, type Store } from '../store/index.js';
 import { signSessionHandle } from '../identity/index.js';
 import { directoryEnricher, putDirectoryUser, type DirectoryUser } from '../accounts/index.js';
+import type { IncomingMessage } from 'node:http';
 import { Identifier } from './identify.js';
 import { SessionStore, type SessionData } from './sessions.js';
 import type { IdpTokens, OidcClient } from './oidc.js';
@@ -29,6 +30,8 @@ interface Rig {
   token: string;
   /** Identifies with the rig's token: the caller's email and groups, or the failure. */
   who(): Promise<string>;
+  /** The same through the request path: `identifyCached` when it answers, else `identify`; says which answered. */
+  whoByRequest(): Promise<{ answer: string; cached: boolean }>;
 }
 
 async function rig(inner: (now: () => number) => Store, opts: { tokenExpiresIn?: number; handleExpiresIn?: number; remember?: boolean } = {}): Promise<Rig> {
@@ -56,7 +59,13 @@ async function rig(inner: (now: () => number) => Store, opts: { tokenExpiresIn?:
     const r = await identifier.fromToken(token, 'app.example.com', '');
     return r.caller ? `${r.caller.policy.email} [${r.caller.policy.groups.join(',')}]` : `failure: ${r.failure}`;
   };
-  return { clock, store, sessions, identifier, session, token, who };
+  const req = { headers: { cookie: `other=1; _pomerium=${token}` } } as unknown as IncomingMessage;
+  const whoByRequest = async (): Promise<{ answer: string; cached: boolean }> => {
+    const known = identifier.identifyCached(req, 'app.example.com');
+    const r = known ?? await identifier.identify(req, 'app.example.com', '');
+    return { answer: r.caller ? `${r.caller.policy.email} [${r.caller.policy.groups.join(',')}]` : `failure: ${r.failure}`, cached: known !== undefined };
+  };
+  return { clock, store, sessions, identifier, session, token, who, whoByRequest };
 }
 
 const user = (extra: Partial<DirectoryUser>): DirectoryUser =>
@@ -95,6 +104,34 @@ describe('remembered session callers follow every change on the next request', (
       });
     }
   }
+
+  // The request path's synchronous answer (identifyCached) is the same answer, and gives way after any change.
+  for (const c of cases) {
+    test(`${c.name} (request path, remembered callers answered without I/O)`, async () => {
+      const r = await rig((now) => new MemoryStore({ clock: now }), c.opts);
+      assert.deepEqual(await r.whoByRequest(), { answer: 'ada@example.com [eng]', cached: false });
+      assert.deepEqual(await r.whoByRequest(), { answer: 'ada@example.com [eng]', cached: true });
+      await c.change(r);
+      assert.equal((await r.whoByRequest()).answer, c.want);
+      await r.store.close();
+    });
+  }
+
+  test('identifyCached: no credential is known at once; a bearer token or a store without a generation is never answered from memory', async () => {
+    const r = await rig((now) => new MemoryStore({ clock: now }));
+    assert.deepEqual(r.identifier.identifyCached({ headers: {} } as IncomingMessage, 'app.example.com'), { caller: null, credential: 'none' });
+    assert.deepEqual(r.identifier.identifyCached({ headers: { cookie: 'other=1' } } as IncomingMessage, 'app.example.com'), { caller: null, credential: 'none' });
+    await r.whoByRequest();
+    for (const headers of [{ authorization: 'Pomerium x', cookie: `_pomerium=${r.token}` }, { 'x-pomerium-authorization': 'x', cookie: `_pomerium=${r.token}` }]) {
+      assert.equal(r.identifier.identifyCached({ headers } as unknown as IncomingMessage, 'app.example.com'), undefined);
+    }
+    assert.equal(r.identifier.identifyCached({ headers: { cookie: `_pomerium=${r.token}` } } as IncomingMessage, 'other.example.com'), undefined, 'another host: the audience is decided afresh');
+    const fresh = await rig((now) => new MemoryStore({ clock: now }), { remember: false });
+    await fresh.whoByRequest();
+    assert.equal((await fresh.whoByRequest()).cached, false);
+    await r.store.close();
+    await fresh.store.close();
+  });
 
   for (const remember of [true, false]) {
     test(`impersonation ends when the directory deactivates the impersonating administrator${remember ? '' : ' (read afresh)'}`, async () => {

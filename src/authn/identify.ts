@@ -151,6 +151,30 @@ export class Identifier {
 
   constructor(private readonly deps: IdentifyDeps) {}
 
+  /**
+   * What `identify` would answer, when that is known without any I/O or
+   * signature check: no credential at all, or a session cookie whose caller
+   * is remembered for the current store generation and clock span (see
+   * `callers`). Undefined otherwise; then `identify` must be asked. Saves
+   * the signed-in request path its promises; never a different answer:
+   * a revocation moves the generation, which empties the memory first.
+   */
+  identifyCached(req: IncomingMessage, host: string): IdentifyResult | undefined {
+    const headers = req.headers;
+    if (headers['x-pomerium-authorization'] !== undefined || headers.authorization !== undefined) return undefined;
+    const cookieHeader = headers.cookie;
+    if (cookieHeader === undefined) return { caller: null, credential: 'none' };
+    // The first non-empty session cookie decides when its caller is known (identify's loop stops there too).
+    const first = cookieValues(cookieHeader, this.deps.cookieName).find((c) => c !== '');
+    if (first === undefined) return { caller: null, credential: 'none' };
+    const generation = this.deps.generation?.();
+    if (generation === undefined || generation !== this.callersGeneration) return undefined;
+    const known = this.callers.get(`${host}\u0000${first}`);
+    const now = this.deps.now();
+    if (known && known.from <= now && now < known.until) return { caller: known.caller, credential: 'cookie' };
+    return undefined;
+  }
+
   async identify(req: IncomingMessage, host: string, routeNamespace: string): Promise<IdentifyResult> {
     const bearer = extractBearerToken(req.headers);
     if (bearer) {

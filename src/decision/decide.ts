@@ -71,6 +71,26 @@ export async function decideRoute(
   const who = await identified;
   const identity = who.caller === null ? null : who.caller.policy;
   const records = policy.recordLookups.length > 0 ? await preloadRecords(services.store, policy, request, identity) : undefined;
+  return decideWith(site, services, policy, request, who, records);
+}
+
+/**
+ * decideRoute without a promise, for a policy that reads no records (steps
+ * 2 to 4 only); undefined when the policy has `record` criteria, which need
+ * the store. The same decision as decideRoute in every other respect.
+ */
+export function decideRouteNow(
+  site: DecisionSite, services: DecisionServices, policy: CompiledPolicy, request: RequestInfo, who: IdentifyResult,
+): Authorization | undefined {
+  if (policy.recordLookups.length > 0) return undefined;
+  return decideWith(site, services, policy, request, who, undefined);
+}
+
+function decideWith(
+  site: DecisionSite, services: DecisionServices, policy: CompiledPolicy, request: RequestInfo, who: IdentifyResult,
+  records: PolicyInput['records'],
+): Authorization {
+  const identity = who.caller === null ? null : who.caller.policy;
   const input: PolicyInput = { request, identity, records };
   let decision = evaluate(policy, input, services.now());
   const mtls = site.config.downstreamMtls;

@@ -11,5 +11,5 @@
  */
 export { requestTarget, isAuthenticatePath, isConsolePath, isLimenPath, CONSOLE_PATH, JWKS_PATH } from './target.js';
 export type { LimenEndpoint, RequestTarget, TargetSite } from './target.js';
-export { decideRoute, policyRequest } from './decide.js';
+export { decideRoute, decideRouteNow, policyRequest } from './decide.js';
 export type { Authorization, DecisionServices, DecisionSite, RequestHeaders } from './decide.js';

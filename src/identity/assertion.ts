@@ -40,6 +40,8 @@ interface Cached { readonly token: string; readonly iat: number; readonly reuseU
  */
 export class AssertionSigner {
   private readonly cache = new Map<string, Cached>();
+  /** The last token per identity object (callers are reused across requests): a lookup without building the string key. */
+  private readonly byIdentity = new WeakMap<AssertionIdentity, { readonly host: string; readonly entry: Cached }>();
 
   constructor(
     private readonly keys: KeySet,
@@ -74,18 +76,37 @@ export class AssertionSigner {
     return claims;
   }
 
+  /**
+   * The token `sign` would return now, if it is cached and still within its
+   * reuse window; undefined when a new one must be signed. Synchronous, so
+   * the request path adds no promise for the common case.
+   */
+  cached(identity: AssertionIdentity, host: string): string | undefined {
+    const nowS = Math.floor(this.now() / 1000);
+    const mine = this.byIdentity.get(identity);
+    // A clock stepped back must not hand out a token issued in the future.
+    if (mine && mine.host === host && mine.entry.reuseUntil > nowS && mine.entry.iat <= nowS) return mine.entry.token;
+    const hit = this.cache.get(`${identity.cacheKey}\u0000${host}`);
+    if (hit && hit.reuseUntil > nowS && hit.iat <= nowS) {
+      this.byIdentity.set(identity, { host, entry: hit });
+      return hit.token;
+    }
+    return undefined;
+  }
+
   async sign(identity: AssertionIdentity, host: string): Promise<string> {
+    const reused = this.cached(identity, host);
+    if (reused !== undefined) return reused;
     const nowS = Math.floor(this.now() / 1000);
     const key = `${identity.cacheKey}\u0000${host}`;
-    const hit = this.cache.get(key);
-    // A clock stepped back must not hand out a token issued in the future.
-    if (hit && hit.reuseUntil > nowS && hit.iat <= nowS) return hit.token;
     const k = this.keys.current;
     const token = await new SignJWT(this.claimsFor(identity, host, nowS))
       .setProtectedHeader({ alg: k.alg, kid: k.kid, typ: 'JWT' })
       .sign(k.privateKey);
     if (this.cache.size >= CACHE_MAX) this.evictExpired(nowS);
-    this.cache.set(key, { token, iat: nowS, reuseUntil: nowS + ASSERTION_TTL_S - REUSE_MARGIN_S });
+    const entry = { token, iat: nowS, reuseUntil: nowS + ASSERTION_TTL_S - REUSE_MARGIN_S };
+    this.cache.set(key, entry);
+    this.byIdentity.set(identity, { host, entry });
     return token;
   }
 

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createLogger, redactFields, REDACTED } from './index.js';
+import { createLogger, jsonString, redactFields, REDACTED } from './index.js';
 
 const JWT = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLWJ5dGVz';
 
@@ -34,4 +34,10 @@ describe('log redaction masks secret values, not fields that share a name with o
     assert.equal(line.msg, `config reload failed: ${REDACTED}`);
     assert.ok(!lines[0]?.includes(JWT));
   });
+});
+
+describe('jsonString is JSON.stringify for strings', () => {
+  for (const s of ['', 'GET', 'bench@example.com', 'a"b', 'back\\slash', 'tab\there', 'new\nline', '\u0000', '\u007f', 'ünïcødé', '✓', '\ud800', 'emoji 😀', '</script>']) {
+    test(JSON.stringify(s), () => assert.equal(jsonString(s), JSON.stringify(s)));
+  }
 });

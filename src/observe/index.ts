@@ -6,10 +6,10 @@
  * or probe time. docs/operations.md describes every signal.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import type { DestinationStream } from 'pino';
 import type { Config } from '../config/index.js';
 import type { Store } from '../store/index.js';
-import { AccessLog, stdoutDestination } from './access-log.js';
+import { AccessLog } from './access-log.js';
+import { stdoutDestination, type LineDestination } from './line-sink.js';
 import { Metrics } from './metrics.js';
 import { MeasuredStore } from './store.js';
 import { Observer } from './observer.js';
@@ -17,7 +17,8 @@ import { startTracing } from './tracing.js';
 
 export { Observer, Observation, observationOf } from './observer.js';
 export { Metrics, RouteMetrics, UNROUTED, type ScrapeSources } from './metrics.js';
-export { AccessLog, lineDestination, stdoutDestination, type AccessFacts, type DecisionFacts } from './access-log.js';
+export { AccessLog, type AccessFacts, type DecisionFacts } from './access-log.js';
+export { LineSink, lineDestination, stdoutDestination, fileDestination, type LineDestination, type LineSinkOptions } from './line-sink.js';
 export { Health, type CheckName, type CheckResult, type HealthReport, type HealthSources } from './health.js';
 export { startListeners, splitAddress, type ListenerOptions, type ObservabilityListeners } from './listeners.js';
 export { MeasuredStore } from './store.js';
@@ -40,7 +41,7 @@ export function limenVersion(): string {
 export interface ObservabilityOptions {
   readonly config: Config;
   /** Where access and authorize lines go; default standard output. */
-  readonly destination?: DestinationStream | undefined;
+  readonly destination?: LineDestination | undefined;
 }
 
 /** The process's observer: metrics when `metrics_address` is set, the logs, and tracing when configured. */

@@ -4,9 +4,9 @@
  * name (never a request path), methods folded into a fixed set, status by
  * class, reasons from Limen's own closed set of reason codes.
  *
- * The request path pays for a few array lookups and `inc`/`observe` calls:
- * label children are resolved once per route and kept (see RouteMetrics),
- * so no label object is built per request.
+ * The request path pays for a few array increments and two histogram
+ * `observe` calls: counts are handed to prom-client at scrape time and
+ * histogram children are resolved once per route (see RouteMetrics).
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RouteConfig } from '../config/index.js';
@@ -27,11 +27,19 @@ const STORE_BUCKETS = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 
 type CounterChild = ReturnType<Counter<string>['labels']>;
 type HistogramChild = ReturnType<Histogram<string>['labels']>;
 
-/** Label children of one route, resolved on first use and kept across reloads. */
+/**
+ * One route's metrics. Counts are kept here as plain numbers on the
+ * request path and handed to prom-client when it is scraped (each counter's
+ * `collect`): a prom-client `inc` hashes its labels on every call, which
+ * cost more than everything else the metrics do per request. Histogram
+ * children are resolved once and observed directly.
+ */
 export class RouteMetrics {
-  private readonly requests: (CounterChild | undefined)[] = [];
-  private readonly decisions = new Map<string, CounterChild>();
-  private readonly credentials = new Map<string, CounterChild>();
+  /** Requests not yet handed over, by method index × status class. */
+  private readonly requestCounts = new Float64Array(METHODS.length * STATUS_CLASSES.length);
+  private readonly requestChildren: (CounterChild | undefined)[] = [];
+  private readonly decisions = new Map<string, { readonly result: string; readonly reason: string; n: number; child?: CounterChild }>();
+  private readonly credentials = new Map<string, { n: number; child?: CounterChild }>();
   readonly own: HistogramChild;
   readonly upstream: HistogramChild;
 
@@ -44,35 +52,57 @@ export class RouteMetrics {
   request(method: string, status: number): void {
     const mi = METHOD_INDEX[method] ?? METHOD_INDEX.OTHER!;
     const ci = status >= 100 && status < 600 ? Math.floor(status / 100) - 1 : 5;
-    const i = mi * STATUS_CLASSES.length + ci;
-    let child = this.requests[i];
-    if (child === undefined) {
-      child = this.m.requests.labels(this.name, METHODS[mi]!, STATUS_CLASSES[ci]!);
-      this.requests[i] = child;
-    }
-    child.inc();
+    this.requestCounts[mi * STATUS_CLASSES.length + ci]! += 1;
   }
 
   /** Counts one policy decision by result and its first reason. */
   decision(result: string, reason: string | undefined): void {
     const r = reason !== undefined && REASON.test(reason) ? reason : reason === undefined ? 'none' : 'other';
     const key = `${result}\u0000${r}`;
-    let child = this.decisions.get(key);
-    if (child === undefined) {
-      child = this.m.decisions.labels(this.name, result, r);
-      this.decisions.set(key, child);
-    }
-    child.inc();
+    const d = this.decisions.get(key);
+    if (d === undefined) this.decisions.set(key, { result, reason: r, n: 1 });
+    else d.n++;
   }
 
   /** Counts a request made with a service account or a route-scoped token. */
   credential(kind: string): void {
-    let child = this.credentials.get(kind);
-    if (child === undefined) {
-      child = this.m.credentialUses.labels(this.name, kind);
-      this.credentials.set(kind, child);
+    const c = this.credentials.get(kind);
+    if (c === undefined) this.credentials.set(kind, { n: 1 });
+    else c.n++;
+  }
+
+  /** Hands the request counts over to prom-client (at scrape). */
+  collectRequests(): void {
+    const counts = this.requestCounts;
+    for (let i = 0; i < counts.length; i++) {
+      const n = counts[i]!;
+      if (n === 0) continue;
+      counts[i] = 0;
+      let child = this.requestChildren[i];
+      if (child === undefined) {
+        child = this.m.requests.labels(this.name, METHODS[Math.floor(i / STATUS_CLASSES.length)]!, STATUS_CLASSES[i % STATUS_CLASSES.length]!);
+        this.requestChildren[i] = child;
+      }
+      child.inc(n);
     }
-    child.inc();
+  }
+
+  /** Hands the decision counts over to prom-client (at scrape). */
+  collectDecisions(): void {
+    for (const d of this.decisions.values()) {
+      if (d.n === 0) continue;
+      (d.child ??= this.m.decisions.labels(this.name, d.result, d.reason)).inc(d.n);
+      d.n = 0;
+    }
+  }
+
+  /** Hands the credential counts over to prom-client (at scrape). */
+  collectCredentials(): void {
+    for (const [kind, c] of this.credentials) {
+      if (c.n === 0) continue;
+      (c.child ??= this.m.credentialUses.labels(this.name, kind)).inc(c.n);
+      c.n = 0;
+    }
   }
 }
 
@@ -80,6 +110,8 @@ export class RouteMetrics {
 export interface ScrapeSources {
   /** Events queued for the store and total dropped since start. */
   audit?(): { queued: number; dropped: number };
+  /** Access and authorize lines lost since start (dropped behind a slow reader, or failed to write). */
+  logLinesLost?(): number;
   /** Read-cache hits and misses since start. */
   cache?(): { hits: number; misses: number };
   /** Sessions in the store (may be slow: throttled by the caller). */
@@ -114,11 +146,16 @@ export class Metrics {
     const registers = [this.registry];
     const self = this;
     const counter = (name: string, help: string, labelNames: string[] = []) => new Counter({ name, help, labelNames, registers });
-    this.requests = counter('limen_http_requests_total', 'Requests answered, by route name, method and status class.', ['route', 'method', 'status_class']);
+    // Counted per route on the request path, handed over here when scraped (see RouteMetrics).
+    const routes = (): RouteMetrics[] => [self.unrouted, ...self.routes.values()];
+    this.requests = new Counter({ name: 'limen_http_requests_total', help: 'Requests answered, by route name, method and status class.', labelNames: ['route', 'method', 'status_class'], registers,
+      collect() { for (const r of routes()) r.collectRequests(); } });
     this.ownDuration = new Histogram({ name: 'limen_request_duration_seconds', help: 'Limen\'s own time per request (total time less the upstream\'s), by route.', labelNames: ['route'], buckets: OWN_BUCKETS, registers });
     this.upstreamDuration = new Histogram({ name: 'limen_upstream_duration_seconds', help: 'Upstream time per proxied request, from dispatch to the end of the relayed response, by route.', labelNames: ['route'], buckets: UPSTREAM_BUCKETS, registers });
-    this.decisions = counter('limen_authorize_decisions_total', 'Policy decisions by route, result (allow, deny, login) and first reason.', ['route', 'result', 'reason']);
-    this.credentialUses = counter('limen_credential_uses_total', 'Requests authenticated by a service account or a route-scoped token, by route and kind.', ['route', 'kind']);
+    this.decisions = new Counter({ name: 'limen_authorize_decisions_total', help: 'Policy decisions by route, result (allow, deny, login) and first reason.', labelNames: ['route', 'result', 'reason'], registers,
+      collect() { for (const r of routes()) r.collectDecisions(); } });
+    this.credentialUses = new Counter({ name: 'limen_credential_uses_total', help: 'Requests authenticated by a service account or a route-scoped token, by route and kind.', labelNames: ['route', 'kind'], registers,
+      collect() { for (const r of routes()) r.collectCredentials(); } });
     this.signIns = counter('limen_sign_ins_total', 'Completed sign-ins (sessions created).');
     this.signInFailures = counter('limen_sign_in_failures_total', 'Sign-ins that failed at the callback, by reason.', ['reason']);
     this.idpErrors = counter('limen_idp_errors_total', 'Identity provider failures by operation (discovery, exchange, refresh).', ['operation']);
@@ -139,6 +176,10 @@ export class Metrics {
     new Counter({
       name: 'limen_audit_events_dropped_total', help: 'Audit events dropped because the store was not keeping up.', registers,
       collect() { const a = self.sources.audit?.(); if (a) { this.reset(); this.inc(a.dropped); } },
+    });
+    new Counter({
+      name: 'limen_log_lines_dropped_total', help: 'Access and authorize log lines lost: dropped while standard output was too slow to take them (more than 16 MiB waiting), or failed to write.', registers,
+      collect() { const n = self.sources.logLinesLost?.(); if (n !== undefined) { this.reset(); this.inc(n); } },
     });
     new Counter({
       name: 'limen_store_cache_requests_total', help: 'Reads of per-request record types by the read cache, by result (hit, miss). Hit ratio: hit / (hit + miss).', labelNames: ['result'], registers,

@@ -34,6 +34,7 @@ export class Observation {
   private routeMetrics: RouteMetrics | undefined;
   private caller: Caller | null | undefined;
   private result: 'allow' | 'deny' | 'login' | undefined;
+  private ip: string | undefined;
   private upstreamStart = 0;
   private upstreamMs = 0;
   private upstream: string | undefined;
@@ -56,6 +57,11 @@ export class Observation {
     this.bytes0 = req.socket.bytesWritten;
   }
 
+  /** Whether this request is traced (then each phase gets a span of its own). */
+  get tracing(): boolean {
+    return this.span !== undefined;
+  }
+
   /** Starts a child span (identify, policy, sign); undefined when tracing is off. */
   phase(name: string): PhaseSpan | undefined {
     return this.span?.phase(name);
@@ -66,6 +72,7 @@ export class Observation {
     this.route = route;
     this.caller = caller;
     this.result = result;
+    this.ip = ip;
     const m = this.o.metrics?.route(route);
     this.routeMetrics = m;
     if (m) {
@@ -128,7 +135,7 @@ export class Observation {
     this.o.accessLog?.access({
       req, res, requestId: this.requestId, durationMs: totalMs, status, config: this.config,
       route: this.route, upstream: this.upstream, caller: this.caller, details,
-      bytes: this.socket.bytesWritten - this.bytes0,
+      bytes: this.socket.bytesWritten - this.bytes0, ip: this.ip,
     });
     this.span?.end({
       'http.response.status_code': status,

@@ -73,8 +73,12 @@ export function upstreamTlsOptions(route: RouteConfig): { rejectUnauthorized: bo
 /** One pooled keep-alive dispatcher per distinct upstream TLS setting. */
 export class DispatcherPool {
   private readonly agents = new Map<string, Agent>();
+  /** The agent of each route object (a config is immutable): no key to build per request. */
+  private readonly byRoute = new WeakMap<RouteConfig, Agent>();
 
   get(route: RouteConfig): Dispatcher {
+    const known = this.byRoute.get(route);
+    if (known !== undefined && !known.closed && !known.destroyed) return known;
     const key = JSON.stringify([route.tlsSkipVerify, route.tlsCustomCaFile, route.tlsCustomCa, route.tlsServerName,
       route.tlsClientCertFile, route.tlsClientCert, route.tlsClientKeyFile, route.tlsClientKey]);
     let agent = this.agents.get(key);
@@ -90,6 +94,7 @@ export class DispatcherPool {
       });
       this.agents.set(key, agent);
     }
+    this.byRoute.set(route, agent);
     return agent;
   }
 

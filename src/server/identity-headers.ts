@@ -2,12 +2,36 @@
  * The identity headers a route's upstream receives (CONTRACT §2).
  */
 import type { Caller } from '../authn/index.js';
-import { checkCarriedAssertion, type CarriedAssertion } from '../identity/index.js';
+import { checkCarriedAssertion, type AssertionIdentity, type CarriedAssertion } from '../identity/index.js';
 import type { TableRoute } from '../proxy/index.js';
-import type { RequestContext, RouteRuntime } from '../web/index.js';
+import type { RequestContext, Runtime, RouteRuntime } from '../web/index.js';
 
 export const ASSERTION_HEADER = 'x-pomerium-jwt-assertion';
 export const ASSERTION_FOR_HEADER = 'x-pomerium-jwt-assertion-for';
+
+/** What identityHeaders found: the headers, and the carried assertion passed on or why it was dropped. */
+export interface IdentityHeaders {
+  headers: Record<string, string>;
+  carriedDropped?: string | undefined;
+  carried?: 'for' | 'assertion' | undefined;
+  carriedAssertion?: CarriedAssertion | undefined;
+}
+
+/**
+ * The claim header values of one identity for one runtime's
+ * `jwt_claims_headers`, as [name, value] pairs. Kept per identity object:
+ * a signed-in caller is reused across requests while its session is
+ * unchanged (the identifier's cache), so the values are worked out once.
+ */
+const claimValuesByIdentity = new WeakMap<AssertionIdentity, { readonly of: Runtime['claimHeaders']; readonly values: readonly string[] }>();
+
+function claimHeaderValues(rt: Runtime, caller: Caller): readonly string[] {
+  const memo = claimValuesByIdentity.get(caller.assertion);
+  if (memo && memo.of === rt.claimHeaders) return memo.values;
+  const values = rt.claimHeaders.map(([, claim]) => claimHeaderValue(claimValue(caller, claim)));
+  claimValuesByIdentity.set(caller.assertion, { of: rt.claimHeaders, values });
+  return values;
+}
 
 /**
  * The identity headers for the upstream (CONTRACT §2): a fresh assertion,
@@ -15,28 +39,44 @@ export const ASSERTION_FOR_HEADER = 'x-pomerium-jwt-assertion-for';
  * allows: carried by a service, Limen's own, unexpired, issued for a
  * route), and the claim headers, always set. Returns the headers and either
  * the carried assertion's original audience or why it was dropped.
+ * Synchronous when nothing needs a signature or a verification (a cached
+ * assertion, no carried one): the request path awaits only what is async.
  */
-export async function identityHeaders(
+export function identityHeaders(
   ctx: RequestContext, route: TableRoute<RouteRuntime>, caller: Caller | null,
-): Promise<{ headers: Record<string, string>; carriedDropped?: string | undefined; carried?: 'for' | 'assertion' | undefined; carriedAssertion?: CarriedAssertion | undefined }> {
+): IdentityHeaders | Promise<IdentityHeaders> {
   const headers: Record<string, string> = {};
   const rt = ctx.rt;
-  for (const [h, claim] of rt.claimHeaders) {
-    headers[h] = caller ? claimHeaderValue(claimValue(caller, claim)) : '';
+  const claims = rt.claimHeaders;
+  if (claims.length > 0) {
+    const values = caller ? claimHeaderValues(rt, caller) : undefined;
+    for (let i = 0; i < claims.length; i++) headers[claims[i]![0]] = values ? values[i]! : '';
   }
   if (!route.config.passIdentityHeaders) return { headers };
+  const incomingFor = single(ctx.req.headers[ASSERTION_FOR_HEADER]);
+  const candidate = incomingFor ?? single(ctx.req.headers[ASSERTION_HEADER]);
+  if (candidate === undefined) {
+    if (!caller) return { headers };
+    const token = rt.signer.cached(caller.assertion, ctx.host);
+    if (token !== undefined) {
+      headers[ASSERTION_HEADER] = token;
+      return { headers };
+    }
+  }
+  return withAssertions(ctx, caller, headers, candidate, incomingFor !== undefined);
+}
+
+async function withAssertions(ctx: RequestContext, caller: Caller | null, headers: Record<string, string>, candidate: string | undefined, isFor: boolean): Promise<IdentityHeaders> {
+  const rt = ctx.rt;
   let carriedDropped: string | undefined;
   let carried: 'for' | 'assertion' | undefined;
   let carriedAssertion: CarriedAssertion | undefined;
-  const incomingFor = single(ctx.req.headers[ASSERTION_FOR_HEADER]);
-  const incoming = single(ctx.req.headers[ASSERTION_HEADER]);
-  const candidate = incomingFor ?? incoming;
   if (candidate !== undefined) {
     const carrier = caller === null ? 'anonymous' : caller.kind === 'session' ? 'person' : 'service';
     const v = await checkCarriedAssertion(candidate, { keys: rt.keys, nowMs: ctx.svc.now(), carrier, isRouteHost: (h) => rt.table.hasHost(h) });
     if (v.ok) {
       headers[ASSERTION_FOR_HEADER] = candidate;
-      carried = incomingFor !== undefined ? 'for' : 'assertion';
+      carried = isFor ? 'for' : 'assertion';
       carriedAssertion = v.carried;
     } else {
       carriedDropped = v.reason;

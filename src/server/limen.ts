@@ -18,8 +18,7 @@ import { handleRequest, handleUpgrade, type Live } from './handler.js';
 import { drainable } from './drain.js';
 import { pinRestartKeys } from './reload.js';
 import { autocertHosts, httpsPortOf, tlsOptions } from './tls.js';
-import { createObserver, Health, lineDestination, measuredStore, startListeners, type Observer, type ObservabilityListeners } from '../observe/index.js';
-import type { DestinationStream } from 'pino';
+import { createObserver, Health, lineDestination, measuredStore, startListeners, type LineDestination, type Observer, type ObservabilityListeners } from '../observe/index.js';
 import { AutocertManager, defaultAutocertDir, LETS_ENCRYPT, LETS_ENCRYPT_STAGING, startRedirectListener, type RedirectListener } from '../autocert/index.js';
 
 export interface StartOptions {
@@ -31,7 +30,7 @@ export interface StartOptions {
   /** How often open websockets are re-authorized; default one minute. */
   readonly websocketRecheckMs?: number;
   /** Where access and authorize log lines go; default standard output, or `logger` when one is given. */
-  readonly accessLogDestination?: DestinationStream;
+  readonly accessLogDestination?: LineDestination;
   /** Automatic certificates (tests): the clock renewal is judged by, and acme-client's HTTP retries. */
   readonly autocert?: { readonly now?: () => number; readonly httpRetries?: number };
 }
@@ -283,6 +282,7 @@ async function startOnStore(opts: StartOptions, config: Config, now: () => numbe
   let sessionsCount: { at: number; n: Promise<number>; tookMs: number } | undefined;
   metrics?.setSources({
     audit: () => audit.stats(),
+    logLinesLost: () => observer.accessLog?.lost() ?? 0,
     cache: () => ({ hits: store.hits, misses: store.misses }),
     idpErrors: () => (live.rt.oidc ? { client: live.rt.oidc, counts: live.rt.oidc.errors } : undefined),
     activeSessions: () => {
@@ -349,7 +349,7 @@ async function startOnStore(opts: StartOptions, config: Config, now: () => numbe
       await closeServices();
       await observability.close(); // observe
       await observer.tracer?.close(); // observe
-      observer.accessLog?.flush(); // observe
+      await observer.accessLog?.drain(); // observe: every access line written before the process ends
       if (!opts.store) await rawStore.close();
       logger.info('shut down', { drained: inFlight, cut, websockets_closed: upgradesClosed });
     },

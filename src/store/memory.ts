@@ -47,19 +47,36 @@ function isLive(e: Entry, now: number): boolean {
   return e.expires_at === null || e.expires_at > now;
 }
 
+/**
+ * Audit events the memory store keeps, newest last: with `audit_retention`,
+ * the bound on its trail. The memory store loses everything at a restart
+ * anyway; without a bound, a busy process grew by every request it served
+ * (issue 16: +65% RSS over a soak).
+ */
+export const MEMORY_AUDIT_MAX = 50_000;
+
+export interface MemoryStoreOptions {
+  /** Most audit events kept (default MEMORY_AUDIT_MAX); the oldest batches go first. */
+  readonly maxAuditEvents?: number;
+}
+
 /** A Store held in memory. */
 export class MemoryStore implements Store {
   readonly kind = 'memory';
   readonly #records = new Map<string, Map<string, Entry>>();
   /** The audit trail, one packed page per append (see `AuditPage`), oldest first. */
   #audit: AuditPage[] = [];
+  /** Rows in `#audit`, kept at most `#maxAudit` (oldest pages dropped first). */
+  #auditCount = 0;
+  readonly #maxAudit: number;
   readonly #changes: ChangeFanout;
   readonly #clock: () => number;
   #version = 0;
   #seq = 0;
   #closed = false;
 
-  constructor(opts: StoreOptions = {}) {
+  constructor(opts: StoreOptions & MemoryStoreOptions = {}) {
+    this.#maxAudit = opts.maxAuditEvents ?? MEMORY_AUDIT_MAX;
     this.#clock = opts.clock ?? Date.now;
     this.#changes = new ChangeFanout(opts.onListenerError);
   }
@@ -168,6 +185,9 @@ export class MemoryStore implements Store {
     const firstSeq = this.#seq + 1;
     this.#seq += rows.length;
     this.#audit.push(packRows(rows, (i) => firstSeq + i));
+    this.#auditCount += rows.length;
+    // A process's memory is no archive: the trail is bounded like the store's other tables, by count.
+    while (this.#auditCount > this.#maxAudit && this.#audit.length > 1) this.#auditCount -= this.#audit.shift()!.count;
   }
 
   async queryAudit(q: AuditQuery): Promise<StoredAuditEvent[]> {
@@ -203,6 +223,7 @@ export class MemoryStore implements Store {
       }
     }
     this.#audit = kept;
+    this.#auditCount -= removed;
     return removed;
   }
 
@@ -223,7 +244,8 @@ export class MemoryStore implements Store {
  * long strings cost the garbage collector nothing to trace, where millions
  * of small live objects make every collection slower (measured with
  * `npm run bench`). Each row is a JSON array: seq, time, the text columns
- * in `TEXT_COLUMNS` order, then `details` embedded as the JSON it already is.
+ * kind, request_id, decision, route, user_id, email, actor and event_id,
+ * then `details` embedded as the JSON it already is.
  */
 interface AuditPage {
   readonly count: number;
@@ -232,21 +254,25 @@ interface AuditPage {
   readonly text: string;
 }
 
-const TEXT_COLUMNS = ['kind', 'request_id', 'decision', 'route', 'user_id', 'email', 'actor', 'event_id'] as const;
-
 type SeqRow = AuditRow & { readonly seq: number };
 
 function packRows(rows: readonly AuditRow[], seqOf: (i: number) => number): AuditPage {
   let minTime = Infinity;
   let maxTime = -Infinity;
-  const parts: string[] = [];
-  rows.forEach((r, i) => {
+  const parts: string[] = new Array<string>(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
     if (r.time < minTime) minTime = r.time;
     if (r.time > maxTime) maxTime = r.time;
-    const text = JSON.stringify(TEXT_COLUMNS.map((c) => r[c])).slice(1, -1);
-    parts.push(`[${seqOf(i)},${r.time},${text},${r.details}]`);
-  });
+    // The text columns in order, each a JSON string or null: no array per row.
+    parts[i] = `[${seqOf(i)},${r.time},${textColumn(r.kind)},${textColumn(r.request_id)},${textColumn(r.decision)},${textColumn(r.route)},${textColumn(r.user_id)},${textColumn(r.email)},${textColumn(r.actor)},${textColumn(r.event_id)},${r.details}]`;
+  }
+  // join() makes one flat string; a page built with += would stay a tree of its pieces, each a heap object.
   return { count: rows.length, minTime, maxTime, text: `[${parts.join(',')}]` };
+}
+
+function textColumn(v: string | null): string {
+  return v === null ? 'null' : JSON.stringify(v);
 }
 
 function unpackAuditPage(page: AuditPage): SeqRow[] {

@@ -1,0 +1,85 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileDestination } from './line-sink.js';
+
+const SINK = new URL('./line-sink.ts', import.meta.url).pathname;
+
+/** Runs `body` in a child Node process with the sink module as `LineSink`; returns its stdout (unread until `readAfterMs`) and stderr. */
+function child(body: string, readAfterMs = 0): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const script = `import { LineSink } from ${JSON.stringify(SINK)};\n${body}`;
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let err = '';
+    p.stderr.setEncoding('utf8').on('data', (s: string) => { err += s; });
+    // A reader that does not read at first: the pipe fills (64 KiB) and writes block.
+    p.stdout.pause();
+    setTimeout(() => { p.stdout.on('data', (b: Buffer) => out.push(b)); p.stdout.resume(); }, readAfterMs);
+    p.once('error', reject);
+    p.once('close', (code) => resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: err }));
+  });
+}
+
+function seqs(stdout: string): number[] {
+  assert.ok(stdout === '' || stdout.endsWith('\n'), 'the output ends with a whole line');
+  return stdout.split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as { n: number }).n);
+}
+
+describe('LineSink: batched access lines on standard output', () => {
+  test('lines arrive whole and in order, and drain() resolves once all are written', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'limen-sink-'));
+    try {
+      const path = join(dir, 'out.log');
+      const sink = fileDestination(path);
+      const pad = 'x'.repeat(300);
+      for (let i = 0; i < 5000; i++) {
+        sink.write(`{"n":${i},"pad":"${pad}","s":"ünïcødé ✓"}\n`);
+        if (i % 700 === 0) await new Promise((r) => setImmediate(r)); // some writes start while others wait
+      }
+      await sink.close();
+      const lines = readFileSync(path, 'utf8').split('\n');
+      assert.equal(lines.pop(), '');
+      assert.deepEqual(lines.map((l) => (JSON.parse(l) as { n: number }).n), Array.from({ length: 5000 }, (_, i) => i));
+      assert.equal(sink.dropped, 0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a process that exits without draining still writes the lines waiting to be written', async () => {
+    const r = await child(`
+      const sink = new LineSink(1);
+      for (let i = 0; i < 4000; i++) sink.write(JSON.stringify({ n: i, pad: 'y'.repeat(200) }) + '\\n');
+      process.exit(0);
+    `, 300);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(seqs(r.stdout), Array.from({ length: 4000 }, (_, i) => i));
+  });
+
+  test('a blocked reader never stalls the event loop; lines beyond the bound are dropped and counted, the rest arrive in order', async () => {
+    const r = await child(`
+      const sink = new LineSink(1, { maxBufferedBytes: 256 * 1024 });
+      let n = 0, maxGap = 0, last = performance.now();
+      const tick = setInterval(() => { const t = performance.now(); maxGap = Math.max(maxGap, t - last); last = t; }, 5);
+      const end = performance.now() + 600;
+      while (performance.now() < end) {
+        for (let i = 0; i < 50; i++) sink.write(JSON.stringify({ n: n++, pad: 'z'.repeat(500) }) + '\\n');
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      clearInterval(tick);
+      process.stderr.write(JSON.stringify({ written: n, dropped: sink.dropped, maxGap }) + '\\n');
+      await sink.drain();
+    `, 1500);
+    assert.equal(r.code, 0, r.stderr);
+    const stats = JSON.parse(r.stderr.trim().split('\n').pop()!) as { written: number; dropped: number; maxGap: number };
+    assert.ok(stats.maxGap < 100, `the event loop went ${stats.maxGap} ms without running a timer`);
+    assert.ok(stats.dropped > 0, 'the bound was reached while the reader was blocked');
+    const got = seqs(r.stdout);
+    assert.equal(got.length + stats.dropped, stats.written, 'every line is written or counted as dropped');
+    for (let i = 1; i < got.length; i++) assert.ok(got[i]! > got[i - 1]!, 'in order');
+  });
+});
