@@ -16,11 +16,12 @@ export interface Logger {
 
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
-export function createLogger(level: LogLevel = 'info', write: (line: string) => void = (l) => process.stdout.write(l)): Logger {
+/** A logger writing JSON lines at `level` and above; `base` fields (a worker's id) go on every line. */
+export function createLogger(level: LogLevel = 'info', write: (line: string) => void = (l) => process.stdout.write(l), base?: Readonly<Record<string, unknown>>): Logger {
   const min = LEVELS[level];
   const emit = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>): void => {
     if (LEVELS[lvl] < min) return;
-    write(JSON.stringify({ time: new Date().toISOString(), level: lvl, msg: redactText(msg), ...redactFields(fields) }) + '\n');
+    write(JSON.stringify({ time: new Date().toISOString(), level: lvl, msg: redactText(msg), ...base, ...redactFields(fields) }) + '\n');
   };
   return {
     debug: (m, f) => emit('debug', m, f),

@@ -160,9 +160,10 @@ export class AccessLog {
   private readonly logger: PinoLogger;
   private readonly compiled = new WeakMap<Config, Compiled>();
 
-  constructor(destination: DestinationStream) {
+  /** `base`: fields on every line (a worker process's id and pid). */
+  constructor(destination: DestinationStream, base?: Readonly<Record<string, unknown>>) {
     this.logger = pino({
-      base: undefined,
+      base: base ?? undefined,
       messageKey: 'msg',
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
