@@ -22,6 +22,11 @@ SIGTERM or SIGINT drains: no new connections, requests in flight finish
 within shutdown_timeout (default 10s), then the audit trail is flushed and
 the store closed; a second signal exits at once.
 
+With workers above 1 (the default auto: one per CPU available), a primary
+process runs that many workers on the same address and serves the metrics
+and health listeners for all of them; reloads and SIGTERM reach every
+worker, and a worker that dies is replaced (docs/deploy.md).
+
 With no --config, starts the quickstart for development: an embedded
 identity provider (any email signs in), a demo upstream, two demo routes and
 the SQLite store under ./data, on 127.0.0.1.

@@ -304,7 +304,7 @@ export const GLOBAL_KEYS: GlobalTable = {
   },
   databrokerStoragePoolSize: {
     key: 'databroker_storage_pool_size', type: 'integer', default: '`10`', env: 'text',
-    description: 'PostgreSQL: connections in each replica\'s query pool. Each replica also holds one direct connection for LISTEN; keep replicas × (pool size + 1) under the server\'s `max_connections` (see docs/deploy.md).',
+    description: 'PostgreSQL: connections in each replica\'s query pool. Each replica also holds one direct connection for LISTEN; keep replicas × `workers` × (pool size + 1) under the server\'s `max_connections` (see docs/deploy.md).',
     parse: (v, at) => asInteger(v, at, 1, 1000), fallback: absent(10),
   },
   databrokerStorageMaxStalenessMs: {
