@@ -96,6 +96,22 @@ async function servedBy(s: Served, ids: readonly string[]): Promise<Set<number>>
   return new Set(found().values());
 }
 
+/**
+ * Requests on fresh connections, each checked by `check`, until both
+ * workers have served some (node:cluster alternates; SO_REUSEPORT hashes
+ * the connection, so it can take a few more); returns their request ids.
+ */
+async function acrossWorkers(s: Served, send: () => Promise<{ status: number; requestId: string; body: string }>, check: (r: { status: number; body: string }, i: number) => void, min = 8): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < 64; i++) {
+    const r = await send();
+    check(r, i);
+    ids.push(r.requestId);
+    if (ids.length >= min && ids.length % 4 === 0 && (await servedBy(s, ids)).size === 2) return ids;
+  }
+  assert.fail(`${ids.length} requests on fresh connections were all served by one worker`);
+}
+
 const workerPids = (s: Served): number[] => s.lines().filter((l) => l.msg === 'worker listening').map((l) => Number(l.pid));
 
 for (const kind of ['file', 'postgres'] as const) {
@@ -163,24 +179,14 @@ for (const kind of ['file', 'postgres'] as const) {
     test('a session revoked by the CLI is refused on the next request, by every worker', async () => {
       const signedIn = await scriptedLogin(`http://${host('app')}/fast`, 'dana@example.com', { jar });
       assert.equal(signedIn.response.status, 200);
-      const okIds: string[] = [];
-      for (let i = 0; i < 8; i++) {
-        const r = await fresh(port, host('app'), '/fast', jar);
-        assert.equal(r.status, 200, r.body);
-        okIds.push(r.requestId);
-      }
-      assert.equal((await servedBy(s, okIds)).size, 2, 'both workers served the signed-in user');
+      // Both workers serve the signed-in user.
+      await acrossWorkers(s, () => fresh(port, host('app'), '/fast', jar), (r) => assert.equal(r.status, 200, r.body));
 
       const revoked = await runCli(['sessions', 'revoke', '--user', 'dana@example.com', '--config', configPath]);
       assert.equal(revoked.code, 0, revoked.stderr);
 
-      const refusedIds: string[] = [];
-      for (let i = 0; i < 8; i++) {
-        const r = await fresh(port, host('app'), '/fast', jar);
-        assert.equal(r.status, 401, `request ${i} after the revocation: ${r.body}`);
-        refusedIds.push(r.requestId);
-      }
-      assert.equal((await servedBy(s, refusedIds)).size, 2, 'both workers refused the revoked session');
+      // Both workers refuse it, from the first request on.
+      await acrossWorkers(s, () => fresh(port, host('app'), '/fast', jar), (r, i) => assert.equal(r.status, 401, `request ${i} after the revocation: ${r.body}`));
     });
 
     test('/metrics sums the workers', async () => {
@@ -190,23 +196,16 @@ for (const kind of ['file', 'postgres'] as const) {
         return m ? Number(m[1]) : 0;
       };
       const before = await scrape();
-      const ids: string[] = [];
-      for (let i = 0; i < 10; i++) ids.push((await fresh(port, host('pub'), '/fast')).requestId);
-      assert.equal((await servedBy(s, ids)).size, 2, 'both workers counted some');
-      assert.equal(await scrape(), before + 10);
+      const ids = await acrossWorkers(s, () => fresh(port, host('pub'), '/fast'), (r) => assert.equal(r.status, 200));
+      assert.equal(await scrape(), before + ids.length, 'one scrape counts the requests of both workers');
     });
 
     test('a config reload reaches every worker', async () => {
       const reloadedBefore = s.lines().filter((l) => l.msg === 'config reloaded').length;
       writeFileSync(configPath, stringify({ ...doc, routes: [...(doc.routes as unknown[]), { name: 'new', from: `http://new.localhost:${port}`, to: upstream.url, allow_public_unauthenticated_access: true }] }));
       assert.ok(await eventually(() => s.lines().filter((l) => l.msg === 'config reloaded').length === reloadedBefore + 2, 30_000), s.out());
-      const ids: string[] = [];
-      for (let i = 0; i < 8; i++) {
-        const r = await fresh(port, host('new'), '/fast');
-        assert.equal(r.status, 200, r.body);
-        ids.push(r.requestId);
-      }
-      assert.equal((await servedBy(s, ids)).size, 2, 'both workers serve the new route');
+      // Both workers serve the new route.
+      await acrossWorkers(s, () => fresh(port, host('new'), '/fast'), (r) => assert.equal(r.status, 200, r.body));
     });
 
     test('a worker killed with SIGKILL is replaced; the group keeps serving', async () => {
@@ -218,12 +217,7 @@ for (const kind of ['file', 'postgres'] as const) {
       assert.equal(exited?.signal, 'SIGKILL');
       const replacement = workerPids(s).at(-1)!;
       assert.ok(replacement !== victim && replacement !== survivor);
-      const ids: string[] = [];
-      for (let i = 0; i < 8; i++) {
-        const r = await fresh(port, host('pub'), '/fast');
-        assert.equal(r.status, 200);
-        ids.push(r.requestId);
-      }
+      const ids = await acrossWorkers(s, () => fresh(port, host('pub'), '/fast'), (r) => assert.equal(r.status, 200));
       assert.deepEqual([...await servedBy(s, ids)].sort(), [survivor!, replacement].sort(), 'the survivor and the replacement serve');
       // The replacement took the reloaded config from the primary.
       assert.equal((await fresh(port, host('new'), '/fast')).status, 200);
