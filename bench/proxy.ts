@@ -410,8 +410,10 @@ async function main(): Promise<void> {
   // (a primary and one worker per CPU), its own SQLite file or the same database.
   log(`starting limen serve with workers: auto (${availableParallelism()} CPUs available)`);
   const workersPath = join(scratch, 'limen-workers.db');
+  // The memory store runs one process: there the workers share a SQLite file instead.
+  const workersStore: StoreKind = o.store === 'memory' ? 'sqlite' : o.store;
   const workersServe = await startLimenServe(join(scratch, 'limen-workers.yaml'), {
-    ...limenConfig(workersPort, idp, clientSecret, upstream.url, o.store, workersPath),
+    ...limenConfig(workersPort, idp, clientSecret, upstream.url, workersStore, workersPath),
     // As the in-process targets without metrics and access log: log lines off, audit on.
     metrics_address: undefined, log_level: 'warn', workers: 'auto',
   }, workersPort);
@@ -498,11 +500,11 @@ async function main(): Promise<void> {
     { key: 'signedNoAudit', process: 'limen', auditWrites: false, identityHeaders: LIMEN_IDENTITY, pids: pidsOf(limen.child.pid), label: 'Limen signed-in + identity headers, audit off', load: signedLoad },
     { key: 'publicNoAudit', process: 'limen', auditWrites: false, pids: pidsOf(limen.child.pid), label: 'Limen public route, audit off', load: publicLoad },
     {
-      key: 'publicWorkers', process: 'limen-workers', pids: workersPids, label: `Limen workers: auto (${availableParallelism()}), public route, audit on`,
+      key: 'publicWorkers', process: 'limen-workers', pids: workersPids, label: `Limen workers: auto (${availableParallelism()}, ${workersStore}), public route, audit on`,
       load: { url: `http://127.0.0.1:${workersPort}/`, headers: { Host: workersLimen.publicHost } },
     },
     {
-      key: 'signedWorkers', process: 'limen-workers', identityHeaders: LIMEN_IDENTITY, pids: workersPids, label: `Limen workers: auto (${availableParallelism()}), signed-in + identity headers, audit on`,
+      key: 'signedWorkers', process: 'limen-workers', identityHeaders: LIMEN_IDENTITY, pids: workersPids, label: `Limen workers: auto (${availableParallelism()}, ${workersStore}), signed-in + identity headers, audit on`,
       load: { url: `http://127.0.0.1:${workersPort}/`, headers: { Host: workersLimen.signedHost, Cookie: `${COOKIE_NAME}=${workersCookie}` } },
     },
     ...otherLines.flatMap((l): Target[] => {
@@ -591,7 +593,7 @@ async function main(): Promise<void> {
     '',
     `Limen proxy benchmark: ${tool}, ${o.threads} thread(s), ${o.connections} connections; per target ${segmentSec * o.rounds} s measured in ${o.rounds} round(s) of ${segmentSec} s, order reversed each round, after ${o.warmupSec} s warm-up (+${o.processWarmupSec} s for a fresh Node process); p50/p99 are means over the rounds`,
     `upstream: ${o.upstream === 'minimal' ? `minimal node:http server with a fixed ${Buffer.byteLength(MINIMAL_BODY)}-byte body (the demo upstream is too slow to be a bottleneck-free baseline; --upstream demo to use it)` : 'the demo upstream from src/devidp (--upstream minimal for a faster baseline)'}, own process`,
-    `Limen: one process, ${o.store} store, log lines to a discarding sink; "audit off" = the audit log's store writes dropped by a switch in the store, same process (runs alternate on/off/off/on); "workers: auto" = \`limen serve --config\` from the build, a primary and ${availableParallelism()} workers (${listenMode()}), log lines off, CPU of all of them`,
+    `Limen: one process, ${o.store} store, log lines to a discarding sink; "audit off" = the audit log's store writes dropped by a switch in the store, same process (runs alternate on/off/off/on); "workers: auto" = \`limen serve --config\` from the build, a primary and ${availableParallelism()} workers (${listenMode()}) on ${o.store === 'memory' ? 'sqlite (the memory store runs one process)' : o.store}, log lines off, CPU of all of them`,
     `machine: ${ncpu} CPUs, load average ${loadAll} (1, 5, 15 min) before the run, node ${process.version}${loadBefore > ncpu * 0.75 ? '  (the machine was busy before the run, a previous benchmark included: req/s figures are noisy; CPU/req less so)' : ''}`,
     '',
     formatTable(rows),
