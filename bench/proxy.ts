@@ -236,8 +236,8 @@ async function startLimenChild(start: LimenStart, port: number, line?: NodeLine)
   return { child, port, publicHost: `public.localhost:${port}`, signedHost: `signed.localhost:${port}` };
 }
 
-/** `limen serve --config` from the build with `doc` (undefined keys left out); resolves once it answers on `port`. */
-async function startLimenServe(file: string, doc: Record<string, unknown>, port: number): Promise<ChildProcess> {
+/** `limen serve --config` from the build with `doc` (undefined keys left out); resolves once its health listener on `healthPort` answers /startupz. */
+async function startLimenServe(file: string, doc: Record<string, unknown>, healthPort: number): Promise<ChildProcess> {
   writeFileSync(file, JSON.stringify(Object.fromEntries(Object.entries(doc).filter(([, v]) => v !== undefined))), { mode: 0o600 });
   const child = track(spawn(process.execPath, [join(REPO_ROOT, 'dist/src/cli/main.js'), 'serve', '--config', file], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
   cleanups.push(() => stopChild(child, 'SIGTERM', 15_000));
@@ -245,14 +245,20 @@ async function startLimenServe(file: string, doc: Record<string, unknown>, port:
   child.stdout?.setEncoding('utf8').on('data', (d: string) => { out = (out + d).slice(-4000); });
   child.stderr?.setEncoding('utf8').on('data', (d: string) => { out = (out + d).slice(-4000); });
   const t0 = Date.now();
-  while (!out.includes('"limen listening"')) {
+  while (!(await startedUp(healthPort))) {
     if (child.exitCode !== null) throw new Error(`limen serve (workers: auto) exited: ${out.trim().split('\n').slice(-2).join(' / ')}`);
     if (Date.now() - t0 > 120_000) throw new Error('limen serve (workers: auto) did not start within 120 s');
     await sleep(50);
   }
-  // Its lines are not read further; keep the pipes drained.
-  child.stdout?.resume();
   return child;
+}
+
+async function startedUp(port: number): Promise<boolean> {
+  try {
+    return (await fetch(`http://127.0.0.1:${port}/startupz`)).status === 200;
+  } catch {
+    return false;
+  }
 }
 
 /** Signs in through the dev IdP without a browser and returns the `_pomerium` cookie for the signed route's host. */
@@ -386,6 +392,7 @@ async function main(): Promise<void> {
   const soakPort = await freePort();
   const apachePort = await freePort();
   const workersPort = await freePort();
+  const workersHealthPort = await freePort();
   const limenPorts = [port, ...linePorts.values(), soakPort, workersPort];
   const clientSecret = randomBytes(16).toString('hex');
   const apacheSecret = randomBytes(16).toString('hex');
@@ -416,7 +423,9 @@ async function main(): Promise<void> {
     ...limenConfig(workersPort, idp, clientSecret, upstream.url, workersStore, workersPath),
     // As the in-process targets without metrics and access log: log lines off, audit on.
     metrics_address: undefined, log_level: 'warn', workers: 'auto',
-  }, workersPort);
+    // The primary starts it once every worker listens: its first answer means the group is ready.
+    health_check_addr: `127.0.0.1:${workersHealthPort}`,
+  }, workersHealthPort);
   const workersLimen: LimenUnderTest = { child: workersServe, port: workersPort, publicHost: `public.localhost:${workersPort}`, signedHost: `signed.localhost:${workersPort}` };
   const workersCookie = await signIn(workersLimen);
 
