@@ -206,6 +206,23 @@ for (const kind of ['file', 'postgres'] as const) {
       assert.ok(await eventually(() => s.lines().filter((l) => l.msg === 'config reloaded').length === reloadedBefore + 2, 30_000), s.out());
       // Both workers serve the new route.
       await acrossWorkers(s, () => fresh(port, host('new'), '/fast'), (r) => assert.equal(r.status, 200, r.body));
+
+      // An invalid file: the primary says so once; every worker keeps serving its config.
+      writeFileSync(configPath, 'routes: [\n');
+      assert.ok(await eventually(() => s.lines().some((l) => l.msg === 'config reload failed; keeping the running config'), 30_000), s.out());
+      const failed = s.lines().filter((l) => l.msg === 'config reload failed; keeping the running config');
+      assert.equal(failed.length, 1, 'logged once, by the primary');
+      assert.equal(failed[0]?.worker, undefined);
+      await acrossWorkers(s, () => fresh(port, host('new'), '/fast'), (r) => assert.equal(r.status, 200, r.body));
+
+      // The file put back, then SIGHUP sent to one worker: the primary re-reads it for every worker.
+      const reloads = (): number => s.lines().filter((l) => l.msg === 'config reloaded').length;
+      const fixedBefore = reloads();
+      writeFileSync(configPath, stringify({ ...doc, routes: [...(doc.routes as unknown[]), { name: 'new', from: `http://new.localhost:${port}`, to: upstream.url, allow_public_unauthenticated_access: true }] }));
+      // (The text is the one running, so the file change alone reloads nothing; SIGHUP forces it.)
+      process.kill(workerPids(s)[0]!, 'SIGHUP');
+      assert.ok(await eventually(() => reloads() === fixedBefore + 2, 30_000), s.out());
+      assert.equal(workerPids(s).length, 2, 'SIGHUP ends no worker');
     });
 
     test('a worker killed with SIGKILL is replaced; the group keeps serving', async () => {

@@ -28,7 +28,7 @@ export function createLogger(level: LogLevel = 'info', write: (line: string) => 
     info: (m, f) => emit('info', m, f),
     warn: (m, f) => emit('warn', m, f),
     error: (m, f) => emit('error', m, f),
-    record: (rec) => { if (LEVELS.info >= min) write(JSON.stringify(rec) + '\n'); },
+    record: (rec) => { if (LEVELS.info >= min) write(JSON.stringify(base === undefined ? rec : { ...rec, ...base }) + '\n'); },
   };
 }
 
