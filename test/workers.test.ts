@@ -1,8 +1,8 @@
 /**
  * `limen serve` with `workers: 2` as real processes (issue 16), on SQLite
  * and on PostgreSQL: both workers serve (their pids in the access lines);
- * a session revoked by the CLI (another process) is refused on the next
- * request whichever worker serves it; a reload reaches every worker;
+ * a group membership removed and a session revoked by the CLI (another
+ * process) are honoured on the next request whichever worker serves it; a reload reaches every worker;
  * /metrics sums the workers; a worker killed with SIGKILL is replaced and
  * the group keeps serving; SIGTERM drains a request in flight and the
  * primary exits 0. The memory store refuses more than one worker.
@@ -152,6 +152,7 @@ for (const kind of ['file', 'postgres'] as const) {
         routes: [
           { name: 'app', from: `http://app.localhost:${port}`, to: upstream.url, allow_any_authenticated_user: true },
           { name: 'pub', from: `http://pub.localhost:${port}`, to: upstream.url, allow_public_unauthenticated_access: true },
+          { name: 'staff', from: `http://staff.localhost:${port}`, to: upstream.url, policy: { allow: { or: [{ groups: { has: 'staff' } }] } } },
         ],
       };
       writeFileSync(configPath, stringify(doc));
@@ -176,13 +177,23 @@ for (const kind of ['file', 'postgres'] as const) {
       assert.deepEqual(report.workers.map((w) => w.pid).sort(), workerPids(s).sort());
     });
 
-    test('a session revoked by the CLI is refused on the next request, by every worker', async () => {
-      const signedIn = await scriptedLogin(`http://${host('app')}/fast`, 'dana@example.com', { jar });
+    test('a directory change and a session revoked by the CLI apply on the next request, in every worker', async () => {
+      const added = await runCli(['users', 'add', '--email', 'dana@contractor.io', '--groups', 'staff', '--config', configPath]);
+      assert.equal(added.code, 0, added.stderr);
+      const signedIn = await scriptedLogin(`http://${host('app')}/fast`, 'dana@contractor.io', { jar });
       assert.equal(signedIn.response.status, 200);
-      // Both workers serve the signed-in user.
+      // Both workers serve the signed-in user, in the directory's group.
       await acrossWorkers(s, () => fresh(port, host('app'), '/fast', jar), (r) => assert.equal(r.status, 200, r.body));
+      // Each route host has its cookie: the IdP session carries the browser through.
+      assert.equal((await scriptedLogin(`http://${host('staff')}/fast`, 'dana@contractor.io', { jar })).response.status, 200);
+      await acrossWorkers(s, () => fresh(port, host('staff'), '/fast', jar), (r) => assert.equal(r.status, 200, r.body));
 
-      const revoked = await runCli(['sessions', 'revoke', '--user', 'dana@example.com', '--config', configPath]);
+      // A directory change by the CLI: both workers refuse the group's route from the next request on.
+      const removed = await runCli(['groups', 'members', 'staff', '--remove', 'dana@contractor.io', '--config', configPath]);
+      assert.equal(removed.code, 0, removed.stderr);
+      await acrossWorkers(s, () => fresh(port, host('staff'), '/fast', jar), (r, i) => assert.equal(r.status, 403, `request ${i} after the change: ${r.body}`));
+
+      const revoked = await runCli(['sessions', 'revoke', '--user', 'dana@contractor.io', '--config', configPath]);
       assert.equal(revoked.code, 0, revoked.stderr);
 
       // Both workers refuse it, from the first request on.
