@@ -13,7 +13,8 @@
  * same IdP (bench/lib/apache.ts); `--node 20,24,26`, the floor and Limen on
  * other Node.js lines (bench/lib/node-lines.ts); and `--soak`, memory with
  * many live sessions, over a long signed-in soak, and start-up with 1000
- * routes (bench/lib/soak.ts), printed after the table.
+ * routes (bench/lib/soak.ts), printed after the table; and `limen serve`
+ * with `workers: auto` (public and signed-in), its req/s against Apache's.
  *
  * Auditing off (issue 6) is measured in the same Limen process as auditing
  * on, by a switch in its store that drops audit batches, flipped between
@@ -23,11 +24,11 @@
  * effect to be measured.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { startDevIdp, type DevIdp } from '../src/devidp/index.js';
 import { CookieJar, closeHttpAgents, request, scriptedLogin } from '../test/support/index.js';
 import { ECHO_PATH, MINIMAL_BODY, type SessionsSeeded, type ObserveSwitched, type AuditStoreSwitched, type FloorStart, type LimenStart, type ProfileStarted, type ProfileWritten, type Ready, type StoreKind, type UpstreamKind } from './lib/messages.js';
@@ -36,7 +37,8 @@ import { runReplicaBench } from './replicas.js';
 import { APACHE_CALLBACK_PATH, APACHE_SESSION_COOKIE, startApache, type RunningApache } from './lib/apache.js';
 import { parseNodeLines, prepareNodeLine, type NodeLine } from './lib/node-lines.js';
 import { formatSoak, manyRoutesConfig, measureStartup, rssBytes, summarizeRss, type SoakFigures } from './lib/soak.js';
-import { forkTs, freePort, killAll, nextMessage, REPO_ROOT, stopChild } from './lib/processes.js';
+import { listenMode } from '../src/server/index.js';
+import { forkTs, freePort, killAll, nextMessage, REPO_ROOT, stopChild, track } from './lib/processes.js';
 import { cpuMs, processAndChildren, procAvailable } from './lib/cpu.js';
 import { evaluateGoals, formatGoals, formatNodeLines, formatPeer, formatTable, type Row, type TargetKey } from './lib/report.js';
 import { formatProfile, summarizeProfile, type CpuProfile } from './lib/profile.js';
@@ -239,6 +241,31 @@ async function startLimenChild(start: LimenStart, port: number, line?: NodeLine)
   return { child, port, publicHost: `public.localhost:${port}`, signedHost: `signed.localhost:${port}` };
 }
 
+/** `limen serve --config` from the build with `doc` (undefined keys left out); resolves once its health listener on `healthPort` answers /startupz. */
+async function startLimenServe(file: string, doc: Record<string, unknown>, healthPort: number): Promise<ChildProcess> {
+  writeFileSync(file, JSON.stringify(Object.fromEntries(Object.entries(doc).filter(([, v]) => v !== undefined))), { mode: 0o600 });
+  const child = track(spawn(process.execPath, [join(REPO_ROOT, 'dist/src/cli/main.js'), 'serve', '--config', file], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
+  cleanups.push(() => stopChild(child, 'SIGTERM', 15_000));
+  let out = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => { out = (out + d).slice(-4000); });
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => { out = (out + d).slice(-4000); });
+  const t0 = Date.now();
+  while (!(await startedUp(healthPort))) {
+    if (child.exitCode !== null) throw new Error(`limen serve (workers: auto) exited: ${out.trim().split('\n').slice(-2).join(' / ')}`);
+    if (Date.now() - t0 > 120_000) throw new Error('limen serve (workers: auto) did not start within 120 s');
+    await sleep(50);
+  }
+  return child;
+}
+
+async function startedUp(port: number): Promise<boolean> {
+  try {
+    return (await fetch(`http://127.0.0.1:${port}/startupz`)).status === 200;
+  } catch {
+    return false;
+  }
+}
+
 /** Signs in through the dev IdP without a browser and returns the `_pomerium` cookie for the signed route's host. */
 async function signIn(l: LimenUnderTest): Promise<string> {
   const jar = new CookieJar();
@@ -369,7 +396,9 @@ async function main(): Promise<void> {
   for (const l of otherLines) linePorts.set(l.major, await freePort());
   const soakPort = await freePort();
   const apachePort = await freePort();
-  const limenPorts = [port, ...linePorts.values(), soakPort];
+  const workersPort = await freePort();
+  const workersHealthPort = await freePort();
+  const limenPorts = [port, ...linePorts.values(), soakPort, workersPort];
   const clientSecret = randomBytes(16).toString('hex');
   const apacheSecret = randomBytes(16).toString('hex');
   const idp = await startDevIdp({
@@ -388,6 +417,22 @@ async function main(): Promise<void> {
 
   log('signing in through the IdP');
   const cookie = await signIn(limen);
+
+  // Issue 16: `limen serve --config` from the build with `workers: auto`
+  // (a primary and one worker per CPU), its own SQLite file or the same database.
+  log(`starting limen serve with workers: auto (${availableParallelism()} CPUs available)`);
+  const workersPath = join(scratch, 'limen-workers.db');
+  // The memory store runs one process: there the workers share a SQLite file instead.
+  const workersStore: StoreKind = o.store === 'memory' ? 'sqlite' : o.store;
+  const workersServe = await startLimenServe(join(scratch, 'limen-workers.yaml'), {
+    ...limenConfig(workersPort, idp, clientSecret, upstream.url, workersStore, workersPath),
+    // As the in-process targets without metrics and access log: log lines off, audit on.
+    metrics_address: undefined, log_level: 'warn', workers: 'auto',
+    // The primary starts it once every worker listens: its first answer means the group is ready.
+    health_check_addr: `127.0.0.1:${workersHealthPort}`,
+  }, workersHealthPort);
+  const workersLimen: LimenUnderTest = { child: workersServe, port: workersPort, publicHost: `public.localhost:${workersPort}`, signedHost: `signed.localhost:${workersPort}` };
+  const workersCookie = await signIn(workersLimen);
 
   // The peer: Apache + mod_auth_openidc, signed in through the same IdP. A
   // failure here is reported in the table, not fatal to the run.
@@ -452,6 +497,8 @@ async function main(): Promise<void> {
   const pidsOf = (pid: number | undefined) => (): number[] => (pid === undefined || !proc ? [] : [pid]);
   const nginxPids = (): number[] => (proc ? processAndChildren(nginx.pid) : []);
   const apachePids = (): number[] => (proc && apache ? processAndChildren(apache.pid) : []);
+  // The primary and its workers (a replaced worker is found again on the next ask).
+  const workersPids = (): number[] => (proc && workersServe.pid !== undefined ? processAndChildren(workersServe.pid) : []);
   const targets: Target[] = [
     { key: 'direct', process: 'upstream', pids: pidsOf(upstreamChild.pid), label: `direct upstream (${upstreamLabel})`, load: { url: `${upstream.url}/`, headers: {} } },
     { key: 'nginx', pids: nginxPids, label: `${nginx.version}, 1 worker`, load: { url: `${nginx.url}/`, headers: {} } },
@@ -466,6 +513,14 @@ async function main(): Promise<void> {
     { key: 'signed', process: 'limen', auditWrites: true, identityHeaders: LIMEN_IDENTITY, pids: pidsOf(limen.child.pid), label: 'Limen signed-in + identity headers, audit on', load: signedLoad },
     { key: 'signedNoAudit', process: 'limen', auditWrites: false, identityHeaders: LIMEN_IDENTITY, pids: pidsOf(limen.child.pid), label: 'Limen signed-in + identity headers, audit off', load: signedLoad },
     { key: 'publicNoAudit', process: 'limen', auditWrites: false, pids: pidsOf(limen.child.pid), label: 'Limen public route, audit off', load: publicLoad },
+    {
+      key: 'publicWorkers', process: 'limen-workers', pids: workersPids, label: `Limen workers: auto (${availableParallelism()}, ${workersStore}), public route, audit on`,
+      load: { url: `http://127.0.0.1:${workersPort}/`, headers: { Host: workersLimen.publicHost } },
+    },
+    {
+      key: 'signedWorkers', process: 'limen-workers', identityHeaders: LIMEN_IDENTITY, pids: workersPids, label: `Limen workers: auto (${availableParallelism()}, ${workersStore}), signed-in + identity headers, audit on`,
+      load: { url: `http://127.0.0.1:${workersPort}/`, headers: { Host: workersLimen.signedHost, Cookie: `${COOKIE_NAME}=${workersCookie}` } },
+    },
     ...otherLines.flatMap((l): Target[] => {
       const ls = lineServers.get(l.major)!;
       const lUrl = `http://127.0.0.1:${ls.limen.port}/`;
@@ -555,14 +610,14 @@ async function main(): Promise<void> {
     '',
     `Limen proxy benchmark: ${tool}, ${o.threads} thread(s), ${o.connections} connections; per target ${segmentSec * o.rounds} s measured in ${o.rounds} round(s) of ${segmentSec} s, order reversed each round, after ${o.warmupSec} s warm-up (+${o.processWarmupSec} s for a fresh Node process); p50/p99 are means over the rounds`,
     `upstream: ${o.upstream === 'minimal' ? `minimal node:http server with a fixed ${Buffer.byteLength(MINIMAL_BODY)}-byte body (the demo upstream is too slow to be a bottleneck-free baseline; --upstream demo to use it)` : 'the demo upstream from src/devidp (--upstream minimal for a faster baseline)'}, own process`,
-    `Limen: one process, ${o.store} store, log lines to a discarding sink; "audit off" = the audit log's store writes dropped by a switch in the store, same process (runs alternate on/off/off/on)`,
+    `Limen: one process, ${o.store} store, log lines to a discarding sink; "audit off" = the audit log's store writes dropped by a switch in the store, same process (runs alternate on/off/off/on); "workers: auto" = \`limen serve --config\` from the build, a primary and ${availableParallelism()} workers (${listenMode()}) on ${o.store === 'memory' ? 'sqlite (the memory store runs one process)' : o.store}, log lines off, CPU of all of them`,
     `machine: ${ncpu} CPUs, load average ${loadAll} (1, 5, 15 min) before the run, node ${process.version}${loadBefore > ncpu * 0.75 ? '  (the machine was busy before the run, a previous benchmark included: req/s figures are noisy; CPU/req less so)' : ''}`,
     '',
     formatTable(rows),
     '',
     formatGoals(rows, evaluateGoals(rows)),
     observeLine(rows),
-    formatPeer(rows, 'workers: 1, the only mode in this checkout'),
+    formatPeer(rows, `workers: auto = ${availableParallelism()}`),
     ...(lines.length > 1 ? [formatNodeLines(rows, lines, OWN_MAJOR)] : []),
     ...profiles.flatMap((p) => ['', p]),
   ];

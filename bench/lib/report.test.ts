@@ -134,6 +134,12 @@ describe('formatPeer (Apache + mod_auth_openidc)', () => {
     assert.match(text, /req\/s ÷ Apache's: 1\.25x/);
     assert.match(formatPeer([row('apache', 6000, 100), row('signed', 7500, 110)], 'workers: 1'), /\[NOT met\].* 1\.10x/);
   });
+  test('workers: auto against Apache by req/s, the 1.5 target; the public route beside it', () => {
+    const text = formatPeer([row('apache', 6000, 200), row('signed', 7500, 110), row('signedWorkers', 12000, 120), row('publicWorkers', 13000, 100)], 'workers: auto = 2');
+    assert.match(text, /\[met\]\s+Limen workers:auto vs Apache req\/s, signed-in \(workers: auto = 2\) ≥ 1\.5: 2\.00x  \(Limen 12000 req\/s, Apache 6000 req\/s; public route 13000 req\/s\)/);
+    assert.match(formatPeer([row('apache', 6000, 200), row('signedWorkers', 8000, 120)], 'w'), /\[NOT met\]\s+Limen workers:auto vs Apache req\/s.*1\.33x/);
+    assert.match(formatPeer([row('apache', 6000, 200), row('signed', 7500, 110)], 'w'), /\[not measured\]\s+Limen workers:auto vs Apache req\/s.*: -  \(Limen not measured/);
+  });
   test('a failed or non-2xx Apache run is not measured', () => {
     assert.equal(formatPeer([{ key: 'apache', label: 'a', error: 'Apache did not start' }, row('signed', 7500, 110)], 'w'), 'Apache + mod_auth_openidc: not measured');
     assert.equal(formatPeer([row('apache', 6000, 200, { non2xx: 5 }), row('signed', 7500, 110)], 'w'), 'Apache + mod_auth_openidc: not measured');

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { errorDetail, loadConfigFile, parseConfig, watchConfig, type Config } from '../config/index.js';
+import { errorDetail, loadConfigFile, parseConfig, parseConfigText, readConfigText, watchConfig, type Config } from '../config/index.js';
 import { createLogger, type Logger } from '../log/index.js';
-import { quickstartDocument, startLimen, startQuickstart, type RunningLimen } from '../server/index.js';
+import { isWorkerProcess, quickstartDocument, runWorker, startLimen, startPrimary, startQuickstart, workerCount, type RunningLimen } from '../server/index.js';
 import { parseFlags, UsageError, type CliIo, type Command } from './args.js';
 import { stdoutDestination } from '../observe/index.js';
 import { effectiveConfigYaml, readConfigDocument } from './print-config.js';
@@ -20,6 +20,11 @@ restart (address, TLS, store, log level) is logged as such and not applied.
 SIGTERM or SIGINT drains: no new connections, requests in flight finish
 within shutdown_timeout (default 10s), then the audit trail is flushed and
 the store closed; a second signal exits at once.
+
+With workers above 1 (the default auto: one per CPU available), a primary
+process runs that many workers on the same address and serves the metrics
+and health listeners for all of them; reloads and SIGTERM reach every
+worker, and a worker that dies is replaced (docs/deploy.md).
 
 With no --config, starts the quickstart for development: an embedded
 identity provider (any email signs in), a demo upstream, two demo routes and
@@ -53,6 +58,8 @@ Options:
       io.stdout(values.config !== undefined ? printConfigFile(values.config, io) : printQuickstartConfig(port, values.data ?? './data', io));
       return 0;
     }
+    // A worker process forked by the primary (workers > 1): it lives until told to stop.
+    if (values.config !== undefined && isWorkerProcess()) return runWorker({ configPath: values.config, env: io.env });
     // Start-up failures (an invalid config, a port in use) throw: every
     // part started so far is closed again, and the CLI prints one line and
     // exits 1.
@@ -60,8 +67,7 @@ Options:
       ? await serveConfigFile(values.config, io)
       : await serveQuickstart(port, values.data ?? './data', io);
     await untilStopSignal(served.logger);
-    await served.close();
-    return 0;
+    return (await served.close()) ?? 0;
   },
 };
 
@@ -98,16 +104,20 @@ function printQuickstartConfig(port: number, dataDir: string, io: CliIo): string
 
 interface Served {
   readonly logger: Logger;
-  /** Stops watching, drains and closes everything that was started. */
-  close(): Promise<void>;
+  /** Stops watching, drains and closes everything that was started; with workers, resolves with the exit code. */
+  close(): Promise<number | void>;
 }
 
 async function serveConfigFile(path: string, io: CliIo): Promise<Served> {
-  const config: Config = loadConfigFile(path, io.env);
+  const text = readConfigText(path);
+  const config: Config = parseConfigText(text, path, io.env);
   const logger = createLogger(config.logLevel);
   // Once at start (never on reload): Pomerium keys Limen accepts and ignores, with why.
   for (const w of config.warnings ?? []) logger.warn('config key ignored', { key: w.key, ...(w.line !== undefined ? { line: w.line } : {}), reason: w.message });
-  const running: RunningLimen = await startLimen({ config, logger, accessLogDestination: stdoutDestination() }); // observe: access lines straight to stdout (pino)
+  const workers = workerCount(config);
+  if (workers > 1) return servePrimary(path, text, config, workers, logger, io);
+  if (config.workers === 'auto' && config.databrokerStorageType === 'memory') logger.info('workers: auto is one process on the memory store (its sessions live in the process)');
+  const running: RunningLimen = await startLimen({ config, logger, accessLogDestination: stdoutDestination() }); // observe: access lines to standard output, batched
   logger.info('limen listening', { url: running.url, routes: config.routes.length, config: path });
   const watcher = watchConfig(path, (next) => {
     running.reload(next).catch((e: Error) => logger.error('config reload failed; keeping the running config', { error: e.message }));
@@ -121,6 +131,28 @@ async function serveConfigFile(path: string, io: CliIo): Promise<Served> {
     async close() {
       watcher.close();
       await running.close();
+    },
+  };
+}
+
+/** `workers` > 1: this process supervises; the workers serve (src/server/workers.ts). */
+async function servePrimary(path: string, text: string, config: Config, workers: number, logger: ReturnType<typeof createLogger>, io: CliIo): Promise<Served> {
+  const primary = await startPrimary({ configPath: path, text, config, workers, logger, env: io.env });
+  logger.info('limen listening', { url: primary.url, routes: config.routes.length, config: path, workers, listen: primary.mode });
+  const watcher = watchConfig(path, (_next, nextText) => primary.reload(nextText), (err) => {
+    primary.reloadFailed(); // observe: limen_config_reloads_total{result="failure"} in every worker
+    const detail = errorDetail(err);
+    logger.error('config reload failed; keeping the running config', { key: err.key, ...(detail?.line !== undefined ? { line: detail.line } : {}), error: err.message });
+  }, io.env);
+  primary.onHangup(() => watcher.check());
+  return {
+    logger,
+    async close() {
+      watcher.close();
+      logger.info('stopping: every worker drains', { workers });
+      const code = await primary.stop();
+      logger.info('shut down', { exit_code: code });
+      return code;
     },
   };
 }

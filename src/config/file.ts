@@ -94,7 +94,8 @@ export function yamlLocator(text: string): (path: ConfigPath, aboutKey?: boolean
   };
 }
 
-function readConfigText(path: string): string {
+/** The config file's text; an unreadable file is a ConfigError. */
+export function readConfigText(path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (error) {
@@ -150,6 +151,8 @@ function rangeStart(node: unknown): number | undefined {
 export interface ConfigWatcher {
   /** Stops watching and removes the SIGHUP handler. */
   close(): void;
+  /** Re-reads the file now, as SIGHUP does (a worker process that got SIGHUP asks its primary). */
+  check(): void;
 }
 
 export interface WatchOptions extends LoadOptions {
@@ -172,7 +175,7 @@ export interface WatchOptions extends LoadOptions {
  */
 export function watchConfig(
   path: string,
-  onChange: (config: Config) => void,
+  onChange: (config: Config, text: string) => void,
   onError: (error: ConfigError) => void,
   env: Env = process.env,
   opts: WatchOptions = {},
@@ -218,7 +221,7 @@ export function watchConfig(
     lastText = text;
     failedText = undefined;
     lastReported = undefined;
-    onChange(config);
+    onChange(config, text);
   };
   const schedule = (force: boolean): void => {
     if (closed) return;
@@ -242,5 +245,6 @@ export function watchConfig(
       watcher.close();
       process.off('SIGHUP', onHangup);
     },
+    check: onHangup,
   };
 }

@@ -304,7 +304,7 @@ export const GLOBAL_KEYS: GlobalTable = {
   },
   databrokerStoragePoolSize: {
     key: 'databroker_storage_pool_size', type: 'integer', default: '`10`', env: 'text',
-    description: 'PostgreSQL: connections in each replica\'s query pool. Each replica also holds one direct connection for LISTEN; keep replicas × (pool size + 1) under the server\'s `max_connections` (see docs/deploy.md).',
+    description: 'PostgreSQL: connections in each replica\'s query pool. Each replica also holds one direct connection for LISTEN; keep replicas × `workers` × (pool size + 1) under the server\'s `max_connections` (see docs/deploy.md).',
     parse: (v, at) => asInteger(v, at, 1, 1000), fallback: absent(10),
   },
   databrokerStorageMaxStalenessMs: {
@@ -352,6 +352,11 @@ export const GLOBAL_KEYS: GlobalTable = {
     key: 'shutdown_timeout', type: 'duration', default: '`10s`', env: 'text',
     description: 'Limen: on SIGTERM or SIGINT, how long requests in flight may take to finish before their connections are cut. Keep it below the orchestrator\'s grace period (Kubernetes: 30s).',
     parse: (v, at) => asDuration(v, at), fallback: absent(10_000),
+  },
+  workers: {
+    key: 'workers', type: 'integer or `auto`', default: '`auto`', env: 'text',
+    description: 'Limen: worker processes serving the same listeners (`limen serve --config`; the quickstart runs one). `auto` is the CPUs available to the process (`os.availableParallelism()`), or 1 on the memory store, whose sessions live in one process; a number above 1 there is refused. With 1, the process serves directly (no supervisor). See docs/deploy.md.',
+    parse: (v, at, ctx) => asWorkers(v, at, ctx.value('databrokerStorageType')), fallback: absent('auto'),
   },
   defaultUpstreamTimeoutMs: {
     key: 'default_upstream_timeout', type: 'duration', default: '`30s`', env: 'text',
@@ -542,6 +547,17 @@ function asStorageConnection(value: unknown, at: ConfigPath, type: StorageType):
     fail(at, 'expected a file path for databroker_storage_type file, got a URL');
   }
   return text;
+}
+
+/** `workers`: a whole number from 1, or `auto`; more than one process on the memory store would split its sessions, so it is refused. */
+function asWorkers(value: unknown, at: ConfigPath, storage: StorageType): number | 'auto' {
+  if (typeof value === 'string' && value.trim().toLowerCase() === 'auto') return 'auto';
+  if (typeof value === 'string' && !/^\d+$/.test(value.trim())) fail(at, `expected a whole number from 1 or auto, got ${describe(value)}`);
+  const n = asInteger(typeof value === 'string' ? value.trim() : value, at, 1, 1024);
+  if (n > 1 && storage === 'memory') {
+    fail(at, `${n} worker processes cannot share the memory store (each would hold its own sessions and revocations); set workers: 1, or databroker_storage_type: file or postgres`);
+  }
+  return n;
 }
 
 function asDownstreamMtls(value: unknown, at: ConfigPath): Config['downstreamMtls'] {

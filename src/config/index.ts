@@ -15,7 +15,7 @@ export type { ParseOptions } from './parse.js';
 export type { ConfigWatcher, LoadOptions, WatchOptions } from './file.js';
 
 export { parseConfig } from './parse.js';
-export { loadConfigFile, locateInYaml, parseConfigText, watchConfig, yamlLocator } from './file.js';
+export { loadConfigFile, locateInYaml, parseConfigText, readConfigText, watchConfig, yamlLocator } from './file.js';
 export { configReference } from './globals.js';
 export { ACCESS_LOG_FIELDS, AUTHORIZE_LOG_FIELDS } from './observability.js';
 export { routeReference } from './routes.js';

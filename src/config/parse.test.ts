@@ -108,6 +108,7 @@ describe('defaults (CONTRACT §1)', () => {
     ['timeoutWriteMs', 0],
     ['timeoutIdleMs', 300_000],
     ['shutdownTimeoutMs', 10_000],
+    ['workers', 'auto'],
     ['defaultUpstreamTimeoutMs', 30_000],
     ['xffNumTrustedHops', 0],
     ['normalizePath', true],

@@ -219,6 +219,8 @@ export interface Config {
   readonly timeoutIdleMs: number;
   /** Limen: drain bound on SIGTERM/SIGINT in ms, default 10 s. */
   readonly shutdownTimeoutMs: number;
+  /** Limen: worker processes for `limen serve --config`; `auto` = the CPUs available (1 on the memory store). */
+  readonly workers: number | 'auto';
   readonly defaultUpstreamTimeoutMs: number;
   readonly xffNumTrustedHops: number;
   /** Pomerium's `normalize_path` and `merge_slashes`: always on in Limen (only `true` is accepted). */

@@ -18,19 +18,21 @@ export interface Logger {
 
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
-export function createLogger(level: LogLevel = 'info', write: (line: string) => void = (l) => process.stdout.write(l)): Logger {
+/** A logger writing JSON lines at `level` and above; `base` fields (a worker's id) go on every line. */
+export function createLogger(level: LogLevel = 'info', write: (line: string) => void = (l) => process.stdout.write(l), base?: Readonly<Record<string, unknown>>): Logger {
   const min = LEVELS[level];
+  const baseText = base === undefined ? '' : Object.entries(base).map(([k, v]) => `,${JSON.stringify(k)}:${JSON.stringify(v)}`).join('');
   const emit = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>): void => {
     if (LEVELS[lvl] < min) return;
-    write(JSON.stringify({ time: new Date().toISOString(), level: lvl, msg: redactText(msg), ...redactFields(fields) }) + '\n');
+    write(JSON.stringify({ time: new Date().toISOString(), level: lvl, msg: redactText(msg), ...base, ...redactFields(fields) }) + '\n');
   };
   return {
     debug: (m, f) => emit('debug', m, f),
     info: (m, f) => emit('info', m, f),
     warn: (m, f) => emit('warn', m, f),
     error: (m, f) => emit('error', m, f),
-    record: (rec) => { if (LEVELS.info >= min) write(JSON.stringify(rec) + '\n'); },
-    line: (json) => { if (LEVELS.info >= min) write(json + '\n'); },
+    record: (rec) => { if (LEVELS.info >= min) write(JSON.stringify(base === undefined ? rec : { ...rec, ...base }) + '\n'); },
+    line: (json) => { if (LEVELS.info >= min) write((baseText === '' ? json : json.slice(0, -1) + baseText + '}') + '\n'); },
   };
 }
 

@@ -219,7 +219,12 @@ export class AccessLog {
   private lastMs = -1;
   private lastIso = '';
 
-  constructor(private readonly destination: LineDestination) {}
+  /** `base`: fields on every line (a worker process's id and pid), after the time as pino placed them. */
+  private readonly baseText: string;
+
+  constructor(private readonly destination: LineDestination, base?: Readonly<Record<string, unknown>>) {
+    this.baseText = base === undefined ? '' : Object.entries(base).map(([k, v]) => `,${JSON.stringify(k)}:${JSON.stringify(v)}`).join('');
+  }
 
   private forConfig(c: Config): Compiled {
     let x = this.compiled.get(c);
@@ -241,7 +246,7 @@ export class AccessLog {
       this.lastMs = ms;
       this.lastIso = new Date(ms).toISOString();
     }
-    return `${LINE_START}${this.lastIso}"`;
+    return `${LINE_START}${this.lastIso}"${this.baseText}`;
   }
 
   /** Whether `config` logs requests at all (so callers can skip gathering facts). */

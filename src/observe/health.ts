@@ -15,7 +15,7 @@
  * by a timeout, so a burst of probes cannot load the store.
  */
 
-export type CheckName = 'config-loaded' | 'listeners-up' | 'store-reachable' | 'idp-discovery' | 'autocert';
+export type CheckName = 'config-loaded' | 'listeners-up' | 'store-reachable' | 'idp-discovery' | 'autocert' | 'workers';
 
 export interface CheckResult {
   readonly status: 'ok' | 'failed' | 'skipped';
@@ -26,6 +26,8 @@ export interface HealthReport {
   readonly status: 'ok' | 'unhealthy';
   /** `autocert` is present only when automatic certificates are on. */
   readonly checks: Readonly<Partial<Record<CheckName, CheckResult>>>;
+  /** With several worker processes (issue 16): each one's pid and status. */
+  readonly workers?: readonly { readonly id: number; readonly pid: number; readonly status: 'ok' | 'unhealthy' }[];
 }
 
 export interface HealthSources {

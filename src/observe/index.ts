@@ -20,7 +20,7 @@ export { Metrics, RouteMetrics, UNROUTED, type ScrapeSources } from './metrics.j
 export { AccessLog, type AccessFacts, type DecisionFacts } from './access-log.js';
 export { LineSink, lineDestination, stdoutDestination, fileDestination, type LineDestination, type LineSinkOptions } from './line-sink.js';
 export { Health, type CheckName, type CheckResult, type HealthReport, type HealthSources } from './health.js';
-export { startListeners, splitAddress, type ListenerOptions, type ObservabilityListeners } from './listeners.js';
+export { startListeners, splitAddress, type HealthReporter, type ListenerOptions, type MetricsExposition, type ObservabilityListeners } from './listeners.js';
 export { MeasuredStore } from './store.js';
 export { startTracing, type PhaseSpan, type RequestSpan, type Tracer } from './tracing.js';
 export { loggableHeader, loggableQuery, loggableReferer, REDACTED } from './redact.js';
@@ -42,13 +42,15 @@ export interface ObservabilityOptions {
   readonly config: Config;
   /** Where access and authorize lines go; default standard output. */
   readonly destination?: LineDestination | undefined;
+  /** Fields on every access and authorize line (a worker process's id and pid). */
+  readonly logBase?: Readonly<Record<string, unknown>> | undefined;
 }
 
 /** The process's observer: metrics when `metrics_address` is set, the logs, and tracing when configured. */
 export async function createObserver(o: ObservabilityOptions): Promise<Observer> {
   const metrics = o.config.metricsAddress !== undefined ? new Metrics({ version: limenVersion() }) : undefined;
   const tracer = await startTracing(o.config);
-  return new Observer({ metrics, tracer, accessLog: new AccessLog(o.destination ?? stdoutDestination()) });
+  return new Observer({ metrics, tracer, accessLog: new AccessLog(o.destination ?? stdoutDestination(), o.logBase) });
 }
 
 /** The store, timed for the metrics when they are on. */

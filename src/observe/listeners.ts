@@ -8,14 +8,24 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import type { Metrics } from './metrics.js';
-import type { Health } from './health.js';
+import type { HealthReport } from './health.js';
+
+/** What the metrics listener serves: one process's registry, or the sum of a cluster's workers (issue 16). */
+export interface MetricsExposition {
+  scrape(): Promise<string>;
+  readonly contentType: string;
+}
+
+/** What the health listener asks: one process's checks, or its workers' combined. */
+export interface HealthReporter {
+  report(kind: 'startupz' | 'readyz' | 'healthz'): Promise<HealthReport>;
+}
 
 export interface ListenerOptions {
   readonly metricsAddress?: string | undefined;
   readonly healthAddress?: string | undefined;
-  readonly metrics?: Metrics | undefined;
-  readonly health: Health;
+  readonly metrics?: MetricsExposition | undefined;
+  readonly health: HealthReporter;
   readonly basicAuth?: { readonly user: string; readonly password: string } | undefined;
   readonly onError?: (what: string, e: unknown) => void;
 }

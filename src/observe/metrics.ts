@@ -158,15 +158,18 @@ export class Metrics {
       collect() { for (const r of routes()) r.collectCredentials(); } });
     this.signIns = counter('limen_sign_ins_total', 'Completed sign-ins (sessions created).');
     this.signInFailures = counter('limen_sign_in_failures_total', 'Sign-ins that failed at the callback, by reason.', ['reason']);
-    this.idpErrors = counter('limen_idp_errors_total', 'Identity provider failures by operation (discovery, exchange, refresh).', ['operation']);
+    // Collected (not only in scrape()) so a worker's registry read by the primary's aggregator counts them too.
+    this.idpErrors = new Counter({ name: 'limen_idp_errors_total', help: 'Identity provider failures by operation (discovery, exchange, refresh).', labelNames: ['operation'], registers, collect() { self.countIdpErrors(); } });
     this.sessionRefreshes = counter('limen_session_refreshes_total', 'Session refreshes with the IdP, by result (success, failure).', ['result']);
     this.storeDuration = new Histogram({ name: 'limen_store_operation_duration_seconds', help: 'Store operation latency by operation (reads served by the read cache are not counted).', labelNames: ['operation'], buckets: STORE_BUCKETS, registers });
     this.storeErrors = counter('limen_store_operation_errors_total', 'Store operations that failed, by operation.', ['operation']);
-    this.configReloads = counter('limen_config_reloads_total', 'Config reloads by result (success, failure).', ['result']);
-    this.configReloadTime = new Gauge({ name: 'limen_config_last_reload_success_timestamp_seconds', help: 'Unix time of the last successful config load or reload.', registers });
-    this.configReloadOk = new Gauge({ name: 'limen_config_last_reload_success', help: '1 if the last config reload succeeded, 0 if it failed (the old config is still in use).', registers });
+    // With several workers (issue 16) each applies every reload: the group's count is the largest, the state the worst, the time the oldest.
+    this.configReloads = new Counter({ name: 'limen_config_reloads_total', help: 'Config reloads by result (success, failure).', labelNames: ['result'], registers, aggregator: 'max' });
+    this.configReloadTime = new Gauge({ name: 'limen_config_last_reload_success_timestamp_seconds', help: 'Unix time of the last successful config load or reload.', registers, aggregator: 'min' });
+    this.configReloadOk = new Gauge({ name: 'limen_config_last_reload_success', help: '1 if the last config reload succeeded, 0 if it failed (the old config is still in use).', registers, aggregator: 'min' });
     new Gauge({
       name: 'limen_active_sessions', help: 'Sessions in the store (recounted per scrape, at most as often as 20 times the count\'s own duration, at least once a minute).', registers,
+      aggregator: 'max', // every worker counts the same store
       async collect() { if (self.sources.activeSessions) this.set(await self.sources.activeSessions()); },
     });
     new Gauge({
@@ -191,7 +194,7 @@ export class Metrics {
         this.labels('miss').inc(c.misses);
       },
     });
-    const build = new Gauge({ name: 'limen_build_info', help: 'Always 1; labels give Limen\'s and Node.js\'s versions.', labelNames: ['version', 'nodejs_version'], registers });
+    const build = new Gauge({ name: 'limen_build_info', help: 'Always 1; labels give Limen\'s and Node.js\'s versions.', labelNames: ['version', 'nodejs_version'], registers, aggregator: 'first' });
     build.labels(info.version, process.versions.node).set(1);
     collectDefaultMetrics({ register: this.registry });
     this.unrouted = new RouteMetrics(this, UNROUTED);
@@ -224,7 +227,11 @@ export class Metrics {
   }
 
   /** Text exposition for a scrape. */
-  async scrape(): Promise<string> {
+  scrape(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  private countIdpErrors(): void {
     const idp = this.sources.idpErrors?.();
     if (idp) {
       // The IdP client counts its own failures and a reload replaces it:
@@ -237,7 +244,6 @@ export class Metrics {
         seen.set(op, n);
       }
     }
-    return this.registry.metrics();
   }
 
   /** Names of every metric family this registry exports (for the dashboard test). */

@@ -1,7 +1,8 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo, ListenOptions, Socket } from 'node:net';
+import { isDeepStrictEqual } from 'node:util';
 import type { Config } from '../config/index.js';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -18,7 +19,7 @@ import { handleRequest, handleUpgrade, type Live } from './handler.js';
 import { drainable } from './drain.js';
 import { pinRestartKeys } from './reload.js';
 import { autocertHosts, httpsPortOf, tlsOptions } from './tls.js';
-import { createObserver, Health, lineDestination, measuredStore, startListeners, type LineDestination, type Observer, type ObservabilityListeners } from '../observe/index.js';
+import { createObserver, Health, lineDestination, measuredStore, startListeners, type HealthReport, type LineDestination, type Observer, type ObservabilityListeners } from '../observe/index.js';
 import { AutocertManager, defaultAutocertDir, LETS_ENCRYPT, LETS_ENCRYPT_STAGING, startRedirectListener, type RedirectListener } from '../autocert/index.js';
 
 export interface StartOptions {
@@ -33,6 +34,14 @@ export interface StartOptions {
   readonly accessLogDestination?: LineDestination;
   /** Automatic certificates (tests): the clock renewal is judged by, and acme-client's HTTP retries. */
   readonly autocert?: { readonly now?: () => number; readonly httpRetries?: number };
+  /**
+   * As one of several worker processes (issue 16): the primary serves the
+   * metrics and health listeners (`observabilityListeners: false`); with
+   * `reusePort` this process binds its own socket on the address (Linux
+   * SO_REUSEPORT; `port` pins the one the first worker got for port 0),
+   * else node:cluster shares the primary's; `logBase` goes on every access line.
+   */
+  readonly worker?: { readonly reusePort: boolean; readonly port?: number; readonly logBase: Readonly<Record<string, unknown>> };
 }
 
 /** What a reload did. */
@@ -65,6 +74,8 @@ export interface RunningLimen {
   readonly autocert: AutocertManager | undefined;
   /** The port of the `http_redirect_addr` listener, when there is one. */
   readonly redirectPort: number | undefined;
+  /** This process's health report (the primary of several workers asks each one). */
+  healthReport(kind: 'startupz' | 'readyz' | 'healthz'): Promise<HealthReport>;
   /**
    * Graceful shutdown: stops accepting, lets requests in flight finish for
    * up to `shutdown_timeout`, closes keep-alive connections without a
@@ -92,6 +103,7 @@ export async function startLimen(opts: StartOptions): Promise<RunningLimen> {
   const observer = await createObserver({
     config,
     destination: opts.accessLogDestination ?? (opts.logger ? lineDestination((l) => opts.logger!.record(JSON.parse(l) as Record<string, unknown>)) : undefined),
+    logBase: opts.worker?.logBase,
   });
   const rawStore = measuredStore(opts.store ?? await openStoreWithRetry({
     type: config.databrokerStorageType, connectionString: config.databrokerStorageConnectionString,
@@ -242,7 +254,7 @@ async function startOnStore(opts: StartOptions, config: Config, now: () => numbe
     socket.end(errorResponseBytes(page, err.rawPacket?.toString('latin1') ?? ''));
   });
   try {
-    await listen(server, config.address);
+    await listen(server, opts.worker?.port !== undefined ? { ...config.address, port: opts.worker.port } : config.address, opts.worker?.reusePort === true);
   } catch (e) {
     await closeServices();
     throw e;
@@ -301,7 +313,8 @@ async function startOnStore(opts: StartOptions, config: Config, now: () => numbe
   let observability: ObservabilityListeners;
   try {
     observability = await startListeners({
-      metricsAddress: config.metricsAddress, healthAddress: config.healthCheckAddr, metrics, health,
+      // A worker's metrics and health are served by its primary (issue 16).
+      metricsAddress: opts.worker ? undefined : config.metricsAddress, healthAddress: opts.worker ? undefined : config.healthCheckAddr, metrics, health,
       basicAuth: config.metricsBasicAuth,
       onError: (what, e) => logger.error(what, { error: (e as Error)?.message }),
     });
@@ -319,6 +332,7 @@ async function startOnStore(opts: StartOptions, config: Config, now: () => numbe
     url, port, services: svc, observability, autocert, redirectPort: redirect?.port,
     runtime: () => live.rt,
     reloadFailed,
+    healthReport: (kind) => health.report(kind),
     async reload(next: Config): Promise<ReloadResult> {
       const { config: applied, restartRequired } = pinRestartKeys(live.rt.config, next);
       let rt: Runtime;
@@ -363,7 +377,7 @@ function describeError(err: unknown): string {
 }
 
 /** Binds `server`, turning a bind failure into a one-line ListenError. */
-function listen(server: Server, address: Config['address']): Promise<void> {
+function listen(server: Server, address: Config['address'], reusePort: boolean): Promise<void> {
   const shown = `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
   return new Promise<void>((resolve, reject) => {
     const onError = (e: NodeJS.ErrnoException): void => {
@@ -375,7 +389,10 @@ function listen(server: Server, address: Config['address']): Promise<void> {
       reject(new ListenError(shown, reason, e));
     };
     server.once('error', onError);
-    server.listen(address.port, address.host || undefined, () => { server.off('error', onError); resolve(); });
+    const done = (): void => { server.off('error', onError); resolve(); };
+    // reusePort (Node >= 22.12, Linux): this worker's own socket; `exclusive` keeps node:cluster from sharing the primary's.
+    if (reusePort) server.listen({ port: address.port, host: address.host || undefined, exclusive: true, reusePort } as ListenOptions, done);
+    else server.listen(address.port, address.host || undefined, done);
   });
 }
 

@@ -73,6 +73,8 @@ export function quickstartDocument(p: QuickstartParts): Record<string, unknown> 
     cookie_secret: secrets.cookie_secret,
     databroker_storage_type: 'file',
     databroker_storage_connection_string: join(dataDir, 'limen.db'),
+    // One process: the quickstart's identity provider and demo upstream live in it.
+    workers: 1,
     administrators: ['admin@example.com'],
     jwt_claims_headers: ['email', 'groups'],
     programmatic_redirect_domain_whitelist: ['localhost', '127.0.0.1'],

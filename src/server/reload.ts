@@ -29,6 +29,8 @@ const RESTART_KEYS: readonly (readonly [keyof Config, string, ((c: Config) => un
   ['databrokerStorageMaxStalenessMs', 'databroker_storage_max_staleness'],
   ['databrokerStorageListenConnectionString', 'databroker_storage_listen_connection_string'],
   ['logLevel', 'log_level'],
+  // The processes are forked at start (issue 16).
+  ['workers', 'workers'],
   ['auditRetentionMs', 'audit_retention'],
   // The observability listeners, log lines and tracer are built once at start.
   ['metricsAddress', 'metrics_address'],

@@ -1,0 +1,77 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseConfig } from '../config/index.js';
+import { listenMode, restartDelay, workerCount } from './workers.js';
+
+const base = {
+  shared_secret: Buffer.alloc(32, 1).toString('base64'), cookie_secret: Buffer.alloc(32, 2).toString('base64'),
+  insecure_server: true, authenticate_service_url: 'http://auth.localhost', idp_provider_url: 'http://idp.localhost', idp_client_id: 'x',
+};
+
+describe('the workers key', () => {
+  const accepted: { doc: Record<string, unknown>; env?: Record<string, string>; want: number | 'auto' }[] = [
+    { doc: {}, want: 'auto' },
+    { doc: { workers: 'auto' }, want: 'auto' },
+    { doc: { workers: 'AUTO' }, want: 'auto' },
+    { doc: { workers: 1 }, want: 1 },
+    { doc: { workers: 4 }, want: 4 },
+    { doc: { workers: '3' }, want: 3 },
+    { doc: {}, env: { WORKERS: '2' }, want: 2 },
+    { doc: {}, env: { WORKERS: 'auto' }, want: 'auto' },
+    { doc: { workers: 1, databroker_storage_type: 'memory' }, want: 1 },
+    { doc: { workers: 'auto', databroker_storage_type: 'memory' }, want: 'auto' },
+    { doc: { workers: 2, databroker_storage_type: 'postgres', databroker_storage_connection_string: 'postgres://db/limen' }, want: 2 },
+  ];
+  for (const c of accepted) {
+    test(`${JSON.stringify(c.doc)} ${JSON.stringify(c.env ?? {})} → ${c.want}`, () => {
+      assert.equal(parseConfig({ ...base, ...c.doc }, c.env ?? {}).workers, c.want);
+    });
+  }
+
+  const refused: { value: unknown; storage?: string; want: RegExp }[] = [
+    { value: 0, want: /^workers: expected a whole number from 1 to 1024, got 0/ },
+    { value: -2, want: /^workers: expected a whole number from 1 to 1024/ },
+    { value: 1.5, want: /^workers: expected a whole number from 1 to 1024/ },
+    { value: 2000, want: /^workers: expected a whole number from 1 to 1024/ },
+    { value: 'all', want: /^workers: expected a whole number from 1 or auto, got "all"/ },
+    { value: '', want: /^workers: expected a whole number from 1 or auto/ },
+    { value: true, want: /^workers: expected a whole number from 1 to 1024/ },
+    { value: [2], want: /^workers: expected a whole number from 1 to 1024/ },
+    { value: 2, storage: 'memory', want: /^workers: 2 worker processes cannot share the memory store .*set workers: 1, or databroker_storage_type: file or postgres/ },
+  ];
+  for (const c of refused) {
+    test(`refused: ${JSON.stringify(c.value)}${c.storage ? ` on ${c.storage}` : ''}`, () => {
+      assert.throws(() => parseConfig({ ...base, workers: c.value, ...(c.storage ? { databroker_storage_type: c.storage } : {}) }, {}), (e: Error) => c.want.test(e.message));
+    });
+  }
+});
+
+describe('workerCount', () => {
+  const cases: { workers: number | 'auto'; storage: 'memory' | 'file' | 'postgres'; cpus: number; want: number }[] = [
+    { workers: 'auto', storage: 'file', cpus: 8, want: 8 },
+    { workers: 'auto', storage: 'postgres', cpus: 2, want: 2 },
+    { workers: 'auto', storage: 'memory', cpus: 8, want: 1 },
+    { workers: 'auto', storage: 'file', cpus: 1, want: 1 },
+    { workers: 3, storage: 'file', cpus: 8, want: 3 },
+    { workers: 1, storage: 'memory', cpus: 8, want: 1 },
+  ];
+  for (const c of cases) {
+    test(`${c.workers} on ${c.storage} with ${c.cpus} CPUs → ${c.want}`, () => {
+      assert.equal(workerCount({ workers: c.workers, databrokerStorageType: c.storage }, c.cpus), c.want);
+    });
+  }
+});
+
+test('listenMode: reusePort on Linux from Node 22.12, node:cluster otherwise', () => {
+  const cases: [string, NodeJS.Platform, string][] = [
+    ['20.20.2', 'linux', 'cluster'], ['22.11.0', 'linux', 'cluster'], ['22.12.0', 'linux', 'reuse-port'],
+    ['23.1.0', 'linux', 'reuse-port'], ['24.22.3', 'linux', 'reuse-port'], ['26.0.0', 'linux', 'reuse-port'],
+    ['24.22.3', 'darwin', 'cluster'], ['24.22.3', 'win32', 'cluster'],
+  ];
+  for (const [version, platform, want] of cases) assert.equal(listenMode(version, platform), want, `${version} ${platform}`);
+});
+
+test('restartDelay doubles with each quick death in a row, up to the cap', () => {
+  const o = { firstMs: 250, maxMs: 30_000 };
+  assert.deepEqual([1, 2, 3, 4, 5, 8, 20].map((n) => restartDelay(n, o)), [250, 500, 1000, 2000, 4000, 30_000, 30_000]);
+});

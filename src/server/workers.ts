@@ -1,0 +1,404 @@
+/**
+ * Every core (issue 16): `workers` processes serving the same listeners.
+ *
+ * The primary forks the workers (node:cluster), hands each one the config
+ * text it last accepted, serves the metrics listener (the workers' registries
+ * summed by prom-client's AggregatorRegistry) and the health listener (the
+ * workers' reports combined), passes config reloads and stop signals on,
+ * and replaces a worker that dies, with a growing delay so a crash loop
+ * does not spin. It opens no store and serves no request itself.
+ *
+ * Each worker is a whole Limen (startLimen) on the same store: sessions,
+ * revocations and directory changes are exact across workers as they are
+ * across replicas (SQLite: every read first looks at `PRAGMA data_version`;
+ * PostgreSQL: LISTEN/NOTIFY with the heartbeat bound). Work meant once per
+ * cluster (upkeep, audit retention, certificate renewal) already runs under
+ * leases and locks in the store or `autocert_dir`, so N workers behave as N
+ * replicas there. The proxy listener is shared through the primary (cluster
+ * round robin), or, where Node.js offers `reusePort` (22.12+, Linux), bound
+ * by each worker with SO_REUSEPORT, which measured twice as fast at
+ * accepting connections here; `http_redirect_addr` is always shared.
+ *
+ * With `workers: 1` none of this runs: the process serves directly.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import { AggregatorRegistry } from 'prom-client';
+import { parseConfigText, type Config } from '../config/index.js';
+import { createLogger, type Logger } from '../log/index.js';
+import { startListeners, stdoutDestination, type CheckResult, type HealthReport, type ObservabilityListeners } from '../observe/index.js';
+import { startLimen, type RunningLimen, type StartOptions } from './limen.js';
+
+/** How the workers share the proxy's listen address. */
+export type ListenMode = 'reuse-port' | 'cluster';
+
+type HealthKind = 'startupz' | 'readyz' | 'healthz';
+
+/** Messages between the primary and a worker, all typed `limen:*`. */
+type ToPrimary =
+  | { type: 'limen:config?' }
+  | { type: 'limen:ready'; port: number }
+  | { type: 'limen:failed'; message: string }
+  | { type: 'limen:health'; id: number; report: HealthReport }
+  | { type: 'limen:hup' };
+type ToWorker =
+  | { type: 'limen:config'; text: string; port?: number }
+  | { type: 'limen:reload'; text: string }
+  | { type: 'limen:reload-failed' }
+  | { type: 'limen:health?'; id: number; kind: HealthKind }
+  | { type: 'limen:stop' };
+
+function isLimenMessage<T extends { type: string }>(m: unknown): m is T {
+  return typeof m === 'object' && m !== null && typeof (m as { type?: unknown }).type === 'string' && (m as { type: string }).type.startsWith('limen:');
+}
+
+/**
+ * The worker processes `config` asks for: a number as given; `auto` is the
+ * CPUs available to the process, except on the memory store, whose
+ * sessions live in one process (a number above 1 is refused there when
+ * the config is parsed).
+ */
+export function workerCount(config: Pick<Config, 'workers' | 'databrokerStorageType'>, cpus: number = availableParallelism()): number {
+  if (config.workers !== 'auto') return config.workers;
+  return config.databrokerStorageType === 'memory' ? 1 : Math.max(1, cpus);
+}
+
+/** `reuse-port` where Node.js has `listen({ reusePort })` (22.12+, 23.1+) on Linux; node:cluster's round robin elsewhere. */
+export function listenMode(version: string = process.versions.node, platform: NodeJS.Platform = process.platform): ListenMode {
+  if (platform !== 'linux') return 'cluster';
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return major > 22 || (major === 22 && minor >= 12) ? 'reuse-port' : 'cluster';
+}
+
+/** Whether this process is a worker forked by a Limen primary. */
+export function isWorkerProcess(): boolean {
+  return cluster.isWorker;
+}
+
+/**
+ * The delay before replacing a worker that died: `firstMs` after one that
+ * had run for `stableMs` or longer, doubling with each quick death in a
+ * row, up to `maxMs`.
+ */
+export function restartDelay(quickDeaths: number, o: { firstMs: number; maxMs: number }): number {
+  return Math.min(o.maxMs, o.firstMs * 2 ** Math.max(0, quickDeaths - 1));
+}
+
+export interface PrimaryOptions {
+  readonly configPath: string;
+  /** The config file's text and its parsed form (already checked). */
+  readonly text: string;
+  readonly config: Config;
+  readonly workers: number;
+  readonly logger: Logger;
+  readonly env: NodeJS.ProcessEnv;
+  readonly mode?: ListenMode;
+  /** Replacing dead workers: first delay, cap, and how long a worker must run to reset the delay. */
+  readonly restart?: { readonly firstMs: number; readonly maxMs: number; readonly stableMs: number };
+  /** How long a worker may take to answer a health probe. */
+  readonly healthTimeoutMs?: number;
+}
+
+export interface RunningPrimary {
+  readonly url: string;
+  readonly port: number;
+  readonly mode: ListenMode;
+  readonly observability: ObservabilityListeners;
+  /** Sends a config file's new text to every worker. */
+  reload(text: string): void;
+  /** Counts a reload that failed to parse, in every worker's metrics. */
+  reloadFailed(): void;
+  /** Called when a worker got SIGHUP itself: re-read the file. */
+  onHangup(listener: () => void): void;
+  /** Every worker drains and exits; resolves with the exit code (0 when all exited 0). */
+  stop(): Promise<number>;
+}
+
+interface Slot {
+  worker: Worker | undefined;
+  /** Set once the worker listens. */
+  ready: boolean;
+  startedAt: number;
+  quickDeaths: number;
+}
+
+/** Raised when the first workers cannot start; carries the worker's own one-line reason. */
+export class WorkerStartError extends Error {
+  readonly code = 'ERR_WORKER_START';
+  constructor(message: string) {
+    super(message);
+    this.name = 'WorkerStartError';
+  }
+}
+
+/**
+ * Forks the workers (the first alone, so a start-up failure such as a port
+ * in use is reported once and, with reusePort, port 0 becomes one port for
+ * all), then starts the metrics and health listeners. Throws the first
+ * worker's start-up error after stopping any worker already started.
+ */
+export async function startPrimary(o: PrimaryOptions): Promise<RunningPrimary> {
+  const mode = o.mode ?? listenMode();
+  const restart = o.restart ?? { firstMs: 250, maxMs: 30_000, stableMs: 30_000 };
+  const logger = o.logger;
+  let text = o.text;
+  let pinnedPort: number | undefined;
+  let stopping = false;
+  let hangup: () => void = () => undefined;
+  const exitCodes: number[] = [];
+  let allExited: () => void = () => undefined;
+  const slots: Slot[] = Array.from({ length: o.workers }, () => ({ worker: undefined, ready: false, startedAt: 0, quickDeaths: 0 }));
+  const waiting = new Map<number, (r: HealthReport | undefined) => void>();
+  let nextProbe = 0;
+  // Until the listeners are up, a worker's failure ends the start.
+  let starting = true;
+
+  cluster.setupPrimary({ silent: false });
+
+  const fork = (slot: Slot): Promise<number> => new Promise<number>((resolve, reject) => {
+    const worker = cluster.fork();
+    slot.worker = worker;
+    slot.ready = false;
+    slot.startedAt = Date.now();
+    let failure: string | undefined;
+    worker.on('message', (m: unknown) => {
+      if (!isLimenMessage<ToPrimary>(m)) return;
+      switch (m.type) {
+        case 'limen:config?':
+          send(worker, { type: 'limen:config', text, ...(pinnedPort !== undefined ? { port: pinnedPort } : {}) });
+          break;
+        case 'limen:ready':
+          slot.ready = true;
+          resolve(m.port);
+          break;
+        case 'limen:failed':
+          failure = m.message;
+          break;
+        case 'limen:health':
+          waiting.get(m.id)?.(m.report);
+          break;
+        case 'limen:hup':
+          hangup();
+          break;
+      }
+    });
+    worker.once('exit', (code, signal) => {
+      slot.ready = false;
+      slot.worker = undefined;
+      const why = failure ?? `worker exited (${signal ?? `code ${code}`}) before it was ready`;
+      reject(new WorkerStartError(why));
+      if (stopping || starting) {
+        exitCodes.push(code ?? 1);
+        if (slots.every((s) => s.worker === undefined)) allExited();
+        return;
+      }
+      const lived = Date.now() - slot.startedAt;
+      slot.quickDeaths = lived >= restart.stableMs ? 1 : slot.quickDeaths + 1;
+      const delay = restartDelay(slot.quickDeaths, restart);
+      logger.error('worker exited; starting another', {
+        pid: worker.process.pid, code, signal, ...(failure !== undefined ? { error: failure } : {}), restart_in_ms: delay,
+      });
+      setTimeout(() => {
+        if (stopping) return;
+        fork(slot).then(
+          () => logger.info('worker replaced', { pid: slot.worker?.process.pid }),
+          () => undefined, // its exit is handled (and logged) like any other
+        );
+      }, delay).unref();
+    });
+  });
+
+  const stopAll = (): Promise<number> => {
+    stopping = true;
+    const live = slots.filter((s) => s.worker !== undefined);
+    if (live.length === 0) return Promise.resolve(exitCodes.every((c) => c === 0) ? 0 : 1);
+    const done = new Promise<void>((resolve) => { allExited = resolve; });
+    for (const s of live) send(s.worker!, { type: 'limen:stop' });
+    return done.then(() => (exitCodes.every((c) => c === 0) ? 0 : 1));
+  };
+
+  let port: number;
+  try {
+    port = await fork(slots[0]!);
+    if (mode === 'reuse-port') pinnedPort = port;
+    await Promise.all(slots.slice(1).map((s) => fork(s)));
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+
+  // One scrape sums the workers' registries; a metric's `aggregator` says how (see metrics.ts).
+  const aggregator = new AggregatorRegistry();
+  let observability: ObservabilityListeners;
+  try {
+    observability = await startListeners({
+      metricsAddress: o.config.metricsAddress, healthAddress: o.config.healthCheckAddr,
+      metrics: o.config.metricsAddress !== undefined ? { scrape: () => aggregator.clusterMetrics(), contentType: aggregator.contentType } : undefined,
+      health: { report: (kind) => combinedHealth(kind) },
+      basicAuth: o.config.metricsBasicAuth,
+      onError: (what, e) => logger.error(what, { error: (e as Error)?.message }),
+    });
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+  starting = false;
+
+  /** Asks one worker for its report; no answer in time counts as unhealthy. */
+  const probe = (w: Worker, kind: HealthKind): Promise<HealthReport | undefined> => new Promise((resolve) => {
+    const id = nextProbe++;
+    const timer = setTimeout(() => { waiting.delete(id); resolve(undefined); }, o.healthTimeoutMs ?? 2500);
+    timer.unref();
+    waiting.set(id, (r) => { clearTimeout(timer); waiting.delete(id); resolve(r); });
+    send(w, { type: 'limen:health?', id, kind });
+  });
+
+  /**
+   * The workers' reports combined: each check at its worst across the
+   * workers that are up, plus `workers`, which fails when none is ready
+   * (one being replaced leaves the others serving, so it fails nothing).
+   */
+  const combinedHealth = async (kind: HealthKind): Promise<HealthReport> => {
+    const up = slots.filter((s) => s.ready && s.worker?.isConnected());
+    const reports = await Promise.all(up.map(async (s) => ({ w: s.worker!, r: await probe(s.worker!, kind) })));
+    const checks: Record<string, CheckResult> = {};
+    const rank = { failed: 2, ok: 1, skipped: 0 } as const;
+    for (const { r } of reports) {
+      for (const [name, c] of Object.entries(r?.checks ?? { 'listeners-up': { status: 'failed', error: 'the worker did not answer' } as CheckResult })) {
+        const had = checks[name];
+        if (had === undefined || rank[c.status] > rank[had.status]) checks[name] = c;
+      }
+    }
+    checks.workers = up.length > 0 ? { status: 'ok' } : { status: 'failed', error: `no worker is ready (of ${o.workers})` };
+    const workers = reports.map(({ w, r }) => ({ id: w.id, pid: w.process.pid ?? 0, status: r?.status ?? 'unhealthy' as const }));
+    const failed = Object.values(checks).some((c) => c.status === 'failed');
+    return { status: failed ? 'unhealthy' : 'ok', checks, workers };
+  };
+
+  const host = o.config.address.host || '127.0.0.1';
+  return {
+    url: `${o.config.insecureServer ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    port, mode, observability,
+    reload(next) {
+      text = next;
+      for (const s of slots) if (s.worker?.isConnected()) send(s.worker, { type: 'limen:reload', text: next });
+    },
+    reloadFailed() {
+      for (const s of slots) if (s.worker?.isConnected()) send(s.worker, { type: 'limen:reload-failed' });
+    },
+    onHangup(listener) { hangup = listener; },
+    async stop() {
+      const code = await stopAll();
+      await observability.close();
+      return code;
+    },
+  };
+}
+
+function send(w: Worker, m: ToWorker): void {
+  // A worker that is exiting may have closed its channel: its exit is handled elsewhere.
+  if (w.isConnected()) w.send(m, undefined, () => undefined);
+}
+
+/** Sends to the primary; resolves once the message is handed to the channel. */
+function tell(m: ToPrimary): Promise<void> {
+  return new Promise((resolve) => {
+    if (process.send === undefined || !process.connected) { resolve(); return; }
+    process.send(m, undefined, {}, () => resolve());
+  });
+}
+
+export interface WorkerOptions {
+  readonly configPath: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly mode?: ListenMode;
+  /** Extension points, as `limen serve` passes them to startLimen. */
+  readonly start?: Omit<StartOptions, 'config' | 'logger' | 'worker' | 'accessLogDestination'>;
+}
+
+/**
+ * A worker's life: asks the primary for the config text, starts Limen on
+ * it (without the metrics and health listeners, which the primary serves),
+ * says it is ready, applies reloads, answers health probes, and on `stop`
+ * (or SIGTERM/SIGINT sent to it directly, as systemd does to every process
+ * of a unit) drains and exits 0. A start-up failure is told to the primary,
+ * which prints it; the worker exits 1 without printing.
+ */
+export async function runWorker(o: WorkerOptions): Promise<never> {
+  const id = cluster.worker?.id ?? 0;
+  const messages: ToWorker[] = [];
+  let deliver: ((m: ToWorker) => void) | undefined;
+  process.on('message', (m: unknown) => {
+    if (!isLimenMessage<ToWorker>(m)) return;
+    if (deliver) deliver(m);
+    else messages.push(m);
+  });
+  const first = await new Promise<Extract<ToWorker, { type: 'limen:config' }>>((resolve) => {
+    deliver = (m) => { if (m.type === 'limen:config') resolve(m); else messages.push(m); };
+    void tell({ type: 'limen:config?' });
+  });
+  deliver = undefined;
+
+  let running: RunningLimen;
+  let logger: Logger;
+  try {
+    const config = parseConfigText(first.text, o.configPath, o.env);
+    logger = createLogger(config.logLevel, undefined, { worker: id, pid: process.pid });
+    const mode = o.mode ?? listenMode();
+    running = await startLimen({
+      ...o.start, config, logger,
+      accessLogDestination: stdoutDestination(),
+      worker: { reusePort: mode === 'reuse-port', ...(first.port !== undefined ? { port: first.port } : {}), logBase: { worker: id, pid: process.pid } },
+    });
+  } catch (e) {
+    await tell({ type: 'limen:failed', message: (e as Error).message });
+    process.exit(1);
+  }
+  const metrics = running.services.observer?.metrics;
+  if (metrics) {
+    // prom-client answers the primary's scrape requests with these registries.
+    AggregatorRegistry.setRegistries([metrics.registry]);
+    new AggregatorRegistry();
+  }
+  logger.info('worker listening', { url: running.url });
+
+  let stopped = false;
+  const stop = (): void => {
+    if (stopped) return;
+    stopped = true;
+    void running.close().then(() => process.exit(0), (e: Error) => {
+      logger.error('worker shutdown failed', { error: e.message });
+      process.exit(1);
+    });
+  };
+  const handle = (m: ToWorker): void => {
+    switch (m.type) {
+      case 'limen:reload': {
+        let next: Config;
+        try {
+          next = parseConfigText(m.text, o.configPath, o.env);
+        } catch (e) {
+          running.reloadFailed();
+          logger.error('config reload failed; keeping the running config', { error: (e as Error).message });
+          return;
+        }
+        running.reload(next).catch((e: Error) => logger.error('config reload failed; keeping the running config', { error: e.message }));
+        break;
+      }
+      case 'limen:reload-failed': running.reloadFailed(); break;
+      case 'limen:health?':
+        void running.healthReport(m.kind).then((report) => tell({ type: 'limen:health', id: m.id, report }));
+        break;
+      case 'limen:stop': stop(); break;
+      case 'limen:config': break;
+    }
+  };
+  deliver = handle;
+  for (const m of messages.splice(0)) handle(m);
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  // SIGHUP would end a process without a handler; the primary re-reads the file for everyone.
+  process.on('SIGHUP', () => { void tell({ type: 'limen:hup' }); });
+  await tell({ type: 'limen:ready', port: running.port });
+  return new Promise<never>(() => undefined);
+}
