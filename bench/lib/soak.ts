@@ -80,7 +80,7 @@ export function formatSoak(f: SoakFigures): string {
   const mark = (ok: boolean | undefined): string => (ok === undefined ? '[not measured]' : ok ? '[met]' : '[NOT met]');
   const r = f.rss;
   return [
-    `memory and start-up (one Limen process on plain node ${process.version}, ${f.store} store${f.store === 'memory' ? ': every session in the heap' : ': sessions in the database'}):`,
+    `memory and start-up (one Limen process on plain node ${process.version}${process.env.NODE_OPTIONS ? ` with NODE_OPTIONS=${process.env.NODE_OPTIONS}` : ''}, ${f.store} store${f.store === 'memory' ? ': every session in the heap' : ': sessions in the database'}):`,
     `  ${mark(f.rssSeeded === undefined ? undefined : f.rssSeeded <= 150 * 1024 * 1024).padEnd(14)} RSS with ${f.sessions} live sessions ≤ 150 MB: ${mb(f.rssSeeded)}  (${mb(f.rssBefore)} after one sign-in; seeding took ${f.seedSeconds.toFixed(1)} s)`,
     r
       ? `  ${mark(r.flat).padEnd(14)} RSS flat within 10% over a ${fmtDuration(f.soakSec)} signed-in soak rotating through the sessions, after ${fmtDuration(f.warmupSec)} warm-up: start ${mb(r.start)}, min ${mb(r.min)}, max ${mb(r.max)}, end ${mb(r.end)}; end ${signed(r.endChangePct)}, max ${signed(r.maxChangePct)}  (${f.requests} requests${f.non2xx > 0 ? `, ${f.non2xx} not 2xx/3xx` : ''})`
