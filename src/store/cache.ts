@@ -36,6 +36,9 @@ export interface ReadCacheOptions {
   readonly onFreshnessChange?: (fresh: boolean, bound: number) => void;
 }
 
+/** The read cache's default byte bound: ~6 000 sessions of ~2 KB, whatever the number of live ones. */
+export const READ_CACHE_MAX_BYTES = 12 * 1024 * 1024;
+
 /**
  * Caches `get` results for the record types read on every request
  * (sessions, directory users, service accounts, ...), so a signed-in
@@ -57,9 +60,6 @@ export interface ReadCacheOptions {
  * Cached records are frozen; callers copy before changing (as they must
  * with any store).
  */
-/** The read cache's default byte bound: ~6 000 sessions of ~2 KB, whatever the number of live ones. */
-export const READ_CACHE_MAX_BYTES = 12 * 1024 * 1024;
-
 export class ReadCachingStore implements Store {
   readonly kind: string;
   /** Bounded by count and estimated bytes; an evicted record is read again from the store. */
