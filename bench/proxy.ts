@@ -31,14 +31,14 @@ import { parseArgs } from 'node:util';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { startDevIdp, type DevIdp } from '../src/devidp/index.js';
 import { CookieJar, closeHttpAgents, request, scriptedLogin } from '../test/support/index.js';
-import { ECHO_PATH, MINIMAL_BODY, type SessionsSeeded, type ObserveSwitched, type AuditStoreSwitched, type FloorStart, type LimenStart, type ProfileStarted, type ProfileWritten, type Ready, type StoreKind, type UpstreamKind } from './lib/messages.js';
+import { ECHO_PATH, MINIMAL_BODY, type SessionsSeeded, type MemoryUsageReport, type ObserveSwitched, type AuditStoreSwitched, type FloorStart, type LimenStart, type ProfileStarted, type ProfileWritten, type Ready, type StoreKind, type UpstreamKind } from './lib/messages.js';
 import { startNginx, type RunningNginx } from './lib/nginx.js';
 import { runReplicaBench } from './replicas.js';
 import { APACHE_CALLBACK_PATH, APACHE_SESSION_COOKIE, startApache, type RunningApache } from './lib/apache.js';
 import { parseNodeLines, prepareNodeLine, type NodeLine } from './lib/node-lines.js';
 import { formatSoak, manyRoutesConfig, measureStartup, rssBytes, summarizeRss, type SoakFigures } from './lib/soak.js';
 import { listenMode } from '../src/server/index.js';
-import { forkTs, freePort, killAll, nextMessage, REPO_ROOT, stopChild, track } from './lib/processes.js';
+import { forkBuilt, forkTs, freePort, killAll, nextMessage, REPO_ROOT, stopChild, track } from './lib/processes.js';
 import { cpuMs, processAndChildren, procAvailable } from './lib/cpu.js';
 import { evaluateGoals, formatGoals, formatNodeLines, formatPeer, formatTable, type Row, type TargetKey } from './lib/report.js';
 import { formatProfile, summarizeProfile, type CpuProfile } from './lib/profile.js';
@@ -84,6 +84,8 @@ Options:
                          length of the soak (default 600), after a warm-up of a tenth of it
                          (at most 60 s, at least 5 s)
   --sessions N           live sessions for --soak (default 100000)
+  --soak-store KIND      the store of the soak's Limen: sqlite (default: the single-process
+                         production store, sessions on disk), memory or postgres
   -h, --help             this text
 `;
 
@@ -105,6 +107,7 @@ interface Options {
   readonly soak: boolean;
   readonly soakSec: number;
   readonly sessions: number;
+  readonly soakStore: StoreKind;
 }
 
 function parseOptions(argv: string[]): Options | 'help' {
@@ -130,6 +133,7 @@ function parseOptions(argv: string[]): Options | 'help' {
       soak: { type: 'boolean', default: false },
       'soak-duration': { type: 'string', default: '600' },
       sessions: { type: 'string', default: '100000' },
+      'soak-store': { type: 'string', default: 'sqlite' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -141,6 +145,8 @@ function parseOptions(argv: string[]): Options | 'help' {
   };
   if (values.upstream !== 'minimal' && values.upstream !== 'demo') throw new Error(`--upstream must be minimal or demo, got ${JSON.stringify(values.upstream)}`);
   if (values.store !== 'memory' && values.store !== 'sqlite' && values.store !== 'postgres') throw new Error(`--store must be memory, sqlite or postgres, got ${JSON.stringify(values.store)}`);
+  const soakStore = values['soak-store'];
+  if (soakStore !== 'memory' && soakStore !== 'sqlite' && soakStore !== 'postgres') throw new Error(`--soak-store must be memory, sqlite or postgres, got ${JSON.stringify(soakStore)}`);
   const lg = values['load-generator'];
   if (lg !== undefined && lg !== 'wrk' && lg !== 'autocannon') throw new Error(`--load-generator must be wrk or autocannon, got ${JSON.stringify(lg)}`);
   return {
@@ -161,6 +167,7 @@ function parseOptions(argv: string[]): Options | 'help' {
     soak: values.soak,
     soakSec: int('soak-duration', values['soak-duration'], 10, 3600),
     sessions: int('sessions', values.sessions, 1, 1_000_000),
+    soakStore,
   };
 }
 
@@ -227,9 +234,10 @@ function runtimeOf(line: NodeLine | undefined): { execArgv: string[]; runtime: {
   };
 }
 
-async function startLimenChild(start: LimenStart, port: number, line?: NodeLine): Promise<LimenUnderTest> {
+async function startLimenChild(start: LimenStart, port: number, line?: NodeLine, plain = false): Promise<LimenUnderTest> {
   const rt = runtimeOf(line);
-  const child = forkTs('limen-child.ts', rt.execArgv, rt.runtime);
+  // plain: without the tsx loader, for memory figures (see forkBuilt).
+  const child = plain ? await forkBuilt('limen-child.ts', ['audit-switch-store.ts']) : forkTs('limen-child.ts', rt.execArgv, rt.runtime);
   cleanups.push(async () => {
     if (child.connected) child.send({ type: 'stop' });
     await stopChild(child, 'SIGTERM', 5000);
@@ -654,8 +662,9 @@ interface SoakContext {
  */
 async function measureSoak(o: Options, c: SoakContext): Promise<SoakFigures> {
   const sqlitePath = join(c.scratch, 'soak.db');
-  log(`soak: starting a fresh Limen (${o.store} store)`);
-  const l = await startLimenChild({ type: 'start', store: o.store, sqlitePath, config: limenConfig(c.port, c.idp, c.clientSecret, c.upstreamUrl, o.store, sqlitePath) }, c.port);
+  const store = o.soakStore;
+  log(`soak: starting a fresh Limen (${store} store), plain node (no tsx loader)`);
+  const l = await startLimenChild({ type: 'start', store, sqlitePath, config: limenConfig(c.port, c.idp, c.clientSecret, c.upstreamUrl, store, sqlitePath) }, c.port, undefined, true);
   const pid = l.child.pid!;
   const cookie = await signIn(l);
   await sleep(1000);
@@ -684,6 +693,15 @@ async function measureSoak(o: Options, c: SoakContext): Promise<SoakFigures> {
     clearInterval(every);
   }
   sample();
+  const usage = await (async () => {
+    try {
+      const r = nextMessage<MemoryUsageReport>(l.child, 'memory-usage', 10_000);
+      l.child.send({ type: 'memory-usage' });
+      return await r;
+    } catch {
+      return undefined;
+    }
+  })();
   if (l.child.connected) l.child.send({ type: 'stop' });
   await stopChild(l.child, 'SIGTERM', 5000);
 
@@ -700,7 +718,7 @@ async function measureSoak(o: Options, c: SoakContext): Promise<SoakFigures> {
     startupMs = (e as Error).message;
   }
   return {
-    store: o.store, sessions: o.sessions, seedSeconds, rssBefore, rssSeeded, warmupSec, soakSec: o.soakSec,
+    store, sessions: o.sessions, seedSeconds, usage, rssBefore, rssSeeded, warmupSec, soakSec: o.soakSec,
     requests: result.requests, non2xx: result.non2xx, rss: samples.length > 0 ? summarizeRss(samples) : undefined,
     startupMs, routes,
   };

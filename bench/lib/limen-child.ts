@@ -13,13 +13,13 @@
  * per request that the shipped code does not pay. `npm run bench` builds
  * first, so the build is the current source.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import type { RunningLimen } from '../../src/server/index.js';
 import { auditSwitch, type AuditSwitchStore } from './audit-switch-store.js';
 import { randomUUID } from 'node:crypto';
 import { decodeJwt, SignJWT } from 'jose';
-import type { SeedSessions, SessionsSeeded } from './messages.js';
+import type { MemoryUsageReport, SeedSessions, SessionsSeeded } from './messages.js';
 import type { AuditStoreSwitch, AuditStoreSwitched, ChildFailed, LimenStart, ObserveSwitch, ObserveSwitched, ProfileStarted, ProfileStop, ProfileWritten, Ready } from './messages.js';
 
 /** A module of the build, typed as its source. */
@@ -102,7 +102,16 @@ async function seedSessions(m: SeedSessions): Promise<SessionsSeeded> {
   const template = await store.get<Record<string, unknown>>('session', claims.jti);
   if (!template) throw new Error('seed-sessions: the signed-in session is not in the store');
   const secret = limen.runtime().config.sharedSecret;
-  const cookies: string[] = [];
+  // Written as they come, in order, so the child holds no 100k cookies (that is not Limen's memory).
+  writeFileSync(m.cookiesFile, '', { mode: 0o600 });
+  let cookies: string[] = [];
+  let written = 0;
+  const flush = (upTo: number): void => {
+    if (upTo <= written) return;
+    appendFileSync(m.cookiesFile, cookies.slice(0, upTo - written).join('\n') + '\n');
+    cookies = cookies.slice(upTo - written);
+    written = upTo;
+  };
   const inFlight = 64;
   let next = 0;
   const one = async (i: number): Promise<void> => {
@@ -110,12 +119,23 @@ async function seedSessions(m: SeedSessions): Promise<SessionsSeeded> {
     const userId = `bench-soak-${i}`;
     const data = { ...template.data, id, userId, email: `soak-${i}@example.com`, claims: { ...(template.data.claims as object), sub: userId, email: `soak-${i}@example.com` } };
     await store!.put('session', id, data, { index: userId, ...(template.expiresAt !== undefined ? { expiresAt: template.expiresAt } : {}) });
-    cookies[i] = await new SignJWT({ ...claims, jti: id, sub: userId }).setProtectedHeader({ alg: 'HS256' }).sign(secret);
+    const cookie = await new SignJWT({ ...claims, jti: id, sub: userId }).setProtectedHeader({ alg: 'HS256' }).sign(secret);
+    cookies[i - written] = cookie; // `written` read after the await: flushes move it
+
   };
   await Promise.all(Array.from({ length: inFlight }, async () => {
-    while (next < m.count) await one(next++);
+    while (next < m.count) {
+      await one(next++);
+      // Everything before the oldest in flight is done.
+      if (next - written >= 2048) {
+        const done = cookies.findIndex((c) => c === undefined);
+        flush(written + (done === -1 ? cookies.length : done));
+      }
+    }
   }));
-  writeFileSync(m.cookiesFile, cookies.join('\n') + '\n', { mode: 0o600 });
+  flush(m.count);
+  // The seeding's own garbage is not what live sessions cost (sign-ins arrive over time): collected when exposed.
+  (globalThis as { gc?: () => void }).gc?.();
   return { type: 'sessions-seeded', count: m.count };
 }
 
@@ -150,7 +170,12 @@ async function stop(): Promise<void> {
   process.exit(0);
 }
 
-type Incoming = LimenStart | AuditStoreSwitch | ObserveSwitch | SeedSessions | { type: 'profile-start' } | ProfileStop | { type: 'stop' };
+function memoryUsage(): MemoryUsageReport {
+  const m = process.memoryUsage();
+  return { type: 'memory-usage', rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers };
+}
+
+type Incoming = LimenStart | { type: 'memory-usage' } | AuditStoreSwitch | ObserveSwitch | SeedSessions | { type: 'profile-start' } | ProfileStop | { type: 'stop' };
 
 process.on('message', (m: Incoming) => {
   const reply = (p: Promise<object>): void => {
@@ -164,6 +189,7 @@ process.on('message', (m: Incoming) => {
     case 'audit-store': reply(switchAuditStore(m)); break;
     case 'observe': reply(switchObserve(m)); break;
     case 'seed-sessions': reply(seedSessions(m)); break;
+    case 'memory-usage': reply(Promise.resolve(memoryUsage())); break;
     case 'profile-start': reply(startProfile()); break;
     case 'profile-stop': reply(stopProfile(m)); break;
     case 'stop': void stop(); break;

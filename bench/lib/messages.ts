@@ -96,6 +96,16 @@ export interface SessionsSeeded {
   readonly count: number;
 }
 
+/** Where a Limen child's memory is (process.memoryUsage after a full GC when exposed), for the soak's breakdown. */
+export interface MemoryUsageReport {
+  readonly type: 'memory-usage';
+  readonly rss: number;
+  readonly heapUsed: number;
+  readonly heapTotal: number;
+  readonly external: number;
+  readonly arrayBuffers: number;
+}
+
 export interface ChildFailed {
   readonly type: 'error';
   readonly message: string;

@@ -6,6 +6,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { connect, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const running = new Set<ChildProcess>();
 
@@ -49,6 +51,26 @@ export function forkTs(file: string, extraExecArgv: readonly string[] = [], runt
     ...(runtime.execPath !== undefined ? { execPath: runtime.execPath } : {}),
     ...(runtime.env !== undefined ? { env: runtime.env } : {}),
   }));
+}
+
+/**
+ * Forks `bench/lib/<file>.ts` as plain JavaScript, without the tsx loader
+ * (which alone adds ~35 MB of RSS): the file and `alsoEmit` (its local
+ * imports) are transpiled by TypeScript into dist/bench/, two levels below
+ * the root like bench/lib/, so their `../../dist/src/...` imports resolve
+ * alike. For measuring memory as `limen serve` would use it. `--expose-gc`
+ * lets the child collect a bench step's own garbage (seeding), nothing else.
+ */
+export async function forkBuilt(file: string, alsoEmit: readonly string[] = []): Promise<ChildProcess> {
+  const ts = (await import('typescript')).default;
+  const outDir = join(REPO_ROOT, 'dist/bench');
+  mkdirSync(outDir, { recursive: true });
+  for (const f of [file, ...alsoEmit]) {
+    const src = readFileSync(join(REPO_ROOT, 'bench/lib', f), 'utf8');
+    const out = ts.transpileModule(src, { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext }, fileName: f });
+    writeFileSync(join(outDir, f.replace(/\.ts$/, '.js')), out.outputText);
+  }
+  return track(fork(join(outDir, file.replace(/\.ts$/, '.js')), [], { cwd: REPO_ROOT, execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
 }
 
 /** The first IPC message of `type` from `child`; rejects if the child exits first or `timeoutMs` passes. */

@@ -72,17 +72,20 @@ export interface SoakFigures {
   /** `limen serve` from spawn to its first answered request, ms; or why not. */
   readonly startupMs: number | string;
   readonly routes: number;
+  /** The child's process.memoryUsage() at the end of the soak. */
+  readonly usage?: { readonly heapUsed: number; readonly heapTotal: number; readonly external: number; readonly arrayBuffers: number } | undefined;
 }
 
 export function formatSoak(f: SoakFigures): string {
   const mark = (ok: boolean | undefined): string => (ok === undefined ? '[not measured]' : ok ? '[met]' : '[NOT met]');
   const r = f.rss;
   return [
-    `memory and start-up (one Limen process, ${f.store} store, node ${process.version}):`,
+    `memory and start-up (one Limen process on plain node ${process.version}${process.env.NODE_OPTIONS ? ` with NODE_OPTIONS=${process.env.NODE_OPTIONS}` : ''}, ${f.store} store${f.store === 'memory' ? ': every session in the heap' : ': sessions in the database'}):`,
     `  ${mark(f.rssSeeded === undefined ? undefined : f.rssSeeded <= 150 * 1024 * 1024).padEnd(14)} RSS with ${f.sessions} live sessions ≤ 150 MB: ${mb(f.rssSeeded)}  (${mb(f.rssBefore)} after one sign-in; seeding took ${f.seedSeconds.toFixed(1)} s)`,
     r
       ? `  ${mark(r.flat).padEnd(14)} RSS flat within 10% over a ${fmtDuration(f.soakSec)} signed-in soak rotating through the sessions, after ${fmtDuration(f.warmupSec)} warm-up: start ${mb(r.start)}, min ${mb(r.min)}, max ${mb(r.max)}, end ${mb(r.end)}; end ${signed(r.endChangePct)}, max ${signed(r.maxChangePct)}  (${f.requests} requests${f.non2xx > 0 ? `, ${f.non2xx} not 2xx/3xx` : ''})`
       : `  ${mark(undefined).padEnd(14)} RSS over the soak: no samples`,
+    ...(f.usage ? [`  ${''.padEnd(14)} at the end: V8 heap ${mb(f.usage.heapUsed)} used of ${mb(f.usage.heapTotal)}, external ${mb(f.usage.external)} (array buffers ${mb(f.usage.arrayBuffers)})`] : []),
     typeof f.startupMs === 'number'
       ? `  ${mark(f.startupMs <= 1000).padEnd(14)} limen serve with ${f.routes} routes answers its first request within 1 s: ${(f.startupMs / 1000).toFixed(2)} s from spawn`
       : `  ${mark(undefined).padEnd(14)} limen serve with ${f.routes} routes: ${f.startupMs}`,

@@ -191,3 +191,44 @@ describe('remembered session callers follow every change on the next request', (
     assert.equal(await sessions.get(session.id), null, 'the refresh did not bring the session back');
   });
 });
+
+describe('the identifier\'s memories are bounded, and an evicted caller is worked out again', () => {
+  const bounds: { name: string; cacheBounds: { maxEntries?: number; verifiedMaxBytes?: number; callersMaxBytes?: number } }[] = [
+    { name: 'by count', cacheBounds: { maxEntries: 3 } },
+    { name: 'by bytes', cacheBounds: { verifiedMaxBytes: 3_000, callersMaxBytes: 6_000 } },
+  ];
+  for (const b of bounds) {
+    test(b.name, async () => {
+      const clock = { t: T0 };
+      const now = (): number => clock.t;
+      const store = new ReadCachingStore(new MemoryStore({ clock: now }), () => true);
+      const sessions = new SessionStore(store, randomBytes(32), now);
+      const secret = randomBytes(32);
+      const identifier = new Identifier({
+        sessions, sharedSecret: secret, cookieName: '_pomerium', oidc: undefined, now, tokenResolvers: [],
+        generation: () => store.changeGeneration(), cacheBounds: b.cacheBounds,
+      });
+      const tokens: { sid: string; token: string; email: string }[] = [];
+      for (let i = 0; i < 12; i++) {
+        const s = await sessions.create({
+          claims: { sub: `u${i}`, email: `user${i}@example.com`, groups: ['eng'], padding: 'x'.repeat(200) },
+          idToken: undefined, accessToken: 'at', refreshToken: undefined, expiresAt: T0 + 10 * HOUR,
+        }, 14 * HOUR);
+        tokens.push({ sid: s.id, email: `user${i}@example.com`, token: await signSessionHandle({ sid: s.id, sub: `u${i}`, iss: 'auth.example.com', aud: 'app.example.com' }, secret, T0) });
+      }
+      for (const t of tokens) assert.equal((await identifier.fromToken(t.token, 'app.example.com', '')).caller?.policy.email, t.email);
+      const sizes = identifier.cacheSizes;
+      assert.ok(sizes.callers.entries < tokens.length && sizes.verified.entries < tokens.length, JSON.stringify(sizes));
+      if (b.cacheBounds.maxEntries !== undefined) assert.ok(sizes.callers.entries <= 3 && sizes.verified.entries <= 3);
+      if (b.cacheBounds.callersMaxBytes !== undefined) assert.ok(sizes.callers.bytes <= 6_000 && sizes.verified.bytes <= 3_000, JSON.stringify(sizes));
+      // The first ones were evicted: identified again, the same answer.
+      for (const t of tokens) assert.equal((await identifier.fromToken(t.token, 'app.example.com', '')).caller?.policy.email, t.email);
+      // Revocation applies on the next request whether the caller was remembered or evicted.
+      await sessions.delete(tokens[0]!.sid);
+      await sessions.delete(tokens[11]!.sid);
+      assert.equal((await identifier.fromToken(tokens[0]!.token, 'app.example.com', '')).failure, 'session-unknown');
+      assert.equal((await identifier.fromToken(tokens[11]!.token, 'app.example.com', '')).failure, 'session-unknown');
+      await store.close();
+    });
+  }
+});

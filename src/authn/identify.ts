@@ -7,6 +7,7 @@ import { IdentityRefusedError } from '../errors/index.js';
 import type { JWTPayload } from 'jose';
 import type { SessionData, SessionStore } from './sessions.js';
 import type { OidcClient } from './oidc.js';
+import { approxBytes, BoundedCache } from '../store/bounded-cache.js';
 
 /** A verified caller, ready for policy and the assertion. */
 export interface Caller {
@@ -92,6 +93,8 @@ export interface IdentifyDeps {
   readonly generation?: (() => number) | undefined;
   /** Which hosts a session handle's `aud` admits; without it, only the very host. */
   readonly handleAudience?: HandleAudiencePolicy | undefined;
+  /** Bounds of the verified-token and caller memories (tests); defaults {@link VERIFIED_CACHE_MAX} and the byte constants. */
+  readonly cacheBounds?: { readonly maxEntries?: number; readonly verifiedMaxBytes?: number; readonly callersMaxBytes?: number } | undefined;
 }
 
 /**
@@ -102,7 +105,10 @@ export interface IdentifyDeps {
 export type ImpersonationEndReason = 'actor-not-administrator' | 'actor-deprovisioned';
 
 const REFRESH_MARGIN_MS = 60_000;
-const VERIFIED_CACHE_MAX = 10_000;
+/** Verified tokens and remembered callers: at most this many each, and at most these bytes (estimated). */
+export const VERIFIED_CACHE_MAX = 10_000;
+export const VERIFIED_CACHE_MAX_BYTES = 3 * 1024 * 1024;
+export const CALLER_CACHE_MAX_BYTES = 8 * 1024 * 1024;
 /** Same-name session cookies looked at per request (a browser sends at most two). */
 const MAX_SESSION_COOKIES = 4;
 /** The skew verifySharedSecretToken allows on exp/nbf. */
@@ -121,14 +127,14 @@ export class Identifier {
    * signature check is cached: `exp`/`nbf` are re-checked on every hit, and
    * whether the session or account still exists is always read afresh.
    */
-  private readonly verified = new Map<string, JWTPayload>();
+  private readonly verified: BoundedCache<string, JWTPayload>;
   /**
    * Session callers by host and token (the handle's audience is decided
    * per host), all computed while the store's generation was
    * `callersGeneration`; emptied as soon as it moves. `from`..`until` is the
    * clock span in which nothing time-dependent in `fromToken` changes.
    */
-  private readonly callers = new Map<string, { readonly caller: Caller; readonly from: number; readonly until: number }>();
+  private readonly callers: BoundedCache<string, { readonly caller: Caller; readonly from: number; readonly until: number }>;
   private callersGeneration: number | undefined;
 
   private async verifyCached(token: string, now: number): Promise<JWTPayload | TokenFailure> {
@@ -141,15 +147,29 @@ export class Identifier {
     }
     const v = await verifySharedSecretToken(token, this.deps.sharedSecret, now);
     if (!v.ok) return v.reason;
-    if (this.verified.size >= VERIFIED_CACHE_MAX) {
-      // Drop the oldest entry (Map keeps insertion order).
-      this.verified.delete(this.verified.keys().next().value as string);
-    }
     this.verified.set(token, v.claims);
     return v.claims;
   }
 
-  constructor(private readonly deps: IdentifyDeps) {}
+  constructor(private readonly deps: IdentifyDeps) {
+    const b = deps.cacheBounds ?? {};
+    this.verified = new BoundedCache({
+      maxEntries: b.maxEntries ?? VERIFIED_CACHE_MAX,
+      maxBytes: b.verifiedMaxBytes ?? VERIFIED_CACHE_MAX_BYTES,
+      sizeOf: (token, claims) => 64 + token.length + approxBytes(claims),
+    });
+    // A caller holds its session record (shared with the read cache while that keeps it) and the policy identity.
+    this.callers = new BoundedCache({
+      maxEntries: b.maxEntries ?? VERIFIED_CACHE_MAX,
+      maxBytes: b.callersMaxBytes ?? CALLER_CACHE_MAX_BYTES,
+      sizeOf: (key, e) => 256 + key.length + approxBytes(e.caller.session ?? null) + approxBytes(e.caller.policy.groups),
+    });
+  }
+
+  /** Entries and estimated bytes of the verified-token and caller memories (tests, metrics). */
+  get cacheSizes(): { readonly verified: { entries: number; bytes: number }; readonly callers: { entries: number; bytes: number } } {
+    return { verified: { entries: this.verified.size, bytes: this.verified.bytes }, callers: { entries: this.callers.size, bytes: this.callers.bytes } };
+  }
 
   /**
    * What `identify` would answer, when that is known without any I/O or
@@ -262,7 +282,6 @@ export class Identifier {
 
   private rememberCaller(key: string, caller: Caller, from: number, until: number): void {
     if (!(until > from)) return;
-    if (this.callers.size >= VERIFIED_CACHE_MAX) this.callers.delete(this.callers.keys().next().value as string);
     this.callers.set(key, { caller, from, until });
   }
 

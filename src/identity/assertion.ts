@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { SignJWT, createLocalJWKSet, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
 import type { KeySet } from './keys.js';
 import { isCompactJws } from './compact.js';
+import { BoundedCache } from '../store/bounded-cache.js';
 
 /** Who the assertion speaks for; built by the caller from a session or token. */
 export interface AssertionIdentity {
@@ -29,7 +30,9 @@ export interface AssertionOptions {
 /** Lifetime of an assertion (CONTRACT §2: exp = iat + 5 min). */
 export const ASSERTION_TTL_S = 300;
 const REUSE_MARGIN_S = 60;
-const CACHE_MAX = 50_000;
+/** Signed tokens kept for reuse: at most this many, and at most {@link SIGNER_CACHE_MAX_BYTES} (~1 KB each). */
+export const SIGNER_CACHE_MAX_ENTRIES = 50_000;
+export const SIGNER_CACHE_MAX_BYTES = 6 * 1024 * 1024;
 
 interface Cached { readonly token: string; readonly iat: number; readonly reuseUntil: number }
 
@@ -39,7 +42,8 @@ interface Cached { readonly token: string; readonly iat: number; readonly reuseU
  * stays off the hot path.
  */
 export class AssertionSigner {
-  private readonly cache = new Map<string, Cached>();
+  /** Bounded by count and bytes; an evicted token is signed anew (same claims, new iat/jti). */
+  private readonly cache: BoundedCache<string, Cached>;
   /** The last token per identity object (callers are reused across requests): a lookup without building the string key. */
   private readonly byIdentity = new WeakMap<AssertionIdentity, { readonly host: string; readonly entry: Cached }>();
 
@@ -47,7 +51,19 @@ export class AssertionSigner {
     private readonly keys: KeySet,
     private readonly opts: AssertionOptions,
     private readonly now: () => number = Date.now,
-  ) {}
+    bounds: { readonly maxEntries?: number; readonly maxBytes?: number } = {},
+  ) {
+    this.cache = new BoundedCache({
+      maxEntries: bounds.maxEntries ?? SIGNER_CACHE_MAX_ENTRIES,
+      maxBytes: bounds.maxBytes ?? SIGNER_CACHE_MAX_BYTES,
+      sizeOf: (key, e) => 96 + key.length + e.token.length,
+    });
+  }
+
+  /** Tokens held, and their estimated bytes (tests, metrics). */
+  get cacheSize(): { readonly entries: number; readonly bytes: number } {
+    return { entries: this.cache.size, bytes: this.cache.bytes };
+  }
 
   /** The claims for an identity on a host, without signing (for headers and tests). */
   claimsFor(identity: AssertionIdentity, host: string, iat: number): JWTPayload {
@@ -103,16 +119,10 @@ export class AssertionSigner {
     const token = await new SignJWT(this.claimsFor(identity, host, nowS))
       .setProtectedHeader({ alg: k.alg, kid: k.kid, typ: 'JWT' })
       .sign(k.privateKey);
-    if (this.cache.size >= CACHE_MAX) this.evictExpired(nowS);
     const entry = { token, iat: nowS, reuseUntil: nowS + ASSERTION_TTL_S - REUSE_MARGIN_S };
     this.cache.set(key, entry);
     this.byIdentity.set(identity, { host, entry });
     return token;
-  }
-
-  private evictExpired(nowS: number): void {
-    for (const [k, v] of this.cache) if (v.reuseUntil <= nowS) this.cache.delete(k);
-    if (this.cache.size >= CACHE_MAX) this.cache.clear();
   }
 }
 

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { approxBytes, BoundedCache } from './bounded-cache.js';
 import type { AuditEvent, AuditQuery, ChangeEvent, ListOptions, PutOptions, Store, StoredAuditEvent, StoredRecord } from './types.js';
 
 /** A store that can report other processes' changes synchronously (SQLite). */
@@ -25,12 +26,18 @@ function isBounded(s: Store): s is Store & BoundedChangeFeed {
 }
 
 export interface ReadCacheOptions {
+  /** At most this many records (default 50 000). */
   readonly maxEntries?: number;
+  /** At most this many bytes of parsed records, estimated (default {@link READ_CACHE_MAX_BYTES}). */
+  readonly maxBytes?: number;
   /** Monotonic clock for the freshness bound (tests); default `performance.now`. */
   readonly monotonic?: () => number;
   /** Told when the cache stops (false) or starts again (true) trusting itself on a bounded store. */
   readonly onFreshnessChange?: (fresh: boolean, bound: number) => void;
 }
+
+/** The read cache's default byte bound: ~6 000 sessions of ~2 KB, whatever the number of live ones. */
+export const READ_CACHE_MAX_BYTES = 12 * 1024 * 1024;
 
 /**
  * Caches `get` results for the record types read on every request
@@ -55,7 +62,8 @@ export interface ReadCacheOptions {
  */
 export class ReadCachingStore implements Store {
   readonly kind: string;
-  private readonly entries = new Map<string, StoredRecord<unknown> | null>();
+  /** Bounded by count and estimated bytes; an evicted record is read again from the store. */
+  private readonly entries: BoundedCache<string, StoredRecord<unknown> | null>;
   private readonly unwatch: () => void;
   /** Reads of cached types answered from the cache, and those that went to the store (metrics). */
   hits = 0;
@@ -63,7 +71,6 @@ export class ReadCachingStore implements Store {
   /** Bumped on every change; a read that raced a change is not cached. */
   private generation = 0;
 
-  private readonly maxEntries: number;
   private readonly bounded: (Store & BoundedChangeFeed) | undefined;
   private readonly monotonic: () => number;
   private readonly unreset: () => void;
@@ -71,7 +78,11 @@ export class ReadCachingStore implements Store {
 
   constructor(private readonly inner: Store, private readonly cachedTypes: (type: string) => boolean, opts: ReadCacheOptions = {}) {
     this.kind = inner.kind;
-    this.maxEntries = opts.maxEntries ?? 50_000;
+    this.entries = new BoundedCache({
+      maxEntries: opts.maxEntries ?? 50_000,
+      maxBytes: opts.maxBytes ?? READ_CACHE_MAX_BYTES,
+      sizeOf: (k, rec) => 64 + k.length + approxBytes(rec),
+    });
     this.monotonic = opts.monotonic ?? (() => performance.now());
     this.bounded = isBounded(inner) ? inner : undefined;
     this.unwatch = inner.watch((e) => this.invalidate(e.type, e.id));
@@ -126,8 +137,8 @@ export class ReadCachingStore implements Store {
     if (isSyncable(this.inner)) this.inner.syncChanges();
     if (!this.isFresh()) return this.inner.get<T>(type, id, now);
     const k = key(type, id);
-    if (this.entries.has(k)) {
-      const hit = this.entries.get(k) as StoredRecord<T> | null;
+    const hit = this.entries.get(k) as StoredRecord<T> | null | undefined;
+    if (hit !== undefined) {
       this.hits++;
       if (hit === null) return null;
       const t = now ?? Date.now();
@@ -138,7 +149,6 @@ export class ReadCachingStore implements Store {
     const rec = await this.inner.get<T>(type, id, now);
     // An expired record reads as absent but may still exist: do not cache its absence.
     if (generation === this.generation && (rec !== null || now === undefined)) {
-      if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
       this.entries.set(k, rec === null ? null : deepFreeze(rec));
     }
     return rec;
