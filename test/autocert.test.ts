@@ -39,10 +39,10 @@ function makePebbleCertificate(dir: string): { cert: string; key: string } {
   return { cert, key };
 }
 
-async function waitFor(what: string, probe: () => Promise<boolean>, proc: ChildProcess, output: () => string): Promise<void> {
+async function waitFor(what: string, probe: () => Promise<boolean>, proc: ChildProcess, output: () => string, seconds = 10): Promise<void> {
   for (let i = 0; ; i++) {
     try { if (await probe()) return; } catch { /* not yet */ }
-    if (i >= 100 || proc.exitCode !== null) throw new Error(`${what} did not come up: ${output()}`);
+    if (i >= seconds * 10 || proc.exitCode !== null) throw new Error(`${what} did not come up: ${output()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -150,7 +150,8 @@ describe('autocert against pebble', { skip: missing.length > 0 ? `${missing.join
       autocert: { now: () => clock ?? Date.now(), httpRetries: 0 },
     });
     // The first certificates are issued in the background; wait until both are served.
-    await waitFor('issuance', async () => limen.autocert!.status().ok, pebble, () => `${limen.autocert!.status().error}\n${lines.join('')}`);
+    // Two orders, one after the other, each polled with back-off: allow a loaded machine a minute.
+    await waitFor('issuance', async () => limen.autocert!.status().ok, pebble, () => `${limen.autocert!.status().error}\n${lines.join('')}`, 60);
   });
 
   after(async () => {

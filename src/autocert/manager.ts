@@ -266,6 +266,10 @@ export class AutocertManager {
     this.client = new acme.Client({
       directoryUrl: this.opts.directoryUrl,
       accountKey,
+      // acme-client first polls an order after 5 s; a CA such as Let's Encrypt usually
+      // validates within a second, so ask after 1 s and back off to the same 30 s ceiling.
+      backoffMin: 1000,
+      backoffMax: 30_000,
       ...(this.opts.eab ? { externalAccountBinding: { kid: this.opts.eab.kid, hmacKey: this.opts.eab.hmacKey } } : {}),
     });
     return this.client;
