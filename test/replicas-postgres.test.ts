@@ -47,7 +47,7 @@ describe('three replicas on PostgreSQL', () => {
       const store = await openReplicaStore();
       const limen = await startLimen({
         config: a.configWith(routes, { ...config, address: `127.0.0.1:${port}` }),
-        store, logger: createLogger('error', () => undefined),
+        store, logger: createLogger('error', (l) => { logLines.push(l); }),
       });
       others.push({ limen, store, port });
     }
@@ -103,7 +103,7 @@ describe('three replicas on PostgreSQL', () => {
     await traffic;
     const failed = statuses.filter((s) => s !== 200);
     assert.ok(statuses.length >= 20, `traffic flowed during the cuts (${statuses.length} requests)`);
-    assert.deepEqual(failed, [], `${failed.length} of ${statuses.length} requests failed: ${failures.slice(0, 3).join('\n')}`);
+    assert.deepEqual(failed, [], `${failed.length} of ${statuses.length} requests failed: ${failures.slice(0, 3).join('\n')}\n${logLines.filter((l) => l.includes('request failed')).slice(0, 3).join('')}`);
     // Every decision reaches the store exactly once: flush every replica, then count by request id and event id.
     await Promise.all([a.limen, ...others.map((o) => o.limen)].map((l) => l.services.audit.flush()));
     const deadline = Date.now() + 20_000;

@@ -75,6 +75,8 @@ export interface PostgresStoreOptions extends StoreOptions {
 
 const DEFAULT_QUERY_TIMEOUT_MS = 2000;
 const DEFAULT_FRESHNESS_BOUND_MS = 1000;
+/** The longest pause between two tries of a statement whose connection was cut. */
+const MAX_RETRY_PAUSE_MS = 200;
 
 /**
  * Why PostgreSQL could not be used, in words an operator can act on, from the
@@ -220,6 +222,8 @@ export class PostgresStore implements Store {
   #reconnectDelay: number;
   #closed = false;
   readonly #freshnessBoundMs: number;
+  /** How long a statement whose connection keeps being cut is tried again: the query timeout. */
+  readonly #retryBudgetMs: number;
   readonly #applicationName: string;
   readonly #listenConnectionString: string;
   /** This instance's name in heartbeat payloads. */
@@ -277,6 +281,7 @@ export class PostgresStore implements Store {
       opts.onListenerError ??
       ((err) => process.emitWarning(scrubCause(err, this.#connectionString).message, { code: 'LIMEN_STORE_WATCH' }));
     this.#reconnectDelayMs = opts.reconnectDelayMs ?? 250;
+    this.#retryBudgetMs = opts.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
     this.#reconnectDelay = this.#reconnectDelayMs;
     this.#sql = statements(`"${schema}"`);
     this.#freshnessBoundMs = opts.freshnessBoundMs ?? DEFAULT_FRESHNESS_BOUND_MS;
@@ -354,17 +359,26 @@ export class PostgresStore implements Store {
     const run = (): Promise<pg.QueryResult<R>> =>
       values === undefined ? this.#pool.query<R>(config as pg.QueryConfig) : this.#pool.query<R>(config as string, values);
     try {
+      const giveUpAt = performance.now() + this.#retryBudgetMs;
       for (let attempt = 1; ; attempt++) {
         try {
           return await run();
         } catch (err) {
           // A pooled connection the server closed (failover, pg_terminate_backend,
           // an idle timeout in a pooler): the pool drops it; try again on
-          // another. Every idle connection may have died at once, hence a
-          // try per pooled connection plus one on a fresh connection. Every
-          // statement here is one idempotent autocommit statement (audit rows
-          // carry event ids), so a repeat is harmless.
-          if (!isConnectionLost(err) || this.#closed || attempt > this.#pool.options.max) throw err;
+          // another. Every idle connection may have died at once, and the
+          // pool hears of each death only when its socket is read, hence a
+          // try per pooled connection plus one on a fresh connection, at once;
+          // then, while the cuts go on, short growing pauses until the query
+          // timeout's budget is spent. Every statement here is one idempotent
+          // autocommit statement (audit rows carry event ids), so a repeat is
+          // harmless.
+          if (!isConnectionLost(err) || this.#closed) throw err;
+          const extra = attempt - this.#pool.options.max;
+          if (extra <= 0) continue;
+          const pause = Math.min(MAX_RETRY_PAUSE_MS, 5 * 2 ** (extra - 1));
+          if (performance.now() + pause > giveUpAt) throw err;
+          await new Promise((resolve) => setTimeout(resolve, pause));
         }
       }
     } catch (err) {
