@@ -59,10 +59,24 @@ type DecisionField = (f: DecisionFacts) => string;
 
 const q = JSON.stringify;
 
-/** `,"name":"value"`, or '' for undefined (as JSON.stringify leaves such keys out). */
+/**
+ * `,"name":"value"`, or '' for undefined (as JSON.stringify leaves such keys
+ * out). The last fragment is kept: most values repeat from one request to
+ * the next (the route, the caller, the method, the host), and a repeat then
+ * costs one comparison instead of an escape and a new string.
+ */
 function text(key: string): (v: string | undefined) => string {
   const k = `,${q(key)}:`;
-  return (v) => (v === undefined ? '' : k + jsonString(v));
+  let last: string | undefined;
+  let lastFragment = '';
+  return (v) => {
+    if (v === undefined) return '';
+    if (v !== last) {
+      last = v;
+      lastFragment = k + jsonString(v);
+    }
+    return lastFragment;
+  };
 }
 
 /** `,"name":value` for any JSON value. */
@@ -99,10 +113,18 @@ function realEmail(c: Caller | null | undefined): string | undefined {
   return c.impersonator ? c.impersonator.email : c.policy.email;
 }
 
-/** A number as JSON writes it (non-finite as null). */
+/** A number as JSON writes it (non-finite as null); the last fragment is kept, as in `text`. */
 function num(key: string): (v: number) => string {
   const k = `,${q(key)}:`;
-  return (v) => k + (Number.isFinite(v) ? String(v) : 'null');
+  let last = Number.NaN;
+  let lastFragment = `${k}null`;
+  return (v) => {
+    if (v !== last) {
+      last = v;
+      lastFragment = k + (Number.isFinite(v) ? String(v) : 'null');
+    }
+    return lastFragment;
+  };
 }
 
 const A = {
@@ -217,7 +239,9 @@ const DENY_FALSE_EMPTY = ',"deny":false,"deny-why-false":[]';
 export class AccessLog {
   private readonly compiled = new WeakMap<Config, Compiled>();
   private lastMs = -1;
-  private lastIso = '';
+  private lastStart = '';
+  private lastReasons: readonly string[] = [];
+  private lastReasonsJson = '[]';
 
   /** `base`: fields on every line (a worker process's id and pid), after the time as pino placed them. */
   private readonly baseText: string;
@@ -239,14 +263,14 @@ export class AccessLog {
     return x;
   }
 
-  /** `{"level":"info","time":"<ISO 8601>"`, the ISO time made once per millisecond. */
+  /** `{"level":"info","time":"<ISO 8601>"` and the base fields, made once per millisecond. */
   private start(): string {
     const ms = Date.now();
     if (ms !== this.lastMs) {
       this.lastMs = ms;
-      this.lastIso = new Date(ms).toISOString();
+      this.lastStart = `${LINE_START}${new Date(ms).toISOString()}"${this.baseText}`;
     }
-    return `${LINE_START}${this.lastIso}"${this.baseText}`;
+    return this.lastStart;
   }
 
   /** Whether `config` logs requests at all (so callers can skip gathering facts). */
@@ -274,10 +298,22 @@ export class AccessLog {
     let line = this.start();
     for (let i = 0; i < fields.length; i++) line += fields[i]!(f);
     // Pomerium's shape: allow and deny, each with the reasons that made it true or false.
-    const why = q(f.reasons);
+    const why = this.reasonsJson(f.reasons);
     line += f.result === 'allow' ? ALLOW_TRUE + why : ALLOW_FALSE + (f.result === 'login' ? why : '[]');
     line += f.result === 'deny' ? DENY_TRUE + why : DENY_FALSE_EMPTY;
     this.destination.write(line + DECISION_END);
+  }
+
+  /** `JSON.stringify(reasons)`, kept while the reasons repeat (a fresh array per decision, usually the same one or two codes). */
+  private reasonsJson(reasons: readonly string[]): string {
+    const last = this.lastReasons;
+    let same = reasons.length === last.length;
+    for (let i = 0; same && i < reasons.length; i++) same = reasons[i] === last[i];
+    if (!same) {
+      this.lastReasons = reasons;
+      this.lastReasonsJson = q(reasons);
+    }
+    return this.lastReasonsJson;
   }
 
   /** Lines the destination dropped or failed to write (a reader too slow for its buffer), since start. */

@@ -4,12 +4,13 @@
  * name (never a request path), methods folded into a fixed set, status by
  * class, reasons from Limen's own closed set of reason codes.
  *
- * The request path pays for a few array increments and two histogram
- * `observe` calls: counts are handed to prom-client at scrape time and
- * histogram children are resolved once per route (see RouteMetrics).
+ * The request path pays for a few array increments: counts are handed to
+ * prom-client at scrape time, and the two per-route latency histograms keep
+ * their buckets in arrays read when scraped (route-histogram.ts).
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RouteConfig } from '../config/index.js';
+import { RouteHistogram, type HistogramSeries } from './route-histogram.js';
 
 /** Route label for requests Limen answered without proxying them on a route (endpoints, sign-in, refusals before routing). */
 export const UNROUTED = '(limen)';
@@ -25,27 +26,37 @@ const UPSTREAM_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
 const STORE_BUCKETS = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5];
 
 type CounterChild = ReturnType<Counter<string>['labels']>;
-type HistogramChild = ReturnType<Histogram<string>['labels']>;
+
+interface DecisionCount {
+  readonly result: string;
+  readonly reason: string;
+  n: number;
+  child?: CounterChild;
+}
+
+/** Distinct reasons remembered per route and result (see RouteMetrics.decision). */
+const MAX_REASONS_KEPT = 256;
 
 /**
  * One route's metrics. Counts are kept here as plain numbers on the
  * request path and handed to prom-client when it is scraped (each counter's
  * `collect`): a prom-client `inc` hashes its labels on every call, which
- * cost more than everything else the metrics do per request. Histogram
- * children are resolved once and observed directly.
+ * cost more than everything else the metrics do per request. The latency
+ * series are resolved once and observed directly.
  */
 export class RouteMetrics {
   /** Requests not yet handed over, by method index × status class. */
   private readonly requestCounts = new Float64Array(METHODS.length * STATUS_CLASSES.length);
   private readonly requestChildren: (CounterChild | undefined)[] = [];
-  private readonly decisions = new Map<string, { readonly result: string; readonly reason: string; n: number; child?: CounterChild }>();
+  /** Decision counts by result: by label value, and looked up by the reason as given (folded once, when first seen). */
+  private readonly decisions = new Map<string, { readonly labels: Map<string, DecisionCount>; readonly byReason: Map<string | undefined, DecisionCount> }>();
   private readonly credentials = new Map<string, { n: number; child?: CounterChild }>();
-  readonly own: HistogramChild;
-  readonly upstream: HistogramChild;
+  readonly own: HistogramSeries;
+  readonly upstream: HistogramSeries;
 
   constructor(private readonly m: Metrics, readonly name: string) {
-    this.own = m.ownDuration.labels(name);
-    this.upstream = m.upstreamDuration.labels(name);
+    this.own = m.ownDuration.route(name);
+    this.upstream = m.upstreamDuration.route(name);
   }
 
   /** Counts one finished request; `method` as sent, `status` 0 when no response was started. */
@@ -57,11 +68,24 @@ export class RouteMetrics {
 
   /** Counts one policy decision by result and its first reason. */
   decision(result: string, reason: string | undefined): void {
-    const r = reason !== undefined && REASON.test(reason) ? reason : reason === undefined ? 'none' : 'other';
-    const key = `${result}\u0000${r}`;
-    const d = this.decisions.get(key);
-    if (d === undefined) this.decisions.set(key, { result, reason: r, n: 1 });
-    else d.n++;
+    let r = this.decisions.get(result);
+    if (r === undefined) {
+      r = { labels: new Map(), byReason: new Map() };
+      this.decisions.set(result, r);
+    }
+    let d = r.byReason.get(reason);
+    if (d === undefined) {
+      // First sight of this reason: fold it to its label value once.
+      const label = reason !== undefined && REASON.test(reason) ? reason : reason === undefined ? 'none' : 'other';
+      d = r.labels.get(label);
+      if (d === undefined) {
+        d = { result, reason: label, n: 0 };
+        r.labels.set(label, d);
+      }
+      // Reasons are Limen's own codes; past this many, odd ones are folded again each time rather than remembered.
+      if (r.byReason.size < MAX_REASONS_KEPT) r.byReason.set(reason, d);
+    }
+    d.n++;
   }
 
   /** Counts a request made with a service account or a route-scoped token. */
@@ -89,10 +113,12 @@ export class RouteMetrics {
 
   /** Hands the decision counts over to prom-client (at scrape). */
   collectDecisions(): void {
-    for (const d of this.decisions.values()) {
-      if (d.n === 0) continue;
-      (d.child ??= this.m.decisions.labels(this.name, d.result, d.reason)).inc(d.n);
-      d.n = 0;
+    for (const r of this.decisions.values()) {
+      for (const d of r.labels.values()) {
+        if (d.n === 0) continue;
+        (d.child ??= this.m.decisions.labels(this.name, d.result, d.reason)).inc(d.n);
+        d.n = 0;
+      }
     }
   }
 
@@ -123,8 +149,8 @@ export interface ScrapeSources {
 export class Metrics {
   readonly registry = new Registry();
   readonly requests: Counter<string>;
-  readonly ownDuration: Histogram<string>;
-  readonly upstreamDuration: Histogram<string>;
+  readonly ownDuration: RouteHistogram;
+  readonly upstreamDuration: RouteHistogram;
   readonly decisions: Counter<string>;
   readonly credentialUses: Counter<string>;
   readonly signIns: Counter<string>;
@@ -150,8 +176,8 @@ export class Metrics {
     const routes = (): RouteMetrics[] => [self.unrouted, ...self.routes.values()];
     this.requests = new Counter({ name: 'limen_http_requests_total', help: 'Requests answered, by route name, method and status class.', labelNames: ['route', 'method', 'status_class'], registers,
       collect() { for (const r of routes()) r.collectRequests(); } });
-    this.ownDuration = new Histogram({ name: 'limen_request_duration_seconds', help: 'Limen\'s own time per request (total time less the upstream\'s), by route.', labelNames: ['route'], buckets: OWN_BUCKETS, registers });
-    this.upstreamDuration = new Histogram({ name: 'limen_upstream_duration_seconds', help: 'Upstream time per proxied request, from dispatch to the end of the relayed response, by route.', labelNames: ['route'], buckets: UPSTREAM_BUCKETS, registers });
+    this.ownDuration = new RouteHistogram('limen_request_duration_seconds', 'Limen\'s own time per request (total time less the upstream\'s), by route.', OWN_BUCKETS, this.registry);
+    this.upstreamDuration = new RouteHistogram('limen_upstream_duration_seconds', 'Upstream time per proxied request, from dispatch to the end of the relayed response, by route.', UPSTREAM_BUCKETS, this.registry);
     this.decisions = new Counter({ name: 'limen_authorize_decisions_total', help: 'Policy decisions by route, result (allow, deny, login) and first reason.', labelNames: ['route', 'result', 'reason'], registers,
       collect() { for (const r of routes()) r.collectDecisions(); } });
     this.credentialUses = new Counter({ name: 'limen_credential_uses_total', help: 'Requests authenticated by a service account or a route-scoped token, by route and kind.', labelNames: ['route', 'kind'], registers,

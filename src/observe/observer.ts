@@ -171,7 +171,7 @@ export class Observer {
     if (!this.metrics && !this.tracer && this.accessLog?.anyEnabled(config) !== true) return undefined;
     const obs = new Observation(this, req, res, requestId, config, this.tracer?.startRequest(req));
     (res as Observed)[OBSERVATION] = obs;
-    res.once('close', onClose);
+    res.on('close', onClose); // a response closes once: no once-wrapper per request
     return obs;
   }
 }
