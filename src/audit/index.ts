@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { jsonString, type Logger } from '../log/index.js';
-import type { AuditEvent, Store } from '../store/index.js';
+import { DETAILS_JSON, type AuditEvent, type SerializedAuditEvent, type Store } from '../store/index.js';
 import { boundEvent, RepeatedDenials } from './bounds.js';
 import type { AuditKind } from './kinds.js';
 
@@ -292,7 +292,9 @@ function logLineJson(e: AuditEvent): string {
     if ((c >= 48 && c <= 57) || LINE_FIELDS.has(k)) return q(logLine(e));
   }
   // The details, flattened: their JSON without its braces (keys JSON leaves out stay out).
+  // The store's row takes the same JSON rather than making it again.
   const details = q(d) as string | undefined;
+  if (details !== undefined) (e as SerializedAuditEvent)[DETAILS_JSON] = details;
   return details === undefined || details.length <= 2 ? `${s}}` : `${s},${details.slice(1)}`;
 }
 

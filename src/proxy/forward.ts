@@ -185,16 +185,17 @@ export function forward(f: ForwardRequest): Promise<{ status: number; upstream: 
       let status = 0;
       let settled = false;
       let clientGone = false;
+      // Left on the response once settled rather than removed (a response
+      // closes once, and removing a listener costs more than this check).
       const onClientClose = (): void => {
-        if (res.writableFinished) return;
+        if (settled || res.writableFinished) return;
         clientGone = true;
         controller?.abort(new Error('client closed the connection'));
       };
-      res.once('close', onClientClose);
+      res.on('close', onClientClose);
       const settle = (): boolean => {
         if (settled) return false;
         settled = true;
-        res.off('close', onClientClose);
         return true;
       };
       f.dispatcher.dispatch({

@@ -193,8 +193,19 @@ function optionalText(name: string, value: unknown): string | null {
   return value;
 }
 
+/**
+ * Where the audit log leaves `JSON.stringify(event.details)` when it has
+ * already made it for the event's log line, so that the store does not
+ * serialize the same details a second time. A symbol: never serialized,
+ * never listed with the event's fields.
+ */
+export const DETAILS_JSON: unique symbol = Symbol('limen.audit.detailsJson');
+
+/** An audit event that may carry its details already serialized (see DETAILS_JSON). */
+export type SerializedAuditEvent = AuditEvent & { [DETAILS_JSON]?: string };
+
 /** Checks an audit event and turns it into column values. */
-export function auditRowFromEvent(e: AuditEvent): AuditRow {
+export function auditRowFromEvent(e: SerializedAuditEvent): AuditRow {
   if (e === null || typeof e !== 'object') throw new TypeError('audit event must be an object');
   if (typeof e.kind !== 'string' || e.kind === '' || e.kind.includes('\0') || !isWellFormed(e.kind)) {
     throw new TypeError('audit event kind must be a non-empty well-formed string');
@@ -214,7 +225,7 @@ export function auditRowFromEvent(e: AuditEvent): AuditRow {
     email,
     email_lower: email === null ? null : email.toLowerCase(),
     actor: optionalText('actor', e.actor),
-    details: JSON.stringify(details),
+    details: e[DETAILS_JSON] ?? JSON.stringify(details),
     event_id: optionalText('id', e.id),
   };
 }

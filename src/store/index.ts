@@ -22,7 +22,7 @@ export type {
   StoredRecord,
 } from './types.js';
 export type { StoreOptions } from './common.js';
-export { DEFAULT_AUDIT_LIMIT, MAX_ID_LENGTH, MAX_TYPE_LENGTH } from './common.js';
+export { DEFAULT_AUDIT_LIMIT, DETAILS_JSON, MAX_ID_LENGTH, MAX_TYPE_LENGTH, type SerializedAuditEvent } from './common.js';
 export { StoreError, redactConnectionString, type StoreErrorCode } from './errors.js';
 export { MemoryStore } from './memory.js';
 export { SqliteStore, type SqliteStoreOptions } from './sqlite.js';

@@ -24,6 +24,7 @@ import {
   type RecordRow,
   type StoreOptions,
 } from './common.js';
+import { jsonString } from '../log/index.js';
 import { StoreError } from './errors.js';
 import type {
   AuditEvent,
@@ -272,7 +273,7 @@ function packRows(rows: readonly AuditRow[], seqOf: (i: number) => number): Audi
 }
 
 function textColumn(v: string | null): string {
-  return v === null ? 'null' : JSON.stringify(v);
+  return v === null ? 'null' : jsonString(v);
 }
 
 function unpackAuditPage(page: AuditPage): SeqRow[] {
