@@ -183,7 +183,7 @@ describe('autocert against pebble', { skip: missing.length > 0 ? `${missing.join
     assert.deepEqual(readdirSync(join(dir, 'certs', 'acme', caDirs[0]!, 'certs')).sort(), ['app.example.test.pem', 'authenticate.example.test.pem']);
     assert.ok(existsSync(join(dir, 'certs', 'acme', caDirs[0]!, 'account.key')));
     const replicaLines: string[] = [];
-    const replica = new AutocertManager({
+    const replica = await AutocertManager.create({
       dir: join(dir, 'certs'), directoryUrl: acmeUrl, trustedCa: (await import('node:fs')).readFileSync(pebbleTls.cert, 'utf8'),
       logger: createLogger('debug', (l) => { replicaLines.push(l); }), holder: 'replica-2', httpRetries: 0,
     });
@@ -244,7 +244,7 @@ describe('autocert against pebble', { skip: missing.length > 0 ? `${missing.join
       { name: 'the CA\'s certificate is not trusted', url: acmeUrl, trustedCa: undefined, want: /its TLS certificate is not trusted \(for a private CA set autocert_trusted_ca_file\)/ },
     ];
     for (const c of cases) {
-      const m = new AutocertManager({ dir: join(dir, `fail-${cases.indexOf(c)}`), directoryUrl: c.url, trustedCa: c.trustedCa, logger: createLogger('error', () => undefined), holder: 't', httpRetries: 0 });
+      const m = await AutocertManager.create({ dir: join(dir, `fail-${cases.indexOf(c)}`), directoryUrl: c.url, trustedCa: c.trustedCa, logger: createLogger('error', () => undefined), holder: 't', httpRetries: 0 });
       m.start(['app.example.test']);
       await m.check();
       await m.close();

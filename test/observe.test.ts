@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import { CookieJar, closeHttpAgents, request, scriptedLogin } from './support/index.js';
 import { COOKIE_SECRET, SHARED_SECRET, startStack, type Stack } from './stack.js';
 import { parseMetrics, sample } from './observe-support.js';
-import { Metrics } from '../src/observe/index.js';
+import { Metrics } from '../src/observe/metrics.js';
 import { runCli } from './support/index.js';
 
 const JSON_ACCEPT = { accept: 'application/json' };

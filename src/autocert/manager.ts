@@ -19,12 +19,16 @@
 import { X509Certificate } from 'node:crypto';
 import { Agent as HttpsAgent, get as httpsGet } from 'node:https';
 import { createSecureContext as tlsSecureContext, type SecureContext } from 'node:tls';
-import * as acme from 'acme-client';
+import type * as AcmeClient from 'acme-client';
 import type { Logger } from '../log/index.js';
 import { AutocertStorage } from './storage.js';
 
-export const LETS_ENCRYPT = acme.directory.letsencrypt.production;
-export const LETS_ENCRYPT_STAGING = acme.directory.letsencrypt.staging;
+/** acme-client, loaded only when autocert is on: with its crypto and HTTP stack it was a third of `limen serve`'s start-up. */
+type Acme = typeof AcmeClient;
+
+/** Let's Encrypt's ACME directories (the same URLs as acme-client's `directory.letsencrypt`, checked by a test). */
+export const LETS_ENCRYPT = 'https://acme-v02.api.letsencrypt.org/directory';
+export const LETS_ENCRYPT_STAGING = 'https://acme-staging-v02.api.letsencrypt.org/directory';
 
 const CHECK_INTERVAL_MS = 60_000;
 const RETRY_MIN_MS = 60_000;
@@ -91,14 +95,19 @@ export class AutocertManager {
   private readonly certs = new Map<string, Loaded>();
   private readonly failures = new Map<string, Failure>();
   private readonly challenges = new Map<string, string>();
-  private client: acme.Client | undefined;
+  private client: AcmeClient.Client | undefined;
   private running: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly interceptor: number;
   private readonly agent: HttpsAgent | undefined;
 
-  constructor(private readonly opts: AutocertOptions) {
+  /** Loads acme-client and makes a manager (nothing is read or issued until `start`). */
+  static async create(opts: AutocertOptions): Promise<AutocertManager> {
+    return new AutocertManager(opts, await import('acme-client'));
+  }
+
+  private constructor(private readonly opts: AutocertOptions, private readonly acme: Acme) {
     this.storage = new AutocertStorage(opts.dir, opts.directoryUrl);
     this.now = opts.now ?? Date.now;
     this.logger = opts.logger;
@@ -180,7 +189,7 @@ export class AutocertManager {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     await this.running?.catch(() => undefined);
-    acme.axios.interceptors.request.eject(this.interceptor);
+    this.acme.axios.interceptors.request.eject(this.interceptor);
   }
 
   private async checkOnce(): Promise<void> {
@@ -223,7 +232,7 @@ export class AutocertManager {
       // acme-client reports a network failure as a TypeError; ask the directory first for a clear reason.
       await probeDirectory(this.opts.directoryUrl, this.agent);
       const client = await this.acmeClient();
-      const [key, csr] = await acme.crypto.createCsr({ commonName: host, altNames: [host] }, await acme.crypto.createPrivateEcdsaKey('P-256'));
+      const [key, csr] = await this.acme.crypto.createCsr({ commonName: host, altNames: [host] }, await this.acme.crypto.createPrivateEcdsaKey('P-256'));
       const chain = await client.auto({
         csr,
         ...(this.opts.email !== undefined ? { email: this.opts.email } : {}),
@@ -259,11 +268,11 @@ export class AutocertManager {
     }
   }
 
-  private async acmeClient(): Promise<acme.Client> {
+  private async acmeClient(): Promise<AcmeClient.Client> {
     if (this.client !== undefined) return this.client;
-    const created = await acme.crypto.createPrivateEcdsaKey('P-256');
+    const created = await this.acme.crypto.createPrivateEcdsaKey('P-256');
     const accountKey = this.storage.accountKey(() => created.toString());
-    this.client = new acme.Client({
+    this.client = new this.acme.Client({
       directoryUrl: this.opts.directoryUrl,
       accountKey,
       // acme-client first polls an order after 5 s; a CA such as Let's Encrypt usually

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Agent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+// The Agent alone, not undici's index (see undici-agent.d.ts).
+import Agent from 'undici/lib/dispatcher/agent.js';
 import type { RouteConfig, Upstream } from '../config/index.js';
 import { buildResponseHeaders } from './headers.js';
 

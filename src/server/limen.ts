@@ -212,7 +212,7 @@ async function startOnStore(opts: StartOptions, config: Config, now: () => numbe
     store.detach();
   };
   // Automatic certificates (issue 15): served by SNI beside the configured ones, which win for the names they cover.
-  const autocert = config.autocert ? new AutocertManager({
+  const autocert = config.autocert ? await AutocertManager.create({
     dir: config.autocertDir ?? defaultAutocertDir(process.env),
     directoryUrl: config.autocertCa ?? (config.autocertUseStaging ? LETS_ENCRYPT_STAGING : LETS_ENCRYPT),
     email: config.autocertEmail,

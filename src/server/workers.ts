@@ -23,7 +23,6 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
-import { AggregatorRegistry } from 'prom-client';
 import { parseConfigText, type Config } from '../config/index.js';
 import { createLogger, type Logger } from '../log/index.js';
 import { startListeners, stdoutDestination, type CheckResult, type HealthReport, type ObservabilityListeners } from '../observe/index.js';
@@ -228,12 +227,13 @@ export async function startPrimary(o: PrimaryOptions): Promise<RunningPrimary> {
   }
 
   // One scrape sums the workers' registries; a metric's `aggregator` says how (see metrics.ts).
-  const aggregator = new AggregatorRegistry();
+  // prom-client is loaded only when metrics are on.
+  const aggregator = o.config.metricsAddress !== undefined ? new (await import('prom-client')).AggregatorRegistry() : undefined;
   let observability: ObservabilityListeners;
   try {
     observability = await startListeners({
       metricsAddress: o.config.metricsAddress, healthAddress: o.config.healthCheckAddr,
-      metrics: o.config.metricsAddress !== undefined ? { scrape: () => aggregator.clusterMetrics(), contentType: aggregator.contentType } : undefined,
+      metrics: aggregator !== undefined ? { scrape: () => aggregator.clusterMetrics(), contentType: aggregator.contentType } : undefined,
       health: { report: (kind) => combinedHealth(kind) },
       basicAuth: o.config.metricsBasicAuth,
       onError: (what, e) => logger.error(what, { error: (e as Error)?.message }),
@@ -357,6 +357,7 @@ export async function runWorker(o: WorkerOptions): Promise<never> {
   const metrics = running.services.observer?.metrics;
   if (metrics) {
     // prom-client answers the primary's scrape requests with these registries.
+    const { AggregatorRegistry } = await import('prom-client');
     AggregatorRegistry.setRegistries([metrics.registry]);
     new AggregatorRegistry();
   }

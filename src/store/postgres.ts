@@ -8,7 +8,7 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import pg from 'pg';
+import type * as pg from 'pg';
 
 import {
   ChangeFanout,
@@ -71,6 +71,13 @@ export interface PostgresStoreOptions extends StoreOptions {
    * `connectionString`.
    */
   readonly listenConnectionString?: string;
+}
+
+/** The pg driver, loaded when a PostgreSQL store is opened rather than at every start (it is a tenth of `limen serve`'s start-up). */
+type Driver = (typeof import('pg'))['default'];
+let loadingDriver: Promise<Driver> | undefined;
+function loadDriver(): Promise<Driver> {
+  return (loadingDriver ??= import('pg').then((m) => m.default));
 }
 
 const DEFAULT_QUERY_TIMEOUT_MS = 2000;
@@ -206,6 +213,7 @@ async function migrate(pool: pg.Pool, schema: string, createSchema: boolean): Pr
 /** A Store in PostgreSQL. */
 export class PostgresStore implements Store {
   readonly kind = 'postgres';
+  readonly #driver: Driver;
   readonly #pool: pg.Pool;
   readonly #connectionString: string;
   readonly #channel: string;
@@ -246,7 +254,8 @@ export class PostgresStore implements Store {
     let pool: pg.Pool | undefined;
     try {
       const timeout = opts.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
-      pool = new pg.Pool({
+      const pgDriver = await loadDriver();
+      pool = new pgDriver.Pool({
         connectionString: opts.connectionString,
         max: opts.poolSize ?? 10,
         application_name: opts.applicationName ?? 'limen',
@@ -258,7 +267,7 @@ export class PostgresStore implements Store {
       // An idle client that dies is dropped by the pool; without a handler the error would crash the process.
       pool.on('error', () => undefined);
       await migrate(pool, schema, opts.schema !== undefined);
-      return new PostgresStore(pool, schema, opts);
+      return new PostgresStore(pgDriver, pool, schema, opts);
     } catch (err) {
       await pool?.end().catch(() => undefined);
       if (err instanceof StoreError) throw err;
@@ -270,7 +279,8 @@ export class PostgresStore implements Store {
     }
   }
 
-  private constructor(pool: pg.Pool, schema: string, opts: PostgresStoreOptions) {
+  private constructor(driver: Driver, pool: pg.Pool, schema: string, opts: PostgresStoreOptions) {
+    this.#driver = driver;
     this.#pool = pool;
     this.#connectionString = opts.connectionString;
     // NOTIFY channels are per database, not per schema; a digest keeps the name short and unquoted-safe.
@@ -553,7 +563,7 @@ export class PostgresStore implements Store {
   }
 
   #listen(): void {
-    const client = new pg.Client({ connectionString: this.#listenConnectionString, application_name: `${this.#applicationName}-watch` });
+    const client = new this.#driver.Client({ connectionString: this.#listenConnectionString, application_name: `${this.#applicationName}-watch` });
     this.#listener = client;
     let failed = false;
     const fail = (err: unknown): void => {
