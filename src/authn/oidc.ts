@@ -1,7 +1,13 @@
-import * as oidc from 'openid-client';
+import type * as Oidc from 'openid-client';
 import type { Config } from '../config/index.js';
 import { LimenError } from '../errors/index.js';
 import { applyEmailVerification } from './claims.js';
+
+/** openid-client, loaded with the first discovery rather than on the path to the first answer. */
+let loading: Promise<typeof Oidc> | undefined;
+function openidClient(): Promise<typeof Oidc> {
+  return (loading ??= import('openid-client'));
+}
 
 /** What the IdP told us at sign-in or refresh, already checked. */
 export interface IdpTokens {
@@ -26,7 +32,7 @@ export class IdpError extends LimenError {
  * fails closed with 502 until it answers).
  */
 export class OidcClient {
-  private discovered: Promise<oidc.Configuration> | undefined;
+  private discovered: Promise<Oidc.Configuration> | undefined;
   /** Failures by operation since this client was made (read by the metrics). */
   readonly errors = { discovery: 0, exchange: 0, refresh: 0 };
 
@@ -36,14 +42,14 @@ export class OidcClient {
     private readonly now: () => number = Date.now,
   ) {}
 
-  private configuration(): Promise<oidc.Configuration> {
+  private configuration(): Promise<Oidc.Configuration> {
     if (!this.discovered) {
       const issuer = new URL(this.cfg.idpProviderUrl ?? '');
       const insecure = issuer.protocol === 'http:';
-      this.discovered = oidc.discovery(issuer, this.cfg.idpClientId ?? '', this.cfg.idpClientSecret, undefined, {
+      this.discovered = openidClient().then((oidc) => oidc.discovery(issuer, this.cfg.idpClientId ?? '', this.cfg.idpClientSecret, undefined, {
         ...(insecure ? { execute: [oidc.allowInsecureRequests] } : {}),
         timeout: 10,
-      }).catch((e: unknown) => {
+      })).catch((e: unknown) => {
         this.discovered = undefined;
         this.errors.discovery++;
         throw new IdpError('ERR_IDP_DISCOVERY', 'identity provider discovery failed', { message: (e as Error).message });
@@ -60,6 +66,7 @@ export class OidcClient {
   /** Starts sign-in: the IdP authorization URL for this state, nonce and PKCE verifier. */
   async authorizationUrl(state: string, nonce: string, codeVerifier: string): Promise<string> {
     const c = await this.configuration();
+    const oidc = await openidClient();
     const params: Record<string, string> = {
       ...this.cfg.idpRequestParams,
       redirect_uri: this.redirectUri,
@@ -76,7 +83,8 @@ export class OidcClient {
   /** Exchanges the code; checks state, nonce, PKCE and the ID token. */
   async exchange(callbackUrl: URL, expected: { state: string; nonce: string; codeVerifier: string }): Promise<IdpTokens> {
     const c = await this.configuration();
-    let tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers;
+    const oidc = await openidClient();
+    let tokens: Oidc.TokenEndpointResponse & Oidc.TokenEndpointResponseHelpers;
     try {
       tokens = await oidc.authorizationCodeGrant(c, callbackUrl, {
         pkceCodeVerifier: expected.codeVerifier,
@@ -94,7 +102,8 @@ export class OidcClient {
   /** Refreshes; a refusal throws IdpError (the caller ends the session). */
   async refresh(refreshToken: string, previousClaims: Record<string, unknown>): Promise<IdpTokens> {
     const c = await this.configuration();
-    let tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers;
+    const oidc = await openidClient();
+    let tokens: Oidc.TokenEndpointResponse & Oidc.TokenEndpointResponseHelpers;
     try {
       tokens = await oidc.refreshTokenGrant(c, refreshToken);
     } catch (e) {
@@ -106,13 +115,13 @@ export class OidcClient {
   }
 
   private async collect(
-    c: oidc.Configuration, tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers, previous: Record<string, unknown> | undefined,
+    c: Oidc.Configuration, tokens: Oidc.TokenEndpointResponse & Oidc.TokenEndpointResponseHelpers, previous: Record<string, unknown> | undefined,
   ): Promise<IdpTokens> {
     let claims: Record<string, unknown> = { ...(previous ?? {}), ...(tokens.claims() ?? {}) };
     // Providers that leave email/groups out of the ID token put them in userinfo.
     if ((claims.email === undefined || claims.groups === undefined) && typeof claims.sub === 'string' && c.serverMetadata().userinfo_endpoint) {
       try {
-        const info = await oidc.fetchUserInfo(c, tokens.access_token, claims.sub);
+        const info = await (await openidClient()).fetchUserInfo(c, tokens.access_token, claims.sub);
         claims = { ...info, ...claims };
       } catch { /* userinfo is optional */ }
     }
@@ -130,6 +139,7 @@ export class OidcClient {
   async endSessionUrl(idToken: string | undefined, postLogoutRedirectUri: string, state?: string): Promise<string | undefined> {
     try {
       const c = await this.configuration();
+      const oidc = await openidClient();
       if (!c.serverMetadata().end_session_endpoint) return undefined;
       const params: Record<string, string> = { post_logout_redirect_uri: postLogoutRedirectUri, client_id: this.cfg.idpClientId ?? '' };
       if (idToken) params.id_token_hint = idToken;

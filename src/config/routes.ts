@@ -282,7 +282,7 @@ function asRoute(item: unknown, index: number, routeAt: ConfigPath, ctx: RouteCo
   const tunnel = tunnelRoute(raw, routeAt);
   if (tunnel !== undefined) problems.push(tunnel);
   for (const key of Object.keys(raw)) {
-    if (ROUTE_KEY_NAMES.includes(key) || key === SERVER_NAME_ALIAS) continue;
+    if (Object.hasOwn(ROUTE_KEYS_BY_NAME, key) || key === SERVER_NAME_ALIAS) continue;
     const rule = routeFate(key);
     if (rule === undefined) {
       problems.push(unknownKeyError(key, [...ROUTE_KEY_NAMES, SERVER_NAME_ALIAS], routeAt));
