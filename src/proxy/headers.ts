@@ -126,7 +126,8 @@ function foldCookies(req: IncomingMessage): string | undefined {
 }
 
 function connectionListed(v: string | undefined): Set<string> | undefined {
-  if (!v) return undefined;
+  // The usual values name no header: no list to split.
+  if (!v || v === 'keep-alive' || v === 'close' || v === 'Keep-Alive' || v === 'Close') return undefined;
   const s = new Set<string>();
   for (const t of v.split(',')) {
     const n = t.trim().toLowerCase();
