@@ -1,7 +1,7 @@
 /**
  * undici's Agent module on its own. `undici`'s index also loads fetch,
  * WebSocket, the cache and the mocks, which Limen never uses: a tenth of
- * `limen serve`'s start-up. The same class (forward.test.ts checks it).
+ * `limen serve`'s start-up. The same class (test/startup-imports.test.ts checks it).
  */
 declare module 'undici/lib/dispatcher/agent.js' {
   import { Agent } from 'undici';
