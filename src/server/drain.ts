@@ -42,13 +42,14 @@ export function drainable(server: Server): DrainableServer {
   const upgrades = new Set<Duplex>();
   /**
    * Responses in flight are kept per connection, on the connection, not in
-   * one Set of responses: a Set that gains and loses an entry per request
-   * keeps rehashing, and its discarded tables (promoted to the old
-   * generation) still pointed at finished responses, so every scavenge kept
-   * whole request graphs alive and promoted them. Measured with
-   * --trace-gc-nvp under the bench: 2.6 MB promoted per scavenge with the
-   * Set, 0.3 MB without it (the bare proxy: 0.2 MB). Connections churn far
-   * less than requests.
+   * one Set of responses. A Set that gained and lost an entry per request
+   * made V8's scavenges keep whole finished requests alive and promote
+   * them (measured with --trace-gc-nvp under the bench: 2.6 MB promoted
+   * per scavenge with the Set, 0.3 MB without it, the bare proxy 0.2 MB;
+   * the likely cause is the Set's discarded hash tables, once promoted,
+   * still pointing at finished responses). Connections churn far less than
+   * requests. A separate Set from `sockets`: over TLS, a request's socket
+   * is not the one the 'connection' event gave.
    */
   const busy = new Set<RequestSocket>();
   let inFlight = 0;
