@@ -62,19 +62,40 @@ function writeConfig(name: string, port: number, extra: Record<string, unknown>)
   return path;
 }
 
-/** Holds a port so that Limen cannot bind it. */
+/** Holds a port so that Limen cannot bind it; rejects if it is taken already. */
 async function occupy(port: number): Promise<Server> {
   const s = createServer();
-  await new Promise<void>((resolve) => s.listen(port, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    s.once('error', reject);
+    s.listen(port, '127.0.0.1', resolve);
+  });
   return s;
+}
+
+/**
+ * A held port whose next port is free, both below the kernel's ephemeral
+ * range (32768 and up on Linux). The quickstart binds its identity provider
+ * on port + 1; in the ephemeral range another test's `listen(0)` or outbound
+ * socket can take that port at any moment (a CI run failed that way), below
+ * it nothing is handed out by the kernel.
+ */
+async function occupyBelowEphemeral(): Promise<{ port: number; blocker: Server }> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    const next = await occupy(port + 1).catch(() => undefined);
+    if (!next) continue;
+    await new Promise((r) => next.close(r));
+    const blocker = await occupy(port).catch(() => undefined);
+    if (blocker) return { port, blocker };
+  }
+  throw new Error('no free port pair below 32000 after 100 tries');
 }
 
 describe('a port already in use ends limen serve with exit code 1 and one line', () => {
   let port: number;
   let blocker: Server;
   before(async () => {
-    port = await freePort();
-    blocker = await occupy(port);
+    ({ port, blocker } = await occupyBelowEphemeral());
   });
   after(async () => { await new Promise((r) => blocker.close(r)); });
 
