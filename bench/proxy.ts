@@ -446,7 +446,7 @@ async function main(): Promise<void> {
   // failure here is reported in the table, not fatal to the run.
   let apache: RunningApache | undefined;
   let apacheCookie: string | undefined;
-  let apacheError: string | undefined = o.apache ? undefined : 'left out (--no-apache)';
+  let apacheError: string | undefined;
   if (o.apache) {
     try {
       log('starting Apache + mod_auth_openidc and signing in through the IdP');
@@ -540,8 +540,12 @@ async function main(): Promise<void> {
     }),
   ];
   const failures = new Map<TargetKey, string>();
-  if (apacheError !== undefined || !apache) failures.set('apache', apacheError ?? 'not started');
-  for (const t of targets) if (o.only && !o.only.has(t.key)) failures.set(t.key, 'left out (--only)');
+  // Targets left out by choice (--only, --no-apache) are not failures: listed under the table, not in it.
+  const leftOut = new Map<TargetKey, string>();
+  if (!o.apache) leftOut.set('apache', 'left out (--no-apache)');
+  else if (apacheError !== undefined || !apache) failures.set('apache', apacheError ?? 'not started');
+  for (const t of targets) if (o.only && !o.only.has(t.key)) leftOut.set(t.key, 'left out (--only)');
+  for (const [key, why] of leftOut) failures.set(key, why);
   for (const t of targets) {
     if (failures.has(t.key)) continue;
     if (t.process === 'limen') await setObserve(t.observe === true);
@@ -584,6 +588,7 @@ async function main(): Promise<void> {
   const rows: Row[] = targets.map((t) => {
     const error = failures.get(t.key);
     const rs = runs.get(t.key) ?? [];
+    if (leftOut.has(t.key)) return { key: t.key, label: t.label, leftOut: leftOut.get(t.key) };
     if (error !== undefined || rs.length === 0) return { key: t.key, label: t.label, error: error ?? 'not measured' };
     const result = combineRuns(rs);
     const cpu = cpuSpent.get(t.key);

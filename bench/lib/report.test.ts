@@ -82,6 +82,13 @@ describe('formatTable', () => {
     // The invalid public figure is not used as the denominator.
     assert.match(out, /^signedNoAudit .* 0\.47x\s+-\s+-$/m);
   });
+
+  test('targets left out by choice have no row, only a note saying so', () => {
+    const out = formatTable([...rows({ nginx: 20000, public: 10000 }), { key: 'apache', label: 'Apache', leftOut: 'left out (--no-apache)' }]);
+    assert.doesNotMatch(out, /^Apache\s/m);
+    assert.match(out, /^signed\s+failed/m); // a failure is still a row
+    assert.match(out, /^Apache: left out \(--no-apache\)$/m);
+  });
 });
 
 describe('formatGoals', () => {

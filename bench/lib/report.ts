@@ -20,6 +20,8 @@ export interface Row {
   /** Undefined when the run failed; `error` says why. */
   readonly result?: LoadResult | undefined;
   readonly error?: string | undefined;
+  /** Set when the target was not measured by choice (`--only`, `--no-apache`): why; no row in the table. */
+  readonly leftOut?: string | undefined;
   /**
    * CPU time of the server under test (the upstream for `direct`) per
    * request, in microseconds, when /proc could be read.
@@ -108,6 +110,10 @@ export function formatTable(rows: readonly Row[]): string {
   const notes: string[] = [];
   for (const r of rows) {
     const res = r.result;
+    if (r.leftOut !== undefined) {
+      notes.push(`${r.label}: ${r.leftOut}`);
+      continue;
+    }
     if (!res) {
       body.push([r.label, 'failed', '-', '-', '-', '-', '-']);
       notes.push(`${r.label}: ${r.error ?? 'no result'}`);
