@@ -21,17 +21,20 @@ describe('parseProcStat', () => {
 });
 
 test('this process uses CPU time, and a busy loop adds to it', { skip: !procAvailable() }, () => {
-  // Spin until Node itself says 80 ms of CPU went by (wall time means little on a busy machine).
+  // Spin until Node itself says 200 ms of CPU went by (wall time means little on a busy machine).
   const before = cpuMs([process.pid]);
   const start = process.cpuUsage();
   let used = 0;
-  while (used < 80_000) {
+  while (used < 200_000) {
     const u = process.cpuUsage(start);
     used = u.user + u.system;
   }
   const after = cpuMs([process.pid]);
-  // /proc counts in clock ticks (10 ms): allow two ticks either way.
-  assert.ok(Math.abs(after - before - used / 1000) <= 20, `/proc says ${after - before} ms, Node says ${used / 1000} ms`);
+  // /proc counts in clock ticks (10 ms) per thread, and V8's helper threads
+  // (compiler, GC) may run beside the loop: a full test run saw 120 ms against 80.
+  // Within a quarter either way, two ticks at least.
+  const slack = Math.max(20, used / 1000 / 4);
+  assert.ok(Math.abs(after - before - used / 1000) <= slack, `/proc says ${after - before} ms, Node says ${used / 1000} ms`);
   assert.equal(cpuMs([2 ** 22 + 12345]), 0); // no such process
   assert.deepEqual(processAndChildren(process.pid)[0], process.pid);
 });
