@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { errorDetail, loadConfigFile, parseConfig, parseConfigText, readConfigText, watchConfig, type Config } from '../config/index.js';
 import { createLogger, type Logger } from '../log/index.js';
-import { isWorkerProcess, quickstartDocument, runWorker, startLimen, startPrimary, startQuickstart, workerCount, type RunningLimen } from '../server/index.js';
+import { isWorkerProcess, runWorker, startLimen, startPrimary, workerCount, type RunningLimen } from '../server/index.js';
 import { parseFlags, UsageError, type CliIo, type Command } from './args.js';
 import { stdoutDestination } from '../observe/index.js';
 import { effectiveConfigYaml, readConfigDocument } from './print-config.js';
@@ -55,7 +55,7 @@ Options:
       if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--port: expected a port number, got "${values.port}"`);
     }
     if (values['print-config']) {
-      io.stdout(values.config !== undefined ? printConfigFile(values.config, io) : printQuickstartConfig(port, values.data ?? './data', io));
+      io.stdout(values.config !== undefined ? printConfigFile(values.config, io) : await printQuickstartConfig(port, values.data ?? './data', io));
       return 0;
     }
     // A worker process forked by the primary (workers > 1): it lives until told to stop.
@@ -85,7 +85,8 @@ function printConfigFile(path: string, io: CliIo): string {
  * directory: its secrets are generated into DIR/dev-secrets.json at the
  * first start and are redacted here anyway.
  */
-function printQuickstartConfig(port: number, dataDir: string, io: CliIo): string {
+async function printQuickstartConfig(port: number, dataDir: string, io: CliIo): Promise<string> {
+  const { quickstartDocument } = await import('../server/quickstart.js');
   const doc = quickstartDocument({
     port, authOrigin: `http://authenticate.localhost:${port}`, idpIssuer: `http://127.0.0.1:${port + 1}`,
     upstreamUrl: 'http://127.0.0.1:0', dataDir,
@@ -160,6 +161,8 @@ async function servePrimary(path: string, text: string, config: Config, workers:
 async function serveQuickstart(port: number, dataDir: string, io: CliIo): Promise<Served> {
   const logger = createLogger('info');
   logger.warn('DEVELOPMENT MODE: embedded identity provider (any email signs in) and demo upstream. Not for production use.');
+  // Loaded for the quickstart only: `limen serve --config` starts without the development IdP's modules.
+  const { startQuickstart } = await import('../server/quickstart.js');
   const qs = await startQuickstart({ port, dataDir, env: io.env, logger });
   io.stdout(`\nLimen quickstart (development only) is running.\n\n  Open ${qs.openUrl} and sign in with any email.\n  Only @example.com emails may open http://staff.localhost:${port}/\n  admin@example.com is an administrator (impersonation on /.pomerium/).\n  Identity provider: ${qs.idpUrl} (development only)\n\n`);
   return { logger, close: () => qs.close() };
