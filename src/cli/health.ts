@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { yamlLibrary } from '../config/yaml-library.js';
 import { splitAddress } from '../observe/index.js';
 import { parseFlags, UsageError, type CliIo, type Command } from './args.js';
 
@@ -40,7 +40,7 @@ Options:
     let address = values.address ?? io.env.HEALTH_CHECK_ADDR;
     if (address === undefined && values.config !== undefined) {
       let doc: unknown;
-      try { doc = parseYaml(readFileSync(values.config, 'utf8')); } catch (e) { throw new UsageError(`--config: cannot read ${values.config}: ${((e as Error).message.split('\n')[0] ?? '').slice(0, 120)}`); }
+      try { doc = yamlLibrary().parse(readFileSync(values.config, 'utf8')); } catch (e) { throw new UsageError(`--config: cannot read ${values.config}: ${((e as Error).message.split('\n')[0] ?? '').slice(0, 120)}`); }
       const v = (doc as Record<string, unknown> | null)?.health_check_addr;
       if (typeof v === 'string') address = v;
     }

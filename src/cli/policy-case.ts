@@ -21,9 +21,8 @@
  * `client_certificate` and `identity.namespace` came later, optional, so
  * older files read as before.
  */
-import { LineCounter, parseDocument } from 'yaml';
 import type { DecisionResult } from '../authz/index.js';
-import { yamlLocator } from '../config/index.js';
+import { yamlLibrary, yamlLocator } from '../config/index.js';
 import { CERTIFICATE_CHOICES, parseClientIp, type SimulatedCertificate, type SimulatedIdentity, type SimulatedRequest } from './policy-simulate.js';
 import { editDistance } from '../errors/index.js';
 
@@ -156,6 +155,7 @@ function suggest(key: string, known: readonly string[]): string {
  */
 export function parseCaseFile(text: string): { cases: PolicyCase[]; errors: CaseFileError[] } {
   const errors: CaseFileError[] = [];
+  const { LineCounter, parseDocument } = yamlLibrary();
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const syntax = doc.errors[0];

@@ -8,8 +8,7 @@
  * connection strings.
  */
 import { readFileSync } from 'node:fs';
-import { parseDocument, stringify } from 'yaml';
-import { configReference } from '../config/index.js';
+import { configReference, yamlLibrary } from '../config/index.js';
 import { loggableHeader, loggableQuery, REDACTED } from '../observe/index.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -99,7 +98,7 @@ export function effectiveConfigYaml(input: EffectiveConfigInput): string {
   const out: string[] = input.header.map((line) => `# ${line}`.trimEnd());
   const emit = (key: string, value: unknown, from?: string): void => {
     if (from !== undefined) out.push(`# ${key}: from ${from}`);
-    out.push(stringify({ [key]: value }, { lineWidth: 0 }).trimEnd());
+    out.push(yamlLibrary().stringify({ [key]: value }, { lineWidth: 0 }).trimEnd());
   };
   const defaults: string[] = [];
   const shown = new Set<string>();
@@ -137,7 +136,7 @@ export function effectiveConfigYaml(input: EffectiveConfigInput): string {
 
 /** A YAML config file's document, parsed as the loader parses it (merge keys, aliases). */
 export function readConfigDocument(path: string): Record<string, unknown> {
-  const doc = parseDocument(readFileSync(path, 'utf8'), { merge: true, prettyErrors: false, uniqueKeys: true });
+  const doc = yamlLibrary().parseDocument(readFileSync(path, 'utf8'), { merge: true, prettyErrors: false, uniqueKeys: true });
   const js = doc.toJS({ maxAliasCount: 100 }) as unknown;
   return js !== null && typeof js === 'object' && !Array.isArray(js) ? js as Record<string, unknown> : {};
 }

@@ -6,11 +6,13 @@
 
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import type { Document, LineCounter } from 'yaml';
 import { ConfigError } from '../errors/index.js';
 import type { Config, ConfigWarning } from './types.js';
 import { aggregate, errorDetail, problemsOf, warningsOf, withWarnings, type ConfigPath } from './check.js';
 import { parseConfig, type ParseOptions } from './parse.js';
+import { quickYaml } from './yaml-quick.js';
+import { yamlLibrary as yaml } from './yaml-library.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -27,6 +29,24 @@ export function loadConfigFile(path: string, env: Env = process.env, opts: LoadO
  * text (not for values from the environment).
  */
 export function parseConfigText(text: string, source: string, env: Env = process.env, opts: LoadOptions = {}): Config {
+  // The quick parser first (yaml-quick.ts); a text it declines, or one with
+  // an error or a warning to report with its line, is read again with `yaml`.
+  const quick = quickYaml(text);
+  if (quick !== undefined) {
+    let config: Config | undefined;
+    try {
+      config = parseConfig(quick, env, { ...opts, source });
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+    }
+    if (config !== undefined && (config.warnings ?? []).length === 0) return Object.freeze({ ...config, warnings: Object.freeze([]) });
+  }
+  return parseWithLines(text, source, env, opts);
+}
+
+/** parseConfigText with `yaml`, keeping the document to name the line of each error and warning. */
+function parseWithLines(text: string, source: string, env: Env, opts: LoadOptions): Config {
+  const { LineCounter, parseDocument } = yaml();
   const lineCounter = new LineCounter();
   // YAML 1.2 core schema (`yes` is a string), plus `<<` merge keys, which
   // Pomerium configs use to share policy blocks between routes.
@@ -83,6 +103,7 @@ export function locateInYaml(text: string, path: ConfigPath, aboutKey = false): 
  * 200 bad cases took a minute).
  */
 export function yamlLocator(text: string): (path: ConfigPath, aboutKey?: boolean) => { line: number; column: number } | undefined {
+  const { LineCounter, parseDocument } = yaml();
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, merge: true, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) return () => undefined;
@@ -121,6 +142,7 @@ function withLocation(error: ConfigError, doc: Document, lineCounter: LineCounte
  * is in the file.
  */
 function locate(doc: Document, path: ConfigPath, aboutKey: boolean): number | undefined {
+  const { isAlias, isMap, isScalar, isSeq } = yaml();
   let node: unknown = doc.contents;
   let offset: number | undefined;
   for (const [i, segment] of path.entries()) {
