@@ -9,7 +9,7 @@
  *
  * The quick path answers only where the two parsers are known to agree
  * (YAML 1.2 core schema, `<<` merge keys, duplicate keys refused; checked
- * by a differential property test against `yaml`, yaml-quick.test.ts) and
+ * by a differential property test against `yaml`, yaml-quick.fuzz.test.ts) and
  * declines the rest, which then goes through `yaml` as before:
  * - anchors: an alias is where `yaml` bounds the cost of expansion
  *   (`maxAliasCount`), and `js-yaml` would hand over a shared graph whose
@@ -38,8 +38,10 @@ const SCHEMA = CORE_SCHEMA.withTags(mergeTag, realMapTag);
  * key where a node can start (`&a`, `!t`, `!!str`, `? k` after a space, an
  * indicator or a line start), a directive or document marker at a line
  * start, a tab, a CR, a BOM, a line of spaces only, a block scalar's
- * indentation indicator. Inside a plain scalar (`a&b`, `x!`) they do not match; inside a
- * quoted string after a space they do, which only makes the text slower.
+ * indentation indicator, a three-digit exponent or 300 digits in a row, a
+ * backslash at a line end. Inside a plain scalar (`a&b`, `x!`) the first
+ * ones do not match; inside a quoted string after a space they do, which
+ * only makes that text slower to read.
  */
 const DECLINE = /(?:^|[\s[\]{},:?-])[&!?]|^(?:%|---|\.\.\.)|[\t\r\uFEFF]|^ +$|[|>][-+]?[0-9]|[0-9.][eE][-+]?[0-9]{3}|[0-9]{300}|\\$/m;
 
