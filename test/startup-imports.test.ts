@@ -4,8 +4,9 @@
  * prom-client (and the OpenTelemetry API it pulls in), the OpenTelemetry SDK
  * and the development IdP are imported when their feature is on, and of
  * undici only the Agent; `yaml` only when a config text needs it (one the
- * quick reader declines, or one with an error to locate). Checked in a fresh process, by the CommonJS
- * modules it holds once the server and the serve command are loaded.
+ * quick reader declines, or one with an error to locate). Checked in a
+ * fresh process, by the CommonJS modules it holds once the server and the
+ * serve command are loaded.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';

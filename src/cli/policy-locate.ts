@@ -3,7 +3,7 @@
  * .allow.or[1].claim/org.team`) back to a line and column of the YAML file,
  * for `limen policy check` and `limen policy explain`.
  */
-import { locateInYaml, yamlLibrary, type ConfigPath } from '../config/index.js';
+import { CONFIG_YAML, CONFIG_YAML_VALUES, locateInYaml, yamlLibrary, type ConfigPath } from '../config/index.js';
 
 function isMapping(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -61,7 +61,7 @@ export class ConfigLocator {
   constructor(private readonly text: string) {
     let doc: unknown;
     try {
-      doc = yamlLibrary().parse(text, { merge: true, prettyErrors: false, uniqueKeys: true, maxAliasCount: 100 });
+      doc = yamlLibrary().parse(text, { ...CONFIG_YAML, ...CONFIG_YAML_VALUES });
     } catch {
       doc = undefined;
     }

@@ -8,7 +8,7 @@
  * connection strings.
  */
 import { readFileSync } from 'node:fs';
-import { configReference, yamlLibrary } from '../config/index.js';
+import { CONFIG_YAML, CONFIG_YAML_VALUES, configReference, yamlLibrary } from '../config/index.js';
 import { loggableHeader, loggableQuery, REDACTED } from '../observe/index.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -136,7 +136,7 @@ export function effectiveConfigYaml(input: EffectiveConfigInput): string {
 
 /** A YAML config file's document, parsed as the loader parses it (merge keys, aliases). */
 export function readConfigDocument(path: string): Record<string, unknown> {
-  const doc = yamlLibrary().parseDocument(readFileSync(path, 'utf8'), { merge: true, prettyErrors: false, uniqueKeys: true });
-  const js = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  const doc = yamlLibrary().parseDocument(readFileSync(path, 'utf8'), CONFIG_YAML);
+  const js = doc.toJS(CONFIG_YAML_VALUES) as unknown;
   return js !== null && typeof js === 'object' && !Array.isArray(js) ? js as Record<string, unknown> : {};
 }

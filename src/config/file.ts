@@ -12,7 +12,7 @@ import type { Config, ConfigWarning } from './types.js';
 import { aggregate, errorDetail, problemsOf, warningsOf, withWarnings, type ConfigPath } from './check.js';
 import { parseConfig, type ParseOptions } from './parse.js';
 import { quickYaml } from './yaml-quick.js';
-import { yamlLibrary as yaml } from './yaml-library.js';
+import { CONFIG_YAML, CONFIG_YAML_VALUES, yamlLibrary as yaml } from './yaml-library.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -48,9 +48,7 @@ export function parseConfigText(text: string, source: string, env: Env = process
 function parseWithLines(text: string, source: string, env: Env, opts: LoadOptions): Config {
   const { LineCounter, parseDocument } = yaml();
   const lineCounter = new LineCounter();
-  // YAML 1.2 core schema (`yes` is a string), plus `<<` merge keys, which
-  // Pomerium configs use to share policy blocks between routes.
-  const doc = parseDocument(text, { lineCounter, merge: true, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { ...CONFIG_YAML, lineCounter });
   const syntax = doc.errors[0];
   if (syntax !== undefined) {
     const { line, col } = lineCounter.linePos(syntax.pos[0]);
@@ -61,7 +59,7 @@ function parseWithLines(text: string, source: string, env: Env, opts: LoadOption
   }
   let raw: unknown;
   try {
-    raw = doc.toJS({ maxAliasCount: 100 });
+    raw = doc.toJS(CONFIG_YAML_VALUES);
   } catch (error) {
     // e.g. too many alias expansions ("billion laughs").
     const detail = `YAML cannot be read: ${error instanceof Error ? error.message.split('\n')[0] ?? '' : 'unknown error'}`;
@@ -105,7 +103,7 @@ export function locateInYaml(text: string, path: ConfigPath, aboutKey = false): 
 export function yamlLocator(text: string): (path: ConfigPath, aboutKey?: boolean) => { line: number; column: number } | undefined {
   const { LineCounter, parseDocument } = yaml();
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, merge: true, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { ...CONFIG_YAML, lineCounter });
   if (doc.errors.length > 0) return () => undefined;
   return (path, aboutKey = false) => {
     const offset = locate(doc, path, aboutKey);

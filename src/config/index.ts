@@ -16,8 +16,7 @@ export type { ConfigWatcher, LoadOptions, WatchOptions } from './file.js';
 
 export { parseConfig } from './parse.js';
 export { loadConfigFile, locateInYaml, parseConfigText, readConfigText, watchConfig, yamlLocator } from './file.js';
-export { yamlLibrary } from './yaml-library.js';
-export { quickYaml } from './yaml-quick.js';
+export { CONFIG_YAML, CONFIG_YAML_VALUES, yamlLibrary } from './yaml-library.js';
 export { configReference } from './globals.js';
 export { ACCESS_LOG_FIELDS, AUTHORIZE_LOG_FIELDS } from './observability.js';
 export { routeReference } from './routes.js';

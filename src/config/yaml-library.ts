@@ -14,3 +14,13 @@ let loaded: Yaml | undefined;
 export function yamlLibrary(): Yaml {
   return (loaded ??= createRequire(import.meta.url)('yaml') as Yaml);
 }
+
+/**
+ * How a config file is parsed, wherever one is: YAML 1.2 core schema (`yes`
+ * is a string), plus `<<` merge keys, which Pomerium configs use to share
+ * policy blocks between routes; a repeated key is an error.
+ */
+export const CONFIG_YAML = Object.freeze({ merge: true, prettyErrors: false, uniqueKeys: true } as const);
+
+/** Alias expansions allowed when a config document becomes values (bounds "billion laughs"). */
+export const CONFIG_YAML_VALUES = Object.freeze({ maxAliasCount: 100 } as const);

@@ -12,14 +12,15 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { parseDocument } from 'yaml';
 import { fuzzSync, mutatedString } from '../../test/support/fuzz.js';
+import { CONFIG_YAML, CONFIG_YAML_VALUES } from './yaml-library.js';
 import { quickYaml } from './yaml-quick.js';
 
 /** What file.ts reads a text as: its value, or undefined when it reports an error. */
 function reference(text: string): { value: unknown } | undefined {
-  const doc = parseDocument(text, { merge: true, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, CONFIG_YAML);
   if (doc.errors.length > 0) return undefined;
   try {
-    return { value: doc.toJS({ maxAliasCount: 100 }) };
+    return { value: doc.toJS(CONFIG_YAML_VALUES) };
   } catch {
     return undefined;
   }

@@ -54,17 +54,13 @@ export function quickYaml(text: string): unknown {
   } catch {
     return undefined;
   }
-  return plain(value);
-}
-
-const DECLINED = Symbol('declined');
-
-/** Maps as plain objects (as `yaml`'s toJS makes them), or undefined when a key is not a string. */
-function plain(value: unknown): unknown {
   const out = toPlain(value);
   return out === DECLINED ? undefined : out;
 }
 
+const DECLINED = Symbol('declined');
+
+/** Maps as plain objects (as `yaml`'s toJS makes them), or DECLINED when a key is not a string. */
 function toPlain(value: unknown): unknown {
   if (Array.isArray(value)) {
     const out: unknown[] = new Array(value.length);
