@@ -50,6 +50,31 @@ export function jsonString(s: string): string {
   return `"${s}"`;
 }
 
+const NON_ASCII = /[\u007f-\uffff]/g;
+const escapeUnit = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+
+/**
+ * `JSON.stringify(v)` with every character outside printable ASCII written
+ * as a `\uXXXX` escape: the same JSON value, in text that is pure ASCII
+ * (so its UTF-8 bytes are its characters, and it can be encoded as
+ * latin1). For the access and authorize lines (see LineSink.writeAscii);
+ * `undefined` (or a function) is written as `null`.
+ */
+export function asciiJson(v: unknown): string {
+  const s = JSON.stringify(v) as string | undefined; // undefined for undefined, a function or a symbol: written as null
+  return s === undefined ? 'null' : s.replace(NON_ASCII, escapeUnit);
+}
+
+/** `asciiJson(s)` for a string, without JSON.stringify for printable ASCII without `"` or `\\` (the common case). */
+export function asciiJsonString(s: string): string {
+  if (typeof s !== 'string') return asciiJson(s);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || c > 0x7e) return asciiJson(s);
+  }
+  return `"${s}"`;
+}
+
 /** A logger that discards everything (tests, CLI). */
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {}, record() {} };
 

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createLogger, jsonString, redactFields, REDACTED } from './index.js';
+import { asciiJson, asciiJsonString, createLogger, jsonString, redactFields, REDACTED } from './index.js';
 
 const JWT = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLWJ5dGVz';
 
@@ -40,4 +40,17 @@ describe('jsonString is JSON.stringify for strings', () => {
   for (const s of ['', 'GET', 'bench@example.com', 'a"b', 'back\\slash', 'tab\there', 'new\nline', '\u0000', '\u007f', 'ünïcødé', '✓', '\ud800', 'emoji 😀', '</script>']) {
     test(JSON.stringify(s), () => assert.equal(jsonString(s), JSON.stringify(s)));
   }
+});
+
+describe('asciiJson: the same JSON value, in ASCII text', () => {
+  const values: unknown[] = ['', 'GET', 'a"b', 'tab\there', '\u007f', 'ünïcødé', '✓', '\ud800', '\udfff', 'emoji 😀', ['é', { 'ключ': 'значение' }], 42, null, true];
+  for (const v of values) {
+    test(JSON.stringify(v), () => {
+      for (const text of [asciiJson(v), ...(typeof v === 'string' ? [asciiJsonString(v)] : [])]) {
+        assert.match(text, /^[\x20-\x7e]*$/);
+        assert.deepEqual(JSON.parse(text), v);
+      }
+    });
+  }
+  test('undefined is written as null', () => assert.equal(asciiJson(undefined), 'null'));
 });

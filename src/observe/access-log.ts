@@ -7,9 +7,11 @@
  *
  * The fields of a config are compiled once into a list of writers, each
  * returning its `,"name":value` fragment, so a line is one string built in
- * a fixed order with only the variable strings escaped (JSON.stringify of
- * a string), then handed whole to a LineDestination that batches writes
- * (line-sink.ts). Measured against pino for these two lines: a quarter of
+ * a fixed order with only the variable strings escaped, then handed whole
+ * to a LineDestination that batches writes (line-sink.ts). Values are
+ * escaped to ASCII (`\uXXXX` beyond it; the same JSON), so the batching
+ * sink can keep lines as text and encode many at once: encoding each line
+ * as it came cost several microseconds a request in the proxy. Measured against pino for these two lines: a quarter of
  * its CPU per request (see docs/operations.md). The line has pino's shape:
  * `level`, `time`, the fields, `msg` last.
  */
@@ -20,7 +22,7 @@ import type { Caller } from '../authn/index.js';
 import { clientIp } from '../http/index.js';
 import { loggableHeader, loggableQuery, loggableReferer } from './redact.js';
 import type { LineDestination } from './line-sink.js';
-import { jsonString } from '../log/index.js';
+import { asciiJson, asciiJsonString } from '../log/index.js';
 
 /** What is known about a request when its response is finished. */
 export interface AccessFacts {
@@ -73,7 +75,7 @@ function text(key: string): (v: string | undefined) => string {
     if (v === undefined) return '';
     if (v !== last) {
       last = v;
-      lastFragment = k + jsonString(v);
+      lastFragment = k + asciiJsonString(v);
     }
     return lastFragment;
   };
@@ -82,7 +84,7 @@ function text(key: string): (v: string | undefined) => string {
 /** `,"name":value` for any JSON value. */
 function json(key: string): (v: unknown) => string {
   const k = `,${q(key)}:`;
-  return (v) => (v === undefined ? '' : k + q(v));
+  return (v) => (v === undefined ? '' : k + asciiJson(v));
 }
 
 function pathOf(req: IncomingMessage): string {
@@ -127,9 +129,50 @@ function num(key: string): (v: number) => string {
   };
 }
 
+/**
+ * A request's id, escaped once: it is written three times per request
+ * (`check-request-id` and `request-id` in the authorize line, `request-id`
+ * in the access line), and differs from the last request's.
+ */
+function requestId(key: string): (id: string) => string {
+  const k = `,${q(key)}:`;
+  return (id) => k + lastIdJson(id);
+}
+let lastId: string | undefined;
+let lastIdText = '';
+function lastIdJson(id: string): string {
+  if (id !== lastId) {
+    lastId = id;
+    lastIdText = asciiJsonString(id);
+  }
+  return lastIdText;
+}
+
+/**
+ * Milliseconds rounded to the microsecond, as JSON writes
+ * `Math.round(ms * 1000) / 1000`, but from integers: turning the float into
+ * text was the costliest field of the access line in the proxy.
+ */
+export function millisText(ms: number): string {
+  const us = Math.round(ms * 1000);
+  if (!(us >= 0 && us <= Number.MAX_SAFE_INTEGER)) return Number.isFinite(us) ? String(us / 1000) : 'null';
+  const whole = Math.floor(us / 1000);
+  let frac = us - whole * 1000;
+  if (frac === 0) return String(whole);
+  let digits = 3;
+  while (frac % 10 === 0) { frac /= 10; digits--; }
+  const f = String(frac);
+  return `${whole}.${f.length < digits ? '0'.repeat(digits - f.length) + f : f}`;
+}
+
+function millis(key: string): (ms: number) => string {
+  const k = `,${q(key)}:`;
+  return (ms) => k + millisText(ms);
+}
+
 const A = {
-  authority: text('authority'), clusterStatName: text('cluster-stat-name'), duration: num('duration'), forwardedFor: text('forwarded-for'),
-  ip: text('ip'), method: text('method'), path: text('path'), query: text('query'), referer: text('referer'), requestId: text('request-id'),
+  authority: text('authority'), clusterStatName: text('cluster-stat-name'), duration: millis('duration'), forwardedFor: text('forwarded-for'),
+  ip: text('ip'), method: text('method'), path: text('path'), query: text('query'), referer: text('referer'), requestId: requestId('request-id'),
   responseCode: num('response-code'), details: text('response-code-details'), size: num('size'), upstream: text('upstream-cluster'),
   userAgent: text('user-agent'), user: text('user'), email: text('email'), routeId: text('route-id'), cert: json('client-certificate'),
 };
@@ -142,7 +185,7 @@ const ACCESS: Readonly<Record<string, AccessField>> = {
     return cert && cert.fingerprint256 ? A.cert({ subject: cert.subject, fingerprint256: cert.fingerprint256 }) : '';
   },
   'cluster-stat-name': (f) => A.clusterStatName(f.route?.name),
-  'duration': (f) => A.duration(Math.round(f.durationMs * 1000) / 1000),
+  'duration': (f) => A.duration(f.durationMs),
   'forwarded-for': (f) => {
     const peer = f.req.socket.remoteAddress ?? '';
     const xff = header(f.req, 'x-forwarded-for');
@@ -165,10 +208,10 @@ const ACCESS: Readonly<Record<string, AccessField>> = {
 };
 
 const D = {
-  checkRequestId: text('check-request-id'), clusterStatName: text('cluster-stat-name'), email: text('email'), host: text('host'),
+  checkRequestId: requestId('check-request-id'), clusterStatName: text('cluster-stat-name'), email: text('email'), host: text('host'),
   claims: json('id-token-claims'), impEmail: text('impersonate-email'), impSession: text('impersonate-session-id'), impUser: text('impersonate-user-id'),
   ip: text('ip'), method: text('method'), path: text('path'), query: text('query'), removedGroups: num('removed-groups-count'),
-  requestId: text('request-id'), routeId: text('route-id'), serviceAccount: text('service-account-id'), session: text('session-id'), user: text('user'),
+  requestId: requestId('request-id'), routeId: text('route-id'), serviceAccount: text('service-account-id'), session: text('session-id'), user: text('user'),
 };
 
 const DECISION: Readonly<Record<string, DecisionField>> = {
@@ -211,7 +254,7 @@ function compile<F extends { readonly req: IncomingMessage }>(fields: readonly s
     const h: Record<string, string | undefined> = {};
     if (all) for (const [k, v] of Object.entries(f.req.headers)) h[k] = loggableHeader(k, v);
     for (const name of named) { const v = loggableHeader(name, f.req.headers[name]); if (v !== undefined) h[name] = v; }
-    return HEADERS_KEY + q(h);
+    return HEADERS_KEY + asciiJson(h);
   };
   let headersPlaced = false;
   for (const name of fields) {
@@ -245,9 +288,12 @@ export class AccessLog {
 
   /** `base`: fields on every line (a worker process's id and pid), after the time as pino placed them. */
   private readonly baseText: string;
+  /** Where a line goes: as ASCII when the destination takes that (every value is escaped to ASCII here). */
+  private readonly put: (line: string) => void;
 
   constructor(private readonly destination: LineDestination, base?: Readonly<Record<string, unknown>>) {
-    this.baseText = base === undefined ? '' : Object.entries(base).map(([k, v]) => `,${JSON.stringify(k)}:${JSON.stringify(v)}`).join('');
+    this.baseText = base === undefined ? '' : Object.entries(base).map(([k, v]) => `,${asciiJson(k)}:${asciiJson(v)}`).join('');
+    this.put = typeof destination.writeAscii === 'function' ? destination.writeAscii.bind(destination) : destination.write.bind(destination);
   }
 
   private forConfig(c: Config): Compiled {
@@ -289,7 +335,7 @@ export class AccessLog {
     if (fields.length === 0) return;
     let line = this.start();
     for (let i = 0; i < fields.length; i++) line += fields[i]!(f);
-    this.destination.write(line + ACCESS_END);
+    this.put(line + ACCESS_END);
   }
 
   decision(f: DecisionFacts): void {
@@ -301,17 +347,17 @@ export class AccessLog {
     const why = this.reasonsJson(f.reasons);
     line += f.result === 'allow' ? ALLOW_TRUE + why : ALLOW_FALSE + (f.result === 'login' ? why : '[]');
     line += f.result === 'deny' ? DENY_TRUE + why : DENY_FALSE_EMPTY;
-    this.destination.write(line + DECISION_END);
+    this.put(line + DECISION_END);
   }
 
-  /** `JSON.stringify(reasons)`, kept while the reasons repeat (a fresh array per decision, usually the same one or two codes). */
+  /** `asciiJson(reasons)`, kept while the reasons repeat (a fresh array per decision, usually the same one or two codes). */
   private reasonsJson(reasons: readonly string[]): string {
     const last = this.lastReasons;
     let same = reasons.length === last.length;
     for (let i = 0; same && i < reasons.length; i++) same = reasons[i] === last[i];
     if (!same) {
       this.lastReasons = reasons;
-      this.lastReasonsJson = q(reasons);
+      this.lastReasonsJson = asciiJson(reasons);
     }
     return this.lastReasonsJson;
   }

@@ -50,6 +50,28 @@ describe('LineSink: batched access lines on standard output', () => {
     }
   });
 
+  test('ASCII lines (kept as text, encoded in bulk) and other lines arrive in the order given', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'limen-sink-'));
+    try {
+      const path = join(dir, 'out.log');
+      const sink = fileDestination(path);
+      const pad = 'a'.repeat(200);
+      for (let i = 0; i < 3000; i++) {
+        // Runs of ASCII lines, long enough to fill a chunk, between single UTF-8 lines.
+        if (i % 500 === 499) sink.write(`{"n":${i},"s":"ünïcødé ✓"}\n`);
+        else sink.writeAscii(`{"n":${i},"pad":"${pad}"}\n`);
+        if (i % 700 === 0) await new Promise((r) => setImmediate(r));
+      }
+      await sink.close();
+      const lines = readFileSync(path, 'utf8').split('\n');
+      assert.equal(lines.pop(), '');
+      assert.deepEqual(lines.map((l) => (JSON.parse(l) as { n: number }).n), Array.from({ length: 3000 }, (_, i) => i));
+      assert.equal((JSON.parse(lines[499]!) as { s: string }).s, 'ünïcødé ✓');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('a process that exits without draining still writes the lines waiting to be written', async () => {
     const r = await child(`
       const sink = new LineSink(1);
@@ -67,7 +89,10 @@ describe('LineSink: batched access lines on standard output', () => {
       const tick = setInterval(() => { const t = performance.now(); maxGap = Math.max(maxGap, t - last); last = t; }, 5);
       const end = performance.now() + 600;
       while (performance.now() < end) {
-        for (let i = 0; i < 50; i++) sink.write(JSON.stringify({ n: n++, pad: 'z'.repeat(500) }) + '\\n');
+        for (let i = 0; i < 50; i++) {
+          const line = JSON.stringify({ n: n++, pad: 'z'.repeat(500) }) + '\\n';
+          if (n % 2 === 0) sink.write(line); else sink.writeAscii(line); // both kinds count against the bound
+        }
         await new Promise((r) => setTimeout(r, 1));
       }
       clearInterval(tick);

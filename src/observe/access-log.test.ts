@@ -1,0 +1,112 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import fc from 'fast-check';
+import { parseConfig } from '../config/index.js';
+import type { Caller } from '../authn/index.js';
+import { AccessLog, millisText } from './access-log.js';
+import { lineDestination, type LineDestination } from './line-sink.js';
+
+const config = parseConfig({
+  shared_secret: Buffer.alloc(32, 1).toString('base64'), cookie_secret: Buffer.alloc(32, 2).toString('base64'),
+  insecure_server: true, authenticate_service_url: 'http://auth.localhost', idp_provider_url: 'http://idp.localhost', idp_client_id: 'x',
+  access_log_fields: ['authority', 'duration', 'path', 'query', 'request-id', 'user-agent', 'email', 'headers.x-note'],
+  authorize_log_fields: ['check-request-id', 'email', 'host', 'path', 'request-id', 'user', 'headers.x-note'],
+  routes: [{ from: 'http://app.localhost', to: 'http://127.0.0.1:9', allow_any_authenticated_user: true }],
+}, {});
+const route = config.routes[0]!;
+
+interface Values {
+  readonly host: string;
+  readonly path: string;
+  readonly query: string;
+  readonly agent: string;
+  readonly email: string;
+  readonly note: string;
+  readonly user: string;
+}
+
+function request(v: Values): IncomingMessage {
+  const headers = { 'host': v.host, 'user-agent': v.agent, 'x-note': v.note };
+  return { method: 'GET', url: `${v.path}?${v.query}`, headers, socket: { remoteAddress: '127.0.0.1' } } as unknown as IncomingMessage;
+}
+
+function caller(v: Values): Caller {
+  return { kind: 'session', policy: { user: v.user, email: v.email, sessionId: 's1', groups: [] }, session: { id: 's1', claims: {} } } as unknown as Caller;
+}
+
+/** Both lines of one request, as written to `destination`. */
+function logRequest(log: AccessLog, v: Values, requestId: string, durationMs: number): void {
+  const req = request(v);
+  log.decision({ req, requestId, config, route, result: 'allow', reasons: ['allowed'], caller: caller(v), ip: '127.0.0.1' });
+  log.access({
+    req, res: {} as ServerResponse, requestId, durationMs, status: 200, config, route, upstream: 'http://127.0.0.1:9',
+    caller: caller(v), details: 'via_upstream', bytes: 10, ip: '127.0.0.1',
+  });
+}
+
+/** A destination that takes ASCII lines, as the batching sink does, and checks they are ASCII. */
+function asciiDestination(lines: string[]): LineDestination {
+  return {
+    write: (l) => lines.push(l),
+    writeAscii: (l) => {
+      assert.match(l, /^[\x00-\x7f]*$/, 'a line given as ASCII is ASCII');
+      lines.push(l);
+    },
+  };
+}
+
+const anyText = fc.string({ unit: 'binary', maxLength: 40 });
+
+describe('access and authorize lines', () => {
+  test('any text in any field: every line is ASCII JSON holding exactly the value sent', () => {
+    fc.assert(fc.property(fc.record({ host: anyText, path: anyText, query: fc.constant(''), agent: anyText, email: anyText, note: anyText, user: anyText }), (v) => {
+      const lines: string[] = [];
+      logRequest(new AccessLog(asciiDestination(lines)), v, 'id-1', 1.5);
+      assert.equal(lines.length, 2);
+      const [decision, access] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+      assert.equal(decision!.host, v.host);
+      assert.equal(decision!.path, v.path);
+      assert.equal(decision!.email, v.email || undefined);
+      assert.equal(decision!.user, v.user || undefined);
+      assert.deepEqual(decision!.headers, { 'x-note': v.note });
+      assert.equal(access!.authority, v.host);
+      assert.equal(access!['user-agent'], v.agent);
+      assert.deepEqual(access!.headers, { 'x-note': v.note });
+    }), { numRuns: 300 });
+  });
+
+  test('a destination without writeAscii gets the same lines through write', () => {
+    const v: Values = { host: 'app.localhost', path: '/ünï', query: 'q=✓', agent: 'curl', email: 'é@example.com', note: '😀', user: 'u' };
+    const plain: string[] = [];
+    const ascii: string[] = [];
+    logRequest(new AccessLog(lineDestination((l) => plain.push(l))), v, 'id-2', 2);
+    logRequest(new AccessLog(asciiDestination(ascii)), v, 'id-2', 2);
+    const strip = (l: string) => { const o = JSON.parse(l) as Record<string, unknown>; delete o.time; return o; };
+    assert.deepEqual(plain.map(strip), ascii.map(strip));
+    assert.equal((JSON.parse(plain[1]!) as { path: string }).path, '/ünï');
+  });
+
+  test('the request id is written in both lines, each request its own', () => {
+    const lines: string[] = [];
+    const log = new AccessLog(asciiDestination(lines));
+    const v: Values = { host: 'h', path: '/', query: '', agent: 'a', email: 'e', note: 'n', user: 'u' };
+    for (const id of ['a1', 'a1', 'b"2', 'c3']) logRequest(log, v, id, 1);
+    const ids = lines.map((l) => JSON.parse(l) as Record<string, unknown>).map((o) => [o['request-id'], o['check-request-id']]);
+    assert.deepEqual(ids, [['a1', 'a1'], ['a1', undefined], ['a1', 'a1'], ['a1', undefined], ['b"2', 'b"2'], ['b"2', undefined], ['c3', 'c3'], ['c3', undefined]]);
+  });
+});
+
+describe('millisText: a duration as JSON writes Math.round(ms * 1000) / 1000', () => {
+  const table: [number, string][] = [
+    [0, '0'], [0.0004, '0'], [0.0005, '0.001'], [0.01, '0.01'], [0.1, '0.1'], [0.123, '0.123'], [1, '1'], [1.5, '1.5'],
+    [10.05, '10.05'], [999.9999, '1000'], [123456.789, '123456.789'], [-0.0004, '0'], [-1, '-1'], [Number.NaN, 'null'], [Number.POSITIVE_INFINITY, 'null'],
+  ];
+  for (const [ms, want] of table) test(`${ms} → ${want}`, () => assert.equal(millisText(ms), want));
+
+  test('agrees with JSON.stringify for any double', () => {
+    fc.assert(fc.property(fc.oneof(fc.double({ min: 0, max: 1e7, noNaN: true }), fc.double()), (ms) => {
+      assert.equal(millisText(ms), JSON.stringify(Math.round(ms * 1000) / 1000));
+    }), { numRuns: 20_000 });
+  });
+});
