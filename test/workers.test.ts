@@ -4,8 +4,9 @@
  * a group membership removed and a session revoked by the CLI (another
  * process) are honoured on the next request whichever worker serves it; a reload reaches every worker;
  * /metrics sums the workers; a worker killed with SIGKILL is replaced and
- * the group keeps serving; SIGTERM drains a request in flight and the
- * primary exits 0. The memory store refuses more than one worker.
+ * the group keeps serving; every line reaches standard output whole while
+ * its reader stalls; SIGTERM drains a request in flight and the primary
+ * exits 0. The memory store refuses more than one worker.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -249,6 +250,43 @@ for (const kind of ['file', 'postgres'] as const) {
       assert.deepEqual([...await servedBy(s, ids)].sort(), [survivor!, replacement].sort(), 'the survivor and the replacement serve');
       // The replacement took the reloaded config from the primary.
       assert.equal((await fresh(port, host('new'), '/fast')).status, 200);
+    });
+
+    test('under load with long lines, both workers\' lines reach standard output whole', { skip: kind !== 'file' && 'once is enough' }, async () => {
+      // Lines of about 3 KB (the path is in the access, authorize and audit lines), many per batch from each worker at once.
+      const pad = 'p'.repeat(3000);
+      const sent = 480;
+      let next = 0;
+      const one = async (): Promise<void> => {
+        while (next < sent) {
+          next++;
+          const r = await fresh(port, host('pub'), `/fast/${pad}`);
+          assert.equal(r.status, 200);
+        }
+      };
+      const before = s.out().length;
+      // A reader that stops reading for a while (a stalled log shipper): the pipe fills and writes wait.
+      s.child.stdout?.pause();
+      const resume = setTimeout(() => s.child.stdout?.resume(), 1500);
+      await Promise.all(Array.from({ length: 12 }, one));
+      await new Promise((r) => setTimeout(r, 1600));
+      clearTimeout(resume);
+      s.child.stdout?.resume();
+      const whole = (): { lines: Record<string, unknown>[]; torn: string[] } => {
+        const text = s.out().slice(before);
+        const lines: Record<string, unknown>[] = [];
+        const torn: string[] = [];
+        for (const l of text.slice(0, text.lastIndexOf('\n') + 1).split('\n')) {
+          if (l === '') continue;
+          try { lines.push(JSON.parse(l) as Record<string, unknown>); } catch { torn.push(l.slice(0, 120)); }
+        }
+        return { lines, torn };
+      };
+      const access = () => whole().lines.filter((l) => l.msg === 'http-request' && String(l.path).endsWith(pad));
+      assert.ok(await eventually(() => access().length >= sent, 20_000), `${access().length} of ${sent} access lines`);
+      const { torn } = whole();
+      assert.deepEqual(torn, [], 'every line parses as JSON');
+      assert.equal(new Set(access().map((l) => l.pid)).size, 2, 'both workers served');
     });
 
     test('SIGTERM: a request in flight finishes, every worker exits, the primary exits 0', async () => {

@@ -4,7 +4,7 @@ import { errorDetail, loadConfigFile, parseConfig, parseConfigText, readConfigTe
 import { createLogger, type Logger } from '../log/index.js';
 import { isWorkerProcess, runWorker, startLimen, startPrimary, workerCount, type RunningLimen } from '../server/index.js';
 import { parseFlags, UsageError, type CliIo, type Command } from './args.js';
-import { stdoutDestination } from '../observe/index.js';
+import { stdoutDestination, type LineSink } from '../observe/index.js';
 import { effectiveConfigYaml, readConfigDocument } from './print-config.js';
 
 export const serveCommand: Command = {
@@ -112,13 +112,15 @@ interface Served {
 async function serveConfigFile(path: string, io: CliIo): Promise<Served> {
   const text = readConfigText(path);
   const config: Config = parseConfigText(text, path, io.env);
-  const logger = createLogger(config.logLevel);
+  // One batched writer for every line on standard output: a log or audit line per request costs no write of its own and never waits for the reader.
+  const out = stdoutDestination();
+  const logger = createLogger(config.logLevel, (l) => out.write(l));
   // Once at start (never on reload): Pomerium keys Limen accepts and ignores, with why.
   for (const w of config.warnings ?? []) logger.warn('config key ignored', { key: w.key, ...(w.line !== undefined ? { line: w.line } : {}), reason: w.message });
   const workers = workerCount(config);
-  if (workers > 1) return servePrimary(path, text, config, workers, logger, io);
+  if (workers > 1) return servePrimary(path, text, config, workers, logger, out, io);
   if (config.workers === 'auto' && config.databrokerStorageType === 'memory') logger.info('workers: auto is one process on the memory store (its sessions live in the process)');
-  const running: RunningLimen = await startLimen({ config, logger, accessLogDestination: stdoutDestination() }); // observe: access lines to standard output, batched
+  const running: RunningLimen = await startLimen({ config, logger, accessLogDestination: out }); // observe: access lines to standard output, batched
   logger.info('limen listening', { url: running.url, routes: config.routes.length, config: path });
   const watcher = watchConfig(path, (next) => {
     running.reload(next).catch((e: Error) => logger.error('config reload failed; keeping the running config', { error: e.message }));
@@ -137,8 +139,8 @@ async function serveConfigFile(path: string, io: CliIo): Promise<Served> {
 }
 
 /** `workers` > 1: this process supervises; the workers serve (src/server/workers.ts). */
-async function servePrimary(path: string, text: string, config: Config, workers: number, logger: ReturnType<typeof createLogger>, io: CliIo): Promise<Served> {
-  const primary = await startPrimary({ configPath: path, text, config, workers, logger, env: io.env });
+async function servePrimary(path: string, text: string, config: Config, workers: number, logger: Logger, out: LineSink, io: CliIo): Promise<Served> {
+  const primary = await startPrimary({ configPath: path, text, config, workers, logger, env: io.env, output: out }); // the workers' lines, copied whole
   logger.info('limen listening', { url: primary.url, routes: config.routes.length, config: path, workers, listen: primary.mode });
   const watcher = watchConfig(path, (_next, nextText) => primary.reload(nextText), (err) => {
     primary.reloadFailed(); // observe: limen_config_reloads_total{result="failure"} in every worker

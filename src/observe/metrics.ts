@@ -136,7 +136,7 @@ export class RouteMetrics {
 export interface ScrapeSources {
   /** Events queued for the store and total dropped since start. */
   audit?(): { queued: number; dropped: number };
-  /** Access and authorize lines lost since start (dropped behind a slow reader, or failed to write). */
+  /** Standard output's lines lost since start (dropped behind a slow reader, or failed to write). */
   logLinesLost?(): number;
   /** Read-cache hits and misses since start. */
   cache?(): { hits: number; misses: number };
@@ -207,7 +207,7 @@ export class Metrics {
       collect() { const a = self.sources.audit?.(); if (a) { this.reset(); this.inc(a.dropped); } },
     });
     new Counter({
-      name: 'limen_log_lines_dropped_total', help: 'Access and authorize log lines lost: dropped while standard output was too slow to take them (more than 16 MiB waiting), or failed to write.', registers,
+      name: 'limen_log_lines_dropped_total', help: 'Lines of standard output lost (log, audit, access and authorize lines): dropped while standard output was too slow to take them (more than 16 MiB waiting), or failed to write.', registers,
       collect() { const n = self.sources.logLinesLost?.(); if (n !== undefined) { this.reset(); this.inc(n); } },
     });
     new Counter({

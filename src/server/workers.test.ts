@@ -1,7 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfig } from '../config/index.js';
-import { listenMode, restartDelay, workerCount } from './workers.js';
+import { PassThrough } from 'node:stream';
+import { listenMode, relayLines, restartDelay, workerCount } from './workers.js';
 
 const base = {
   shared_secret: Buffer.alloc(32, 1).toString('base64'), cookie_secret: Buffer.alloc(32, 2).toString('base64'),
@@ -74,4 +75,30 @@ test('listenMode: reusePort on Linux from Node 22.12, node:cluster otherwise', (
 test('restartDelay doubles with each quick death in a row, up to the cap', () => {
   const o = { firstMs: 250, maxMs: 30_000 };
   assert.deepEqual([1, 2, 3, 4, 5, 8, 20].map((n) => restartDelay(n, o)), [250, 500, 1000, 2000, 4000, 30_000, 30_000]);
+});
+
+describe('relayLines: a worker\'s output copied to the primary\'s a whole line at a time', () => {
+  test('lines cut anywhere between reads (inside a character too) arrive whole, in order', async () => {
+    const lines = Array.from({ length: 200 }, (_, i) => `${JSON.stringify({ n: i, s: 'ünïcødé ✓ 😀'.repeat(i % 7) })}\n`);
+    const bytes = Buffer.from(lines.join(''));
+    for (const step of [1, 3, 7, 64, 1000, bytes.length]) {
+      const from = new PassThrough();
+      const got: string[] = [];
+      const done = relayLines(from, (t) => got.push(t));
+      for (let i = 0; i < bytes.length; i += step) from.write(bytes.subarray(i, i + step));
+      from.end();
+      await done;
+      for (const piece of got) assert.ok(piece.endsWith('\n'), 'each copy ends a line');
+      assert.equal(got.join(''), lines.join(''), `read ${step} bytes at a time`);
+    }
+  });
+
+  test('what is left without a line end when the worker exits is copied, with one', async () => {
+    const from = new PassThrough();
+    const got: string[] = [];
+    const done = relayLines(from, (t) => got.push(t));
+    from.end('{"a":1}\n{"b":');
+    await done;
+    assert.deepEqual(got, ['{"a":1}\n', '{"b":\n']);
+  });
 });

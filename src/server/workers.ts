@@ -25,7 +25,8 @@ import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { parseConfigText, type Config } from '../config/index.js';
 import { createLogger, type Logger } from '../log/index.js';
-import { startListeners, stdoutDestination, type CheckResult, type HealthReport, type ObservabilityListeners } from '../observe/index.js';
+import { startListeners, stdoutDestination, type CheckResult, type HealthReport, type LineDestination, type ObservabilityListeners } from '../observe/index.js';
+import type { Readable } from 'node:stream';
 import { startLimen, type RunningLimen, type StartOptions } from './limen.js';
 
 /** How the workers share the proxy's listen address. */
@@ -96,6 +97,12 @@ export interface PrimaryOptions {
   readonly restart?: { readonly firstMs: number; readonly maxMs: number; readonly stableMs: number };
   /** How long a worker may take to answer a health probe. */
   readonly healthTimeoutMs?: number;
+  /**
+   * Where the workers' standard output goes, whole lines (the primary's own
+   * batched standard output, shared with its logger); default: written to
+   * process.stdout.
+   */
+  readonly output?: LineDestination & { drain?(): Promise<void> };
 }
 
 export interface RunningPrimary {
@@ -152,10 +159,24 @@ export async function startPrimary(o: PrimaryOptions): Promise<RunningPrimary> {
   // Until the listeners are up, a worker's failure ends the start.
   let starting = true;
 
-  cluster.setupPrimary({ silent: false });
+  // Each worker writes to a pipe of its own, which the primary copies to its
+  // standard output a whole line at a time: workers writing batches to one
+  // shared pipe could cut each other's lines (a pipe keeps a write whole only
+  // up to 4 KiB), and writing in pieces that small cost more CPU than this copy.
+  cluster.setupPrimary({ silent: true });
+  const toStdout = o.output ?? { write: (t: string) => { process.stdout.write(t); } };
+  const relays = new Set<Promise<void>>();
+  const relay = (from: Readable | null, to: (text: string) => void): void => {
+    if (!from) return;
+    const done = relayLines(from, to);
+    relays.add(done);
+    void done.then(() => relays.delete(done));
+  };
 
   const fork = (slot: Slot): Promise<number> => new Promise<number>((resolve, reject) => {
     const worker = cluster.fork();
+    relay(worker.process.stdout, (t) => toStdout.write(t));
+    relay(worker.process.stderr, (t) => { process.stderr.write(t); });
     slot.worker = worker;
     slot.ready = false;
     slot.startedAt = Date.now();
@@ -290,9 +311,40 @@ export async function startPrimary(o: PrimaryOptions): Promise<RunningPrimary> {
     async stop() {
       const code = await stopAll();
       await observability.close();
+      await Promise.all(relays); // the workers' last lines, read to the end of their pipes
+      await toStdout.drain?.();
       return code;
     },
   };
+}
+
+/** A line longer than this without its end is copied as it is (with a line end added), not held. */
+const MAX_RELAYED_LINE = 1024 * 1024;
+
+/**
+ * Copies `from` to `to` in whole lines: a line split between two reads is
+ * held until its end arrives. Resolves when `from` closes (the worker
+ * exited), after copying what is left.
+ */
+export function relayLines(from: Readable, to: (text: string) => void): Promise<void> {
+  let rest: Buffer | undefined;
+  from.on('data', (chunk: Buffer) => {
+    const buf = rest === undefined ? chunk : Buffer.concat([rest, chunk]);
+    const end = buf.lastIndexOf(10); // a newline byte is never inside a UTF-8 character
+    if (end < 0) {
+      if (buf.length > MAX_RELAYED_LINE) { to(`${buf.toString('utf8')}\n`); rest = undefined; } else rest = buf;
+      return;
+    }
+    to(buf.toString('utf8', 0, end + 1));
+    rest = end + 1 < buf.length ? buf.subarray(end + 1) : undefined;
+  });
+  return new Promise((resolve) => {
+    from.once('close', () => {
+      if (rest !== undefined && rest.length > 0) to(`${rest.toString('utf8')}\n`);
+      rest = undefined;
+      resolve();
+    });
+  });
 }
 
 function send(w: Worker, m: ToWorker): void {
@@ -343,11 +395,13 @@ export async function runWorker(o: WorkerOptions): Promise<never> {
   let logger: Logger;
   try {
     const config = parseConfigText(first.text, o.configPath, o.env);
-    logger = createLogger(config.logLevel, undefined, { worker: id, pid: process.pid });
+    // Every line of the worker through one batched writer, to its own pipe to the primary (which copies whole lines).
+    const out = stdoutDestination();
+    logger = createLogger(config.logLevel, (l) => out.write(l), { worker: id, pid: process.pid });
     const mode = o.mode ?? listenMode();
     running = await startLimen({
       ...o.start, config, logger,
-      accessLogDestination: stdoutDestination(),
+      accessLogDestination: out,
       worker: { reusePort: mode === 'reuse-port', ...(first.port !== undefined ? { port: first.port } : {}), logBase: { worker: id, pid: process.pid } },
     });
   } catch (e) {
