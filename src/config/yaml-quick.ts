@@ -8,7 +8,7 @@
  * or value the config refuses, a warning (file.ts falls back to it then).
  *
  * The quick path answers only where the two parsers are known to agree
- * (YAML 1.2 core schema, `<<` merge keys, duplicate keys refused; checked
+ * (YAML 1.2 core schema, duplicate keys refused; checked
  * by a differential property test against `yaml`, yaml-quick.fuzz.test.ts) and
  * declines the rest, which then goes through `yaml` as before:
  * - anchors: an alias is where `yaml` bounds the cost of expansion
@@ -23,6 +23,9 @@
  *   string): the parsers fold the empty lines after it differently;
  * - numbers beyond a double's range (`1e309`, 300 digits): `yaml` makes
  *   them Infinity or 0, `js-yaml` keeps the text;
+ * - merge keys (`<<`): a merged value can hide, behind a key that
+ *   overrides it, what `yaml` refuses (a key that is not a string), found
+ *   by the fuzz test;
  * - anything `js-yaml` itself refuses.
  * Declining is always safe: it only costs the time saved.
  */
@@ -39,11 +42,11 @@ const SCHEMA = CORE_SCHEMA.withTags(mergeTag, realMapTag);
  * indicator or a line start), a directive or document marker at a line
  * start, a tab, a CR, a BOM, a line of spaces only, a block scalar's
  * indentation indicator, a three-digit exponent or 300 digits in a row, a
- * backslash at a line end. Inside a plain scalar (`a&b`, `x!`) the first
+ * backslash at a line end, a merge key (`<<:`). Inside a plain scalar (`a&b`, `x!`) the first
  * ones do not match; inside a quoted string after a space they do, which
  * only makes that text slower to read.
  */
-const DECLINE = /(?:^|[\s[\]{},:?-])[&!?]|^(?:%|---|\.\.\.)|[\t\r\uFEFF]|^ +$|[|>][-+]?[0-9]|[0-9.][eE][-+]?[0-9]{3}|[0-9]{300}|\\$/m;
+const DECLINE = /(?:^|[\s[\]{},:?-])[&!?]|^(?:%|---|\.\.\.)|[\t\r\uFEFF]|^ +$|[|>][-+]?[0-9]|[0-9.][eE][-+]?[0-9]{3}|[0-9]{300}|\\$|<<[ ]*:/m;
 
 /** The plain value of `text`, or undefined when `yaml` must read it (see the module comment). */
 export function quickYaml(text: string): unknown {
