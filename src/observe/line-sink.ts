@@ -173,6 +173,11 @@ export class LineSink implements LineDestination {
     return this.pendingLines;
   }
 
+  /** Bytes accepted and not yet handed to the kernel (ASCII text counted as it will be written). */
+  get pendingBytes(): number {
+    return this.pendingSize;
+  }
+
   private readonly startWrite = (): void => {
     this.scheduled = false;
     if (this.timer !== undefined) { clearTimeout(this.timer); this.timer = undefined; }

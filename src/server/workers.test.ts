@@ -93,6 +93,25 @@ describe('relayLines: a worker\'s output copied to the primary\'s a whole line a
     }
   });
 
+  test('while the destination says it is full, the source is paused; every line arrives once it is not', async () => {
+    const from = new PassThrough();
+    const got: string[] = [];
+    let full = true;
+    const done = relayLines(from, (t) => got.push(t), () => full);
+    from.write('{"n":1}\n');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.ok(from.isPaused(), 'paused while full');
+    from.write('{"n":2}\n');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(got, ['{"n":1}\n'], 'nothing more is read while full');
+    full = false;
+    await new Promise((r) => setTimeout(r, 50));
+    assert.ok(!from.isPaused(), 'resumed');
+    from.end('{"n":3}\n');
+    await done;
+    assert.equal(got.join(''), '{"n":1}\n{"n":2}\n{"n":3}\n');
+  });
+
   test('what is left without a line end when the worker exits is copied, with one', async () => {
     const from = new PassThrough();
     const got: string[] = [];

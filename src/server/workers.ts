@@ -102,7 +102,7 @@ export interface PrimaryOptions {
    * batched standard output, shared with its logger); default: written to
    * process.stdout.
    */
-  readonly output?: LineDestination & { drain?(): Promise<void> };
+  readonly output?: LineDestination & { drain?(): Promise<void>; readonly pendingBytes?: number };
 }
 
 export interface RunningPrimary {
@@ -166,16 +166,18 @@ export async function startPrimary(o: PrimaryOptions): Promise<RunningPrimary> {
   cluster.setupPrimary({ silent: true });
   const toStdout = o.output ?? { write: (t: string) => { process.stdout.write(t); } };
   const relays = new Set<Promise<void>>();
-  const relay = (from: Readable | null, to: (text: string) => void): void => {
+  const relay = (from: Readable | null, to: (text: string) => void, full?: () => boolean): void => {
     if (!from) return;
-    const done = relayLines(from, to);
+    const done = relayLines(from, to, full);
     relays.add(done);
     void done.then(() => relays.delete(done));
   };
 
   const fork = (slot: Slot): Promise<number> => new Promise<number>((resolve, reject) => {
     const worker = cluster.fork();
-    relay(worker.process.stdout, (t) => toStdout.write(t));
+    // While the primary's own output is far behind, it stops reading: lines then wait in the
+    // worker, whose writer drops past its bound and counts it (limen_log_lines_dropped_total).
+    relay(worker.process.stdout, (t) => toStdout.write(t), () => (toStdout.pendingBytes ?? 0) > RELAY_PAUSE_AT);
     relay(worker.process.stderr, (t) => { process.stderr.write(t); });
     slot.worker = worker;
     slot.ready = false;
@@ -320,14 +322,31 @@ export async function startPrimary(o: PrimaryOptions): Promise<RunningPrimary> {
 
 /** A line longer than this without its end is copied as it is (with a line end added), not held. */
 const MAX_RELAYED_LINE = 1024 * 1024;
+/** Bytes waiting in the primary's output past which it stops reading the workers (half its writer's bound, so that never drops). */
+const RELAY_PAUSE_AT = 8 * 1024 * 1024;
+/** How often a paused copy looks again. */
+const RELAY_RECHECK_MS = 20;
 
 /**
  * Copies `from` to `to` in whole lines: a line split between two reads is
- * held until its end arrives. Resolves when `from` closes (the worker
- * exited), after copying what is left.
+ * held until its end arrives. While `full()` says the destination is far
+ * behind, `from` is paused (its writer then waits, or drops and counts).
+ * Resolves when `from` closes (the worker exited), after copying what is
+ * left.
  */
-export function relayLines(from: Readable, to: (text: string) => void): Promise<void> {
+export function relayLines(from: Readable, to: (text: string) => void, full?: () => boolean): Promise<void> {
   let rest: Buffer | undefined;
+  let recheck: NodeJS.Timeout | undefined;
+  const holdBack = (): void => {
+    if (full === undefined || recheck !== undefined || !full()) return;
+    from.pause();
+    recheck = setInterval(() => {
+      if (full()) return;
+      clearInterval(recheck);
+      recheck = undefined;
+      from.resume();
+    }, RELAY_RECHECK_MS);
+  };
   from.on('data', (chunk: Buffer) => {
     const buf = rest === undefined ? chunk : Buffer.concat([rest, chunk]);
     const end = buf.lastIndexOf(10); // a newline byte is never inside a UTF-8 character
@@ -337,9 +356,11 @@ export function relayLines(from: Readable, to: (text: string) => void): Promise<
     }
     to(buf.toString('utf8', 0, end + 1));
     rest = end + 1 < buf.length ? buf.subarray(end + 1) : undefined;
+    holdBack();
   });
   return new Promise((resolve) => {
     from.once('close', () => {
+      if (recheck !== undefined) clearInterval(recheck);
       if (rest !== undefined && rest.length > 0) to(`${rest.toString('utf8')}\n`);
       rest = undefined;
       resolve();
