@@ -43,11 +43,16 @@ export function createLogger(level: LogLevel = 'info', write: (line: string) => 
  */
 export function jsonString(s: string): string {
   if (typeof s !== 'string') return JSON.stringify(s);
+  return writtenAsIs(s) ? `"${s}"` : JSON.stringify(s);
+}
+
+/** Whether JSON writes `s` between its quotes as it is: printable ASCII without `"` or `\`. */
+function writtenAsIs(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c < 0x20 || c === 0x22 || c === 0x5c || c > 0x7e) return JSON.stringify(s);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || c > 0x7e) return false;
   }
-  return `"${s}"`;
+  return true;
 }
 
 const NON_ASCII = /[\u007f-\uffff]/g;
@@ -67,12 +72,7 @@ export function asciiJson(v: unknown): string {
 
 /** `asciiJson(s)` for a string, without JSON.stringify for printable ASCII without `"` or `\\` (the common case). */
 export function asciiJsonString(s: string): string {
-  if (typeof s !== 'string') return asciiJson(s);
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x20 || c === 0x22 || c === 0x5c || c > 0x7e) return asciiJson(s);
-  }
-  return `"${s}"`;
+  return typeof s === 'string' && writtenAsIs(s) ? `"${s}"` : asciiJson(s);
 }
 
 /** A logger that discards everything (tests, CLI). */

@@ -11,8 +11,9 @@
  * to a LineDestination that batches writes (line-sink.ts). Values are
  * escaped to ASCII (`\uXXXX` beyond it; the same JSON), so the batching
  * sink can keep lines as text and encode many at once: encoding each line
- * as it came cost several microseconds a request in the proxy. Measured against pino for these two lines: a quarter of
- * its CPU per request (see docs/operations.md). The line has pino's shape:
+ * as it came cost several microseconds a request in the proxy. Measured
+ * against pino for these two lines: a quarter of its CPU per request (see
+ * docs/operations.md). The line has pino's shape:
  * `level`, `time`, the fields, `msg` last.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';

@@ -57,8 +57,8 @@ describe('LineSink: batched access lines on standard output', () => {
       const sink = fileDestination(path);
       const pad = 'a'.repeat(200);
       for (let i = 0; i < 3000; i++) {
-        // Runs of ASCII lines, long enough to fill a chunk, between single UTF-8 lines.
-        if (i % 500 === 499) sink.write(`{"n":${i},"s":"ünïcødé ✓"}\n`);
+        // Runs of ASCII lines, long enough to fill a chunk, between single UTF-8 lines; then the two kinds in turn, as a request's lines come.
+        if (i % 500 === 499 || (i >= 1000 && i < 1300 && i % 2 === 0)) sink.write(`{"n":${i},"s":"ünïcødé ✓"}\n`);
         else sink.writeAscii(`{"n":${i},"pad":"${pad}"}\n`);
         if (i % 700 === 0) await new Promise((r) => setImmediate(r));
       }
@@ -66,7 +66,7 @@ describe('LineSink: batched access lines on standard output', () => {
       const lines = readFileSync(path, 'utf8').split('\n');
       assert.equal(lines.pop(), '');
       assert.deepEqual(lines.map((l) => (JSON.parse(l) as { n: number }).n), Array.from({ length: 3000 }, (_, i) => i));
-      assert.equal((JSON.parse(lines[499]!) as { s: string }).s, 'ünïcødé ✓');
+      for (const i of [499, 1000, 1298, 2999]) assert.equal((JSON.parse(lines[i]!) as { s?: string }).s, 'ünïcødé ✓');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

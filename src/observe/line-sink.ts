@@ -55,9 +55,10 @@ export class LineSink implements LineDestination {
   private chunk: Buffer | undefined;
   private used = 0;
   /**
-   * ASCII lines waiting as one string (writeAscii): appending costs no call
-   * into the runtime, and each CHUNK of them is encoded at once, as
-   * latin1 (a copy, for ASCII). The access lines' per-line encoding cost
+   * ASCII lines waiting as one string (writeAscii), after what `chunk`
+   * holds: appending costs no call into the runtime, and they are encoded
+   * together, as latin1 (a copy, for ASCII), when a CHUNK of them waits, a
+   * line of the other kind comes, or a batch is written. The access lines' per-line encoding cost
    * more in the proxy than in a loop (issue 12).
    */
   private text = '';
@@ -86,7 +87,7 @@ export class LineSink implements LineDestination {
   /** Accepts one whole line; never blocks, never throws. */
   write(line: string): void {
     if (this.closed) return;
-    if (this.text !== '') this.sealText(); // lines stay in the order given
+    if (this.text !== '') this.flushText(); // lines stay in the order given
     // UTF-8 takes at most 3 bytes per UTF-16 code unit: count exactly only when that bound might not fit.
     let room = this.chunk === undefined ? 0 : this.chunk.length - this.used;
     if (line.length * 3 > room) {
@@ -118,11 +119,10 @@ export class LineSink implements LineDestination {
       this.dropped++;
       return;
     }
-    if (this.used > 0) this.seal(); // lines stay in the order given
-    this.text += line;
+    this.text += line; // after what `chunk` holds: flushText writes it there, in order
     this.pendingSize += line.length;
     this.pendingLines++;
-    if (this.text.length >= CHUNK) this.sealText();
+    if (this.text.length >= CHUNK) this.flushText();
     this.schedule();
   }
 
@@ -133,16 +133,26 @@ export class LineSink implements LineDestination {
     this.used = 0;
   }
 
-  /** Encodes the ASCII lines waiting as text and moves them to `full`. */
-  private sealText(): void {
-    if (this.text === '') return;
-    this.full.push(Buffer.from(this.text, 'latin1'));
+  /**
+   * Encodes the ASCII lines waiting as text into `chunk`, after what it
+   * holds (a fresh chunk when they do not fit): one call however many lines,
+   * and no buffer of their own when lines of both kinds alternate (the
+   * audit line between a request's authorize and access lines).
+   */
+  private flushText(): void {
+    const t = this.text;
+    if (t === '') return;
     this.text = '';
+    if (this.chunk === undefined || t.length > this.chunk.length - this.used) {
+      this.seal();
+      this.chunk = Buffer.allocUnsafe(Math.max(CHUNK, t.length));
+    }
+    this.used += this.chunk.write(t, this.used, 'latin1');
   }
 
   /** Everything waiting, as one buffer (the chunk's space is not reused: it is written from). */
   private takePending(): Buffer {
-    this.sealText();
+    this.flushText();
     this.seal();
     const bufs = this.full;
     this.full = [];
