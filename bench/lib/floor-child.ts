@@ -5,8 +5,16 @@
  * with no routing, identity, policy, headers policy or audit. Limen can only
  * approach this figure; where a target asks for more than the floor reaches,
  * no amount of work on Limen's own code meets it in one Node process.
+ *
+ * With `workers` > 1 it is the floor on every core: this process becomes a
+ * node:cluster primary and forks that many workers, each the same server,
+ * sharing one port by the cluster's round robin (as `limen serve` with
+ * `workers` does on Node.js 20). It bounds what Limen's `workers: auto` can
+ * reach against a peer on the same machine.
  */
+import cluster from 'node:cluster';
 import { createServer, type IncomingMessage } from 'node:http';
+import { fileURLToPath } from 'node:url';
 import { Agent, type Dispatcher } from 'undici';
 import { listenOnLoopback, onStartMessage } from './child.js';
 import type { FloorStart, Ready } from './messages.js';
@@ -22,8 +30,8 @@ function requestHeaders(req: IncomingMessage, host: string): string[] {
   return out;
 }
 
-function start(m: FloorStart): Promise<Ready> {
-  const upstream = new URL(m.upstreamUrl);
+function serve(upstreamUrl: string): Promise<Ready> {
+  const upstream = new URL(upstreamUrl);
   const agent = new Agent({ keepAliveTimeout: 30_000, connections: 256 });
   const server = createServer((req, res) => {
     agent.dispatch({
@@ -47,4 +55,26 @@ function start(m: FloorStart): Promise<Ready> {
   return listenOnLoopback(server);
 }
 
-onStartMessage(start);
+/** The primary: forks `workers` servers and is ready when every one listens (all on the same port). */
+async function startWorkers(m: FloorStart & { workers: number }): Promise<Ready> {
+  cluster.setupPrimary({ exec: fileURLToPath(import.meta.url), execArgv: process.execArgv });
+  const ready = Array.from({ length: m.workers }, () => {
+    // Told through its environment: a message sent before the worker has loaded would be lost.
+    const w = cluster.fork({ FLOOR_UPSTREAM_URL: m.upstreamUrl });
+    return new Promise<Ready>((resolve, reject) => {
+      w.once('message', (r: Ready) => resolve(r));
+      w.once('exit', (code) => reject(new Error(`a floor worker exited with ${code} before listening`)));
+    });
+  });
+  const all = await Promise.all(ready);
+  if (new Set(all.map((r) => r.port)).size !== 1) throw new Error('floor workers listen on different ports');
+  return all[0]!;
+}
+
+if (cluster.isPrimary) {
+  onStartMessage((m: FloorStart) => (m.workers !== undefined && m.workers > 1 ? startWorkers({ ...m, workers: m.workers }) : serve(m.upstreamUrl)));
+} else {
+  // In a cluster, listen(0) in every worker gives them all one port.
+  void serve(process.env.FLOOR_UPSTREAM_URL ?? '').then((r) => process.send?.(r));
+  process.on('disconnect', () => process.exit(0));
+}

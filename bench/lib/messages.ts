@@ -16,6 +16,8 @@ export interface UpstreamStart {
 export interface FloorStart {
   readonly type: 'start';
   readonly upstreamUrl: string;
+  /** More than 1: a node:cluster primary with this many workers on one port (the floor on every core). */
+  readonly workers?: number;
 }
 
 export interface LimenStart {

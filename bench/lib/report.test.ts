@@ -147,6 +147,15 @@ describe('formatPeer (Apache + mod_auth_openidc)', () => {
     assert.match(formatPeer([row('apache', 6000, 200), row('signedWorkers', 8000, 120)], 'w'), /\[NOT met\]\s+Limen workers:auto vs Apache req\/s.*1\.33x/);
     assert.match(formatPeer([row('apache', 6000, 200), row('signed', 7500, 110)], 'w'), /\[not measured\]\s+Limen workers:auto vs Apache req\/s.*: -  \(Limen not measured/);
   });
+  test('the floor beside each target, as the bound no Node.js proxy goes past', () => {
+    const text = formatPeer([row('apache', 6000, 150), row('signed', 7500, 120), row('floor', 10000, 100), row('floorWorkers', 8400, 110), row('signedWorkers', 6000, 130)], 'workers: auto = 2');
+    assert.match(text, /\[bound\]\s+the floor \(a Node\.js proxy checking nothing\) CPU\/req ÷ Apache's: 0\.67x  \(floor 100us\): 0\.6 is below the floor itself$/m);
+    assert.match(text, /\[bound\]\s+the floor on every core \(workers: auto = 2\) req\/s ÷ Apache's: 1\.40x  \(floor 8400 req\/s\): 1\.5 is above the floor itself$/m);
+    const reachable = formatPeer([row('apache', 6000, 200), row('floor', 10000, 100), row('floorWorkers', 12000, 110)], 'w');
+    assert.match(reachable, /CPU\/req ÷ Apache's: 0\.50x  \(floor 100us\)$/m);
+    assert.match(reachable, /req\/s ÷ Apache's: 2\.00x  \(floor 12000 req\/s\)$/m);
+    assert.match(formatPeer([row('apache', 6000, 200)], 'w'), /the floor on every core \(w\) req\/s ÷ Apache's: -  \(floor not measured\)$/m);
+  });
   test('a failed or non-2xx Apache run is not measured', () => {
     assert.equal(formatPeer([{ key: 'apache', label: 'a', error: 'Apache did not start' }, row('signed', 7500, 110)], 'w'), 'Apache + mod_auth_openidc: not measured');
     assert.equal(formatPeer([row('apache', 6000, 200, { non2xx: 5 }), row('signed', 7500, 110)], 'w'), 'Apache + mod_auth_openidc: not measured');

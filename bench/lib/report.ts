@@ -5,7 +5,7 @@
  */
 import type { LoadResult } from './wrk.js';
 
-export type TargetKey = 'direct' | 'nginx' | 'floor' | 'apache' | 'public' | 'signed' | 'publicNoAudit' | 'signedNoAudit' | 'signedObserved'
+export type TargetKey = 'direct' | 'nginx' | 'floor' | 'floorWorkers' | 'apache' | 'public' | 'signed' | 'publicNoAudit' | 'signedNoAudit' | 'signedObserved'
   /** `limen serve` with `workers: auto` (issue 16). */
   | 'publicWorkers' | 'signedWorkers'
   /** The floor and Limen on another Node.js line (`--node`), e.g. `signed@24`. */
@@ -182,11 +182,18 @@ export function formatPeer(rows: readonly Row[], limenWorkers: string): string {
   const rps = ratioOf(rows, 'signed', 'apache');
   const rpsWorkers = ratioOf(rows, 'signedWorkers', 'apache');
   const mark = (v: number | undefined, ok: (x: number) => boolean): string => (v === undefined ? '[not measured]' : ok(v) ? '[met]' : '[NOT met]');
+  // What a Node.js proxy that checks nothing reaches against the same peer:
+  // a target below these is out of reach of any Limen built on node:http and undici.
+  const cpuF = cpuOf(rows, 'floor');
+  const floorCpu = cpuF !== undefined && cpuA !== undefined && cpuA > 0 ? cpuF / cpuA : undefined;
+  const floorWorkers = ratioOf(rows, 'floorWorkers', 'apache');
   return [
     'against Apache + mod_auth_openidc (signed-in, claims as headers, audit on):',
     `  ${mark(cpu, (x) => x <= 0.6).padEnd(14)} Limen signed-in (workers: 1) CPU/req ÷ Apache's ≤ 0.6: ${ratioText(cpu)}  (Limen ${cpuText(cpuL)}, Apache ${cpuText(cpuA)})`,
+    `  ${'[bound]'.padEnd(14)} the floor (a Node.js proxy checking nothing) CPU/req ÷ Apache's: ${ratioText(floorCpu)}  (floor ${cpuText(cpuF)})${floorCpu !== undefined && floorCpu > 0.6 ? ': 0.6 is below the floor itself' : ''}`,
     `  ${'[info]'.padEnd(14)} Limen signed-in (workers: 1) req/s ÷ Apache's: ${ratioText(rps)}`,
     `  ${mark(rpsWorkers, (x) => x >= 1.5).padEnd(14)} Limen workers:auto vs Apache req/s, signed-in (${limenWorkers}) ≥ 1.5: ${ratioText(rpsWorkers)}  (Limen ${rpsText(rows, 'signedWorkers')}, Apache ${rpsText(rows, 'apache')}; public route ${rpsText(rows, 'publicWorkers')})`,
+    `  ${'[bound]'.padEnd(14)} the floor on every core (${limenWorkers}) req/s ÷ Apache's: ${ratioText(floorWorkers)}  (floor ${rpsText(rows, 'floorWorkers')})${floorWorkers !== undefined && floorWorkers < 1.5 ? ': 1.5 is above the floor itself' : ''}`,
   ].join('\n');
 }
 
