@@ -285,14 +285,27 @@ async function signIn(l: LimenUnderTest): Promise<string> {
   return cookie;
 }
 
-/** Signs in at Apache through the dev IdP (mod_auth_openidc's own flow) and returns its session cookie. */
+/**
+ * Signs in at Apache through the dev IdP (mod_auth_openidc's own flow) and
+ * returns its session cookie. Tried twice: one run in several ended a flow
+ * without a session cookie; the second failure is reported with where the
+ * flow ended and the end of Apache's error log.
+ */
 async function signInApache(apache: RunningApache): Promise<string> {
-  const jar = new CookieJar();
-  const flow = await scriptedLogin(`${apache.url}/`, 'bench@example.com', { jar, groups: ['eng', 'staff'] });
-  if (flow.response.status !== 200) throw new Error(`sign-in at Apache ended with status ${flow.response.status} at ${new URL(flow.url).origin}`);
-  const cookie = jar.get(APACHE_SESSION_COOKIE, apache.url);
-  if (!cookie) throw new Error(`sign-in at Apache left no ${APACHE_SESSION_COOKIE} cookie`);
-  return cookie;
+  let why = '';
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    const jar = new CookieJar();
+    const flow = await scriptedLogin(`${apache.url}/`, 'bench@example.com', { jar, groups: ['eng', 'staff'] });
+    const cookie = flow.response.status === 200 ? jar.get(APACHE_SESSION_COOKIE, apache.url) : undefined;
+    if (cookie) return cookie;
+    const ended = new URL(flow.url);
+    why = flow.response.status !== 200
+      ? `sign-in at Apache ended with status ${flow.response.status} at ${ended.origin}${ended.pathname}`
+      : `sign-in at Apache ended at ${ended.origin}${ended.pathname} with no ${APACHE_SESSION_COOKIE} cookie`;
+    log(`${why} (attempt ${attempt} of 2)`);
+  }
+  const tail = apache.errorLogTail();
+  throw new Error(tail === '' ? why : `${why}; Apache's error log ends: ${tail.replace(/\s*\n\s*/g, ' / ')}`);
 }
 
 /** One request through the target before loading it: it must be 200 and, for signed routes, carry identity to the upstream. */

@@ -7,6 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import WebSocket from 'ws';
 import { createRequire } from 'node:module';
 import { CookieJar, closeHttpAgents, request, scriptedLogin } from './support/index.js';
@@ -50,14 +51,18 @@ describe('observability: metrics, health, access log', () => {
     return parseMetrics(r.text());
   };
 
+  /** Added to Limen's clock: a test moves Limen's time on past an access token's expiry without stopping it. */
+  let skewMs = 0;
   before(async () => {
     s = await startStack({
       logLines: lines,
+      now: () => Date.now() + skewMs,
+      accessTokenTtl: 300,
       config: {
         metrics_address: '127.0.0.1:0',
         health_check_addr: '127.0.0.1:0',
         metrics_basic_auth: Buffer.from('prom:s3cret-pw').toString('base64'),
-        access_log_fields: ['method', 'authority', 'path', 'query', 'referer', 'response-code', 'response-code-details', 'duration', 'size', 'request-id', 'upstream-cluster', 'user-agent', 'ip', 'user', 'email', 'route-id', 'headers.cookie', 'headers.authorization', 'headers.user-agent'],
+        access_log_fields: ['method', 'authority', 'path', 'query', 'referer', 'response-code', 'response-code-details', 'duration', 'size', 'request-id', 'upstream-cluster', 'user-agent', 'ip', 'forwarded-for', 'client-certificate', 'user', 'email', 'route-id', 'headers.cookie', 'headers.authorization', 'headers.user-agent'],
         authorize_log_fields: ['request-id', 'method', 'path', 'host', 'ip', 'user', 'email', 'session-id', 'route-id', 'headers'],
       },
       routes: [
@@ -161,6 +166,45 @@ describe('observability: metrics, health, access log', () => {
     assert.equal(auth.allow, false);
     assert.deepEqual(auth['allow-why-false'], ['user-unauthenticated']);
     assert.equal(auth['route-id'], 'staff');
+  });
+
+  test('requests with a body have their access line too, naming the peer (Node.js lets go of their socket first)', async () => {
+    const cases: { name: string; method: string; body?: string | Readable }[] = [
+      { name: 'POST with a length', method: 'POST', body: 'a=b' },
+      { name: 'PUT, chunked (a stream of unknown length)', method: 'PUT', body: Readable.from([Buffer.from('chunked '), Buffer.from('body')]) },
+      { name: 'GET with a body', method: 'GET', body: 'odd but allowed' },
+      { name: 'DELETE with a body, to a refused route', method: 'DELETE', body: 'x' },
+    ];
+    for (const c of cases) {
+      const url = c.name.includes('refused') ? `${s.origin('staff')}/form` : `${s.origin('public')}/form`;
+      const r = await request(url, { method: c.method, body: c.body, headers: JSON_ACCEPT });
+      assert.equal(r.status, c.name.includes('refused') ? 401 : 200, c.name);
+      const id = r.header('x-request-id');
+      const line = await lineFor(lines, 'http-request', id);
+      assert.ok(line, `access line for ${c.name} (${id})`);
+      assert.equal(line.method, c.method, c.name);
+      assert.equal(line['forwarded-for'], '127.0.0.1', c.name);
+      assert.equal(line.ip, '127.0.0.1', c.name);
+    }
+    assert.ok(!lines.some((l) => l.includes('"msg":"request failed"')), 'no request failed on the way');
+  });
+
+  test('a session refreshed at the IdP is counted, and its request goes through (the store\'s replace is timed too)', async () => {
+    const jar = new CookieJar();
+    await scriptedLogin(`${s.origin('staff')}/`, 'ada@example.com', { jar });
+    const before = await scrape();
+    skewMs += 250_000; // within a minute of the 300 s access token's expiry: the next request refreshes
+    try {
+      assert.equal((await request(`${s.origin('staff')}/after-refresh`, { jar, headers: JSON_ACCEPT })).status, 200);
+    } finally {
+      skewMs -= 250_000;
+    }
+    const after = await scrape();
+    const d = (name: string, labels: Record<string, string> = {}) => sample(after, name, labels) - sample(before, name, labels);
+    assert.equal(d('limen_session_refreshes_total', { result: 'success' }), 1);
+    assert.equal(d('limen_session_refreshes_total', { result: 'failure' }), 0);
+    assert.ok(d('limen_store_operation_duration_seconds_count', { operation: 'replace' }) >= 1, 'the refreshed session was written back with replace');
+    assert.equal(d('limen_store_operation_errors_total', { operation: 'replace' }), 0);
   });
 
   test('websocket upgrades are in the access log: a tunnel as 101 when it closes, a refusal with its status', async () => {

@@ -110,6 +110,8 @@ export interface RunningApache {
   readonly version: string;
   /** The parent's pid (its one child serves). */
   readonly pid: number;
+  /** The end of Apache's error log (mod_auth_openidc says there why a sign-in failed). */
+  errorLogTail(): string;
   stop(): Promise<void>;
 }
 
@@ -140,6 +142,10 @@ export async function startApache(o: Omit<ApacheConfigOptions, 'dir' | 'runAs'>)
   }
   return {
     url: `http://127.0.0.1:${o.listenPort}`, port: o.listenPort, version, pid: child.pid!,
+    errorLogTail() {
+      const log = existsSync(join(dir, 'error.log')) ? readFileSync(join(dir, 'error.log'), 'utf8') : '';
+      return `${stderr}${log}`.trim().split('\n').slice(-5).join('\n');
+    },
     async stop() {
       await stopChild(child, 'SIGTERM');
       cleanup();

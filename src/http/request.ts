@@ -64,8 +64,8 @@ export function normalizeIp(ip: string): string {
  * `xff_num_trusted_hops`): with 0, the socket peer; with N, the Nth address
  * from the right of X-Forwarded-For. Malformed entries fall back to the peer.
  */
-export function clientIp(req: IncomingMessage, hops: number): string {
-  const peer = normalizeIp(req.socket.remoteAddress ?? '');
+export function clientIp(req: IncomingMessage, hops: number, peerAddress: string | undefined = req.socket?.remoteAddress): string {
+  const peer = normalizeIp(peerAddress ?? '');
   if (hops <= 0) return peer;
   const xff = req.headers['x-forwarded-for'];
   const raw = Array.isArray(xff) ? xff.join(',') : xff;

@@ -40,7 +40,7 @@ function logRequest(log: AccessLog, v: Values, requestId: string, durationMs: nu
   const req = request(v);
   log.decision({ req, requestId, config, route, result: 'allow', reasons: ['allowed'], caller: caller(v), ip: '127.0.0.1' });
   log.access({
-    req, res: {} as ServerResponse, requestId, durationMs, status: 200, config, route, upstream: 'http://127.0.0.1:9',
+    req, res: {} as ServerResponse, socket: req.socket, requestId, durationMs, status: 200, config, route, upstream: 'http://127.0.0.1:9',
     caller: caller(v), details: 'via_upstream', bytes: 10, ip: '127.0.0.1',
   });
 }
@@ -94,6 +94,51 @@ describe('access and authorize lines', () => {
     for (const id of ['a1', 'a1', 'b"2', 'c3']) logRequest(log, v, id, 1);
     const ids = lines.map((l) => JSON.parse(l) as Record<string, unknown>).map((o) => [o['request-id'], o['check-request-id']]);
     assert.deepEqual(ids, [['a1', 'a1'], ['a1', undefined], ['a1', 'a1'], ['a1', undefined], ['b"2', 'b"2'], ['b"2', undefined], ['c3', 'c3'], ['c3', undefined]]);
+  });
+});
+
+describe('access lines after Node.js let go of the request\'s socket', () => {
+  // Every default field (Pomerium's and Limen's), on a request whose `req.socket` is gone by the time its response closed (a request with a body).
+  const defaults = parseConfig({
+    shared_secret: Buffer.alloc(32, 1).toString('base64'), cookie_secret: Buffer.alloc(32, 2).toString('base64'),
+    insecure_server: true, authenticate_service_url: 'http://auth.localhost', idp_provider_url: 'http://idp.localhost', idp_client_id: 'x',
+    xff_num_trusted_hops: 1,
+    routes: [{ from: 'http://app.localhost', to: 'http://127.0.0.1:9', allow_any_authenticated_user: true }],
+  }, {});
+  const socket = { remoteAddress: '10.0.0.7', bytesWritten: 0 } as unknown as IncomingMessage['socket'];
+  const cases: { name: string; fields?: string[]; xff?: string; ip?: string; want: Record<string, unknown> }[] = [
+    { name: 'default fields, the decision\'s client address', ip: '192.0.2.1', want: { 'forwarded-for': '10.0.0.7', 'ip': '192.0.2.1' } },
+    { name: 'no decision: the address is worked out from the connection taken at the start', want: { 'forwarded-for': '10.0.0.7', 'ip': '10.0.0.7' } },
+    { name: 'a forwarded chain and a trusted hop', xff: '198.51.100.4', want: { 'forwarded-for': '198.51.100.4, 10.0.0.7', 'ip': '198.51.100.4' } },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const lines: string[] = [];
+      const log = new AccessLog(asciiDestination(lines));
+      const req = { method: 'POST', url: '/form', headers: { 'host': 'app.localhost', ...(c.xff ? { 'x-forwarded-for': c.xff } : {}) }, socket: null } as unknown as IncomingMessage;
+      log.access({
+        req, res: {} as ServerResponse, socket, requestId: 'r1', durationMs: 2, status: 200, config: defaults, route: defaults.routes[0],
+        upstream: 'http://127.0.0.1:9', caller: null, details: 'via_upstream', bytes: 10, ...(c.ip ? { ip: c.ip } : {}),
+      });
+      assert.equal(lines.length, 1);
+      const line = JSON.parse(lines[0]!) as Record<string, unknown>;
+      assert.equal(line['request-id'], 'r1');
+      for (const [k, v] of Object.entries(c.want)) assert.equal(line[k], v, k);
+      assert.equal(log.lost(), 0);
+    });
+  }
+
+  test('a field that cannot be made costs the line, counted as lost, never a throw', () => {
+    const lines: string[] = [];
+    const log = new AccessLog(asciiDestination(lines));
+    const req = { method: 'GET', url: '/', get headers(): never { throw new Error('gone'); }, socket: null } as unknown as IncomingMessage;
+    assert.doesNotThrow(() => log.access({
+      req, res: {} as ServerResponse, socket, requestId: 'r2', durationMs: 1, status: 200, config: defaults, route: defaults.routes[0],
+      upstream: undefined, caller: null, details: 'limen_response', bytes: 0,
+    }));
+    assert.doesNotThrow(() => log.decision({ req, requestId: 'r2', config: defaults, route: defaults.routes[0]!, result: 'allow', reasons: [], caller: null, ip: '10.0.0.7' }));
+    assert.deepEqual(lines, []);
+    assert.equal(log.lost(), 2);
   });
 });
 

@@ -29,6 +29,12 @@ import { asciiJson, asciiJsonString } from '../log/index.js';
 export interface AccessFacts {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
+  /**
+   * The client's connection, taken when the request arrived: by the time a
+   * response has closed, Node.js may have let go of `req.socket` (a request
+   * with a body), and the line must still name the peer.
+   */
+  readonly socket: IncomingMessage['socket'];
   readonly requestId: string;
   readonly durationMs: number;
   /** The status sent (101 for a websocket tunnel), 0 when none was. */
@@ -181,18 +187,18 @@ const A = {
 const ACCESS: Readonly<Record<string, AccessField>> = {
   'authority': (f) => A.authority(f.req.headers.host),
   'client-certificate': (f) => {
-    const s = f.req.socket as Partial<TLSSocket>;
+    const s = f.socket as Partial<TLSSocket>;
     const cert = typeof s.getPeerCertificate === 'function' ? s.getPeerCertificate() : undefined;
     return cert && cert.fingerprint256 ? A.cert({ subject: cert.subject, fingerprint256: cert.fingerprint256 }) : '';
   },
   'cluster-stat-name': (f) => A.clusterStatName(f.route?.name),
   'duration': (f) => A.duration(f.durationMs),
   'forwarded-for': (f) => {
-    const peer = f.req.socket.remoteAddress ?? '';
+    const peer = f.socket.remoteAddress ?? '';
     const xff = header(f.req, 'x-forwarded-for');
     return A.forwardedFor(xff ? `${xff}, ${peer}` : peer);
   },
-  'ip': (f) => A.ip(f.ip ?? clientIp(f.req, f.config.xffNumTrustedHops)),
+  'ip': (f) => A.ip(f.ip ?? clientIp(f.req, f.config.xffNumTrustedHops, f.socket.remoteAddress)),
   'method': (f) => A.method(f.req.method),
   'path': (f) => A.path(pathOf(f.req)),
   'query': (f) => A.query(queryOf(f.req)),
@@ -331,19 +337,37 @@ export class AccessLog {
     return x.access.length > 0 || x.decision.length > 0;
   }
 
+  /**
+   * Writes the access line. Never throws: it runs when a response closes,
+   * from an event where a throw would end the process; a line that cannot
+   * be made is counted with the lines lost (`lost()`), not thrown.
+   */
   access(f: AccessFacts): void {
     const fields = this.forConfig(f.config).access;
     if (fields.length === 0) return;
     let line = this.start();
-    for (let i = 0; i < fields.length; i++) line += fields[i]!(f);
+    try {
+      for (let i = 0; i < fields.length; i++) line += fields[i]!(f);
+    } catch {
+      this.unmade++;
+      return;
+    }
     this.put(line + ACCESS_END);
   }
+
+  /** Lines that could not be made (a field that threw), since start. */
+  private unmade = 0;
 
   decision(f: DecisionFacts): void {
     const fields = this.forConfig(f.config).decision;
     if (fields.length === 0) return;
     let line = this.start();
-    for (let i = 0; i < fields.length; i++) line += fields[i]!(f);
+    try {
+      for (let i = 0; i < fields.length; i++) line += fields[i]!(f);
+    } catch {
+      this.unmade++;
+      return;
+    }
     // Pomerium's shape: allow and deny, each with the reasons that made it true or false.
     const why = this.reasonsJson(f.reasons);
     line += f.result === 'allow' ? ALLOW_TRUE + why : ALLOW_FALSE + (f.result === 'login' ? why : '[]');
@@ -363,10 +387,10 @@ export class AccessLog {
     return this.lastReasonsJson;
   }
 
-  /** Lines the destination dropped or failed to write (a reader too slow for its buffer), since start. */
+  /** Lines lost since start: dropped or failed by the destination (a reader too slow for its buffer), or not made. */
   lost(): number {
     const d = this.destination as Partial<{ dropped: number; failed: number }>;
-    return (d.dropped ?? 0) + (d.failed ?? 0);
+    return (d.dropped ?? 0) + (d.failed ?? 0) + this.unmade;
   }
 
   /** Resolves when every line so far has been written (shutdown), for destinations that batch. */

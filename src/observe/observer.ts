@@ -133,7 +133,7 @@ export class Observation {
         : this.upstreamStart > 0 ? 'via_upstream'
           : this.result === 'deny' || this.result === 'login' ? 'ext_authz_denied' : 'limen_response';
     this.o.accessLog?.access({
-      req, res, requestId: this.requestId, durationMs: totalMs, status, config: this.config,
+      req, res, socket: this.socket, requestId: this.requestId, durationMs: totalMs, status, config: this.config,
       route: this.route, upstream: this.upstream, caller: this.caller, details,
       bytes: this.socket.bytesWritten - this.bytes0, ip: this.ip,
     });

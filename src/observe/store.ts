@@ -8,6 +8,12 @@ import type { Metrics } from './metrics.js';
 
 type Op = 'get' | 'put' | 'replace' | 'delete' | 'list' | 'purge_expired' | 'append_audit' | 'query_audit' | 'prune_audit' | 'try_lease';
 
+/** Every operation, as a record so that an operation added to `Op` and left out here does not compile. */
+const OPS: Readonly<Record<Op, true>> = {
+  get: true, put: true, replace: true, delete: true, list: true, purge_expired: true,
+  append_audit: true, query_audit: true, prune_audit: true, try_lease: true,
+};
+
 export class MeasuredStore implements Store {
   readonly kind: string;
   private readonly timers: Record<Op, ReturnType<Metrics['storeDuration']['labels']>>;
@@ -15,7 +21,7 @@ export class MeasuredStore implements Store {
 
   constructor(private readonly inner: Store, metrics: Metrics) {
     this.kind = inner.kind;
-    const ops: Op[] = ['get', 'put', 'delete', 'list', 'purge_expired', 'append_audit', 'query_audit', 'prune_audit', 'try_lease'];
+    const ops = Object.keys(OPS) as Op[];
     this.timers = Object.fromEntries(ops.map((o) => [o, metrics.storeDuration.labels(o)])) as MeasuredStore['timers'];
     this.errors = Object.fromEntries(ops.map((o) => [o, metrics.storeErrors.labels(o)])) as MeasuredStore['errors'];
     // Optional capabilities the read cache looks for are passed through as they are:
