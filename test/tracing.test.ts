@@ -102,6 +102,23 @@ describe('tracing over OTLP/HTTP', () => {
     assert.ok(receiver.got.every((g) => g.path === '/v1/traces'));
   });
 
+  test('requests with a body have their server span, parent of their children (Node.js lets go of their socket first)', async () => {
+    const jar = new CookieJar();
+    await scriptedLogin(`${s.origin('app')}/`, 'grace@example.com', { jar });
+    for (const method of ['POST', 'PUT']) {
+      const traceId = method === 'POST' ? '5bf92f3577b34da6a3ce929d0e0e4737' : '6bf92f3577b34da6a3ce929d0e0e4738';
+      const res = await request(`${s.origin('app')}/form`, { method, jar, body: 'a=b', headers: { accept: 'application/json', traceparent: `00-${traceId}-00f067aa0ba902b7-01` } });
+      assert.equal(res.status, 200, method);
+      const spans = await waitFor(() => {
+        const all = spansOf(receiver.got).filter((x) => x.traceId === traceId);
+        return all.some((x) => x.kind === 2) && all.length >= 5 ? all : undefined;
+      }, `the server span and its children for ${method}`);
+      const server = spans.find((x) => x.kind === 2)!;
+      assert.equal(server.name, `${method} app`);
+      assert.equal(spans.filter((x) => x.parentSpanId === server.spanId).length, 4, `${method}: identify, policy, sign, upstream`);
+    }
+  });
+
   test('a request without traceparent starts a new trace', async () => {
     const before = receiver.got.length;
     const res = await request(`${s.origin('app')}/`, { headers: { accept: 'application/json' } });
