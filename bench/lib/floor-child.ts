@@ -56,11 +56,11 @@ function serve(upstreamUrl: string): Promise<Ready> {
 }
 
 /** The primary: forks `workers` servers and is ready when every one listens (all on the same port). */
-async function startWorkers(m: FloorStart & { workers: number }): Promise<Ready> {
+async function startWorkers(upstreamUrl: string, workers: number): Promise<Ready> {
   cluster.setupPrimary({ exec: fileURLToPath(import.meta.url), execArgv: process.execArgv });
-  const ready = Array.from({ length: m.workers }, () => {
+  const ready = Array.from({ length: workers }, () => {
     // Told through its environment: a message sent before the worker has loaded would be lost.
-    const w = cluster.fork({ FLOOR_UPSTREAM_URL: m.upstreamUrl });
+    const w = cluster.fork({ FLOOR_UPSTREAM_URL: upstreamUrl });
     return new Promise<Ready>((resolve, reject) => {
       w.once('message', (r: Ready) => resolve(r));
       w.once('exit', (code) => reject(new Error(`a floor worker exited with ${code} before listening`)));
@@ -72,7 +72,7 @@ async function startWorkers(m: FloorStart & { workers: number }): Promise<Ready>
 }
 
 if (cluster.isPrimary) {
-  onStartMessage((m: FloorStart) => (m.workers !== undefined && m.workers > 1 ? startWorkers({ ...m, workers: m.workers }) : serve(m.upstreamUrl)));
+  onStartMessage((m: FloorStart) => ((m.workers ?? 1) > 1 ? startWorkers(m.upstreamUrl, m.workers!) : serve(m.upstreamUrl)));
 } else {
   // In a cluster, listen(0) in every worker gives them all one port.
   void serve(process.env.FLOOR_UPSTREAM_URL ?? '').then((r) => process.send?.(r));

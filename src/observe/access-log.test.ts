@@ -106,7 +106,7 @@ describe('access lines after Node.js let go of the request\'s socket', () => {
     routes: [{ from: 'http://app.localhost', to: 'http://127.0.0.1:9', allow_any_authenticated_user: true }],
   }, {});
   const socket = { remoteAddress: '10.0.0.7', bytesWritten: 0 } as unknown as IncomingMessage['socket'];
-  const cases: { name: string; fields?: string[]; xff?: string; ip?: string; want: Record<string, unknown> }[] = [
+  const cases: { name: string; xff?: string; ip?: string; want: Record<string, unknown> }[] = [
     { name: 'default fields, the decision\'s client address', ip: '192.0.2.1', want: { 'forwarded-for': '10.0.0.7', 'ip': '192.0.2.1' } },
     { name: 'no decision: the address is worked out from the connection taken at the start', want: { 'forwarded-for': '10.0.0.7', 'ip': '10.0.0.7' } },
     { name: 'a forwarded chain and a trusted hop', xff: '198.51.100.4', want: { 'forwarded-for': '198.51.100.4, 10.0.0.7', 'ip': '198.51.100.4' } },

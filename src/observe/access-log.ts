@@ -292,6 +292,8 @@ export class AccessLog {
   private lastStart = '';
   private lastReasons: readonly string[] = [];
   private lastReasonsJson = '[]';
+  /** Lines that could not be made (a field that threw), since start. */
+  private unmade = 0;
 
   /** `base`: fields on every line (a worker process's id and pid), after the time as pino placed them. */
   private readonly baseText: string;
@@ -345,34 +347,33 @@ export class AccessLog {
   access(f: AccessFacts): void {
     const fields = this.forConfig(f.config).access;
     if (fields.length === 0) return;
-    let line = this.start();
-    try {
-      for (let i = 0; i < fields.length; i++) line += fields[i]!(f);
-    } catch {
-      this.unmade++;
-      return;
-    }
-    this.put(line + ACCESS_END);
+    const line = this.fieldsText(fields, f);
+    if (line !== undefined) this.put(line + ACCESS_END);
   }
 
-  /** Lines that could not be made (a field that threw), since start. */
-  private unmade = 0;
-
+  /** Writes the authorize line; never throws, as `access`. */
   decision(f: DecisionFacts): void {
     const fields = this.forConfig(f.config).decision;
     if (fields.length === 0) return;
-    let line = this.start();
-    try {
-      for (let i = 0; i < fields.length; i++) line += fields[i]!(f);
-    } catch {
-      this.unmade++;
-      return;
-    }
+    let line = this.fieldsText(fields, f);
+    if (line === undefined) return;
     // Pomerium's shape: allow and deny, each with the reasons that made it true or false.
     const why = this.reasonsJson(f.reasons);
     line += f.result === 'allow' ? ALLOW_TRUE + why : ALLOW_FALSE + (f.result === 'login' ? why : '[]');
     line += f.result === 'deny' ? DENY_TRUE + why : DENY_FALSE_EMPTY;
     this.put(line + DECISION_END);
+  }
+
+  /** The line's start and its fields, or undefined (counted in `unmade`) when a field throws. */
+  private fieldsText<F>(fields: readonly ((f: F) => string)[], f: F): string | undefined {
+    let line = this.start();
+    try {
+      for (let i = 0; i < fields.length; i++) line += fields[i]!(f);
+    } catch {
+      this.unmade++;
+      return undefined;
+    }
+    return line;
   }
 
   /** `asciiJson(reasons)`, kept while the reasons repeat (a fresh array per decision, usually the same one or two codes). */
