@@ -19,7 +19,7 @@ async function countingUpstream(name: string): Promise<{ url: string; hits: () =
     hits++;
     req.resume();
     req.on('end', () => {
-      res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': name, connection: 'x-hop', 'x-hop': 'secret', 'keep-alive': 'timeout=5' });
+      res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': name, 'x-request-id': `upstream-own-${name}`, connection: 'x-hop', 'x-hop': 'secret', 'keep-alive': 'timeout=5' });
       res.end(JSON.stringify({ name, url: req.url }));
     });
   });
@@ -140,9 +140,11 @@ describe('data plane', () => {
     assert.equal(json.headers['x-kept'], 'yes');
   });
 
-  test('hop-by-hop response headers are removed; set_response_headers applies', async () => {
+  test('hop-by-hop response headers are removed; set_response_headers applies; the client gets Limen\'s request id', async () => {
     const res = await request(`${s.origin('weighted')}/`, {});
     assert.equal(res.header('x-upstream'), res.header('x-upstream') === 'a' ? 'a' : 'b');
+    // The upstream answered with an x-request-id of its own: the client gets the one Limen logged (CONTRACT §8), once.
+    assert.match(res.header('x-request-id') ?? '', /^[0-9a-f]{24}$/);
     // The upstream named x-hop in Connection: it is hop-by-hop and dropped.
     assert.equal(res.header('x-hop'), undefined);
     const edits = await request(`${s.origin('edits')}/`, { headers: JSON_ACCEPT });

@@ -336,6 +336,7 @@ describe('headers', () => {
   const bad: { keys: Record<string, unknown>; key: string; want: RegExp }[] = [
     { keys: { set_request_headers: { 'X-A': 'a\r\nX-Injected: 1' } }, key: 'routes[0].set_request_headers.X-A', want: /line breaks/ },
     { keys: { set_response_headers: { 'Bad Header': 'x' } }, key: 'routes[0].set_response_headers["Bad Header"]', want: /HTTP header name/ },
+    { keys: { set_response_headers: { 'X-Request-ID': 'fixed' } }, key: 'routes[0].set_response_headers.X-Request-ID', want: /request id Limen logs/ },
     { keys: { set_request_headers: ['X-A'] }, key: 'routes[0].set_request_headers', want: /mapping/ },
     { keys: { set_request_headers: { 'X-A': { b: 1 } } }, key: 'routes[0].set_request_headers.X-A', want: /string/ },
     { keys: { remove_request_headers: ['X A'] }, key: 'routes[0].remove_request_headers[0]', want: /HTTP header name/ },

@@ -124,8 +124,14 @@ const ROUTE_KEYS: KeyTable<RouteFields, RouteContext> = {
   },
   setResponseHeaders: {
     key: 'set_response_headers', type: 'map of strings', default: '',
-    description: 'Headers set on the response to the client.',
-    parse: asHeaderMap, fallback: absent({}),
+    description: 'Headers set on the response to the client (not `X-Request-Id`: that is the id Limen logs).',
+    parse: (v, at) => {
+      const map = asHeaderMap(v, at);
+      // The response's x-request-id is the logged request-id (CONTRACT §8): a fixed one would make every request look alike.
+      for (const name of Object.keys(map)) if (name.toLowerCase() === 'x-request-id') fail([...at, name], 'X-Request-Id is the request id Limen logs for each request; it cannot be set');
+      return map;
+    },
+    fallback: absent({}),
   },
   preserveHostHeader: {
     key: 'preserve_host_header', type: 'boolean', default: '`false`',

@@ -146,7 +146,9 @@ function hasKeyCaseInsensitive(map: Readonly<Record<string, string>>, lower: str
  * `Set-Cookie` for a cookie Limen owns (`ownCookies`, in any case, and
  * their `__Host-`/`__Secure-` variants) dropped, so an upstream can neither
  * plant a session (login CSRF) nor clear or shadow one; then
- * `set_response_headers` applied. Returns a flat [name, value, ...] list.
+ * `set_response_headers` applied, and Limen's `x-request-id` (an
+ * upstream's own is replaced: the client's id is the one in the access
+ * log, CONTRACT §8). Returns a flat [name, value, ...] list.
  */
 export function buildResponseHeaders(
   headers: Readonly<Record<string, string | string[] | undefined>>,
@@ -159,7 +161,7 @@ export function buildResponseHeaders(
   const set = route.setResponseHeaders;
   for (const name in headers) {
     const v = headers[name];
-    if (v === undefined || HOP_BY_HOP.has(name) || connectionTokens?.has(name)) continue;
+    if (v === undefined || HOP_BY_HOP.has(name) || connectionTokens?.has(name) || name === 'x-request-id') continue;
     if (hasKeyCaseInsensitive(set, name)) continue;
     if (name === 'set-cookie') {
       const own = new Set([...ownCookies].map((c) => c.toLowerCase()));
@@ -170,6 +172,6 @@ export function buildResponseHeaders(
     else out.push(name, v);
   }
   for (const [k, v] of Object.entries(set)) out.push(k, v);
-  if (headers['x-request-id'] === undefined) out.push('x-request-id', requestId);
+  out.push('x-request-id', requestId);
   return out;
 }
