@@ -53,6 +53,16 @@ describe('observability: metrics, health, access log', () => {
 
   /** Added to Limen's clock: a test moves Limen's time on past an access token's expiry without stopping it. */
   let skewMs = 0;
+  const routes = [
+    { name: 'public', from: 'http://public.localhost:PORT', to: 'UPSTREAM', allow_public_unauthenticated_access: true },
+    { name: 'staff', from: 'http://staff.localhost:PORT', to: 'UPSTREAM', policy: { allow: { or: [{ domain: { is: 'example.com' } }] } } },
+    { from: 'http://closed.localhost:PORT', to: 'UPSTREAM', allow_public_unauthenticated_access: true, policy: { deny: { or: [{ http_path: { starts_with: '/' } }] } } },
+    { name: 'live', from: 'http://live.localhost:PORT', to: 'UPSTREAM', allow_public_unauthenticated_access: true, allow_websockets: true },
+  ];
+  const logFields = {
+    access_log_fields: ['method', 'authority', 'path', 'query', 'referer', 'response-code', 'response-code-details', 'duration', 'size', 'request-id', 'upstream-cluster', 'user-agent', 'ip', 'forwarded-for', 'client-certificate', 'user', 'email', 'route-id', 'headers.cookie', 'headers.authorization', 'headers.user-agent'],
+    authorize_log_fields: ['request-id', 'method', 'path', 'host', 'ip', 'user', 'email', 'session-id', 'route-id', 'headers'],
+  };
   before(async () => {
     s = await startStack({
       logLines: lines,
@@ -62,15 +72,9 @@ describe('observability: metrics, health, access log', () => {
         metrics_address: '127.0.0.1:0',
         health_check_addr: '127.0.0.1:0',
         metrics_basic_auth: Buffer.from('prom:s3cret-pw').toString('base64'),
-        access_log_fields: ['method', 'authority', 'path', 'query', 'referer', 'response-code', 'response-code-details', 'duration', 'size', 'request-id', 'upstream-cluster', 'user-agent', 'ip', 'forwarded-for', 'client-certificate', 'user', 'email', 'route-id', 'headers.cookie', 'headers.authorization', 'headers.user-agent'],
-        authorize_log_fields: ['request-id', 'method', 'path', 'host', 'ip', 'user', 'email', 'session-id', 'route-id', 'headers'],
+        ...logFields,
       },
-      routes: [
-        { name: 'public', from: 'http://public.localhost:PORT', to: 'UPSTREAM', allow_public_unauthenticated_access: true },
-        { name: 'staff', from: 'http://staff.localhost:PORT', to: 'UPSTREAM', policy: { allow: { or: [{ domain: { is: 'example.com' } }] } } },
-        { from: 'http://closed.localhost:PORT', to: 'UPSTREAM', allow_public_unauthenticated_access: true, policy: { deny: { or: [{ http_path: { starts_with: '/' } }] } } },
-        { name: 'live', from: 'http://live.localhost:PORT', to: 'UPSTREAM', allow_public_unauthenticated_access: true, allow_websockets: true },
-      ],
+      routes,
     });
     metricsUrl = s.limen.observability.metricsUrl!;
     healthUrl = s.limen.observability.healthUrl!;
@@ -268,6 +272,26 @@ describe('observability: metrics, health, access log', () => {
       for (const secret of secrets) assert.ok(!l.includes(secret), `log line leaks a secret: ${l.slice(0, 300)}`);
     }
     assert.ok(lines.some((l) => l.includes('"cookie":"[redacted]"')), 'the cookie header was asked for and redacted');
+  });
+
+  test('access_log_fields and authorize_log_fields apply on reload, and back', async () => {
+    const cases: { fields: Record<string, string[]>; access: string[] | undefined; authorize: boolean }[] = [
+      { fields: { access_log_fields: ['request-id', 'query'], authorize_log_fields: [] }, access: ['request-id', 'query'], authorize: false },
+      { fields: { access_log_fields: [], authorize_log_fields: ['request-id'] }, access: undefined, authorize: true },
+      // Back to the start: the fields a public request without a referer, a user agent, a client certificate or a caller has; headers.<name> make `headers`.
+      { fields: logFields, access: ['method', 'authority', 'path', 'query', 'response-code', 'response-code-details', 'duration', 'size', 'request-id', 'upstream-cluster', 'ip', 'forwarded-for', 'route-id', 'headers'], authorize: true },
+    ];
+    for (const c of cases) {
+      const result = await s.limen.reload(s.configWith(routes, c.fields));
+      assert.deepEqual(result.restartRequired, [], JSON.stringify(c.fields));
+      const id = (await request(`${s.origin('public')}/r?x=1`, { headers: JSON_ACCEPT })).header('x-request-id');
+      const marker = await request(`${s.origin('public')}/marker`, { headers: JSON_ACCEPT }); // its lines come after the first request's
+      await lineFor(lines, c.access ? 'http-request' : 'authorize check', marker.header('x-request-id'));
+      const ofRequest = (msg: string) => lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === msg && l['request-id'] === id);
+      const access = ofRequest('http-request');
+      assert.deepEqual(access.map((l) => Object.keys(l).filter((k) => !['level', 'time', 'msg'].includes(k)).sort()), c.access ? [[...c.access].sort()] : [], JSON.stringify(c.fields));
+      assert.equal(ofRequest('authorize check').length, c.authorize ? 1 : 0, JSON.stringify(c.fields));
+    }
   });
 
   test('with tracing off, the OpenTelemetry SDK is never loaded', () => {

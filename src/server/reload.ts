@@ -32,12 +32,11 @@ const RESTART_KEYS: readonly (readonly [keyof Config, string, ((c: Config) => un
   // The processes are forked at start (issue 16).
   ['workers', 'workers'],
   ['auditRetentionMs', 'audit_retention'],
-  // The observability listeners, log lines and tracer are built once at start.
+  // The observability listeners and the tracer are built once at start; the
+  // log fields are not listed: each request's lines follow its own config.
   ['metricsAddress', 'metrics_address'],
   ['healthCheckAddr', 'health_check_addr'],
   ['metricsBasicAuth', 'metrics_basic_auth'],
-  ['accessLogFields', 'access_log_fields'],
-  ['authorizeLogFields', 'authorize_log_fields'],
   ...(['otelExporterOtlpEndpoint', 'otelExporterOtlpTracesEndpoint', 'otelTracesExporter', 'otelExporterOtlpProtocol',
     'otelExporterOtlpTracesProtocol', 'otelExporterOtlpHeaders', 'otelExporterOtlpTracesHeaders', 'otelExporterOtlpTimeoutMs',
     'otelExporterOtlpTracesTimeoutMs', 'otelTracesSampler', 'otelTracesSamplerArg', 'otelServiceName', 'otelResourceAttributes',
