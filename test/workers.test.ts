@@ -203,12 +203,14 @@ for (const kind of ['file', 'postgres'] as const) {
       await acrossWorkers(s, () => fresh(port, host('app'), '/fast', jar), (r, i) => assert.equal(r.status, 401, `request ${i} after the revocation: ${r.body}`));
     });
 
+    /** The summed count of GET 2xx on the route pub. */
+    const scrape = async (): Promise<number> => {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      const m = /^limen_http_requests_total\{route="pub",method="GET",status_class="2xx"\} (\d+)$/m.exec(text);
+      return m ? Number(m[1]) : 0;
+    };
+
     test('/metrics sums the workers', async () => {
-      const scrape = async (): Promise<number> => {
-        const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-        const m = /^limen_http_requests_total\{route="pub",method="GET",status_class="2xx"\} (\d+)$/m.exec(text);
-        return m ? Number(m[1]) : 0;
-      };
       const before = await scrape();
       const ids = await acrossWorkers(s, () => fresh(port, host('pub'), '/fast'), (r) => assert.equal(r.status, 200));
       assert.equal(await scrape(), before + ids.length, 'one scrape counts the requests of both workers');
@@ -239,8 +241,11 @@ for (const kind of ['file', 'postgres'] as const) {
       assert.equal(workerPids(s).length, 2, 'SIGHUP ends no worker');
     });
 
-    test('a worker killed with SIGKILL is replaced; the group keeps serving', async () => {
+    test('a worker killed with SIGKILL is replaced; the group keeps serving; no summed counter goes back', async () => {
       const [victim, survivor] = workerPids(s);
+      // Both workers have counted requests on pub (above); the victim's, as this scrape saw them, stay in the sums.
+      const counted = await scrape();
+      assert.ok(counted > 0);
       process.kill(victim!, 'SIGKILL');
       assert.ok(await eventually(() => s.lines().some((l) => l.msg === 'worker replaced'), 60_000), s.out());
       const exited = s.lines().find((l) => l.msg === 'worker exited; starting another');
@@ -251,6 +256,7 @@ for (const kind of ['file', 'postgres'] as const) {
       assert.ok(replacement !== victim && replacement !== survivor);
       const ids = await acrossWorkers(s, () => fresh(port, host('pub'), '/fast'), (r) => assert.equal(r.status, 200));
       assert.deepEqual([...await servedBy(s, ids)].sort(), [survivor!, replacement].sort(), 'the survivor and the replacement serve');
+      assert.equal(await scrape(), counted + ids.length, 'the killed worker\'s requests are still counted');
       // The replacement took the reloaded config from the primary.
       assert.equal((await fresh(port, host('new'), '/fast')).status, 200);
     });

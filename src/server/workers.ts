@@ -3,7 +3,8 @@
  *
  * The primary forks the workers (node:cluster), hands each one the config
  * text it last accepted, serves the metrics listener (the workers' registries
- * summed by prom-client's AggregatorRegistry) and the health listener (the
+ * summed by prom-client's AggregatorRegistry, with what workers that have
+ * exited last counted, so no counter goes back) and the health listener (the
  * workers' reports combined), passes config reloads and stop signals on,
  * and replaces a worker that dies, with a growing delay so a crash loop
  * does not spin. It opens no store and serves no request itself.
@@ -27,6 +28,7 @@ import { parseConfigText, type Config } from '../config/index.js';
 import { createLogger, type Logger } from '../log/index.js';
 import { startListeners, stdoutDestination, type CheckResult, type HealthReport, type LineDestination, type ObservabilityListeners } from '../observe/index.js';
 import type { Readable } from 'node:stream';
+import type { Registry } from 'prom-client';
 import { startLimen, type RunningLimen, type StartOptions } from './limen.js';
 
 /** How the workers share the proxy's listen address. */
@@ -34,18 +36,23 @@ export type ListenMode = 'reuse-port' | 'cluster';
 
 type HealthKind = 'startupz' | 'readyz' | 'healthz';
 
+/** One registry's metrics as prom-client's cluster aggregation reads them. */
+type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+
 /** Messages between the primary and a worker, all typed `limen:*`. */
 type ToPrimary =
   | { type: 'limen:config?' }
   | { type: 'limen:ready'; port: number }
   | { type: 'limen:failed'; message: string }
   | { type: 'limen:health'; id: number; report: HealthReport }
+  | { type: 'limen:metrics'; id: number; metrics: MetricsJson }
   | { type: 'limen:hup' };
 type ToWorker =
   | { type: 'limen:config'; text: string; port?: number }
   | { type: 'limen:reload'; text: string }
   | { type: 'limen:reload-failed' }
   | { type: 'limen:health?'; id: number; kind: HealthKind }
+  | { type: 'limen:metrics?'; id: number }
   | { type: 'limen:stop' };
 
 function isLimenMessage<T extends { type: string }>(m: unknown): m is T {
@@ -126,6 +133,8 @@ interface Slot {
   ready: boolean;
   startedAt: number;
   quickDeaths: number;
+  /** What the worker counted when it last answered a scrape. */
+  metrics?: MetricsJson | undefined;
 }
 
 /** Raised when the first workers cannot start; carries the worker's own one-line reason. */
@@ -154,8 +163,25 @@ export async function startPrimary(o: PrimaryOptions): Promise<RunningPrimary> {
   const exitCodes: number[] = [];
   let allExited: () => void = () => undefined;
   const slots: Slot[] = Array.from({ length: o.workers }, () => ({ worker: undefined, ready: false, startedAt: 0, quickDeaths: 0 }));
-  const waiting = new Map<number, (r: HealthReport | undefined) => void>();
+  /** Health and metrics questions waiting for a worker's answer, by id. */
+  const waiting = new Map<number, (answer: unknown) => void>();
   let nextProbe = 0;
+  // prom-client is loaded only when metrics are on.
+  const prom = o.config.metricsAddress !== undefined ? await import('prom-client') : undefined;
+  /**
+   * The counters and histograms of workers that have exited, as they last
+   * answered: added to every scrape, so a replaced worker's counts do not
+   * leave the sums (Prometheus would read the drop as a reset). What a
+   * worker counted after its last scrape is lost with it.
+   */
+  let retired: MetricsJson = [];
+  let retiring: Promise<void> = Promise.resolve();
+  const retire = (dead: MetricsJson | undefined): void => {
+    // `type` is 'counter', 'gauge', ... at run time (prom-client's typings call it a numeric enum).
+    const kept = dead?.filter((m) => String(m.type) === 'counter' || String(m.type) === 'histogram') ?? [];
+    if (prom === undefined || kept.length === 0) return;
+    retiring = retiring.then(async () => { retired = await prom.AggregatorRegistry.aggregate([retired, kept]).getMetricsAsJSON(); });
+  };
   // Until the listeners are up, a worker's failure ends the start.
   let starting = true;
 
@@ -199,6 +225,9 @@ export async function startPrimary(o: PrimaryOptions): Promise<RunningPrimary> {
         case 'limen:health':
           waiting.get(m.id)?.(m.report);
           break;
+        case 'limen:metrics':
+          waiting.get(m.id)?.(m.metrics);
+          break;
         case 'limen:hup':
           hangup();
           break;
@@ -207,6 +236,8 @@ export async function startPrimary(o: PrimaryOptions): Promise<RunningPrimary> {
     worker.once('exit', (code, signal) => {
       slot.ready = false;
       slot.worker = undefined;
+      retire(slot.metrics);
+      slot.metrics = undefined;
       const why = failure ?? `worker exited (${signal ?? `code ${code}`}) before it was ready`;
       reject(new WorkerStartError(why));
       if (stopping || starting) {
@@ -249,14 +280,38 @@ export async function startPrimary(o: PrimaryOptions): Promise<RunningPrimary> {
     throw e;
   }
 
-  // One scrape sums the workers' registries; a metric's `aggregator` says how (see metrics.ts).
-  // prom-client is loaded only when metrics are on.
-  const aggregator = o.config.metricsAddress !== undefined ? new (await import('prom-client')).AggregatorRegistry() : undefined;
+  /** Asks one worker a question; no answer in time is undefined. */
+  const ask = <T>(w: Worker, question: (id: number) => ToWorker): Promise<T | undefined> => new Promise((resolve) => {
+    const id = nextProbe++;
+    const timer = setTimeout(() => { waiting.delete(id); resolve(undefined); }, o.healthTimeoutMs ?? 2500);
+    timer.unref();
+    waiting.set(id, (answer) => { clearTimeout(timer); waiting.delete(id); resolve(answer as T); });
+    send(w, question(id));
+  });
+
+  /**
+   * One scrape: the workers' registries summed (a metric's `aggregator` says
+   * how, see metrics.ts), with the retired counters. A worker that does not
+   * answer in time is counted as it last answered.
+   */
+  const scrape = async (): Promise<string> => {
+    await Promise.all(slots.map(async (s) => {
+      const w = s.worker;
+      if (!s.ready || !w?.isConnected()) return;
+      const m = await ask<MetricsJson>(w, (id) => ({ type: 'limen:metrics?', id }));
+      // A worker that exited meanwhile was retired with what it had answered before.
+      if (m !== undefined && s.worker === w) s.metrics = m;
+    }));
+    await retiring;
+    const all = slots.flatMap((s) => (s.metrics ? [s.metrics] : []));
+    return prom!.AggregatorRegistry.aggregate([...all, retired]).metrics();
+  };
+
   let observability: ObservabilityListeners;
   try {
     observability = await startListeners({
       metricsAddress: o.config.metricsAddress, healthAddress: o.config.healthCheckAddr,
-      metrics: aggregator !== undefined ? { scrape: () => aggregator.clusterMetrics(), contentType: aggregator.contentType } : undefined,
+      metrics: prom !== undefined ? { scrape, contentType: prom.register.contentType } : undefined,
       health: { report: (kind) => combinedHealth(kind) },
       basicAuth: o.config.metricsBasicAuth,
       onError: (what, e) => logger.error(what, { error: (e as Error)?.message }),
@@ -268,13 +323,7 @@ export async function startPrimary(o: PrimaryOptions): Promise<RunningPrimary> {
   starting = false;
 
   /** Asks one worker for its report; no answer in time counts as unhealthy. */
-  const probe = (w: Worker, kind: HealthKind): Promise<HealthReport | undefined> => new Promise((resolve) => {
-    const id = nextProbe++;
-    const timer = setTimeout(() => { waiting.delete(id); resolve(undefined); }, o.healthTimeoutMs ?? 2500);
-    timer.unref();
-    waiting.set(id, (r) => { clearTimeout(timer); waiting.delete(id); resolve(r); });
-    send(w, { type: 'limen:health?', id, kind });
-  });
+  const probe = (w: Worker, kind: HealthKind): Promise<HealthReport | undefined> => ask<HealthReport>(w, (id) => ({ type: 'limen:health?', id, kind }));
 
   /**
    * The workers' reports combined: each check at its worst across the
@@ -430,12 +479,6 @@ export async function runWorker(o: WorkerOptions): Promise<never> {
     process.exit(1);
   }
   const metrics = running.services.observer?.metrics;
-  if (metrics) {
-    // prom-client answers the primary's scrape requests with these registries.
-    const { AggregatorRegistry } = await import('prom-client');
-    AggregatorRegistry.setRegistries([metrics.registry]);
-    new AggregatorRegistry();
-  }
   logger.info('worker listening', { url: running.url });
 
   let stopped = false;
@@ -464,6 +507,10 @@ export async function runWorker(o: WorkerOptions): Promise<never> {
       case 'limen:reload-failed': running.reloadFailed(); break;
       case 'limen:health?':
         void running.healthReport(m.kind).then((report) => tell({ type: 'limen:health', id: m.id, report }));
+        break;
+      case 'limen:metrics?':
+        // Unanswered when it fails: the primary then counts this worker as it last answered.
+        void (metrics?.registry.getMetricsAsJSON() ?? Promise.resolve([])).then((list) => tell({ type: 'limen:metrics', id: m.id, metrics: list }), () => undefined);
         break;
       case 'limen:stop': stop(); break;
       case 'limen:config': break;
