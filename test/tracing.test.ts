@@ -12,9 +12,10 @@ import { CookieJar, closeHttpAgents, request, scriptedLogin } from './support/in
 import { startStack, type Stack } from './stack.js';
 import { parseConfig } from '../src/config/index.js';
 import { createOtelTracer } from '../src/observe/otel.js';
+import { createLogger } from '../src/log/index.js';
 
 interface OtlpSpan { traceId: string; spanId: string; parentSpanId?: string; name: string; kind: number; attributes: { key: string; value: Record<string, unknown> }[] }
-interface Received { path: string; contentType: string; body: Buffer }
+interface Received { path: string; contentType: string; body: Buffer; headers: IncomingMessage['headers'] }
 
 async function startReceiver(): Promise<{ url: string; got: Received[]; server: Server }> {
   const got: Received[] = [];
@@ -22,7 +23,7 @@ async function startReceiver(): Promise<{ url: string; got: Received[]; server: 
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      got.push({ path: req.url ?? '', contentType: String(req.headers['content-type']), body: Buffer.concat(chunks) });
+      got.push({ path: req.url ?? '', contentType: String(req.headers['content-type']), body: Buffer.concat(chunks), headers: req.headers });
       res.writeHead(200, { 'content-type': String(req.headers['content-type']) });
       res.end(req.headers['content-type'] === 'application/json' ? '{}' : '');
     });
@@ -157,11 +158,14 @@ describe('tracing configuration', () => {
     }
   });
 
-  test('the default protocol sends protobuf to <endpoint>/v1/traces', async () => {
+  test('the default protocol sends protobuf to <endpoint>/v1/traces, with the decoded headers and resource attributes', async () => {
     const receiver = await startReceiver();
     try {
       const base = { shared_secret: Buffer.alloc(32, 1).toString('base64'), cookie_secret: Buffer.alloc(32, 2).toString('base64'), insecure_server: true, authenticate_service_url: 'http://auth.localhost', idp_provider_url: 'http://idp.localhost', idp_client_id: 'x' };
-      const c = parseConfig(base, { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url + '/' });
+      const c = parseConfig(base, {
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url + '/', OTEL_EXPORTER_OTLP_HEADERS: 'x-tenant=a%20b', OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'x-only=t%2Fone',
+        OTEL_RESOURCE_ATTRIBUTES: 'service.name=from%20attributes,team=blue%20team',
+      });
       const tracer = createOtelTracer(c);
       const fake = { method: 'GET', headers: { host: 'x' } } as unknown as IncomingMessage;
       const span = tracer.startRequest(fake);
@@ -172,8 +176,33 @@ describe('tracing configuration', () => {
       assert.equal(receiver.got[0]!.path, '/v1/traces');
       assert.equal(receiver.got[0]!.contentType, 'application/x-protobuf');
       assert.ok(receiver.got[0]!.body.includes(Buffer.from('limen.policy')), 'the span name is in the protobuf body');
+      assert.equal(receiver.got[0]!.headers['x-tenant'], 'a b');
+      assert.equal(receiver.got[0]!.headers['x-only'], 't/one');
+      for (const v of ['from attributes', 'blue team']) assert.ok(receiver.got[0]!.body.includes(Buffer.from(v)), `resource attribute value ${v}`);
     } finally {
       receiver.server.close();
+    }
+  });
+
+  // How often it is told (at most once a minute) is src/observe/otel.test.ts's, on a frozen clock.
+  test('a collector that cannot be reached is told in the log, without the export headers', async () => {
+    const dead = await startReceiver();
+    dead.server.close();
+    const lines: string[] = [];
+    const base = { shared_secret: Buffer.alloc(32, 1).toString('base64'), cookie_secret: Buffer.alloc(32, 2).toString('base64'), insecure_server: true, authenticate_service_url: 'http://auth.localhost', idp_provider_url: 'http://idp.localhost', idp_client_id: 'x' };
+    const c = parseConfig(base, { OTEL_EXPORTER_OTLP_ENDPOINT: dead.url, OTEL_EXPORTER_OTLP_HEADERS: 'api-key=collector-secret-123', OTEL_BSP_SCHEDULE_DELAY: '100' });
+    const tracer = createOtelTracer(c, createLogger('info', (l) => { lines.push(l); }));
+    try {
+      const span = tracer.startRequest({ method: 'GET', headers: { host: 'x' } } as unknown as IncomingMessage);
+      span.end({ 'limen.route': 'r' }, false);
+      await waitFor(() => (lines.length > 0 ? true : undefined), 'the export failure line');
+      const line = JSON.parse(lines[0]!) as Record<string, unknown>;
+      assert.equal(line.level, 'warn');
+      assert.equal(line.msg, 'trace export failed; spans are being lost');
+      assert.match(String(line.error), /ECONNREFUSED/);
+      assert.ok(!lines[0]!.includes('collector-secret-123'));
+    } finally {
+      await tracer.close();
     }
   });
 });

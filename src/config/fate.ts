@@ -79,7 +79,7 @@ export const GLOBAL_FATES: Readonly<Record<string, FateRule>> = {
   runtime_flags: ignore('Pomerium feature flags; Limen has none'),
   installation_id: ignore('identifies an installation to Pomerium\'s hosted services'),
   health_check_systemd_disabled: ignore('Limen does not notify systemd; health_check_addr serves the health checks'),
-  otel_log_level: ignore('log level of Pomerium\'s OpenTelemetry SDK; Limen logs export failures at log_level'),
+  otel_log_level: ignore('log level of Pomerium\'s OpenTelemetry SDK; Limen logs failed trace exports as warnings, at most once a minute'),
   auto_apply_changesets: ignore('Pomerium Enterprise console setting'),
   // Branding (Pomerium Enterprise).
   primary_color: ignore(BRANDING),

@@ -8,9 +8,11 @@ import type { ConfigWarning } from './types.js';
 /**
  * How the upper-case environment variable is read: `text` as the string
  * (lists are comma-separated, booleans `true`/`false`), `map` as JSON or
- * `k=v,k2=v2`, `json` as JSON, `none` not at all.
+ * `k=v,k2=v2`, `baggage` as `map` with keys and values percent-decoded (the
+ * W3C Baggage form the OpenTelemetry variables use), `json` as JSON, `none`
+ * not at all.
  */
-export type EnvForm = 'text' | 'map' | 'json' | 'none';
+export type EnvForm = 'text' | 'map' | 'baggage' | 'json' | 'none';
 
 export interface GlobalContext {
   readonly devMode: boolean;

@@ -36,12 +36,58 @@ describe('observability keys', () => {
     { key: 'otel_bsp_schedule_delay', value: '50', want: /at least 100/ },
     { key: 'otel_bsp_max_export_batch_size', value: 0, want: /whole number/ },
     { key: 'otel_traces_sampler', value: 'sometimes', want: /expected one of/ },
+    { key: 'otel_exporter_otlp_timeout', value: 'abc', want: /milliseconds/ },
+    { key: 'otel_sdk_disabled', value: 'yes', want: /true or false/ },
+    { key: 'otel_exporter_otlp_headers', value: { 'bad name': 'v' }, want: /HTTP header name/ },
+    { key: 'otel_exporter_otlp_traces_headers', value: { 'x-a': 'v\r\nx-b: 1' }, want: /line breaks/ },
   ];
   for (const { key, value, want } of refused) {
     test(`${key}: ${JSON.stringify(value)} is refused, naming the key`, () => {
       assert.throws(() => parseConfig({ ...base, [key]: value }, {}), (e: Error) => want.test(e.message) && e.message.includes(key));
     });
   }
+
+  // The OpenTelemetry variables in the W3C Baggage form: keys and values percent-decoded (IDP_REQUEST_PARAMS is not).
+  const decoded: { env: Record<string, string>; want: Partial<Record<'otelExporterOtlpHeaders' | 'otelExporterOtlpTracesHeaders' | 'otelResourceAttributes' | 'idpRequestParams', Record<string, string>>> & { service?: string } }[] = [
+    { env: { OTEL_EXPORTER_OTLP_HEADERS: 'api-key=secret123, x-tenant=a%20b' }, want: { otelExporterOtlpHeaders: { 'api-key': 'secret123', 'x-tenant': 'a b' } } },
+    { env: { OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'x-traces-only=t%2Fone%2C2' }, want: { otelExporterOtlpTracesHeaders: { 'x-traces-only': 't/one,2' } } },
+    { env: { OTEL_RESOURCE_ATTRIBUTES: 'team=blue%20team,deployment.environment=prod' }, want: { otelResourceAttributes: { 'team': 'blue team', 'deployment.environment': 'prod' }, service: 'limen' } },
+    { env: { OTEL_RESOURCE_ATTRIBUTES: 'service.name=from%20attributes' }, want: { service: 'from attributes' } },
+    { env: { OTEL_RESOURCE_ATTRIBUTES: 'service.name=from-attributes', OTEL_SERVICE_NAME: 'named' }, want: { service: 'named' } },
+    { env: { IDP_REQUEST_PARAMS: 'prompt=select%20account' }, want: { idpRequestParams: { prompt: 'select%20account' } } },
+  ];
+  for (const { env, want } of decoded) {
+    test(`environment ${JSON.stringify(env)}`, () => {
+      const c = parseConfig(base, env);
+      const { service, ...maps } = want;
+      for (const [field, map] of Object.entries(maps)) assert.deepEqual(c[field as keyof typeof c], map, field);
+      if (service !== undefined) assert.equal(c.otelServiceName, service);
+    });
+  }
+
+  test('a pair that is not valid percent-encoding is refused, naming the variable and never the value', () => {
+    for (const [name, text] of [['OTEL_EXPORTER_OTLP_HEADERS', 'ok=1,api-key=secret%ZZ123'], ['OTEL_RESOURCE_ATTRIBUTES', 'a=b%']] as const) {
+      assert.throws(() => parseConfig(base, { [name]: text }), (e: Error) => e.message.includes(name) && /pair \d of .*percent-encoding/.test(e.message) && !e.message.includes('secret'), name);
+    }
+    assert.throws(() => parseConfig(base, { OTEL_EXPORTER_OTLP_HEADERS: 'bad name=secret123' }), (e: Error) => /HTTP header name/.test(e.message) && !e.message.includes('secret123'));
+  });
+
+  test('otel_sdk_disabled (OTEL_SDK_DISABLED) turns tracing off whatever else is set', () => {
+    const endpoint = { otel_exporter_otlp_endpoint: 'http://c:4318' };
+    const cases: { doc: Record<string, unknown>; env: Record<string, string>; want: 'otlp' | 'none' }[] = [
+      { doc: endpoint, env: { OTEL_SDK_DISABLED: 'true' }, want: 'none' },
+      { doc: endpoint, env: { OTEL_SDK_DISABLED: 'TRUE' }, want: 'none' },
+      { doc: { ...endpoint, otel_traces_exporter: 'otlp' }, env: { OTEL_SDK_DISABLED: 'true' }, want: 'none' },
+      { doc: { ...endpoint, otel_sdk_disabled: true }, env: {}, want: 'none' },
+      { doc: endpoint, env: { OTEL_SDK_DISABLED: 'false' }, want: 'otlp' },
+      { doc: endpoint, env: {}, want: 'otlp' },
+    ];
+    for (const { doc, env, want } of cases) {
+      const c = parseConfig({ ...base, ...doc }, env);
+      assert.equal(c.otelTracesExporter, want, JSON.stringify({ doc, env }));
+      assert.equal(c.otelSdkDisabled, want === 'none', JSON.stringify({ doc, env }));
+    }
+  });
 
   test('an endpoint alone turns the OTLP exporter on; an explicit none wins', () => {
     assert.equal(parseConfig({ ...base, otel_exporter_otlp_endpoint: 'http://c:4318' }, {}).otelTracesExporter, 'otlp');

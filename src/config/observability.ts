@@ -6,7 +6,7 @@
  */
 
 import type { AccessLogField, AuthorizeLogField, Config, OtlpProtocol, TracesSampler } from './types.js';
-import { asDuration, asEnum, asInteger, asSecretString, asString, asStringList, asStringMap, describe, fail, type ConfigPath } from './check.js';
+import { asDuration, asEnum, asHeaderMap, asInteger, asSecretString, asString, asStringList, asStringMap, describe, fail, type ConfigPath } from './check.js';
 import type { KeySpec, Resolved } from './table.js';
 import type { GlobalContext, GlobalKeyTraits } from './global-key.js';
 
@@ -78,6 +78,7 @@ function asBasicAuth(value: unknown, at: ConfigPath): { user: string; password: 
 /** OTLP durations are milliseconds (OTel spec); Go-style durations are read too. */
 function asMillis(value: unknown, at: ConfigPath): number {
   if (typeof value === 'number' || (typeof value === 'string' && /^\d+$/.test(value))) return asInteger(value, at, 0, 86_400_000);
+  if (typeof value === 'string' && !/^\s*[\d.]+[a-zµ]/i.test(value)) fail(at, `expected milliseconds (e.g. 10000) or a duration like 10s, got ${describe(value)}`);
   return asDuration(value, at);
 }
 
@@ -96,7 +97,7 @@ function asProtocol(value: unknown, at: ConfigPath): OtlpProtocol {
 
 /** The rows, spread into the global key table after `log_level`. */
 export const OBSERVABILITY_KEYS: { readonly [F in
-  | 'metricsBasicAuth' | 'accessLogFields' | 'authorizeLogFields'
+  | 'metricsBasicAuth' | 'accessLogFields' | 'authorizeLogFields' | 'otelSdkDisabled'
   | 'otelExporterOtlpEndpoint' | 'otelExporterOtlpTracesEndpoint' | 'otelTracesExporter'
   | 'otelExporterOtlpProtocol' | 'otelExporterOtlpTracesProtocol' | 'otelExporterOtlpHeaders' | 'otelExporterOtlpTracesHeaders'
   | 'otelExporterOtlpTimeoutMs' | 'otelExporterOtlpTracesTimeoutMs' | 'otelTracesSampler' | 'otelTracesSamplerArg'
@@ -117,6 +118,17 @@ export const OBSERVABILITY_KEYS: { readonly [F in
     description: `Fields of the authorize log line (\`"msg":"authorize check"\`, one per policy decision, with \`allow\`, \`allow-why-true\`, \`deny\`, \`deny-why-true\`): ${Object.keys(AUTHORIZE_LOG_FIELDS).map((k) => `\`${k}\``).join(', ')}, \`headers.<name>\`. \`id-token\` and \`body\` are refused; \`[]\` turns the line off.`,
     parse: (v, at) => asLogFields(v, at, AUTHORIZE_LOG_FIELDS), fallback: absent(defaults(AUTHORIZE_LOG_FIELDS)),
   },
+  otelSdkDisabled: {
+    key: 'otel_sdk_disabled', type: 'boolean', default: '`false`', env: 'text',
+    description: '`true` turns tracing off whatever the other `otel_*` keys say (the standard `OTEL_SDK_DISABLED`); the client\'s `traceparent` then reaches the upstream unchanged.',
+    parse: (v, at) => {
+      // The OpenTelemetry form: true or false in any case.
+      const text = typeof v === 'boolean' ? String(v) : asString(v, at).trim().toLowerCase();
+      if (text !== 'true' && text !== 'false') fail(at, `expected true or false, got ${describe(v)}`);
+      return text === 'true';
+    },
+    fallback: absent(false),
+  },
   otelExporterOtlpEndpoint: {
     key: 'otel_exporter_otlp_endpoint', type: 'URL', default: '', env: 'text',
     description: 'OTLP/HTTP base URL (`http://collector:4318`); traces go to `<url>/v1/traces`.',
@@ -129,9 +141,12 @@ export const OBSERVABILITY_KEYS: { readonly [F in
   },
   otelTracesExporter: {
     key: 'otel_traces_exporter', type: 'string', default: '`none` (`otlp` when an endpoint is set)', env: 'text',
-    description: '`otlp` exports a span per request over OTLP/HTTP; `none` loads no tracing code at all.',
-    parse: (v, at) => asEnum(v, at, ['none', 'otlp'] as const, { caseInsensitive: true }),
-    fallback: (_at, ctx) => (ctx.value('otelExporterOtlpEndpoint') !== undefined || ctx.value('otelExporterOtlpTracesEndpoint') !== undefined ? 'otlp' : 'none'),
+    description: '`otlp` exports a span per request over OTLP/HTTP; `none` loads no tracing code at all. `otel_sdk_disabled: true` makes it `none`.',
+    parse: (v, at, ctx) => {
+      const exporter = asEnum(v, at, ['none', 'otlp'] as const, { caseInsensitive: true });
+      return ctx.value('otelSdkDisabled') ? 'none' : exporter;
+    },
+    fallback: (_at, ctx) => (!ctx.value('otelSdkDisabled') && (ctx.value('otelExporterOtlpEndpoint') !== undefined || ctx.value('otelExporterOtlpTracesEndpoint') !== undefined) ? 'otlp' : 'none'),
   },
   otelExporterOtlpProtocol: {
     key: 'otel_exporter_otlp_protocol', type: 'string', default: '`http/protobuf`', env: 'text',
@@ -144,14 +159,14 @@ export const OBSERVABILITY_KEYS: { readonly [F in
     parse: asProtocol, fallback: (_at, ctx) => ctx.value('otelExporterOtlpProtocol'),
   },
   otelExporterOtlpHeaders: {
-    key: 'otel_exporter_otlp_headers', type: 'map of strings', default: '', env: 'map', secret: true,
-    description: 'Headers on export requests (`Authorization=Bearer xxx,Foo=Bar` in the environment).',
-    parse: asStringMap, fallback: absent({}),
+    key: 'otel_exporter_otlp_headers', type: 'map of strings', default: '', env: 'baggage', secret: true,
+    description: 'Headers on export requests (`Authorization=Bearer%20xxx,Foo=Bar` in the environment, values percent-encoded as the OpenTelemetry variable is).',
+    parse: asHeaderMap, fallback: absent({}),
   },
   otelExporterOtlpTracesHeaders: {
-    key: 'otel_exporter_otlp_traces_headers', type: 'map of strings', default: '', env: 'map', secret: true,
+    key: 'otel_exporter_otlp_traces_headers', type: 'map of strings', default: '', env: 'baggage', secret: true,
     description: 'Headers on trace export requests, added to `otel_exporter_otlp_headers`.',
-    parse: asStringMap, fallback: absent({}),
+    parse: asHeaderMap, fallback: absent({}),
   },
   otelExporterOtlpTimeoutMs: {
     key: 'otel_exporter_otlp_timeout', type: 'milliseconds', default: '`10000`', env: 'text',
@@ -178,15 +193,16 @@ export const OBSERVABILITY_KEYS: { readonly [F in
     },
     fallback: absent(1),
   },
-  otelServiceName: {
-    key: 'otel_service_name', type: 'string', default: '`limen`', env: 'text',
-    description: 'The `service.name` resource attribute of every span.',
-    parse: (v, at) => asString(v, at), fallback: absent('limen'),
-  },
   otelResourceAttributes: {
-    key: 'otel_resource_attributes', type: 'map of strings', default: '', env: 'map',
-    description: 'More resource attributes (`key1=value1,key2=value2` in the environment).',
+    key: 'otel_resource_attributes', type: 'map of strings', default: '', env: 'baggage',
+    description: 'More resource attributes (`key1=value1,key2=value%20two` in the environment, values percent-encoded).',
     parse: asStringMap, fallback: absent({}),
+  },
+  otelServiceName: {
+    key: 'otel_service_name', type: 'string', default: '`service.name` in `otel_resource_attributes`, else `limen`', env: 'text',
+    description: 'The `service.name` resource attribute of every span; wins over one in `otel_resource_attributes`.',
+    parse: (v, at) => asString(v, at),
+    fallback: (_at, ctx) => ctx.value('otelResourceAttributes')['service.name'] ?? 'limen',
   },
   otelBspScheduleDelayMs: {
     key: 'otel_bsp_schedule_delay', type: 'milliseconds', default: '`5000`', env: 'text',

@@ -90,6 +90,7 @@ describe('defaults (CONTRACT §1)', () => {
     ['authorizeLogFields', ['check-request-id', 'email', 'host', 'impersonate-email', 'impersonate-session-id', 'impersonate-user-id', 'ip', 'method', 'path', 'removed-groups-count', 'request-id', 'route-id', 'service-account-id', 'session-id', 'user']],
     ['otelExporterOtlpEndpoint', undefined],
     ['otelExporterOtlpTracesEndpoint', undefined],
+    ['otelSdkDisabled', false],
     ['otelTracesExporter', 'none'],
     ['otelExporterOtlpProtocol', 'http/protobuf'],
     ['otelExporterOtlpTracesProtocol', 'http/protobuf'],

@@ -171,7 +171,7 @@ function findInDocument(
       const path = asString(doc[fileKey], [fileKey]);
       // The file holds what the environment variable would: a map key's file may be `k=v,k2=v2` or JSON.
       const text = readValueFile(readFile, path, [fileKey], 'the file');
-      return { value: spec.env === 'map' || spec.env === 'json' ? fromEnvironment(spec.env, text, [fileKey], `the file ${JSON.stringify(path)} named by ${fileKey}`) : text, at: [fileKey] };
+      return { value: spec.env === 'map' || spec.env === 'baggage' || spec.env === 'json' ? fromEnvironment(spec.env, text, [fileKey], `the file ${JSON.stringify(path)} named by ${fileKey}`) : text, at: [fileKey] };
     }
   }
   const value = doc[spec.key];
@@ -195,20 +195,28 @@ function readValueFile(readFile: (path: string) => string, path: string, at: Con
  */
 function fromEnvironment(form: EnvForm, text: string, at: ConfigPath, where: string, env?: string): unknown {
   const source = env === undefined ? {} : { env };
-  if (form === 'json' || (form === 'map' && text.trimStart().startsWith('{'))) {
+  if (form === 'json' || ((form === 'map' || form === 'baggage') && text.trimStart().startsWith('{'))) {
     try {
       return JSON.parse(text) as unknown;
     } catch {
       fail(at, `expected JSON in ${where}, but it does not parse`, source);
     }
   }
-  if (form === 'map') {
+  if (form === 'map' || form === 'baggage') {
     const out: Record<string, string> = {};
+    let n = 0;
     for (const item of text.split(',')) {
+      n++;
       if (item.trim() === '') continue;
       const eq = item.indexOf('=');
       if (eq <= 0) fail(at, `expected "key=value,key2=value2" or JSON in ${where}`, source);
-      out[item.slice(0, eq).trim()] = item.slice(eq + 1).trim();
+      const key = item.slice(0, eq).trim();
+      const value = item.slice(eq + 1).trim();
+      if (form === 'map') { out[key] = value; continue; }
+      // Neither part is echoed: the values may be credentials (export headers).
+      const decoded = [key, value].map((part) => { try { return decodeURIComponent(part); } catch { return undefined; } });
+      if (decoded[0] === undefined || decoded[1] === undefined) fail(at, `pair ${n} of ${where} is not valid percent-encoding (a % must start %XX)`, source);
+      out[decoded[0]] = decoded[1];
     }
     return out;
   }

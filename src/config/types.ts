@@ -200,6 +200,8 @@ export interface Config {
   readonly authorizeLogFields: readonly (AuthorizeLogField | `headers.${string}`)[];
   readonly otelExporterOtlpEndpoint: string | undefined;
   readonly otelExporterOtlpTracesEndpoint: string | undefined;
+  /** OTEL_SDK_DISABLED: tracing off whatever the other keys say (then `otelTracesExporter` is 'none'). */
+  readonly otelSdkDisabled: boolean;
   readonly otelTracesExporter: 'none' | 'otlp';
   readonly otelExporterOtlpProtocol: OtlpProtocol;
   readonly otelExporterOtlpTracesProtocol: OtlpProtocol;

@@ -7,6 +7,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import type { Config } from '../config/index.js';
+import type { Logger } from '../log/index.js';
 import type { Store } from '../store/index.js';
 import { AccessLog } from './access-log.js';
 import { stdoutDestination, type LineDestination } from './line-sink.js';
@@ -44,13 +45,15 @@ export interface ObservabilityOptions {
   readonly destination?: LineDestination | undefined;
   /** Fields on every access and authorize line (a worker process's id and pid). */
   readonly logBase?: Readonly<Record<string, unknown>> | undefined;
+  /** Where trace export failures are told (rate-limited). */
+  readonly logger?: Logger | undefined;
 }
 
 /** The process's observer: metrics when `metrics_address` is set, the logs, and tracing when configured. */
 export async function createObserver(o: ObservabilityOptions): Promise<Observer> {
   // prom-client (and the OpenTelemetry API it loads) only when metrics are on: a tenth of start-up otherwise.
   const metrics = o.config.metricsAddress !== undefined ? new (await import('./metrics.js')).Metrics({ version: limenVersion() }) : undefined;
-  const tracer = await startTracing(o.config);
+  const tracer = await startTracing(o.config, o.logger);
   return new Observer({ metrics, tracer, accessLog: new AccessLog(o.destination ?? stdoutDestination(), o.logBase) });
 }
 

@@ -6,8 +6,8 @@
  * explicitly, so no async context manager is needed on the request path.
  */
 import type { IncomingMessage } from 'node:http';
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span, type TextMapGetter, type TextMapSetter } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { diag, DiagLogLevel, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span, type TextMapGetter, type TextMapSetter } from '@opentelemetry/api';
+import { setGlobalErrorHandler, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
   AlwaysOffSampler, AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler,
@@ -19,6 +19,7 @@ import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from '@opentel
 import { ProtobufTraceSerializer, TraceExporterMetricsHelper } from '@opentelemetry/otlp-transformer';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { Config } from '../config/index.js';
+import type { Logger } from '../log/index.js';
 import type { PhaseSpan, RequestSpan, Tracer } from './span.js';
 
 const w3c = new W3CTraceContextPropagator();
@@ -75,13 +76,48 @@ class Phase implements PhaseSpan {
   }
 }
 
+/** How often, at most, trace export trouble is logged: a collector that is down fails every batch. */
+export const EXPORT_FAILURE_LOG_INTERVAL_MS = 60_000;
+
+/**
+ * Tells the log about failed exports and spans the SDK dropped, at warn
+ * level, at most once per EXPORT_FAILURE_LOG_INTERVAL_MS with the count of
+ * failures since the last line. The export headers' values (credentials)
+ * are cut out of any message that repeats them.
+ */
+export function exportTroubleReporter(log: Logger, secrets: readonly string[], now: () => number = Date.now): (trouble: unknown) => void {
+  let lastAt = Number.NEGATIVE_INFINITY;
+  let since = 0;
+  const hidden = secrets.filter((s) => s.length >= 4);
+  return (trouble) => {
+    since++;
+    const t = now();
+    if (t - lastAt < EXPORT_FAILURE_LOG_INTERVAL_MS) return;
+    const e = trouble as { code?: unknown; message?: unknown; errors?: unknown } | null;
+    // Node.js reports a refused connection to a name with several addresses as an AggregateError with no message of its own.
+    const inner = Array.isArray(e?.errors) ? (e.errors[0] as { code?: unknown; message?: unknown } | undefined) : undefined;
+    let text = [e?.code, typeof e?.message === 'string' && e.message !== '' ? e.message : undefined, inner?.code, inner?.message]
+      .filter((x): x is string => typeof x === 'string' && x !== '').join(': ') || String(trouble);
+    for (const s of hidden) text = text.split(s).join('[redacted]');
+    log.warn('trace export failed; spans are being lost', { error: text.slice(0, 500), failures: since });
+    lastAt = t;
+    since = 0;
+  };
+}
+
 /** Builds the tracer from config; spans are exported in batches off the request path. */
-export function createOtelTracer(c: Config): Tracer {
+export function createOtelTracer(c: Config, log?: Logger): Tracer {
   const cfg = {
     url: tracesUrl(c),
     headers: { ...c.otelExporterOtlpHeaders, ...c.otelExporterOtlpTracesHeaders },
     timeoutMillis: c.otelExporterOtlpTracesTimeoutMs,
   };
+  const report = log === undefined ? undefined : exportTroubleReporter(log, Object.values(cfg.headers));
+  if (report !== undefined) {
+    // The SDK reports a failed or timed-out batch to its global error handler, and dropped spans through diag.
+    setGlobalErrorHandler(report);
+    diag.setLogger({ error: report, warn: report, info: () => undefined, debug: () => undefined, verbose: () => undefined }, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
+  }
   const exporter: SpanExporter = c.otelExporterOtlpTracesProtocol === 'http/json'
     ? new OTLPTraceExporter(cfg)
     : new OtlpProtobufTraceExporter(cfg);
@@ -123,7 +159,7 @@ export function createOtelTracer(c: Config): Tracer {
       };
     },
     async close(): Promise<void> {
-      await provider.forceFlush().catch(() => undefined);
+      await provider.forceFlush().catch((e: unknown) => report?.(e)); // the last spans, at shutdown
       await provider.shutdown().catch(() => undefined);
     },
   };

@@ -6,13 +6,14 @@
  * on (`./otel.ts`), so tracing off costs one `undefined` check per phase.
  */
 import type { Config } from '../config/index.js';
+import type { Logger } from '../log/index.js';
 import type { Tracer } from './span.js';
 
 export type { PhaseSpan, RequestSpan, Tracer } from './span.js';
 
-/** Starts the configured tracer, or returns undefined when tracing is off. */
-export async function startTracing(config: Config): Promise<Tracer | undefined> {
+/** Starts the configured tracer, or returns undefined when tracing is off; export failures go to `log`. */
+export async function startTracing(config: Config, log?: Logger): Promise<Tracer | undefined> {
   if (config.otelTracesExporter !== 'otlp') return undefined;
   const { createOtelTracer } = await import('./otel.js');
-  return createOtelTracer(config);
+  return createOtelTracer(config, log);
 }

@@ -104,6 +104,7 @@ export async function startLimen(opts: StartOptions): Promise<RunningLimen> {
     config,
     destination: opts.accessLogDestination ?? (opts.logger ? lineDestination((l) => opts.logger!.record(JSON.parse(l) as Record<string, unknown>)) : undefined),
     logBase: opts.worker?.logBase,
+    logger,
   });
   const rawStore = measuredStore(opts.store ?? await openStoreWithRetry({
     type: config.databrokerStorageType, connectionString: config.databrokerStorageConnectionString,

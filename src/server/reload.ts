@@ -37,7 +37,7 @@ const RESTART_KEYS: readonly (readonly [keyof Config, string, ((c: Config) => un
   ['metricsAddress', 'metrics_address'],
   ['healthCheckAddr', 'health_check_addr'],
   ['metricsBasicAuth', 'metrics_basic_auth'],
-  ...(['otelExporterOtlpEndpoint', 'otelExporterOtlpTracesEndpoint', 'otelTracesExporter', 'otelExporterOtlpProtocol',
+  ...(['otelSdkDisabled', 'otelExporterOtlpEndpoint', 'otelExporterOtlpTracesEndpoint', 'otelTracesExporter', 'otelExporterOtlpProtocol',
     'otelExporterOtlpTracesProtocol', 'otelExporterOtlpHeaders', 'otelExporterOtlpTracesHeaders', 'otelExporterOtlpTimeoutMs',
     'otelExporterOtlpTracesTimeoutMs', 'otelTracesSampler', 'otelTracesSamplerArg', 'otelServiceName', 'otelResourceAttributes',
     'otelBspScheduleDelayMs', 'otelBspMaxExportBatchSize', 'otelAttributeValueLengthLimit'] as const)
