@@ -231,6 +231,16 @@ for (const kind of ['file', 'postgres'] as const) {
       assert.equal(failed[0]?.worker, undefined);
       await acrossWorkers(s, () => fresh(port, host('new'), '/fast'), (r) => assert.equal(r.status, 200, r.body));
 
+      // A file that parses but whose policy does not compile: refused once by the primary, never handed to the workers
+      // (a worker replaced later would take it and fail to start).
+      writeFileSync(configPath, stringify({ ...doc, routes: [...(doc.routes as unknown[]), { name: 'new', from: `http://new.localhost:${port}`, to: upstream.url, policy: { allow: { or: [{ emial: { is: 'x@example.com' } }] } } }] }));
+      assert.ok(await eventually(() => s.lines().filter((l) => l.msg === 'config reload failed; keeping the running config').length === 2, 30_000), s.out());
+      const refused = s.lines().filter((l) => l.msg === 'config reload failed; keeping the running config').at(-1)!;
+      assert.equal(refused.worker, undefined, 'the primary refused it');
+      assert.match(String(refused.error), /unknown criterion "emial"/);
+      await acrossWorkers(s, () => fresh(port, host('new'), '/fast'), (r) => assert.equal(r.status, 200, r.body));
+      assert.equal(s.lines().filter((l) => l.msg === 'config reload failed; keeping the running config').length, 2, 'no worker was asked to load it');
+
       // The file put back, then SIGHUP sent to one worker: the primary re-reads it for every worker.
       const reloads = (): number => s.lines().filter((l) => l.msg === 'config reloaded').length;
       const fixedBefore = reloads();

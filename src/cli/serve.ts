@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { errorDetail, loadConfigFile, parseConfig, parseConfigText, readConfigText, watchConfig, type Config } from '../config/index.js';
 import { createLogger, type Logger } from '../log/index.js';
-import { isWorkerProcess, runWorker, startLimen, startPrimary, workerCount, type RunningLimen } from '../server/index.js';
+import { buildRuntime, isWorkerProcess, runWorker, startLimen, startPrimary, workerCount, type RunningLimen } from '../server/index.js';
 import { parseFlags, UsageError, type CliIo, type Command } from './args.js';
 import { stdoutDestination, type LineSink } from '../observe/index.js';
 import { effectiveConfigYaml, readConfigDocument } from './print-config.js';
@@ -142,7 +142,21 @@ async function serveConfigFile(path: string, io: CliIo): Promise<Served> {
 async function servePrimary(path: string, text: string, config: Config, workers: number, logger: Logger, out: LineSink, io: CliIo): Promise<Served> {
   const primary = await startPrimary({ configPath: path, text, config, workers, logger, env: io.env, output: out }); // the workers' lines, copied whole
   logger.info('limen listening', { url: primary.url, routes: config.routes.length, config: path, workers, listen: primary.mode });
-  const watcher = watchConfig(path, (_next, nextText) => primary.reload(nextText), (err) => {
+  // A text that parses can still fail where each worker builds it (a misspelt policy criterion): built here
+  // first, as `limen config check` does, so it is refused once and never handed to a worker or a replacement.
+  let checked: Promise<void> = Promise.resolve();
+  const watcher = watchConfig(path, (next, nextText) => {
+    checked = checked.then(async () => {
+      try {
+        await buildRuntime(next, Date.now);
+      } catch (e) {
+        primary.reloadFailed();
+        logger.error('config reload failed; keeping the running config', { error: (e as Error).message });
+        return;
+      }
+      primary.reload(nextText);
+    });
+  }, (err) => {
     primary.reloadFailed(); // observe: limen_config_reloads_total{result="failure"} in every worker
     const detail = errorDetail(err);
     logger.error('config reload failed; keeping the running config', { key: err.key, ...(detail?.line !== undefined ? { line: detail.line } : {}), error: err.message });
