@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -127,6 +127,27 @@ describe('a port already in use ends limen serve with exit code 1 and one line',
     assert.equal(lines.length, 1, r.stderr);
     assert.match(lines[0] ?? '', new RegExp(`^limen serve: cannot listen on 127\\.0\\.0\\.1:${port}: address already in use`));
   });
+});
+
+describe('a policy that does not compile ends limen serve with exit code 1, naming its line', () => {
+  for (const [kind, workers] of [['memory', 1], ['file', 2]] as const) {
+    test(`${kind} store, workers: ${workers}`, async () => {
+      const port = await freePort();
+      const config = writeConfig(`bad-policy-${kind}`, port, {
+        ...storage(kind, `bad-policy-${kind}`), workers,
+        routes: [
+          { name: 'fine', from: `http://fine.localhost:${port}`, to: 'http://127.0.0.1:9', allow_public_unauthenticated_access: true },
+          { name: 'bad', from: `http://bad.localhost:${port}`, to: 'http://127.0.0.1:9', policy: { allow: { or: [{ emial: { is: 'x@example.com' } }] } } },
+        ],
+      });
+      const line = readFileSync(config, 'utf8').split('\n').findIndex((l) => l.includes('emial')) + 1;
+      const r = await runCli(['serve', '--config', config]);
+      assert.equal(r.code, 1, r.stderr);
+      const lines = r.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, `said once: ${r.stderr}`);
+      assert.match(lines[0]!, new RegExp(`^limen serve: routes\\[1\\]\\.policy\\.allow\\.or\\[0\\]: unknown criterion "emial" .*in route "bad" \\(${config.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:${line}:\\d+\\)$`));
+    });
+  }
 });
 
 describe('limen config check reads the TLS files', () => {

@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { errorDetail, loadConfigFile, parseConfig, parseConfigText, readConfigText, watchConfig, type Config } from '../config/index.js';
 import { createLogger, type Logger } from '../log/index.js';
-import { buildRuntime, isWorkerProcess, runWorker, startLimen, startPrimary, workerCount, type RunningLimen } from '../server/index.js';
+import { buildRuntime, isWorkerProcess, runWorker, startLimen, startPrimary, workerCount, WorkerStartError, type RunningLimen } from '../server/index.js';
+import { ConfigError, PolicyError } from '../errors/index.js';
+import { checkPolicies } from './policy-check.js';
 import { parseFlags, UsageError, type CliIo, type Command } from './args.js';
 import { stdoutDestination, type LineSink } from '../observe/index.js';
 import { effectiveConfigYaml, readConfigDocument } from './print-config.js';
@@ -118,9 +120,14 @@ async function serveConfigFile(path: string, io: CliIo): Promise<Served> {
   // Once at start (never on reload): Pomerium keys Limen accepts and ignores, with why.
   for (const w of config.warnings ?? []) logger.warn('config key ignored', { key: w.key, ...(w.line !== undefined ? { line: w.line } : {}), reason: w.message });
   const workers = workerCount(config);
-  if (workers > 1) return servePrimary(path, text, config, workers, logger, out, io);
+  if (workers > 1) return servePrimary(path, text, config, workers, logger, out, io).catch((e: unknown) => { throw withPolicyLines(e, config, text, path); });
   if (config.workers === 'auto' && config.databrokerStorageType === 'memory') logger.info('workers: auto is one process on the memory store (its sessions live in the process)');
-  const running: RunningLimen = await startLimen({ config, logger, accessLogDestination: out }); // observe: access lines to standard output, batched
+  let running: RunningLimen;
+  try {
+    running = await startLimen({ config, logger, accessLogDestination: out }); // observe: access lines to standard output, batched
+  } catch (e) {
+    throw withPolicyLines(e, config, text, path);
+  }
   logger.info('limen listening', { url: running.url, routes: config.routes.length, config: path });
   const watcher = watchConfig(path, (next) => {
     running.reload(next).catch((e: Error) => logger.error('config reload failed; keeping the running config', { error: e.message }));
@@ -136,6 +143,21 @@ async function serveConfigFile(path: string, io: CliIo): Promise<Served> {
       await running.close();
     },
   };
+}
+
+/**
+ * A start that failed on a policy (in this process, or in the first worker)
+ * as a ConfigError naming each bad policy's key, file, line and column, as
+ * `limen config check` does; found again only on failure, so a good start
+ * pays nothing for it. Any other error is returned as it was.
+ */
+function withPolicyLines(e: unknown, config: Config, text: string, path: string): unknown {
+  if (!(e instanceof PolicyError) && !(e instanceof WorkerStartError)) return e;
+  const errors = checkPolicies(config, text).filter((f) => f.severity === 'error');
+  if (errors.length === 0) return e;
+  const line = (f: (typeof errors)[number]): string => `${f.message} in route "${f.route}"${f.line === undefined ? '' : ` (${path}:${f.line}:${f.column ?? 1})`}`;
+  const [first, ...rest] = errors;
+  return new ConfigError(first!.path, [line(first!), ...rest.map((f) => `${f.path}: ${line(f)}`)].join('\n'));
 }
 
 /** `workers` > 1: this process supervises; the workers serve (src/server/workers.ts). */
