@@ -355,7 +355,7 @@ export const GLOBAL_KEYS: GlobalTable = {
   },
   workers: {
     key: 'workers', type: 'integer or `auto`', default: '`auto`', env: 'text',
-    description: 'Limen: worker processes serving the same listeners (`limen serve --config`; the quickstart runs one). `auto` is the CPUs available to the process (`os.availableParallelism()`), or 1 on the memory store, whose sessions live in one process; a number above 1 there is refused. With 1, the process serves directly (no supervisor). See docs/deploy.md.',
+    description: 'Limen: worker processes serving the same listeners (`limen serve --config`; the quickstart runs one), 1 to 1024. `auto` is the CPUs available to the process (`os.availableParallelism()`), or 1 on the memory store, whose sessions live in one process; a number above 1 there is refused. With 1, the process serves directly (no supervisor). See docs/deploy.md.',
     parse: (v, at, ctx) => asWorkers(v, at, ctx.value('databrokerStorageType')), fallback: absent('auto'),
   },
   defaultUpstreamTimeoutMs: {
