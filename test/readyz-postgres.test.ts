@@ -58,7 +58,7 @@ describe('readyz follows the store', { skip: PG_BIN === undefined ? 'no PostgreS
     pg('initdb', ['-D', join(dir, 'data'), '-A', 'trust', '-U', 'postgres', '--no-sync']);
     start();
     store = await PostgresStore.open({ connectionString: `postgres://postgres@127.0.0.1:${port}/postgres`, schema: 'limen_readyz' });
-    s = await startStack({ store, config: { health_check_addr: '127.0.0.1:0' }, routes: [{ name: 'public', from: 'http://public.localhost:PORT', to: 'UPSTREAM', allow_public_unauthenticated_access: true }] });
+    s = await startStack({ store, config: { health_check_addr: '127.0.0.1:0', metrics_address: '127.0.0.1:0' }, routes: [{ name: 'public', from: 'http://public.localhost:PORT', to: 'UPSTREAM', allow_public_unauthenticated_access: true }] });
   });
   after(async () => {
     await s?.close();
@@ -68,9 +68,16 @@ describe('readyz follows the store', { skip: PG_BIN === undefined ? 'no PostgreS
     await closeHttpAgents();
   });
 
-  test('ready, unready while PostgreSQL is stopped, ready again once it is back', async () => {
+  const scrape = async (): Promise<{ status: number; storeErrors: number }> => {
+    const r = await request(`${s.limen.observability.metricsUrl}/metrics`);
+    const errors = [...r.text().matchAll(/^limen_store_operation_errors_total\{[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    return { status: r.status, storeErrors: errors };
+  };
+
+  test('ready, unready while PostgreSQL is stopped, ready again once it is back; /metrics answers throughout', async () => {
     const up = await readyz();
     assert.equal(up.status, 200);
+    assert.equal((await scrape()).status, 200, 'a scrape while the store is up counts the sessions');
     assert.equal(up.body.checks['store-reachable']!.status, 'ok');
 
     stop();
@@ -84,10 +91,15 @@ describe('readyz follows the store', { skip: PG_BIN === undefined ? 'no PostgreS
     assert.equal((await request(`${s.limen.observability.healthUrl}/healthz`)).status, 200);
     const cli = await runCli(['health', '--address', new URL(s.limen.observability.healthUrl!).host]);
     assert.equal(cli.code, 1, 'limen health fails while not ready');
+    // The session count behind limen_active_sessions fails now: the scrape must still answer, with the store errors.
+    const during = await scrape();
+    assert.equal(during.status, 200);
+    assert.ok(during.storeErrors > 0, 'the failed store operations are counted');
 
     start();
     const back = await until(200);
     assert.equal(back.status, 200, JSON.stringify(back.body));
     assert.equal(back.body.checks['store-reachable']!.status, 'ok');
+    assert.equal((await scrape()).status, 200, 'and after: a failed count is not kept');
   });
 });

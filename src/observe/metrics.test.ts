@@ -46,6 +46,17 @@ describe('Metrics: decisions by route, result and reason', () => {
     assert.equal(f.get('{route="app",result="deny",reason="reason-299"}'), 1);
   });
 
+  test('a store that cannot count its sessions keeps the last count, and the scrape still answers', async () => {
+    const m = new Metrics({ version: 'test' });
+    const counts: (() => Promise<number>)[] = [async () => 7, async () => { throw new Error('PostgreSQL: connection refused'); }, async () => 9];
+    let i = 0;
+    m.setSources({ activeSessions: () => counts[i]!() });
+    for (const want of [7, 7, 9]) {
+      assert.equal((await family(m, 'limen_active_sessions')).get(''), want, `scrape ${i}`);
+      i++;
+    }
+  });
+
   test('the latency histograms count each request of a route once', async () => {
     const m = new Metrics({ version: 'test' });
     const r = m.route(route);

@@ -196,7 +196,8 @@ export class Metrics {
     new Gauge({
       name: 'limen_active_sessions', help: 'Sessions in the store (recounted per scrape, at most as often as 20 times the count\'s own duration, at least once a minute).', registers,
       aggregator: 'max', // every worker counts the same store
-      async collect() { if (self.sources.activeSessions) this.set(await self.sources.activeSessions()); },
+      // A store that cannot count (it is down) keeps the last count: the scrape, with the store errors it shows, must still answer.
+      async collect() { if (self.sources.activeSessions) { try { this.set(await self.sources.activeSessions()); } catch { /* the last count stays */ } } },
     });
     new Gauge({
       name: 'limen_audit_queue_depth', help: 'Audit events waiting to be written to the store.', registers,

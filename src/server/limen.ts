@@ -302,6 +302,8 @@ async function startOnStore(opts: StartOptions, config: Config, now: () => numbe
       if (!sessionsCount || Date.now() - sessionsCount.at >= Math.min(60_000, 20 * sessionsCount.tookMs)) {
         const t0 = Date.now();
         const c = { at: t0, tookMs: 60_000, n: rawStore.list('session', undefined, now()).then((l) => { c.tookMs = Date.now() - t0; return l.length; }) };
+        // A failed count is not kept: the next scrape counts again.
+        c.n.catch(() => { if (sessionsCount === c) sessionsCount = undefined; });
         sessionsCount = c;
       }
       return sessionsCount.n;
