@@ -7,6 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import WebSocket from 'ws';
 import { createRequire } from 'node:module';
@@ -272,6 +273,36 @@ describe('observability: metrics, health, access log', () => {
       for (const secret of secrets) assert.ok(!l.includes(secret), `log line leaks a secret: ${l.slice(0, 300)}`);
     }
     assert.ok(lines.some((l) => l.includes('"cookie":"[redacted]"')), 'the cookie header was asked for and redacted');
+  });
+
+  test('requests the HTTP parser refuses are counted and logged, with the request id of their error page', async () => {
+    const raw = (text: string): Promise<string> => new Promise((resolve) => {
+      const sock = connect(s.port, '127.0.0.1');
+      let data = '';
+      sock.on('data', (d: Buffer) => { data += d.toString('latin1'); });
+      sock.on('close', () => resolve(data));
+      sock.on('error', () => resolve(data));
+      sock.write(text);
+    });
+    const host = `public.localhost:${s.port}`;
+    const cases: { name: string; text: string; status: number }[] = [
+      { name: 'not HTTP', text: 'GARBAGE\r\n\r\n', status: 400 },
+      { name: 'Content-Length and Transfer-Encoding', text: `POST / HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`, status: 400 },
+      { name: 'headers too large', text: `GET / HTTP/1.1\r\nHost: ${host}\r\nX-Big: ${'a'.repeat(70_000)}\r\n\r\n`, status: 431 },
+    ];
+    const before = await scrape();
+    for (const c of cases) {
+      const answer = await raw(c.text);
+      assert.match(answer, new RegExp(`^HTTP/1\\.1 ${c.status} `), c.name);
+      const id = /\r\nx-request-id: ([^\r]+)\r\n/i.exec(answer)?.[1];
+      const line = await lineFor(lines, 'http-request', id);
+      assert.ok(line, `${c.name}: access line for ${id}`);
+      assert.equal(line['response-code'], c.status, c.name);
+      assert.equal(line['response-code-details'], 'downstream_protocol_error', c.name);
+      assert.equal(line.method, undefined, `${c.name}: nothing that did not parse is logged`);
+    }
+    const after = await scrape();
+    assert.equal(sample(after, 'limen_http_requests_total', { route: '(limen)', method: 'OTHER', status_class: '4xx' }) - sample(before, 'limen_http_requests_total', { route: '(limen)', method: 'OTHER', status_class: '4xx' }), cases.length);
   });
 
   test('access_log_fields and authorize_log_fields apply on reload, and back', async () => {

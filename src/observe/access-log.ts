@@ -28,7 +28,8 @@ import { asciiJson, asciiJsonString } from '../log/index.js';
 /** What is known about a request when its response is finished. */
 export interface AccessFacts {
   readonly req: IncomingMessage;
-  readonly res: ServerResponse;
+  /** Undefined for a request the HTTP parser refused (no response object was made for it). */
+  readonly res?: ServerResponse | undefined;
   /**
    * The client's connection, taken when the request arrived: by the time a
    * response has closed, Node.js may have let go of `req.socket` (a request
@@ -94,8 +95,9 @@ function json(key: string): (v: unknown) => string {
   return (v) => (v === undefined ? '' : k + asciiJson(v));
 }
 
-function pathOf(req: IncomingMessage): string {
-  const url = req.url ?? '';
+function pathOf(req: IncomingMessage): string | undefined {
+  const url = req.url;
+  if (url === undefined) return undefined; // a request the parser refused
   const i = url.indexOf('?');
   return i < 0 ? url : url.slice(0, i);
 }

@@ -166,6 +166,26 @@ export class Observer {
     this.tracer = o.tracer;
   }
 
+  /**
+   * A request Node.js's HTTP parser refused (not HTTP/1.1, headers too
+   * large, conflicting lengths), which Limen answered with an error page on
+   * the socket: counted and logged like any other request, with what is
+   * known of it (no method, path or headers: they did not parse), its
+   * request id the one on the page, and no time of its own to speak of.
+   */
+  refused(socket: IncomingMessage['socket'], requestId: string, status: number, bytes: number, config: Config): void {
+    const m = this.metrics?.unrouted;
+    if (m) {
+      m.request('OTHER', status);
+      m.own.observe(0);
+    }
+    const req = { headers: {}, socket } as unknown as IncomingMessage;
+    this.accessLog?.access({
+      req, socket, requestId, durationMs: 0, status, config, route: undefined, upstream: undefined, caller: undefined,
+      details: 'downstream_protocol_error', bytes,
+    });
+  }
+
   /** Starts observing a request, or returns undefined when nothing would be recorded for `config`. */
   begin(req: IncomingMessage, res: ServerResponse, requestId: string, config: Config): Observation | undefined {
     if (!this.metrics && !this.tracer && this.accessLog?.anyEnabled(config) !== true) return undefined;

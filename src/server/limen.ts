@@ -252,7 +252,9 @@ async function startOnStore(opts: StartOptions, config: Config, now: () => numbe
       reasons: [reason], explanations: [describeReason(reason)],
       ...(err.code && err.code.startsWith('HPE_') ? { details: { parser_error: err.code } } : {}),
     };
-    socket.end(errorResponseBytes(page, err.rawPacket?.toString('latin1') ?? ''));
+    const bytes = errorResponseBytes(page, err.rawPacket?.toString('latin1') ?? '');
+    socket.end(bytes);
+    observer.refused(socket, page.requestId, status, Buffer.byteLength(bytes), live.rt.config); // observe: its access line and count
   });
   try {
     await listen(server, opts.worker?.port !== undefined ? { ...config.address, port: opts.worker.port } : config.address, opts.worker?.reusePort === true);
