@@ -238,6 +238,7 @@ for (const kind of ['file', 'postgres'] as const) {
       const refused = s.lines().filter((l) => l.msg === 'config reload failed; keeping the running config').at(-1)!;
       assert.equal(refused.worker, undefined, 'the primary refused it');
       assert.match(String(refused.error), /unknown criterion "emial"/);
+      assert.match(String(refused.error), /\.yaml:\d+:\d+\)/, 'with its line, as limen config check gives it');
       await acrossWorkers(s, () => fresh(port, host('new'), '/fast'), (r) => assert.equal(r.status, 200, r.body));
       assert.equal(s.lines().filter((l) => l.msg === 'config reload failed; keeping the running config').length, 2, 'no worker was asked to load it');
 

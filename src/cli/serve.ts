@@ -129,12 +129,11 @@ async function serveConfigFile(path: string, io: CliIo): Promise<Served> {
     throw withPolicyLines(e, config, text, path);
   }
   logger.info('limen listening', { url: running.url, routes: config.routes.length, config: path });
-  const watcher = watchConfig(path, (next) => {
-    running.reload(next).catch((e: Error) => logger.error('config reload failed; keeping the running config', { error: e.message }));
+  const watcher = watchConfig(path, (next, nextText) => {
+    running.reload(next).catch((e: unknown) => reloadRefused(logger, withPolicyLines(e, next, nextText, path)));
   }, (err) => {
     running.reloadFailed(); // observe: limen_config_reloads_total{result="failure"}
-    const detail = errorDetail(err);
-    logger.error('config reload failed; keeping the running config', { key: err.key, ...(detail?.line !== undefined ? { line: detail.line } : {}), error: err.message });
+    reloadRefused(logger, err);
   }, io.env);
   return {
     logger,
@@ -145,8 +144,18 @@ async function serveConfigFile(path: string, io: CliIo): Promise<Served> {
   };
 }
 
+/** The one log line of a refused reload: the key and line when the config names them. */
+function reloadRefused(logger: Logger, err: unknown): void {
+  if (!(err instanceof ConfigError)) {
+    logger.error('config reload failed; keeping the running config', { error: (err as Error)?.message ?? String(err) });
+    return;
+  }
+  const detail = errorDetail(err);
+  logger.error('config reload failed; keeping the running config', { key: err.key, ...(detail?.line !== undefined ? { line: detail.line } : {}), error: err.message });
+}
+
 /**
- * A start that failed on a policy (in this process, or in the first worker)
+ * A start or reload that failed on a policy (in this process, or in the first worker)
  * as a ConfigError naming each bad policy's key, file, line and column, as
  * `limen config check` does; found again only on failure, so a good start
  * pays nothing for it. Any other error is returned as it was.
@@ -173,15 +182,14 @@ async function servePrimary(path: string, text: string, config: Config, workers:
         await buildRuntime(next, Date.now);
       } catch (e) {
         primary.reloadFailed();
-        logger.error('config reload failed; keeping the running config', { error: (e as Error).message });
+        reloadRefused(logger, withPolicyLines(e, next, nextText, path));
         return;
       }
       primary.reload(nextText);
     });
   }, (err) => {
     primary.reloadFailed(); // observe: limen_config_reloads_total{result="failure"} in every worker
-    const detail = errorDetail(err);
-    logger.error('config reload failed; keeping the running config', { key: err.key, ...(detail?.line !== undefined ? { line: detail.line } : {}), error: err.message });
+    reloadRefused(logger, err);
   }, io.env);
   primary.onHangup(() => watcher.check());
   return {
