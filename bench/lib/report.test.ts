@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { evaluateGoals, formatGoals, formatMs, formatNodeLines, formatPeer, formatTable, type Row, type TargetKey } from './report.js';
+import { evaluateGoals, formatGoals, formatMs, perRoundText, formatNodeLines, formatPeer, formatTable, type Row, type TargetKey } from './report.js';
 import type { LoadResult } from './wrk.js';
 
 const res = (requestsPerSec: number, extra: Partial<LoadResult> = {}): LoadResult =>
@@ -174,5 +174,30 @@ describe('formatNodeLines', () => {
   test('a per-line Limen row is compared with its own public route in the table', () => {
     const table = formatTable([row('nginx', 20000, 30), row('public@24', 8000, 110), row('signed@24', 6000, 130)]);
     assert.match(table, /^signed@24\s+6000 .* 0\.75x/m);
+  });
+});
+
+describe('perRoundText', () => {
+  const row = (key: TargetKey, perRound: number[] | undefined, extra: Partial<LoadResult> = {}): Row =>
+    ({ key, label: key, result: res(1000, extra), rounds: perRound?.map((r) => res(r)) });
+  const cases: { name: string; on: number[] | undefined; off: number[] | undefined; onExtra?: Partial<LoadResult>; want: string }[] = [
+    { name: 'odd count: the middle ratio, and the spread', on: [900, 1000, 800], off: [1000, 1000, 1000], want: '; round by round: median 0.900x, 0.800–1.000 over 3 rounds' },
+    { name: 'even count: the mean of the middle two', on: [950, 900, 1000, 850], off: [1000, 1000, 1000, 1000], want: '; round by round: median 0.925x, 0.850–1.000 over 4 rounds' },
+    { name: 'each round against its own partner, not the run', on: [500, 2000], off: [1000, 2000], want: '; round by round: median 0.750x, 0.500–1.000 over 2 rounds' },
+    { name: 'one round has no spread to show', on: [900], off: [1000], want: '' },
+    { name: 'rounds that do not pair up', on: [900, 900, 900], off: [1000, 1000], want: '' },
+    { name: 'no rounds kept', on: undefined, off: [1000, 1000], want: '' },
+    { name: 'a row whose figures are not trusted (non-2xx)', on: [900, 900], off: [1000, 1000], onExtra: { non2xx: 3 }, want: '' },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      assert.equal(perRoundText(row('signed', c.on, c.onExtra), row('signedNoAudit', c.off)), c.want);
+    });
+  }
+
+  test('the audit lines carry it', () => {
+    const r = rows({ nginx: 20000, public: 10000, signed: 5000, signedNoAudit: 5000 }).map((x) =>
+      (x.key === 'signed' ? { ...x, rounds: [res(4000), res(6000)] } : x.key === 'signedNoAudit' ? { ...x, rounds: [res(5000), res(5000)] } : x));
+    assert.match(formatGoals(r, evaluateGoals(r)), /^auditing on vs off \(signed-in\): 1\.000x .*; round by round: median 1\.000x, 0\.800–1\.200 over 2 rounds\)$/m);
   });
 });

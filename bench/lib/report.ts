@@ -27,6 +27,8 @@ export interface Row {
    * request, in microseconds, when /proc could be read.
    */
   readonly cpuUsPerRequest?: number | undefined;
+  /** Each round's result, in round order (`result` combines them). */
+  readonly rounds?: readonly LoadResult[] | undefined;
 }
 
 export interface Goal {
@@ -138,13 +140,32 @@ export function formatTable(rows: readonly Row[]): string {
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line), ...notes].join('\n');
 }
 
+/**
+ * An on/off ratio round by round: `on` and `off` run back to back in every
+ * round, so each round's ratio sees the machine in one state, and their
+ * spread shows how far the run's single ratio can be trusted (the same
+ * code on both sides has measured 0.93–0.97× over a run on a busy
+ * machine). '' when the two were not measured in the same rounds.
+ */
+export function perRoundText(on: Row | undefined, off: Row | undefined): string {
+  const a = on?.rounds;
+  const b = off?.rounds;
+  if (!a || !b || a.length !== b.length || a.length < 2 || !usable(on) || !usable(off)) return '';
+  const ratios = a.map((r, i) => r.requestsPerSec / b[i]!.requestsPerSec).sort((x, y) => x - y);
+  const mid = ratios.length >> 1;
+  const median = ratios.length % 2 === 1 ? ratios[mid]! : (ratios[mid - 1]! + ratios[mid]!) / 2;
+  return `; round by round: median ${median.toFixed(3)}x, ${ratios[0]!.toFixed(3)}–${ratios[ratios.length - 1]!.toFixed(3)} over ${ratios.length} rounds`;
+}
+
 /** The audit on/off line and one line per target: met, NOT met, or not measured. */
 export function formatGoals(rows: readonly Row[], goals: readonly Goal[]): string {
   const auditLine = (name: string, a: TargetKey, b: TargetKey): string => {
-    const on = usable(rows.find((r) => r.key === a));
-    const off = usable(rows.find((r) => r.key === b));
+    const onRow = rows.find((r) => r.key === a);
+    const offRow = rows.find((r) => r.key === b);
+    const on = usable(onRow);
+    const off = usable(offRow);
     return on && off
-      ? `auditing on vs off (${name}): ${(on.requestsPerSec / off.requestsPerSec).toFixed(3)}x  (on ${on.requestsPerSec.toFixed(0)} req/s, off ${off.requestsPerSec.toFixed(0)} req/s; p99 on ${formatMs(on.p99Ms)}, off ${formatMs(off.p99Ms)})`
+      ? `auditing on vs off (${name}): ${(on.requestsPerSec / off.requestsPerSec).toFixed(3)}x  (on ${on.requestsPerSec.toFixed(0)} req/s, off ${off.requestsPerSec.toFixed(0)} req/s; p99 on ${formatMs(on.p99Ms)}, off ${formatMs(off.p99Ms)}${perRoundText(onRow, offRow)})`
       : `auditing on vs off (${name}): not measured`;
   };
   const lines = goals.map((g) => {
