@@ -293,7 +293,7 @@ describe('watchConfig', () => {
 
   // Regression: an invalid file was reported on every event in its
   // directory (a SQLite store beside it), about ten times a second.
-  test('an invalid file is reported once per distinct error, not on every event or SIGHUP', async () => {
+  test('an invalid file is reported once per distinct error on file events; SIGHUP always reports', async () => {
     const watchDir = mkdtempSync(join(dir, 'watch-'));
     const path = join(watchDir, 'limen.yaml');
     writeFileSync(path, `${HEADER}cookie_name: first\n`);
@@ -307,7 +307,14 @@ describe('watchConfig', () => {
         writeFileSync(join(watchDir, 'limen.db-wal'), String(i));
         await new Promise((resolve) => setTimeout(resolve, 40));
       }
-      process.kill(process.pid, 'SIGHUP');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.deepEqual(seen.events, [], 'events in the directory do not report the same error again');
+      // The operator asked: each SIGHUP is a reload that failed, and says so.
+      for (let i = 0; i < 2; i++) {
+        process.kill(process.pid, 'SIGHUP');
+        event = await seen.next();
+        assert.equal(event.kind === 'error' && event.error.key, 'cookie_expire', `SIGHUP ${i + 1} is reported`);
+      }
       // The same error with a comment added moves nothing: same key, line and message.
       writeFileSync(path, `${HEADER}cookie_expire: soon\n# edited\n`);
       await new Promise((resolve) => setTimeout(resolve, 300));
@@ -324,6 +331,38 @@ describe('watchConfig', () => {
       writeFileSync(path, `${HEADER}cookie_expire: later\n`);
       event = await seen.next();
       assert.equal(event.kind, 'error', 'after a good reload, an earlier error is reported again');
+    } finally {
+      watcher.close();
+    }
+  });
+
+  // Regression: putting back the running text after a failed edit was
+  // ignored (it equalled the last good load), so the failure never ended.
+  test('putting back the running file after a failed edit reloads it, as does the same file after it was deleted', async () => {
+    const watchDir = mkdtempSync(join(dir, 'watch-'));
+    const path = join(watchDir, 'limen.yaml');
+    const good = `${HEADER}cookie_name: running\n`;
+    writeFileSync(path, good);
+    const seen = recorder();
+    const watcher = watchConfig(path, seen.onChange, seen.onError, {}, { debounceMs: 20 });
+    try {
+      writeFileSync(path, `${HEADER}cookie_name: running\nrotues_typo: 1\n`);
+      let event = await seen.next();
+      assert.equal(event.kind, 'error');
+      writeFileSync(path, good);
+      event = await seen.next();
+      assert.equal(event.kind === 'change' && event.config.cookieName, 'running');
+      // Unchanged again: further events in the directory reload nothing.
+      writeFileSync(join(watchDir, 'other'), 'x');
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      assert.deepEqual(seen.events, []);
+
+      rmSync(path);
+      event = await seen.next();
+      assert.equal(event.kind, 'error');
+      writeFileSync(path, good);
+      event = await seen.next();
+      assert.equal(event.kind === 'change' && event.config.cookieName, 'running');
     } finally {
       watcher.close();
     }

@@ -188,10 +188,13 @@ export interface WatchOptions extends LoadOptions {
  * rename it over the old one (and Kubernetes' symlink swaps) are seen; a file
  * event with unchanged content is ignored, SIGHUP always reloads.
  *
- * `onError` is called once per distinct error (key, line and message): the
- * watched directory may change many times a second (a SQLite store beside
- * the config), and the same error on every event would flood the log. A
- * successful reload forgets the last error, so a later one is reported again.
+ * File events call `onError` once per distinct error (key, line and
+ * message): the watched directory may change many times a second (a SQLite
+ * store beside the config), and the same error on every event would flood
+ * the log. SIGHUP is asked for, so its failure is always reported. A
+ * successful reload forgets the last error, so a later one is reported
+ * again; and while the file fails, putting back the text that is running
+ * reloads it, so the failure is seen to be over.
  */
 export function watchConfig(
   path: string,
@@ -211,13 +214,14 @@ export function watchConfig(
   let timer: NodeJS.Timeout | undefined;
   let forceNext = false;
   let closed = false;
-  /** Text that last failed to load: unchanged, it would fail the same way. */
+  /** Whether the last load failed, and its text (undefined when the file could not be read): unchanged, it would fail the same way. */
+  let failing = false;
   let failedText: string | undefined;
   let lastReported: string | undefined;
-  const report = (error: ConfigError): void => {
+  const report = (error: ConfigError, always: boolean): void => {
     const detail = errorDetail(error);
     const signature = JSON.stringify([error.key, detail?.line, error.message]);
-    if (signature === lastReported) return;
+    if (signature === lastReported && !always) return;
     lastReported = signature;
     onError(error);
   };
@@ -231,14 +235,16 @@ export function watchConfig(
     let config: Config;
     try {
       text = readConfigText(path);
-      if (!force && (text === lastText || text === failedText)) return;
+      if (!force && text === (failing ? failedText : lastText)) return;
       config = parseConfigText(text, path, env, opts);
     } catch (error) {
+      failing = true;
       failedText = text;
-      report(error instanceof ConfigError ? error : new ConfigError(path, 'reload failed', error));
+      report(error instanceof ConfigError ? error : new ConfigError(path, 'reload failed', error), force);
       return;
     }
     lastText = text;
+    failing = false;
     failedText = undefined;
     lastReported = undefined;
     onChange(config, text);
@@ -253,7 +259,7 @@ export function watchConfig(
   // Every event in the directory schedules a reload; the content check in
   // reload() drops the ones that did not touch the config.
   const watcher: FSWatcher = watch(dirname(file), () => schedule(false));
-  watcher.on('error', (error) => report(new ConfigError(path, 'watching the config directory failed', error)));
+  watcher.on('error', (error) => report(new ConfigError(path, 'watching the config directory failed', error), false));
   const onHangup = (): void => schedule(true);
   process.on('SIGHUP', onHangup);
 
