@@ -144,6 +144,28 @@ describe('observability: metrics, health, access log', () => {
     assert.equal(sample(after, 'limen_sign_in_failures_total', { reason: 'csrf-cookie-missing' }) - sample(before, 'limen_sign_in_failures_total', { reason: 'csrf-cookie-missing' }), 1);
   });
 
+  // Regression: a refused credential was observed as `user-unauthenticated`,
+  // which points an operator at cookie secrets; its 401 named the real reason.
+  test('a refused credential is observed with the reason its 401 gives', async () => {
+    const cases: { name: string; headers: Record<string, string>; want: string }[] = [
+      { name: 'garbage bearer', headers: { authorization: 'Bearer Pomerium-garbage' }, want: 'token-malformed' },
+      { name: 'two segments', headers: { 'x-pomerium-authorization': 'a.b' }, want: 'token-malformed' },
+      { name: 'no credential at all', headers: {}, want: 'user-unauthenticated' },
+    ];
+    for (const c of cases) {
+      const before = await scrape();
+      const r = await request(`${s.origin('staff')}/`, { headers: { ...JSON_ACCEPT, ...c.headers } });
+      assert.equal(r.status, 401, c.name);
+      assert.deepEqual(r.json<{ reasons: string[] }>().reasons, [c.want], c.name);
+      const after = await scrape();
+      const labels = { route: 'staff', result: 'login', reason: c.want };
+      assert.equal(sample(after, 'limen_authorize_decisions_total', labels) - sample(before, 'limen_authorize_decisions_total', labels), 1, c.name);
+      const id = r.header('x-request-id');
+      const line = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'authorize check' && l['request-id'] === id);
+      assert.deepEqual(line?.['allow-why-false'], [c.want], c.name);
+    }
+  });
+
   test('the access log line carries the x-request-id the client got, and Pomerium field names', async () => {
     const r = await request(`${s.origin('public')}/logged/path?pomerium_jwt=SECRETJWT&page=2`, { headers: { ...JSON_ACCEPT, 'user-agent': 'observe-test', referer: 'http://x.localhost/cb?code=SECRETCODE' } });
     const id = r.header('x-request-id');

@@ -215,11 +215,22 @@ function auditDecision(ctx: RequestContext, r: TableRoute<RouteRuntime>, a: Auth
   });
 }
 
+/**
+ * The reasons the authorize line and the decision metrics give: a
+ * credential that was presented and refused (revoked, expired, malformed)
+ * is why the request is unauthenticated, and the reason its 401 names, so
+ * it is the reason there too rather than `user-unauthenticated`, which
+ * would send an operator looking at cookie secrets.
+ */
+function observedReasons(a: Authorization): readonly string[] {
+  return a.decision.result === 'login' && a.who.failure !== undefined ? [a.who.failure] : a.decision.reasons;
+}
+
 async function proxyRequest(ctx: RequestContext, r: TableRoute<RouteRuntime>): Promise<void> {
   const pending = authorize(ctx, r);
   const a = pending instanceof Promise ? await pending : pending;
   const obs = observationOf(ctx.res); // observe
-  obs?.decided(r.config, a.decision.result, a.decision.reasons, a.who.caller ?? a.who.outOfScope ?? null, ctx.ip); // observe
+  obs?.decided(r.config, a.decision.result, observedReasons(a), a.who.caller ?? a.who.outOfScope ?? null, ctx.ip); // observe
   if (!respondToDecision(ctx, r, a)) {
     auditDecision(ctx, r, a);
     return;
@@ -308,7 +319,7 @@ export async function handleUpgrade(live: Live, svc: Services, req: IncomingMess
   if (!r.config.allowWebsockets) return fail(ctx, 400, 'This route does not accept websockets.', { reasons: ['websockets-not-allowed'] });
   try {
     const a = await authorize(ctx, r);
-    obs?.decided(r.config, a.decision.result, a.decision.reasons, a.who.caller ?? a.who.outOfScope ?? null, ctx.ip); // observe
+    obs?.decided(r.config, a.decision.result, observedReasons(a), a.who.caller ?? a.who.outOfScope ?? null, ctx.ip); // observe
     auditDecision(ctx, r, a, { websocket: true });
     if (a.decision.result === 'login') return fail(ctx, 401, 'Sign in first.', { reasons: [a.who.failure ?? 'user-unauthenticated'] });
     if (a.decision.result !== 'allow') return fail(ctx, 403, 'Access to this route is denied.', { reasons: [...a.decision.reasons] });
