@@ -297,15 +297,17 @@ describe('observability: metrics, health, access log', () => {
     assert.ok(lines.some((l) => l.includes('"cookie":"[redacted]"')), 'the cookie header was asked for and redacted');
   });
 
+  /** Sends `text` on a new connection; resolves with everything the server wrote until it closed. */
+  const raw = (text: string): Promise<string> => new Promise((resolve) => {
+    const sock = connect(s.port, '127.0.0.1');
+    let data = '';
+    sock.on('data', (d: Buffer) => { data += d.toString('latin1'); });
+    sock.on('close', () => resolve(data));
+    sock.on('error', () => resolve(data));
+    sock.write(text);
+  });
+
   test('requests the HTTP parser refuses are counted and logged, with the request id of their error page', async () => {
-    const raw = (text: string): Promise<string> => new Promise((resolve) => {
-      const sock = connect(s.port, '127.0.0.1');
-      let data = '';
-      sock.on('data', (d: Buffer) => { data += d.toString('latin1'); });
-      sock.on('close', () => resolve(data));
-      sock.on('error', () => resolve(data));
-      sock.write(text);
-    });
     const host = `public.localhost:${s.port}`;
     const cases: { name: string; text: string; status: number }[] = [
       { name: 'not HTTP', text: 'GARBAGE\r\n\r\n', status: 400 },
@@ -325,6 +327,33 @@ describe('observability: metrics, health, access log', () => {
     }
     const after = await scrape();
     assert.equal(sample(after, 'limen_http_requests_total', { route: '(limen)', method: 'OTHER', status_class: '4xx' }) - sample(before, 'limen_http_requests_total', { route: '(limen)', method: 'OTHER', status_class: '4xx' }), cases.length);
+  });
+
+  // Regression: CONNECT got no answer at all, and a request with an Upgrade
+  // other than websocket was answered but neither counted nor logged.
+  test('CONNECT and upgrades other than websocket are answered, counted and logged like any request', async () => {
+    const host = `public.localhost:${s.port}`;
+    const cases: { name: string; text: string; status: number; route: string; method: string; upstream: number }[] = [
+      { name: 'CONNECT', text: `CONNECT ${host} HTTP/1.1\r\nHost: ${host}\r\n\r\n`, status: 405, route: '(limen)', method: 'CONNECT', upstream: 0 },
+      { name: 'Upgrade: h2c, proxied', text: `GET /x HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nAccept: application/json\r\n\r\n`, status: 200, route: 'public', method: 'GET', upstream: 1 },
+      { name: 'Upgrade: foo, no route', text: `GET / HTTP/1.1\r\nHost: nowhere.localhost:${s.port}\r\nConnection: Upgrade\r\nUpgrade: foo\r\nAccept: application/json\r\n\r\n`, status: 404, route: '(limen)', method: 'GET', upstream: 0 },
+      { name: 'Upgrade: h2c, not signed in', text: `GET / HTTP/1.1\r\nHost: staff.localhost:${s.port}\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nAccept: application/json\r\n\r\n`, status: 401, route: 'staff', method: 'GET', upstream: 0 },
+      { name: 'websocket upgrade with a body', text: `POST / HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: 5\r\n\r\nhello`, status: 400, route: '(limen)', method: 'POST', upstream: 0 },
+    ];
+    for (const c of cases) {
+      const before = await scrape();
+      const answer = await raw(c.text);
+      assert.match(answer, new RegExp(`^HTTP/1\\.1 ${c.status} `), c.name);
+      const id = /\r\nx-request-id: ([^\r]+)\r\n/i.exec(answer)?.[1];
+      const line = await lineFor(lines, 'http-request', id);
+      assert.ok(line, `${c.name}: access line for ${id}`);
+      assert.equal(line['response-code'], c.status, c.name);
+      assert.equal(line.method, c.method, c.name);
+      const after = await scrape();
+      const labels = { route: c.route, method: c.method, status_class: `${String(c.status)[0]}xx` };
+      assert.equal(sample(after, 'limen_http_requests_total', labels) - sample(before, 'limen_http_requests_total', labels), 1, `${c.name}: counted`);
+      assert.equal(sample(after, 'limen_upstream_duration_seconds_count', { route: c.route }) - sample(before, 'limen_upstream_duration_seconds_count', { route: c.route }), c.upstream, `${c.name}: upstream timed`);
+    }
   });
 
   test('access_log_fields and authorize_log_fields apply on reload, and back', async () => {

@@ -118,6 +118,7 @@ const OTHER_REASONS: Readonly<Record<string, ReasonText>> = {
   'upstream-bad-switch': { text: 'The application behind this route did not switch to the websocket protocol as asked.' },
   'store-unavailable': { text: 'Limen cannot reach its database right now; try again in a moment.' },
   'upgrade-with-body': { text: 'A request that asks to upgrade the connection carried a body, which could not be told apart from the tunnel.' },
+  'connect-not-supported': { text: 'Limen routes requests to upstreams; it does not open CONNECT tunnels.' },
   'upgrade-protocol-not-supported': { text: 'Only the websocket protocol can be tunnelled, and only on its own.' },
   'websocket-handshake-not-get': { text: 'A websocket opening handshake must be a GET request.' },
   'websocket-key-invalid': { text: 'The websocket handshake key is missing or not 16 bytes of base64.' },

@@ -287,11 +287,41 @@ async function proxyRequest(ctx: RequestContext, r: TableRoute<RouteRuntime>): P
  * request is refused: its bytes cannot be told apart from tunnel bytes.
  * Every answer other than a tunnel is a normal Limen response.
  */
+/**
+ * Finishes the Observation of a response written straight to a socket
+ * (upgrades, CONNECT), which never emits 'close' as a server's response
+ * does: when the response is written (the socket is then detached from
+ * it), or when the client goes first. A websocket tunnel is recorded when
+ * it closes (Observation.tunnelOpened); finishing twice records once.
+ */
+function observeOnSocket(res: ServerResponse, socket: Duplex): void {
+  const done = (): void => observationOf(res)?.finish();
+  res.once('finish', done);
+  socket.once('close', done);
+}
+
+/**
+ * `CONNECT` (a tunnel to host:port): Limen routes requests, it does not
+ * open tunnels, so it is refused with 405, counted and logged as any
+ * refusal (Node.js would otherwise close the connection without a word).
+ */
+export function handleConnect(live: Live, svc: Services, req: IncomingMessage, socket: Duplex): void {
+  socket.on('error', () => socket.destroy());
+  const res = responseOnSocket(req, socket);
+  observeOnSocket(res, socket); // observe
+  const requestId = newRequestId();
+  svc.observer?.begin(req, res, requestId, live.rt.config); // observe
+  sendError(req, res, { status: 405, title: 'Method Not Allowed', message: 'Limen does not open CONNECT tunnels.', requestId, reasons: ['connect-not-supported'] });
+}
+
 export async function handleUpgrade(live: Live, svc: Services, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
   socket.on('error', () => socket.destroy());
   const res = responseOnSocket(req, socket);
+  observeOnSocket(res, socket); // observe
   if (declaresBody(req)) {
-    sendError(req, res, { status: 400, title: 'Bad Request', message: 'A request that asks to upgrade the connection must not carry a body.', requestId: newRequestId(), reasons: ['upgrade-with-body'] });
+    const requestId = newRequestId();
+    svc.observer?.begin(req, res, requestId, live.rt.config); // observe
+    sendError(req, res, { status: 400, title: 'Bad Request', message: 'A request that asks to upgrade the connection must not carry a body.', requestId, reasons: ['upgrade-with-body'] });
     return;
   }
   if (!upgradeProtocols(req).includes(TUNNELLED_PROTOCOL)) {
@@ -299,9 +329,7 @@ export async function handleUpgrade(live: Live, svc: Services, req: IncomingMess
     return;
   }
   const requestId = newRequestId();
-  // observe: a refusal is recorded when its response is written (the socket is then detached from it), a tunnel when it closes.
-  const obs = svc.observer?.begin(req, res, requestId, live.rt.config);
-  if (obs) res.once('finish', () => obs.finish());
+  const obs = svc.observer?.begin(req, res, requestId, live.rt.config); // observe
   const ctx = baseContext(live.rt, svc, live.identifier, req, res, requestId);
   if (!(ctx instanceof Context)) {
     sendUncanonical(req, res, requestId, ctx);

@@ -15,7 +15,7 @@ import { DispatcherPool } from '../proxy/index.js';
 import { errorResponseBytes, newRequestId, STATUS_TITLES } from '../http/index.js';
 import { describeReason } from '../authz/index.js';
 import { buildRuntime, type Runtime, type Services } from '../web/index.js';
-import { handleRequest, handleUpgrade, type Live } from './handler.js';
+import { handleConnect, handleRequest, handleUpgrade, type Live } from './handler.js';
 import { drainable } from './drain.js';
 import { pinRestartKeys } from './reload.js';
 import { autocertHosts, httpsPortOf, tlsOptions } from './tls.js';
@@ -237,6 +237,10 @@ async function startOnStore(opts: StartOptions, config: Config, now: () => numbe
   server.on('upgrade', (req, socket, head) => {
     connections.trackUpgrade(socket);
     void handleUpgrade(live, svc, req, socket, head);
+  });
+  server.on('connect', (req, socket) => {
+    connections.trackUpgrade(socket);
+    handleConnect(live, svc, req, socket);
   });
   // Malformed requests (bad chunking, conflicting Content-Length and
   // Transfer-Encoding, oversized headers) never reach a handler or upstream;
