@@ -278,16 +278,6 @@ async function proxyRequest(ctx: RequestContext, r: TableRoute<RouteRuntime>): P
 }
 
 /**
- * Requests with `Upgrade` (Node hands them over as a bare socket). Only a
- * websocket handshake on an `allow_websockets` route can become a tunnel:
- * same identity and policy as any request, then `tunnelUpgrade`, which
- * opens it only on a verified `101`. Any other Upgrade (`h2c`, ...) is
- * ignored as RFC 9110 §7.8 allows, and the request is served as an
- * ordinary one on a connection closed afterwards. A body on an upgrade
- * request is refused: its bytes cannot be told apart from tunnel bytes.
- * Every answer other than a tunnel is a normal Limen response.
- */
-/**
  * Finishes the Observation of a response written straight to a socket
  * (upgrades, CONNECT), which never emits 'close' as a server's response
  * does: when the response is written (the socket is then detached from
@@ -314,6 +304,16 @@ export function handleConnect(live: Live, svc: Services, req: IncomingMessage, s
   sendError(req, res, { status: 405, title: 'Method Not Allowed', message: 'Limen does not open CONNECT tunnels.', requestId, reasons: ['connect-not-supported'] });
 }
 
+/**
+ * Requests with `Upgrade` (Node hands them over as a bare socket). Only a
+ * websocket handshake on an `allow_websockets` route can become a tunnel:
+ * same identity and policy as any request, then `tunnelUpgrade`, which
+ * opens it only on a verified `101`. Any other Upgrade (`h2c`, ...) is
+ * ignored as RFC 9110 §7.8 allows, and the request is served as an
+ * ordinary one on a connection closed afterwards. A body on an upgrade
+ * request is refused: its bytes cannot be told apart from tunnel bytes.
+ * Every answer other than a tunnel is a normal Limen response.
+ */
 export async function handleUpgrade(live: Live, svc: Services, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
   socket.on('error', () => socket.destroy());
   const res = responseOnSocket(req, socket);
