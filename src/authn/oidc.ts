@@ -9,6 +9,19 @@ function openidClient(): Promise<typeof Oidc> {
   return (loading ??= import('openid-client'));
 }
 
+/**
+ * Whether a failed code exchange or refresh is the identity provider
+ * failing (unreachable, erroring, refusing Limen's client, an ID token that
+ * does not check out), counted in `limen_idp_errors_total`, rather than
+ * refusing the grant it was brought: `invalid_grant` is a code that was
+ * forged, replayed or has expired, or a refresh token that was revoked.
+ * Any client can cause that, so it would page whoever alerts on IdP errors;
+ * the sign-in failure and refresh counters count it.
+ */
+function idpFailed(oidc: typeof Oidc, e: unknown): boolean {
+  return !(e instanceof oidc.ResponseBodyError && e.error === 'invalid_grant');
+}
+
 /** What the IdP told us at sign-in or refresh, already checked. */
 export interface IdpTokens {
   readonly claims: Record<string, unknown>;
@@ -93,7 +106,7 @@ export class OidcClient {
         idTokenExpected: true,
       });
     } catch (e) {
-      this.errors.exchange++;
+      if (idpFailed(oidc, e)) this.errors.exchange++;
       throw new IdpError('ERR_IDP_CODE_EXCHANGE', 'the identity provider did not accept the sign-in', { message: (e as Error).message });
     }
     return this.collect(c, tokens, undefined);
@@ -107,7 +120,7 @@ export class OidcClient {
     try {
       tokens = await oidc.refreshTokenGrant(c, refreshToken);
     } catch (e) {
-      this.errors.refresh++;
+      if (idpFailed(oidc, e)) this.errors.refresh++;
       throw new IdpError('ERR_IDP_REFRESH', 'the identity provider refused to refresh the session', { message: (e as Error).message });
     }
     const t = await this.collect(c, tokens, previousClaims);
