@@ -260,6 +260,7 @@ describe('observability: metrics, health, access log', () => {
     const refused = await lineFor(lines, 'http-request', refusedId);
     assert.ok(refused, `access line for the refused upgrade ${refusedId}`);
     assert.equal(refused['response-code'], 400);
+    assert.equal(refused['route-id'], 'public', 'the route it was refused on, not Limen\'s own');
   });
 
   test('health on Pomerium\'s paths, as JSON with named checks; limen health exits 0', async () => {

@@ -67,6 +67,16 @@ export class Observation {
     return this.span?.phase(name);
   }
 
+  /**
+   * Names the route of a request refused before any decision (a websocket
+   * upgrade on a route that takes none): its metrics and access line are
+   * the route's, not Limen's own.
+   */
+  routed(route: RouteConfig): void {
+    this.route = route;
+    this.routeMetrics = this.o.metrics?.route(route);
+  }
+
   /** Records the policy decision on a route: metrics and the authorize log line. */
   decided(route: RouteConfig, result: 'allow' | 'deny' | 'login', reasons: readonly string[], caller: Caller | null, ip: string): void {
     this.route = route;

@@ -344,7 +344,10 @@ export async function handleUpgrade(live: Live, svc: Services, req: IncomingMess
   const r = requestTarget(ctx.rt, ctx.host, ctx.port, ctx.pathname);
   if (r === 'no-route') return fail(ctx, 404, 'No route matches this host and path.', { reasons: ['route-not-found'] });
   if (typeof r === 'string') return fail(ctx, 400, 'Limen\'s own endpoints do not accept websockets.', { reasons: ['websockets-not-allowed'] });
-  if (!r.config.allowWebsockets) return fail(ctx, 400, 'This route does not accept websockets.', { reasons: ['websockets-not-allowed'] });
+  if (!r.config.allowWebsockets) {
+    obs?.routed(r.config); // observe
+    return fail(ctx, 400, 'This route does not accept websockets.', { reasons: ['websockets-not-allowed'] });
+  }
   try {
     const a = await authorize(ctx, r);
     obs?.decided(r.config, a.decision.result, observedReasons(a), a.who.caller ?? a.who.outOfScope ?? null, ctx.ip); // observe
