@@ -165,6 +165,23 @@ describe('readAuditTrail', () => {
     assert.deepEqual(window.events.map((e) => e.details.i), [30, 31, 32, 33, 34, 35]);
   });
 
+  // Regression: pages were joined by time, and two writers (workers,
+  // replicas) store events out of time order, so events were skipped.
+  test('events stored out of time order (two writers) are all read, in the order stored', async () => {
+    const store = new MemoryStore();
+    // Two writers' batches interleave: the second writer's events are older than the first's.
+    for (let b = 0; b < 6; b++) {
+      const base = b % 2 === 0 ? NOW + b * 1000 : NOW + (b - 1) * 1000 - 500;
+      await store.appendAudit(Array.from({ length: 700 }, (_, i) => ({ time: base + i, kind: 'authorize', route: 'r', details: { b, i } })));
+    }
+    const r = await readAuditTrail(store, { route: 'r' }, 100_000);
+    assert.equal(r.events.length, 4200, 'nothing missing across pages');
+    assert.equal(r.truncated, false);
+    assert.deepEqual(r.events.map((e) => e.seq), [...r.events.map((e) => e.seq)].sort((a, b) => a - b));
+    const since = await readAuditTrail(store, { route: 'r', since: NOW + 1000 }, 100_000);
+    assert.equal(since.events.length, (await store.queryAudit({ route: 'r', since: NOW + 1000, limit: 100_000 })).length);
+  });
+
   test('more than a page of events in one millisecond still ends', async () => {
     const store = new MemoryStore();
     await store.appendAudit(Array.from({ length: 2100 }, (_, i) => ({ time: NOW, kind: 'k', details: { i } })));

@@ -26,9 +26,11 @@ export interface AuditTrail {
 const PAGE = 1000;
 
 /**
- * Reads matching events, oldest first, keeping the newest `limit` when more
- * match. The store answers oldest first with a limit, so this pages forward
- * by time (deduplicating by sequence number at page boundaries). A user is
+ * Reads matching events, oldest first (in the order they were stored),
+ * keeping the newest `limit` when more match. The store answers in that
+ * order with a limit, so this pages forward by sequence number: paging by
+ * time skipped events when several writers (workers, replicas) interleave,
+ * since their order of storing is not their order in time. A user is
  * matched by id or by email: each is one store query, merged by sequence.
  */
 export async function readAuditTrail(store: Store, q: AuditTrailQuery, limit: number): Promise<AuditTrail> {
@@ -59,35 +61,16 @@ export async function readAuditTrail(store: Store, q: AuditTrailQuery, limit: nu
 async function pageForward(store: Store, filter: AuditQuery, since: number | undefined, limit: number): Promise<AuditTrail> {
   let kept: StoredAuditEvent[] = [];
   let truncated = false;
-  let from = since;
-  // Sequence numbers already taken whose time equals `from`: the next page returns them again.
-  let seenAtFrom = new Set<number>();
+  let afterSeq: number | undefined;
   for (;;) {
-    const page = await store.queryAudit({ ...filter, ...(from !== undefined ? { since: from } : {}), limit: PAGE });
-    let fresh = 0;
-    let maxTime = Number.NEGATIVE_INFINITY;
-    for (const e of page) {
-      maxTime = Math.max(maxTime, e.time);
-      if (e.time === from && seenAtFrom.has(e.seq)) continue;
-      kept.push(e);
-      fresh++;
-    }
+    const page = await store.queryAudit({ ...filter, ...(since !== undefined ? { since } : {}), ...(afterSeq !== undefined ? { afterSeq } : {}), limit: PAGE });
+    for (const e of page) kept.push(e);
     if (kept.length > limit) {
       kept = kept.slice(-limit);
       truncated = true;
     }
     if (page.length < PAGE) break;
-    if (fresh === 0) {
-      // More than a page of events share one millisecond: step past it.
-      from = (from ?? maxTime) + 1;
-      seenAtFrom = new Set();
-      continue;
-    }
-    const next = maxTime;
-    const atNext = new Set(next === from ? seenAtFrom : []);
-    for (const e of page) if (e.time === next) atNext.add(e.seq);
-    from = next;
-    seenAtFrom = atNext;
+    afterSeq = page[page.length - 1]!.seq;
   }
   return { events: kept, truncated };
 }

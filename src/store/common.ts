@@ -254,6 +254,7 @@ export function auditEventFromRow(row: AuditRow & { readonly seq: number | strin
 export interface AuditFilter {
   readonly since: number | undefined;
   readonly until: number | undefined;
+  readonly afterSeq: number | undefined;
   readonly userId: string | undefined;
   readonly emailLower: string | undefined;
   readonly route: string | undefined;
@@ -275,6 +276,7 @@ export function toAuditFilter(q: AuditQuery): AuditFilter {
   return {
     since: q.since === undefined ? undefined : toTime('since', q.since),
     until: q.until === undefined ? undefined : toTime('until', q.until),
+    afterSeq: q.afterSeq === undefined ? undefined : toSeq(q.afterSeq),
     userId: optionalFilter('userId', q.userId),
     emailLower: email === undefined ? undefined : email.toLowerCase(),
     route: optionalFilter('route', q.route),
@@ -284,9 +286,17 @@ export function toAuditFilter(q: AuditQuery): AuditFilter {
   };
 }
 
+function toSeq(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new TypeError('audit query afterSeq must be a non-negative integer');
+  }
+  return value;
+}
+
 /** Whether a row passes a filter (for the memory backend). */
-export function auditRowMatches(row: AuditRow, f: AuditFilter): boolean {
+export function auditRowMatches(row: AuditRow & { readonly seq: number }, f: AuditFilter): boolean {
   return (
+    (f.afterSeq === undefined || row.seq > f.afterSeq) &&
     (f.since === undefined || row.time >= f.since) &&
     (f.until === undefined || row.time < f.until) &&
     (f.userId === undefined || row.user_id === f.userId) &&

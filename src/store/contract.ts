@@ -390,6 +390,7 @@ export function runStoreContract(name: string, open: () => Promise<Store>, opts:
           for (const limit of [-1, 1.5, NaN, '2']) {
             await assert.rejects(s.list('t', { limit: limit as number }), TypeError, `limit ${String(limit)}`);
             await assert.rejects(s.queryAudit({ limit: limit as number }), TypeError, `audit limit ${String(limit)}`);
+            await assert.rejects(s.queryAudit({ afterSeq: limit as number }), TypeError, `audit afterSeq ${String(limit)}`);
           }
           assert.equal(await s.get('t', 'd'), null, 'nothing was stored by the failed puts');
         }));
@@ -475,6 +476,20 @@ export function runStoreContract(name: string, open: () => Promise<Store>, opts:
           for (const { q, want } of table) {
             const got = (await s.queryAudit(q)).map((e) => e.details.n);
             assert.deepEqual(got, want, JSON.stringify(q));
+          }
+          // afterSeq pages in the order results come in (by seq), whatever the times.
+          const seqs = (await s.queryAudit({})).map((e) => e.seq);
+          const paged: { q: AuditQuery; want: number[] }[] = [
+            { q: { afterSeq: 0 }, want: [0, 1, 2, 3, 4] },
+            { q: { afterSeq: seqs[1]! }, want: [2, 3, 4] },
+            { q: { afterSeq: seqs[1]!, limit: 2 }, want: [2, 3] },
+            { q: { afterSeq: seqs[1]!, until: 3000 }, want: [] },
+            { q: { afterSeq: seqs[0]!, route: 'r1' }, want: [4] },
+            { q: { afterSeq: seqs[4]! }, want: [] },
+          ];
+          for (const { q, want } of paged) {
+            const got = (await s.queryAudit(q)).map((e) => e.details.n);
+            assert.deepEqual(got, want, JSON.stringify({ ...q, afterSeq: `seq of event ${seqs.indexOf(q.afterSeq!)}` }));
           }
         }));
 

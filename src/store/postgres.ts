@@ -519,6 +519,7 @@ export class PostgresStore implements Store {
     };
     add('time', '>=', f.since);
     add('time', '<', f.until);
+    add('seq', '>', f.afterSeq);
     add('user_id', '=', f.userId);
     add('email_lower', '=', f.emailLower);
     add('route', '=', f.route);

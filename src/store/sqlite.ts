@@ -470,6 +470,7 @@ function auditQuerySql(f: AuditFilter): { sql: string; params: (string | number)
   };
   add('time >= ?', f.since);
   add('time < ?', f.until);
+  add('seq > ?', f.afterSeq);
   add('user_id = ?', f.userId);
   add('email_lower = ?', f.emailLower);
   add('route = ?', f.route);

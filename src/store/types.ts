@@ -70,6 +70,13 @@ export interface AuditQuery {
   readonly since?: number;
   /** Exclusive: events with `time < until`. */
   readonly until?: number;
+  /**
+   * Exclusive: events stored after the one with this sequence number
+   * (`seq > afterSeq`), for paging in the order results come in (by `seq`).
+   * Paging by time instead skips events when several writers interleave:
+   * their `seq` order is not their time order.
+   */
+  readonly afterSeq?: number;
   readonly userId?: string;
   /** Matches `email` exactly (case-insensitive). */
   readonly email?: string;
