@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { createServer, type Server } from 'node:http';
 import { Readable } from 'node:stream';
 import WebSocket from 'ws';
 import { createRequire } from 'node:module';
@@ -64,7 +65,22 @@ describe('observability: metrics, health, access log', () => {
     access_log_fields: ['method', 'authority', 'path', 'query', 'referer', 'response-code', 'response-code-details', 'duration', 'size', 'request-id', 'upstream-cluster', 'user-agent', 'ip', 'forwarded-for', 'client-certificate', 'user', 'email', 'route-id', 'headers.cookie', 'headers.authorization', 'headers.user-agent'],
     authorize_log_fields: ['request-id', 'method', 'path', 'host', 'ip', 'user', 'email', 'session-id', 'route-id', 'headers'],
   };
+  /** An upstream that fails after its response has started: trickles past the route timeout, or resets mid-body. */
+  let flaky: Server;
   before(async () => {
+    flaky = createServer((req, res) => {
+      if (req.url === '/reset') {
+        res.writeHead(200, { 'content-length': '100000' });
+        res.write(Buffer.alloc(1000, 97), () => res.socket?.destroy());
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      const t = setInterval(() => res.write('.'), 100);
+      setTimeout(() => { clearInterval(t); res.end(); }, 3000);
+      res.on('close', () => clearInterval(t));
+    });
+    await new Promise<void>((r) => flaky.listen(0, '127.0.0.1', r));
+    routes.push({ name: 'flaky', from: 'http://flaky.localhost:PORT', to: `http://127.0.0.1:${(flaky.address() as { port: number }).port}`, allow_public_unauthenticated_access: true, timeout: '400ms' } as never);
     s = await startStack({
       logLines: lines,
       now: () => Date.now() + skewMs,
@@ -81,6 +97,8 @@ describe('observability: metrics, health, access log', () => {
     healthUrl = s.limen.observability.healthUrl!;
   });
   after(async () => {
+    flaky.closeAllConnections();
+    flaky.close();
     await s.close();
     await closeHttpAgents();
   });
@@ -354,6 +372,35 @@ describe('observability: metrics, health, access log', () => {
       const labels = { route: c.route, method: c.method, status_class: `${String(c.status)[0]}xx` };
       assert.equal(sample(after, 'limen_http_requests_total', labels) - sample(before, 'limen_http_requests_total', labels), 1, `${c.name}: counted`);
       assert.equal(sample(after, 'limen_upstream_duration_seconds_count', { route: c.route }) - sample(before, 'limen_upstream_duration_seconds_count', { route: c.route }), c.upstream, `${c.name}: upstream timed`);
+    }
+  });
+
+  // Regression: the route timeout bounded only the wait for headers (a
+  // trickling upstream ran on past it), and a response cut after it started
+  // was logged as the client leaving, with no warning and no error span.
+  test('an upstream that fails after its response started: the response is cut, and the log and metrics say why', async () => {
+    const host = `flaky.localhost:${s.port}`;
+    const cases: { path: string; want: string }[] = [
+      { path: '/trickle', want: 'upstream-timeout' },
+      { path: '/reset', want: 'upstream-reset' },
+    ];
+    for (const c of cases) {
+      const before = await scrape();
+      const answer = await raw(`GET ${c.path} HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+      assert.match(answer, /^HTTP\/1\.1 200 /, c.path);
+      const id = /\r\nx-request-id: ([^\r]+)\r\n/i.exec(answer)?.[1];
+      const line = await lineFor(lines, 'http-request', id);
+      assert.ok(line, `${c.path}: access line`);
+      assert.equal(line['response-code'], 200, c.path);
+      assert.equal(line['response-code-details'], c.want, c.path);
+      if (c.want === 'upstream-timeout') {
+        assert.ok(!answer.endsWith('0\r\n\r\n'), 'the chunked body never ended: it was cut');
+        assert.ok(Number(line.duration) < 2500, `cut at the route timeout, not when the upstream finished (${String(line.duration)} ms)`);
+      }
+      const warned = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'upstream failed' && l.requestId === id);
+      assert.equal(warned?.reason, c.want, `${c.path}: warned`);
+      const after = await scrape();
+      assert.equal(sample(after, 'limen_upstream_duration_seconds_count', { route: 'flaky' }) - sample(before, 'limen_upstream_duration_seconds_count', { route: 'flaky' }), 1, c.path);
     }
   });
 

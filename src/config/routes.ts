@@ -157,7 +157,7 @@ const ROUTE_KEYS: KeyTable<RouteFields, RouteContext> = {
   },
   timeoutMs: {
     key: 'timeout', type: 'duration', default: '`default_upstream_timeout`',
-    description: 'Whole-request upstream timeout (504 when exceeded); `0` for none.',
+    description: 'Whole-request upstream timeout, from dispatch to the last byte of the response: 504 when exceeded before the response started, the response cut after; `0` for none.',
     parse: (v, at) => asDuration(v, at),
     fallback: (_at, ctx) => ctx.defaultUpstreamTimeoutMs,
   },

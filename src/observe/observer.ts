@@ -138,8 +138,8 @@ export class Observation {
       if (this.upstreamStart > 0) m.upstream.observe(this.upstreamMs / 1000);
     }
     const details = this.tunnelStatus !== undefined ? 'via_upstream'
-      : !res.writableFinished ? 'downstream_remote_disconnect'
       : this.upstreamError !== undefined ? this.upstreamError
+      : !res.writableFinished ? 'downstream_remote_disconnect'
         : this.upstreamStart > 0 ? 'via_upstream'
           : this.result === 'deny' || this.result === 'login' ? 'ext_authz_denied' : 'limen_response';
     this.o.accessLog?.access({
@@ -153,7 +153,7 @@ export class Observation {
       'limen.request_id': this.requestId,
       'limen.decision': this.result,
       'url.path': (req.url ?? '').split('?')[0],
-    }, status >= 500 || status === 0);
+    }, status >= 500 || status === 0 || this.upstreamError !== undefined);
   }
 }
 

@@ -161,11 +161,14 @@ const RETRYABLE_CONNECT = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH'
  * client, and the upstream socket is paused while the client is slow
  * (backpressure). Uses undici's dispatch API, the cheapest path it offers.
  * Fails over to the next upstream only when the connection could not be
- * opened (nothing of the body was sent). The route timeout bounds the wait
- * for response headers (504). Resolves when the response has been sent or
- * the client went away; rejects with UpstreamError before any byte was sent.
+ * opened (nothing of the body was sent). The route timeout bounds the whole
+ * exchange, from dispatch to the response's last byte (as Pomerium's route
+ * timeout does): exceeded before the response started it is a 504; after,
+ * the response is cut. Resolves when the response has been sent, cut, or
+ * the client went away (`failure` says why a started response was cut);
+ * rejects with UpstreamError before any byte was sent.
  */
-export function forward(f: ForwardRequest): Promise<{ status: number; upstream: string }> {
+export function forward(f: ForwardRequest): Promise<{ status: number; upstream: string; failure?: string }> {
   const { req, res, route } = f;
   const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
   const candidates = f.selector.order(f.now());
@@ -187,6 +190,12 @@ export function forward(f: ForwardRequest): Promise<{ status: number; upstream: 
       let status = 0;
       let settled = false;
       let clientGone = false;
+      let timedOut = false;
+      // One timer for the whole exchange (undici's own timeouts bound only a phase each, at a coarse 0.5 s grain).
+      const timer = route.timeoutMs > 0 ? setTimeout(() => {
+        timedOut = true;
+        controller?.abort(new Error('the route timeout was exceeded'));
+      }, route.timeoutMs) : undefined;
       // Left on the response once settled rather than removed (a response
       // closes once, and removing a listener costs more than this check).
       const onClientClose = (): void => {
@@ -198,6 +207,7 @@ export function forward(f: ForwardRequest): Promise<{ status: number; upstream: 
       const settle = (): boolean => {
         if (settled) return false;
         settled = true;
+        if (timer !== undefined) clearTimeout(timer);
         return true;
       };
       f.dispatcher.dispatch({
@@ -206,12 +216,13 @@ export function forward(f: ForwardRequest): Promise<{ status: number; upstream: 
         method,
         headers,
         body: hasBody ? req : null,
-        headersTimeout: route.timeoutMs,
+        headersTimeout: 0,
         bodyTimeout: route.idleTimeoutMs,
       }, {
         onRequestStart(c) {
           controller = c;
           if (clientGone) c.abort(new Error('client closed the connection'));
+          else if (timedOut) c.abort(new Error('the route timeout was exceeded'));
         },
         onResponseStart(_c, statusCode, upstreamHeaders) {
           if (statusCode < 200) return; // 1xx: informational, the real answer follows
@@ -234,13 +245,20 @@ export function forward(f: ForwardRequest): Promise<{ status: number; upstream: 
         onResponseError(_c, err) {
           if (!settle()) return;
           const code = (err as { code?: string }).code ?? '';
-          if (status !== 0 || clientGone) {
-            // Headers already went out (or nobody is listening): cut the response.
+          if (clientGone) {
+            // Nobody is listening: cut the response.
             res.destroy();
-            resolve({ status: clientGone ? 499 : status, upstream: upstream.url.origin });
+            resolve({ status: 499, upstream: upstream.url.origin });
             return;
           }
-          if (code === 'UND_ERR_HEADERS_TIMEOUT') { reject(new UpstreamError(504, 'upstream-timeout', err)); return; }
+          const timeout = timedOut || code === 'UND_ERR_BODY_TIMEOUT';
+          if (status !== 0) {
+            // Headers already went out: the response can only be cut, and the log says why.
+            res.destroy();
+            resolve({ status, upstream: upstream.url.origin, failure: timeout ? 'upstream-timeout' : 'upstream-reset' });
+            return;
+          }
+          if (timeout || code === 'UND_ERR_HEADERS_TIMEOUT') { reject(new UpstreamError(504, 'upstream-timeout', err)); return; }
           if (RETRYABLE_CONNECT.has(code)) {
             f.selector.markDown(upstream, f.now());
             if (!hasBody && index + 1 < candidates.length) { index++; attempt(); return; }

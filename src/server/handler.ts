@@ -263,8 +263,9 @@ async function proxyRequest(ctx: RequestContext, r: TableRoute<RouteRuntime>): P
       now: ctx.svc.now,
       ownCookies: ctx.rt.limenCookies,
     });
-    obs?.upstreamEnded(sent.upstream); // observe
-    upstreamSpan?.end(); // observe
+    obs?.upstreamEnded(sent.upstream, sent.failure); // observe
+    upstreamSpan?.end(sent.failure); // observe
+    if (sent.failure !== undefined) ctx.svc.logger.warn('upstream failed', { requestId: ctx.requestId, route: c.name, reason: sent.failure, response: 'cut after it started' });
   } catch (e) {
     obs?.upstreamEnded(undefined, e instanceof UpstreamError ? e.reason : 'internal-error'); // observe
     upstreamSpan?.end(e instanceof UpstreamError ? e.reason : 'internal-error'); // observe
