@@ -132,6 +132,9 @@ describe('shutdown_timeout bounds the drain', () => {
       await c.ended;
       const cut = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'shut down');
       assert.equal(cut?.cut, 1, logLines.join(''));
+      // Logged as cut by Limen, not as the client leaving.
+      const access = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'http-request' && l.path === '/stream');
+      assert.equal(access?.['response-code-details'], 'limen_shutdown_cut', logLines.join(''));
     } finally {
       await s.close().catch(() => undefined);
       await upstream.close();

@@ -15,7 +15,7 @@ import { MeasuredStore } from './store.js';
 import { Observer } from './observer.js';
 import { startTracing } from './tracing.js';
 
-export { Observer, Observation, observationOf } from './observer.js';
+export { Observer, Observation, observationOf, markCutAtShutdown } from './observer.js';
 // Types only: metrics.ts loads prom-client, which is imported only when metrics are on (createObserver).
 export type { Metrics, RouteMetrics, ScrapeSources } from './metrics.js';
 export { AccessLog, type AccessFacts, type DecisionFacts } from './access-log.js';

@@ -14,6 +14,16 @@ import type { Metrics, RouteMetrics } from './metrics.js';
 import type { PhaseSpan, RequestSpan, Tracer } from './tracing.js';
 
 const OBSERVATION = Symbol('limen.observation');
+const CUT_AT_SHUTDOWN = Symbol('limen.cutAtShutdown');
+
+/**
+ * Marks a connection Limen cut because `shutdown_timeout` ran out: its
+ * unfinished request is logged as cut by Limen (`limen_shutdown_cut`), not
+ * as the client leaving.
+ */
+export function markCutAtShutdown(socket: object): void {
+  (socket as { [CUT_AT_SHUTDOWN]?: boolean })[CUT_AT_SHUTDOWN] = true;
+}
 
 type Observed = ServerResponse & { [OBSERVATION]?: Observation };
 
@@ -139,7 +149,7 @@ export class Observation {
     }
     const details = this.tunnelStatus !== undefined ? 'via_upstream'
       : this.upstreamError !== undefined ? this.upstreamError
-      : !res.writableFinished ? 'downstream_remote_disconnect'
+      : !res.writableFinished ? ((this.socket as { [CUT_AT_SHUTDOWN]?: boolean })[CUT_AT_SHUTDOWN] === true ? 'limen_shutdown_cut' : 'downstream_remote_disconnect')
         : this.upstreamStart > 0 ? 'via_upstream'
           : this.result === 'deny' || this.result === 'login' ? 'ext_authz_denied' : 'limen_response';
     this.o.accessLog?.access({

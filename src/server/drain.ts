@@ -10,6 +10,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { markCutAtShutdown } from '../observe/index.js';
 
 /** The responses in flight on a connection (more than one only when requests are pipelined). */
 const IN_FLIGHT = Symbol('limen.drain.inFlight');
@@ -102,8 +103,8 @@ export function drainable(server: Server): DrainableServer {
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => {
           cut = sockets.size;
-          for (const s of sockets) s.destroy();
-          for (const s of upgrades) s.destroy();
+          for (const s of sockets) { markCutAtShutdown(s); s.destroy(); }
+          for (const s of upgrades) { markCutAtShutdown(s); s.destroy(); }
         }, timeoutMs);
         force.unref();
         // close() stops accepting and (Node >= 19) closes idle connections;
