@@ -58,7 +58,9 @@ export function describe(value: unknown): string {
   if (Array.isArray(value)) return value.length === 0 ? 'an empty list' : 'a list';
   if (typeof value === 'string') {
     if (value === '') return 'an empty string';
-    const shown = value.length > 60 ? `${value.slice(0, 57)}...` : value;
+    // A URL's password is a secret whatever the key (an exporter endpoint, a connection string).
+    const safe = value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/?#@:]*:)[^/?#@]*@/i, '$1[redacted]@');
+    const shown = safe.length > 60 ? `${safe.slice(0, 57)}...` : safe;
     return JSON.stringify(shown);
   }
   if (typeof value === 'object') return 'a mapping';

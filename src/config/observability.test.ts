@@ -16,6 +16,25 @@ describe('observability keys', () => {
     }
   });
 
+  // Regression: a secret of the wrong shape was quoted back in the error.
+  test('a bad secret value, or a URL with a password, is never quoted in the error', () => {
+    const cases: { name: string; doc?: Record<string, unknown>; env?: Record<string, string>; key: string; secret: string }[] = [
+      { name: 'headers as a string', doc: { otel_exporter_otlp_headers: 'Authorization=Bearer%zzS3cr3tT0kenXYZ' }, key: 'otel_exporter_otlp_headers', secret: 'S3cr3tT0ken' },
+      { name: 'traces headers as a string', doc: { otel_exporter_otlp_traces_headers: 'X-Key=S3cretBBB' }, key: 'otel_exporter_otlp_traces_headers', secret: 'S3cretBBB' },
+      { name: 'headers as a list', doc: { otel_exporter_otlp_headers: ['X-Api-Key=PlainLeakVV'] }, key: 'otel_exporter_otlp_headers', secret: 'PlainLeakVV' },
+      { name: 'a header value that is not text', doc: { otel_exporter_otlp_headers: { 'x-key': ['PlainLeakWW'] } }, key: 'otel_exporter_otlp_headers', secret: 'PlainLeakWW' },
+      { name: 'endpoint with a password, bad port', doc: { otel_exporter_otlp_endpoint: 'http://u:S3cr3tT0kenXYZ@127.0.0.1:99999' }, key: 'otel_exporter_otlp_endpoint', secret: 'S3cr3tT0ken' },
+      { name: 'endpoint with a password, from the environment', env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://u:EnvUrlPass@127.0.0.1:1' }, key: 'otel_exporter_otlp_endpoint', secret: 'EnvUrlPass' },
+    ];
+    for (const c of cases) {
+      assert.throws(() => parseConfig({ ...base, ...c.doc }, c.env ?? {}), (e: Error) => {
+        assert.match(e.message, new RegExp(c.key), c.name);
+        assert.ok(!e.message.includes(c.secret), `${c.name}: ${e.message}`);
+        return true;
+      }, c.name);
+    }
+  });
+
   test('log fields: known names and headers.<name>, case-folded; [] turns a log off', () => {
     const c = parseConfig({ ...base, access_log_fields: ['Method', 'path', 'headers.X-Trace'], authorize_log_fields: [] }, {});
     assert.deepEqual(c.accessLogFields, ['method', 'path', 'headers.x-trace']);

@@ -6,7 +6,7 @@
  */
 
 import { ConfigError } from '../errors/index.js';
-import { aggregate, errorDetail, fail, problemsOf, Skipped, type ConfigPath } from './check.js';
+import { aggregate, describe, describeShape, errorDetail, fail, problemsOf, Skipped, type ConfigPath } from './check.js';
 
 /** Read access to the fields resolved so far (rows are resolved in table order). */
 export interface Resolved<Fields> {
@@ -92,12 +92,40 @@ export function resolveTablePartly<Fields, Ctx extends object>(
     } catch (error) {
       failed.add(field);
       if (error instanceof Skipped) continue;
-      const located = withEnvironmentSource(error, found?.env, found?.from);
+      const hidden = (spec as { secret?: boolean }).secret === true && found !== undefined ? withSecretHidden(error, found.value) : error;
+      const located = withEnvironmentSource(hidden, found?.env, found?.from);
       if (!(located instanceof ConfigError)) throw located;
       problems.push(...problemsOf(located));
     }
   }
   return { fields: out, failed, problems };
+}
+
+/**
+ * An error about a secret's value with the value taken out: a reader's
+ * "got ..." quotes it as `describe` does, for the key's shape of value
+ * (a header map read from a string, say), so every string in the value is
+ * put back as only its kind. The key and what was expected stay.
+ */
+function withSecretHidden(error: unknown, value: unknown): unknown {
+  if (!(error instanceof ConfigError)) return error;
+  const detail = errorDetail(error);
+  if (detail === undefined) return error;
+  const strings: string[] = [];
+  const collect = (v: unknown): void => {
+    if (typeof v === 'string') { if (v !== '') strings.push(v); } else if (v !== null && typeof v === 'object') for (const x of Object.values(v)) collect(x);
+  };
+  collect(value);
+  let text = detail.detail;
+  for (const s of strings.sort((a, b) => b.length - a.length)) {
+    text = text.split(describe(s)).join(describeShape(s)).split(s).join('[redacted]');
+  }
+  if (text === detail.detail) return error;
+  try {
+    fail(detail.path, text, detail);
+  } catch (hidden) {
+    return hidden;
+  }
 }
 
 /** Adds "(from NAME)" to an error about a value that came from the environment. */
