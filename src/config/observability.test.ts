@@ -9,11 +9,19 @@ const base = {
 
 describe('observability keys', () => {
   test('metrics_basic_auth is base64 of user:password, from the file or METRICS_BASIC_AUTH', () => {
-    assert.deepEqual(parseConfig({ ...base, metrics_basic_auth: 'eDp5' }, {}).metricsBasicAuth, { user: 'x', password: 'y' });
-    assert.deepEqual(parseConfig(base, { METRICS_BASIC_AUTH: Buffer.from('prom:a:b').toString('base64') }).metricsBasicAuth, { user: 'prom', password: 'a:b' });
+    const metrics = { ...base, metrics_address: '127.0.0.1:9090' };
+    assert.deepEqual(parseConfig({ ...metrics, metrics_basic_auth: 'eDp5' }, {}).metricsBasicAuth, { user: 'x', password: 'y' });
+    assert.deepEqual(parseConfig(metrics, { METRICS_BASIC_AUTH: Buffer.from('prom:a:b').toString('base64') }).metricsBasicAuth, { user: 'prom', password: 'a:b' });
     for (const bad of ['', 'not base64!', Buffer.from('nocolon').toString('base64'), Buffer.from(':pw').toString('base64'), Buffer.from('user:').toString('base64'), 42]) {
-      assert.throws(() => parseConfig({ ...base, metrics_basic_auth: bad }, {}), (e: Error) => /metrics_basic_auth/.test(e.message) && !e.message.includes(String(bad) || '\u0000'), String(bad));
+      assert.throws(() => parseConfig({ ...metrics, metrics_basic_auth: bad }, {}), (e: Error) => /metrics_basic_auth/.test(e.message) && !e.message.includes(String(bad) || '\u0000'), String(bad));
     }
+  });
+
+  // Regression: accepted without metrics_address, where it protects nothing.
+  test('metrics_basic_auth without metrics_address is refused, from the file or the environment', () => {
+    assert.throws(() => parseConfig({ ...base, metrics_basic_auth: 'eDp5' }, {}), /metrics_basic_auth: has no effect without metrics_address/);
+    assert.throws(() => parseConfig(base, { METRICS_BASIC_AUTH: 'eDp5' }), /metrics_basic_auth: has no effect without metrics_address/);
+    assert.equal(parseConfig({ ...base, metrics_basic_auth: 'eDp5' }, { METRICS_ADDRESS: '127.0.0.1:9090' }).metricsBasicAuth?.user, 'x');
   });
 
   // Regression: a secret of the wrong shape was quoted back in the error.

@@ -105,8 +105,13 @@ export const OBSERVABILITY_KEYS: { readonly [F in
   | 'otelAttributeValueLengthLimit']: Row<F> } = {
   metricsBasicAuth: {
     key: 'metrics_basic_auth', type: 'base64 `user:password`', default: 'none', env: 'text', secret: true,
-    description: 'Require HTTP Basic authentication (RFC 7617) on `/metrics`: base64 of `user:password`.',
-    parse: asBasicAuth, fallback: absent(undefined),
+    description: 'Require HTTP Basic authentication (RFC 7617) on `/metrics`: base64 of `user:password`. Refused without `metrics_address` (it would protect nothing).',
+    parse: (v, at, ctx) => {
+      const auth = asBasicAuth(v, at);
+      if (ctx.value('metricsAddress') === undefined) fail(at, 'has no effect without metrics_address: set metrics_address, or remove this key', { aboutKey: true });
+      return auth;
+    },
+    fallback: absent(undefined),
   },
   accessLogFields: {
     key: 'access_log_fields', type: 'list of strings', default: 'Pomerium\'s defaults plus `ip`, `user`, `email`, `route-id`', env: 'text',
