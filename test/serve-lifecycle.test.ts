@@ -110,6 +110,21 @@ describe('a port already in use ends limen serve with exit code 1 and one line',
     });
   }
 
+  // Regression: the error named neither key, and a host that does not resolve read "getaddrinfo ENOTFOUND".
+  test('metrics_address or health_check_addr that cannot be bound: the error names the key', async () => {
+    const own = await freePort();
+    const cases: { key: string; value: string; want: string }[] = [
+      { key: 'metrics_address', value: `127.0.0.1:${port}`, want: `cannot listen on 127.0.0.1:${port} (metrics_address): address already in use` },
+      { key: 'health_check_addr', value: 'nosuchhost.invalid:9999', want: 'cannot listen on nosuchhost.invalid:9999 (health_check_addr): the host name does not resolve' },
+    ];
+    for (const c of cases) {
+      const config = writeConfig(`busy-${c.key}`, own, { ...storage('memory', `busy-${c.key}`), [c.key]: c.value });
+      const r = await runCli(['serve', '--config', config]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.deepEqual(r.stderr.trim().split('\n'), [`limen serve: ${c.want}`], c.key);
+    }
+  });
+
   // oidc-provider (the quickstart's identity provider) warns about the Node
   // version when it loads; that line is the library's, not Limen's.
   const ownLines = (stderr: string): string[] => stderr.trim().split('\n').filter((l) => !l.startsWith('oidc-provider WARNING'));

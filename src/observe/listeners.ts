@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { HealthReport } from './health.js';
+import { bindFailureReason } from '../http/index.js';
 
 /** What the metrics listener serves: one process's registry, or the sum of a cluster's workers (issue 16). */
 export interface MetricsExposition {
@@ -81,7 +82,16 @@ async function serveHealth(o: ListenerOptions, req: IncomingMessage, res: Server
   return true;
 }
 
-async function listen(address: string, handle: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>, onError: ListenerOptions['onError']): Promise<{ server: Server; url: string }> {
+/** The error of a listener that could not bind, naming its key (`cannot listen on ADDRESS (KEY): why`). */
+export class ObservabilityListenError extends Error {
+  readonly code = 'ERR_LISTEN';
+  constructor(address: string, key: string, reason: string, cause?: unknown) {
+    super(`cannot listen on ${address} (${key}): ${reason}`, { cause });
+    this.name = 'ListenError';
+  }
+}
+
+async function listen(key: string, address: string, handle: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>, onError: ListenerOptions['onError']): Promise<{ server: Server; url: string }> {
   const { host, port } = splitAddress(address);
   const server = createServer((req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') { send(res, 405, 'text/plain', 'Method Not Allowed\n', { allow: 'GET, HEAD' }); return; }
@@ -95,8 +105,9 @@ async function listen(address: string, handle: (req: IncomingMessage, res: Serve
   });
   server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host || undefined, () => { server.off('error', reject); resolve(); });
+    const failed = (e: NodeJS.ErrnoException): void => reject(new ObservabilityListenError(address, key, bindFailureReason(e), e));
+    server.once('error', failed);
+    server.listen(port, host || undefined, () => { server.off('error', failed); resolve(); });
   });
   const a = server.address() as AddressInfo;
   const shown = host || '127.0.0.1';
@@ -110,17 +121,17 @@ export async function startListeners(o: ListenerOptions): Promise<ObservabilityL
   let healthUrl: string | undefined;
   try {
     if (o.metricsAddress !== undefined && o.metricsAddress === o.healthAddress) {
-      const both = await listen(o.metricsAddress, async (req, res) => (await serveMetrics(o, req, res)) || serveHealth(o, req, res), o.onError);
+      const both = await listen('metrics_address and health_check_addr', o.metricsAddress, async (req, res) => (await serveMetrics(o, req, res)) || serveHealth(o, req, res), o.onError);
       servers.push(both.server);
       metricsUrl = healthUrl = both.url;
     } else {
       if (o.metricsAddress !== undefined) {
-        const m = await listen(o.metricsAddress, (req, res) => serveMetrics(o, req, res), o.onError);
+        const m = await listen('metrics_address', o.metricsAddress, (req, res) => serveMetrics(o, req, res), o.onError);
         servers.push(m.server);
         metricsUrl = m.url;
       }
       if (o.healthAddress !== undefined) {
-        const h = await listen(o.healthAddress, (req, res) => serveHealth(o, req, res), o.onError);
+        const h = await listen('health_check_addr', o.healthAddress, (req, res) => serveHealth(o, req, res), o.onError);
         servers.push(h.server);
         healthUrl = h.url;
       }

@@ -12,7 +12,7 @@ import { Identifier, SessionStore } from '../authn/index.js';
 import { directoryEnricher, matchesAdministrators, routeTokenResolver, serviceAccountResolver, upsertUserFromClaims } from '../accounts/index.js';
 import { createLogger, type Logger } from '../log/index.js';
 import { DispatcherPool } from '../proxy/index.js';
-import { errorResponseBytes, newRequestId, STATUS_TITLES } from '../http/index.js';
+import { bindFailureReason, errorResponseBytes, newRequestId, STATUS_TITLES } from '../http/index.js';
 import { describeReason } from '../authz/index.js';
 import { buildRuntime, type Runtime, type Services } from '../web/index.js';
 import { handleConnect, handleRequest, handleUpgrade, type Live } from './handler.js';
@@ -277,8 +277,7 @@ async function startOnStore(opts: StartOptions, config: Config, now: () => numbe
         challengeAnswer: (token) => autocert?.challengeAnswer(token),
         httpsPort: (host) => httpsPortOf(live.rt.config, host),
       }).catch((e: NodeJS.ErrnoException) => {
-        throw new ListenError(`${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port} (http_redirect_addr)`,
-          e.code === 'EADDRINUSE' ? 'address already in use' : e.code === 'EACCES' ? 'permission denied (ports below 1024 need privileges)' : (e.code ?? e.message), e);
+        throw new ListenError(`${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port} (http_redirect_addr)`, bindFailureReason(e), e);
       });
     }
     autocert?.start(autocertHosts(config, logger));
@@ -390,12 +389,8 @@ function listen(server: Server, address: Config['address'], reusePort: boolean):
   const shown = `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
   return new Promise<void>((resolve, reject) => {
     const onError = (e: NodeJS.ErrnoException): void => {
-      const reason = e.code === 'EADDRINUSE' ? 'address already in use'
-        : e.code === 'EACCES' ? 'permission denied (ports below 1024 need privileges)'
-          : e.code === 'EADDRNOTAVAIL' ? 'no such address on this machine'
-            : (e.code ?? e.message);
       server.close(() => undefined);
-      reject(new ListenError(shown, reason, e));
+      reject(new ListenError(shown, bindFailureReason(e), e));
     };
     server.once('error', onError);
     const done = (): void => { server.off('error', onError); resolve(); };
