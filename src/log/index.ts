@@ -10,9 +10,13 @@ export interface Logger {
   info(msg: string, fields?: Record<string, unknown>): void;
   warn(msg: string, fields?: Record<string, unknown>): void;
   error(msg: string, fields?: Record<string, unknown>): void;
-  /** Writes a pre-built record as one line at info level (audit events). */
+  /**
+   * Writes a pre-built record as one line (audit events), whatever the
+   * level: every decision is a line on the log (CONTRACT §6), so
+   * `log_level: warn` quiets messages, not the audit trail.
+   */
   record(rec: Record<string, unknown>): void;
-  /** Writes one JSON object already serialized (without the newline) as a line at info level: the audit trail's hot path. */
+  /** Writes one JSON object already serialized (without the newline) as a line, as `record` does: the audit trail's hot path. */
   line?(json: string): void;
 }
 
@@ -31,8 +35,8 @@ export function createLogger(level: LogLevel = 'info', write: (line: string) => 
     info: (m, f) => emit('info', m, f),
     warn: (m, f) => emit('warn', m, f),
     error: (m, f) => emit('error', m, f),
-    record: (rec) => { if (LEVELS.info >= min) write(JSON.stringify(base === undefined ? rec : { ...rec, ...base }) + '\n'); },
-    line: (json) => { if (LEVELS.info >= min) write((baseText === '' ? json : json.slice(0, -1) + baseText + '}') + '\n'); },
+    record: (rec) => { write(JSON.stringify(base === undefined ? rec : { ...rec, ...base }) + '\n'); },
+    line: (json) => { write((baseText === '' ? json : json.slice(0, -1) + baseText + '}') + '\n'); },
   };
 }
 

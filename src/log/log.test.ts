@@ -34,6 +34,20 @@ describe('log redaction masks secret values, not fields that share a name with o
     assert.equal(line.msg, `config reload failed: ${REDACTED}`);
     assert.ok(!lines[0]?.includes(JWT));
   });
+
+  // Regression: log_level warn or error dropped the audit lines, and CONTRACT §6 has every decision a line on the log.
+  for (const level of ['debug', 'info', 'warn', 'error'] as const) {
+    test(`at ${level}, messages below it are dropped and audit lines are not`, () => {
+      const lines: string[] = [];
+      const log = createLogger(level, (l) => lines.push(l), { worker: 1 });
+      log.info('an info message');
+      log.record({ msg: 'audit', audit: 'sign_in' });
+      log.line?.('{"msg":"audit","audit":"authorize"}');
+      const msgs = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+      assert.deepEqual(msgs.filter((m) => m.msg === 'audit').map((m) => [m.audit, m.worker]), [['sign_in', 1], ['authorize', 1]]);
+      assert.equal(msgs.some((m) => m.msg === 'an info message'), level === 'debug' || level === 'info');
+    });
+  }
 });
 
 describe('jsonString is JSON.stringify for strings', () => {
