@@ -326,6 +326,17 @@ describe('observability: metrics, health, access log', () => {
     sock.write(text);
   });
 
+  /** Sends a raw request, checks its status, and returns the answer, its request id and its access line. */
+  const rawLogged = async (text: string, status: number, name: string): Promise<{ answer: string; id: string | undefined; line: Record<string, unknown> }> => {
+    const answer = await raw(text);
+    assert.match(answer, new RegExp(`^HTTP/1\\.1 ${status} `), name);
+    const id = /\r\nx-request-id: ([^\r]+)\r\n/i.exec(answer)?.[1];
+    const line = await lineFor(lines, 'http-request', id);
+    assert.ok(line, `${name}: access line for ${id}`);
+    assert.equal(line['response-code'], status, name);
+    return { answer, id, line };
+  };
+
   test('requests the HTTP parser refuses are counted and logged, with the request id of their error page', async () => {
     const host = `public.localhost:${s.port}`;
     const cases: { name: string; text: string; status: number }[] = [
@@ -335,12 +346,7 @@ describe('observability: metrics, health, access log', () => {
     ];
     const before = await scrape();
     for (const c of cases) {
-      const answer = await raw(c.text);
-      assert.match(answer, new RegExp(`^HTTP/1\\.1 ${c.status} `), c.name);
-      const id = /\r\nx-request-id: ([^\r]+)\r\n/i.exec(answer)?.[1];
-      const line = await lineFor(lines, 'http-request', id);
-      assert.ok(line, `${c.name}: access line for ${id}`);
-      assert.equal(line['response-code'], c.status, c.name);
+      const { line } = await rawLogged(c.text, c.status, c.name);
       assert.equal(line['response-code-details'], 'downstream_protocol_error', c.name);
       assert.equal(line.method, undefined, `${c.name}: nothing that did not parse is logged`);
     }
@@ -361,12 +367,7 @@ describe('observability: metrics, health, access log', () => {
     ];
     for (const c of cases) {
       const before = await scrape();
-      const answer = await raw(c.text);
-      assert.match(answer, new RegExp(`^HTTP/1\\.1 ${c.status} `), c.name);
-      const id = /\r\nx-request-id: ([^\r]+)\r\n/i.exec(answer)?.[1];
-      const line = await lineFor(lines, 'http-request', id);
-      assert.ok(line, `${c.name}: access line for ${id}`);
-      assert.equal(line['response-code'], c.status, c.name);
+      const { line } = await rawLogged(c.text, c.status, c.name);
       assert.equal(line.method, c.method, c.name);
       const after = await scrape();
       const labels = { route: c.route, method: c.method, status_class: `${String(c.status)[0]}xx` };
@@ -386,12 +387,7 @@ describe('observability: metrics, health, access log', () => {
     ];
     for (const c of cases) {
       const before = await scrape();
-      const answer = await raw(`GET ${c.path} HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
-      assert.match(answer, /^HTTP\/1\.1 200 /, c.path);
-      const id = /\r\nx-request-id: ([^\r]+)\r\n/i.exec(answer)?.[1];
-      const line = await lineFor(lines, 'http-request', id);
-      assert.ok(line, `${c.path}: access line`);
-      assert.equal(line['response-code'], 200, c.path);
+      const { answer, id, line } = await rawLogged(`GET ${c.path} HTTP/1.1\r\nHost: ${host}\r\n\r\n`, 200, c.path);
       assert.equal(line['response-code-details'], c.want, c.path);
       if (c.want === 'upstream-timeout') {
         assert.ok(!answer.endsWith('0\r\n\r\n'), 'the chunked body never ended: it was cut');
