@@ -52,6 +52,12 @@ function parseWithLines(text: string, source: string, env: Env, opts: LoadOption
   const syntax = doc.errors[0];
   if (syntax !== undefined) {
     const { line, col } = lineCounter.linePos(syntax.pos[0]);
+    // A key set twice is named (a key is never a secret; its value is not shown).
+    const duplicate = syntax.code === 'DUPLICATE_KEY' ? /^["']?([A-Za-z0-9_.-]{1,128})["']?[ \t]*:/.exec(text.slice(syntax.pos[0], syntax.pos[0] + 200))?.[1] : undefined;
+    if (duplicate !== undefined) {
+      const detail = `set twice (line ${line}, column ${col} sets it again): a key may appear once`;
+      throw new ConfigError(duplicate, detail, { path: [], detail, file: source, line, column: col });
+    }
     // The raw parser message, without the excerpt of the file that pretty
     // errors add: that excerpt could be a secret's line.
     const detail = `YAML syntax error at line ${line}, column ${col}: ${syntax.message.split('\n')[0] ?? ''}`;
