@@ -1,3 +1,12 @@
+/** Raised when a listen address cannot be bound: `cannot listen on ADDRESS: why`, one line. */
+export class ListenError extends Error {
+  readonly code = 'ERR_LISTEN';
+  constructor(readonly address: string, readonly reason: string, cause?: unknown) {
+    super(`cannot listen on ${address}: ${reason}`, { cause });
+    this.name = 'ListenError';
+  }
+}
+
 /**
  * Why a listener could not bind, in words an operator acts on: the port is
  * taken, needs privileges, or the address is not this machine's (or does

@@ -14,4 +14,4 @@ export { cookieValues, setCookieBaseName } from './cookies.js';
 export { readBoundedBody, readJsonBody, readUrlEncodedForm, JSON_MEDIA_TYPE } from './body.js';
 export type { BodyRefusal, BoundedBody } from './body.js';
 export { clientCertificate, parseSubjectAltName, type ClientCertificateInfo } from './client-cert.js';
-export { bindFailureReason } from './bind.js';
+export { bindFailureReason, ListenError } from './bind.js';

@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { HealthReport } from './health.js';
-import { bindFailureReason } from '../http/index.js';
+import { bindFailureReason, ListenError } from '../http/index.js';
 
 /** What the metrics listener serves: one process's registry, or the sum of a cluster's workers (issue 16). */
 export interface MetricsExposition {
@@ -82,15 +82,6 @@ async function serveHealth(o: ListenerOptions, req: IncomingMessage, res: Server
   return true;
 }
 
-/** The error of a listener that could not bind, naming its key (`cannot listen on ADDRESS (KEY): why`). */
-export class ObservabilityListenError extends Error {
-  readonly code = 'ERR_LISTEN';
-  constructor(address: string, key: string, reason: string, cause?: unknown) {
-    super(`cannot listen on ${address} (${key}): ${reason}`, { cause });
-    this.name = 'ListenError';
-  }
-}
-
 async function listen(key: string, address: string, handle: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>, onError: ListenerOptions['onError']): Promise<{ server: Server; url: string }> {
   const { host, port } = splitAddress(address);
   const server = createServer((req, res) => {
@@ -105,7 +96,7 @@ async function listen(key: string, address: string, handle: (req: IncomingMessag
   });
   server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve, reject) => {
-    const failed = (e: NodeJS.ErrnoException): void => reject(new ObservabilityListenError(address, key, bindFailureReason(e), e));
+    const failed = (e: NodeJS.ErrnoException): void => reject(new ListenError(`${address} (${key})`, bindFailureReason(e), e));
     server.once('error', failed);
     server.listen(port, host || undefined, () => { server.off('error', failed); resolve(); });
   });

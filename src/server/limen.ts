@@ -12,7 +12,7 @@ import { Identifier, SessionStore } from '../authn/index.js';
 import { directoryEnricher, matchesAdministrators, routeTokenResolver, serviceAccountResolver, upsertUserFromClaims } from '../accounts/index.js';
 import { createLogger, type Logger } from '../log/index.js';
 import { DispatcherPool } from '../proxy/index.js';
-import { bindFailureReason, errorResponseBytes, newRequestId, STATUS_TITLES } from '../http/index.js';
+import { bindFailureReason, ListenError, errorResponseBytes, newRequestId, STATUS_TITLES } from '../http/index.js';
 import { describeReason } from '../authz/index.js';
 import { buildRuntime, type Runtime, type Services } from '../web/index.js';
 import { handleConnect, handleRequest, handleUpgrade, type Live } from './handler.js';
@@ -85,13 +85,7 @@ export interface RunningLimen {
 }
 
 /** Raised when the listen address cannot be bound; everything opened before is closed again. */
-export class ListenError extends Error {
-  readonly code = 'ERR_LISTEN';
-  constructor(readonly address: string, readonly reason: string, cause?: unknown) {
-    super(`cannot listen on ${address}: ${reason}`, { cause });
-    this.name = 'ListenError';
-  }
-}
+export { ListenError };
 
 /** Starts the proxy on `address` with the given config. */
 export async function startLimen(opts: StartOptions): Promise<RunningLimen> {
