@@ -41,6 +41,9 @@ describe('observability keys', () => {
         return true;
       }, c.name);
     }
+    // A one-letter secret is hidden where it is quoted, and the rest of the message still reads.
+    assert.throws(() => parseConfig({ ...base, otel_exporter_otlp_headers: 'a' }, {}),
+      /otel_exporter_otlp_headers: expected a mapping of keys to values, got a string$/);
   });
 
   test('log fields: known names and headers.<name>, case-folded; [] turns a log off', () => {

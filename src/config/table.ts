@@ -107,6 +107,8 @@ export function resolveTablePartly<Fields, Ctx extends object>(
  * (a header map read from a string, say), so every string in the value is
  * put back as only its kind. The key and what was expected stay.
  */
+const MIN_RAW_SECRET = 8;
+
 function withSecretHidden(error: unknown, value: unknown): unknown {
   if (!(error instanceof ConfigError)) return error;
   const detail = errorDetail(error);
@@ -118,7 +120,9 @@ function withSecretHidden(error: unknown, value: unknown): unknown {
   collect(value);
   let text = detail.detail;
   for (const s of strings.sort((a, b) => b.length - a.length)) {
-    text = text.split(describe(s)).join(describeShape(s)).split(s).join('[redacted]');
+    text = text.split(describe(s)).join(describeShape(s));
+    // Unquoted too, when long enough not to be a word of the message itself ("a", "key").
+    if (s.length >= MIN_RAW_SECRET) text = text.split(s).join('[redacted]');
   }
   if (text === detail.detail) return error;
   try {

@@ -153,6 +153,9 @@ export interface ForwardRequest {
   readonly ownCookies: ReadonlySet<string>;
 }
 
+/** Why a request is aborted when its route timeout runs out (onResponseError tells it by `timedOut`). */
+const ROUTE_TIMEOUT = new Error('the route timeout was exceeded');
+
 const RETRYABLE_CONNECT = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
 
 /**
@@ -194,7 +197,7 @@ export function forward(f: ForwardRequest): Promise<{ status: number; upstream: 
       // One timer for the whole exchange (undici's own timeouts bound only a phase each, at a coarse 0.5 s grain).
       const timer = route.timeoutMs > 0 ? setTimeout(() => {
         timedOut = true;
-        controller?.abort(new Error('the route timeout was exceeded'));
+        controller?.abort(ROUTE_TIMEOUT);
       }, route.timeoutMs) : undefined;
       // Left on the response once settled rather than removed (a response
       // closes once, and removing a listener costs more than this check).
@@ -222,7 +225,7 @@ export function forward(f: ForwardRequest): Promise<{ status: number; upstream: 
         onRequestStart(c) {
           controller = c;
           if (clientGone) c.abort(new Error('client closed the connection'));
-          else if (timedOut) c.abort(new Error('the route timeout was exceeded'));
+          else if (timedOut) c.abort(ROUTE_TIMEOUT);
         },
         onResponseStart(_c, statusCode, upstreamHeaders) {
           if (statusCode < 200) return; // 1xx: informational, the real answer follows
