@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { CookieJar, REPO_ROOT, closeHttpAgents, launchBrowser, request, scriptedLogin } from './support/index.js';
+import { CookieJar, REPO_ROOT, closeHttpAgents, launchBrowser, request, screenshot, scriptedLogin } from './support/index.js';
 import { startStack, type Stack } from './stack.js';
 import { createServiceAccount } from '../src/accounts/index.js';
 
@@ -59,7 +59,7 @@ describe('the admin console, in headless Chromium', () => {
 
   /** Screenshot and axe check of the page as it is now. */
   async function check(name: string, p: Page = page): Promise<void> {
-    await p.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+    await screenshot(p, join(SHOTS, `${name}.png`));
     // axe runs through the DevTools protocol, which the page's CSP does not govern; the page itself runs no inline script.
     await p.evaluate(AXE);
     const violations = await p.evaluate(async () => {

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
-import { launchBrowser } from './support/index.js';
+import { launchBrowser, screenshot } from './support/index.js';
 import { freePort } from './stack.js';
 
 const REPO = new URL('..', import.meta.url).pathname;
@@ -73,7 +73,7 @@ describe('quickstart in headless Chromium', () => {
       assert.match(body, /Limen demo upstream/);
       assert.match(body, /x-pomerium-jwt-assertion/i);
       assert.match(body, /visitor@other\.org/);
-      await page.screenshot({ path: join(dir, 'app.png') });
+      await screenshot(page, join(dir, 'app.png'), false);
 
       const res = await page.goto(`http://staff.localhost:${port}/`);
       assert.equal(res?.status(), 403);

@@ -18,7 +18,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { CookieJar, REPO_ROOT, closeHttpAgents, launchBrowser, request, scriptedLogin } from './support/index.js';
+import { CookieJar, REPO_ROOT, closeHttpAgents, launchBrowser, request, screenshot, scriptedLogin } from './support/index.js';
 import { startStack, type Stack } from './stack.js';
 import type { StoredAuditEvent } from '../src/store/index.js';
 
@@ -85,7 +85,7 @@ describe('the pages a user meets, in headless Chromium', () => {
   }
 
   async function shot(page: Page, name: string): Promise<void> {
-    await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+    await screenshot(page, join(SHOTS, `${name}.png`));
   }
 
   test('the 403 page: who you are ("none" where empty), then your user details and back, then sign in as someone else', async () => {

@@ -4,7 +4,7 @@
  * Limen and the development IdP, and headless Chromium.
  */
 
-export { CHROMIUM_PATH, launchBrowser } from './browser.js';
+export { CHROMIUM_PATH, launchBrowser, screenshot } from './browser.js';
 export { CookieJar, domainMatches, pathMatches, parseSetCookie, type StoredCookie } from './cookie-jar.js';
 export { decodeEntities, parseForms, type HtmlForm } from './html-form.js';
 export {
