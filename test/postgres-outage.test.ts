@@ -44,6 +44,7 @@ describe('PostgreSQL outage', () => {
       databroker_storage_connection_string: pgServer.url,
       databroker_storage_query_timeout: '500ms',
       databroker_storage_max_staleness: '300ms',
+      metrics_address: '127.0.0.1:0',
     });
     let limen: RunningLimen | undefined;
     const starting = startLimen({ config, logger: createLogger('info', (l) => { lines.push(l); }) }).then((l) => { limen = l; return l; });
@@ -75,6 +76,10 @@ describe('PostgreSQL outage', () => {
       const down = await api();
       assert.equal(down.status, 503);
       assert.deepEqual(down.json<{ reasons: string[] }>().reasons, ['store-unavailable']);
+      // Counted under the route it was refused on, where an operator's alert on that route's 5xx looks.
+      const metrics = await (await fetch(`${l.observability.metricsUrl}/metrics`)).text();
+      assert.match(metrics, /^limen_http_requests_total\{route="api",method="GET",status_class="5xx"\} 1$/m);
+      assert.doesNotMatch(metrics, /^limen_http_requests_total\{route="\(limen\)"[^}]*status_class="5xx"\}/m);
 
       pgServer.start();
       const back = Date.now() + 30_000;

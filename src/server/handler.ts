@@ -227,8 +227,15 @@ function observedReasons(a: Authorization): readonly string[] {
 }
 
 async function proxyRequest(ctx: RequestContext, r: TableRoute<RouteRuntime>): Promise<void> {
-  const pending = authorize(ctx, r);
-  const a = pending instanceof Promise ? await pending : pending;
+  let a: Authorization;
+  try {
+    const pending = authorize(ctx, r);
+    a = pending instanceof Promise ? await pending : pending;
+  } catch (e) {
+    // No decision (the store unreachable: a 503): the request is still the route's, in its metrics and access line.
+    observationOf(ctx.res)?.routed(r.config); // observe
+    throw e;
+  }
   const obs = observationOf(ctx.res); // observe
   obs?.decided(r.config, a.decision.result, observedReasons(a), a.who.caller ?? a.who.outOfScope ?? null, ctx.ip); // observe
   if (!respondToDecision(ctx, r, a)) {
