@@ -56,6 +56,8 @@ export interface Stack {
   origin(name: string): string;
   /** Builds a config from the same settings with other routes/keys (for reload tests). */
   configWith(routes: readonly Record<string, unknown>[], extra?: Record<string, unknown>): Config;
+  /** Stops the IdP alone (an outage); close() then leaves it stopped. */
+  stopIdp(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -107,15 +109,22 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     ...(o.now ? { now: o.now } : {}),
     ...(o.websocketRecheckMs ? { websocketRecheckMs: o.websocketRecheckMs } : {}),
   });
+  let idpUp = true;
+  const stopIdp = async (): Promise<void> => {
+    if (!idpUp) return;
+    idpUp = false;
+    await idp.close();
+  };
   return {
     limen, config, port, authOrigin, store, logger, clientSecret,
     upstreamUrl: upstream.url,
     idpUrl: idp.url,
     origin: (name) => `http://${name}.localhost:${port}`,
     configWith: build,
+    stopIdp,
     async close() {
       await limen.close();
-      await idp.close();
+      await stopIdp();
       await upstream.close();
       if (!o.store) await store.close();
     },

@@ -40,7 +40,8 @@ describe('OidcClient: what counts as an IdP error', () => {
   test('an IdP that cannot be reached is', async () => {
     await idp.close();
     idpUp = false;
-    await refused(client.exchange(callback('any'), expected), 'ERR_IDP_CODE_EXCHANGE');
+    // Named as such, so the callback answers 502 as sign-in's start does, not 401 as for a refused code.
+    await refused(client.exchange(callback('any'), expected), 'ERR_IDP_UNAVAILABLE');
     await refused(client.refresh('any', {}), 'ERR_IDP_REFRESH');
     assert.deepEqual({ ...client.errors }, { discovery: 0, exchange: 1, refresh: 1 });
   });

@@ -22,6 +22,20 @@ function idpFailed(oidc: typeof Oidc, e: unknown): boolean {
   return !(e instanceof oidc.ResponseBodyError && e.error === 'invalid_grant');
 }
 
+/**
+ * Whether the IdP gave no usable answer at all: not reached, timed out, or
+ * a server error (5xx). Anything else is an answer about the grant (refused,
+ * or a token that failed its checks).
+ */
+function idpUnavailable(oidc: typeof Oidc, e: unknown): boolean {
+  if (e instanceof oidc.ResponseBodyError) return e.status >= 500;
+  const cause = (e as { cause?: unknown })?.cause;
+  if (cause instanceof Response) return cause.status >= 500;
+  const name = (e as { name?: string })?.name;
+  // fetch() rejects with a TypeError when the connection fails; a timeout aborts it.
+  return e instanceof TypeError || name === 'AbortError' || name === 'TimeoutError';
+}
+
 /** What the IdP told us at sign-in or refresh, already checked. */
 export interface IdpTokens {
   readonly claims: Record<string, unknown>;
@@ -107,6 +121,7 @@ export class OidcClient {
       });
     } catch (e) {
       if (idpFailed(oidc, e)) this.errors.exchange++;
+      if (idpUnavailable(oidc, e)) throw new IdpError('ERR_IDP_UNAVAILABLE', 'the identity provider could not be reached to confirm the sign-in', { message: (e as Error).message });
       throw new IdpError('ERR_IDP_CODE_EXCHANGE', 'the identity provider did not accept the sign-in', { message: (e as Error).message });
     }
     return this.collect(c, tokens, undefined);

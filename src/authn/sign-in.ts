@@ -139,8 +139,11 @@ export async function oauthCallback(ctx: SignInContext): Promise<void> {
   try {
     tokens = await rt.oidc.exchange(callbackUrl, { state, nonce: String(csrf.nonce), codeVerifier: String(csrf.cv) });
   } catch (e) {
-    ctx.svc.audit.emit({ kind: 'sign_in_failed', requestId: ctx.requestId, details: { reason: (e as { code?: string }).code ?? 'idp-exchange-failed' } });
-    ctx.fail(401, 'The identity provider did not confirm the sign-in.', { reasons: ['idp-exchange-failed'] }, { 'set-cookie': clearCsrf });
+    const code = (e as { code?: string }).code;
+    ctx.svc.audit.emit({ kind: 'sign_in_failed', requestId: ctx.requestId, details: { reason: code ?? 'idp-exchange-failed' } });
+    // Not reached (or a 5xx) is the IdP's failure, as when the sign-in starts, not a refused sign-in.
+    if (code === 'ERR_IDP_UNAVAILABLE' || code === 'ERR_IDP_DISCOVERY') ctx.fail(502, 'The identity provider is not reachable. Try again shortly.', { reasons: ['idp-unavailable'] }, { 'set-cookie': clearCsrf });
+    else ctx.fail(401, 'The identity provider did not confirm the sign-in.', { reasons: ['idp-exchange-failed'] }, { 'set-cookie': clearCsrf });
     return;
   }
   const programmatic = csrf.programmatic === true;

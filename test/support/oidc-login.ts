@@ -39,6 +39,8 @@ export interface FlowOptions {
   maxSteps?: number;
   /** TLS trust for https test servers. */
   tls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };
+  /** Called before each request of the flow (to break something at a chosen step). */
+  beforeRequest?: (url: URL) => Promise<void> | void;
 }
 
 const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
@@ -78,6 +80,7 @@ export async function followFlow(startUrl: string | URL, opts: FlowOptions = {})
     }
     const headers: Record<string, string> = { accept: BROWSER_ACCEPT, ...lowerKeys(opts.headers ?? {}) };
     if (next.body !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
+    await opts.beforeRequest?.(next.url);
     const response = await request(next.url, {
       method: next.method,
       headers,
