@@ -68,7 +68,10 @@ export interface IdentifyDeps {
   readonly now: () => number;
   readonly tokenResolvers: readonly TokenResolver[];
   readonly enrich?: IdentityEnricher | undefined;
-  /** Called when a session ends on a refused refresh. */
+  /**
+   * Called when a refresh fails: `refresh-refused` and `no-refresh-token`
+   * end the session; `idp-unavailable` (the IdP not reached) keeps it.
+   */
   readonly onRefreshFailed?: (s: SessionData, reason: string) => void;
   /** Called after a successful refresh (directory update; `before` may have been impersonating). */
   readonly onRefreshed?: (before: SessionData, after: SessionData) => void;
@@ -105,6 +108,8 @@ export interface IdentifyDeps {
 export type ImpersonationEndReason = 'actor-not-administrator' | 'actor-deprovisioned';
 
 const REFRESH_MARGIN_MS = 60_000;
+/** After the IdP could not be reached for a refresh, no session asks it again for this long. */
+const IDP_RETRY_MS = 5_000;
 /** Verified tokens and remembered callers: at most this many each, and at most these bytes (estimated). */
 export const VERIFIED_CACHE_MAX = 10_000;
 export const VERIFIED_CACHE_MAX_BYTES = 3 * 1024 * 1024;
@@ -121,6 +126,8 @@ const TOKEN_SKEW_S = 60;
  */
 export class Identifier {
   private readonly refreshing = new Map<string, Promise<SessionData | null>>();
+  /** Until when refreshes wait after the IdP could not be reached (one IdP: one back-off for every session). */
+  private idpRetryAt = -Infinity;
   /**
    * Tokens whose HS256 signature already verified (an HMAC costs ~80 µs in
    * jose; a browser sends the same cookie on every request). Only the
@@ -327,6 +334,7 @@ export class Identifier {
     const now = this.deps.now();
     if (s.expiresAt <= now) return null;
     if (s.tokenExpiresAt === undefined || s.tokenExpiresAt - REFRESH_MARGIN_MS > now) return s;
+    if (now < this.idpRetryAt) return s.tokenExpiresAt > now ? s : null;
     let p = this.refreshing.get(s.id);
     if (!p) {
       p = this.refresh(s).finally(() => this.refreshing.delete(s.id));
@@ -350,7 +358,16 @@ export class Identifier {
       if (rec === null) return null;
       this.deps.onRefreshed?.(s, rec.data);
       return rec.data;
-    } catch {
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ERR_IDP_UNAVAILABLE') {
+        // Not a refusal: the session stays, to be refreshed once the IdP answers
+        // (a blip at the IdP must not sign everyone out). It serves meanwhile only
+        // while the IdP's tokens are still valid: fail closed after that.
+        const now = this.deps.now();
+        this.idpRetryAt = now + IDP_RETRY_MS;
+        this.deps.onRefreshFailed?.(s, 'idp-unavailable');
+        return (s.tokenExpiresAt ?? 0) > now ? s : null;
+      }
       await this.deps.sessions.delete(s.id);
       this.deps.onRefreshFailed?.(s, 'refresh-refused');
       return null;

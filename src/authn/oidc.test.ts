@@ -42,7 +42,8 @@ describe('OidcClient: what counts as an IdP error', () => {
     idpUp = false;
     // Named as such, so the callback answers 502 as sign-in's start does, not 401 as for a refused code.
     await refused(client.exchange(callback('any'), expected), 'ERR_IDP_UNAVAILABLE');
-    await refused(client.refresh('any', {}), 'ERR_IDP_REFRESH');
+    // And a refresh then keeps the session (src/authn/identify.ts) rather than ending it as for a refusal.
+    await refused(client.refresh('any', {}), 'ERR_IDP_UNAVAILABLE');
     assert.deepEqual({ ...client.errors }, { discovery: 0, exchange: 1, refresh: 1 });
   });
 });

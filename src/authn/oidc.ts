@@ -127,7 +127,7 @@ export class OidcClient {
     return this.collect(c, tokens, undefined);
   }
 
-  /** Refreshes; a refusal throws IdpError (the caller ends the session). */
+  /** Refreshes; a refusal throws IdpError ERR_IDP_REFRESH (the caller ends the session), no answer ERR_IDP_UNAVAILABLE (it keeps it). */
   async refresh(refreshToken: string, previousClaims: Record<string, unknown>): Promise<IdpTokens> {
     const c = await this.configuration();
     const oidc = await openidClient();
@@ -136,6 +136,7 @@ export class OidcClient {
       tokens = await oidc.refreshTokenGrant(c, refreshToken);
     } catch (e) {
       if (idpFailed(oidc, e)) this.errors.refresh++;
+      if (idpUnavailable(oidc, e)) throw new IdpError('ERR_IDP_UNAVAILABLE', 'the identity provider could not be reached to refresh the session', { message: (e as Error).message });
       throw new IdpError('ERR_IDP_REFRESH', 'the identity provider refused to refresh the session', { message: (e as Error).message });
     }
     const t = await this.collect(c, tokens, previousClaims);
