@@ -8,17 +8,29 @@ import { fileDestination } from './line-sink.js';
 
 const SINK = new URL('./line-sink.ts', import.meta.url).pathname;
 
-/** Runs `body` in a child Node process with the sink module as `LineSink`; returns its stdout (unread until `readAfterMs`) and stderr. */
-function child(body: string, readAfterMs = 0): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/**
+ * Runs `body` in a child Node process with the sink module as `LineSink`;
+ * returns its stdout and stderr. Stdout is left unread until `readAfter`:
+ * a number of ms, or `stderr`, the child's first word on standard error
+ * (however slowly a loaded machine starts it).
+ */
+function child(body: string, readAfter: number | 'stderr' = 0): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const script = `import { LineSink } from ${JSON.stringify(SINK)};\n${body}`;
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     let err = '';
-    p.stderr.setEncoding('utf8').on('data', (s: string) => { err += s; });
     // A reader that does not read at first: the pipe fills (64 KiB) and writes block.
     p.stdout.pause();
-    setTimeout(() => { p.stdout.on('data', (b: Buffer) => out.push(b)); p.stdout.resume(); }, readAfterMs);
+    let reading = false;
+    const read = (): void => {
+      if (reading) return;
+      reading = true;
+      p.stdout.on('data', (b: Buffer) => out.push(b));
+      p.stdout.resume();
+    };
+    p.stderr.setEncoding('utf8').on('data', (s: string) => { err += s; if (readAfter === 'stderr') read(); });
+    if (readAfter !== 'stderr') setTimeout(read, readAfter);
     p.once('error', reject);
     p.once('close', (code) => resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: err }));
   });
@@ -98,7 +110,7 @@ describe('LineSink: batched access lines on standard output', () => {
       clearInterval(tick);
       process.stderr.write(JSON.stringify({ written: n, dropped: sink.dropped, maxGap }) + '\\n');
       await sink.drain();
-    `, 1500);
+    `, 'stderr'); // the reader stays blocked for the whole loop
     assert.equal(r.code, 0, r.stderr);
     const stats = JSON.parse(r.stderr.trim().split('\n').pop()!) as { written: number; dropped: number; maxGap: number };
     assert.ok(stats.maxGap < 100, `the event loop went ${stats.maxGap} ms without running a timer`);
