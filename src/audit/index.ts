@@ -7,7 +7,7 @@
  * and the admin API.
  */
 import { randomBytes } from 'node:crypto';
-import { jsonString, type Logger } from '../log/index.js';
+import { isoTime, jsonString, type Logger } from '../log/index.js';
 import { DETAILS_JSON, type AuditEvent, type SerializedAuditEvent, type Store } from '../store/index.js';
 import { boundEvent, RepeatedDenials } from './bounds.js';
 import type { AuditKind } from './kinds.js';
@@ -264,8 +264,6 @@ export class AuditLog implements AuditSink {
 /** Top-level names of the audit line; a detail of the same name makes the slow path write the line. */
 const LINE_FIELDS: ReadonlySet<string> = new Set(['time', 'level', 'msg', 'audit', 'eventId', 'requestId', 'decision', 'route', 'userId', 'email', 'actor']);
 const q = JSON.stringify;
-let isoMs = NaN;
-let iso = '';
 
 /**
  * The same line as `JSON.stringify(logLine(e))`, built as a string: one
@@ -274,11 +272,7 @@ let iso = '';
  * JSON (integer-like names).
  */
 function logLineJson(e: AuditEvent): string {
-  if (e.time !== isoMs) {
-    isoMs = e.time;
-    iso = new Date(e.time).toISOString();
-  }
-  let s = `{"time":"${iso}","level":"info","msg":"audit","audit":${jsonString(e.kind)}`;
+  let s = `{"time":"${isoTime(e.time)}","level":"info","msg":"audit","audit":${jsonString(e.kind)}`;
   if (e.id !== undefined) s += `,"eventId":${jsonString(e.id)}`;
   if (e.requestId !== undefined) s += `,"requestId":${jsonString(e.requestId)}`;
   if (e.decision !== undefined) s += `,"decision":${jsonString(e.decision)}`;
@@ -300,7 +294,7 @@ function logLineJson(e: AuditEvent): string {
 
 /** The JSON log line of an event: top-level fields, then its details, flattened. */
 function logLine(e: AuditEvent): Record<string, unknown> {
-  const line: Record<string, unknown> = { time: new Date(e.time).toISOString(), level: 'info', msg: 'audit', audit: e.kind };
+  const line: Record<string, unknown> = { time: isoTime(e.time), level: 'info', msg: 'audit', audit: e.kind };
   if (e.id !== undefined) line.eventId = e.id;
   if (e.requestId !== undefined) line.requestId = e.requestId;
   if (e.decision !== undefined) line.decision = e.decision;

@@ -28,7 +28,7 @@ export function createLogger(level: LogLevel = 'info', write: (line: string) => 
   const baseText = base === undefined ? '' : Object.entries(base).map(([k, v]) => `,${JSON.stringify(k)}:${JSON.stringify(v)}`).join('');
   const emit = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>): void => {
     if (LEVELS[lvl] < min) return;
-    write(JSON.stringify({ time: new Date().toISOString(), level: lvl, msg: redactText(msg), ...base, ...redactFields(fields) }) + '\n');
+    write(JSON.stringify({ time: isoTime(Date.now()), level: lvl, msg: redactText(msg), ...base, ...redactFields(fields) }) + '\n');
   };
   return {
     debug: (m, f) => emit('debug', m, f),
@@ -38,6 +38,27 @@ export function createLogger(level: LogLevel = 'info', write: (line: string) => 
     record: (rec) => { write(JSON.stringify(base === undefined ? rec : { ...rec, ...base }) + '\n'); },
     line: (json) => { write((baseText === '' ? json : json.slice(0, -1) + baseText + '}') + '\n'); },
   };
+}
+
+let isoSecond = NaN;
+let isoPrefix = '';
+
+/**
+ * `new Date(ms).toISOString()`, made from the second's text, formatted once
+ * per second, and the milliseconds: toISOString costs about 2.5 µs on Node
+ * 20, and the access, authorize and audit lines each need the time of
+ * every request.
+ */
+export function isoTime(time: number): string {
+  const ms = Math.trunc(time) + 0; // a Date's time value is whole milliseconds, toward zero (and never -0)
+  const second = Math.floor(ms / 1000);
+  if (second !== isoSecond) {
+    if (!(Math.abs(ms) <= 8.64e15)) return new Date(ms).toISOString(); // throws RangeError, as toISOString does
+    isoSecond = second;
+    isoPrefix = new Date(second * 1000).toISOString().slice(0, -4); // without "000Z"
+  }
+  const m = ms - second * 1000;
+  return `${isoPrefix}${m < 10 ? '00' : m < 100 ? '0' : ''}${m}Z`;
 }
 
 /**

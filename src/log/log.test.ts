@@ -1,6 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { asciiJson, asciiJsonString, createLogger, jsonString, redactFields, REDACTED } from './index.js';
+import fc from 'fast-check';
+import { asciiJson, asciiJsonString, createLogger, isoTime, jsonString, redactFields, REDACTED } from './index.js';
+import { fuzzSync } from '../../test/support/fuzz.js';
 
 const JWT = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLWJ5dGVz';
 
@@ -67,4 +69,20 @@ describe('asciiJson: the same JSON value, in ASCII text', () => {
     });
   }
   test('undefined is written as null', () => assert.equal(asciiJson(undefined), 'null'));
+});
+
+describe('isoTime is toISOString', () => {
+  const same = (t: number): void => assert.equal(isoTime(t), new Date(t).toISOString(), String(t));
+  test('at the edges: epoch, before it, leap second days, the last and first millisecond of a second, extended years', () => {
+    for (const t of [0, -1, -999, -1000, -1001, 999, 1000, 1001, 1.9, -1.9, -0, 951782400000, 1483228799999, 1483228800000, 253402300799999, 253402300800000, -62167219200001, 8.64e15, -8.64e15]) same(t);
+  });
+  test('out of range, as toISOString: a RangeError', () => {
+    for (const t of [NaN, Infinity, -Infinity, 8.64e15 + 1]) assert.throws(() => isoTime(t), RangeError);
+  });
+  test('any time, in any order (the cached second never leaks into another)', () => {
+    const time = fc.oneof(fc.integer({ min: -8.64e15, max: 8.64e15 }), fc.double({ min: -8.64e15, max: 8.64e15, noNaN: true }), fc.integer({ min: 1.7e12, max: 1.8e12 }));
+    fuzzSync<[number[]]>('isoTime', 2000, [fc.array(time)], (ts) => {
+      for (const t of ts) same(t);
+    });
+  });
 });

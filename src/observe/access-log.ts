@@ -23,7 +23,7 @@ import type { Caller } from '../authn/index.js';
 import { clientIp } from '../http/index.js';
 import { loggableHeader, loggableQuery, loggableReferer } from './redact.js';
 import type { LineDestination } from './line-sink.js';
-import { asciiJson, asciiJsonString } from '../log/index.js';
+import { asciiJson, asciiJsonString, isoTime } from '../log/index.js';
 
 /** What is known about a request when its response is finished. */
 export interface AccessFacts {
@@ -325,7 +325,7 @@ export class AccessLog {
     const ms = Date.now();
     if (ms !== this.lastMs) {
       this.lastMs = ms;
-      this.lastStart = `${LINE_START}${new Date(ms).toISOString()}"${this.baseText}`;
+      this.lastStart = `${LINE_START}${isoTime(ms)}"${this.baseText}`;
     }
     return this.lastStart;
   }
