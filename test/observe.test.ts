@@ -304,9 +304,19 @@ describe('observability: metrics, health, access log', () => {
     await request(`${s.origin('staff')}/c?access_token=SECRETQ`, { jar, headers: { ...JSON_ACCEPT, authorization: 'Bearer Pomerium-SECRETBEARER' } });
     const last = await request(`${s.origin('public')}/`, { headers: { 'x-pomerium-authorization': 'SECRETXPA', cookie: '_pomerium=SECRETCOOKIE; other=1' } });
     assert.ok(await lineFor(lines, 'http-request', last.header('x-request-id')));
+    // Passwords in URLs: a Referer's userinfo, an absolute-form target's, a session id as a path parameter.
+    const referred = await request(`${s.origin('public')}/r`, { headers: { referer: 'http://user:SECRETREFPW@r.example/p?token=SECRETREFQ' } });
+    const refLine = await lineFor(lines, 'http-request', referred.header('x-request-id'));
+    assert.equal(refLine?.referer, 'http://[redacted]@r.example/p');
+    const host = `public.localhost:${s.port}`;
+    const absolute = await rawLogged(`GET http://user:SECRETABSPW@${host}/abs HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`, 400, 'absolute-form with a password');
+    assert.equal(absolute.line.path, `http://[redacted]@${host}/abs`);
+    const param = await rawLogged(`GET /a;jsessionid=SECRETJSESSION HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`, 400, 'a session id as a path parameter');
+    assert.equal(param.line.path, '/a;jsessionid=[redacted]');
     const cookies = jar.all().map((c) => c.value).filter((v) => v.length >= 16);
     assert.ok(cookies.length > 0);
-    const secrets = [SHARED_SECRET, COOKIE_SECRET, s.clientSecret, 's3cret-pw', 'SECRETQ', 'SECRETBEARER', 'SECRETXPA', 'SECRETCOOKIE', 'SECRETJWT', 'SECRETCODE', ...cookies];
+    const secrets = [SHARED_SECRET, COOKIE_SECRET, s.clientSecret, 's3cret-pw', 'SECRETQ', 'SECRETBEARER', 'SECRETXPA', 'SECRETCOOKIE', 'SECRETJWT', 'SECRETCODE',
+      'SECRETREFPW', 'SECRETREFQ', 'SECRETABSPW', 'SECRETJSESSION', ...cookies];
     assert.ok(lines.length > 20);
     for (const l of lines) {
       const parsed = JSON.parse(l) as Record<string, unknown>;

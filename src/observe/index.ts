@@ -24,7 +24,7 @@ export { Health, type CheckName, type CheckResult, type HealthReport, type Healt
 export { startListeners, splitAddress, type HealthReporter, type ListenerOptions, type MetricsExposition, type ObservabilityListeners } from './listeners.js';
 export { MeasuredStore } from './store.js';
 export { startTracing, type PhaseSpan, type RequestSpan, type Tracer } from './tracing.js';
-export { loggableHeader, loggableQuery, loggableReferer, REDACTED } from './redact.js';
+export { loggableHeader, loggablePath, loggableQuery, loggableReferer, REDACTED } from './redact.js';
 
 /** Limen's version, from package.json (source tree or build). */
 export function limenVersion(): string {

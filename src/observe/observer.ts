@@ -12,6 +12,7 @@ import type { Caller } from '../authn/index.js';
 import type { AccessLog } from './access-log.js';
 import type { Metrics, RouteMetrics } from './metrics.js';
 import type { PhaseSpan, RequestSpan, Tracer } from './tracing.js';
+import { loggablePath } from './redact.js';
 
 const OBSERVATION = Symbol('limen.observation');
 const CUT_AT_SHUTDOWN = Symbol('limen.cutAtShutdown');
@@ -162,7 +163,7 @@ export class Observation {
       'limen.route': this.route?.name,
       'limen.request_id': this.requestId,
       'limen.decision': this.result,
-      'url.path': (req.url ?? '').split('?')[0],
+      'url.path': loggablePath((req.url ?? '').split('?')[0]!),
     }, status >= 500 || status === 0 || this.upstreamError !== undefined);
   }
 }
