@@ -51,12 +51,18 @@ describe('observability keys', () => {
     assert.deepEqual(c.accessLogFields, ['method', 'path', 'headers.x-trace']);
     assert.deepEqual(c.authorizeLogFields, []);
     assert.deepEqual(parseConfig(base, { ACCESS_LOG_FIELDS: 'authority,duration' }).accessLogFields, ['authority', 'duration']);
+    // Pomerium's own defaults, spelled out, load as they are (a Pomerium config that lists them starts).
+    const pomeriumDefaults = ['request-id', 'check-request-id', 'cluster-stat-name', 'method', 'path', 'host', 'ip', 'session-id', 'impersonate-session-id',
+      'impersonate-user-id', 'impersonate-email', 'removed-groups-count', 'service-account-id', 'user', 'email', 'envoy-route-checksum', 'envoy-route-id',
+      'route-checksum', 'route-id'];
+    assert.deepEqual(parseConfig({ ...base, authorize_log_fields: pomeriumDefaults }, {}).authorizeLogFields, pomeriumDefaults);
   });
 
   const refused: { key: string; value: unknown; want: RegExp }[] = [
     { key: 'access_log_fields', value: ['pathh'], want: /unknown log field "pathh"/ },
     { key: 'authorize_log_fields', value: ['id-token'], want: /ID token/ },
     { key: 'authorize_log_fields', value: ['body'], want: /request bodies/ },
+    { key: 'authorize_log_fields', value: ['mcp-tool'], want: /no MCP routes/ },
     { key: 'access_log_fields', value: ['headers.'], want: /headers\.<header name>/ },
     { key: 'access_log_fields', value: 'id-token', want: /not offered/ },
     { key: 'otel_traces_exporter', value: 'jaeger', want: /expected one of/ },

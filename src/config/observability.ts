@@ -18,12 +18,17 @@ export const ACCESS_LOG_FIELDS: Readonly<Record<AccessLogField, boolean>> = {
   'upstream-cluster': true, 'user-agent': true, 'user': true, 'email': true, 'route-id': true,
 };
 
-/** Pomerium's authorize log fields that Limen can fill. */
+/**
+ * Pomerium's authorize log fields that Limen can fill; on by default where
+ * they are Pomerium's defaults. Limen has no Envoy: `envoy-route-id` is the
+ * route's id as `route-id`, and both checksums are the route's checksum.
+ */
 export const AUTHORIZE_LOG_FIELDS: Readonly<Record<AuthorizeLogField, boolean>> = {
-  'check-request-id': true, 'cluster-stat-name': false, 'email': true, 'headers': false, 'host': true,
+  'check-request-id': true, 'cluster-stat-name': true, 'email': true, 'envoy-route-checksum': true, 'envoy-route-id': true,
+  'headers': false, 'host': true,
   'id-token-claims': false, 'impersonate-email': true, 'impersonate-session-id': true, 'impersonate-user-id': true,
   'ip': true, 'method': true, 'path': true, 'query': false, 'removed-groups-count': true, 'request-id': true,
-  'route-id': true, 'service-account-id': true, 'session-id': true, 'user': true,
+  'route-checksum': true, 'route-id': true, 'service-account-id': true, 'session-id': true, 'user': true,
 };
 
 /**
@@ -33,6 +38,9 @@ export const AUTHORIZE_LOG_FIELDS: Readonly<Record<AuthorizeLogField, boolean>> 
 const REFUSED_FIELDS: Readonly<Record<string, string>> = {
   'id-token': 'it would write the ID token (a credential) to the log',
   'body': 'it would write request bodies to the log',
+  'mcp-method': 'Limen has no MCP routes, so it would always be empty',
+  'mcp-tool': 'Limen has no MCP routes, so it would always be empty',
+  'mcp-tool-parameters': 'Limen has no MCP routes (and it would write request bodies to the log)',
 };
 
 const SAMPLERS: readonly TracesSampler[] = [

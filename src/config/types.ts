@@ -31,9 +31,9 @@ export type AccessLogField =
 
 /** Pomerium's authorize log fields that Limen fills, or `headers.<lower-case name>`. */
 export type AuthorizeLogField =
-  | 'check-request-id' | 'cluster-stat-name' | 'email' | 'headers' | 'host' | 'id-token-claims'
+  | 'check-request-id' | 'cluster-stat-name' | 'email' | 'envoy-route-checksum' | 'envoy-route-id' | 'headers' | 'host' | 'id-token-claims'
   | 'impersonate-email' | 'impersonate-session-id' | 'impersonate-user-id' | 'ip' | 'method' | 'path' | 'query'
-  | 'removed-groups-count' | 'request-id' | 'route-id' | 'service-account-id' | 'session-id' | 'user';
+  | 'removed-groups-count' | 'request-id' | 'route-checksum' | 'route-id' | 'service-account-id' | 'session-id' | 'user';
 
 export type OtlpProtocol = 'http/protobuf' | 'http/json';
 

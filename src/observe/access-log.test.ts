@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import fc from 'fast-check';
 import { parseConfig } from '../config/index.js';
 import type { Caller } from '../authn/index.js';
-import { AccessLog, millisText } from './access-log.js';
+import { AccessLog, millisText, routeChecksum } from './access-log.js';
 import { lineDestination, type LineDestination } from './line-sink.js';
 
 const config = parseConfig({
@@ -153,5 +153,35 @@ describe('millisText: a duration as JSON writes Math.round(ms * 1000) / 1000', (
     fc.assert(fc.property(fc.oneof(fc.double({ min: 0, max: 1e7, noNaN: true }), fc.double()), (ms) => {
       assert.equal(millisText(ms), JSON.stringify(Math.round(ms * 1000) / 1000));
     }), { numRuns: 20_000 });
+  });
+});
+
+describe('the route fields Pomerium logs by default', () => {
+  const load = (to: string, routes?: Record<string, unknown>[]) => parseConfig({
+    shared_secret: Buffer.alloc(32, 1).toString('base64'), cookie_secret: Buffer.alloc(32, 2).toString('base64'),
+    insecure_server: true, authenticate_service_url: 'http://auth.localhost', idp_provider_url: 'http://idp.localhost', idp_client_id: 'x',
+    routes: routes ?? [{ name: 'app', from: 'http://app.localhost', to, allow_any_authenticated_user: true }],
+  }, {});
+
+  test('envoy-route-id, route-id, cluster-stat-name: the route; both checksums: the route\'s, a JSON-exact number', () => {
+    const c = load('http://127.0.0.1:9');
+    const lines: string[] = [];
+    const req = { method: 'GET', url: '/', headers: { host: 'app.localhost' }, socket: { remoteAddress: '127.0.0.1' } } as unknown as IncomingMessage;
+    new AccessLog(lineDestination((l) => lines.push(l))).decision({ req, requestId: 'r1', config: c, route: c.routes[0]!, result: 'allow', reasons: ['allowed'], caller: null, ip: '127.0.0.1' });
+    const line = JSON.parse(lines[0]!) as Record<string, unknown>;
+    assert.equal(line['route-id'], 'app');
+    assert.equal(line['envoy-route-id'], 'app');
+    assert.equal(line['cluster-stat-name'], 'app');
+    assert.equal(line['route-checksum'], routeChecksum(c.routes[0]!));
+    assert.equal(line['envoy-route-checksum'], line['route-checksum']);
+    assert.ok(Number.isSafeInteger(line['route-checksum']) && (line['route-checksum'] as number) > 0);
+  });
+
+  test('the checksum follows the route\'s config: the same config the same number, any change another', () => {
+    const a = routeChecksum(load('http://127.0.0.1:9').routes[0]!);
+    assert.equal(routeChecksum(load('http://127.0.0.1:9').routes[0]!), a, 'loaded again, unchanged');
+    assert.notEqual(routeChecksum(load('http://127.0.0.1:10').routes[0]!), a, 'another upstream');
+    const regex = (r: string) => routeChecksum(load('', [{ name: 'app', from: 'http://app.localhost', to: 'http://127.0.0.1:9', regex: r, allow_any_authenticated_user: true }]).routes[0]!);
+    assert.notEqual(regex('^/a'), regex('^/b'), 'another path regex');
   });
 });

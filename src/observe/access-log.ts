@@ -16,12 +16,13 @@
  * docs/operations.md). The line has pino's shape:
  * `level`, `time`, the fields, `msg` last.
  */
+import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Config, RouteConfig } from '../config/index.js';
 import type { Caller } from '../authn/index.js';
 import { clientIp } from '../http/index.js';
-import { loggableHeader, loggableQuery, loggableReferer } from './redact.js';
+import { loggableHeader, loggablePath, loggableQuery, loggableReferer } from './redact.js';
 import type { LineDestination } from './line-sink.js';
 import { asciiJson, asciiJsonString, isoTime } from '../log/index.js';
 
@@ -99,7 +100,7 @@ function pathOf(req: IncomingMessage): string | undefined {
   const url = req.url;
   if (url === undefined) return undefined; // a request the parser refused
   const i = url.indexOf('?');
-  return i < 0 ? url : url.slice(0, i);
+  return loggablePath(i < 0 ? url : url.slice(0, i));
 }
 
 function queryOf(req: IncomingMessage): string {
@@ -221,12 +222,32 @@ const D = {
   claims: json('id-token-claims'), impEmail: text('impersonate-email'), impSession: text('impersonate-session-id'), impUser: text('impersonate-user-id'),
   ip: text('ip'), method: text('method'), path: text('path'), query: text('query'), removedGroups: num('removed-groups-count'),
   requestId: requestId('request-id'), routeId: text('route-id'), serviceAccount: text('service-account-id'), session: text('session-id'), user: text('user'),
+  envoyRouteId: text('envoy-route-id'), envoyRouteChecksum: num('envoy-route-checksum'), routeChecksum: num('route-checksum'),
 };
+
+const checksums = new WeakMap<RouteConfig, number>();
+
+/**
+ * A route's checksum, as Pomerium logs its policy's: a number that changes
+ * when anything in the route's config does (the first 52 bits of a SHA-256
+ * of it, so JSON keeps it exact), made once per route of a loaded config.
+ */
+export function routeChecksum(route: RouteConfig): number {
+  let sum = checksums.get(route);
+  if (sum === undefined) {
+    const text = JSON.stringify(route, (_k, v: unknown) => (v instanceof RegExp ? v.source : v instanceof Map || v instanceof Set ? [...v] : v));
+    sum = parseInt(createHash('sha256').update(text ?? '').digest('hex').slice(0, 13), 16);
+    checksums.set(route, sum);
+  }
+  return sum;
+}
 
 const DECISION: Readonly<Record<string, DecisionField>> = {
   'check-request-id': (f) => D.checkRequestId(f.requestId),
   'cluster-stat-name': (f) => D.clusterStatName(f.route.name),
   'email': (f) => D.email(realEmail(f.caller) || undefined),
+  'envoy-route-checksum': (f) => D.envoyRouteChecksum(routeChecksum(f.route)),
+  'envoy-route-id': (f) => D.envoyRouteId(f.route.name),
   'host': (f) => D.host(f.req.headers.host),
   'id-token-claims': (f) => (f.caller?.session ? D.claims(f.caller.session.claims) : ''),
   'impersonate-email': (f) => (f.caller?.impersonator ? D.impEmail(f.caller.policy.email) : ''),
@@ -242,6 +263,7 @@ const DECISION: Readonly<Record<string, DecisionField>> = {
     return D.removedGroups(filter ? groups.filter((g) => !filter.includes(g)).length : 0);
   },
   'request-id': (f) => D.requestId(f.requestId),
+  'route-checksum': (f) => D.routeChecksum(routeChecksum(f.route)),
   'route-id': (f) => D.routeId(f.route.name),
   'service-account-id': (f) => (f.caller && f.caller.kind !== 'session' ? D.serviceAccount(f.caller.policy.serviceAccountId ?? f.caller.policy.sessionId) : ''),
   'session-id': (f) => (f.caller?.kind === 'session' ? D.session(f.caller.session?.id ?? f.caller.policy.sessionId) : ''),
