@@ -12,7 +12,7 @@ import { createServer, type Server } from 'node:http';
 import { Readable } from 'node:stream';
 import WebSocket from 'ws';
 import { createRequire } from 'node:module';
-import { CookieJar, closeHttpAgents, request, scriptedLogin } from './support/index.js';
+import { CookieJar, closeHttpAgents, request, scriptedLogin, type TestResponse } from './support/index.js';
 import { COOKIE_SECRET, SHARED_SECRET, startStack, type Stack } from './stack.js';
 import { parseMetrics, sample } from './observe-support.js';
 import { Metrics } from '../src/observe/metrics.js';
@@ -213,6 +213,23 @@ describe('observability: metrics, health, access log', () => {
     assert.equal(auth['route-id'], 'staff');
   });
 
+  // Regression: size counted the status line and headers too (a HEAD was 216 bytes).
+  test('size is the response body, as in Pomerium: relayed, HEAD, Limen\'s own page, a response cut mid-body', async () => {
+    const cases: { name: string; url: string; method?: string; body: (r: TestResponse) => number }[] = [
+      { name: 'relayed', url: `${s.origin('public')}/sized`, body: (r) => Buffer.byteLength(r.text()) },
+      { name: 'HEAD', url: `${s.origin('public')}/sized`, method: 'HEAD', body: () => 0 },
+      { name: 'Limen\'s 404 page', url: `http://nowhere.localhost:${s.port}/`, body: (r) => Buffer.byteLength(r.text()) },
+      { name: 'Limen\'s 401 page', url: `${s.origin('staff')}/`, body: (r) => Buffer.byteLength(r.text()) },
+    ];
+    for (const c of cases) {
+      const r = await request(c.url, { method: c.method ?? 'GET', headers: JSON_ACCEPT });
+      const line = await lineFor(lines, 'http-request', r.header('x-request-id'));
+      assert.ok(line, c.name);
+      assert.equal(line.size, c.body(r), c.name);
+      if (c.method !== 'HEAD') assert.ok((line.size as number) > 0, c.name);
+    }
+  });
+
   test('requests with a body have their access line too, naming the peer (Node.js lets go of their socket first)', async () => {
     const cases: { name: string; method: string; body?: string | Readable }[] = [
       { name: 'POST with a length', method: 'POST', body: 'a=b' },
@@ -399,6 +416,7 @@ describe('observability: metrics, health, access log', () => {
       const before = await scrape();
       const { answer, id, line } = await rawLogged(`GET ${c.path} HTTP/1.1\r\nHost: ${host}\r\n\r\n`, 200, c.path);
       assert.equal(line['response-code-details'], c.want, c.path);
+      if (c.want === 'upstream-reset') assert.equal(line.size, 1000, 'size: the body bytes relayed before the cut');
       if (c.want === 'upstream-timeout') {
         assert.ok(!answer.endsWith('0\r\n\r\n'), 'the chunked body never ended: it was cut');
         assert.ok(Number(line.duration) < 2500, `cut at the route timeout, not when the upstream finished (${String(line.duration)} ms)`);

@@ -51,6 +51,8 @@ export class Observation {
   private upstream: string | undefined;
   private upstreamError: string | undefined;
   private upstreamDone = false;
+  /** Response body bytes, when whoever wrote the body counted them (the upstream's, relayed). */
+  private bodyBytes: number | undefined;
   /** Set while a websocket tunnel is open: its `101`, logged when the tunnel closes. */
   private tunnelStatus: number | undefined;
   private closed = false;
@@ -114,8 +116,20 @@ export class Observation {
     return s;
   }
 
-  /** Marks the end of the upstream call (the response relayed, or failed). */
-  upstreamEnded(upstream: string | undefined, error?: string): void {
+  /**
+   * The body bytes of a response Limen wrote itself (its pages, a tunnel's
+   * bytes): what went out on the socket for it, less the status line and
+   * headers. `size` is the body, as in Pomerium's access log.
+   */
+  private ownBodyBytes(status: number): number {
+    if (this.req.method === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200 && this.tunnelStatus === undefined)) return 0;
+    const head = (this.res as { _header?: string | null })._header;
+    return Math.max(0, this.socket.bytesWritten - this.bytes0 - (typeof head === 'string' ? Buffer.byteLength(head, 'latin1') : 0));
+  }
+
+  /** Marks the end of the upstream call (the response relayed, or failed), with the body bytes relayed. */
+  upstreamEnded(upstream: string | undefined, error?: string, bodyBytes?: number): void {
+    this.bodyBytes = bodyBytes;
     this.upstreamMs = performance.now() - this.upstreamStart;
     this.upstream = upstream;
     this.upstreamError = error;
@@ -156,7 +170,7 @@ export class Observation {
     this.o.accessLog?.access({
       req, res, socket: this.socket, requestId: this.requestId, durationMs: totalMs, status, config: this.config,
       route: this.route, upstream: this.upstream, caller: this.caller, details,
-      bytes: this.socket.bytesWritten - this.bytes0, ip: this.ip,
+      bytes: this.bodyBytes ?? this.ownBodyBytes(status), ip: this.ip,
     });
     this.span?.end({
       'http.response.status_code': status,

@@ -171,7 +171,7 @@ const RETRYABLE_CONNECT = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH'
  * the client went away (`failure` says why a started response was cut);
  * rejects with UpstreamError before any byte was sent.
  */
-export function forward(f: ForwardRequest): Promise<{ status: number; upstream: string; failure?: string }> {
+export function forward(f: ForwardRequest): Promise<{ status: number; upstream: string; failure?: string; bytes: number }> {
   const { req, res, route } = f;
   const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
   const candidates = f.selector.order(f.now());
@@ -185,12 +185,14 @@ export function forward(f: ForwardRequest): Promise<{ status: number; upstream: 
       // upstream request now would leave it paused on a dead socket, holding
       // a pooled upstream connection until the upstream times out.
       if (clientHasGone(req, res)) {
-        resolve({ status: 499, upstream: upstream.url.origin });
+        resolve({ status: 499, upstream: upstream.url.origin, bytes: 0 });
         return;
       }
       const headers = f.hostFromUpstream ? withHost(f.headers, route.hostRewrite ?? upstream.url.host) : f.headers;
       let controller: Dispatcher.DispatchController | undefined;
       let status = 0;
+      /** Response body bytes relayed (the access log's `size`). */
+      let bytes = 0;
       let settled = false;
       let clientGone = false;
       let timedOut = false;
@@ -233,6 +235,7 @@ export function forward(f: ForwardRequest): Promise<{ status: number; upstream: 
           res.writeHead(statusCode, buildResponseHeaders(upstreamHeaders, route, f.requestId, f.ownCookies));
         },
         onResponseData(c, chunk) {
+          bytes += chunk.length;
           if (!res.write(chunk) && !res.destroyed) {
             // Backpressure; a client that goes away instead of draining is
             // handled by onClientClose, which aborts the paused request.
@@ -243,7 +246,7 @@ export function forward(f: ForwardRequest): Promise<{ status: number; upstream: 
         onResponseEnd() {
           if (!settle()) return;
           res.end();
-          resolve({ status, upstream: upstream.url.origin });
+          resolve({ status, upstream: upstream.url.origin, bytes });
         },
         onResponseError(_c, err) {
           if (!settle()) return;
@@ -251,14 +254,14 @@ export function forward(f: ForwardRequest): Promise<{ status: number; upstream: 
           if (clientGone) {
             // Nobody is listening: cut the response.
             res.destroy();
-            resolve({ status: 499, upstream: upstream.url.origin });
+            resolve({ status: 499, upstream: upstream.url.origin, bytes });
             return;
           }
           const timeout = timedOut || code === 'UND_ERR_BODY_TIMEOUT';
           if (status !== 0) {
             // Headers already went out: the response can only be cut, and the log says why.
             res.destroy();
-            resolve({ status, upstream: upstream.url.origin, failure: timeout ? 'upstream-timeout' : 'upstream-reset' });
+            resolve({ status, upstream: upstream.url.origin, failure: timeout ? 'upstream-timeout' : 'upstream-reset', bytes });
             return;
           }
           if (timeout || code === 'UND_ERR_HEADERS_TIMEOUT') { reject(new UpstreamError(504, 'upstream-timeout', err)); return; }

@@ -270,7 +270,7 @@ async function proxyRequest(ctx: RequestContext, r: TableRoute<RouteRuntime>): P
       now: ctx.svc.now,
       ownCookies: ctx.rt.limenCookies,
     });
-    obs?.upstreamEnded(sent.upstream, sent.failure); // observe
+    obs?.upstreamEnded(sent.upstream, sent.failure, sent.bytes); // observe
     upstreamSpan?.end(sent.failure); // observe
     if (sent.failure !== undefined) ctx.svc.logger.warn('upstream failed', { requestId: ctx.requestId, route: c.name, reason: sent.failure, response: 'cut after it started' });
   } catch (e) {
