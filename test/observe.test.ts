@@ -381,6 +381,27 @@ describe('observability: metrics, health, access log', () => {
     assert.equal(sample(after, 'limen_http_requests_total', { route: '(limen)', method: 'OTHER', status_class: '4xx' }) - sample(before, 'limen_http_requests_total', { route: '(limen)', method: 'OTHER', status_class: '4xx' }), cases.length);
   });
 
+  // Regression: a client that left mid-upload was counted twice, as the client leaving and as a 400 under (limen).
+  test('a client that leaves in the middle of its request body is one request, counted as the client leaving', async () => {
+    const host = `public.localhost:${s.port}`;
+    const before = await scrape();
+    const lineCount = lines.filter((l) => l.includes('"msg":"http-request"')).length;
+    await new Promise<void>((resolve) => {
+      const sock = connect(s.port, '127.0.0.1', () => {
+        sock.write(`POST /upload HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 1000000\r\n\r\n${'x'.repeat(1000)}`);
+        setTimeout(() => sock.end(), 200);
+      });
+      sock.on('close', () => resolve());
+      sock.on('error', () => resolve());
+      sock.resume();
+    });
+    const after = await scrape();
+    const delta = (labels: Record<string, string>) => sample(after, 'limen_http_requests_total', labels) - sample(before, 'limen_http_requests_total', labels);
+    assert.equal(delta({ route: 'public', method: 'POST', status_class: 'other' }), 1);
+    assert.equal(delta({ route: '(limen)', method: 'OTHER', status_class: '4xx' }), 0, 'no second count as a malformed request');
+    assert.equal(lines.filter((l) => l.includes('"msg":"http-request"')).length - lineCount, 1, 'one access line');
+  });
+
   // Regression: CONNECT got no answer at all, and a request with an Upgrade
   // other than websocket was answered but neither counted nor logged.
   test('CONNECT and upgrades other than websocket are answered, counted and logged like any request', async () => {

@@ -240,9 +240,12 @@ async function startOnStore(opts: StartOptions, config: Config, now: () => numbe
   // Transfer-Encoding, oversized headers) never reach a handler or upstream;
   // they get the same error page as any refusal.
   server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
-    // A response already under way on this socket (pipelining) cannot be followed by another.
-    const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-    if (!socket.writable || err.code === 'ECONNRESET' || inFlight?.headersSent) { socket.destroy(); return; }
+    // A response already under way on this socket (pipelining) cannot be
+    // followed by another. A request being answered whose body broke off
+    // because the client left (EOF mid-body) is observed as itself (the
+    // client leaving): no answer or count here, nobody would read it.
+    const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
+    if (!socket.writable || err.code === 'ECONNRESET' || inFlight?.headersSent || (inFlight && err.code === 'HPE_INVALID_EOF_STATE')) { socket.destroy(); return; }
     const { status, reason } = parserRefusal(err.code);
     const page = {
       status, title: STATUS_TITLES[status] ?? 'Bad Request', requestId: newRequestId(),
