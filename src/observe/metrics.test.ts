@@ -69,3 +69,18 @@ describe('Metrics: decisions by route, result and reason', () => {
     assert.equal((await family(m, 'limen_request_duration_seconds_count')).get('{route="app"}'), 4);
   });
 });
+
+describe('Metrics: scrapes at the same moment', () => {
+  // Regression: two at once interleaved prom-client's event-loop collector (a minimum lag of 9.2e9 s, NaN).
+  test('share one collection: the same text, and the event-loop lag is a real figure', async () => {
+    const m = new Metrics({ version: 'test' });
+    await new Promise((r) => setTimeout(r, 100)); // the event-loop monitor has samples
+    const [a, b] = await Promise.all([m.scrape(), m.scrape()]);
+    assert.equal(a, b);
+    const min = Number(/^nodejs_eventloop_lag_min_seconds (\S+)$/m.exec(a)?.[1]);
+    assert.ok(min >= 0 && min < 10, `event-loop lag min ${min} s`);
+    assert.doesNotMatch(a, /^nodejs_eventloop_lag_\w+ Nan$/im);
+    const [x, y] = await Promise.all([m.json(), m.json()]);
+    assert.equal(x, y, 'the JSON the primary of several workers asks for, too');
+  });
+});

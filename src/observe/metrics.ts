@@ -255,8 +255,22 @@ export class Metrics {
 
   /** Text exposition for a scrape. */
   scrape(): Promise<string> {
-    return this.registry.metrics();
+    return (this.scraping ??= this.registry.metrics().finally(() => { this.scraping = undefined; }));
   }
+
+  /** The registry as JSON, for the primary of several workers to sum; shared by concurrent asks as scrape() is. */
+  json(): ReturnType<Registry['getMetricsAsJSON']> {
+    return (this.collectingJson ??= this.registry.getMetricsAsJSON().finally(() => { this.collectingJson = undefined; }));
+  }
+
+  /**
+   * A collection under way, shared by whoever asks meanwhile: two scrapes at
+   * once (a highly available pair of Prometheus servers) interleaved
+   * prom-client's event-loop collector, which resets its histogram on each
+   * collection, and one of them read a minimum lag of 9.2e9 s and NaN.
+   */
+  private scraping: Promise<string> | undefined;
+  private collectingJson: ReturnType<Registry['getMetricsAsJSON']> | undefined;
 
   private countIdpErrors(): void {
     const idp = this.sources.idpErrors?.();
