@@ -84,3 +84,13 @@ describe('Metrics: scrapes at the same moment', () => {
     assert.equal(x, y, 'the JSON the primary of several workers asks for, too');
   });
 });
+
+describe('Metrics: counters with known label values', () => {
+  // Regression: they had no series until their first event, which increase() then missed.
+  test('start at 0', async () => {
+    const m = new Metrics({ version: 'test' });
+    assert.deepEqual(Object.fromEntries(await family(m, 'limen_config_reloads_total')), { '{result="success"}': 0, '{result="failure"}': 0 });
+    assert.deepEqual(Object.fromEntries(await family(m, 'limen_session_refreshes_total')), { '{result="success"}': 0, '{result="failure"}': 0 });
+    assert.deepEqual(Object.fromEntries(await family(m, 'limen_idp_errors_total')), { '{operation="discovery"}': 0, '{operation="exchange"}': 0, '{operation="refresh"}': 0 });
+  });
+});

@@ -225,8 +225,9 @@ export class Metrics {
     build.labels(info.version, process.versions.node).set(1);
     collectDefaultMetrics({ register: this.registry });
     this.unrouted = new RouteMetrics(this, UNROUTED);
-    for (const op of ['discovery', 'exchange', 'refresh']) this.idpErrors.labels(op);
-    for (const r of ['success', 'failure']) { this.sessionRefreshes.labels(r); this.configReloads.labels(r); }
+    // Known label values start at 0, so increase() sees the first event (labels() alone writes no series).
+    for (const op of ['discovery', 'exchange', 'refresh']) this.idpErrors.labels(op).inc(0);
+    for (const r of ['success', 'failure']) { this.sessionRefreshes.labels(r).inc(0); this.configReloads.labels(r).inc(0); }
   }
 
   /** The children of a route, keyed by its name (`name`, else `from`). */
