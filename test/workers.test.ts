@@ -324,6 +324,50 @@ for (const kind of ['file', 'postgres'] as const) {
   });
 }
 
+// Regression: with workers the primary copies the workers' lines to its standard output, and the lines it
+// failed to write there (its reader gone: EPIPE) were counted nowhere; limen_log_lines_dropped_total stayed 0.
+test('workers: 2, standard output closed by its reader: the lines lost are counted, and requests are still served', async () => {
+  const upstream = await startProbeUpstream();
+  const [port, metricsPort] = [await freePort(), await freePort()];
+  const path = join(dir, 'stdout-closed.yaml');
+  writeFileSync(path, stringify({
+    address: `127.0.0.1:${port}`, insecure_server: true, authenticate_service_url: `http://authenticate.localhost:${port}`,
+    idp_provider_url: 'http://127.0.0.1:9/', idp_client_id: 'x', shared_secret: SHARED_SECRET, cookie_secret: COOKIE_SECRET,
+    databroker_storage_type: 'file', databroker_storage_connection_string: join(dir, 'stdout-closed.db'),
+    metrics_address: `127.0.0.1:${metricsPort}`, workers: 2,
+    routes: [{ name: 'pub', from: `http://pub.localhost:${port}`, to: upstream.url, allow_public_unauthenticated_access: true }],
+  }));
+  const s = serve(path);
+  try {
+    assert.ok(await eventually(() => workerPids(s).length === 2 || s.child.exitCode !== null, 120_000), s.out());
+    const lost = async (): Promise<number> => {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      const m = /^limen_log_lines_dropped_total (\d+)$/m.exec(text);
+      assert.ok(m, 'the counter is served');
+      return Number(m[1]);
+    };
+    // The lines one request writes (its authorize, audit and access lines), read while standard output still is.
+    const probe = await fresh(port, `pub.localhost:${port}`, '/fast');
+    const linesOf = (): number => s.out().split('\n').filter((l) => l.includes(probe.requestId)).length;
+    assert.ok(await eventually(() => linesOf() >= 3, 10_000), s.out());
+    const perRequest = linesOf();
+    const before = await lost();
+    // The reader goes away: every write to the primary's standard output now fails (EPIPE).
+    s.child.stdout?.destroy();
+    const sent = 200;
+    for (let i = 0; i < sent; i++) assert.equal((await fresh(port, `pub.localhost:${port}`, '/fast')).status, 200, `request ${i}`);
+    const want = sent * perRequest; // at least: the primary's own log lines are lost too
+    assert.ok(await eventually(async () => (await lost()) - before >= want, 20_000), `counted ${await lost() - before} lines lost, want at least ${want}`);
+    assert.equal(s.child.exitCode, null, 'the primary is still running');
+    s.child.kill('SIGTERM');
+    assert.equal(await s.exited, 0, 'and stops cleanly');
+  } finally {
+    if (s.child.exitCode === null) s.child.kill('SIGKILL');
+    await s.exited;
+    await upstream.close();
+  }
+});
+
 test('the memory store refuses workers: 2, naming the key', async () => {
   const path = join(dir, 'memory.yaml');
   writeFileSync(path, stringify({

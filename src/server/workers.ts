@@ -107,9 +107,11 @@ export interface PrimaryOptions {
   /**
    * Where the workers' standard output goes, whole lines (the primary's own
    * batched standard output, shared with its logger); default: written to
-   * process.stdout.
+   * process.stdout. The lines it `dropped` (past its bound) and `failed` to
+   * write (EPIPE, a closed descriptor), as a LineSink counts them, are added
+   * to the workers' `limen_log_lines_dropped_total`.
    */
-  readonly output?: LineDestination & { drain?(): Promise<void>; readonly pendingBytes?: number };
+  readonly output?: LineDestination & { drain?(): Promise<void>; readonly pendingBytes?: number; readonly dropped?: number; readonly failed?: number };
 }
 
 export interface RunningPrimary {
@@ -191,6 +193,19 @@ export async function startPrimary(o: PrimaryOptions): Promise<RunningPrimary> {
   // up to 4 KiB), and writing in pieces that small cost more CPU than this copy.
   cluster.setupPrimary({ silent: true });
   const toStdout = o.output ?? { write: (t: string) => { process.stdout.write(t); } };
+  // The copy hands the output many lines in one write, and a LineSink counts a write it drops as one line: the rest are counted here.
+  let droppedBesides = 0;
+  const copyOut = (t: string): void => {
+    const before = toStdout.dropped;
+    toStdout.write(t);
+    if (toStdout.dropped !== before) droppedBesides += linesIn(t) - 1;
+  };
+  /**
+   * Lines lost on the primary's own standard output (the workers' copied
+   * lines and its own log lines): they never reach a worker's counter, so
+   * the primary adds them to what it serves.
+   */
+  const lostHere = (): number => (toStdout.dropped ?? 0) + droppedBesides + (toStdout.failed ?? 0);
   const relays = new Set<Promise<void>>();
   const relay = (from: Readable | null, to: (text: string) => void, full?: () => boolean): void => {
     if (!from) return;
@@ -203,7 +218,7 @@ export async function startPrimary(o: PrimaryOptions): Promise<RunningPrimary> {
     const worker = cluster.fork();
     // While the primary's own output is far behind, it stops reading: lines then wait in the
     // worker, whose writer drops past its bound and counts it (limen_log_lines_dropped_total).
-    relay(worker.process.stdout, (t) => toStdout.write(t), () => (toStdout.pendingBytes ?? 0) > RELAY_PAUSE_AT);
+    relay(worker.process.stdout, copyOut, () => (toStdout.pendingBytes ?? 0) > RELAY_PAUSE_AT);
     relay(worker.process.stderr, (t) => { process.stderr.write(t); });
     slot.worker = worker;
     slot.ready = false;
@@ -291,8 +306,9 @@ export async function startPrimary(o: PrimaryOptions): Promise<RunningPrimary> {
 
   /**
    * One scrape: the workers' registries summed (a metric's `aggregator` says
-   * how, see metrics.ts), with the retired counters. A worker that does not
-   * answer in time is counted as it last answered.
+   * how, see metrics.ts), with the retired counters and the lines the
+   * primary lost itself. A worker that does not answer in time is counted
+   * as it last answered.
    */
   const scrape = async (): Promise<string> => {
     await Promise.all(slots.map(async (s) => {
@@ -304,7 +320,10 @@ export async function startPrimary(o: PrimaryOptions): Promise<RunningPrimary> {
     }));
     await retiring;
     const all = slots.flatMap((s) => (s.metrics ? [s.metrics] : []));
-    return prom!.AggregatorRegistry.aggregate([...all, retired]).metrics();
+    // Summed as one more registry, in the form (help, type) the workers give the metric.
+    const theirs = [...all, retired].flat().find((m) => m.name === LOG_LINES_LOST);
+    const here: MetricsJson = theirs === undefined ? [] : [{ ...theirs, values: [{ value: lostHere(), labels: {} }] }];
+    return prom!.AggregatorRegistry.aggregate([...all, retired, here]).metrics();
   };
 
   let observability: ObservabilityListeners;
@@ -367,6 +386,16 @@ export async function startPrimary(o: PrimaryOptions): Promise<RunningPrimary> {
       return code;
     },
   };
+}
+
+/** The counter of standard output's lines lost (metrics.ts), which the primary adds its own to. */
+const LOG_LINES_LOST = 'limen_log_lines_dropped_total';
+
+/** The lines in a text of whole lines (each ends in a newline). */
+function linesIn(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
+  return n;
 }
 
 /** A line longer than this without its end is copied as it is (with a line end added), not held. */
