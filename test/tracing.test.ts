@@ -14,7 +14,10 @@ import { parseConfig } from '../src/config/index.js';
 import { createOtelTracer } from '../src/observe/otel.js';
 import { createLogger } from '../src/log/index.js';
 
-interface OtlpSpan { traceId: string; spanId: string; parentSpanId?: string; name: string; kind: number; attributes: { key: string; value: Record<string, unknown> }[] }
+interface OtlpSpan {
+  traceId: string; spanId: string; parentSpanId?: string; name: string; kind: number; attributes: { key: string; value: Record<string, unknown> }[];
+  status?: { code?: number; message?: string };
+}
 interface Received { path: string; contentType: string; body: Buffer; headers: IncomingMessage['headers'] }
 
 async function startReceiver(): Promise<{ url: string; got: Received[]; server: Server }> {
@@ -118,6 +121,54 @@ describe('tracing over OTLP/HTTP', () => {
       assert.equal(server.name, `${method} app`);
       assert.equal(spans.filter((x) => x.parentSpanId === server.spanId).length, 4, `${method}: identify, policy, sign, upstream`);
     }
+  });
+
+  // Regression: a sign-in refused at the callback left its span with status Unset and no reason, though
+  // docs/operations.md ("When sign-in fails") sends operators to the trace of the failed callback.
+  test('a sign-in refused at the callback is an error on its span, described by the reason, without the query; a route\'s 4xx carries its reason, status Unset', async () => {
+    /** A sign-in started at the app as a browser, up to the IdP: the jar holds the CSRF cookie, the state is the IdP URL's. */
+    const started = async (jar: CookieJar): Promise<string> => {
+      let url = `${s.origin('app')}/`;
+      for (let i = 0; i < 8; i++) {
+        const res = await request(url, { jar, headers: { accept: 'text/html' } });
+        assert.equal(res.status, 302, url);
+        const next = new URL(res.header('location')!, url);
+        if (next.origin === new URL(s.idpUrl).origin) return next.searchParams.get('state')!;
+        url = next.href;
+      }
+      assert.fail('no redirect to the IdP');
+    };
+    const forgedState = await started(new CookieJar());
+    const validJar = new CookieJar();
+    const validState = await started(validJar);
+    const cases: { name: string; query: string; jar?: CookieJar; status: number; reason: string }[] = [
+      { name: 'a forged code with a valid state', query: `code=forged-code-1234&state=${validState}`, jar: validJar, status: 401, reason: 'idp-exchange-failed' },
+      { name: 'the IdP refusing', query: 'error=access_denied&error_description=no-way&state=abc', status: 401, reason: 'idp-error' },
+      { name: 'no CSRF cookie', query: `code=forged-code-5678&state=${forgedState}`, status: 400, reason: 'csrf-cookie-missing' },
+    ];
+    for (const c of cases) {
+      const before = receiver.got.length;
+      const res = await request(`${s.authOrigin}/oauth2/callback?${c.query}`, { ...(c.jar ? { jar: c.jar } : {}), headers: { accept: 'application/json' } });
+      assert.equal(res.status, c.status, c.name);
+      assert.deepEqual(res.json<{ reasons: string[] }>().reasons, [c.reason], c.name);
+      const id = res.header('x-request-id');
+      const span = await waitFor(() => spansOf(receiver.got.slice(before)).find((x) => x.attributes.some((a) => a.key === 'limen.request_id' && a.value.stringValue === id)), `the span of ${c.name}`);
+      assert.equal(span.kind, 2, 'SERVER');
+      assert.equal(span.status?.code, 2, `${c.name}: status ERROR`);
+      assert.equal(span.status?.message, c.reason, `${c.name}: described by the reason`);
+      assert.equal(span.attributes.find((a) => a.key === 'limen.reason')?.value.stringValue, c.reason, c.name);
+      const text = JSON.stringify(span);
+      for (const secret of ['forged-code', validState, forgedState, 'no-way']) assert.ok(!text.includes(secret), `${c.name}: nothing of the query on the span`);
+    }
+
+    // A route's refusal is the client's error: its reason on the span, status left Unset (OTel HTTP conventions for a SERVER span's 4xx).
+    const before = receiver.got.length;
+    const refused = await request(`${s.origin('app')}/`, { headers: { accept: 'application/json' } });
+    assert.equal(refused.status, 401);
+    const id = refused.header('x-request-id');
+    const span = await waitFor(() => spansOf(receiver.got.slice(before)).find((x) => x.attributes.some((a) => a.key === 'limen.request_id' && a.value.stringValue === id)), 'the span of the refused request');
+    assert.equal(span.attributes.find((a) => a.key === 'limen.reason')?.value.stringValue, 'user-unauthenticated');
+    assert.equal(span.status?.code ?? 0, 0, 'status Unset');
   });
 
   test('a request without traceparent starts a new trace', async () => {

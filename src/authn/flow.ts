@@ -65,7 +65,7 @@ export interface SignInContext {
   returnTarget(target: string | null | undefined): URL | undefined;
   /** Who the request comes from, for the global namespace. */
   identify(): Promise<IdentifyResult>;
-  /** Sends Limen's error page. */
+  /** Sends Limen's error page; the flow failed, so the request's span is marked an error with the first reason. */
   fail(status: number, message: string, extra?: Partial<ErrorPage>, headers?: Record<string, string>): void;
 }
 

@@ -55,6 +55,8 @@ export class Observation {
   private bodyBytes: number | undefined;
   /** Set while a websocket tunnel is open: its `101`, logged when the tunnel closes. */
   private tunnelStatus: number | undefined;
+  /** Why Limen answered with its error page (the first reason), and whether that is an error on the span. */
+  private refusal: { readonly reason: string | undefined; readonly error: boolean } | undefined;
   private closed = false;
   private finished = false;
 
@@ -103,6 +105,16 @@ export class Observation {
       if (caller && caller.kind !== 'session') m.credential(caller.kind);
     }
     this.o.accessLog?.decision({ req: this.req, requestId: this.requestId, config: this.config, route, result, reasons, caller, ip });
+  }
+
+  /**
+   * Limen answered this request with its error page (web `fail`, where
+   * every page of a request with a context is sent): the span gets the first
+   * reason as `limen.reason`, and status ERROR described by it when the
+   * status is a 5xx or `error` says a 4xx is one too.
+   */
+  refused(reason: string | undefined, error: boolean): void {
+    this.refusal = { reason, error };
   }
 
   /**
@@ -172,13 +184,17 @@ export class Observation {
       route: this.route, upstream: this.upstream, caller: this.caller, details,
       bytes: this.bodyBytes ?? this.ownBodyBytes(status), ip: this.ip,
     });
+    // A 4xx is the client's error, left Unset on a SERVER span (OTel HTTP semantic conventions), unless
+    // the refusal was called an error: a sign-in or sign-out that failed (docs/operations.md).
+    const error = status >= 500 || status === 0 || this.upstreamError !== undefined || this.refusal?.error === true;
     this.span?.end({
       'http.response.status_code': status,
       'limen.route': this.route?.name,
       'limen.request_id': this.requestId,
       'limen.decision': this.result,
       'url.path': loggablePath((req.url ?? '').split('?')[0]!),
-    }, status >= 500 || status === 0 || this.upstreamError !== undefined);
+      'limen.reason': this.refusal?.reason,
+    }, error && (this.refusal?.reason ?? this.upstreamError ?? true));
   }
 }
 

@@ -153,7 +153,7 @@ export function createOtelTracer(c: Config, log?: Logger): Tracer {
           for (const [k, v] of Object.entries(attributes)) if (v !== undefined) span.setAttribute(k, v);
           const route = attributes['limen.route'];
           if (typeof route === 'string') span.updateName(`${req.method ?? 'GET'} ${route}`);
-          if (error) span.setStatus({ code: SpanStatusCode.ERROR });
+          if (error !== false) span.setStatus(error === true ? { code: SpanStatusCode.ERROR } : { code: SpanStatusCode.ERROR, message: error });
           span.end();
         },
       };

@@ -14,7 +14,8 @@ export interface RequestSpan {
    * the upstream phase's context, replacing what the client sent.
    */
   inject(headers: string[], upstream: PhaseSpan): void;
-  end(attributes: Readonly<Record<string, string | number | boolean | undefined>>, error: boolean): void;
+  /** Ends the span; `error`: its status is ERROR, described by the string when one is given (a reason, never a secret). */
+  end(attributes: Readonly<Record<string, string | number | boolean | undefined>>, error: boolean | string): void;
 }
 
 export interface Tracer {

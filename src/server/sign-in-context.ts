@@ -15,6 +15,7 @@ export function signInContext(ctx: RequestContext): SignInContext {
     allowedRedirect: (target) => allowedRedirect(ctx.rt, target),
     returnTarget: (target) => returnTarget(ctx.rt, target),
     identify: () => ctx.identifier.identify(ctx.req, ctx.host, 'global'),
-    fail: (status, message, extra, headers) => fail(ctx, status, message, extra, headers),
+    // A sign-in or sign-out refused is an error on the span even as a 4xx: the operator's trail when sign-in fails (docs/operations.md).
+    fail: (status, message, extra, headers) => fail(ctx, status, message, extra, headers, { error: true }),
   };
 }

@@ -10,7 +10,7 @@ import type { Identifier, SessionStore, SessionData, Caller } from '../authn/ind
 import type { Logger } from '../log/index.js';
 import type { DispatcherPool } from '../proxy/index.js';
 import type { Store } from '../store/index.js';
-import type { Observer } from '../observe/index.js';
+import { observationOf, type Observer } from '../observe/index.js';
 import type { Runtime } from './runtime.js';
 import { CSRF_FORM_FIELD, csrfToken } from './csrf.js';
 import { describeReason } from '../authz/index.js';
@@ -55,8 +55,11 @@ export interface RequestContext {
 /**
  * Sends Limen's own error page for `status`, with banner while impersonating.
  * Each reason gets its plain words (describeReason) unless the caller gave them.
+ * The request's span carries the first reason (`limen.reason`); a 5xx, or a
+ * 4xx the caller says is an `error` (a failed sign-in), marks it ERROR.
  */
-export function fail(ctx: RequestContext, status: number, message: string, extra?: Partial<ErrorPage>, headers?: Record<string, string>): void {
+export function fail(ctx: RequestContext, status: number, message: string, extra?: Partial<ErrorPage>, headers?: Record<string, string>, o?: { error?: boolean }): void {
+  observationOf(ctx.res)?.refused(extra?.reasons?.[0], o?.error === true); // observe
   sendError(ctx.req, ctx.res, {
     status,
     title: STATUS_TITLES[status] ?? 'Error',
