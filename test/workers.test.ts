@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -270,7 +270,26 @@ for (const kind of ['file', 'postgres'] as const) {
       assert.equal(await scrape(), counted + ids.length, 'the killed worker\'s requests are still counted');
       // The replacement took the reloaded config from the primary.
       assert.equal((await fresh(port, host('new'), '/fast')).status, 200);
+
+      // Regression: with every worker replaced, reloads stopped being counted (the largest worker's count, kept from the dead, hid them).
+      const reloadsBefore = await reloadCounts();
+      process.kill(survivor!, 'SIGKILL');
+      assert.ok(await eventually(() => s.lines().filter((l) => l.msg === 'worker replaced').length === 2, 60_000), s.out());
+      const running = readFileSync(configPath, 'utf8');
+      const failedBefore = s.lines().filter((l) => l.msg === 'config reload failed; keeping the running config').length;
+      writeFileSync(configPath, 'routes: [\n');
+      assert.ok(await eventually(() => s.lines().filter((l) => l.msg === 'config reload failed; keeping the running config').length === failedBefore + 1, 30_000), s.out());
+      assert.deepEqual(await reloadCounts(), { success: reloadsBefore.success, failure: reloadsBefore.failure + 1 });
+      writeFileSync(configPath, running); // the running text back: reloaded, counted as a success
+      assert.ok(await eventually(async () => (await reloadCounts()).success === reloadsBefore.success + 1, 30_000), s.out());
     });
+
+    /** limen_config_reloads_total as one scrape shows it. */
+    const reloadCounts = async (): Promise<{ success: number; failure: number }> => {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      const count = (result: string): number => Number(new RegExp(`^limen_config_reloads_total\\{result="${result}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
+      return { success: count('success'), failure: count('failure') };
+    };
 
     // Once is enough: the store plays no part in it.
     if (kind === 'file') test('under load with long lines, both workers\' lines reach standard output whole', async () => {

@@ -205,6 +205,8 @@ export async function startPrimary(o: PrimaryOptions): Promise<RunningPrimary> {
    * lines and its own log lines): they never reach a worker's counter, so
    * the primary adds them to what it serves.
    */
+  /** Reloads checked here and handed to the workers (success), or refused here (failure). */
+  const reloads = { success: 0, failure: 0 };
   const lostHere = (): number => (toStdout.dropped ?? 0) + droppedBesides + (toStdout.failed ?? 0);
   const relays = new Set<Promise<void>>();
   const relay = (from: Readable | null, to: (text: string) => void, full?: () => boolean): void => {
@@ -323,7 +325,13 @@ export async function startPrimary(o: PrimaryOptions): Promise<RunningPrimary> {
     // Summed as one more registry, in the form (help, type) the workers give the metric.
     const theirs = [...all, retired].flat().find((m) => m.name === LOG_LINES_LOST);
     const here: MetricsJson = theirs === undefined ? [] : [{ ...theirs, values: [{ value: lostHere(), labels: {} }] }];
-    return prom!.AggregatorRegistry.aggregate([...all, retired, here]).metrics();
+    // Reloads are the primary's to count: it checks each one before any worker sees it, and a
+    // worker started after a reload never saw it (the largest worker's count went flat once
+    // the workers were replaced, and an alert on failures missed them).
+    const reloaded = [...all, retired].flat().find((m) => m.name === CONFIG_RELOADS);
+    if (reloaded !== undefined) here.push({ ...reloaded, values: [{ value: reloads.success, labels: { result: 'success' } }, { value: reloads.failure, labels: { result: 'failure' } }] });
+    const workersOwn = (list: MetricsJson): MetricsJson => list.filter((m) => m.name !== CONFIG_RELOADS);
+    return prom!.AggregatorRegistry.aggregate([...all.map(workersOwn), workersOwn(retired), here]).metrics();
   };
 
   let observability: ObservabilityListeners;
@@ -372,9 +380,11 @@ export async function startPrimary(o: PrimaryOptions): Promise<RunningPrimary> {
     port, mode, observability,
     reload(next) {
       text = next;
+      reloads.success++;
       for (const s of slots) if (s.worker?.isConnected()) send(s.worker, { type: 'limen:reload', text: next });
     },
     reloadFailed() {
+      reloads.failure++;
       for (const s of slots) if (s.worker?.isConnected()) send(s.worker, { type: 'limen:reload-failed' });
     },
     onHangup(listener) { hangup = listener; },
@@ -390,6 +400,8 @@ export async function startPrimary(o: PrimaryOptions): Promise<RunningPrimary> {
 
 /** The counter of standard output's lines lost (metrics.ts), which the primary adds its own to. */
 const LOG_LINES_LOST = 'limen_log_lines_dropped_total';
+/** The reload counter (metrics.ts), which the primary serves as its own count. */
+const CONFIG_RELOADS = 'limen_config_reloads_total';
 
 /** The lines in a text of whole lines (each ends in a newline). */
 function linesIn(text: string): number {
@@ -539,7 +551,7 @@ export async function runWorker(o: WorkerOptions): Promise<never> {
         break;
       case 'limen:metrics?':
         // Unanswered when it fails: the primary then counts this worker as it last answered.
-        void (metrics?.registry.getMetricsAsJSON() ?? Promise.resolve([])).then((list) => tell({ type: 'limen:metrics', id: m.id, metrics: list }), () => undefined);
+        void (metrics?.json() ?? Promise.resolve([])).then((list) => tell({ type: 'limen:metrics', id: m.id, metrics: list }), () => undefined);
         break;
       case 'limen:stop': stop(); break;
       case 'limen:config': break;
