@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
-import { CookieJar, parseForms, request, scriptedLogin, closeHttpAgents } from './support/index.js';
+import { CookieJar, followFlow, parseForms, request, scriptedLogin, closeHttpAgents } from './support/index.js';
 import { startStack, type Stack } from './stack.js';
 
 const JSON_ACCEPT = { accept: 'application/json' };
@@ -155,6 +155,32 @@ describe('sign-in, policy and signed identity, end to end', () => {
     const res = await request(`${s.authOrigin}/oauth2/callback?code=abc&state=nope`, { headers: JSON_ACCEPT });
     assert.equal(res.status, 400);
     assert.deepEqual(res.json<{ reasons: string[] }>().reasons, ['csrf-cookie-missing']);
+  });
+
+  // Regression: a forged `error=` was audited and counted as the IdP refusing (idp-error), and a
+  // forged callback cleared the CSRF cookie of the sign-in the browser had under way.
+  test('forged callbacks are refused on their state, and do not break the sign-in under way', async () => {
+    const forged: [string, string][] = [];
+    const jar = new CookieJar();
+    const flow = await followFlow(`${s.origin('app')}/`, {
+      login: { email: 'forged-at@example.com' },
+      beforeRequest: async (url) => {
+        if (url.pathname !== '/oauth2/callback' || forged.length > 0) return;
+        // Sent with this browser's cookies, just before the IdP's real answer arrives.
+        for (const query of ['error=access_denied&state=attacker', 'code=attacker-code&state=attacker', 'error=access_denied']) {
+          const r = await request(`${s.authOrigin}/oauth2/callback?${query}`, { jar: jar, headers: JSON_ACCEPT });
+          forged.push([query, `${r.status} ${r.json<{ reasons: string[] }>().reasons.join()}`]);
+        }
+      },
+      jar: jar,
+    });
+    assert.deepEqual(forged, [
+      ['error=access_denied&state=attacker', '400 state-mismatch'],
+      ['code=attacker-code&state=attacker', '400 state-mismatch'],
+      ['error=access_denied', '400 state-mismatch'],
+    ]);
+    assert.equal(flow.response.status, 200, 'the real sign-in completed');
+    assert.equal(new URL(flow.url).origin, s.origin('app'));
   });
 
   test('signed in at the authenticate host, a second route host gets a single-use hand-off', async () => {

@@ -141,9 +141,11 @@ describe('tracing over OTLP/HTTP', () => {
     const forgedState = await started(new CookieJar());
     const validJar = new CookieJar();
     const validState = await started(validJar);
+    const refusedJar = new CookieJar();
+    const refusedState = await started(refusedJar);
     const cases: { name: string; query: string; jar?: CookieJar; status: number; reason: string }[] = [
       { name: 'a forged code with a valid state', query: `code=forged-code-1234&state=${validState}`, jar: validJar, status: 401, reason: 'idp-exchange-failed' },
-      { name: 'the IdP refusing', query: 'error=access_denied&error_description=no-way&state=abc', status: 401, reason: 'idp-error' },
+      { name: 'the IdP refusing', query: `error=access_denied&error_description=no-way&state=${refusedState}`, jar: refusedJar, status: 401, reason: 'idp-error' },
       { name: 'no CSRF cookie', query: `code=forged-code-5678&state=${forgedState}`, status: 400, reason: 'csrf-cookie-missing' },
     ];
     for (const c of cases) {
@@ -158,7 +160,7 @@ describe('tracing over OTLP/HTTP', () => {
       assert.equal(span.status?.message, c.reason, `${c.name}: described by the reason`);
       assert.equal(span.attributes.find((a) => a.key === 'limen.reason')?.value.stringValue, c.reason, c.name);
       const text = JSON.stringify(span);
-      for (const secret of ['forged-code', validState, forgedState, 'no-way']) assert.ok(!text.includes(secret), `${c.name}: nothing of the query on the span`);
+      for (const secret of ['forged-code', validState, forgedState, refusedState, 'no-way']) assert.ok(!text.includes(secret), `${c.name}: nothing of the query on the span`);
     }
 
     // A route's refusal is the client's error: its reason on the span, status left Unset (OTel HTTP conventions for a SERVER span's 4xx).

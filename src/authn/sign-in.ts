@@ -114,20 +114,24 @@ export async function oauthCallback(ctx: SignInContext): Promise<void> {
   const rt = ctx.site;
   const now = ctx.svc.now();
   const clearCsrf = serializeCookie(csrfCookieName(ctx), '', ctx.cookieOptions(0, { hostOnly: true }));
-  const idpError = ctx.query.get('error');
-  if (idpError) {
-    ctx.svc.audit.emit({ kind: 'sign_in_failed', requestId: ctx.requestId, details: { reason: 'idp-error', idp_error: idpError.slice(0, 100) } });
-    ctx.fail(401, 'The identity provider did not sign you in.', { reasons: ['idp-error'] }, { 'set-cookie': clearCsrf });
-    return;
-  }
+  // The state first: only an answer to this browser's own sign-in is the IdP's word (RFC 6749
+  // returns the state with an error too). Anyone can send a browser here with `error=`; as
+  // `idp-error` it would read as the IdP refusing sign-ins.
   const cookie = cookieValue(ctx.req.headers.cookie, csrfCookieName(ctx));
   const csrf = cookie ? await unseal(cookie, rt.csrfKey, `csrf:${rt.authHost}`, now) : undefined;
   const state = ctx.query.get('state');
   if (!csrf || typeof csrf.state !== 'string' || !state || !sameSecret(csrf.state, state)) {
     ctx.svc.audit.emit({ kind: 'sign_in_failed', requestId: ctx.requestId, details: { reason: csrf ? 'state-mismatch' : 'csrf-cookie-missing' } });
+    // The cookie is kept: a forged callback must not break the sign-in this browser has under way.
     ctx.fail(400, 'The sign-in could not be verified (missing or mismatched state). Start again from the page you wanted.', {
       reasons: [csrf ? 'state-mismatch' : 'csrf-cookie-missing'],
-    }, { 'set-cookie': clearCsrf });
+    });
+    return;
+  }
+  const idpError = ctx.query.get('error');
+  if (idpError) {
+    ctx.svc.audit.emit({ kind: 'sign_in_failed', requestId: ctx.requestId, details: { reason: 'idp-error', idp_error: idpError.slice(0, 100) } });
+    ctx.fail(401, 'The identity provider did not sign you in.', { reasons: ['idp-error'] }, { 'set-cookie': clearCsrf });
     return;
   }
   if (!rt.oidc) {
