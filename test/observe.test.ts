@@ -270,12 +270,13 @@ describe('observability: metrics, health, access log', () => {
   });
 
   test('websocket upgrades are in the access log: a tunnel as 101 when it closes, a refusal with its status', async () => {
+    const before = await scrape();
     const tunnelId = await new Promise<string>((resolve, reject) => {
       const ws = new WebSocket(`ws://127.0.0.1:${s.port}/ws`, { headers: { host: `live.localhost:${s.port}` } });
       let id = '';
       ws.on('upgrade', (res) => { id = String(res.headers['x-request-id']); });
       ws.on('open', () => ws.send('ping'));
-      ws.on('message', () => ws.close());
+      ws.on('message', () => setTimeout(() => ws.close(), 400)); // the tunnel held open a while
       ws.on('close', () => resolve(id));
       ws.on('error', reject);
     });
@@ -286,6 +287,12 @@ describe('observability: metrics, health, access log', () => {
     assert.equal(tunnel['route-id'], 'live');
     assert.match(String(tunnel['upstream-cluster']), /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.ok(await lineFor(lines, 'authorize check', tunnelId), 'authorize line for the tunnel');
+    // Regression: the tunnel's life was counted as Limen's own time, and never as the upstream's.
+    const after = await scrape();
+    const d = (name: string) => sample(after, name, { route: 'live' }) - sample(before, name, { route: 'live' });
+    assert.equal(d('limen_upstream_duration_seconds_count'), 1, 'the tunnel is upstream time');
+    assert.ok(d('limen_upstream_duration_seconds_sum') >= 0.4, 'its whole life');
+    assert.ok(d('limen_request_duration_seconds_sum') < 0.3, `not Limen's own (${d('limen_request_duration_seconds_sum')} s)`);
     const refusedId = await new Promise<string>((resolve, reject) => {
       const ws = new WebSocket(`ws://127.0.0.1:${s.port}/ws`, { headers: { host: `public.localhost:${s.port}` } });
       ws.on('unexpected-response', (_req, res) => { resolve(String(res.headers['x-request-id'])); res.resume(); });

@@ -365,19 +365,31 @@ export async function handleUpgrade(live: Live, svc: Services, req: IncomingMess
     const ids = await identityHeaders(ctx, r, a.who.caller);
     const upstream = r.compiled.selector.order(svc.now())[0]!;
     const headers = buildUpstreamHeaders(req, r.config, {
-      requestId, peerIp: ctx.ip, proto: ctx.proto, originalHost: ctx.hostHeader,
+      requestId, proto: ctx.proto, originalHost: ctx.hostHeader,
       upstreamHost: r.config.preserveHostHeader ? ctx.hostHeader : (r.config.hostRewrite ?? upstream.url.host),
       dropCookies: ctx.rt.limenCookies,
       identityHeaders: ids.headers,
       upgrade: true,
     });
+    // observe: the upstream's time is the handshake and then the tunnel's life (not Limen's own), and
+    // the upstream gets a traceparent as any proxied request does.
+    const upstreamSpan = obs?.upstreamStarted(headers);
+    const ended = (error?: string): void => {
+      obs?.upstreamEnded(error === undefined ? upstream.url.origin : undefined, error);
+      upstreamSpan?.end(error);
+    };
     const tunnel = tunnelUpgrade(req, socket, res, head, r.config, upstream, headers, requestId, {
       onOpen: () => {
         obs?.tunnelOpened(upstream.url.origin, socket); // observe
+        socket.once('close', () => ended()); // observe
         watchTunnel(live, svc, req, socket, r.config.name, tunnel, requestId);
       },
-      onRelayed: (status) => svc.logger.info('upstream declined the websocket upgrade', { requestId, route: r.config.name, status }),
+      onRelayed: (status) => {
+        ended(); // observe
+        svc.logger.info('upstream declined the websocket upgrade', { requestId, route: r.config.name, status });
+      },
       onFailed: (reason, detail) => {
+        ended(reason); // observe
         svc.logger.warn('websocket upgrade failed', { requestId, route: r.config.name, reason, detail });
         fail(ctx, reason === 'upstream-timeout' ? 504 : 502, reason === 'upstream-bad-switch'
           ? 'The upstream did not switch to the websocket protocol as asked.'
