@@ -3,7 +3,8 @@
  * OIDC callback, sign-out (src/authn), JWKS, SCIM and the admin API
  * (src/web); on a route host `/.pomerium/*` and `/.well-known/pomerium/*`
  * (the hand-off, sign-in and sign-out of src/authn, the user page of
- * src/web). Only dispatch and JWKS are written here.
+ * src/web). Only dispatch and JWKS are written here, and the request id
+ * every one of these responses carries (stampRequestId).
  */
 import {
   authenticateSignIn, authenticateSignOut, oauthCallback, programmaticLogin, routeCallback, routeSignIn, routeSignOut, signedOut,
@@ -20,8 +21,22 @@ import { isConsolePath } from '../decision/index.js';
 import { handleConsole } from '../web/console/index.js';
 
 
+/**
+ * Stamps the response with the request id before any of Limen's own
+ * endpoints writes it: CONTRACT §8, every response's `x-request-id` is the
+ * `request-id` of its access line. Set here once, on the response, so no
+ * handler (sendJson, sendHtml, a hand-written writeHead, in src/authn or
+ * src/web) has to remember it; the 200s of the user page, `/.pomerium/user`
+ * and the admin API had none. Errors (sendError) and proxied responses
+ * (buildResponseHeaders) set it themselves, to the same value.
+ */
+function stampRequestId(ctx: RequestContext): void {
+  ctx.res.setHeader('x-request-id', ctx.requestId);
+}
+
 /** Authenticate-service endpoints; returns false to let routing continue. */
 export async function handleAuthenticateHost(ctx: RequestContext): Promise<boolean> {
+  stampRequestId(ctx);
   switch (ctx.pathname) {
     case '/.pomerium/sign_in': await authenticateSignIn(signInContext(ctx)); return true;
     case '/oauth2/callback': await oauthCallback(signInContext(ctx)); return true;
@@ -63,6 +78,7 @@ function jwks(ctx: RequestContext): void {
 
 /** `/.pomerium/*` and `/.well-known/pomerium/*` on a route host: Limen's own, never the upstream's, never subject to the route's policy. */
 export async function handleRouteHostEndpoints(ctx: RequestContext, route: TableRoute<RouteRuntime> | undefined): Promise<void> {
+  stampRequestId(ctx);
   const p = ctx.pathname;
   if (p === '/.well-known/pomerium/jwks.json') return jwks(ctx);
   if (p === '/.well-known/pomerium' || p === '/.well-known/pomerium/') {
