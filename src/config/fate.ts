@@ -109,7 +109,7 @@ export const GLOBAL_FATES: Readonly<Record<string, FateRule>> = {
   certificate_authority_file: refuse('Limen does not add a global CA for upstreams; set tls_custom_ca_file on each route that needs it'),
   tls_derive: refuse('Limen does not derive certificates from the shared secret; set certificate_file and certificate_key_file'),
   use_proxy_protocol: refuse('Limen does not read the PROXY protocol; let the load balancer send X-Forwarded-For and set xff_num_trusted_hops', [false]),
-  skip_xff_append: refuse('Limen always appends the client address to X-Forwarded-For', [false]),
+  skip_xff_append: refuse('Limen always appends the connection\'s peer address to X-Forwarded-For', [false]),
   set_response_headers: refuse('Limen has no global response headers; set set_response_headers on each route'),
   headers: refuse('set set_response_headers on each route'),
   signout_redirect_url: refuse('Limen shows its own signed-out page after sign-out'),

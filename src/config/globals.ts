@@ -365,7 +365,7 @@ export const GLOBAL_KEYS: GlobalTable = {
   },
   xffNumTrustedHops: {
     key: 'xff_num_trusted_hops', type: 'integer', default: '`0`', env: 'text',
-    description: 'Trusted proxies in front of Limen: the client address is taken this many hops from the right of `X-Forwarded-For`.',
+    description: 'Trusted proxies in front of Limen. The client address (the `ip` of the logs, `source_ip` in policy) is the address this many hops from the right of the `X-Forwarded-For` Limen receives; with `0`, or when the header has fewer addresses, it is the connection\'s peer. Whatever the setting, the upstream gets the received `X-Forwarded-For` with the peer\'s address appended.',
     parse: (v, at) => asInteger(v, at, 0, 100), fallback: absent(0),
   },
   // One meaning per request (CONTRACT §7): every rule refuses by default;

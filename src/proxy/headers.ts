@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { RouteConfig } from '../config/index.js';
-import { removeCookies, setCookieBaseName } from '../http/index.js';
+import { normalizeIp, removeCookies, setCookieBaseName } from '../http/index.js';
 
 // RFC 9110 §7.6.1 hop-by-hop fields, plus the legacy Proxy-Connection and
 // the proxy credentials meant for this hop only.
@@ -31,8 +31,6 @@ const RESTATING = new Set([
 /** What the request pipeline decided to add to the upstream request. */
 export interface UpstreamHeaderPlan {
   readonly requestId: string;
-  /** Socket peer (appended to X-Forwarded-For). */
-  readonly peerIp: string;
   /** `http` or `https`, how the client reached Limen. */
   readonly proto: string;
   /** The Host header as the client sent it. */
@@ -56,7 +54,9 @@ export interface UpstreamHeaderPlan {
  * of a header this function drops or sets, which WSGI, CGI, PHP and Rack
  * would read as that header; the session cookie removed; then `remove_request_headers`,
  * then `set_request_headers` (set wins over remove), then identity headers,
- * which nothing a client or route sends can override.
+ * which nothing a client or route sends can override. `X-Forwarded-For` is
+ * the client's list (every field of that name, in order) with the address
+ * of the connection's peer appended.
  */
 export function buildUpstreamHeaders(req: IncomingMessage, route: RouteConfig, plan: UpstreamHeaderPlan): string[] {
   const raw = req.rawHeaders;
@@ -92,8 +92,13 @@ export function buildUpstreamHeaders(req: IncomingMessage, route: RouteConfig, p
     if (route.setRequestHeaders[lower] !== undefined || hasKeyCaseInsensitive(route.setRequestHeaders, lower)) continue;
     out.push(name, value);
   }
+  // What Envoy does under Pomerium (use_remote_address): the immediate
+  // peer is appended, read from the socket itself. `xff_num_trusted_hops`
+  // only chooses which entry is the client for policy and logs; appending
+  // that client instead would repeat it and lose the hop it came through.
+  const peer = normalizeIp(req.socket?.remoteAddress ?? '');
   out.push('host', plan.upstreamHost);
-  out.push('x-forwarded-for', xff === undefined ? plan.peerIp : `${xff}, ${plan.peerIp}`);
+  out.push('x-forwarded-for', xff === undefined ? peer : `${xff}, ${peer}`);
   out.push('x-forwarded-proto', plan.proto);
   out.push('x-forwarded-host', plan.originalHost);
   out.push('x-request-id', plan.requestId);

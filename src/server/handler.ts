@@ -251,7 +251,6 @@ async function proxyRequest(ctx: RequestContext, r: TableRoute<RouteRuntime>): P
   const c = r.config;
   const headers = buildUpstreamHeaders(ctx.req, c, {
     requestId: ctx.requestId,
-    peerIp: ctx.ip,
     proto: ctx.proto,
     originalHost: ctx.hostHeader,
     upstreamHost: ctx.hostHeader,
