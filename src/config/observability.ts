@@ -127,8 +127,8 @@ export const OBSERVABILITY_KEYS: { readonly [F in
     parse: (v, at) => asLogFields(v, at, ACCESS_LOG_FIELDS), fallback: absent(defaults(ACCESS_LOG_FIELDS)),
   },
   authorizeLogFields: {
-    key: 'authorize_log_fields', type: 'list of strings', default: 'Pomerium\'s defaults', env: 'text',
-    description: `Fields of the authorize log line (\`"msg":"authorize check"\`, one per policy decision, with \`allow\`, \`allow-why-true\`, \`deny\`, \`deny-why-true\`): ${Object.keys(AUTHORIZE_LOG_FIELDS).map((k) => `\`${k}\``).join(', ')}, \`headers.<name>\`. \`id-token\` and \`body\` are refused; \`[]\` turns the line off.`,
+    key: 'authorize_log_fields', type: 'list of strings', default: 'Pomerium\'s defaults: all but `headers`, `id-token-claims`, `query`', env: 'text',
+    description: `Fields of the authorize log line (\`"msg":"authorize check"\`, one per policy decision, with \`allow\`, \`allow-why-true\`, \`deny\`, \`deny-why-true\`): ${Object.keys(AUTHORIZE_LOG_FIELDS).map((k) => `\`${k}\``).join(', ')}, \`headers.<name>\`. Limen has no Envoy: \`envoy-route-id\` is the route's id (as \`route-id\`: its \`name\`, else its id) and both checksums are one number that changes with anything in the route's config. \`id-token\` and \`body\` are refused (they would write a credential or a request body), and so are Pomerium's \`mcp-*\` fields (Limen has no MCP routes); \`[]\` turns the line off.`,
     parse: (v, at) => asLogFields(v, at, AUTHORIZE_LOG_FIELDS), fallback: absent(defaults(AUTHORIZE_LOG_FIELDS)),
   },
   otelSdkDisabled: {
