@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import WebSocket from 'ws';
@@ -269,6 +269,27 @@ describe('data plane', () => {
       });
       assert.equal(status, want, host);
     }
+  });
+
+  // Regression: `Expect: 100-continue` (curl sends it for any body over 1 MB) was passed on, undici refused it, and the client got a 502.
+  test('Expect: 100-continue: Limen answers 100, the body goes through, the upstream never sees Expect', async () => {
+    const body = Buffer.alloc(64 * 1024, 7);
+    const { status, continued, echo } = await new Promise<{ status: number; continued: boolean; echo: { headers: Record<string, string>; body_bytes: number } }>((resolve, reject) => {
+      let continued = false;
+      const req = httpRequest({ host: '127.0.0.1', port: s.port, method: 'POST', path: '/upload', headers: { host: `public.localhost:${s.port}`, accept: 'application/json', expect: '100-continue', 'content-length': body.length } });
+      req.on('continue', () => { continued = true; req.end(body); });
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, continued, echo: JSON.parse(Buffer.concat(chunks).toString()) }));
+      });
+      req.on('error', reject);
+      req.flushHeaders();
+    });
+    assert.equal(continued, true, '100 Continue before the body');
+    assert.equal(status, 200);
+    assert.equal(echo.body_bytes, body.length);
+    assert.equal(echo.headers.expect, undefined);
   });
 
   test('1 GiB upload and 1 GiB download stream through with flat memory', async () => {

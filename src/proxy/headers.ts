@@ -4,9 +4,12 @@ import { normalizeIp, removeCookies, setCookieBaseName } from '../http/index.js'
 
 // RFC 9110 §7.6.1 hop-by-hop fields, plus the legacy Proxy-Connection and
 // the proxy credentials meant for this hop only.
+// `Expect: 100-continue` is answered by Limen (Node.js sends the 100 and the
+// body follows), as Envoy does by default: passed on, undici refuses the
+// request and the client got a 502 for any upload curl sends (over 1 MB).
 const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade',
-  'proxy-authorization', 'proxy-authenticate',
+  'proxy-authorization', 'proxy-authenticate', 'expect',
 ]);
 
 /** Names we set ourselves and therefore never copy from the client. */
@@ -72,7 +75,8 @@ export function buildUpstreamHeaders(req: IncomingMessage, route: RouteConfig, p
     if ((lower.includes('_') || lower.includes('.')) && isManaged(lower.replace(/[_.]/g, '-'), route, plan)) continue;
     if (RESTATING.has(lower) || lower.startsWith('x-envoy-')) continue;
     if (HOP_BY_HOP.has(lower) || REPLACED.has(lower)) {
-      if (lower === 'x-forwarded-for') xff = xff === undefined ? value : `${xff}, ${value}`;
+      // An empty field adds nothing (it gave the upstream a list starting with a comma).
+      if (lower === 'x-forwarded-for' && value.trim() !== '') xff = xff === undefined ? value : `${xff}, ${value}`;
       continue;
     }
     if (connectionTokens !== undefined && connectionTokens.has(lower)) continue;
