@@ -42,6 +42,9 @@ const CASES: readonly Case[] = [
   { name: 'two header lines, hops 0', xff: ['198.51.100.4', '203.0.113.7'], hops: 0, upstream: ['198.51.100.4, 203.0.113.7, 127.0.0.1'], ip: PEER },
   { name: 'two header lines, hops 1', xff: ['198.51.100.4', '203.0.113.7'], hops: 1, upstream: ['198.51.100.4, 203.0.113.7, 127.0.0.1'], ip: '203.0.113.7' },
   { name: 'two header lines, hops 2', xff: ['198.51.100.4', '203.0.113.7'], hops: 2, upstream: ['198.51.100.4, 203.0.113.7, 127.0.0.1'], ip: '198.51.100.4' },
+  // An empty field adds nothing (the upstream got ", 127.0.0.1").
+  { name: 'an empty header, hops 0', xff: [''], hops: 0, upstream: ['127.0.0.1'], ip: PEER },
+  { name: 'an empty line then one entry, hops 1', xff: ['', '203.0.113.7'], hops: 1, upstream: ['203.0.113.7, 127.0.0.1'], ip: '203.0.113.7' },
 ];
 
 /**
