@@ -115,7 +115,10 @@ describe('access lines after Node.js let go of the request\'s socket', () => {
     test(c.name, () => {
       const lines: string[] = [];
       const log = new AccessLog(asciiDestination(lines));
-      const req = { method: 'POST', url: '/form', headers: { 'host': 'app.localhost', ...(c.xff ? { 'x-forwarded-for': c.xff } : {}) }, socket: null } as unknown as IncomingMessage;
+      const req = {
+        method: 'POST', url: '/form', headers: { 'host': 'app.localhost', ...(c.xff ? { 'x-forwarded-for': c.xff } : {}) },
+        rawHeaders: ['Host', 'app.localhost', ...(c.xff ? ['X-Forwarded-For', c.xff] : [])], socket: null,
+      } as unknown as IncomingMessage;
       log.access({
         req, res: {} as ServerResponse, socket, requestId: 'r1', durationMs: 2, status: 200, config: defaults, route: defaults.routes[0],
         upstream: 'http://127.0.0.1:9', caller: null, details: 'via_upstream', bytes: 10, ...(c.ip ? { ip: c.ip } : {}),
