@@ -171,6 +171,15 @@ describe('tracing over OTLP/HTTP', () => {
     const span = await waitFor(() => spansOf(receiver.got.slice(before)).find((x) => x.attributes.some((a) => a.key === 'limen.request_id' && a.value.stringValue === id)), 'the span of the refused request');
     assert.equal(span.attributes.find((a) => a.key === 'limen.reason')?.value.stringValue, 'user-unauthenticated');
     assert.equal(span.status?.code ?? 0, 0, 'status Unset');
+
+    // An ambiguous request, refused before any route: its reason too.
+    const mark = receiver.got.length;
+    const ambiguous = await request(`${s.origin('app')}/a%2Fb`, { headers: { accept: 'application/json' } });
+    assert.equal(ambiguous.status, 400);
+    const reason = ambiguous.json<{ reasons: string[] }>().reasons[0];
+    const aid = ambiguous.header('x-request-id');
+    const aspan = await waitFor(() => spansOf(receiver.got.slice(mark)).find((x) => x.attributes.some((a) => a.key === 'limen.request_id' && a.value.stringValue === aid)), 'the span of the ambiguous request');
+    assert.equal(aspan.attributes.find((a) => a.key === 'limen.reason')?.value.stringValue, reason);
   });
 
   test('a request without traceparent starts a new trace', async () => {

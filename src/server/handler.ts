@@ -123,6 +123,7 @@ function sendUncanonical(req: IncomingMessage, res: ServerResponse, requestId: s
     sendRedirect(res, r.redirect, { 'x-request-id': requestId }, 307);
     return;
   }
+  observationOf(res)?.refused(r.reason, false); // observe: the reason on the span, as for every error page
   sendError(req, res, {
     status: 400, title: 'Bad Request', message: r.message, requestId,
     reasons: [r.reason], explanations: [describeReason(r.reason)],
@@ -308,6 +309,7 @@ export function handleConnect(live: Live, svc: Services, req: IncomingMessage, s
   observeOnSocket(res, socket); // observe
   const requestId = newRequestId();
   svc.observer?.begin(req, res, requestId, live.rt.config); // observe
+  observationOf(res)?.refused('connect-not-supported', false); // observe
   sendError(req, res, { status: 405, title: 'Method Not Allowed', message: 'Limen does not open CONNECT tunnels.', requestId, reasons: ['connect-not-supported'] });
 }
 
@@ -328,6 +330,7 @@ export async function handleUpgrade(live: Live, svc: Services, req: IncomingMess
   if (declaresBody(req)) {
     const requestId = newRequestId();
     svc.observer?.begin(req, res, requestId, live.rt.config); // observe
+    observationOf(res)?.refused('upgrade-with-body', false); // observe
     sendError(req, res, { status: 400, title: 'Bad Request', message: 'A request that asks to upgrade the connection must not carry a body.', requestId, reasons: ['upgrade-with-body'] });
     return;
   }
