@@ -103,6 +103,12 @@ describe('tracing over OTLP/HTTP', () => {
     const upstream = children.find((c) => c.name === 'limen.upstream')!;
     assert.equal(upstream.kind, 3, 'CLIENT');
     assert.equal(m[2], upstream.spanId, 'the upstream\'s parent is the upstream span');
+    // The peer and its answer, as OTel's HTTP client conventions name them (regression: the span had no attributes).
+    const attr = (k: string) => { const v = upstream.attributes.find((a) => a.key === k)?.value; return v?.stringValue ?? (v?.intValue !== undefined ? Number(v.intValue) : undefined); };
+    assert.equal(attr('http.request.method'), 'GET');
+    assert.equal(attr('server.address'), '127.0.0.1');
+    assert.equal(attr('server.port'), Number(new URL(s.upstreamUrl).port));
+    assert.equal(attr('http.response.status_code'), 200);
     assert.ok(receiver.got.every((g) => g.path === '/v1/traces'));
   });
 

@@ -70,7 +70,8 @@ function sampler(c: Config): Sampler {
 
 class Phase implements PhaseSpan {
   constructor(readonly span: Span) {}
-  end(error?: string): void {
+  end(error?: string, attributes?: Readonly<Record<string, string | number | undefined>>): void {
+    if (attributes) for (const [k, v] of Object.entries(attributes)) if (v !== undefined) this.span.setAttribute(k, v);
     if (error !== undefined) this.span.setStatus({ code: SpanStatusCode.ERROR, message: error });
     this.span.end();
   }

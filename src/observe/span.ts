@@ -3,7 +3,8 @@ import type { IncomingMessage } from 'node:http';
 
 /** A phase of a request (identify, policy, sign, upstream). */
 export interface PhaseSpan {
-  end(error?: string): void;
+  /** Ends the phase; `error` marks it failed, described so; `attributes` (the upstream call's peer and status) are set first. */
+  end(error?: string, attributes?: Readonly<Record<string, string | number | undefined>>): void;
 }
 
 /** The span of one request. */

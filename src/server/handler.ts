@@ -271,11 +271,11 @@ async function proxyRequest(ctx: RequestContext, r: TableRoute<RouteRuntime>): P
       ownCookies: ctx.rt.limenCookies,
     });
     obs?.upstreamEnded(sent.upstream, sent.failure, sent.bytes); // observe
-    upstreamSpan?.end(sent.failure); // observe
+    upstreamSpan?.end(sent.failure, upstreamAttributes(ctx.req.method, sent.upstream, sent.status)); // observe
     if (sent.failure !== undefined) ctx.svc.logger.warn('upstream failed', { requestId: ctx.requestId, route: c.name, reason: sent.failure, response: 'cut after it started' });
   } catch (e) {
     obs?.upstreamEnded(undefined, e instanceof UpstreamError ? e.reason : 'internal-error'); // observe
-    upstreamSpan?.end(e instanceof UpstreamError ? e.reason : 'internal-error'); // observe
+    upstreamSpan?.end(e instanceof UpstreamError ? e.reason : 'internal-error', upstreamAttributes(ctx.req.method, undefined, undefined)); // observe
     if (e instanceof UpstreamError) {
       ctx.svc.logger.warn('upstream failed', { requestId: ctx.requestId, route: c.name, reason: e.reason });
       fail(ctx, e.status, e.status === 504 ? 'The upstream did not answer in time.' : 'The upstream could not be reached.', { reasons: [e.reason], banner: impersonationBanner(a.who.caller, ctx) });
@@ -283,6 +283,18 @@ async function proxyRequest(ctx: RequestContext, r: TableRoute<RouteRuntime>): P
     }
     throw e;
   }
+}
+
+/** The upstream call as OpenTelemetry's HTTP client conventions name it (the peer, never the path or query). */
+function upstreamAttributes(method: string | undefined, origin: string | undefined, status: number | undefined): Record<string, string | number | undefined> {
+  let address: string | undefined;
+  let port: number | undefined;
+  if (origin !== undefined) {
+    const u = new URL(origin);
+    address = u.hostname;
+    port = u.port === '' ? (u.protocol === 'https:' ? 443 : 80) : Number(u.port);
+  }
+  return { 'http.request.method': method, 'server.address': address, 'server.port': port, 'http.response.status_code': status };
 }
 
 /**
@@ -376,18 +388,18 @@ export async function handleUpgrade(live: Live, svc: Services, req: IncomingMess
     // observe: the upstream's time is the handshake and then the tunnel's life (not Limen's own), and
     // the upstream gets a traceparent as any proxied request does.
     const upstreamSpan = obs?.upstreamStarted(headers);
-    const ended = (error?: string): void => {
+    const ended = (error?: string, status?: number): void => {
       obs?.upstreamEnded(error === undefined ? upstream.url.origin : undefined, error);
-      upstreamSpan?.end(error);
+      upstreamSpan?.end(error, upstreamAttributes(req.method, upstream.url.origin, status));
     };
     const tunnel = tunnelUpgrade(req, socket, res, head, r.config, upstream, headers, requestId, {
       onOpen: () => {
         obs?.tunnelOpened(upstream.url.origin, socket); // observe
-        socket.once('close', () => ended()); // observe
+        socket.once('close', () => ended(undefined, 101)); // observe
         watchTunnel(live, svc, req, socket, r.config.name, tunnel, requestId);
       },
       onRelayed: (status) => {
-        ended(); // observe
+        ended(undefined, status); // observe
         svc.logger.info('upstream declined the websocket upgrade', { requestId, route: r.config.name, status });
       },
       onFailed: (reason, detail) => {
