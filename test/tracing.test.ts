@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { CookieJar, closeHttpAgents, request, scriptedLogin } from './support/index.js';
 import { startStack, type Stack } from './stack.js';
 import { parseConfig } from '../src/config/index.js';
@@ -186,6 +186,25 @@ describe('tracing over OTLP/HTTP', () => {
     const aid = ambiguous.header('x-request-id');
     const aspan = await waitFor(() => spansOf(receiver.got.slice(mark)).find((x) => x.attributes.some((a) => a.key === 'limen.request_id' && a.value.stringValue === aid)), 'the span of the ambiguous request');
     assert.equal(aspan.attributes.find((a) => a.key === 'limen.reason')?.value.stringValue, reason);
+  });
+
+  // Regression: a request the HTTP parser refused was counted and logged but had no span.
+  test('a request that does not parse has its span, named HTTP, with the reason of its 400', async () => {
+    const before = receiver.got.length;
+    const answer = await new Promise<string>((resolve) => {
+      const sock = connect(s.port, '127.0.0.1', () => sock.write('GARBAGE\r\n\r\n'));
+      let data = '';
+      sock.on('data', (d: Buffer) => { data += d.toString('latin1'); });
+      sock.on('close', () => resolve(data));
+      sock.on('error', () => resolve(data));
+    });
+    assert.match(answer, /^HTTP\/1\.1 400 /);
+    const id = /\r\nx-request-id: ([^\r]+)\r\n/i.exec(answer)?.[1];
+    const span = await waitFor(() => spansOf(receiver.got.slice(before)).find((x) => x.attributes.some((a) => a.key === 'limen.request_id' && a.value.stringValue === id)), 'the span of the refused request');
+    assert.equal(span.name, 'HTTP');
+    assert.equal(span.kind, 2, 'SERVER');
+    assert.equal(span.attributes.find((a) => a.key === 'limen.reason')?.value.stringValue, 'request-malformed');
+    assert.equal(span.status?.code ?? 0, 0, 'a 4xx: status Unset');
   });
 
   test('a request without traceparent starts a new trace', async () => {

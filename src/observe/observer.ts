@@ -224,13 +224,15 @@ export class Observer {
    * known of it (no method, path or headers: they did not parse), its
    * request id the one on the page, and no time of its own to speak of.
    */
-  refused(socket: IncomingMessage['socket'], requestId: string, status: number, bytes: number, config: Config): void {
+  refused(socket: IncomingMessage['socket'], requestId: string, status: number, bytes: number, config: Config, reason?: string): void {
     const m = this.metrics?.unrouted;
     if (m) {
       m.request('OTHER', status);
       m.own.observe(0);
     }
     const req = { headers: {}, socket } as unknown as IncomingMessage;
+    // A span of its own too (no method: it did not parse), with the reason its page gives.
+    this.tracer?.startRequest(req).end({ 'http.response.status_code': status, 'limen.request_id': requestId, 'limen.reason': reason }, status >= 500 && (reason ?? true));
     this.accessLog?.access({
       req, socket, requestId, durationMs: 0, status, config, route: undefined, upstream: undefined, caller: undefined,
       details: 'downstream_protocol_error', bytes,

@@ -137,9 +137,10 @@ export function createOtelTracer(c: Config, log?: Logger): Tracer {
   return {
     startRequest(req: IncomingMessage): RequestSpan {
       const parent = w3c.extract(ROOT_CONTEXT, req.headers, headerGetter);
-      const span = tracer.startSpan(`${req.method ?? 'GET'}`, {
+      // A request that did not parse has no method: `HTTP` and `_OTHER`, as OTel's HTTP conventions name it.
+      const span = tracer.startSpan(req.method ?? 'HTTP', {
         kind: SpanKind.SERVER,
-        attributes: { 'http.request.method': req.method ?? '', 'server.address': req.headers.host ?? '' },
+        attributes: { 'http.request.method': req.method ?? '_OTHER', 'server.address': req.headers.host ?? '' },
       }, parent);
       const ctx: Context = trace.setSpan(parent, span);
       return {
@@ -153,7 +154,7 @@ export function createOtelTracer(c: Config, log?: Logger): Tracer {
         end(attributes, error): void {
           for (const [k, v] of Object.entries(attributes)) if (v !== undefined) span.setAttribute(k, v);
           const route = attributes['limen.route'];
-          if (typeof route === 'string') span.updateName(`${req.method ?? 'GET'} ${route}`);
+          if (typeof route === 'string') span.updateName(`${req.method ?? 'HTTP'} ${route}`);
           if (error !== false) span.setStatus(error === true ? { code: SpanStatusCode.ERROR } : { code: SpanStatusCode.ERROR, message: error });
           span.end();
         },

@@ -255,7 +255,7 @@ async function startOnStore(opts: StartOptions, config: Config, now: () => numbe
     };
     const bytes = errorResponseBytes(page, err.rawPacket?.toString('latin1') ?? '');
     socket.end(bytes);
-    observer.refused(socket, page.requestId, status, Buffer.byteLength(bytes), live.rt.config); // observe: its access line and count
+    observer.refused(socket, page.requestId, status, Buffer.byteLength(bytes), live.rt.config, reason); // observe: its access line, count and span
   });
   try {
     await listen(server, opts.worker?.port !== undefined ? { ...config.address, port: opts.worker.port } : config.address, opts.worker?.reusePort === true);
