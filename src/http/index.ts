@@ -6,7 +6,7 @@
  */
 export { newRequestId, prefersHtml, wantsJson, sendError, errorResponseBytes, sendJson, sendHtml, sendRedirect, escapeHtml, htmlLayout, shownValue, renderActions, FAVICON_HREF, PAGE_CSP, STATUS_TITLES } from './respond.js';
 export type { ErrorPage, Banner, PageAction } from './respond.js';
-export { cookieValue, removeCookies, serializeCookie, normalizeIp, clientIp } from './request.js';
+export { cookieValue, removeCookies, serializeCookie, normalizeIp, clientIp, addForwardedFor, forwardedForWithPeer } from './request.js';
 export { canonicalizeRequest, canonicalPath, removeDotSegments, parseHostHeader, STRICT_REQUEST_RULES } from './canonical.js';
 export type { CanonicalRequest, CanonicalPath, RequestRules, RequestHead, Refusal, EscapedSlashesAction, UnderscoreHeadersAction } from './canonical.js';
 export type { CookieOptions } from './request.js';

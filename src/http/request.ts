@@ -59,6 +59,24 @@ export function normalizeIp(ip: string): string {
   return ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
 }
 
+/** The X-Forwarded-For list with one more received field; an empty field adds nothing. */
+export function addForwardedFor(list: string | undefined, field: string): string | undefined {
+  if (field.trim() === '') return list;
+  return list === undefined ? field : `${list}, ${field}`;
+}
+
+/**
+ * X-Forwarded-For as Limen passes it on (and the access log's
+ * `forwarded-for` shows it): the received list with the connection's peer
+ * appended, as Envoy does under Pomerium. `xff_num_trusted_hops` only picks
+ * the client among them (clientIp); appending that client instead would
+ * repeat it and lose the hop it came through.
+ */
+export function forwardedForWithPeer(list: string | undefined, peerAddress: string | undefined): string {
+  const peer = normalizeIp(peerAddress ?? '');
+  return list === undefined ? peer : `${list}, ${peer}`;
+}
+
 /**
  * The client address, trusting `hops` proxies in front of Limen (Envoy's
  * `xff_num_trusted_hops`): with 0, the socket peer; with N, the Nth address

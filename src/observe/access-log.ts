@@ -21,7 +21,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Config, RouteConfig } from '../config/index.js';
 import type { Caller } from '../authn/index.js';
-import { clientIp, normalizeIp } from '../http/index.js';
+import { addForwardedFor, clientIp, forwardedForWithPeer } from '../http/index.js';
 import { loggableHeader, loggablePath, loggableQuery, loggableReferer } from './redact.js';
 import type { LineDestination } from './line-sink.js';
 import { asciiJson, asciiJsonString, isoTime } from '../log/index.js';
@@ -197,14 +197,11 @@ const ACCESS: Readonly<Record<string, AccessField>> = {
   'cluster-stat-name': (f) => A.clusterStatName(f.route?.name),
   'duration': (f) => A.duration(f.durationMs),
   'forwarded-for': (f) => {
-    // As the upstream gets it (proxy/headers.ts): the peer as written there (an IPv4-mapped address as IPv4), empty fields left out.
-    const peer = normalizeIp(f.socket.remoteAddress ?? '');
-    let xff = '';
+    // As the upstream gets it (proxy/headers.ts), from the same fields.
+    let xff: string | undefined;
     const raw = f.req.rawHeaders ?? [];
-    for (let i = 0; i < raw.length; i += 2) {
-      if (raw[i]!.length === 15 && raw[i]!.toLowerCase() === 'x-forwarded-for' && raw[i + 1]!.trim() !== '') xff = xff === '' ? raw[i + 1]! : `${xff}, ${raw[i + 1]!}`;
-    }
-    return A.forwardedFor(xff ? `${xff}, ${peer}` : peer);
+    for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === 'x-forwarded-for') xff = addForwardedFor(xff, raw[i + 1]!);
+    return A.forwardedFor(forwardedForWithPeer(xff, f.socket.remoteAddress));
   },
   'ip': (f) => A.ip(f.ip ?? clientIp(f.req, f.config.xffNumTrustedHops, f.socket.remoteAddress)),
   'method': (f) => A.method(f.req.method),

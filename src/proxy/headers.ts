@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { RouteConfig } from '../config/index.js';
-import { normalizeIp, removeCookies, setCookieBaseName } from '../http/index.js';
+import { addForwardedFor, forwardedForWithPeer, removeCookies, setCookieBaseName } from '../http/index.js';
 
 // RFC 9110 §7.6.1 hop-by-hop fields, plus the legacy Proxy-Connection and
 // the proxy credentials meant for this hop only.
@@ -75,8 +75,7 @@ export function buildUpstreamHeaders(req: IncomingMessage, route: RouteConfig, p
     if ((lower.includes('_') || lower.includes('.')) && isManaged(lower.replace(/[_.]/g, '-'), route, plan)) continue;
     if (RESTATING.has(lower) || lower.startsWith('x-envoy-')) continue;
     if (HOP_BY_HOP.has(lower) || REPLACED.has(lower)) {
-      // An empty field adds nothing (it gave the upstream a list starting with a comma).
-      if (lower === 'x-forwarded-for' && value.trim() !== '') xff = xff === undefined ? value : `${xff}, ${value}`;
+      if (lower === 'x-forwarded-for') xff = addForwardedFor(xff, value);
       continue;
     }
     if (connectionTokens !== undefined && connectionTokens.has(lower)) continue;
@@ -96,13 +95,8 @@ export function buildUpstreamHeaders(req: IncomingMessage, route: RouteConfig, p
     if (route.setRequestHeaders[lower] !== undefined || hasKeyCaseInsensitive(route.setRequestHeaders, lower)) continue;
     out.push(name, value);
   }
-  // What Envoy does under Pomerium (use_remote_address): the immediate
-  // peer is appended, read from the socket itself. `xff_num_trusted_hops`
-  // only chooses which entry is the client for policy and logs; appending
-  // that client instead would repeat it and lose the hop it came through.
-  const peer = normalizeIp(req.socket?.remoteAddress ?? '');
   out.push('host', plan.upstreamHost);
-  out.push('x-forwarded-for', xff === undefined ? peer : `${xff}, ${peer}`);
+  out.push('x-forwarded-for', forwardedForWithPeer(xff, req.socket?.remoteAddress));
   out.push('x-forwarded-proto', plan.proto);
   out.push('x-forwarded-host', plan.originalHost);
   out.push('x-request-id', plan.requestId);

@@ -200,13 +200,13 @@ export async function startPrimary(o: PrimaryOptions): Promise<RunningPrimary> {
     toStdout.write(t);
     if (toStdout.dropped !== before) droppedBesides += linesIn(t) - 1;
   };
+  /** Reloads checked here and handed to the workers (success), or refused here (failure). */
+  const reloads = { success: 0, failure: 0 };
   /**
    * Lines lost on the primary's own standard output (the workers' copied
    * lines and its own log lines): they never reach a worker's counter, so
    * the primary adds them to what it serves.
    */
-  /** Reloads checked here and handed to the workers (success), or refused here (failure). */
-  const reloads = { success: 0, failure: 0 };
   const lostHere = (): number => (toStdout.dropped ?? 0) + droppedBesides + (toStdout.failed ?? 0);
   const relays = new Set<Promise<void>>();
   const relay = (from: Readable | null, to: (text: string) => void, full?: () => boolean): void => {
@@ -323,12 +323,13 @@ export async function startPrimary(o: PrimaryOptions): Promise<RunningPrimary> {
     await retiring;
     const all = slots.flatMap((s) => (s.metrics ? [s.metrics] : []));
     // Summed as one more registry, in the form (help, type) the workers give the metric.
-    const theirs = [...all, retired].flat().find((m) => m.name === LOG_LINES_LOST);
+    const families = [...all, retired].flat();
+    const theirs = families.find((m) => m.name === LOG_LINES_LOST);
     const here: MetricsJson = theirs === undefined ? [] : [{ ...theirs, values: [{ value: lostHere(), labels: {} }] }];
     // Reloads are the primary's to count: it checks each one before any worker sees it, and a
     // worker started after a reload never saw it (the largest worker's count went flat once
     // the workers were replaced, and an alert on failures missed them).
-    const reloaded = [...all, retired].flat().find((m) => m.name === CONFIG_RELOADS);
+    const reloaded = families.find((m) => m.name === CONFIG_RELOADS);
     if (reloaded !== undefined) here.push({ ...reloaded, values: [{ value: reloads.success, labels: { result: 'success' } }, { value: reloads.failure, labels: { result: 'failure' } }] });
     const workersOwn = (list: MetricsJson): MetricsJson => list.filter((m) => m.name !== CONFIG_RELOADS);
     return prom!.AggregatorRegistry.aggregate([...all.map(workersOwn), workersOwn(retired), here]).metrics();
