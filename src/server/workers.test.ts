@@ -2,7 +2,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfig } from '../config/index.js';
 import { PassThrough } from 'node:stream';
-import { listenMode, relayLines, restartDelay, workerCount } from './workers.js';
+import type { HealthReport } from '../observe/index.js';
+import { combineHealth, listenMode, relayLines, restartDelay, workerCount } from './workers.js';
 
 const base = {
   shared_secret: Buffer.alloc(32, 1).toString('base64'), cookie_secret: Buffer.alloc(32, 2).toString('base64'),
@@ -120,4 +121,27 @@ describe('relayLines: a worker\'s output copied to the primary\'s a whole line a
     await done;
     assert.deepEqual(got, ['{"a":1}\n', '{"b":\n']);
   });
+});
+
+describe('the primary\'s health: the workers\' reports combined', () => {
+  const ok: HealthReport = { status: 'ok', checks: { 'config-loaded': { status: 'ok' }, 'listeners-up': { status: 'ok' }, 'store-reachable': { status: 'ok' }, 'idp-discovery': { status: 'ok' } } };
+  const storeDown: HealthReport = { status: 'unhealthy', checks: { ...ok.checks, 'store-reachable': { status: 'failed', error: 'connect ECONNREFUSED' } } };
+  const cases: { name: string; reports: (HealthReport | undefined)[]; status: 'ok' | 'unhealthy'; workers: 'ok' | 'failed'; failed: string[]; error?: RegExp }[] = [
+    { name: 'every worker healthy', reports: [ok, ok], status: 'ok', workers: 'ok', failed: [] },
+    { name: 'one worker with its store down', reports: [ok, storeDown], status: 'unhealthy', workers: 'ok', failed: ['store-reachable'] },
+    { name: 'every worker with its store down', reports: [storeDown, storeDown], status: 'unhealthy', workers: 'failed', failed: ['store-reachable', 'workers'], error: /^no worker is healthy \(2 of 2 ready\)$/ },
+    { name: 'one worker did not answer, the other healthy', reports: [undefined, ok], status: 'unhealthy', workers: 'ok', failed: ['listeners-up'] },
+    { name: 'no worker answered', reports: [undefined, undefined], status: 'unhealthy', workers: 'failed', failed: ['listeners-up', 'workers'], error: /^no worker is healthy/ },
+    { name: 'no worker ready (all being replaced)', reports: [], status: 'unhealthy', workers: 'failed', failed: ['workers'], error: /^no worker is ready \(of 2\)$/ },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const r = combineHealth(c.reports.map((report, i) => ({ id: i + 1, pid: 100 + i, report })), 2);
+      assert.equal(r.status, c.status);
+      assert.equal(r.checks.workers?.status, c.workers);
+      if (c.error) assert.match(r.checks.workers?.error ?? '', c.error);
+      assert.deepEqual(Object.entries(r.checks).filter(([, v]) => v?.status === 'failed').map(([k]) => k).sort(), c.failed);
+      assert.deepEqual(r.workers?.map((w) => w.status), c.reports.map((x) => x?.status ?? 'unhealthy'));
+    });
+  }
 });

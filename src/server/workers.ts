@@ -139,6 +139,30 @@ interface Slot {
   metrics?: MetricsJson | undefined;
 }
 
+/**
+ * The workers' health reports combined into the primary's: each check at
+ * its worst across the workers that answered (one that did not answer in
+ * time fails `listeners-up`), plus `workers`, which fails when no worker is
+ * healthy: while one is being replaced or unhealthy the others serve, so the
+ * check says whether any worker can, and the checks above say what is wrong.
+ */
+export function combineHealth(reports: readonly { id: number; pid: number; report: HealthReport | undefined }[], expected: number): HealthReport {
+  const checks: Record<string, CheckResult> = {};
+  const rank = { failed: 2, ok: 1, skipped: 0 } as const;
+  for (const { report } of reports) {
+    for (const [name, c] of Object.entries(report?.checks ?? { 'listeners-up': { status: 'failed', error: 'the worker did not answer' } as CheckResult })) {
+      const had = checks[name];
+      if (had === undefined || rank[c.status] > rank[had.status]) checks[name] = c;
+    }
+  }
+  const workers = reports.map(({ id, pid, report }) => ({ id, pid, status: report?.status ?? 'unhealthy' as const }));
+  const healthy = workers.filter((w) => w.status === 'ok').length;
+  checks.workers = healthy > 0 ? { status: 'ok' }
+    : { status: 'failed', error: reports.length === 0 ? `no worker is ready (of ${expected})` : `no worker is healthy (${reports.length} of ${expected} ready)` };
+  const failed = Object.values(checks).some((c) => c.status === 'failed');
+  return { status: failed ? 'unhealthy' : 'ok', checks, workers };
+}
+
 /** Raised when the first workers cannot start; carries the worker's own one-line reason. */
 export class WorkerStartError extends Error {
   readonly code = 'ERR_WORKER_START';
@@ -353,26 +377,10 @@ export async function startPrimary(o: PrimaryOptions): Promise<RunningPrimary> {
   /** Asks one worker for its report; no answer in time counts as unhealthy. */
   const probe = (w: Worker, kind: HealthKind): Promise<HealthReport | undefined> => ask<HealthReport>(w, (id) => ({ type: 'limen:health?', id, kind }));
 
-  /**
-   * The workers' reports combined: each check at its worst across the
-   * workers that are up, plus `workers`, which fails when none is ready
-   * (one being replaced leaves the others serving, so it fails nothing).
-   */
   const combinedHealth = async (kind: HealthKind): Promise<HealthReport> => {
     const up = slots.filter((s) => s.ready && s.worker?.isConnected());
-    const reports = await Promise.all(up.map(async (s) => ({ w: s.worker!, r: await probe(s.worker!, kind) })));
-    const checks: Record<string, CheckResult> = {};
-    const rank = { failed: 2, ok: 1, skipped: 0 } as const;
-    for (const { r } of reports) {
-      for (const [name, c] of Object.entries(r?.checks ?? { 'listeners-up': { status: 'failed', error: 'the worker did not answer' } as CheckResult })) {
-        const had = checks[name];
-        if (had === undefined || rank[c.status] > rank[had.status]) checks[name] = c;
-      }
-    }
-    checks.workers = up.length > 0 ? { status: 'ok' } : { status: 'failed', error: `no worker is ready (of ${o.workers})` };
-    const workers = reports.map(({ w, r }) => ({ id: w.id, pid: w.process.pid ?? 0, status: r?.status ?? 'unhealthy' as const }));
-    const failed = Object.values(checks).some((c) => c.status === 'failed');
-    return { status: failed ? 'unhealthy' : 'ok', checks, workers };
+    const reports = await Promise.all(up.map(async (s) => ({ id: s.worker!.id, pid: s.worker!.process.pid ?? 0, report: await probe(s.worker!, kind) })));
+    return combineHealth(reports, o.workers);
   };
 
   const host = o.config.address.host || '127.0.0.1';
