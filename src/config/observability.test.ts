@@ -125,6 +125,28 @@ describe('observability keys', () => {
     }
   });
 
+  test('exporter settings while tracing is off are accepted with a warning naming the key and why', () => {
+    const cases: { doc: Record<string, unknown>; env: Record<string, string>; warns: string[]; why?: RegExp }[] = [
+      { doc: { otel_exporter_otlp_headers: { authorization: 'Bearer WarnSecret1' } }, env: {}, warns: ['otel_exporter_otlp_headers'], why: /no otel_traces_exporter or endpoint is set/ },
+      { doc: {}, env: { OTEL_EXPORTER_OTLP_HEADERS: 'x-key=WarnSecret2', OTEL_SERVICE_NAME: 'edge' }, warns: ['otel_exporter_otlp_headers', 'otel_service_name'], why: /set by the OTEL_\w+ environment variable/ },
+      { doc: { otel_exporter_otlp_endpoint: 'http://c:4318', otel_traces_sampler: 'always_on' }, env: { OTEL_SDK_DISABLED: 'true' }, warns: ['otel_exporter_otlp_endpoint', 'otel_traces_sampler'], why: /otel_sdk_disabled is true/ },
+      { doc: { otel_exporter_otlp_endpoint: 'http://c:4318', otel_traces_exporter: 'none' }, env: {}, warns: ['otel_exporter_otlp_endpoint'], why: /otel_traces_exporter is none/ },
+      { doc: { otel_exporter_otlp_endpoint: 'http://c:4318', otel_exporter_otlp_headers: { a: 'b' } }, env: {}, warns: [] },
+      { doc: { otel_traces_exporter: 'otlp', otel_exporter_otlp_timeout: 500 }, env: {}, warns: [] },
+      { doc: { otel_traces_exporter: 'none' }, env: { OTEL_SDK_DISABLED: 'true' }, warns: [] },
+    ];
+    for (const { doc, env, warns, why } of cases) {
+      const c = parseConfig({ ...base, ...doc }, env);
+      const got = (c.warnings ?? []).filter((w) => w.key.startsWith('otel_'));
+      assert.deepEqual(got.map((w) => w.key).sort(), [...warns].sort(), JSON.stringify({ doc, env }));
+      for (const w of got) {
+        assert.match(w.message, /^does nothing while tracing is off/);
+        if (why) assert.match(w.message, why);
+        assert.doesNotMatch(w.message, /WarnSecret/);
+      }
+    }
+  });
+
   test('an endpoint alone turns the OTLP exporter on; an explicit none wins', () => {
     assert.equal(parseConfig({ ...base, otel_exporter_otlp_endpoint: 'http://c:4318' }, {}).otelTracesExporter, 'otlp');
     assert.equal(parseConfig({ ...base, otel_exporter_otlp_endpoint: 'http://c:4318', otel_traces_exporter: 'none' }, {}).otelTracesExporter, 'none');

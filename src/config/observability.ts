@@ -154,7 +154,7 @@ export const OBSERVABILITY_KEYS: { readonly [F in
   },
   otelTracesExporter: {
     key: 'otel_traces_exporter', type: 'string', default: '`none` (`otlp` when an endpoint is set)', env: 'text',
-    description: '`otlp` exports a span per request over OTLP/HTTP; `none` loads no tracing code at all. `otel_sdk_disabled: true` makes it `none`.',
+    description: '`otlp` exports a span per request over OTLP/HTTP; `none` loads no tracing code at all. `otel_sdk_disabled: true` makes it `none`. While it is `none`, the other `otel_*` keys set (in the file or the environment) do nothing, and each gets a warning at start.',
     parse: (v, at, ctx) => {
       const exporter = asEnum(v, at, ['none', 'otlp'] as const, { caseInsensitive: true });
       return ctx.value('otelSdkDisabled') ? 'none' : exporter;

@@ -94,6 +94,19 @@ export function parseConfig(
     }
   });
 
+  // The exporter's settings do nothing while tracing is off. A warning, not an
+  // error: OTEL_* variables are often set for every process of a platform.
+  check(['otelTracesExporter', 'otelSdkDisabled'], (f) => {
+    if (f.otelTracesExporter !== 'none') return;
+    const why = f.otelSdkDisabled ? 'otel_sdk_disabled is true' : doc.otel_traces_exporter !== undefined || envSource(env, 'otel_traces_exporter') !== undefined ? 'otel_traces_exporter is none' : 'no otel_traces_exporter or endpoint is set';
+    for (const spec of globalSpecs()) {
+      if (!spec.key.startsWith('otel_') || spec.key === 'otel_sdk_disabled' || spec.key === 'otel_traces_exporter') continue;
+      const from = envSource(env, spec.key);
+      if (doc[spec.key] === undefined && from === undefined) continue;
+      warn({ key: spec.key, path: [spec.key], message: `does nothing while tracing is off (${why})${from === undefined ? '' : `; set by the ${from} environment variable`}` });
+    }
+  });
+
   if (problems.length > 0) throw withWarnings(aggregate(problems), warnings);
   return deepFreeze({ source: opts.source, ...(fields as GlobalFields), devMode: opts.devMode === true, warnings });
 }
