@@ -77,6 +77,7 @@ describe('limen serve --config: reload on SIGHUP and on file change', () => {
   let child: ChildProcess;
   let port: number;
   let upstream: Awaited<ReturnType<typeof startDemoUpstream>>;
+  let started = '';
   const file = () => join(dir, 'limen.yaml');
   const yaml = (routeHost: string, extra = '') => `
 address: 127.0.0.1:${port}
@@ -88,6 +89,7 @@ idp_client_secret: s3cret
 shared_secret: ${SHARED_SECRET}
 cookie_secret: ${COOKIE_SECRET}
 databroker_storage_type: memory
+log_level: debug
 routes:
   - from: http://${routeHost}.localhost:${port}
     to: ${upstream.url}
@@ -100,7 +102,7 @@ ${extra}`;
     upstream = await startDemoUpstream({ host: '127.0.0.1', port: 0 });
     writeFileSync(file(), yaml('one'));
     child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--config', file()], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-    await waitForOutput(child, /limen listening/);
+    started = await waitForOutput(child, /limen listening/);
   });
   after(async () => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -113,12 +115,28 @@ ${extra}`;
     await closeHttpAgents();
   });
 
+  test('log_level: debug logs the effective config at start, secrets redacted', () => {
+    const line = started.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'effective config');
+    assert.ok(line, started);
+    assert.equal(line.level, 'debug');
+    assert.match(String(line.config), /^log_level: debug$/m);
+    assert.match(String(line.config), /^idp_client_secret: "?\[redacted\]"?$/m);
+    for (const secret of ['s3cret', SHARED_SECRET, COOKIE_SECRET]) assert.ok(!started.includes(secret), 'no secret in the start-up lines');
+  });
+
   test('routes change after the file changes; an invalid file keeps the old config and says why', async () => {
     const url = (h: string) => `http://${h}.localhost:${port}/`;
     assert.equal((await request(url('one'), { headers: JSON_ACCEPT })).status, 200);
     writeFileSync(file(), yaml('two'));
     child.kill('SIGHUP');
-    await waitForOutput(child, /config reloaded/);
+    const reloaded = await waitForOutput(child, /config reloaded/);
+    // log_level: debug names what a reload changed, by name only.
+    const changed = reloaded.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'config reload: what changed');
+    assert.ok(changed, reloaded);
+    assert.equal(changed.level, 'debug');
+    assert.deepEqual(changed.routes_added, [`http://two.localhost:${port}`]);
+    assert.deepEqual(changed.routes_removed, [`http://one.localhost:${port}`]);
+    assert.deepEqual(changed.routes_changed, []);
     assert.equal((await request(url('two'), { headers: JSON_ACCEPT })).status, 200);
     assert.equal((await request(url('one'), { headers: JSON_ACCEPT })).status, 404);
 

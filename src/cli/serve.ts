@@ -119,6 +119,8 @@ async function serveConfigFile(path: string, io: CliIo): Promise<Served> {
   const logger = createLogger(config.logLevel, (l) => out.write(l));
   // Once at start (never on reload): Pomerium keys Limen accepts and ignores, with why.
   for (const w of config.warnings ?? []) logger.warn('config key ignored', { key: w.key, ...(w.line !== undefined ? { line: w.line } : {}), reason: w.message });
+  // log_level: debug: the config it runs with, as `serve --print-config` prints it (secrets redacted).
+  if (config.logLevel === 'debug') logger.debug('effective config', { config: effectiveConfigYaml({ doc: readConfigDocument(path), env: io.env, header: [] }) });
   const workers = workerCount(config);
   if (workers > 1) return servePrimary(path, text, config, workers, logger, out, io).catch((e: unknown) => { throw withPolicyLines(e, config, text, path); });
   if (config.workers === 'auto' && config.databrokerStorageType === 'memory') logger.info('workers: auto is one process on the memory store (its sessions live in the process)');

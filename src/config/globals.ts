@@ -5,6 +5,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import type { ConfigError } from '../errors/index.js';
 import type { Config, EmailVerification, IdpProvider, LogLevel, SameSite, StorageType } from './types.js';
 import {
@@ -454,6 +455,15 @@ export const GLOBAL_KEYS: GlobalTable = {
 /** Every global row, in table order. */
 export function globalSpecs(): (KeySpec<unknown, unknown> & GlobalKeyTraits)[] {
   return Object.values(GLOBAL_KEYS) as (KeySpec<unknown, unknown> & GlobalKeyTraits)[];
+}
+
+/** The global keys (not `routes`) whose effective values differ between two configs, by key name. */
+export function changedGlobalKeys(a: Config, b: Config): string[] {
+  const keys: string[] = [];
+  for (const [field, spec] of Object.entries(GLOBAL_KEYS)) {
+    if (field !== 'routes' && !isDeepStrictEqual(a[field as keyof Config], b[field as keyof Config])) keys.push(spec.key);
+  }
+  return keys;
 }
 
 /** The global keys for the configuration reference, in table order; secrets also list their `_file` key. */

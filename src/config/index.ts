@@ -17,7 +17,7 @@ export type { ConfigWatcher, LoadOptions, WatchOptions } from './file.js';
 export { parseConfig } from './parse.js';
 export { loadConfigFile, locateInYaml, parseConfigText, readConfigText, watchConfig, yamlLocator } from './file.js';
 export { CONFIG_YAML, CONFIG_YAML_VALUES, yamlLibrary } from './yaml-library.js';
-export { configReference } from './globals.js';
+export { changedGlobalKeys, configReference } from './globals.js';
 export { ACCESS_LOG_FIELDS, AUTHORIZE_LOG_FIELDS } from './observability.js';
 export { routeReference } from './routes.js';
 export { fateRows, GLOBAL_FATES, ROUTE_FATES } from './fate.js';

@@ -17,7 +17,7 @@ import { describeReason } from '../authz/index.js';
 import { buildRuntime, type Runtime, type Services } from '../web/index.js';
 import { handleConnect, handleRequest, handleUpgrade, type Live } from './handler.js';
 import { drainable } from './drain.js';
-import { pinRestartKeys } from './reload.js';
+import { configChanges, pinRestartKeys } from './reload.js';
 import { autocertHosts, httpsPortOf, tlsOptions } from './tls.js';
 import { createObserver, Health, lineDestination, measuredStore, startListeners, type HealthReport, type LineDestination, type Observer, type ObservabilityListeners } from '../observe/index.js';
 import { AutocertManager, defaultAutocertDir, LETS_ENCRYPT, LETS_ENCRYPT_STAGING, startRedirectListener, type RedirectListener } from '../autocert/index.js';
@@ -340,6 +340,7 @@ async function startOnStore(opts: StartOptions, config: Config, now: () => numbe
     healthReport: (kind) => health.report(kind),
     async reload(next: Config): Promise<ReloadResult> {
       const { config: applied, restartRequired } = pinRestartKeys(live.rt.config, next);
+      const changes = configChanges(live.rt.config, applied);
       let rt: Runtime;
       try { rt = await buildRuntime(applied, now); } catch (e) { reloadFailed(); throw e; } // observe
       metrics?.configReloads.labels('success').inc(); // observe
@@ -349,6 +350,7 @@ async function startOnStore(opts: StartOptions, config: Config, now: () => numbe
       live.rt = rt;
       applyServerTimeouts(server, applied);
       if (autocert) { autocert.setHosts(autocertHosts(applied, logger)); void autocert.check(); }
+      logger.debug('config reload: what changed', { keys: changes.keys, routes_added: changes.routesAdded, routes_removed: changes.routesRemoved, routes_changed: changes.routesChanged });
       if (restartRequired.length > 0) {
         logger.warn('config reloaded, except changes that need a restart: those keys keep their running values', { restart_required: restartRequired, routes: applied.routes.length });
       } else {

@@ -1,6 +1,6 @@
 /** What a reload may change in a running process, and what waits for a restart. */
 import { isDeepStrictEqual } from 'node:util';
-import type { Config } from '../config/index.js';
+import { changedGlobalKeys, type Config, type RouteConfig } from '../config/index.js';
 
 /**
  * Keys a reload cannot apply to a running process, with their config field:
@@ -60,4 +60,31 @@ export function pinRestartKeys(running: Config, next: Config): { config: Config;
     }
   }
   return { config: restartRequired.length === 0 ? next : Object.freeze(pinned) as unknown as Config, restartRequired };
+}
+
+/**
+ * What a reload changes, by name only (never a value: some are secrets):
+ * the global keys whose effective value differs, and the routes (by name;
+ * a repeated name gets its occurrence, `name (2)`) added, removed or
+ * changed. Logged at `log_level: debug`.
+ */
+export function configChanges(running: Config, next: Config): { keys: string[]; routesAdded: string[]; routesRemoved: string[]; routesChanged: string[] } {
+  const byName = (routes: readonly RouteConfig[]): Map<string, unknown> => {
+    const seen = new Map<string, number>();
+    const out = new Map<string, unknown>();
+    for (const { index: _position, ...route } of routes) {
+      const n = (seen.get(route.name) ?? 0) + 1;
+      seen.set(route.name, n);
+      out.set(n === 1 ? route.name : `${route.name} (${n})`, route);
+    }
+    return out;
+  };
+  const before = byName(running.routes);
+  const after = byName(next.routes);
+  return {
+    keys: changedGlobalKeys(running, next),
+    routesAdded: [...after.keys()].filter((n) => !before.has(n)),
+    routesRemoved: [...before.keys()].filter((n) => !after.has(n)),
+    routesChanged: [...after.keys()].filter((n) => before.has(n) && !isDeepStrictEqual(before.get(n), after.get(n))),
+  };
 }
