@@ -6,9 +6,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,7 @@ import pg from 'pg';
 import { stringify } from 'yaml';
 import { openStore } from '../src/store/index.js';
 import { COOKIE_SECRET, freePort, SHARED_SECRET } from './stack.js';
-import { REPO_ROOT, runCli } from './support/index.js';
+import { REPO_ROOT, request, runCli } from './support/index.js';
 import { eventually, startProbeUpstream, type ProbeUpstream } from './support/upstream-probe.js';
 
 const ADMIN_URL = process.env.LIMEN_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -305,3 +305,56 @@ for (const kind of ['file', 'postgres'] as const) {
     });
   });
 }
+
+// Regression: a reader that stopped taking standard output (a stalled log shipper on the container's
+// pipe) held a stopped limen serve for ever: the thread-pool write blocked on the full pipe, the drain
+// at shutdown waited for it, and Node.js waits for that thread at exit. Standard output here is a
+// real FIFO (a container runtime's), opened read-write by the test and never read.
+describe('SIGTERM ends limen serve within its bounds while nobody reads its standard output', () => {
+  let upstream: ProbeUpstream;
+  before(async () => { upstream = await startProbeUpstream(); });
+  after(async () => { await upstream.close(); });
+
+  for (const workers of [1, 2]) {
+    test(`workers: ${workers}`, async () => {
+      const port = await freePort();
+      const fifo = join(dir, `stalled-${workers}.fifo`);
+      execFileSync('mkfifo', [fifo]);
+      const out = openSync(fifo, constants.O_RDWR); // a reader that never reads: the pipe fills
+      const config = writeConfig(`stalled-${workers}`, port, {
+        ...(workers === 1 ? storage('memory', 'stalled') : storage('file', `stalled-${workers}`)), workers, shutdown_timeout: '1s',
+        routes: [{ name: 'pub', from: `http://pub.localhost:${port}`, to: upstream.url, allow_public_unauthenticated_access: true }],
+      });
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--config', config], {
+        cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' }, stdio: ['ignore', out, 'pipe'],
+      });
+      let err = '';
+      child.stderr?.setEncoding('utf8').on('data', (d: string) => { err += d; });
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      try {
+        // Read until it says it listens (its stop signal handled from then on), then never again.
+        const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+        let seen = '';
+        const listening = (): boolean => {
+          const b = Buffer.alloc(1 << 16);
+          try { seen += b.toString('utf8', 0, readSync(reader, b)); } catch { /* EAGAIN: nothing yet */ }
+          return seen.includes('limen listening') || child.exitCode !== null;
+        };
+        const started = await eventually(listening, 120_000);
+        closeSync(reader);
+        assert.ok(started && child.exitCode === null, `limen serve did not start: ${err}${seen}`);
+        // Far more lines than the pipe holds (64 KiB): each request writes three, long with its user agent.
+        const agent = 'a'.repeat(2000);
+        for (let i = 0; i < 400; i++) assert.equal((await request(`http://pub.localhost:${port}/fast?i=${i}`, { headers: { 'user-agent': agent } })).status, 200);
+        child.kill('SIGTERM');
+        // Bounds: shutdown_timeout, then at most LOG_DRAIN_LIMIT_MS (5 s) per process for the lines; generous for a loaded machine.
+        const code = await Promise.race([exited, new Promise<'hung'>((r) => setTimeout(r, 60_000, 'hung').unref())]);
+        assert.equal(code, 0, `exit status (or hung), signal ${child.signalCode}; stderr: ${err}`);
+      } finally {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+        await exited;
+        closeSync(out);
+      }
+    });
+  }
+});

@@ -137,8 +137,19 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
 
 const invokedDirectly = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
 if (invokedDirectly || process.argv[1]?.endsWith('/limen')) {
-  main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e: Error) => {
+  main(process.argv.slice(2)).then((code) => { process.exitCode = code; exitSoon(); }, (e: Error) => {
     process.stderr.write(`limen: ${e.message}\n`);
     process.exitCode = 1;
+    exitSoon();
   });
+}
+
+/**
+ * Once the command is done, the process ends even if something still holds
+ * it open: a write to a standard output nobody reads (`limen serve` after
+ * its bounded drain has given up on those lines) must not keep a stopped
+ * proxy alive until the orchestrator kills it.
+ */
+function exitSoon(): void {
+  setTimeout(() => process.exit(), 2_000).unref();
 }

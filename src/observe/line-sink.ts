@@ -18,7 +18,7 @@
  *   shutdown awaits it); a process that exits without it writes what is
  *   still waiting synchronously (see flushSync).
  */
-import { write as fsWrite, writeSync, openSync, closeSync } from 'node:fs';
+import { write as fsWrite, writeSync, openSync, closeSync, fstatSync, constants as fsConstants } from 'node:fs';
 
 /** Anything that takes whole JSON lines (each ending in `\n`). */
 export interface LineDestination {
@@ -253,6 +253,13 @@ export class LineSink implements LineDestination {
    */
   flushSync(): void {
     if (this.pendingLines === 0) return;
+    // Behind a write still in flight (the reader has not taken it all), more
+    // would be written out of order, or wait for a reader that may never come.
+    if (this.writing) {
+      this.failed += this.pendingLines;
+      this.takePending();
+      return;
+    }
     writeAllSync(this.fd, this.takePending());
   }
 
@@ -286,9 +293,27 @@ function writeAllSync(fd: number, buf: Buffer): void {
   }
 }
 
+/**
+ * A non-blocking description of `fd` when it is a pipe (standard output to
+ * a container runtime or a log shipper), on Linux. Written as it is, a
+ * blocking pipe whose reader stopped holds a thread-pool thread in write()
+ * for ever, and Node.js waits for that thread when the process exits: a
+ * stopped proxy would never end. Non-blocking, a full pipe is EAGAIN, retried
+ * shortly (continueWrite), and the process can always exit.
+ */
+function nonBlockingPipe(fd: number): number | undefined {
+  try {
+    if (!fstatSync(fd).isFIFO()) return undefined;
+    return openSync(`/proc/self/fd/${fd}`, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
+  } catch {
+    return undefined; // no /proc, or no reader (ENXIO): the descriptor as it is
+  }
+}
+
 /** Standard output, batched (the access and authorize lines of `limen serve`). */
 export function stdoutDestination(): LineSink {
-  return new LineSink(1);
+  const pipe = nonBlockingPipe(1);
+  return pipe === undefined ? new LineSink(1) : new LineSink(pipe, { ownsFd: true });
 }
 
 /** A file (the benchmark writes to /dev/null), batched like standard output. */

@@ -116,3 +116,21 @@ export function drainable(server: Server): DrainableServer {
     },
   };
 }
+
+/**
+ * How long a shutdown waits for standard output to take the log lines still
+ * waiting: a reader that stopped (a stalled log shipper) must not keep a
+ * stopped proxy alive. What it has not taken by then is lost.
+ */
+export const LOG_DRAIN_LIMIT_MS = 5_000;
+
+/** Whether `p` settles within `ms`. */
+export async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => { timer = setTimeout(resolve, ms, false); });
+  try {
+    return await Promise.race([p.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

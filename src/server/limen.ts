@@ -16,7 +16,7 @@ import { bindFailureReason, ListenError, errorResponseBytes, newRequestId, STATU
 import { describeReason } from '../authz/index.js';
 import { buildRuntime, type Runtime, type Services } from '../web/index.js';
 import { handleConnect, handleRequest, handleUpgrade, type Live } from './handler.js';
-import { drainable } from './drain.js';
+import { drainable, LOG_DRAIN_LIMIT_MS, settlesWithin } from './drain.js';
 import { configChanges, pinRestartKeys } from './reload.js';
 import { autocertHosts, httpsPortOf, tlsOptions } from './tls.js';
 import { createObserver, Health, lineDestination, measuredStore, startListeners, type HealthReport, type LineDestination, type Observer, type ObservabilityListeners } from '../observe/index.js';
@@ -370,7 +370,10 @@ async function startOnStore(opts: StartOptions, config: Config, now: () => numbe
       await closeServices();
       await observability.close(); // observe
       await observer.tracer?.close(); // observe
-      await observer.accessLog?.drain(); // observe: every access line written before the process ends
+      // observe: every line written before the process ends, unless standard output has stopped taking them.
+      if (observer.accessLog && !(await settlesWithin(observer.accessLog.drain(), LOG_DRAIN_LIMIT_MS))) {
+        logger.warn('standard output did not take every line before shutdown: the lines still waiting are lost', { waited_ms: LOG_DRAIN_LIMIT_MS });
+      }
       if (!opts.store) await rawStore.close();
       logger.info('shut down', { drained: inFlight, cut, websockets_closed: upgradesClosed });
     },

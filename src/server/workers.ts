@@ -27,6 +27,7 @@ import { availableParallelism } from 'node:os';
 import { parseConfigText, type Config } from '../config/index.js';
 import { createLogger, type Logger } from '../log/index.js';
 import { startListeners, stdoutDestination, type CheckResult, type HealthReport, type LineDestination, type ObservabilityListeners } from '../observe/index.js';
+import { LOG_DRAIN_LIMIT_MS, settlesWithin } from './drain.js';
 import type { Readable } from 'node:stream';
 import type { Registry } from 'prom-client';
 import { startLimen, type RunningLimen, type StartOptions } from './limen.js';
@@ -400,8 +401,12 @@ export async function startPrimary(o: PrimaryOptions): Promise<RunningPrimary> {
     async stop() {
       const code = await stopAll();
       await observability.close();
-      await Promise.all(relays); // the workers' last lines, read to the end of their pipes
-      await toStdout.drain?.();
+      // The workers' last lines, read to the end of their pipes and written,
+      // unless standard output has stopped taking them (then they are lost).
+      const written = async (): Promise<void> => { await Promise.all(relays); await toStdout.drain?.(); };
+      if (!(await settlesWithin(written(), LOG_DRAIN_LIMIT_MS))) {
+        logger.warn('standard output did not take every line before shutdown: the lines still waiting are lost', { waited_ms: LOG_DRAIN_LIMIT_MS });
+      }
       return code;
     },
   };
