@@ -184,6 +184,25 @@ describe('observability: metrics, health, access log', () => {
     }
   });
 
+  // Regression: a request that failed the allow rules was logged `deny: true`, as if a deny rule had
+  // matched; Pomerium writes `allow: false` with the reasons and `deny: false` (CONTRACT §3 keeps them apart).
+  test('the authorize line tells an allow that did not match from a deny rule that did', async () => {
+    const jar = new CookieJar();
+    await scriptedLogin(`${s.origin('staff')}/`, 'eve@other.test', { jar });
+    const cases: { name: string; url: string; want: Record<string, unknown> }[] = [
+      { name: 'allow not matched', url: `${s.origin('staff')}/`, want: { 'allow': false, 'allow-why-false': ['domain-unauthorized'], 'deny': false, 'deny-why-false': [] } },
+      { name: 'deny rule matched', url: `http://closed.localhost:${s.port}/`, want: { 'allow': false, 'allow-why-false': [], 'deny': true, 'deny-why-true': ['http-path-ok'] } },
+    ];
+    for (const c of cases) {
+      const r = await request(c.url, { jar, headers: JSON_ACCEPT });
+      assert.equal(r.status, 403, c.name);
+      const line = await lineFor(lines, 'authorize check', r.header('x-request-id'));
+      assert.ok(line, c.name);
+      const got = Object.fromEntries(Object.keys(c.want).map((k) => [k, line[k]]));
+      assert.deepEqual(got, c.want, c.name);
+    }
+  });
+
   test('the access log line carries the x-request-id the client got, and Pomerium field names', async () => {
     const r = await request(`${s.origin('public')}/logged/path?pomerium_jwt=SECRETJWT&page=2`, { headers: { ...JSON_ACCEPT, 'user-agent': 'observe-test', referer: 'http://x.localhost/cb?code=SECRETCODE' } });
     const id = r.header('x-request-id');

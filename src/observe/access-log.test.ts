@@ -38,7 +38,7 @@ function caller(v: Values): Caller {
 /** Both lines of one request, as written to `destination`. */
 function logRequest(log: AccessLog, v: Values, requestId: string, durationMs: number): void {
   const req = request(v);
-  log.decision({ req, requestId, config, route, result: 'allow', reasons: ['allowed'], caller: caller(v), ip: '127.0.0.1' });
+  log.decision({ req, requestId, config, route, result: 'allow', byDenyRule: false, reasons: ['allowed'], caller: caller(v), ip: '127.0.0.1' });
   log.access({
     req, res: {} as ServerResponse, socket: req.socket, requestId, durationMs, status: 200, config, route, upstream: 'http://127.0.0.1:9',
     caller: caller(v), details: 'via_upstream', bytes: 10, ip: '127.0.0.1',
@@ -139,7 +139,7 @@ describe('access lines after Node.js let go of the request\'s socket', () => {
       req, res: {} as ServerResponse, socket, requestId: 'r2', durationMs: 1, status: 200, config: defaults, route: defaults.routes[0],
       upstream: undefined, caller: null, details: 'limen_response', bytes: 0,
     }));
-    assert.doesNotThrow(() => log.decision({ req, requestId: 'r2', config: defaults, route: defaults.routes[0]!, result: 'allow', reasons: [], caller: null, ip: '10.0.0.7' }));
+    assert.doesNotThrow(() => log.decision({ req, requestId: 'r2', config: defaults, route: defaults.routes[0]!, result: 'allow', byDenyRule: false, reasons: [], caller: null, ip: '10.0.0.7' }));
     assert.deepEqual(lines, []);
     assert.equal(log.lost(), 2);
   });
@@ -170,7 +170,7 @@ describe('the route fields Pomerium logs by default', () => {
     const c = load('http://127.0.0.1:9');
     const lines: string[] = [];
     const req = { method: 'GET', url: '/', headers: { host: 'app.localhost' }, socket: { remoteAddress: '127.0.0.1' } } as unknown as IncomingMessage;
-    new AccessLog(lineDestination((l) => lines.push(l))).decision({ req, requestId: 'r1', config: c, route: c.routes[0]!, result: 'allow', reasons: ['allowed'], caller: null, ip: '127.0.0.1' });
+    new AccessLog(lineDestination((l) => lines.push(l))).decision({ req, requestId: 'r1', config: c, route: c.routes[0]!, result: 'allow', byDenyRule: false, reasons: ['allowed'], caller: null, ip: '127.0.0.1' });
     const line = JSON.parse(lines[0]!) as Record<string, unknown>;
     assert.equal(line['route-id'], 'app');
     assert.equal(line['envoy-route-id'], 'app');

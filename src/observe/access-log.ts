@@ -59,6 +59,8 @@ export interface DecisionFacts {
   readonly config: Config;
   readonly route: RouteConfig;
   readonly result: 'allow' | 'deny' | 'login';
+  /** A deny rule matched (`deny: true`); a `deny` result without one is an allow that did not match (`allow: false`). */
+  readonly byDenyRule: boolean;
   readonly reasons: readonly string[];
   readonly caller: Caller | null;
   readonly ip: string;
@@ -385,8 +387,8 @@ export class AccessLog {
     if (line === undefined) return;
     // Pomerium's shape: allow and deny, each with the reasons that made it true or false.
     const why = this.reasonsJson(f.reasons);
-    line += f.result === 'allow' ? ALLOW_TRUE + why : ALLOW_FALSE + (f.result === 'login' ? why : '[]');
-    line += f.result === 'deny' ? DENY_TRUE + why : DENY_FALSE_EMPTY;
+    line += f.result === 'allow' ? ALLOW_TRUE + why : ALLOW_FALSE + (f.byDenyRule ? '[]' : why);
+    line += f.byDenyRule ? DENY_TRUE + why : DENY_FALSE_EMPTY;
     this.put(line + DECISION_END);
   }
 

@@ -92,8 +92,13 @@ export class Observation {
     this.routeMetrics = this.o.metrics?.route(route);
   }
 
-  /** Records the policy decision on a route: metrics and the authorize log line. */
-  decided(route: RouteConfig, result: 'allow' | 'deny' | 'login', reasons: readonly string[], caller: Caller | null, ip: string): void {
+  /**
+   * Records the policy decision on a route: metrics and the authorize log
+   * line. `decision.rule` tells a deny rule that matched (Pomerium's
+   * `deny: true`) from an allow that did not (`allow: false`, `deny: false`).
+   */
+  decided(route: RouteConfig, decision: { readonly result: 'allow' | 'deny' | 'login'; readonly rule: string | undefined }, reasons: readonly string[], caller: Caller | null, ip: string): void {
+    const result = decision.result;
     this.route = route;
     this.caller = caller;
     this.result = result;
@@ -104,7 +109,7 @@ export class Observation {
       m.decision(result, reasons[0]);
       if (caller && caller.kind !== 'session') m.credential(caller.kind);
     }
-    this.o.accessLog?.decision({ req: this.req, requestId: this.requestId, config: this.config, route, result, reasons, caller, ip });
+    this.o.accessLog?.decision({ req: this.req, requestId: this.requestId, config: this.config, route, result, byDenyRule: result === 'deny' && decision.rule !== undefined, reasons, caller, ip });
   }
 
   /**

@@ -238,7 +238,7 @@ async function proxyRequest(ctx: RequestContext, r: TableRoute<RouteRuntime>): P
     throw e;
   }
   const obs = observationOf(ctx.res); // observe
-  obs?.decided(r.config, a.decision.result, observedReasons(a), a.who.caller ?? a.who.outOfScope ?? null, ctx.ip); // observe
+  obs?.decided(r.config, a.decision, observedReasons(a), a.who.caller ?? a.who.outOfScope ?? null, ctx.ip); // observe
   if (!respondToDecision(ctx, r, a)) {
     auditDecision(ctx, r, a);
     return;
@@ -372,7 +372,7 @@ export async function handleUpgrade(live: Live, svc: Services, req: IncomingMess
   }
   try {
     const a = await authorize(ctx, r);
-    obs?.decided(r.config, a.decision.result, observedReasons(a), a.who.caller ?? a.who.outOfScope ?? null, ctx.ip); // observe
+    obs?.decided(r.config, a.decision, observedReasons(a), a.who.caller ?? a.who.outOfScope ?? null, ctx.ip); // observe
     auditDecision(ctx, r, a, { websocket: true });
     if (a.decision.result === 'login') return fail(ctx, 401, 'Sign in first.', { reasons: [a.who.failure ?? 'user-unauthenticated'] });
     if (a.decision.result !== 'allow') return fail(ctx, 403, 'Access to this route is denied.', { reasons: [...a.decision.reasons] });
