@@ -4,7 +4,7 @@
  * who a request comes from (session cookie or Pomerium bearer token).
  */
 export { OidcClient, IdpError } from './oidc.js';
-export type { IdpTokens } from './oidc.js';
+export type { IdpErrorCounts, IdpTokens } from './oidc.js';
 export { SessionStore, SESSION_TYPE, groupsFromClaims } from './sessions.js';
 export type { SessionData, Impersonation, IdpTokenSet } from './sessions.js';
 export { seal, unseal, deriveKey } from './seal.js';

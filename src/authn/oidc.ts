@@ -36,6 +36,18 @@ function idpUnavailable(oidc: typeof Oidc, e: unknown): boolean {
   return e instanceof TypeError || name === 'AbortError' || name === 'TimeoutError';
 }
 
+/**
+ * IdP failures by operation, as `limen_idp_errors_total` reports them. One
+ * tally for the process, given to every client a reload builds: a reload
+ * replaces the client while a sign-in or refresh under way finishes on the
+ * old one, so counts kept per client were lost with it.
+ */
+export interface IdpErrorCounts {
+  discovery: number;
+  exchange: number;
+  refresh: number;
+}
+
 /** What the IdP told us at sign-in or refresh, already checked. */
 export interface IdpTokens {
   readonly claims: Record<string, unknown>;
@@ -60,13 +72,13 @@ export class IdpError extends LimenError {
  */
 export class OidcClient {
   private discovered: Promise<Oidc.Configuration> | undefined;
-  /** Failures by operation since this client was made (read by the metrics). */
-  readonly errors = { discovery: 0, exchange: 0, refresh: 0 };
 
   constructor(
     private readonly cfg: Pick<Config, 'idpProviderUrl' | 'idpClientId' | 'idpClientSecret' | 'idpScopes' | 'idpRequestParams' | 'idpEmailVerification'>,
     private readonly redirectUri: string,
     private readonly now: () => number = Date.now,
+    /** Where this client counts its failures: the process's tally, shared with the clients reloads build before and after it. */
+    readonly errors: IdpErrorCounts = { discovery: 0, exchange: 0, refresh: 0 },
   ) {}
 
   private configuration(): Promise<Oidc.Configuration> {

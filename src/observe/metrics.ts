@@ -142,8 +142,8 @@ export interface ScrapeSources {
   cache?(): { hits: number; misses: number };
   /** Sessions in the store (may be slow: throttled by the caller). */
   activeSessions?(): Promise<number>;
-  /** The current IdP client (replaced on reload) and its failures by operation. */
-  idpErrors?(): { readonly client: object; readonly counts: Readonly<Record<string, number>> } | undefined;
+  /** IdP failures by operation since start, over every IdP client the reloads built. */
+  idpErrors?(): Readonly<Record<'discovery' | 'exchange' | 'refresh', number>>;
 }
 
 export class Metrics {
@@ -165,7 +165,7 @@ export class Metrics {
   private readonly routes = new Map<string, RouteMetrics>();
   private readonly byConfig = new WeakMap<RouteConfig, RouteMetrics>();
   private sources: ScrapeSources = {};
-  private readonly seenIdpErrors = new WeakMap<object, Map<string, number>>();
+  private readonly countedIdpErrors = new Map<string, number>();
   readonly unrouted: RouteMetrics;
 
   constructor(info: { version: string }) {
@@ -273,17 +273,15 @@ export class Metrics {
   private scraping: Promise<string> | undefined;
   private collectingJson: ReturnType<Registry['getMetricsAsJSON']> | undefined;
 
+  /** Adds the tally's growth since the last scrape (the tally outlives reloads, so nothing is lost or counted twice). */
   private countIdpErrors(): void {
-    const idp = this.sources.idpErrors?.();
-    if (idp) {
-      // The IdP client counts its own failures and a reload replaces it:
-      // add each client's growth since the last scrape.
-      let seen = this.seenIdpErrors.get(idp.client);
-      if (!seen) { seen = new Map(); this.seenIdpErrors.set(idp.client, seen); }
-      for (const [op, n] of Object.entries(idp.counts)) {
-        const delta = n - (seen.get(op) ?? 0);
-        if (delta > 0) this.idpErrors.labels(op).inc(delta);
-        seen.set(op, n);
+    const counts = this.sources.idpErrors?.();
+    if (!counts) return;
+    for (const [op, n] of Object.entries(counts)) {
+      const delta = n - (this.countedIdpErrors.get(op) ?? 0);
+      if (delta > 0) {
+        this.idpErrors.labels(op).inc(delta);
+        this.countedIdpErrors.set(op, n);
       }
     }
   }

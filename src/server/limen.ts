@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { openStoreWithRetry, ReadCachingStore, startUpkeep, type Store } from '../store/index.js';
 import { AuditLog } from '../audit/index.js';
-import { Identifier, SessionStore } from '../authn/index.js';
+import { Identifier, SessionStore, type IdpErrorCounts } from '../authn/index.js';
 import { directoryEnricher, matchesAdministrators, routeTokenResolver, serviceAccountResolver, upsertUserFromClaims } from '../accounts/index.js';
 import { createLogger, type Logger } from '../log/index.js';
 import { DispatcherPool } from '../proxy/index.js';
@@ -92,7 +92,9 @@ export async function startLimen(opts: StartOptions): Promise<RunningLimen> {
   const config = opts.config;
   const now = opts.now ?? Date.now;
   const logger = opts.logger ?? createLogger(config.logLevel);
-  const rt0 = await buildRuntime(config, now);
+  // IdP failures since start, counted by the IdP client of every runtime (limen_idp_errors_total).
+  const idpErrors: IdpErrorCounts = { discovery: 0, exchange: 0, refresh: 0 };
+  const rt0 = await buildRuntime(config, now, idpErrors);
   // observe (issue 12): metrics, access log, tracing; the store is timed below the read cache.
   const observer = await createObserver({
     config,
@@ -110,7 +112,7 @@ export async function startLimen(opts: StartOptions): Promise<RunningLimen> {
     logger.error('store unavailable; retrying', { error: err.message, attempt, retryInMs: delayMs });
   }), observer);
   try {
-    return await startOnStore(opts, config, now, logger, rt0, rawStore, observer);
+    return await startOnStore(opts, config, now, logger, rt0, rawStore, observer, idpErrors);
   } catch (e) {
     // A store this function opened must not keep the process alive (a
     // PostgreSQL pool would, for minutes) when start-up fails.
@@ -119,7 +121,9 @@ export async function startLimen(opts: StartOptions): Promise<RunningLimen> {
   }
 }
 
-async function startOnStore(opts: StartOptions, config: Config, now: () => number, logger: Logger, rt0: Runtime, rawStore: Store, observer: Observer): Promise<RunningLimen> {
+async function startOnStore(
+  opts: StartOptions, config: Config, now: () => number, logger: Logger, rt0: Runtime, rawStore: Store, observer: Observer, idpErrors: IdpErrorCounts,
+): Promise<RunningLimen> {
   const metrics = observer.metrics;
   // Records read on every request are cached: exactly invalidated on memory
   // and SQLite, within databroker_storage_max_staleness on PostgreSQL (see
@@ -299,7 +303,7 @@ async function startOnStore(opts: StartOptions, config: Config, now: () => numbe
     audit: () => audit.stats(),
     logLinesLost: () => observer.accessLog?.lost() ?? 0,
     cache: () => ({ hits: store.hits, misses: store.misses }),
-    idpErrors: () => (live.rt.oidc ? { client: live.rt.oidc, counts: live.rt.oidc.errors } : undefined),
+    idpErrors: () => idpErrors,
     activeSessions: () => {
       if (!sessionsCount || Date.now() - sessionsCount.at >= Math.min(60_000, 20 * sessionsCount.tookMs)) {
         const t0 = Date.now();
@@ -342,7 +346,7 @@ async function startOnStore(opts: StartOptions, config: Config, now: () => numbe
       const { config: applied, restartRequired } = pinRestartKeys(live.rt.config, next);
       const changes = configChanges(live.rt.config, applied);
       let rt: Runtime;
-      try { rt = await buildRuntime(applied, now); } catch (e) { reloadFailed(); throw e; } // observe
+      try { rt = await buildRuntime(applied, now, idpErrors); } catch (e) { reloadFailed(); throw e; } // observe
       metrics?.configReloads.labels('success').inc(); // observe
       metrics?.configLoaded(true, now()); // observe
       current = rt;

@@ -2,7 +2,7 @@ import type { Config, RouteConfig } from '../config/index.js';
 import { compileRoutePolicy, type CompiledPolicy } from '../authz/index.js';
 import { AssertionSigner, jwksDocument, loadKeySet, type JwksDocument, type KeySet } from '../identity/index.js';
 import { RouteTable, UpstreamSelector, type TableRoute } from '../proxy/index.js';
-import { OidcClient, deriveKey, signInNonceCookieName } from '../authn/index.js';
+import { OidcClient, deriveKey, signInNonceCookieName, type IdpErrorCounts } from '../authn/index.js';
 
 /** Per-route state compiled once per config load. */
 export interface RouteRuntime {
@@ -36,8 +36,12 @@ export interface Runtime {
   readonly claimHeaders: readonly (readonly [string, string])[];
 }
 
-/** Builds the runtime for a config; throws PolicyError/ConfigError on a bad config. */
-export async function buildRuntime(config: Config, now: () => number): Promise<Runtime> {
+/**
+ * Builds the runtime for a config; throws PolicyError/ConfigError on a bad
+ * config. `idpErrors` is the process's tally of IdP failures, which the IdP
+ * client of every runtime counts into (so a reload loses none).
+ */
+export async function buildRuntime(config: Config, now: () => number, idpErrors?: IdpErrorCounts): Promise<Runtime> {
   const routes: TableRoute<RouteRuntime>[] = config.routes.map((r: RouteConfig) => ({
     config: r,
     compiled: { policy: compileRoutePolicy(r), selector: new UpstreamSelector(r.to) },
@@ -45,7 +49,7 @@ export async function buildRuntime(config: Config, now: () => number): Promise<R
   const keys = await loadKeySet(config.signingKeys, config.sharedSecret);
   const auth = config.authenticateServiceUrl;
   const oidc = config.idpProviderUrl && auth
-    ? new OidcClient(config, new URL('/oauth2/callback', auth).href, now)
+    ? new OidcClient(config, new URL('/oauth2/callback', auth).href, now, idpErrors)
     : undefined;
   return Object.freeze({
     config,
