@@ -106,7 +106,7 @@ describe('X-Forwarded-For toward the upstream', () => {
 async function accessLine(lines: string[], requestId: string | undefined): Promise<Record<string, unknown> | undefined> {
   const end = Date.now() + 10_000;
   for (;;) {
-    const line = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'http-request' && l['request-id'] === requestId);
+    const line = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.message === 'http-request' && l['request-id'] === requestId);
     if (line || Date.now() > end) return line;
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -24,7 +24,7 @@ const JSON_ACCEPT = { accept: 'application/json' };
 async function lineFor(lines: string[], msg: string, requestId: string | undefined): Promise<Record<string, unknown> | undefined> {
   const end = Date.now() + 10_000;
   for (;;) {
-    const line = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === msg && l['request-id'] === requestId);
+    const line = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.message === msg && l['request-id'] === requestId);
     if (line || Date.now() > end) return line;
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -40,7 +40,7 @@ describe('observability: metrics, health, access log', () => {
   const settle = async () => {
     let n = -1;
     for (let i = 0; i < 200; i++) {
-      const now = lines.filter((l) => l.includes('"msg":"http-request"')).length;
+      const now = lines.filter((l) => l.includes('"message":"http-request"')).length;
       if (now === n) return;
       n = now;
       await new Promise((r) => setTimeout(r, 50));
@@ -179,7 +179,7 @@ describe('observability: metrics, health, access log', () => {
       const labels = { route: 'staff', result: 'login', reason: c.want };
       assert.equal(sample(after, 'limen_authorize_decisions_total', labels) - sample(before, 'limen_authorize_decisions_total', labels), 1, c.name);
       const id = r.header('x-request-id');
-      const line = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'authorize check' && l['request-id'] === id);
+      const line = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.message === 'authorize check' && l['request-id'] === id);
       assert.deepEqual(line?.['allow-why-false'], [c.want], c.name);
     }
   });
@@ -232,6 +232,27 @@ describe('observability: metrics, health, access log', () => {
     assert.equal(auth['route-id'], 'staff');
   });
 
+  // Pomerium's line shape: pipelines built for it select the access lines by `service: envoy` and
+  // `message: http-request`, the decisions by `service: authorize`, and see no health checks at info.
+  test('lines have Pomerium\'s service and message; /ping and /healthz are not logged at info', async () => {
+    const r = await request(`${s.origin('public')}/shape`, { headers: JSON_ACCEPT });
+    const access = await lineFor(lines, 'http-request', r.header('x-request-id'));
+    assert.deepEqual([access?.level, access?.service, access?.message], ['info', 'envoy', 'http-request']);
+    const refused = await request(`${s.origin('staff')}/`, { headers: JSON_ACCEPT });
+    const decision = await lineFor(lines, 'authorize check', refused.header('x-request-id'));
+    assert.deepEqual([decision?.level, decision?.service, decision?.message], ['info', 'authorize', 'authorize check']);
+    for (const path of ['/ping', '/healthz', '/ping?probe=1']) {
+      const h = await request(`${s.origin('public')}${path}`);
+      assert.equal(h.status, 200, path);
+      // The next request's line is written after this one's would have been.
+      const next = await request(`${s.origin('public')}/after-health-check`, { headers: JSON_ACCEPT });
+      assert.ok(await lineFor(lines, 'http-request', next.header('x-request-id')), path);
+      const id = h.header('x-request-id');
+      assert.ok(id, path);
+      assert.ok(!lines.some((l) => l.includes(id)), `${path}: no access line at info`);
+    }
+  });
+
   // Regression: size counted the status line and headers too (a HEAD was 216 bytes).
   test('size is the response body, as in Pomerium: relayed, HEAD, Limen\'s own page, a response cut mid-body', async () => {
     const cases: { name: string; url: string; method?: string; body: (r: TestResponse) => number }[] = [
@@ -267,7 +288,7 @@ describe('observability: metrics, health, access log', () => {
       assert.equal(line['forwarded-for'], '127.0.0.1', c.name);
       assert.equal(line.ip, '127.0.0.1', c.name);
     }
-    assert.ok(!lines.some((l) => l.includes('"msg":"request failed"')), 'no request failed on the way');
+    assert.ok(!lines.some((l) => l.includes('"message":"request failed"')), 'no request failed on the way');
   });
 
   test('a session refreshed at the IdP is counted, and its request goes through (the store\'s replace is timed too)', async () => {
@@ -363,7 +384,7 @@ describe('observability: metrics, health, access log', () => {
     assert.ok(lines.length > 20);
     for (const l of lines) {
       const parsed = JSON.parse(l) as Record<string, unknown>;
-      assert.equal(typeof parsed.msg, 'string', l);
+      assert.equal(typeof parsed.message, 'string', l);
       for (const secret of secrets) assert.ok(!l.includes(secret), `log line leaks a secret: ${l.slice(0, 300)}`);
     }
     assert.ok(lines.some((l) => l.includes('"cookie":"[redacted]"')), 'the cookie header was asked for and redacted');
@@ -411,7 +432,7 @@ describe('observability: metrics, health, access log', () => {
   test('a client that leaves in the middle of its request body is one request, counted as the client leaving', async () => {
     const host = `public.localhost:${s.port}`;
     const before = await scrape();
-    const lineCount = lines.filter((l) => l.includes('"msg":"http-request"')).length;
+    const lineCount = lines.filter((l) => l.includes('"message":"http-request"')).length;
     await new Promise<void>((resolve) => {
       const sock = connect(s.port, '127.0.0.1', () => {
         sock.write(`POST /upload HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 1000000\r\n\r\n${'x'.repeat(1000)}`);
@@ -425,7 +446,7 @@ describe('observability: metrics, health, access log', () => {
     const delta = (labels: Record<string, string>) => sample(after, 'limen_http_requests_total', labels) - sample(before, 'limen_http_requests_total', labels);
     assert.equal(delta({ route: 'public', method: 'POST', status_class: 'other' }), 1);
     assert.equal(delta({ route: '(limen)', method: 'OTHER', status_class: '4xx' }), 0, 'no second count as a malformed request');
-    assert.equal(lines.filter((l) => l.includes('"msg":"http-request"')).length - lineCount, 1, 'one access line');
+    assert.equal(lines.filter((l) => l.includes('"message":"http-request"')).length - lineCount, 1, 'one access line');
   });
 
   // Regression: CONNECT got no answer at all, and a request with an Upgrade
@@ -468,7 +489,7 @@ describe('observability: metrics, health, access log', () => {
         assert.ok(!answer.endsWith('0\r\n\r\n'), 'the chunked body never ended: it was cut');
         assert.ok(Number(line.duration) < 2500, `cut at the route timeout, not when the upstream finished (${String(line.duration)} ms)`);
       }
-      const warned = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'upstream failed' && l.requestId === id);
+      const warned = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.message === 'upstream failed' && l.requestId === id);
       assert.equal(warned?.reason, c.want, `${c.path}: warned`);
       const after = await scrape();
       assert.equal(sample(after, 'limen_upstream_duration_seconds_count', { route: 'flaky' }) - sample(before, 'limen_upstream_duration_seconds_count', { route: 'flaky' }), 1, c.path);
@@ -488,9 +509,9 @@ describe('observability: metrics, health, access log', () => {
       const id = (await request(`${s.origin('public')}/r?x=1`, { headers: JSON_ACCEPT })).header('x-request-id');
       const marker = await request(`${s.origin('public')}/marker`, { headers: JSON_ACCEPT }); // its lines come after the first request's
       await lineFor(lines, c.access ? 'http-request' : 'authorize check', marker.header('x-request-id'));
-      const ofRequest = (msg: string) => lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === msg && l['request-id'] === id);
+      const ofRequest = (msg: string) => lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.message === msg && l['request-id'] === id);
       const access = ofRequest('http-request');
-      assert.deepEqual(access.map((l) => Object.keys(l).filter((k) => !['level', 'time', 'msg'].includes(k)).sort()), c.access ? [[...c.access].sort()] : [], JSON.stringify(c.fields));
+      assert.deepEqual(access.map((l) => Object.keys(l).filter((k) => !['level', 'service', 'time', 'message'].includes(k)).sort()), c.access ? [[...c.access].sort()] : [], JSON.stringify(c.fields));
       assert.equal(ofRequest('authorize check').length, c.authorize ? 1 : 0, JSON.stringify(c.fields));
     }
   });

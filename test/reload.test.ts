@@ -116,7 +116,7 @@ ${extra}`;
   });
 
   test('log_level: debug logs the effective config at start, secrets redacted', () => {
-    const line = started.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'effective config');
+    const line = started.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.message === 'effective config');
     assert.ok(line, started);
     assert.equal(line.level, 'debug');
     assert.match(String(line.config), /^log_level: debug$/m);
@@ -131,7 +131,7 @@ ${extra}`;
     child.kill('SIGHUP');
     const reloaded = await waitForOutput(child, /config reloaded/);
     // log_level: debug names what a reload changed, by name only.
-    const changed = reloaded.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'config reload: what changed');
+    const changed = reloaded.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.message === 'config reload: what changed');
     assert.ok(changed, reloaded);
     assert.equal(changed.level, 'debug');
     assert.deepEqual(changed.routes_added, [`http://two.localhost:${port}`]);

@@ -48,7 +48,8 @@ describe('every response of Limen\'s own endpoints carries the x-request-id of i
     s = await startStack({
       logLines: lines,
       routes: [{ name: 'app', from: 'http://app.localhost:PORT', to: 'UPSTREAM', allow_any_authenticated_user: true }],
-      config: { administrators: [ADMIN], access_log_fields: ['request-id', 'method', 'authority', 'path', 'response-code', `headers.${PROBE}`] },
+      // debug: the access lines of /ping and /healthz are debug-level, as in Pomerium.
+      config: { log_level: 'debug', administrators: [ADMIN], access_log_fields: ['request-id', 'method', 'authority', 'path', 'response-code', `headers.${PROBE}`] },
     });
     await scriptedLogin(`${s.origin('app')}/`, ADMIN, { jar: jars.admin });
     await scriptedLogin(`${s.origin('app')}/`, USER, { jar: jars.user });
@@ -151,7 +152,7 @@ async function accessLine(lines: string[], n: string): Promise<Record<string, un
   const end = Date.now() + 10_000;
   for (;;) {
     for (const l of lines) {
-      if (!l.includes('"msg":"http-request"')) continue;
+      if (!l.includes('"message":"http-request"')) continue;
       const line = JSON.parse(l) as Record<string, unknown> & { headers?: Record<string, string> };
       if (line.headers?.[PROBE] === n) return line;
     }

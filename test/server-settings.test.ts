@@ -62,8 +62,8 @@ describe('server settings', () => {
     const line = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => Array.isArray(l.restart_required));
     assert.ok(line, logLines.join(''));
     assert.equal(line.level, 'warn');
-    assert.match(String(line.msg), /need a restart/);
-    assert.ok(!logLines.some((l) => (JSON.parse(l) as { msg: string }).msg === 'config reloaded'), 'never logged as simply applied');
+    assert.match(String(line.message), /need a restart/);
+    assert.ok(!logLines.some((l) => (JSON.parse(l) as { message: string }).message === 'config reloaded'), 'never logged as simply applied');
     // Back to the running values: nothing needs a restart.
     assert.deepEqual((await s.limen.reload(s.configWith(routes()))).restartRequired, []);
   });
@@ -130,10 +130,10 @@ describe('shutdown_timeout bounds the drain', () => {
       assert.ok(await eventually(() => c.received().includes('first chunk')));
       await s.limen.close();
       await c.ended;
-      const cut = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'shut down');
+      const cut = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.message === 'shut down');
       assert.equal(cut?.cut, 1, logLines.join(''));
       // Logged as cut by Limen, not as the client leaving.
-      const access = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'http-request' && l.path === '/stream');
+      const access = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.message === 'http-request' && l.path === '/stream');
       assert.equal(access?.['response-code-details'], 'limen_shutdown_cut', logLines.join(''));
     } finally {
       await s.close().catch(() => undefined);

@@ -285,7 +285,7 @@ describe('tracing configuration', () => {
       await waitFor(() => (lines.length > 0 ? true : undefined), 'the export failure line');
       const line = JSON.parse(lines[0]!) as Record<string, unknown>;
       assert.equal(line.level, 'warn');
-      assert.equal(line.msg, 'trace export failed; spans are being lost');
+      assert.equal(line.message, 'trace export failed; spans are being lost');
       assert.match(String(line.error), /ECONNREFUSED/);
       assert.ok(!lines[0]!.includes('collector-secret-123'));
     } finally {

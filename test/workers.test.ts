@@ -91,7 +91,7 @@ function fresh(port: number, host: string, path: string, jar?: CookieJar): Promi
 async function servedBy(s: Served, ids: readonly string[]): Promise<Set<number>> {
   const want = new Set(ids);
   const found = (): Map<string, number> => new Map(s.lines()
-    .filter((l) => l.msg === 'http-request' && want.has(String(l['request-id'])))
+    .filter((l) => l.message === 'http-request' && want.has(String(l['request-id'])))
     .map((l) => [String(l['request-id']), Number(l.pid)]));
   assert.ok(await eventually(() => found().size === want.size, 20_000), `access lines for ${ids.length} requests`);
   return new Set(found().values());
@@ -113,7 +113,7 @@ async function acrossWorkers(s: Served, send: () => Promise<{ status: number; re
   assert.fail(`${ids.length} requests on fresh connections were all served by one worker`);
 }
 
-const workerPids = (s: Served): number[] => s.lines().filter((l) => l.msg === 'worker listening').map((l) => Number(l.pid));
+const workerPids = (s: Served): number[] => s.lines().filter((l) => l.message === 'worker listening').map((l) => Number(l.pid));
 
 for (const kind of ['file', 'postgres'] as const) {
   describe(`workers: 2 on ${kind === 'file' ? 'SQLite' : 'PostgreSQL'}`, () => {
@@ -170,7 +170,7 @@ for (const kind of ['file', 'postgres'] as const) {
     });
 
     test('two workers listen; health lists both', async () => {
-      const listening = s.lines().find((l) => l.msg === 'limen listening');
+      const listening = s.lines().find((l) => l.message === 'limen listening');
       assert.equal(listening?.workers, 2);
       assert.equal(workerPids(s).length, 2);
       const ready = await fetch(`http://127.0.0.1:${healthPort}/readyz`);
@@ -217,16 +217,16 @@ for (const kind of ['file', 'postgres'] as const) {
     });
 
     test('a config reload reaches every worker', async () => {
-      const reloadedBefore = s.lines().filter((l) => l.msg === 'config reloaded').length;
+      const reloadedBefore = s.lines().filter((l) => l.message === 'config reloaded').length;
       writeFileSync(configPath, stringify({ ...doc, routes: [...(doc.routes as unknown[]), { name: 'new', from: `http://new.localhost:${port}`, to: upstream.url, allow_public_unauthenticated_access: true }] }));
-      assert.ok(await eventually(() => s.lines().filter((l) => l.msg === 'config reloaded').length === reloadedBefore + 2, 30_000), s.out());
+      assert.ok(await eventually(() => s.lines().filter((l) => l.message === 'config reloaded').length === reloadedBefore + 2, 30_000), s.out());
       // Both workers serve the new route.
       await acrossWorkers(s, () => fresh(port, host('new'), '/fast'), (r) => assert.equal(r.status, 200, r.body));
 
       // An invalid file: the primary says so once; every worker keeps serving its config.
       writeFileSync(configPath, 'routes: [\n');
-      assert.ok(await eventually(() => s.lines().some((l) => l.msg === 'config reload failed; keeping the running config'), 30_000), s.out());
-      const failed = s.lines().filter((l) => l.msg === 'config reload failed; keeping the running config');
+      assert.ok(await eventually(() => s.lines().some((l) => l.message === 'config reload failed; keeping the running config'), 30_000), s.out());
+      const failed = s.lines().filter((l) => l.message === 'config reload failed; keeping the running config');
       assert.equal(failed.length, 1, 'logged once, by the primary');
       assert.equal(failed[0]?.worker, undefined);
       await acrossWorkers(s, () => fresh(port, host('new'), '/fast'), (r) => assert.equal(r.status, 200, r.body));
@@ -234,16 +234,16 @@ for (const kind of ['file', 'postgres'] as const) {
       // A file that parses but whose policy does not compile: refused once by the primary, never handed to the workers
       // (a worker replaced later would take it and fail to start).
       writeFileSync(configPath, stringify({ ...doc, routes: [...(doc.routes as unknown[]), { name: 'new', from: `http://new.localhost:${port}`, to: upstream.url, policy: { allow: { or: [{ emial: { is: 'x@example.com' } }] } } }] }));
-      assert.ok(await eventually(() => s.lines().filter((l) => l.msg === 'config reload failed; keeping the running config').length === 2, 30_000), s.out());
-      const refused = s.lines().filter((l) => l.msg === 'config reload failed; keeping the running config').at(-1)!;
+      assert.ok(await eventually(() => s.lines().filter((l) => l.message === 'config reload failed; keeping the running config').length === 2, 30_000), s.out());
+      const refused = s.lines().filter((l) => l.message === 'config reload failed; keeping the running config').at(-1)!;
       assert.equal(refused.worker, undefined, 'the primary refused it');
       assert.match(String(refused.error), /unknown criterion "emial"/);
       assert.match(String(refused.error), /\.yaml:\d+:\d+\)/, 'with its line, as limen config check gives it');
       await acrossWorkers(s, () => fresh(port, host('new'), '/fast'), (r) => assert.equal(r.status, 200, r.body));
-      assert.equal(s.lines().filter((l) => l.msg === 'config reload failed; keeping the running config').length, 2, 'no worker was asked to load it');
+      assert.equal(s.lines().filter((l) => l.message === 'config reload failed; keeping the running config').length, 2, 'no worker was asked to load it');
 
       // The file put back, then SIGHUP sent to one worker: the primary re-reads it for every worker.
-      const reloads = (): number => s.lines().filter((l) => l.msg === 'config reloaded').length;
+      const reloads = (): number => s.lines().filter((l) => l.message === 'config reloaded').length;
       const fixedBefore = reloads();
       writeFileSync(configPath, stringify({ ...doc, routes: [...(doc.routes as unknown[]), { name: 'new', from: `http://new.localhost:${port}`, to: upstream.url, allow_public_unauthenticated_access: true }] }));
       // (The text is the one running, so the file change alone reloads nothing; SIGHUP forces it.)
@@ -258,8 +258,8 @@ for (const kind of ['file', 'postgres'] as const) {
       const counted = await scrape();
       assert.ok(counted > 0);
       process.kill(victim!, 'SIGKILL');
-      assert.ok(await eventually(() => s.lines().some((l) => l.msg === 'worker replaced'), 60_000), s.out());
-      const exited = s.lines().find((l) => l.msg === 'worker exited; starting another');
+      assert.ok(await eventually(() => s.lines().some((l) => l.message === 'worker replaced'), 60_000), s.out());
+      const exited = s.lines().find((l) => l.message === 'worker exited; starting another');
       assert.equal(exited?.pid, victim);
       assert.equal(exited?.signal, 'SIGKILL');
       assert.ok(await eventually(() => workerPids(s).length === 3, 10_000), 'the replacement\'s own line arrives');
@@ -274,11 +274,11 @@ for (const kind of ['file', 'postgres'] as const) {
       // Regression: with every worker replaced, reloads stopped being counted (the largest worker's count, kept from the dead, hid them).
       const reloadsBefore = await reloadCounts();
       process.kill(survivor!, 'SIGKILL');
-      assert.ok(await eventually(() => s.lines().filter((l) => l.msg === 'worker replaced').length === 2, 60_000), s.out());
+      assert.ok(await eventually(() => s.lines().filter((l) => l.message === 'worker replaced').length === 2, 60_000), s.out());
       const running = readFileSync(configPath, 'utf8');
-      const failedBefore = s.lines().filter((l) => l.msg === 'config reload failed; keeping the running config').length;
+      const failedBefore = s.lines().filter((l) => l.message === 'config reload failed; keeping the running config').length;
       writeFileSync(configPath, 'routes: [\n');
-      assert.ok(await eventually(() => s.lines().filter((l) => l.msg === 'config reload failed; keeping the running config').length === failedBefore + 1, 30_000), s.out());
+      assert.ok(await eventually(() => s.lines().filter((l) => l.message === 'config reload failed; keeping the running config').length === failedBefore + 1, 30_000), s.out());
       assert.deepEqual(await reloadCounts(), { success: reloadsBefore.success, failure: reloadsBefore.failure + 1 });
       writeFileSync(configPath, running); // the running text back: reloaded, counted as a success
       assert.ok(await eventually(async () => (await reloadCounts()).success === reloadsBefore.success + 1, 30_000), s.out());
@@ -322,7 +322,7 @@ for (const kind of ['file', 'postgres'] as const) {
         }
         return { lines, torn };
       };
-      const access = () => whole().lines.filter((l) => l.msg === 'http-request' && String(l.path).endsWith(pad));
+      const access = () => whole().lines.filter((l) => l.message === 'http-request' && String(l.path).endsWith(pad));
       assert.ok(await eventually(() => access().length >= sent, 20_000), `${access().length} of ${sent} access lines`);
       const { torn } = whole();
       assert.deepEqual(torn, [], 'every line parses as JSON');
@@ -338,7 +338,7 @@ for (const kind of ['file', 'postgres'] as const) {
       assert.equal(r.status, 200);
       assert.equal(r.body, 'slow done');
       assert.equal(await s.exited, 0, s.out());
-      assert.equal(s.lines().filter((l) => l.msg === 'shut down' && l.worker !== undefined).length, 2, 'both workers drained');
+      assert.equal(s.lines().filter((l) => l.message === 'shut down' && l.worker !== undefined).length, 2, 'both workers drained');
     });
   });
 }

@@ -16,7 +16,7 @@ describe('AuditLog', () => {
     assert.equal((await store.queryAudit({})).length, 0, 'the hot path does not write');
     assert.equal(lines.length, 10, 'each event is one log line at once');
     const line = JSON.parse(lines[3]!) as Record<string, unknown>;
-    assert.equal(line.msg, 'audit');
+    assert.equal(line.message, 'audit');
     assert.equal(line.audit, 'authorize');
     assert.equal(line.requestId, 'r3');
     assert.equal(line.i, 3);

@@ -262,7 +262,7 @@ export class AuditLog implements AuditSink {
 }
 
 /** Top-level names of the audit line; a detail of the same name makes the slow path write the line. */
-const LINE_FIELDS: ReadonlySet<string> = new Set(['time', 'level', 'msg', 'audit', 'eventId', 'requestId', 'decision', 'route', 'userId', 'email', 'actor']);
+const LINE_FIELDS: ReadonlySet<string> = new Set(['time', 'level', 'message', 'audit', 'eventId', 'requestId', 'decision', 'route', 'userId', 'email', 'actor']);
 const q = JSON.stringify;
 
 /**
@@ -272,7 +272,7 @@ const q = JSON.stringify;
  * JSON (integer-like names).
  */
 function logLineJson(e: AuditEvent): string {
-  let s = `{"time":"${isoTime(e.time)}","level":"info","msg":"audit","audit":${jsonString(e.kind)}`;
+  let s = `{"time":"${isoTime(e.time)}","level":"info","message":"audit","audit":${jsonString(e.kind)}`;
   if (e.id !== undefined) s += `,"eventId":${jsonString(e.id)}`;
   if (e.requestId !== undefined) s += `,"requestId":${jsonString(e.requestId)}`;
   if (e.decision !== undefined) s += `,"decision":${jsonString(e.decision)}`;
@@ -294,7 +294,7 @@ function logLineJson(e: AuditEvent): string {
 
 /** The JSON log line of an event: top-level fields, then its details, flattened. */
 function logLine(e: AuditEvent): Record<string, unknown> {
-  const line: Record<string, unknown> = { time: isoTime(e.time), level: 'info', msg: 'audit', audit: e.kind };
+  const line: Record<string, unknown> = { time: isoTime(e.time), level: 'info', message: 'audit', audit: e.kind };
   if (e.id !== undefined) line.eventId = e.id;
   if (e.requestId !== undefined) line.requestId = e.requestId;
   if (e.decision !== undefined) line.decision = e.decision;

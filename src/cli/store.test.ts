@@ -26,7 +26,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The JSON log lines of audit events a command wrote on standard error. */
 function auditLines(stderr: string): Record<string, unknown>[] {
-  return stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'audit');
+  return stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.message === 'audit');
 }
 
 const cases: { argv: string[]; kind: string; fields: Record<string, unknown> }[] = [
@@ -53,7 +53,7 @@ test('every change made with the CLI is one JSON log line and one row in the sto
     assert.equal(line.actor, actor);
     assert.equal(line.via, 'cli');
     for (const [k, v] of Object.entries(c.fields)) assert.deepEqual(line[k], v, `${c.argv.join(' ')}: ${k}`);
-    assert.ok(!r.stdout.includes('"msg":"audit"'), 'standard output stays the command\'s own');
+    assert.ok(!r.stdout.includes('"message":"audit"'), 'standard output stays the command\'s own');
     // The same event, by id, is the row in the store.
     const store = await openStore({ type: 'file', connectionString: db });
     try {

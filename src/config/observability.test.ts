@@ -52,10 +52,12 @@ describe('observability keys', () => {
     assert.deepEqual(c.authorizeLogFields, []);
     assert.deepEqual(parseConfig(base, { ACCESS_LOG_FIELDS: 'authority,duration' }).accessLogFields, ['authority', 'duration']);
     // Pomerium's own defaults, spelled out, load as they are (a Pomerium config that lists them starts).
-    const pomeriumDefaults = ['request-id', 'check-request-id', 'cluster-stat-name', 'method', 'path', 'host', 'ip', 'session-id', 'impersonate-session-id',
+    const pomeriumDefaults = ['request-id', 'check-request-id', 'method', 'path', 'host', 'ip', 'session-id', 'impersonate-session-id',
       'impersonate-user-id', 'impersonate-email', 'removed-groups-count', 'service-account-id', 'user', 'email', 'envoy-route-checksum', 'envoy-route-id',
       'route-checksum', 'route-id'];
     assert.deepEqual(parseConfig({ ...base, authorize_log_fields: pomeriumDefaults }, {}).authorizeLogFields, pomeriumDefaults);
+    // And they are the default (pkg/logfields' defaultAuthorizeLogFields), in any order.
+    assert.deepEqual([...parseConfig(base, {}).authorizeLogFields].sort(), [...pomeriumDefaults].sort());
   });
 
   const refused: { key: string; value: unknown; want: RegExp }[] = [

@@ -24,7 +24,7 @@ export const ACCESS_LOG_FIELDS: Readonly<Record<AccessLogField, boolean>> = {
  * route's id as `route-id`, and both checksums are the route's checksum.
  */
 export const AUTHORIZE_LOG_FIELDS: Readonly<Record<AuthorizeLogField, boolean>> = {
-  'check-request-id': true, 'cluster-stat-name': true, 'email': true, 'envoy-route-checksum': true, 'envoy-route-id': true,
+  'check-request-id': true, 'cluster-stat-name': false, 'email': true, 'envoy-route-checksum': true, 'envoy-route-id': true,
   'headers': false, 'host': true,
   'id-token-claims': false, 'impersonate-email': true, 'impersonate-session-id': true, 'impersonate-user-id': true,
   'ip': true, 'method': true, 'path': true, 'query': false, 'removed-groups-count': true, 'request-id': true,
@@ -123,12 +123,12 @@ export const OBSERVABILITY_KEYS: { readonly [F in
   },
   accessLogFields: {
     key: 'access_log_fields', type: 'list of strings', default: 'Pomerium\'s defaults plus `ip`, `user`, `email`, `route-id`', env: 'text',
-    description: `Fields of the access log line (\`"msg":"http-request"\`, one per request): ${Object.keys(ACCESS_LOG_FIELDS).map((k) => `\`${k}\``).join(', ')}, \`headers.<name>\`. Credential headers and credential query parameters are always redacted; \`[]\` turns the access log off.`,
+    description: `Fields of the access log line (\`"message":"http-request"\`, one per request): ${Object.keys(ACCESS_LOG_FIELDS).map((k) => `\`${k}\``).join(', ')}, \`headers.<name>\`. Credential headers and credential query parameters are always redacted; \`[]\` turns the access log off.`,
     parse: (v, at) => asLogFields(v, at, ACCESS_LOG_FIELDS), fallback: absent(defaults(ACCESS_LOG_FIELDS)),
   },
   authorizeLogFields: {
-    key: 'authorize_log_fields', type: 'list of strings', default: 'Pomerium\'s defaults: all but `headers`, `id-token-claims`, `query`', env: 'text',
-    description: `Fields of the authorize log line (\`"msg":"authorize check"\`, one per policy decision, with \`allow\`, \`allow-why-true\`, \`deny\`, \`deny-why-true\`): ${Object.keys(AUTHORIZE_LOG_FIELDS).map((k) => `\`${k}\``).join(', ')}, \`headers.<name>\`. Limen has no Envoy: \`envoy-route-id\` is the route's id (as \`route-id\`: its \`name\`, else its id) and both checksums are one number that changes with anything in the route's config. \`id-token\` and \`body\` are refused (they would write a credential or a request body), and so are Pomerium's \`mcp-*\` fields (Limen has no MCP routes); \`[]\` turns the line off.`,
+    key: 'authorize_log_fields', type: 'list of strings', default: 'Pomerium\'s defaults: all but `cluster-stat-name`, `headers`, `id-token-claims`, `query`', env: 'text',
+    description: `Fields of the authorize log line (\`"message":"authorize check"\`, one per policy decision, with \`allow\`, \`allow-why-true\`, \`deny\`, \`deny-why-true\`): ${Object.keys(AUTHORIZE_LOG_FIELDS).map((k) => `\`${k}\``).join(', ')}, \`headers.<name>\`. Limen has no Envoy: \`envoy-route-id\` is the route's id (as \`route-id\`: its \`name\`, else its id) and both checksums are one number that changes with anything in the route's config. \`id-token\` and \`body\` are refused (they would write a credential or a request body), and so are Pomerium's \`mcp-*\` fields (Limen has no MCP routes); \`[]\` turns the line off.`,
     parse: (v, at) => asLogFields(v, at, AUTHORIZE_LOG_FIELDS), fallback: absent(defaults(AUTHORIZE_LOG_FIELDS)),
   },
   otelSdkDisabled: {

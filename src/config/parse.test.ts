@@ -87,7 +87,7 @@ describe('defaults (CONTRACT §1)', () => {
     // Observability (issue 12): src/config/observability.test.ts covers the values.
     ['metricsBasicAuth', undefined],
     ['accessLogFields', ['authority', 'duration', 'forwarded-for', 'ip', 'method', 'path', 'referer', 'request-id', 'response-code', 'response-code-details', 'size', 'upstream-cluster', 'user-agent', 'user', 'email', 'route-id']],
-    ['authorizeLogFields', ['check-request-id', 'cluster-stat-name', 'email', 'envoy-route-checksum', 'envoy-route-id', 'host', 'impersonate-email', 'impersonate-session-id', 'impersonate-user-id', 'ip', 'method', 'path', 'removed-groups-count', 'request-id', 'route-checksum', 'route-id', 'service-account-id', 'session-id', 'user']],
+    ['authorizeLogFields', ['check-request-id', 'email', 'envoy-route-checksum', 'envoy-route-id', 'host', 'impersonate-email', 'impersonate-session-id', 'impersonate-user-id', 'ip', 'method', 'path', 'removed-groups-count', 'request-id', 'route-checksum', 'route-id', 'service-account-id', 'session-id', 'user']],
     ['otelExporterOtlpEndpoint', undefined],
     ['otelExporterOtlpTracesEndpoint', undefined],
     ['otelSdkDisabled', false],

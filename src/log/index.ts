@@ -28,7 +28,7 @@ export function createLogger(level: LogLevel = 'info', write: (line: string) => 
   const baseText = base === undefined ? '' : Object.entries(base).map(([k, v]) => `,${JSON.stringify(k)}:${JSON.stringify(v)}`).join('');
   const emit = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>): void => {
     if (LEVELS[lvl] < min) return;
-    write(JSON.stringify({ time: isoTime(Date.now()), level: lvl, msg: redactText(msg), ...base, ...redactFields(fields) }) + '\n');
+    write(JSON.stringify({ time: isoTime(Date.now()), level: lvl, message: redactText(msg), ...base, ...redactFields(fields) }) + '\n');
   };
   return {
     debug: (m, f) => emit('debug', m, f),

@@ -33,7 +33,7 @@ describe('log redaction masks secret values, not fields that share a name with o
     log.error(`config reload failed: ${JWT}`, { key: 'certificate_file', error: 'cannot read' });
     const line = JSON.parse(lines[0] ?? '{}') as Record<string, unknown>;
     assert.equal(line.key, 'certificate_file');
-    assert.equal(line.msg, `config reload failed: ${REDACTED}`);
+    assert.equal(line.message, `config reload failed: ${REDACTED}`);
     assert.ok(!lines[0]?.includes(JWT));
   });
 
@@ -43,11 +43,11 @@ describe('log redaction masks secret values, not fields that share a name with o
       const lines: string[] = [];
       const log = createLogger(level, (l) => lines.push(l), { worker: 1 });
       log.info('an info message');
-      log.record({ msg: 'audit', audit: 'sign_in' });
-      log.line?.('{"msg":"audit","audit":"authorize"}');
+      log.record({ message: 'audit', audit: 'sign_in' });
+      log.line?.('{"message":"audit","audit":"authorize"}');
       const msgs = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
-      assert.deepEqual(msgs.filter((m) => m.msg === 'audit').map((m) => [m.audit, m.worker]), [['sign_in', 1], ['authorize', 1]]);
-      assert.equal(msgs.some((m) => m.msg === 'an info message'), level === 'debug' || level === 'info');
+      assert.deepEqual(msgs.filter((m) => m.message === 'audit').map((m) => [m.audit, m.worker]), [['sign_in', 1], ['authorize', 1]]);
+      assert.equal(msgs.some((m) => m.message === 'an info message'), level === 'debug' || level === 'info');
     });
   }
 });

@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import fc from 'fast-check';
-import { parseConfig } from '../config/index.js';
+import { parseConfig, type Config } from '../config/index.js';
 import type { Caller } from '../authn/index.js';
 import { AccessLog, millisText, routeChecksum } from './access-log.js';
 import { lineDestination, type LineDestination } from './line-sink.js';
@@ -167,7 +167,8 @@ describe('the route fields Pomerium logs by default', () => {
   }, {});
 
   test('envoy-route-id, route-id, cluster-stat-name: the route; both checksums: the route\'s, a JSON-exact number', () => {
-    const c = load('http://127.0.0.1:9');
+    const c0 = load('http://127.0.0.1:9');
+    const c = { ...c0, authorizeLogFields: [...c0.authorizeLogFields, 'cluster-stat-name'] } as Config;
     const lines: string[] = [];
     const req = { method: 'GET', url: '/', headers: { host: 'app.localhost' }, socket: { remoteAddress: '127.0.0.1' } } as unknown as IncomingMessage;
     new AccessLog(lineDestination((l) => lines.push(l))).decision({ req, requestId: 'r1', config: c, route: c.routes[0]!, result: 'allow', byDenyRule: false, reasons: ['allowed'], caller: null, ip: '127.0.0.1' });

@@ -1,9 +1,11 @@
 /**
- * The access log (`"msg":"http-request"`, one line per request, written when
- * the response is finished) and the authorize log (`"msg":"authorize
+ * The access log (`"message":"http-request"`, one line per request, written when
+ * the response is finished) and the authorize log (`"message":"authorize
  * check"`, one line per policy decision), with Pomerium's field names,
- * chosen by `access_log_fields` and `authorize_log_fields`. Both are
- * info-level lines: `log_level: warn` or `error` turns them off.
+ * chosen by `access_log_fields` and `authorize_log_fields`, and its line
+ * shape: `service` `envoy` and `authorize`, the text under `message`. Both
+ * are info-level lines: `log_level: warn` or `error` turns them off; the
+ * access lines of `/ping` and `/healthz` are debug-level, as in Pomerium.
  *
  * The fields of a config are compiled once into a list of writers, each
  * returning its `,"name":value` fragment, so a line is one string built in
@@ -13,8 +15,8 @@
  * sink can keep lines as text and encode many at once: encoding each line
  * as it came cost several microseconds a request in the proxy. Measured
  * against pino for these two lines: a quarter of its CPU per request (see
- * docs/operations.md). The line has pino's shape:
- * `level`, `time`, the fields, `msg` last.
+ * docs/operations.md). The line has zerolog's shape, as Pomerium's:
+ * `level`, `service`, `time`, the fields, `message` last.
  */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -305,13 +307,25 @@ interface Compiled {
   readonly decision: DecisionField[];
 }
 
-const LINE_START = '{"level":"info","time":"';
-const ACCESS_END = ',"msg":"http-request"}\n';
-const DECISION_END = ',"msg":"authorize check"}\n';
+/** Pomerium's: the access line is Envoy's (`service: envoy`), the decision line its authorize service's. */
+const ACCESS_START = '{"level":"info","service":"envoy",';
+/** `/ping` and `/healthz` (health checks, many a second), at debug as Pomerium logs them: off unless `log_level: debug`. */
+const ACCESS_START_DEBUG = '{"level":"debug","service":"envoy",';
+const DECISION_START = '{"level":"info","service":"authorize",';
+const ACCESS_END = ',"message":"http-request"}\n';
+const DECISION_END = ',"message":"authorize check"}\n';
 const ALLOW_TRUE = ',"allow":true,"allow-why-true":';
 const ALLOW_FALSE = ',"allow":false,"allow-why-false":';
 const DENY_TRUE = ',"deny":true,"deny-why-true":';
 const DENY_FALSE_EMPTY = ',"deny":false,"deny-why-false":[]';
+
+/** Whether a request target is `/ping` or `/healthz` (any query), the paths Pomerium logs at debug. */
+function isHealthCheck(url: string | undefined): boolean {
+  if (url === undefined || url.length < 5 || url.charCodeAt(0) !== 47 /* / */) return false;
+  const end = url.indexOf('?');
+  const path = end < 0 ? url : url.slice(0, end);
+  return path === '/ping' || path === '/healthz';
+}
 
 /** Writes access and authorize lines for any config (reloads may change the fields). */
 export class AccessLog {
@@ -346,12 +360,12 @@ export class AccessLog {
     return x;
   }
 
-  /** `{"level":"info","time":"<ISO 8601>"` and the base fields, made once per millisecond. */
+  /** `"time":"<ISO 8601>"` and the base fields, made once per millisecond. */
   private start(): string {
     const ms = Date.now();
     if (ms !== this.lastMs) {
       this.lastMs = ms;
-      this.lastStart = `${LINE_START}${isoTime(ms)}"${this.baseText}`;
+      this.lastStart = `"time":"${isoTime(ms)}"${this.baseText}`;
     }
     return this.lastStart;
   }
@@ -375,7 +389,12 @@ export class AccessLog {
   access(f: AccessFacts): void {
     const fields = this.forConfig(f.config).access;
     if (fields.length === 0) return;
-    const line = this.fieldsText(fields, f);
+    let start = ACCESS_START;
+    if (isHealthCheck(f.req.url)) {
+      if (f.config.logLevel !== 'debug') return;
+      start = ACCESS_START_DEBUG;
+    }
+    const line = this.fieldsText(start, fields, f);
     if (line !== undefined) this.put(line + ACCESS_END);
   }
 
@@ -383,7 +402,7 @@ export class AccessLog {
   decision(f: DecisionFacts): void {
     const fields = this.forConfig(f.config).decision;
     if (fields.length === 0) return;
-    let line = this.fieldsText(fields, f);
+    let line = this.fieldsText(DECISION_START, fields, f);
     if (line === undefined) return;
     // Pomerium's shape: allow and deny, each with the reasons that made it true or false.
     const why = this.reasonsJson(f.reasons);
@@ -393,8 +412,8 @@ export class AccessLog {
   }
 
   /** The line's start and its fields, or undefined (counted in `unmade`) when a field throws. */
-  private fieldsText<F>(fields: readonly ((f: F) => string)[], f: F): string | undefined {
-    let line = this.start();
+  private fieldsText<F>(start: string, fields: readonly ((f: F) => string)[], f: F): string | undefined {
+    let line = start + this.start();
     try {
       for (let i = 0; i < fields.length; i++) line += fields[i]!(f);
     } catch {
