@@ -1,14 +1,13 @@
 /**
  * What an operator sees when the identity provider fails, against the real
  * development IdP: `limen_idp_errors_total` across config reloads (each
- * builds a new IdP client), the IdP's OAuth error code when it refuses the
- * code exchange (a wrong client secret), and the cause of a failed
- * discovery (the issuer and what went wrong) in the log and on `/readyz`.
+ * builds a new IdP client) and the IdP's OAuth error code when it refuses
+ * the code exchange (a wrong client secret).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeHttpAgents, followFlow, request } from './support/index.js';
-import { freePort, startStack, type Stack } from './stack.js';
+import { startStack, type Stack } from './stack.js';
 
 const ROUTES = [{ name: 'app', from: 'http://app.localhost:PORT', to: 'UPSTREAM', allow_any_authenticated_user: true }];
 const WRONG_SECRET = 'not-the-client-secret-0123456789';
@@ -38,6 +37,29 @@ describe('IdP refuses Limen\'s client (a wrong client secret)', () => {
   after(async () => {
     await s?.close();
     await closeHttpAgents();
+  });
+
+  test('the sign_in_failed event and a warn line name the IdP\'s OAuth error, never its description or a secret', async () => {
+    const from = lines.length;
+    const answer = await signInToCallback(s, 'wrong-secret@example.com');
+    assert.equal(new URL(answer.url).pathname, '/oauth2/callback');
+    assert.equal(answer.status, 401);
+    assert.match(answer.text, /idp-exchange-failed/);
+
+    const mine = parsed(lines.slice(from));
+    const failed = mine.filter((l) => l.audit === 'sign_in_failed');
+    assert.equal(failed.length, 1);
+    assert.equal(failed[0]!.reason, 'ERR_IDP_CODE_EXCHANGE');
+    assert.equal(failed[0]!.idp_error, 'invalid_client');
+    const warn = mine.filter((l) => l.level === 'warn' && l.idp_error !== undefined);
+    assert.equal(warn.length, 1, 'one warn line');
+    assert.equal(warn[0]!.code, 'ERR_IDP_CODE_EXCHANGE');
+    assert.equal(warn[0]!.idp_error, 'invalid_client');
+    assert.equal(warn[0]!.requestId, failed[0]!.requestId, 'the same request');
+    const text = lines.slice(from).join('\n');
+    assert.doesNotMatch(text, /error_description|client authentication failed/i, 'never the IdP\'s description');
+    assert.ok(!text.includes(WRONG_SECRET) && !text.includes(s.clientSecret), 'never a secret');
+    assert.doesNotMatch(text, /[?&]code=/, 'never the code');
   });
 
   test('limen_idp_errors_total counts every failure across reloads, on the old client too', async () => {

@@ -48,6 +48,73 @@ export interface IdpErrorCounts {
   refresh: number;
 }
 
+/** RFC 6749 §5.2: an `error` code is 1*NQSCHAR; anything else is dropped, and the code is cut to this length. */
+const OAUTH_ERROR_CODE_MAX = 64;
+
+/**
+ * An OAuth error code as RFC 6749 §5.2 lets it be spelled (characters
+ * outside NQSCHAR = %x20-21 / %x23-5B / %x5D-7E dropped), bounded, for the
+ * audit event and the log; undefined when nothing is left.
+ */
+export function oauthErrorCode(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  return value.slice(0, 4 * OAUTH_ERROR_CODE_MAX).replace(/[^\x20\x21\x23-\x5b\x5d-\x7e]/g, '').trim().slice(0, OAUTH_ERROR_CODE_MAX) || undefined;
+}
+
+/** A URL for the operator: without userinfo, query or fragment, which may carry secrets. */
+function withoutSecrets(u: URL): string {
+  const c = new URL(u.href);
+  c.username = '';
+  c.password = '';
+  c.search = '';
+  c.hash = '';
+  return c.href;
+}
+
+/** One line of an error message, URLs in it without userinfo, query or fragment, bounded. */
+export function plainMessage(m: string): string {
+  return (m.split('\n', 1)[0] ?? '')
+    .replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@]*@/gi, '$1')
+    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s?#]*)[?#]\S*/gi, '$1')
+    .replace(/[^\x20-\x7e]/g, '')
+    .trim()
+    .slice(0, 120);
+}
+
+/** What failed underneath an IdP call, for the operator's log line and `/readyz`. */
+export interface IdpFailure {
+  /** `idp_provider_url` without userinfo, query or fragment. */
+  readonly issuer: string;
+  /** The innermost error code: a system error (`ECONNREFUSED`, `ENOTFOUND`), a TLS one (`DEPTH_ZERO_SELF_SIGNED_CERT`) or openid-client's (`OAUTH_TIMEOUT`). */
+  readonly code: string | undefined;
+  /** Its message, one line, bounded, with the HTTP status when the IdP answered with an unexpected one. */
+  readonly message: string;
+}
+
+/**
+ * The cause of a failed IdP call, read down the error's `cause` chain to
+ * the innermost error that has a code (fetch's `TypeError: fetch failed`
+ * holds the socket's error). The walk stops at anything that is not an
+ * error: a response body the IdP wrote is never quoted.
+ */
+export function failureOf(issuer: string, e: unknown): IdpFailure {
+  let code: string | undefined;
+  let message = '';
+  let status: number | undefined;
+  let x: unknown = e;
+  for (let depth = 0; depth < 5 && x instanceof Error; depth++) {
+    const c = (x as { code?: unknown }).code;
+    if (typeof c === 'string' || !message) message = x.message;
+    if (typeof c === 'string') code = c;
+    const s = (x as { status?: unknown }).status;
+    if (typeof s === 'number') status = s;
+    x = x.cause;
+  }
+  if (x instanceof Response) status = x.status;
+  message = plainMessage(message) || 'unknown error';
+  return { issuer, code: code === undefined ? undefined : plainMessage(code).slice(0, 64), message: status === undefined ? message : `${message} (HTTP ${status})` };
+}
+
 /** What the IdP told us at sign-in or refresh, already checked. */
 export interface IdpTokens {
   readonly claims: Record<string, unknown>;
@@ -59,8 +126,15 @@ export interface IdpTokens {
 }
 
 export class IdpError extends LimenError {
-  constructor(code: string, message: string, cause?: unknown) {
+  /** What failed underneath; undefined only for an error not made by OidcClient. */
+  readonly failure: IdpFailure | undefined;
+  /** The IdP's OAuth `error` code when it answered with one (`invalid_client`, `invalid_grant`); checked and bounded by oauthErrorCode. */
+  readonly idpError: string | undefined;
+
+  constructor(code: string, message: string, cause?: unknown, detail?: { failure?: IdpFailure; idpError?: string | undefined }) {
     super(code, message, { status: 502, cause });
+    this.failure = detail?.failure;
+    this.idpError = detail?.idpError;
   }
 }
 
@@ -133,8 +207,9 @@ export class OidcClient {
       });
     } catch (e) {
       if (idpFailed(oidc, e)) this.errors.exchange++;
-      if (idpUnavailable(oidc, e)) throw new IdpError('ERR_IDP_UNAVAILABLE', 'the identity provider could not be reached to confirm the sign-in', { message: (e as Error).message });
-      throw new IdpError('ERR_IDP_CODE_EXCHANGE', 'the identity provider did not accept the sign-in', { message: (e as Error).message });
+      const detail = this.detail(oidc, e);
+      if (idpUnavailable(oidc, e)) throw new IdpError('ERR_IDP_UNAVAILABLE', 'the identity provider could not be reached to confirm the sign-in', { message: (e as Error).message }, detail);
+      throw new IdpError('ERR_IDP_CODE_EXCHANGE', 'the identity provider did not accept the sign-in', { message: (e as Error).message }, detail);
     }
     return this.collect(c, tokens, undefined);
   }
@@ -148,11 +223,20 @@ export class OidcClient {
       tokens = await oidc.refreshTokenGrant(c, refreshToken);
     } catch (e) {
       if (idpFailed(oidc, e)) this.errors.refresh++;
-      if (idpUnavailable(oidc, e)) throw new IdpError('ERR_IDP_UNAVAILABLE', 'the identity provider could not be reached to refresh the session', { message: (e as Error).message });
-      throw new IdpError('ERR_IDP_REFRESH', 'the identity provider refused to refresh the session', { message: (e as Error).message });
+      const detail = this.detail(oidc, e);
+      if (idpUnavailable(oidc, e)) throw new IdpError('ERR_IDP_UNAVAILABLE', 'the identity provider could not be reached to refresh the session', { message: (e as Error).message }, detail);
+      throw new IdpError('ERR_IDP_REFRESH', 'the identity provider refused to refresh the session', { message: (e as Error).message }, detail);
     }
     const t = await this.collect(c, tokens, previousClaims);
     return { ...t, refreshToken: t.refreshToken ?? refreshToken };
+  }
+
+  private detail(oidc: typeof Oidc, e: unknown): { failure: IdpFailure; idpError: string | undefined } {
+    return {
+      failure: failureOf(withoutSecrets(new URL(this.cfg.idpProviderUrl ?? '')), e),
+      // Only the `error` member of the token endpoint's JSON error response (RFC 6749 §5.2); never its `error_description`, the IdP's free text.
+      idpError: e instanceof oidc.ResponseBodyError ? oauthErrorCode(e.error) : undefined,
+    };
   }
 
   private async collect(

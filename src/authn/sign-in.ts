@@ -9,6 +9,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { sessionHandleAudience, signSessionHandle } from '../identity/index.js';
 import { cookieValue, sendRedirect, serializeCookie } from '../http/index.js';
 import { isSignInBinding } from './binding.js';
+import { IdpError } from './oidc.js';
 import { seal, unseal } from './seal.js';
 import type { SessionData } from './sessions.js';
 import { BINDING_PARAM, checkSignInBinding, redirectToBoundSignIn } from './bound-sign-in.js';
@@ -17,6 +18,17 @@ import { cookieSession, sameSecret, sessionCookie, sessionCookieMaxAge, type Sig
 const CSRF_TTL_S = 600;
 const HANDOFF_TTL_S = 60;
 const HANDOFF_TYPE = 'handoff';
+
+/**
+ * Where and why an IdP call failed, as log fields: the issuer, the
+ * underlying error's code and a short message (IdpError.failure: no
+ * userinfo, query string, secret or text the IdP wrote).
+ */
+function idpFailureFields(e: unknown): Record<string, string> {
+  const f = e instanceof IdpError ? e.failure : undefined;
+  if (!f) return {};
+  return { issuer: f.issuer, ...(f.code === undefined ? {} : { cause_code: f.code }), cause: f.message };
+}
 
 function csrfCookieName(ctx: SignInContext): string {
   return `${ctx.site.config.cookieName}_csrf`;
@@ -144,9 +156,16 @@ export async function oauthCallback(ctx: SignInContext): Promise<void> {
     tokens = await rt.oidc.exchange(callbackUrl, { state, nonce: String(csrf.nonce), codeVerifier: String(csrf.cv) });
   } catch (e) {
     const code = (e as { code?: string }).code;
-    ctx.svc.audit.emit({ kind: 'sign_in_failed', requestId: ctx.requestId, details: { reason: code ?? 'idp-exchange-failed' } });
+    const unavailable = code === 'ERR_IDP_UNAVAILABLE' || code === 'ERR_IDP_DISCOVERY';
+    // The IdP's OAuth error code (invalid_client: a wrong client secret; invalid_grant: a code used twice,
+    // expired or sent to another redirect URI), as the idp-error case carries the one it redirected with.
+    const idpError = e instanceof IdpError ? e.idpError : undefined;
+    ctx.svc.audit.emit({ kind: 'sign_in_failed', requestId: ctx.requestId, details: { reason: code ?? 'idp-exchange-failed', ...(idpError === undefined ? {} : { idp_error: idpError }) } });
+    ctx.svc.logger.warn(unavailable ? 'identity provider unavailable' : 'identity provider did not accept the sign-in', {
+      requestId: ctx.requestId, code, ...(idpError === undefined ? {} : { idp_error: idpError }), ...idpFailureFields(e),
+    });
     // Not reached (or a 5xx) is the IdP's failure, as when the sign-in starts, not a refused sign-in.
-    if (code === 'ERR_IDP_UNAVAILABLE' || code === 'ERR_IDP_DISCOVERY') ctx.fail(502, 'The identity provider is not reachable. Try again shortly.', { reasons: ['idp-unavailable'] }, { 'set-cookie': clearCsrf });
+    if (unavailable) ctx.fail(502, 'The identity provider is not reachable. Try again shortly.', { reasons: ['idp-unavailable'] }, { 'set-cookie': clearCsrf });
     else ctx.fail(401, 'The identity provider did not confirm the sign-in.', { reasons: ['idp-exchange-failed'] }, { 'set-cookie': clearCsrf });
     return;
   }
