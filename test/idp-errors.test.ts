@@ -1,13 +1,14 @@
 /**
  * What an operator sees when the identity provider fails, against the real
  * development IdP: `limen_idp_errors_total` across config reloads (each
- * builds a new IdP client) and the IdP's OAuth error code when it refuses
- * the code exchange (a wrong client secret).
+ * builds a new IdP client), the IdP's OAuth error code when it refuses the
+ * code exchange (a wrong client secret), and the cause of a failed
+ * discovery (the issuer and what went wrong) in the log and on `/readyz`.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeHttpAgents, followFlow, request } from './support/index.js';
-import { startStack, type Stack } from './stack.js';
+import { freePort, startStack, type Stack } from './stack.js';
 
 const ROUTES = [{ name: 'app', from: 'http://app.localhost:PORT', to: 'UPSTREAM', allow_any_authenticated_user: true }];
 const WRONG_SECRET = 'not-the-client-secret-0123456789';
@@ -79,5 +80,39 @@ describe('IdP refuses Limen\'s client (a wrong client secret)', () => {
     await s.limen.reload(s.configWith(ROUTES)); // no scrape in between: a client that lived between two scrapes
     assert.deepEqual(await idpErrors(s), { discovery: 0, exchange: start + 5, refresh: 0 });
     assert.deepEqual(await idpErrors(s), { discovery: 0, exchange: start + 5, refresh: 0 }, 'a scrape counts nothing twice');
+  });
+});
+
+describe('IdP discovery fails', () => {
+  let s: Stack;
+  const lines: string[] = [];
+  let issuer: string;
+  before(async () => {
+    const port = await freePort(); // nothing listens there
+    issuer = `http://127.0.0.1:${port}/realm`;
+    s = await startStack({ routes: ROUTES, config: { idp_provider_url: issuer }, logLines: lines });
+  });
+  after(async () => {
+    await s?.close();
+    await closeHttpAgents();
+  });
+
+  test('/readyz and the log line name the issuer and the cause', async () => {
+    const port = new URL(issuer).port;
+    const ready = await s.limen.healthReport('readyz');
+    assert.equal(ready.status, 'unhealthy');
+    assert.deepEqual(ready.checks['idp-discovery'], {
+      status: 'failed', error: `identity provider discovery failed at ${issuer}: ECONNREFUSED connect ECONNREFUSED 127.0.0.1:${port}`,
+    });
+
+    const from = lines.length;
+    const answer = await signInToCallback(s, 'nobody@example.com');
+    assert.equal(answer.status, 502);
+    const warn = parsed(lines.slice(from)).filter((l) => l.level === 'warn');
+    assert.equal(warn.length, 1);
+    assert.deepEqual({ code: warn[0]!.code, issuer: warn[0]!.issuer, cause_code: warn[0]!.cause_code, cause: warn[0]!.cause }, {
+      code: 'ERR_IDP_DISCOVERY', issuer, cause_code: 'ECONNREFUSED', cause: `connect ECONNREFUSED 127.0.0.1:${port}`,
+    });
+    assert.ok(!lines.join('\n').includes(s.clientSecret), 'never the client secret');
   });
 });

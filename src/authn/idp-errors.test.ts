@@ -8,7 +8,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as oidc from 'openid-client';
-import { failureOf, oauthErrorCode } from './oidc.js';
+import { failureOf, IdpError, OidcClient, oauthErrorCode } from './oidc.js';
 
 const ISSUER = 'http://idp.test/realm';
 
@@ -107,5 +107,19 @@ describe('failureOf: the cause under a failed discovery', () => {
     for (const v of [undefined, null, 'text', 42, {}, { code: 'X', message: 'y' }]) {
       assert.deepEqual(failureOf(ISSUER, v), { issuer: ISSUER, code: undefined, message: 'unknown error' }, JSON.stringify(v));
     }
+  });
+});
+
+describe('OidcClient: a failed discovery says where and why', () => {
+  test('an issuer with userinfo (refused by the config, and by fetch) is named without it', async () => {
+    const client = new OidcClient({ idpProviderUrl: 'http://ops:userinfo-pw@127.0.0.1:1/realm', idpClientId: 'c', idpClientSecret: 'client-secret-value', idpScopes: [], idpRequestParams: {}, idpEmailVerification: 'ignore' } as never, 'http://auth.test/oauth2/callback');
+    const e = await client.ready().then(() => undefined, (x: unknown) => x);
+    assert.ok(e instanceof IdpError);
+    assert.equal(e.code, 'ERR_IDP_DISCOVERY');
+    assert.equal(e.failure?.issuer, 'http://127.0.0.1:1/realm');
+    // fetch's own message quotes the URL: its userinfo is removed.
+    assert.match(e.message, /^identity provider discovery failed at http:\/\/127\.0\.0\.1:1\/realm: Request cannot be constructed from a URL that includes credentials: http:\/\/127\.0\.0\.1:1\/realm\//);
+    assert.doesNotMatch(e.message, /ops|userinfo-pw|client-secret-value/);
+    assert.deepEqual({ ...client.errors }, { discovery: 1, exchange: 0, refresh: 0 });
   });
 });

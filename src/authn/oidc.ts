@@ -165,7 +165,10 @@ export class OidcClient {
       })).catch((e: unknown) => {
         this.discovered = undefined;
         this.errors.discovery++;
-        throw new IdpError('ERR_IDP_DISCOVERY', 'identity provider discovery failed', { message: (e as Error).message });
+        // Where and why, so "check DNS, egress and TLS trust" has something to check (shown by /readyz and the log).
+        const failure = failureOf(withoutSecrets(issuer), e);
+        throw new IdpError('ERR_IDP_DISCOVERY', `identity provider discovery failed at ${failure.issuer}: ${failure.code === undefined ? '' : `${failure.code} `}${failure.message}`,
+          { message: (e as Error).message }, { failure });
       });
     }
     return this.discovered;

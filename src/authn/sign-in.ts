@@ -106,7 +106,7 @@ async function startOAuth(ctx: SignInContext, flow: { redirect: string; programm
   try {
     authUrl = await rt.oidc.authorizationUrl(state, nonce, codeVerifier);
   } catch (e) {
-    ctx.svc.logger.warn('identity provider unavailable', { requestId: ctx.requestId, code: (e as { code?: string }).code });
+    ctx.svc.logger.warn('identity provider unavailable', { requestId: ctx.requestId, code: (e as { code?: string }).code, ...idpFailureFields(e) });
     ctx.fail(502, 'The identity provider is not reachable. Try again shortly.', { reasons: ['idp-unavailable'] });
     return;
   }
