@@ -72,7 +72,7 @@ function withoutSecrets(u: URL): string {
 }
 
 /** One line of an error message, URLs in it without userinfo, query or fragment, bounded. */
-export function plainMessage(m: string): string {
+function plainMessage(m: string): string {
   return (m.split('\n', 1)[0] ?? '')
     .replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@]*@/gi, '$1')
     .replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s?#]*)[?#]\S*/gi, '$1')
