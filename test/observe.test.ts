@@ -69,6 +69,8 @@ describe('observability: metrics, health, access log', () => {
   let flaky: Server;
   before(async () => {
     flaky = createServer((req, res) => {
+      if (req.url === '/silent') return; // never answers: the route timeout ends it (504)
+      if (req.url === '/drop') { req.socket.destroy(); return; } // hangs up before answering (502)
       if (req.url === '/reset') {
         res.writeHead(200, { 'content-length': '100000' });
         res.write(Buffer.alloc(1000, 97), () => res.socket?.destroy());
@@ -493,6 +495,23 @@ describe('observability: metrics, health, access log', () => {
       assert.equal(warned?.reason, c.want, `${c.path}: warned`);
       const after = await scrape();
       assert.equal(sample(after, 'limen_upstream_duration_seconds_count', { route: 'flaky' }) - sample(before, 'limen_upstream_duration_seconds_count', { route: 'flaky' }), 1, c.path);
+    }
+  });
+
+  // Regression: the access line of a 502 or 504 had no upstream-cluster, the warning no upstream and the
+  // upstream span no peer, although the runbook for slow or failing requests starts from them.
+  test('an upstream that fails before answering is named in the access line, the warning and the span', async () => {
+    const flakyOrigin = `http://127.0.0.1:${(flaky.address() as { port: number }).port}`;
+    const cases: { path: string; status: number; want: string }[] = [
+      { path: '/silent', status: 504, want: 'upstream-timeout' },
+      { path: '/drop', status: 502, want: 'upstream-reset' },
+    ];
+    for (const c of cases) {
+      const { id, line } = await rawLogged(`GET ${c.path} HTTP/1.1\r\nHost: flaky.localhost:${s.port}\r\nAccept: application/json\r\nConnection: close\r\n\r\n`, c.status, c.path);
+      assert.equal(line['response-code-details'], c.want, c.path);
+      assert.equal(line['upstream-cluster'], flakyOrigin, c.path);
+      const warned = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.message === 'upstream failed' && l.requestId === id);
+      assert.deepEqual([warned?.reason, warned?.upstream], [c.want, flakyOrigin], c.path);
     }
   });
 

@@ -8,7 +8,8 @@ import { buildResponseHeaders } from './headers.js';
 
 /** Why forwarding failed, mapped to 502/504 by the caller. */
 export class UpstreamError extends Error {
-  constructor(readonly status: 502 | 504, readonly reason: 'upstream-unreachable' | 'upstream-reset' | 'upstream-timeout', cause?: unknown) {
+  /** `upstream`: the origin tried last (the access log's `upstream-cluster`, the span's peer). */
+  constructor(readonly status: 502 | 504, readonly reason: 'upstream-unreachable' | 'upstream-reset' | 'upstream-timeout', cause?: unknown, readonly upstream?: string) {
     super(reason, { cause });
     this.name = 'UpstreamError';
   }
@@ -264,14 +265,14 @@ export function forward(f: ForwardRequest): Promise<{ status: number; upstream: 
             resolve({ status, upstream: upstream.url.origin, failure: timeout ? 'upstream-timeout' : 'upstream-reset', bytes });
             return;
           }
-          if (timeout || code === 'UND_ERR_HEADERS_TIMEOUT') { reject(new UpstreamError(504, 'upstream-timeout', err)); return; }
+          if (timeout || code === 'UND_ERR_HEADERS_TIMEOUT') { reject(new UpstreamError(504, 'upstream-timeout', err, upstream.url.origin)); return; }
           if (RETRYABLE_CONNECT.has(code)) {
             f.selector.markDown(upstream, f.now());
             if (!hasBody && index + 1 < candidates.length) { index++; attempt(); return; }
-            reject(new UpstreamError(502, 'upstream-unreachable', err));
+            reject(new UpstreamError(502, 'upstream-unreachable', err, upstream.url.origin));
             return;
           }
-          reject(new UpstreamError(502, 'upstream-reset', err));
+          reject(new UpstreamError(502, 'upstream-reset', err, upstream.url.origin));
         },
       });
     };

@@ -272,12 +272,13 @@ async function proxyRequest(ctx: RequestContext, r: TableRoute<RouteRuntime>): P
     });
     obs?.upstreamEnded(sent.upstream, sent.failure, sent.bytes); // observe
     upstreamSpan?.end(sent.failure, upstreamAttributes(ctx.req.method, sent.upstream, sent.status)); // observe
-    if (sent.failure !== undefined) ctx.svc.logger.warn('upstream failed', { requestId: ctx.requestId, route: c.name, reason: sent.failure, response: 'cut after it started' });
+    if (sent.failure !== undefined) ctx.svc.logger.warn('upstream failed', { requestId: ctx.requestId, route: c.name, upstream: sent.upstream, reason: sent.failure, response: 'cut after it started' });
   } catch (e) {
-    obs?.upstreamEnded(undefined, e instanceof UpstreamError ? e.reason : 'internal-error'); // observe
-    upstreamSpan?.end(e instanceof UpstreamError ? e.reason : 'internal-error', upstreamAttributes(ctx.req.method, undefined, undefined)); // observe
+    const upstream = e instanceof UpstreamError ? e.upstream : undefined;
+    obs?.upstreamEnded(upstream, e instanceof UpstreamError ? e.reason : 'internal-error'); // observe
+    upstreamSpan?.end(e instanceof UpstreamError ? e.reason : 'internal-error', upstreamAttributes(ctx.req.method, upstream, undefined)); // observe
     if (e instanceof UpstreamError) {
-      ctx.svc.logger.warn('upstream failed', { requestId: ctx.requestId, route: c.name, reason: e.reason });
+      ctx.svc.logger.warn('upstream failed', { requestId: ctx.requestId, route: c.name, upstream, reason: e.reason });
       fail(ctx, e.status, e.status === 504 ? 'The upstream did not answer in time.' : 'The upstream could not be reached.', { reasons: [e.reason], banner: impersonationBanner(a.who.caller, ctx) });
       return;
     }
@@ -389,7 +390,7 @@ export async function handleUpgrade(live: Live, svc: Services, req: IncomingMess
     // the upstream gets a traceparent as any proxied request does.
     const upstreamSpan = obs?.upstreamStarted(headers);
     const ended = (error?: string, status?: number): void => {
-      obs?.upstreamEnded(error === undefined ? upstream.url.origin : undefined, error);
+      obs?.upstreamEnded(upstream.url.origin, error);
       upstreamSpan?.end(error, upstreamAttributes(req.method, upstream.url.origin, status));
     };
     const tunnel = tunnelUpgrade(req, socket, res, head, r.config, upstream, headers, requestId, {
