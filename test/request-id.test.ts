@@ -49,7 +49,7 @@ describe('every response of Limen\'s own endpoints carries the x-request-id of i
       logLines: lines,
       routes: [{ name: 'app', from: 'http://app.localhost:PORT', to: 'UPSTREAM', allow_any_authenticated_user: true }],
       // debug: the access lines of /ping and /healthz are debug-level, as in Pomerium.
-      config: { log_level: 'debug', administrators: [ADMIN], access_log_fields: ['request-id', 'method', 'authority', 'path', 'response-code', `headers.${PROBE}`] },
+      config: { log_level: 'debug', administrators: [ADMIN], access_log_fields: ['request-id', 'method', 'authority', 'path', 'response-code', 'size', `headers.${PROBE}`] },
     });
     await scriptedLogin(`${s.origin('app')}/`, ADMIN, { jar: jars.admin });
     await scriptedLogin(`${s.origin('app')}/`, USER, { jar: jars.user });
@@ -142,6 +142,8 @@ describe('every response of Limen\'s own endpoints carries the x-request-id of i
       assert.match(String(line['request-id']), /^[0-9a-f]{24}$/, c.name);
       // Collected rather than asserted one by one: a failure names every row that lost the header.
       if (r.header('x-request-id') !== line['request-id']) missing.push(`${c.name}: x-request-id ${r.header('x-request-id') ?? '(none)'}, logged ${String(line['request-id'])}`);
+      // And its size is the body the client got (not its chunked framing, not the head).
+      if (line.size !== (c.method === 'HEAD' ? 0 : r.bodyBytes)) missing.push(`${c.name}: size ${String(line.size)}, body ${r.bodyBytes} bytes`);
     }
     assert.deepEqual(missing, []);
   });

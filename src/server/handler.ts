@@ -140,7 +140,8 @@ async function route(ctx: RequestContext): Promise<void> {
   }
   switch (target) {
     case 'health':
-      ctx.res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store', 'x-request-id': ctx.requestId });
+      // A length, not chunks: the access log's size is the body (2), not its chunked framing.
+      ctx.res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2', 'cache-control': 'no-store', 'x-request-id': ctx.requestId });
       ctx.res.end('OK');
       return;
     case 'jwks':
