@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
-import { CookieJar, followFlow, parseForms, request, scriptedLogin, closeHttpAgents } from './support/index.js';
+import { CookieJar, followFlow, parseForms, request, scriptedLogin, closeHttpAgents, type TestResponse } from './support/index.js';
 import { startStack, type Stack } from './stack.js';
 
 const JSON_ACCEPT = { accept: 'application/json' };
@@ -15,8 +15,10 @@ interface Echo {
 
 describe('sign-in, policy and signed identity, end to end', () => {
   let s: Stack;
+  const lines: string[] = [];
   before(async () => {
     s = await startStack({
+      logLines: lines,
       routes: [
         { name: 'app', from: 'http://app.localhost:PORT', to: 'UPSTREAM', allow_any_authenticated_user: true, pass_identity_headers: true },
         { name: 'staff', from: 'http://staff.localhost:PORT', to: 'UPSTREAM', policy: { allow: { or: [{ domain: { is: 'example.com' } }] } }, pass_identity_headers: true },
@@ -181,6 +183,35 @@ describe('sign-in, policy and signed identity, end to end', () => {
     ]);
     assert.equal(flow.response.status, 200, 'the real sign-in completed');
     assert.equal(new URL(flow.url).origin, s.origin('app'));
+  });
+
+  // The IdP's ?error= is the browser's to write: only an OAuth error code (RFC 6749's characters, bounded) is
+  // audited, as at the code exchange; it was any text of up to 100 characters.
+  test('the IdP refusing: its error code is audited, only as an OAuth error code', async () => {
+    const cases: { error: string; want: string | undefined }[] = [
+      { error: 'access_denied', want: 'access_denied' },
+      { error: 'access_denied\n{"forged":"line"}', want: 'access_denied{forged:line}' },
+      { error: 'é\u0000', want: undefined },
+      { error: 'x'.repeat(500), want: 'x'.repeat(64) },
+    ];
+    for (const c of cases) {
+      let answer: TestResponse | undefined;
+      const jar = new CookieJar();
+      await followFlow(`${s.origin('app')}/`, {
+        login: { email: 'refused@example.com' }, jar,
+        beforeRequest: async (url) => {
+          if (url.pathname !== '/oauth2/callback' || answer !== undefined) return;
+          const state = url.searchParams.get('state') ?? '';
+          answer = await request(`${s.authOrigin}/oauth2/callback?${new URLSearchParams({ error: c.error, state })}`, { jar, headers: JSON_ACCEPT });
+        },
+      }).catch(() => undefined); // the real callback that follows fails: this sign-in has ended
+      assert.equal(answer?.status, 401, c.error);
+      const id = answer!.header('x-request-id');
+      const event = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.audit === 'sign_in_failed' && l.requestId === id);
+      assert.ok(event, c.error);
+      assert.equal(event.reason, 'idp-error');
+      assert.equal(event.idp_error, c.want, JSON.stringify(c.error));
+    }
   });
 
   test('signed in at the authenticate host, a second route host gets a single-use hand-off', async () => {

@@ -9,7 +9,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { sessionHandleAudience, signSessionHandle } from '../identity/index.js';
 import { cookieValue, sendRedirect, serializeCookie } from '../http/index.js';
 import { isSignInBinding } from './binding.js';
-import { IdpError } from './oidc.js';
+import { IdpError, oauthErrorCode } from './oidc.js';
 import { seal, unseal } from './seal.js';
 import type { SessionData } from './sessions.js';
 import { BINDING_PARAM, checkSignInBinding, redirectToBoundSignIn } from './bound-sign-in.js';
@@ -142,7 +142,9 @@ export async function oauthCallback(ctx: SignInContext): Promise<void> {
   }
   const idpError = ctx.query.get('error');
   if (idpError) {
-    ctx.svc.audit.emit({ kind: 'sign_in_failed', requestId: ctx.requestId, details: { reason: 'idp-error', idp_error: idpError.slice(0, 100) } });
+    // The code only (RFC 6749's characters, bounded), as at the code exchange: the query is the browser's to write.
+    const code = oauthErrorCode(idpError);
+    ctx.svc.audit.emit({ kind: 'sign_in_failed', requestId: ctx.requestId, details: { reason: 'idp-error', ...(code === undefined ? {} : { idp_error: code }) } });
     ctx.fail(401, 'The identity provider did not sign you in.', { reasons: ['idp-error'] }, { 'set-cookie': clearCsrf });
     return;
   }
