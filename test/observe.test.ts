@@ -243,6 +243,11 @@ describe('observability: metrics, health, access log', () => {
     const refused = await request(`${s.origin('staff')}/`, { headers: JSON_ACCEPT });
     const decision = await lineFor(lines, 'authorize check', refused.header('x-request-id'));
     assert.deepEqual([decision?.level, decision?.service, decision?.message], ['info', 'authorize', 'authorize check']);
+    // Envoy's response code details where Envoy has a name for the case.
+    const nowhere = await request(`http://nowhere.localhost:${s.port}/`, { headers: JSON_ACCEPT });
+    assert.equal(nowhere.status, 404);
+    assert.equal((await lineFor(lines, 'http-request', nowhere.header('x-request-id')))?.['response-code-details'], 'route_not_found');
+    assert.equal((await lineFor(lines, 'http-request', refused.header('x-request-id')))?.['response-code-details'], 'ext_authz_denied');
     for (const path of ['/ping', '/healthz', '/ping?probe=1']) {
       const h = await request(`${s.origin('public')}${path}`);
       assert.equal(h.status, 200, path);
@@ -415,16 +420,16 @@ describe('observability: metrics, health, access log', () => {
 
   test('requests the HTTP parser refuses are counted and logged, with the request id of their error page', async () => {
     const host = `public.localhost:${s.port}`;
-    const cases: { name: string; text: string; status: number }[] = [
-      { name: 'not HTTP', text: 'GARBAGE\r\n\r\n', status: 400 },
-      { name: 'Content-Length and Transfer-Encoding', text: `POST / HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`, status: 400 },
-      { name: 'headers too large', text: `GET / HTTP/1.1\r\nHost: ${host}\r\nX-Big: ${'a'.repeat(70_000)}\r\n\r\n`, status: 431 },
+    const cases: { name: string; text: string; status: number; details: string }[] = [
+      { name: 'not HTTP', text: 'GARBAGE\r\n\r\n', status: 400, details: 'http1.codec_error' },
+      { name: 'Content-Length and Transfer-Encoding', text: `POST / HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`, status: 400, details: 'http1.codec_error' },
+      { name: 'headers too large', text: `GET / HTTP/1.1\r\nHost: ${host}\r\nX-Big: ${'a'.repeat(70_000)}\r\n\r\n`, status: 431, details: 'http1.headers_too_large' },
     ];
     const before = await scrape();
     for (const c of cases) {
       const { line } = await rawLogged(c.text, c.status, c.name);
-      assert.equal(line['response-code-details'], 'downstream_protocol_error', c.name);
-      assert.equal(line.method, undefined, `${c.name}: nothing that did not parse is logged`);
+      assert.equal(line['response-code-details'], c.details, c.name);
+      assert.deepEqual([line.method, line.path], ['', ''], `${c.name}: nothing that did not parse is logged (Pomerium's fields as "")`);
     }
     const after = await scrape();
     assert.equal(sample(after, 'limen_http_requests_total', { route: '(limen)', method: 'OTHER', status_class: '4xx' }) - sample(before, 'limen_http_requests_total', { route: '(limen)', method: 'OTHER', status_class: '4xx' }), cases.length);
@@ -478,14 +483,15 @@ describe('observability: metrics, health, access log', () => {
   // was logged as the client leaving, with no warning and no error span.
   test('an upstream that fails after its response started: the response is cut, and the log and metrics say why', async () => {
     const host = `flaky.localhost:${s.port}`;
-    const cases: { path: string; want: string }[] = [
-      { path: '/trickle', want: 'upstream-timeout' },
-      { path: '/reset', want: 'upstream-reset' },
+    // response-code-details as Envoy names them (Pomerium's access log passes Envoy's on); the warning has Limen's reason.
+    const cases: { path: string; want: string; details: string }[] = [
+      { path: '/trickle', want: 'upstream-timeout', details: 'upstream_response_timeout' },
+      { path: '/reset', want: 'upstream-reset', details: 'upstream_reset_after_response_started{connection_termination}' },
     ];
     for (const c of cases) {
       const before = await scrape();
       const { answer, id, line } = await rawLogged(`GET ${c.path} HTTP/1.1\r\nHost: ${host}\r\n\r\n`, 200, c.path);
-      assert.equal(line['response-code-details'], c.want, c.path);
+      assert.equal(line['response-code-details'], c.details, c.path);
       if (c.want === 'upstream-reset') assert.equal(line.size, 1000, 'size: the body bytes relayed before the cut');
       if (c.want === 'upstream-timeout') {
         assert.ok(!answer.endsWith('0\r\n\r\n'), 'the chunked body never ended: it was cut');
@@ -502,13 +508,13 @@ describe('observability: metrics, health, access log', () => {
   // upstream span no peer, although the runbook for slow or failing requests starts from them.
   test('an upstream that fails before answering is named in the access line, the warning and the span', async () => {
     const flakyOrigin = `http://127.0.0.1:${(flaky.address() as { port: number }).port}`;
-    const cases: { path: string; status: number; want: string }[] = [
-      { path: '/silent', status: 504, want: 'upstream-timeout' },
-      { path: '/drop', status: 502, want: 'upstream-reset' },
+    const cases: { path: string; status: number; want: string; details: string }[] = [
+      { path: '/silent', status: 504, want: 'upstream-timeout', details: 'upstream_response_timeout' },
+      { path: '/drop', status: 502, want: 'upstream-reset', details: 'upstream_reset_before_response_started{connection_termination}' },
     ];
     for (const c of cases) {
       const { id, line } = await rawLogged(`GET ${c.path} HTTP/1.1\r\nHost: flaky.localhost:${s.port}\r\nAccept: application/json\r\nConnection: close\r\n\r\n`, c.status, c.path);
-      assert.equal(line['response-code-details'], c.want, c.path);
+      assert.equal(line['response-code-details'], c.details, c.path);
       assert.equal(line['upstream-cluster'], flakyOrigin, c.path);
       const warned = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.message === 'upstream failed' && l.requestId === id);
       assert.deepEqual([warned?.reason, warned?.upstream], [c.want, flakyOrigin], c.path);
@@ -519,8 +525,9 @@ describe('observability: metrics, health, access log', () => {
     const cases: { fields: Record<string, string[]>; access: string[] | undefined; authorize: boolean }[] = [
       { fields: { access_log_fields: ['request-id', 'query'], authorize_log_fields: [] }, access: ['request-id', 'query'], authorize: false },
       { fields: { access_log_fields: [], authorize_log_fields: ['request-id'] }, access: undefined, authorize: true },
-      // Back to the start: the fields a public request without a referer, a user agent, a client certificate or a caller has; headers.<name> make `headers`.
-      { fields: logFields, access: ['method', 'authority', 'path', 'query', 'response-code', 'response-code-details', 'duration', 'size', 'request-id', 'upstream-cluster', 'ip', 'forwarded-for', 'route-id', 'headers'], authorize: true },
+      // Back to the start: a public request without a referer, a user agent, a client certificate or a caller has every field
+      // (Pomerium's as "" or {}) but Limen's user and email; headers.<name> make `headers`.
+      { fields: logFields, access: ['method', 'authority', 'path', 'query', 'referer', 'response-code', 'response-code-details', 'duration', 'size', 'request-id', 'upstream-cluster', 'user-agent', 'ip', 'forwarded-for', 'client-certificate', 'route-id', 'headers'], authorize: true },
     ];
     for (const c of cases) {
       const result = await s.limen.reload(s.configWith(routes, c.fields));

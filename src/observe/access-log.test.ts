@@ -67,8 +67,8 @@ describe('access and authorize lines', () => {
       const [decision, access] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
       assert.equal(decision!.host, v.host);
       assert.equal(decision!.path, v.path);
-      assert.equal(decision!.email, v.email || undefined);
-      assert.equal(decision!.user, v.user || undefined);
+      assert.equal(decision!.email, v.email); // "" when there is none, as Pomerium writes it
+      assert.equal(decision!.user, v.user);
       assert.deepEqual(decision!.headers, { 'x-note': v.note });
       assert.equal(access!.authority, v.host);
       assert.equal(access!['user-agent'], v.agent);
@@ -94,6 +94,31 @@ describe('access and authorize lines', () => {
     for (const id of ['a1', 'a1', 'b"2', 'c3']) logRequest(log, v, id, 1);
     const ids = lines.map((l) => JSON.parse(l) as Record<string, unknown>).map((o) => [o['request-id'], o['check-request-id']]);
     assert.deepEqual(ids, [['a1', 'a1'], ['a1', undefined], ['a1', 'a1'], ['a1', undefined], ['b"2', 'b"2'], ['b"2', undefined], ['c3', 'c3'], ['c3', undefined]]);
+  });
+});
+
+describe('fields Pomerium always writes', () => {
+  // Its access log writes these strings whatever they hold, and its authorize log `user` and `email`; a
+  // pipeline's schema may require them. `removed-groups-count` only when groups were removed.
+  test('present as "" (or {}) when the request has nothing for them', () => {
+    const c = parseConfig({
+      shared_secret: Buffer.alloc(32, 1).toString('base64'), cookie_secret: Buffer.alloc(32, 2).toString('base64'),
+      insecure_server: true, authenticate_service_url: 'http://auth.localhost', idp_provider_url: 'http://idp.localhost', idp_client_id: 'x',
+      access_log_fields: ['authority', 'method', 'path', 'referer', 'upstream-cluster', 'user-agent', 'client-certificate'],
+      routes: [{ from: 'http://app.localhost', to: 'http://127.0.0.1:9', allow_any_authenticated_user: true }],
+    }, {});
+    const lines: string[] = [];
+    const log = new AccessLog(lineDestination((l) => lines.push(l)));
+    const req = { method: 'GET', url: '/x', headers: { host: 'app.localhost' }, socket: { remoteAddress: '127.0.0.1' } } as unknown as IncomingMessage;
+    log.decision({ req, requestId: 'r1', config: c, route: c.routes[0]!, result: 'login', byDenyRule: false, reasons: ['user-unauthenticated'], caller: null, ip: '127.0.0.1' });
+    log.access({ req, res: {} as ServerResponse, socket: req.socket, requestId: 'r1', durationMs: 1, status: 302, config: c, route: c.routes[0], upstream: undefined, caller: null, details: 'ext_authz_denied', bytes: 0 });
+    const [decision, access] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual([decision!.user, decision!.email], ['', '']);
+    assert.ok(!('removed-groups-count' in decision!), 'no groups were removed');
+    assert.deepEqual(
+      Object.fromEntries(['authority', 'method', 'path', 'referer', 'upstream-cluster', 'user-agent', 'client-certificate'].map((k) => [k, access![k]])),
+      { 'authority': 'app.localhost', 'method': 'GET', 'path': '/x', 'referer': '', 'upstream-cluster': '', 'user-agent': '', 'client-certificate': {} },
+    );
   });
 });
 

@@ -192,11 +192,12 @@ const A = {
 };
 
 const ACCESS: Readonly<Record<string, AccessField>> = {
-  'authority': (f) => A.authority(f.req.headers.host),
+  // Pomerium writes its string fields whatever they hold ("" when nothing): a pipeline's schema may need them.
+  'authority': (f) => A.authority(f.req.headers.host ?? ''),
   'client-certificate': (f) => {
     const s = f.socket as Partial<TLSSocket>;
     const cert = typeof s.getPeerCertificate === 'function' ? s.getPeerCertificate() : undefined;
-    return cert && cert.fingerprint256 ? A.cert({ subject: cert.subject, fingerprint256: cert.fingerprint256 }) : '';
+    return A.cert(cert && cert.fingerprint256 ? { subject: cert.subject, fingerprint256: cert.fingerprint256 } : {});
   },
   'cluster-stat-name': (f) => A.clusterStatName(f.route?.name),
   'duration': (f) => A.duration(f.durationMs),
@@ -208,16 +209,16 @@ const ACCESS: Readonly<Record<string, AccessField>> = {
     return A.forwardedFor(forwardedForWithPeer(xff, f.socket.remoteAddress));
   },
   'ip': (f) => A.ip(f.ip ?? clientIp(f.req, f.config.xffNumTrustedHops, f.socket.remoteAddress)),
-  'method': (f) => A.method(f.req.method),
-  'path': (f) => A.path(pathOf(f.req)),
+  'method': (f) => A.method(f.req.method ?? ''),
+  'path': (f) => A.path(pathOf(f.req) ?? ''),
   'query': (f) => A.query(queryOf(f.req)),
-  'referer': (f) => A.referer(loggableReferer(header(f.req, 'referer'))),
+  'referer': (f) => A.referer(loggableReferer(header(f.req, 'referer')) ?? ''),
   'request-id': (f) => A.requestId(f.requestId),
   'response-code': (f) => A.responseCode(f.status),
   'response-code-details': (f) => A.details(f.details),
   'size': (f) => A.size(f.bytes),
-  'upstream-cluster': (f) => A.upstream(f.upstream),
-  'user-agent': (f) => A.userAgent(header(f.req, 'user-agent')),
+  'upstream-cluster': (f) => A.upstream(f.upstream ?? ''),
+  'user-agent': (f) => A.userAgent(header(f.req, 'user-agent') ?? ''),
   'user': (f) => A.user(realUser(f.caller) || undefined),
   'email': (f) => A.email(realEmail(f.caller) || undefined),
   'route-id': (f) => A.routeId(f.route?.name),
@@ -251,7 +252,7 @@ export function routeChecksum(route: RouteConfig): number {
 const DECISION: Readonly<Record<string, DecisionField>> = {
   'check-request-id': (f) => D.checkRequestId(f.requestId),
   'cluster-stat-name': (f) => D.clusterStatName(f.route.name),
-  'email': (f) => D.email(realEmail(f.caller) || undefined),
+  'email': (f) => D.email(realEmail(f.caller) ?? ''),
   'envoy-route-checksum': (f) => D.envoyRouteChecksum(routeChecksum(f.route)),
   'envoy-route-id': (f) => D.envoyRouteId(f.route.name),
   'host': (f) => D.host(f.req.headers.host),
@@ -266,14 +267,15 @@ const DECISION: Readonly<Record<string, DecisionField>> = {
   'removed-groups-count': (f) => {
     const filter = f.config.jwtGroupsFilter;
     const groups = f.caller?.policy.groups ?? [];
-    return D.removedGroups(filter ? groups.filter((g) => !filter.includes(g)).length : 0);
+    const removed = filter ? groups.filter((g) => !filter.includes(g)).length : 0;
+    return removed > 0 ? D.removedGroups(removed) : ''; // as Pomerium: only when some were
   },
   'request-id': (f) => D.requestId(f.requestId),
   'route-checksum': (f) => D.routeChecksum(routeChecksum(f.route)),
   'route-id': (f) => D.routeId(f.route.name),
   'service-account-id': (f) => (f.caller && f.caller.kind !== 'session' ? D.serviceAccount(f.caller.policy.serviceAccountId ?? f.caller.policy.sessionId) : ''),
   'session-id': (f) => (f.caller?.kind === 'session' ? D.session(f.caller.session?.id ?? f.caller.policy.sessionId) : ''),
-  'user': (f) => D.user(realUser(f.caller) || undefined),
+  'user': (f) => D.user(realUser(f.caller) ?? ''),
 };
 
 const HEADERS_KEY = `,${q('headers')}:`;

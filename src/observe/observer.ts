@@ -37,6 +37,21 @@ function onClose(this: Observed): void {
   this[OBSERVATION]?.finish();
 }
 
+/**
+ * An upstream failure as Envoy's response code details name it (Pomerium's
+ * access log passes Envoy's on), so a pipeline grouping on them finds
+ * Limen's: a route timeout, a connection refused or cut before the response
+ * started, or a response cut after it did.
+ */
+function upstreamFailureDetails(reason: string, started: boolean): string {
+  switch (reason) {
+    case 'upstream-timeout': return 'upstream_response_timeout';
+    case 'upstream-unreachable': return 'upstream_reset_before_response_started{remote_connection_failure}';
+    case 'upstream-reset': return started ? 'upstream_reset_after_response_started{connection_termination}' : 'upstream_reset_before_response_started{connection_termination}';
+    default: return reason;
+  }
+}
+
 export class Observation {
   private readonly start = performance.now();
   private readonly socket: IncomingMessage['socket'];
@@ -144,7 +159,11 @@ export class Observation {
     return Math.max(0, this.socket.bytesWritten - this.bytes0 - (typeof head === 'string' ? Buffer.byteLength(head, 'latin1') : 0));
   }
 
-  /** Marks the end of the upstream call (the response relayed, or failed), with the body bytes relayed. */
+  /**
+   * Marks the end of the upstream call (the response relayed, or failed),
+   * with the body bytes relayed: given only when the upstream's response
+   * started (a failure without them happened before it did).
+   */
   upstreamEnded(upstream: string | undefined, error?: string, bodyBytes?: number): void {
     this.bodyBytes = bodyBytes;
     this.upstreamMs = performance.now() - this.upstreamStart;
@@ -180,10 +199,11 @@ export class Observation {
       if (this.upstreamStart > 0) m.upstream.observe(this.upstreamMs / 1000);
     }
     const details = this.tunnelStatus !== undefined ? 'via_upstream'
-      : this.upstreamError !== undefined ? this.upstreamError
+      : this.upstreamError !== undefined ? upstreamFailureDetails(this.upstreamError, this.bodyBytes !== undefined)
       : !res.writableFinished ? ((this.socket as { [CUT_AT_SHUTDOWN]?: boolean })[CUT_AT_SHUTDOWN] === true ? 'limen_shutdown_cut' : 'downstream_remote_disconnect')
         : this.upstreamStart > 0 ? 'via_upstream'
-          : this.result === 'deny' || this.result === 'login' ? 'ext_authz_denied' : 'limen_response';
+          : this.result === 'deny' || this.result === 'login' ? 'ext_authz_denied'
+            : this.refusal?.reason === 'route-not-found' ? 'route_not_found' : 'limen_response';
     this.o.accessLog?.access({
       req, res, socket: this.socket, requestId: this.requestId, durationMs: totalMs, status, config: this.config,
       route: this.route, upstream: this.upstream, caller: this.caller, details,
@@ -240,7 +260,7 @@ export class Observer {
     this.tracer?.startRequest(req).end({ 'http.response.status_code': status, 'limen.request_id': requestId, 'limen.reason': reason }, status >= 500 && (reason ?? true));
     this.accessLog?.access({
       req, socket, requestId, durationMs: 0, status, config, route: undefined, upstream: undefined, caller: undefined,
-      details: 'downstream_protocol_error', bytes,
+      details: reason === 'request-headers-too-large' ? 'http1.headers_too_large' : reason === 'request-timeout' ? 'request_header_timeout' : 'http1.codec_error', bytes,
     });
   }
 
