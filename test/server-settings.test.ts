@@ -46,17 +46,17 @@ describe('server settings', () => {
     await closeHttpAgents();
   });
 
-  test('a reload that changes the listener, the store or the log level applies the rest and names those keys', async () => {
+  test('a reload that changes the listener or the store applies the rest, the log level too, and names those keys', async () => {
     const running = s.limen.runtime().config;
     logLines.length = 0;
     const result = await s.limen.reload(s.configWith([...routes(), { name: 'added', from: 'http://added.localhost:PORT', to: upstream.url, allow_public_unauthenticated_access: true }], {
-      address: '127.0.0.1:1', databroker_storage_type: 'file', log_level: 'error', audit_retention: '1d',
+      address: '127.0.0.1:1', databroker_storage_type: 'file', log_level: 'warning', audit_retention: '1d',
     }));
-    assert.deepEqual([...result.restartRequired].sort(), ['address', 'audit_retention', 'databroker_storage_connection_string', 'databroker_storage_type', 'log_level']);
+    assert.deepEqual([...result.restartRequired].sort(), ['address', 'audit_retention', 'databroker_storage_connection_string', 'databroker_storage_type']);
     const now = s.limen.runtime().config;
     assert.deepEqual(now.address, running.address, 'the running address is kept');
     assert.equal(now.databrokerStorageType, 'memory');
-    assert.equal(now.logLevel, running.logLevel);
+    assert.equal(now.logLevel, 'warn', 'log_level is applied (Pomerium\'s "warning" read as warn), as Pomerium applies it');
     assert.equal(now.routes.length, 2, 'the rest is applied');
     assert.equal((await request(`http://added.localhost:${s.port}/fast`)).status, 200);
     const line = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => Array.isArray(l.restart_required));
@@ -64,8 +64,12 @@ describe('server settings', () => {
     assert.equal(line.level, 'warn');
     assert.match(String(line.message), /need a restart/);
     assert.ok(!logLines.some((l) => (JSON.parse(l) as { message: string }).message === 'config reloaded'), 'never logged as simply applied');
-    // Back to the running values: nothing needs a restart.
+    // At warn, info lines (a request's access line) are no longer written.
+    const quiet = await request(`http://added.localhost:${s.port}/fast?quiet`);
+    assert.ok(!logLines.some((l) => l.includes(quiet.header('x-request-id') ?? '-') && l.includes('"http-request"')), 'no access line at warn');
+    // Back to the running values: nothing needs a restart, and info lines are written again.
     assert.deepEqual((await s.limen.reload(s.configWith(routes()))).restartRequired, []);
+    assert.ok(logLines.some((l) => (JSON.parse(l) as { message: string }).message === 'config reloaded'), 'info again');
   });
 
   test('timeout_write closes a response still being written after it; 0 leaves it', async () => {

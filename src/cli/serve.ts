@@ -18,7 +18,7 @@ Runs Limen. With --config, serves the routes in FILE (YAML; every key can also
 come from the environment as its upper-case name, and NAME_FILE reads it from a
 file). The file is re-read on change and on SIGHUP; an invalid file keeps the
 running config and logs why (once per distinct error). A change that needs a
-restart (address, TLS, store, log level) is logged as such and not applied.
+restart (address, TLS, store, listeners) is logged as such and not applied.
 SIGTERM or SIGINT drains: no new connections, requests in flight finish
 within shutdown_timeout (default 10s), then the audit trail is flushed and
 the store closed; a second signal exits at once.
@@ -187,6 +187,7 @@ async function servePrimary(path: string, text: string, config: Config, workers:
         reloadRefused(logger, withPolicyLines(e, next, nextText, path));
         return;
       }
+      logger.setLevel?.(next.logLevel); // the primary's own lines; each worker sets its own
       primary.reload(nextText);
     });
   }, (err) => {

@@ -64,7 +64,11 @@ function asIdpProvider(value: unknown, at: ConfigPath): IdpProvider {
 const EMAIL_VERIFICATION: readonly EmailVerification[] = ['reject_unverified', 'require_verified', 'trust_idp'];
 const STORAGE_TYPES: readonly StorageType[] = ['memory', 'file', 'postgres'];
 const SAME_SITE: readonly SameSite[] = ['strict', 'lax', 'none'];
-const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'off'];
+/** Pomerium's other spellings (zerolog's levels, config/log_level.go), as the level Limen has for each. */
+const LOG_LEVEL_ALIASES: Readonly<Record<string, LogLevel>> = {
+  '': 'info', 'trace': 'debug', 'warning': 'warn', 'critical': 'error', 'fatal': 'error', 'panic': 'error', 'none': 'off', 'disabled': 'off',
+};
 const ESCAPED_SLASHES_ACTIONS = ['reject_request', 'keep_unchanged', 'unescape_and_redirect', 'unescape_and_forward'] as const;
 const UNDERSCORE_HEADER_ACTIONS = ['reject_request', 'drop_header', 'allow'] as const;
 const MTLS_ENFORCEMENT = ['policy', 'policy_with_default_deny', 'reject_connection'] as const;
@@ -330,8 +334,12 @@ export const GLOBAL_KEYS: GlobalTable = {
   },
   logLevel: {
     key: 'log_level', type: 'string', default: '`info`', env: 'text',
-    description: 'Log verbosity: `debug`, `info`, `warn` or `error`.',
-    parse: (v, at) => asEnum(v, at, LOG_LEVELS, { caseInsensitive: true }), fallback: absent('info'),
+    description: 'Log verbosity: `debug`, `info`, `warn`, `error` or `off` (no messages, no access or authorize lines; the audit lines stay, CONTRACT §6); Pomerium\'s `trace`, `warning`, `critical`, `fatal`, `panic`, `none`, `disabled` and `""` are read as the nearest of these. Applied on reload.',
+    parse: (v, at) => {
+      const alias = typeof v === 'string' ? LOG_LEVEL_ALIASES[v.trim().toLowerCase()] : undefined;
+      return alias ?? asEnum(v, at, LOG_LEVELS, { caseInsensitive: true });
+    },
+    fallback: absent('info'),
   },
   ...OBSERVABILITY_KEYS,
   timeoutReadMs: {

@@ -244,6 +244,9 @@ describe('values that are read', () => {
     { doc: {}, field: 'databrokerStorageListenConnectionString', want: undefined },
     { doc: { metrics_address: ':9090' }, field: 'metricsAddress', want: ':9090' },
     { doc: { log_level: 'DEBUG' }, field: 'logLevel', want: 'debug' },
+    // Pomerium's other spellings (config/log_level.go), as the nearest level Limen has.
+    ...([['trace', 'debug'], ['warning', 'warn'], ['WARNING', 'warn'], ['critical', 'error'], ['fatal', 'error'], ['panic', 'error'],
+      ['off', 'off'], ['none', 'off'], ['disabled', 'off'], ['', 'info']] as const).map(([v, want]) => ({ doc: { log_level: v }, field: 'logLevel' as const, want })),
     { doc: { timeout_write: '0' }, field: 'timeoutWriteMs', want: 0 },
     { doc: { timeout_write: 0 }, field: 'timeoutWriteMs', want: 0 },
     { doc: { xff_num_trusted_hops: 2 }, field: 'xffNumTrustedHops', want: 2 },
@@ -350,7 +353,7 @@ describe('bad values name the key and what was expected', () => {
     { key: 'databroker_storage_connection_string', bad: [0, -1, '', null, [], {}, 'mysql://x/y', '/var/lib/db'] },
     { key: 'metrics_address', bad: [...ALL, '9090'] },
     { key: 'health_check_addr', bad: [...ALL, 'localhost'] },
-    { key: 'log_level', bad: [...ALL, 'verbose'] },
+    { key: 'log_level', bad: [0, -1, null, [], {}, 'verbose'] }, // '' is Pomerium's info
     { key: 'timeout_read', bad: [-1, '', null, [], {}, '5', 'soon', '-5s'] },
     { key: 'timeout_write', bad: [-1, '', null, [], {}, 30] },
     { key: 'timeout_idle', bad: [-1, '', null, [], {}] },

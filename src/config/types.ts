@@ -21,7 +21,7 @@ export type StorageType = 'memory' | 'file' | 'postgres';
 
 export type SameSite = 'strict' | 'lax' | 'none';
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'off';
 
 /** Pomerium's access log fields (plus Limen's `ip`, `user`, `email`, `route-id`), or `headers.<lower-case name>`. */
 export type AccessLogField =

@@ -10,6 +10,8 @@ export interface Logger {
   info(msg: string, fields?: Record<string, unknown>): void;
   warn(msg: string, fields?: Record<string, unknown>): void;
   error(msg: string, fields?: Record<string, unknown>): void;
+  /** Changes the level from the next message on (a reload's `log_level`). */
+  setLevel?(level: LogLevel): void;
   /**
    * Writes a pre-built record as one line (audit events), whatever the
    * level: every decision is a line on the log (CONTRACT §6), so
@@ -20,11 +22,11 @@ export interface Logger {
   line?(json: string): void;
 }
 
-const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, off: 50 };
 
 /** A logger writing JSON lines at `level` and above; `base` fields (a worker's id) go on every line. */
 export function createLogger(level: LogLevel = 'info', write: (line: string) => void = (l) => process.stdout.write(l), base?: Readonly<Record<string, unknown>>): Logger {
-  const min = LEVELS[level];
+  let min = LEVELS[level];
   const baseText = base === undefined ? '' : Object.entries(base).map(([k, v]) => `,${JSON.stringify(k)}:${JSON.stringify(v)}`).join('');
   const emit = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>): void => {
     if (LEVELS[lvl] < min) return;
@@ -35,6 +37,7 @@ export function createLogger(level: LogLevel = 'info', write: (line: string) => 
     info: (m, f) => emit('info', m, f),
     warn: (m, f) => emit('warn', m, f),
     error: (m, f) => emit('error', m, f),
+    setLevel: (next) => { min = LEVELS[next]; },
     record: (rec) => { write(JSON.stringify(base === undefined ? rec : { ...rec, ...base }) + '\n'); },
     line: (json) => { write((baseText === '' ? json : json.slice(0, -1) + baseText + '}') + '\n'); },
   };

@@ -38,7 +38,7 @@ describe('log redaction masks secret values, not fields that share a name with o
   });
 
   // Regression: log_level warn or error dropped the audit lines, and CONTRACT §6 has every decision a line on the log.
-  for (const level of ['debug', 'info', 'warn', 'error'] as const) {
+  for (const level of ['debug', 'info', 'warn', 'error', 'off'] as const) {
     test(`at ${level}, messages below it are dropped and audit lines are not`, () => {
       const lines: string[] = [];
       const log = createLogger(level, (l) => lines.push(l), { worker: 1 });
@@ -48,8 +48,20 @@ describe('log redaction masks secret values, not fields that share a name with o
       const msgs = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
       assert.deepEqual(msgs.filter((m) => m.message === 'audit').map((m) => [m.audit, m.worker]), [['sign_in', 1], ['authorize', 1]]);
       assert.equal(msgs.some((m) => m.message === 'an info message'), level === 'debug' || level === 'info');
+      if (level === 'off') { log.error('an error'); assert.ok(!lines.some((l) => l.includes('an error')), 'off: no message at all'); }
     });
   }
+
+  test('setLevel applies from the next message (a reload\'s log_level)', () => {
+    const lines: string[] = [];
+    const log = createLogger('info', (l) => lines.push(l));
+    log.debug('hidden');
+    log.setLevel?.('debug');
+    log.debug('shown');
+    log.setLevel?.('error');
+    log.warn('hidden too');
+    assert.deepEqual(lines.map((l) => (JSON.parse(l) as { message: string }).message), ['shown']);
+  });
 });
 
 describe('jsonString is JSON.stringify for strings', () => {

@@ -353,6 +353,7 @@ async function startOnStore(
       live.identifier = makeIdentifier(rt);
       live.rt = rt;
       applyServerTimeouts(server, applied);
+      logger.setLevel?.(applied.logLevel);
       if (autocert) { autocert.setHosts(autocertHosts(applied, logger)); void autocert.check(); }
       logger.debug('config reload: what changed', { keys: changes.keys, routes_added: changes.routesAdded, routes_removed: changes.routesRemoved, routes_changed: changes.routesChanged });
       if (restartRequired.length > 0) {

@@ -5,7 +5,9 @@ import { changedGlobalKeys, type Config, type RouteConfig } from '../config/inde
 /**
  * Keys a reload cannot apply to a running process, with their config field:
  * the listener and its TLS settings are bound at start, the store is opened
- * once, and the logger and audit retention are built from the start config.
+ * once, and audit retention is built from the start config (`log_level`
+ * is applied on reload: the logger's level is set, and each request's lines
+ * follow its config).
  */
 const RESTART_KEYS: readonly (readonly [keyof Config, string, ((c: Config) => unknown)?])[] = [
   ['address', 'address'],
@@ -28,7 +30,6 @@ const RESTART_KEYS: readonly (readonly [keyof Config, string, ((c: Config) => un
   ['databrokerStoragePoolSize', 'databroker_storage_pool_size'],
   ['databrokerStorageMaxStalenessMs', 'databroker_storage_max_staleness'],
   ['databrokerStorageListenConnectionString', 'databroker_storage_listen_connection_string'],
-  ['logLevel', 'log_level'],
   // The processes are forked at start (issue 16).
   ['workers', 'workers'],
   ['auditRetentionMs', 'audit_retention'],
