@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import fc from 'fast-check';
 import { parseConfig, type Config } from '../config/index.js';
 import type { Caller } from '../authn/index.js';
-import { AccessLog, millisText, routeChecksum } from './access-log.js';
+import { AccessLog, canonicalHeaderKey, millisText, routeChecksum } from './access-log.js';
 import { lineDestination, type LineDestination } from './line-sink.js';
 
 const config = parseConfig({
@@ -69,7 +69,7 @@ describe('access and authorize lines', () => {
       assert.equal(decision!.path, v.path);
       assert.equal(decision!.email, v.email); // "" when there is none, as Pomerium writes it
       assert.equal(decision!.user, v.user);
-      assert.deepEqual(decision!.headers, { 'x-note': v.note });
+      assert.deepEqual(decision!.headers, { 'X-Note': v.note }); // Go's canonical names, as Pomerium's authorize log has them
       assert.equal(access!.authority, v.host);
       assert.equal(access!['user-agent'], v.agent);
       assert.deepEqual(access!.headers, { 'x-note': v.note });
@@ -95,6 +95,15 @@ describe('access and authorize lines', () => {
     const ids = lines.map((l) => JSON.parse(l) as Record<string, unknown>).map((o) => [o['request-id'], o['check-request-id']]);
     assert.deepEqual(ids, [['a1', 'a1'], ['a1', undefined], ['a1', 'a1'], ['a1', undefined], ['b"2', 'b"2'], ['b"2', undefined], ['c3', 'c3'], ['c3', undefined]]);
   });
+});
+
+describe('header names in the authorize line, as Go writes them', () => {
+  const cases: [string, string][] = [
+    ['x-foo', 'X-Foo'], ['user-agent', 'User-Agent'], ['host', 'Host'], ['x-forwarded-for', 'X-Forwarded-For'], ['www-authenticate', 'Www-Authenticate'],
+    ['x-b3-traceid', 'X-B3-Traceid'], ['dnt', 'Dnt'], ['x--double', 'X--Double'], ['-lead', '-Lead'], ['x_under', 'X_under'],
+    ['with space', 'with space'], ['', ''],
+  ];
+  for (const [name, want] of cases) test(JSON.stringify(name), () => { assert.equal(canonicalHeaderKey(name), want); });
 });
 
 describe('fields Pomerium always writes', () => {

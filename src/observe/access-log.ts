@@ -288,11 +288,14 @@ const HEADERS_KEY = `,${q('headers')}:`;
 function compile<F extends { readonly req: IncomingMessage }>(fields: readonly string[], known: Readonly<Record<string, (f: F) => string>>): ((f: F) => string)[] {
   const out: ((f: F) => string)[] = [];
   const named = fields.filter((n) => n.startsWith('headers.')).map((n) => n.slice('headers.'.length));
-  const all = fields.includes('headers') && known === (DECISION as unknown);
+  const decision = known === (DECISION as unknown);
+  const all = fields.includes('headers') && decision;
+  // The authorize line names headers as Go does (Pomerium's `X-Foo`, `User-Agent`); the access line, as Envoy, in lower case.
+  const keyOf = decision ? canonicalHeaderKey : (k: string): string => k;
   const headers = (f: F): string => {
     const h: Record<string, string | undefined> = {};
-    if (all) for (const [k, v] of Object.entries(f.req.headers)) h[k] = loggableHeader(k, v);
-    for (const name of named) { const v = loggableHeader(name, f.req.headers[name]); if (v !== undefined) h[name] = v; }
+    if (all) for (const [k, v] of Object.entries(f.req.headers)) h[keyOf(k)] = loggableHeader(k, v);
+    for (const name of named) { const v = loggableHeader(name, f.req.headers[name]); if (v !== undefined) h[keyOf(name)] = v; }
     return HEADERS_KEY + asciiJson(h);
   };
   let headersPlaced = false;
@@ -320,6 +323,24 @@ const ALLOW_TRUE = ',"allow":true,"allow-why-true":';
 const ALLOW_FALSE = ',"allow":false,"allow-why-false":';
 const DENY_TRUE = ',"deny":true,"deny-why-true":';
 const DENY_FALSE_EMPTY = ',"deny":false,"deny-why-false":[]';
+
+const canonicalKeys = new Map<string, string>();
+
+/**
+ * A header name as Go's `textproto.CanonicalMIMEHeaderKey` writes it (the
+ * first letter and each after a hyphen upper case, the rest lower case; a
+ * name with a character outside a token is left as it is). Remembered per
+ * name, up to a bound: names are few and repeat.
+ */
+export function canonicalHeaderKey(name: string): string {
+  let key = canonicalKeys.get(name);
+  if (key !== undefined) return key;
+  key = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)
+    ? name.toLowerCase().replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase())
+    : name;
+  if (canonicalKeys.size < 1024) canonicalKeys.set(name, key);
+  return key;
+}
 
 /** Whether a request target is `/ping` or `/healthz` (any query), the paths Pomerium logs at debug. */
 function isHealthCheck(url: string | undefined): boolean {
