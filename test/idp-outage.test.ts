@@ -48,8 +48,10 @@ describe('IdP unreachable at the code exchange', () => {
 describe('IdP unreachable when sessions are due for a refresh', () => {
   let s: Stack;
   let clock = Date.now();
+  const lines: string[] = [];
   before(async () => {
     s = await startStack({
+      logLines: lines,
       routes: [{ name: 'app', from: 'http://app.localhost:PORT', to: 'UPSTREAM', allow_any_authenticated_user: true }],
       config: { metrics_address: '127.0.0.1:0' },
       accessTokenTtl: 300,
@@ -86,5 +88,12 @@ describe('IdP unreachable when sessions are due for a refresh', () => {
     assert.deepEqual(failed.map((e) => e.details.reason), ['idp-unavailable', 'idp-unavailable'], 'one per attempt, attempts spaced by the back-off');
     const metrics = (await request(`${s.limen.observability.metricsUrl}/metrics`)).text();
     assert.match(metrics, /^limen_session_refreshes_total\{result="failure"\} 2$/m);
+    // The log says why, for the runbook: the issuer and what failed underneath (the IdP's port refuses connections).
+    const warned = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.message === 'session refresh failed');
+    assert.equal(warned.length, 2, 'one per attempt');
+    assert.equal(warned[0]!.reason, 'idp-unavailable');
+    assert.equal(warned[0]!.level, 'warn');
+    assert.match(String(warned[0]!.issuer), /^http:\/\/127\.0\.0\.1:\d+\//);
+    assert.equal(warned[0]!.cause_code, 'ECONNREFUSED');
   });
 });

@@ -72,7 +72,8 @@ export interface IdentifyDeps {
    * Called when a refresh fails: `refresh-refused` and `no-refresh-token`
    * end the session; `idp-unavailable` (the IdP not reached) keeps it.
    */
-  readonly onRefreshFailed?: (s: SessionData, reason: string) => void;
+  /** `error`: what the IdP call threw, when there was a call (its cause and OAuth error code, for the log). */
+  readonly onRefreshFailed?: (s: SessionData, reason: string, error?: unknown) => void;
   /** Called after a successful refresh (directory update; `before` may have been impersonating). */
   readonly onRefreshed?: (before: SessionData, after: SessionData) => void;
   /**
@@ -365,11 +366,11 @@ export class Identifier {
         // while the IdP's tokens are still valid: fail closed after that.
         const now = this.deps.now();
         this.idpRetryAt = now + IDP_RETRY_MS;
-        this.deps.onRefreshFailed?.(s, 'idp-unavailable');
+        this.deps.onRefreshFailed?.(s, 'idp-unavailable', e);
         return (s.tokenExpiresAt ?? 0) > now ? s : null;
       }
       await this.deps.sessions.delete(s.id);
-      this.deps.onRefreshFailed?.(s, 'refresh-refused');
+      this.deps.onRefreshFailed?.(s, 'refresh-refused', e);
       return null;
     }
   }

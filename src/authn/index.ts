@@ -3,7 +3,7 @@
  * hand-off values bound to the browser that signed in, and working out
  * who a request comes from (session cookie or Pomerium bearer token).
  */
-export { OidcClient, IdpError } from './oidc.js';
+export { OidcClient, IdpError, idpFailureFields } from './oidc.js';
 export type { IdpErrorCounts, IdpTokens } from './oidc.js';
 export { SessionStore, SESSION_TYPE, groupsFromClaims } from './sessions.js';
 export type { SessionData, Impersonation, IdpTokenSet } from './sessions.js';

@@ -115,6 +115,17 @@ export function failureOf(issuer: string, e: unknown): IdpFailure {
   return { issuer, code: code === undefined ? undefined : plainMessage(code).slice(0, 64), message: status === undefined ? message : `${message} (HTTP ${status})` };
 }
 
+/**
+ * Where and why an IdP call failed, as log fields: the issuer, the
+ * underlying error's code and a short message (IdpError.failure: no
+ * userinfo, query string, secret or text the IdP wrote).
+ */
+export function idpFailureFields(e: unknown): Record<string, string> {
+  const f = e instanceof IdpError ? e.failure : undefined;
+  if (!f) return {};
+  return { issuer: f.issuer, ...(f.code === undefined ? {} : { cause_code: f.code }), cause: f.message };
+}
+
 /** What the IdP told us at sign-in or refresh, already checked. */
 export interface IdpTokens {
   readonly claims: Record<string, unknown>;

@@ -9,7 +9,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { sessionHandleAudience, signSessionHandle } from '../identity/index.js';
 import { cookieValue, sendRedirect, serializeCookie } from '../http/index.js';
 import { isSignInBinding } from './binding.js';
-import { IdpError, oauthErrorCode } from './oidc.js';
+import { IdpError, idpFailureFields, oauthErrorCode } from './oidc.js';
 import { seal, unseal } from './seal.js';
 import type { SessionData } from './sessions.js';
 import { BINDING_PARAM, checkSignInBinding, redirectToBoundSignIn } from './bound-sign-in.js';
@@ -19,16 +19,6 @@ const CSRF_TTL_S = 600;
 const HANDOFF_TTL_S = 60;
 const HANDOFF_TYPE = 'handoff';
 
-/**
- * Where and why an IdP call failed, as log fields: the issuer, the
- * underlying error's code and a short message (IdpError.failure: no
- * userinfo, query string, secret or text the IdP wrote).
- */
-function idpFailureFields(e: unknown): Record<string, string> {
-  const f = e instanceof IdpError ? e.failure : undefined;
-  if (!f) return {};
-  return { issuer: f.issuer, ...(f.code === undefined ? {} : { cause_code: f.code }), cause: f.message };
-}
 
 function csrfCookieName(ctx: SignInContext): string {
   return `${ctx.site.config.cookieName}_csrf`;

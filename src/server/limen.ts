@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { openStoreWithRetry, ReadCachingStore, startUpkeep, type Store } from '../store/index.js';
 import { AuditLog } from '../audit/index.js';
-import { Identifier, SessionStore, type IdpErrorCounts } from '../authn/index.js';
+import { IdpError, Identifier, SessionStore, idpFailureFields, type IdpErrorCounts } from '../authn/index.js';
 import { directoryEnricher, matchesAdministrators, routeTokenResolver, serviceAccountResolver, upsertUserFromClaims } from '../accounts/index.js';
 import { createLogger, type Logger } from '../log/index.js';
 import { DispatcherPool } from '../proxy/index.js';
@@ -180,7 +180,13 @@ async function startOnStore(
     enrich,
     generation: () => store.changeGeneration(),
     handleAudience: { authHost: rt.authHost, cookieDomain: rt.config.cookieDomain },
-    onRefreshFailed: (s, reason) => (metrics?.sessionRefreshes.labels('failure').inc(), audit.emit({ kind: 'refresh_failed', userId: s.userId, email: s.email, details: { session_id: s.id, reason } })),
+    onRefreshFailed: (s, reason, e) => {
+      metrics?.sessionRefreshes.labels('failure').inc();
+      const idpError = e instanceof IdpError ? e.idpError : undefined;
+      audit.emit({ kind: 'refresh_failed', userId: s.userId, email: s.email, details: { session_id: s.id, reason, ...(idpError === undefined ? {} : { idp_error: idpError }) } });
+      // Why, for the runbook: the IdP's OAuth error (invalid_grant: a revoked refresh token) or what failed underneath.
+      if (e !== undefined) logger.warn('session refresh failed', { reason, ...(idpError === undefined ? {} : { idp_error: idpError }), ...idpFailureFields(e) });
+    },
     mayImpersonate: (actor) => matchesAdministrators(rt.config.administrators, actor),
     onImpersonationEnded: (s, reason) => {
       // The administrator lost their rights mid-impersonation: it ended on that request.
