@@ -23,6 +23,9 @@ describe('sign-in, policy and signed identity, end to end', () => {
         { name: 'app', from: 'http://app.localhost:PORT', to: 'UPSTREAM', allow_any_authenticated_user: true, pass_identity_headers: true },
         { name: 'staff', from: 'http://staff.localhost:PORT', to: 'UPSTREAM', policy: { allow: { or: [{ domain: { is: 'example.com' } }] } }, pass_identity_headers: true },
         { name: 'public', from: 'http://public.localhost:PORT', to: 'UPSTREAM', allow_public_unauthenticated_access: true },
+        // Pomerium's header templates; this route passes no identity headers of its own.
+        { name: 'tmpl', from: 'http://tmpl.localhost:PORT', to: 'UPSTREAM', allow_any_authenticated_user: true, pass_identity_headers: false,
+          set_request_headers: { 'X-Jwt': '${pomerium.jwt}', 'Authorization': 'Bearer ${pomerium.access_token}', 'X-Id-Token': '${pomerium.id_token}', 'X-Price': '$$5' } },
       ],
       config: { jwt_claims_headers: ['email', 'groups'] },
     });
@@ -212,6 +215,30 @@ describe('sign-in, policy and signed identity, end to end', () => {
       assert.equal(event.reason, 'idp-error');
       assert.equal(event.idp_error, c.want, JSON.stringify(c.error));
     }
+  });
+
+  // Regression: a claim beyond Latin-1 (a group named 日本) made every request of its members fail with a 502.
+  test('claims beyond ASCII reach the upstream as their UTF-8 bytes, as Envoy sends them', async () => {
+    const jar = new CookieJar();
+    await scriptedLogin(`${s.origin('app')}/`, 'kenji@example.com', { jar, groups: ['engineering', '日本', '€'] });
+    const res = await request(`${s.origin('app')}/headers`, { jar, headers: JSON_ACCEPT });
+    assert.equal(res.status, 200);
+    const groups = res.json<Echo>().headers['x-pomerium-claim-groups'] as string;
+    assert.equal(Buffer.from(groups, 'latin1').toString('utf8'), 'engineering,日本,€');
+  });
+
+  test('set_request_headers templates: the assertion, the IdP tokens, $$', async () => {
+    const jar = new CookieJar();
+    await scriptedLogin(`${s.origin('tmpl')}/`, 'tmpl@example.com', { jar });
+    const echo = (await request(`${s.origin('tmpl')}/headers`, { jar, headers: JSON_ACCEPT })).json<Echo>();
+    assert.equal(echo.headers['x-pomerium-jwt-assertion'], undefined, 'no identity headers on this route');
+    const jwt = echo.headers['x-jwt'] as string;
+    const jwks = createLocalJWKSet((await request(new URL('/.well-known/pomerium/jwks.json', s.origin('tmpl')))).json());
+    const { payload } = await jwtVerify(jwt, jwks, { audience: `tmpl.localhost` });
+    assert.equal(payload.email, 'tmpl@example.com', 'a real assertion for this route');
+    assert.match(String(echo.headers.authorization), /^Bearer \S{10,}$/, 'the IdP access token');
+    assert.equal((echo.headers['x-id-token'] as string).split('.').length, 3, 'the IdP ID token, a JWT');
+    assert.equal(echo.headers['x-price'], '$5');
   });
 
   test('signed in at the authenticate host, a second route host gets a single-use hand-off', async () => {

@@ -255,7 +255,7 @@ export const GLOBAL_KEYS: GlobalTable = {
   },
   jwtClaimsHeaders: {
     key: 'jwt_claims_headers', type: 'list or map', default: '', env: 'text',
-    description: 'Claims also sent as headers: a list (`[email, groups]` → `X-Pomerium-Claim-Email`, `X-Pomerium-Claim-Groups`) or a map of header to claim. Environment: `email,groups` or `X-Email=email,...`.',
+    description: 'Claims also sent as headers: a list (`[email, groups]` → `X-Pomerium-Claim-Email`, `X-Pomerium-Claim-Groups`) or a map of header to claim. Environment: `email,groups` or `X-Email=email,...`. A list claim is joined with `,`; a value beyond ASCII is sent as its UTF-8 bytes (as Envoy sends it), control characters as spaces.',
     parse: (v, at) => asClaimHeaders(v, at), fallback: absent({}),
   },
   jwtIssuerFormat: {

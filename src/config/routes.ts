@@ -113,12 +113,12 @@ const ROUTE_KEYS: KeyTable<RouteFields, RouteContext> = {
   },
   setRequestHeaders: {
     key: 'set_request_headers', type: 'map of strings', default: '',
-    description: 'Headers set on the request to the upstream (set wins over remove).',
+    description: 'Headers set on the request to the upstream (set wins over remove). Values are Pomerium\'s header templates: `${pomerium.jwt}`, `${pomerium.id_token}`, `${pomerium.access_token}`, `${pomerium.client_cert_fingerprint}`, `${pomerium.request.headers["X-Name"]}`, `$$` for a `$`; an unknown variable renders empty. `X-Pomerium-*` names may be set (an identity header Limen sends wins); `Host` may not (use `host_rewrite`).',
     parse: asHeaderMap, fallback: absent({}),
   },
   removeRequestHeaders: {
     key: 'remove_request_headers', type: 'list of strings', default: '',
-    description: 'Headers removed from the request to the upstream.',
+    description: 'Headers removed from the request to the upstream, the `X-Forwarded-For`, `X-Forwarded-Proto`, `X-Forwarded-Host` and `X-Request-Id` Limen adds too; not `Host`.',
     parse: (v, at) => asStringList(v, at, { allowEmptyList: true }).map((h, i) => asHeaderName(h, [...at, i]).toLowerCase()),
     fallback: absent([]),
   },
@@ -146,26 +146,26 @@ const ROUTE_KEYS: KeyTable<RouteFields, RouteContext> = {
   },
   prefixRewrite: {
     key: 'prefix_rewrite', type: 'string', default: '',
-    description: 'Replace the matched `prefix` with this before forwarding.',
+    description: 'Replace the matched `prefix` with this before forwarding (on a `path` or `regex` route the whole matched path, as Envoy does); without it, the path of the first `to` is the rewrite.',
     parse: (v, at) => asUrlPath(v, at),
     fallback: absent(undefined),
   },
   allowWebsockets: {
     key: 'allow_websockets', type: 'boolean', default: '`false`',
-    description: 'Allow websocket upgrades; websockets get no route timeout.',
+    description: 'Allow websocket upgrades; websockets get no route timeout, and (as in Pomerium) the route\'s `timeout` and `idle_timeout` default to `0` (none), for its long-lived responses too.',
     parse: asBool, fallback: absent(false),
   },
   timeoutMs: {
-    key: 'timeout', type: 'duration', default: '`default_upstream_timeout`',
+    key: 'timeout', type: 'duration', default: '`default_upstream_timeout` (`0` with `allow_websockets`)',
     description: 'Whole-request upstream timeout, from dispatch to the last byte of the response: 504 when exceeded before the response started, the response cut after; `0` for none.',
     parse: (v, at) => asDuration(v, at),
-    fallback: (_at, ctx) => ctx.defaultUpstreamTimeoutMs,
+    fallback: (_at, ctx) => (ctx.value('allowWebsockets') ? 0 : ctx.defaultUpstreamTimeoutMs),
   },
   idleTimeoutMs: {
-    key: 'idle_timeout', type: 'duration', default: '`5m`',
+    key: 'idle_timeout', type: 'duration', default: '`5m` (`0` with `allow_websockets`)',
     description: 'Close an upstream stream idle this long; `0` for none.',
     parse: (v, at) => asDuration(v, at),
-    fallback: absent(ROUTE_IDLE_TIMEOUT_MS),
+    fallback: (_at, ctx) => (ctx.value('allowWebsockets') ? 0 : ROUTE_IDLE_TIMEOUT_MS),
   },
   tlsSkipVerify: {
     key: 'tls_skip_verify', type: 'boolean', default: '`false`',
@@ -347,6 +347,11 @@ function refuseIgnoredKeys(raw: Record<string, unknown>, f: RouteFields, at: Con
   if (matchers.length > 1) {
     fail([...at, matchers[1]!], `set only one of regex, path and prefix; ${matchers[0]} is set and would win, so ${matchers[1]} would be ignored`, { aboutKey: true });
   }
+  // The upstream gets one Host, made by host_rewrite or preserve_host_header; HTTP/1.1 needs one.
+  for (const name of Object.keys(f.setRequestHeaders)) {
+    if (name.toLowerCase() === 'host') fail([...at, 'set_request_headers', name], 'the upstream\'s Host is set with host_rewrite (or kept with preserve_host_header), not here', { aboutKey: true });
+  }
+  if (f.removeRequestHeaders.includes('host')) fail([...at, 'remove_request_headers'], 'the upstream needs a Host; set it with host_rewrite or preserve_host_header', { aboutKey: true });
   if (f.preserveHostHeader && f.hostRewrite !== undefined) {
     fail([...at, 'host_rewrite'], 'set host_rewrite or preserve_host_header: true, not both; the upstream can receive only one Host', { aboutKey: true });
   }

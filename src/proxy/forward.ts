@@ -118,16 +118,22 @@ export class DispatcherPool {
   }
 }
 
-/** Rewrites the request path for an upstream (prefix_rewrite, or the path in `to`). */
-export function upstreamPath(route: RouteConfig, upstream: Upstream, pathAndQuery: string): string {
+/**
+ * Rewrites the request path for an upstream: `prefix_rewrite`, else the
+ * path of the route's first `to` (as Pomerium takes it, for every upstream
+ * of the route), replaces the matched prefix; on a `path` or `regex` route
+ * the whole path was matched, and is replaced (Envoy's prefix_rewrite).
+ */
+export function upstreamPath(route: RouteConfig, _upstream: Upstream, pathAndQuery: string): string {
   const q = pathAndQuery.indexOf('?');
   const path = q < 0 ? pathAndQuery : pathAndQuery.slice(0, q);
   const query = q < 0 ? '' : pathAndQuery.slice(q);
-  const matched = route.path === undefined && route.regex === undefined ? (route.prefix ?? '/') : undefined;
-  const toPath = upstream.url.pathname;
+  const toPath = route.to[0]?.url.pathname ?? '/';
   const rewrite = route.prefixRewrite ?? (toPath !== '/' && toPath !== '' ? toPath : undefined);
   if (rewrite === undefined) return path + query;
-  if (matched !== undefined && path.startsWith(matched)) return joinPath(rewrite, path.slice(matched.length), matched.endsWith('/')) + query;
+  if (route.path !== undefined || route.regex !== undefined) return rewrite + query;
+  const matched = route.prefix ?? '/';
+  if (path.startsWith(matched)) return joinPath(rewrite, path.slice(matched.length), matched.endsWith('/')) + query;
   return joinPath(rewrite, path, false) + query;
 }
 

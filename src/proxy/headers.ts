@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { RouteConfig } from '../config/index.js';
 import { addForwardedFor, forwardedForWithPeer, removeCookies, setCookieBaseName } from '../http/index.js';
+import { parseHeaderTemplate, renderHeaderTemplate, type HeaderTemplate, type TemplateValues } from './header-template.js';
 
 // RFC 9110 §7.6.1 hop-by-hop fields, plus the legacy Proxy-Connection and
 // the proxy credentials meant for this hop only.
@@ -46,6 +47,22 @@ export interface UpstreamHeaderPlan {
   readonly identityHeaders: Readonly<Record<string, string>>;
   /** Keep `Upgrade`/`Connection: upgrade` (websocket hand-shake). */
   readonly upgrade?: boolean;
+  /** What `set_request_headers` templates render (given when the route has any: headerTemplates). */
+  readonly templateValues?: TemplateValues;
+}
+
+const templatesOf = new WeakMap<RouteConfig, Readonly<Record<string, HeaderTemplate>> | null>();
+
+/** The route's `set_request_headers` values that are templates (`${pomerium.jwt}`, `$$`), by name; null when none is. Made once per route. */
+export function headerTemplates(route: RouteConfig): Readonly<Record<string, HeaderTemplate>> | null {
+  let t = templatesOf.get(route);
+  if (t === undefined) {
+    const found: Record<string, HeaderTemplate> = {};
+    for (const [k, v] of Object.entries(route.setRequestHeaders)) { const p = parseHeaderTemplate(v); if (p !== undefined) found[k] = p; }
+    t = Object.keys(found).length > 0 ? found : null;
+    templatesOf.set(route, t);
+  }
+  return t;
 }
 
 /**
@@ -96,15 +113,20 @@ export function buildUpstreamHeaders(req: IncomingMessage, route: RouteConfig, p
     out.push(name, value);
   }
   out.push('host', plan.upstreamHost);
-  out.push('x-forwarded-for', forwardedForWithPeer(xff, req.socket?.remoteAddress));
-  out.push('x-forwarded-proto', plan.proto);
-  out.push('x-forwarded-host', plan.originalHost);
-  out.push('x-request-id', plan.requestId);
+  // The forwarding headers Limen makes, unless the route removes them (as Pomerium's remove_request_headers does).
+  if (removed.length === 0 || !removed.includes('x-forwarded-for')) out.push('x-forwarded-for', forwardedForWithPeer(xff, req.socket?.remoteAddress));
+  if (removed.length === 0 || !removed.includes('x-forwarded-proto')) out.push('x-forwarded-proto', plan.proto);
+  if (removed.length === 0 || !removed.includes('x-forwarded-host')) out.push('x-forwarded-host', plan.originalHost);
+  if (removed.length === 0 || !removed.includes('x-request-id')) out.push('x-request-id', plan.requestId);
   if (plan.upgrade) out.push('connection', 'upgrade', 'upgrade', String(req.headers.upgrade ?? 'websocket'));
+  // The route's own (X-Pomerium-* too: the config is trusted, a client is not); an identity header Limen
+  // sends wins over one of the same name. Templated values are rendered per request (header-template.ts).
+  const templated = headerTemplates(route);
   for (const [k, v] of Object.entries(route.setRequestHeaders)) {
     const lower = k.toLowerCase();
-    if (lower.startsWith('x-pomerium-') || lower === 'host') continue;
-    out.push(k, v);
+    if (plan.identityHeaders[lower] !== undefined) continue;
+    const t = templated?.[k];
+    out.push(k, t === undefined ? v : renderHeaderTemplate(t, plan.templateValues));
   }
   for (const [k, v] of Object.entries(plan.identityHeaders)) out.push(k, v);
   return out;

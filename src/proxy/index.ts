@@ -5,7 +5,8 @@
  */
 export { RouteTable, pathMatches } from './routes.js';
 export type { TableRoute } from './routes.js';
-export { buildUpstreamHeaders, buildResponseHeaders, isPomeriumAuthorization } from './headers.js';
+export { buildUpstreamHeaders, buildResponseHeaders, headerTemplates, isPomeriumAuthorization } from './headers.js';
+export { parseHeaderTemplate, renderHeaderTemplate, type HeaderTemplate, type TemplateValues } from './header-template.js';
 export type { UpstreamHeaderPlan } from './headers.js';
 export { forward, upstreamPath, UpstreamSelector, DispatcherPool, UpstreamError } from './forward.js';
 export type { ForwardRequest } from './forward.js';

@@ -6,12 +6,12 @@ import type { Identifier } from '../authn/index.js';
 import { decideRoute, decideRouteNow, policyRequest, requestTarget, type Authorization } from '../decision/index.js';
 import { canonicalizeRequest, clientCertificate, clientIp, newRequestId, sendError, sendRedirect, type Refusal, type RequestRules } from '../http/index.js';
 import {
-  buildUpstreamHeaders, checkClientHandshake, declaresBody, forward, responseOnSocket, TUNNELLED_PROTOCOL, tunnelUpgrade, upgradeProtocols,
+  buildUpstreamHeaders, headerTemplates, checkClientHandshake, declaresBody, forward, responseOnSocket, TUNNELLED_PROTOCOL, tunnelUpgrade, upgradeProtocols,
   UpstreamError, type TableRoute,
 } from '../proxy/index.js';
 import { fail, impersonationBanner, type RequestContext, type Runtime, type RouteRuntime, type Services } from '../web/index.js';
 import { respondToDecision } from './respond-decision.js';
-import { identityHeaders } from './identity-headers.js';
+import { identityHeaders, templateValues } from './identity-headers.js';
 import { handleAuthenticateHost, handleRouteHostEndpoints } from './endpoints.js';
 import { observationOf } from '../observe/index.js';
 
@@ -258,6 +258,7 @@ async function proxyRequest(ctx: RequestContext, r: TableRoute<RouteRuntime>): P
     upstreamHost: ctx.hostHeader,
     dropCookies: ctx.rt.limenCookies,
     identityHeaders: ids.headers,
+    ...(headerTemplates(c) === null ? {} : { templateValues: await templateValues(ctx, a.who.caller, ids) }),
   });
   const upstreamSpan = obs?.upstreamStarted(headers); // observe: times the upstream, sets its traceparent
   try {
@@ -386,6 +387,7 @@ export async function handleUpgrade(live: Live, svc: Services, req: IncomingMess
       dropCookies: ctx.rt.limenCookies,
       identityHeaders: ids.headers,
       upgrade: true,
+      ...(headerTemplates(r.config) === null ? {} : { templateValues: await templateValues(ctx, a.who.caller, ids) }),
     });
     // observe: the upstream's time is the handshake and then the tunnel's life (not Limen's own), and
     // the upstream gets a traceparent as any proxied request does.

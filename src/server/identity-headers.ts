@@ -1,9 +1,10 @@
 /**
  * The identity headers a route's upstream receives (CONTRACT §2).
  */
+import type { TLSSocket } from 'node:tls';
 import type { Caller } from '../authn/index.js';
 import { checkCarriedAssertion, type AssertionIdentity, type CarriedAssertion } from '../identity/index.js';
-import type { TableRoute } from '../proxy/index.js';
+import type { TableRoute, TemplateValues } from '../proxy/index.js';
 import type { RequestContext, Runtime, RouteRuntime } from '../web/index.js';
 
 export const ASSERTION_HEADER = 'x-pomerium-jwt-assertion';
@@ -102,9 +103,43 @@ function claimValue(caller: Caller, claim: string): unknown {
   }
 }
 
-function claimHeaderValue(v: unknown): string {
+export function claimHeaderValue(v: unknown): string {
   if (v === undefined || v === null) return '';
-  if (Array.isArray(v)) return v.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))).join(',');
-  if (typeof v === 'object') return JSON.stringify(v);
-  return String(v).replace(/[\r\n]/g, ' ');
+  if (Array.isArray(v)) return headerValue(v.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))).join(','));
+  if (typeof v === 'object') return headerValue(JSON.stringify(v));
+  return headerValue(String(v));
+}
+
+/**
+ * A claim as a header value: control characters (CR and LF above all, in
+ * every element of a list too) as spaces, and anything beyond ASCII as its
+ * UTF-8 bytes, as Envoy sends Pomerium's. Node writes a header value one
+ * byte per character (Latin-1) and refuses a character above U+00FF: a
+ * group named `日本` made every request of its members fail.
+ */
+function headerValue(s: string): string {
+  const clean = s.replace(/[\x00-\x08\x0a-\x1f\x7f]/g, ' ');
+  return /[^\x00-\x7f]/.test(clean) ? Buffer.from(clean, 'utf8').toString('latin1') : clean;
+}
+
+/**
+ * What a route's `set_request_headers` templates render for this request
+ * (src/proxy/header-template.ts): the identity assertion (the one the
+ * upstream gets, or signed for the template when the route passes no
+ * identity headers), the signed-in user's IdP tokens, the client
+ * certificate's SHA-256 fingerprint, and the request's headers. Only made
+ * for a route that has templates.
+ */
+export async function templateValues(ctx: RequestContext, caller: Caller | null, ids: IdentityHeaders): Promise<TemplateValues> {
+  const jwt = ids.headers[ASSERTION_HEADER] ?? (caller ? await ctx.rt.signer.sign(caller.assertion, ctx.host) : '');
+  const tokens = caller?.kind === 'session' && caller.session !== undefined ? ctx.svc.sessions.tokens(caller.session) : undefined;
+  const socket = ctx.req.socket as Partial<TLSSocket>;
+  const cert = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate() : undefined;
+  return {
+    jwt,
+    idToken: tokens?.idToken ?? '',
+    accessToken: tokens?.accessToken ?? '',
+    clientCertFingerprint: cert?.fingerprint256 ? cert.fingerprint256.replace(/:/g, '').toLowerCase() : '',
+    requestHeader: (name) => { const v = ctx.req.headers[name]; return Array.isArray(v) ? v.join(', ') : v ?? ''; },
+  };
 }
