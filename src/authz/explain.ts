@@ -103,6 +103,7 @@ const OTHER_REASONS: Readonly<Record<string, ReasonText>> = {
   'path-invalid-character': { text: 'The path contains a character that must be %-encoded.' },
   'header-duplicate': { text: 'A credential header appears more than once, and the copies could be read differently.' },
   'header-name-underscore': { text: 'A header name contains an underscore, which some servers read as a dash, so it could pose as another header.' },
+  'transfer-coding-unsupported': { text: 'The request body uses a transfer coding other than chunked (such as gzip), which Limen does not decode, so the application would get the coded bytes as if they were plain.' },
   'request-malformed': { text: 'The request is not valid HTTP/1.1 (for example a broken header line, chunk or body length).' },
   'request-headers-too-large': { text: 'The request headers are larger than this server accepts.' },
   'request-timeout': { text: 'The request did not arrive completely in time.' },

@@ -283,7 +283,8 @@ const SINGLE_CREDENTIALS = new Set(['authorization', 'x-pomerium-authorization',
  * absolute-form for the same authority (asterisk-form, authority-form,
  * `#`); an absolute-form target naming another host than Host (RFC 9112
  * §3.2.2 would have the target win; Limen refuses the disagreement); a path
- * refused by canonicalPath; a header name with `_` when the rules say so.
+ * refused by canonicalPath; a header name with `_` when the rules say so; a
+ * Transfer-Encoding other than `chunked` alone.
  */
 export function canonicalizeRequest(head: RequestHead, rules: RequestRules = STRICT_REQUEST_RULES): CanonicalRequest | Refusal {
   let hostValue: string | undefined;
@@ -291,12 +292,16 @@ export function canonicalizeRequest(head: RequestHead, rules: RequestRules = STR
   for (let i = 0; i < head.rawHeaders.length; i += 2) {
     const name = head.rawHeaders[i]!;
     // Only names as long as one of interest are lower-cased: this runs on every request.
-    const lower = name.length === 4 || name.length === 13 || name.length >= 24 ? name.toLowerCase() : '';
+    const lower = name.length === 4 || name.length === 13 || name.length === 17 || name.length >= 24 ? name.toLowerCase() : '';
     if (lower === 'host') {
       if (hostValue !== undefined) return refuse('host-duplicate', 'The request has more than one Host header.');
       hostValue = head.rawHeaders[i + 1]!;
     } else if (rules.headersWithUnderscores === 'reject_request' && name.includes('_')) {
       return refuse('header-name-underscore', 'A header name contains an underscore (_), which some servers read as a dash.');
+    } else if (lower === 'transfer-encoding') {
+      // Limen re-frames the body it forwards: a coding besides chunked (gzip, chunked) would reach the upstream as
+      // plain bytes, with nothing saying they are coded (RFC 9112 §6.1). Only chunked, alone, has one meaning.
+      if (head.rawHeaders[i + 1]!.trim().toLowerCase() !== 'chunked') return refuse('transfer-coding-unsupported', 'The request uses a transfer coding other than chunked, which Limen does not decode.');
     } else if (SINGLE_CREDENTIALS.has(lower)) {
       // Limen reads the first copy; an upstream might read the last.
       if (credentials?.has(lower)) return refuse('header-duplicate', `The request has more than one ${name} header.`);
