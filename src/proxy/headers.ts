@@ -140,9 +140,14 @@ function isManaged(lower: string, route: RouteConfig, plan: UpstreamHeaderPlan):
     || hasKeyCaseInsensitive(route.setRequestHeaders, lower);
 }
 
-/** The Pomerium credential forms of CONTRACT §2/§5 that never reach an upstream. */
+/**
+ * The Pomerium credential forms of CONTRACT §2/§5 that never reach an
+ * upstream, in any spelling a server might still read as one: schemes in
+ * any case (RFC 9110 §11.1), any whitespace after them.
+ */
 export function isPomeriumAuthorization(value: string): boolean {
-  return value.startsWith('Pomerium ') || value.startsWith('Bearer Pomerium-');
+  if (value.startsWith('Pomerium ') || value.startsWith('Bearer Pomerium-')) return true; // the usual forms, at no cost
+  return /^\s*(pomerium(\s|$)|bearer\s+pomerium-)/i.test(value);
 }
 
 function foldCookies(req: IncomingMessage): string | undefined {

@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { parseConfig, type RouteConfig } from '../config/index.js';
-import { buildUpstreamHeaders } from './headers.js';
+import { buildUpstreamHeaders, isPomeriumAuthorization } from './headers.js';
 import { parseHeaderTemplate, renderHeaderTemplate, type TemplateValues } from './header-template.js';
 import { upstreamPath } from './forward.js';
 
@@ -95,4 +95,13 @@ describe('allow_websockets', () => {
     const plain = route({});
     assert.deepEqual([plain.timeoutMs, plain.idleTimeoutMs], [30_000, 300_000]);
   });
+});
+
+describe('Pomerium credentials never reach the upstream, in any spelling', () => {
+  const cases: [string, boolean][] = [
+    ['Pomerium eyJ.x.y', true], ['pomerium eyJ.x.y', true], ['POMERIUM\teyJ.x.y', true], ['Pomerium', true],
+    ['Bearer Pomerium-eyJ.x.y', true], ['bearer pomerium-eyJ.x.y', true], ['Bearer  Pomerium-x', true],
+    ['Bearer eyJ.x.y', false], ['Basic dXNlcjpw', false], ['PomeriumX abc', false], ['Bearer PomeriumX', false],
+  ];
+  for (const [value, stripped] of cases) test(JSON.stringify(value), () => { assert.equal(isPomeriumAuthorization(value), stripped); });
 });
