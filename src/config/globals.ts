@@ -447,7 +447,7 @@ export const GLOBAL_KEYS: GlobalTable = {
   },
   routes: {
     key: 'routes', type: 'list of routes', default: '', env: 'none',
-    description: 'The routes; see the route keys. `policy` is accepted as Pomerium\'s older name for this list.',
+    description: 'The routes; see the route keys. `policy` is accepted as Pomerium\'s older name for this list. In the environment: `ROUTES` or Pomerium\'s `POLICY`, as YAML or JSON or base64 of it.',
     parse: (v, at, ctx) => asRoutes(v, at, {
       insecureServer: ctx.value('insecureServer'),
       passIdentityHeaders: ctx.value('passIdentityHeaders'),

@@ -742,3 +742,29 @@ describe('reference', () => {
     }
   });
 });
+
+describe('routes from the environment: ROUTES or Pomerium\'s POLICY', () => {
+  const base = {
+    shared_secret: Buffer.alloc(32, 1).toString('base64'), cookie_secret: Buffer.alloc(32, 2).toString('base64'),
+    insecure_server: true, authenticate_service_url: 'http://auth.localhost', idp_provider_url: 'http://idp.localhost', idp_client_id: 'x',
+  };
+  const yaml = '- from: http://a.localhost\n  to: http://127.0.0.1:9\n  allow_public_unauthenticated_access: true\n';
+  const json = JSON.stringify([{ from: 'http://b.localhost', to: 'http://127.0.0.1:9', allow_any_authenticated_user: true }]);
+  const accepted: { name: string; env: Record<string, string>; want: string[] }[] = [
+    { name: 'ROUTES as YAML', env: { ROUTES: yaml }, want: ['http://a.localhost'] },
+    { name: 'POLICY as base64 of YAML (Pomerium\'s examples)', env: { POLICY: Buffer.from(yaml).toString('base64') }, want: ['http://a.localhost'] },
+    { name: 'ROUTES as JSON', env: { ROUTES: json }, want: ['http://b.localhost'] },
+  ];
+  for (const c of accepted) {
+    test(c.name, () => { assert.deepEqual(parseConfig(base, c.env).routes.map((r) => r.from), c.want); });
+  }
+  test('the environment wins over the file, as for every key', () => {
+    assert.deepEqual(parseConfig({ ...base, routes: [{ from: 'http://file.localhost', to: 'http://127.0.0.1:9', allow_any_authenticated_user: true }] }, { ROUTES: json }).routes.map((r) => r.from), ['http://b.localhost']);
+  });
+  const refused: { name: string; env: Record<string, string>; want: RegExp }[] = [
+    { name: 'both', env: { ROUTES: json, POLICY: json }, want: /set ROUTES or POLICY/ },
+    { name: 'not YAML', env: { ROUTES: '- [unclosed' }, want: /ROUTES environment variable, but it does not parse/ },
+    { name: 'a bad route', env: { POLICY: JSON.stringify([{ from: 'http://c.localhost', to: 'http://127.0.0.1:9', polcy: {} }]) }, want: /routes\[0\]\.polcy/ },
+  ];
+  for (const c of refused) test(`refused: ${c.name}`, () => { assert.throws(() => parseConfig(base, c.env), c.want); });
+});

@@ -12,6 +12,7 @@ import { GLOBAL_FATES, globalFate, ignoredMessage, isHarmless, refusalMessage } 
 import { GLOBAL_KEYS, globalSpecs, type EnvForm, type GlobalKeyTraits } from './globals.js';
 import { resolveTablePartly, type Found, type KeySpec } from './table.js';
 import { checkListenerTls } from './tls.js';
+import { CONFIG_YAML, CONFIG_YAML_VALUES, yamlLibrary } from './yaml-library.js';
 
 export interface ParseOptions {
   /** Path of the file the document came from; becomes `Config.source`. */
@@ -149,6 +150,7 @@ function findInEnvironment(
   env: Readonly<Record<string, string | undefined>>,
   readFile: (path: string) => string,
 ): Found | undefined {
+  if (spec.key === 'routes') return routesFromEnvironment(env);
   if (spec.env === 'none') return undefined;
   const at = [spec.key];
   const name = spec.key.toUpperCase();
@@ -165,6 +167,28 @@ function findInEnvironment(
     return { value: fromEnvironment(spec.env, text, at, from, fileName), at, env: fileName, from };
   }
   return undefined;
+}
+
+/**
+ * `ROUTES`, or Pomerium's `POLICY`: the routes as YAML or JSON, or (as
+ * Pomerium's own examples set `POLICY`) base64 of that. Without either,
+ * the document's.
+ */
+function routesFromEnvironment(env: Readonly<Record<string, string | undefined>>): Found | undefined {
+  const set = ['ROUTES', 'POLICY'].filter((n) => (env[n] ?? '') !== '');
+  if (set.length === 0) return undefined;
+  const at = ['routes'];
+  if (set.length > 1) fail(at, 'set ROUTES or POLICY (its older name) in the environment, not both', { env: 'ROUTES' });
+  const name = set[0]!;
+  let text = env[name]!.trim();
+  if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(text) && text.length % 4 !== 1) text = Buffer.from(text, 'base64').toString('utf8');
+  let value: unknown;
+  try {
+    value = yamlLibrary().parse(text, { ...CONFIG_YAML, ...CONFIG_YAML_VALUES });
+  } catch {
+    fail(at, `expected the routes as YAML or JSON (or base64 of it) in the ${name} environment variable, but it does not parse`, { env: name });
+  }
+  return { value, at, env: name };
 }
 
 /** The key in the document, its `<key>_file` variant for secrets, and `policy` for `routes`. */
