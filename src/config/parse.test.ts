@@ -527,10 +527,7 @@ describe('environment', () => {
     assert.equal(parseConfig(minimal({ cookie_name: 'kept' }), { COOKIE_NAME: '' }).cookieName, 'kept');
   });
 
-  test('ROUTES and POLICY are not read from the environment', () => {
-    const c = parseConfig(minimal(), { ROUTES: '[{"from":"https://a.example.com","to":"http://b"}]', POLICY: 'x' });
-    assert.deepEqual(c.routes, []);
-  });
+  // ROUTES and POLICY (Pomerium's) are read, as YAML, JSON or base64: see 'routes from the environment' below.
 
   test('a bad environment value names the key and the variable, without a file location', () => {
     const err = configError(() => parseConfig(minimal(), { COOKIE_EXPIRE: 'soon' }));
