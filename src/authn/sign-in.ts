@@ -19,7 +19,6 @@ const CSRF_TTL_S = 600;
 const HANDOFF_TTL_S = 60;
 const HANDOFF_TYPE = 'handoff';
 
-
 function csrfCookieName(ctx: SignInContext): string {
   return `${ctx.site.config.cookieName}_csrf`;
 }

@@ -258,7 +258,7 @@ async function proxyRequest(ctx: RequestContext, r: TableRoute<RouteRuntime>): P
     upstreamHost: ctx.hostHeader,
     dropCookies: ctx.rt.limenCookies,
     identityHeaders: ids.headers,
-    ...(headerTemplates(c) === null ? {} : { templateValues: await templateValues(ctx, a.who.caller, ids) }),
+    templateValues: headerTemplates(c) === null ? undefined : await templateValues(ctx, a.who.caller, ids),
   });
   const upstreamSpan = obs?.upstreamStarted(headers); // observe: times the upstream, sets its traceparent
   try {
@@ -387,7 +387,7 @@ export async function handleUpgrade(live: Live, svc: Services, req: IncomingMess
       dropCookies: ctx.rt.limenCookies,
       identityHeaders: ids.headers,
       upgrade: true,
-      ...(headerTemplates(r.config) === null ? {} : { templateValues: await templateValues(ctx, a.who.caller, ids) }),
+      templateValues: headerTemplates(r.config) === null ? undefined : await templateValues(ctx, a.who.caller, ids),
     });
     // observe: the upstream's time is the handshake and then the tunnel's life (not Limen's own), and
     // the upstream gets a traceparent as any proxied request does.

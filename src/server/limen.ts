@@ -350,7 +350,8 @@ async function startOnStore(
     healthReport: (kind) => health.report(kind),
     async reload(next: Config): Promise<ReloadResult> {
       const { config: applied, restartRequired } = pinRestartKeys(live.rt.config, next);
-      const changes = configChanges(live.rt.config, applied);
+      // Worked out only when it is logged: it compares every key and route.
+      const changes = applied.logLevel === 'debug' ? configChanges(live.rt.config, applied) : undefined;
       let rt: Runtime;
       try { rt = await buildRuntime(applied, now, idpErrors); } catch (e) { reloadFailed(); throw e; } // observe
       metrics?.configReloads.labels('success').inc(); // observe
@@ -361,7 +362,7 @@ async function startOnStore(
       applyServerTimeouts(server, applied);
       logger.setLevel?.(applied.logLevel);
       if (autocert) { autocert.setHosts(autocertHosts(applied, logger)); void autocert.check(); }
-      logger.debug('config reload: what changed', { keys: changes.keys, routes_added: changes.routesAdded, routes_removed: changes.routesRemoved, routes_changed: changes.routesChanged });
+      if (changes) logger.debug('config reload: what changed', { keys: changes.keys, routes_added: changes.routesAdded, routes_removed: changes.routesRemoved, routes_changed: changes.routesChanged });
       if (restartRequired.length > 0) {
         logger.warn('config reloaded, except changes that need a restart: those keys keep their running values', { restart_required: restartRequired, routes: applied.routes.length });
       } else {
