@@ -165,125 +165,189 @@ const ROUTE_TIMEOUT = new Error('the route timeout was exceeded');
 
 const RETRYABLE_CONNECT = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
 
+/** Why a request is aborted when the client went away while it was forwarded. */
+const CLIENT_GONE = new Error('client closed the connection');
+
+/** How a forward ended (the promise forward() returns). */
+export interface Forwarded {
+  readonly status: number;
+  readonly upstream: string;
+  readonly failure?: string;
+  readonly bytes: number;
+}
+
 /**
  * Streams the request to an upstream and the response back, without
  * buffering either body: response chunks are written straight to the
  * client, and the upstream socket is paused while the client is slow
- * (backpressure). Uses undici's dispatch API, the cheapest path it offers.
- * Fails over to the next upstream only when the connection could not be
- * opened (nothing of the body was sent). The route timeout bounds the whole
- * exchange, from dispatch to the response's last byte (as Pomerium's route
- * timeout does): exceeded before the response started it is a 504; after,
- * the response is cut. Resolves when the response has been sent, cut, or
- * the client went away (`failure` says why a started response was cut);
- * rejects with UpstreamError before any byte was sent.
+ * (backpressure). Fails over to the next upstream only when the connection
+ * could not be opened (nothing of the body was sent). The route timeout
+ * bounds the whole exchange, from dispatch to the response's last byte (as
+ * Pomerium's route timeout does): exceeded before the response started it
+ * is a 504; after, the response is cut. Resolves when the response has been
+ * sent, cut, or the client went away (`failure` says why a started response
+ * was cut); rejects with UpstreamError before any byte was sent.
  */
-export function forward(f: ForwardRequest): Promise<{ status: number; upstream: string; failure?: string; bytes: number }> {
-  const { req, res, route } = f;
-  const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
-  const candidates = f.selector.order(f.now());
-  const method = req.method as Dispatcher.HttpMethod;
+export function forward(f: ForwardRequest): Promise<Forwarded> {
   return new Promise((resolve, reject) => {
-    let index = 0;
-    const attempt = (): void => {
-      const upstream = candidates[index]!;
-      // The client may have gone while Limen was authorizing: its response's
-      // 'close' has already fired and will not fire again, so opening an
-      // upstream request now would leave it paused on a dead socket, holding
-      // a pooled upstream connection until the upstream times out.
-      if (clientHasGone(req, res)) {
-        resolve({ status: 499, upstream: upstream.url.origin, bytes: 0 });
-        return;
-      }
-      const headers = f.hostFromUpstream ? withHost(f.headers, route.hostRewrite ?? upstream.url.host) : f.headers;
-      let controller: Dispatcher.DispatchController | undefined;
-      let status = 0;
-      /** Response body bytes relayed (the access log's `size`). */
-      let bytes = 0;
-      let settled = false;
-      let clientGone = false;
-      let timedOut = false;
-      // One timer for the whole exchange (undici's own timeouts bound only a phase each, at a coarse 0.5 s grain).
-      const timer = route.timeoutMs > 0 ? setTimeout(() => {
-        timedOut = true;
-        controller?.abort(ROUTE_TIMEOUT);
-      }, route.timeoutMs) : undefined;
-      // Left on the response once settled rather than removed (a response
-      // closes once, and removing a listener costs more than this check).
-      const onClientClose = (): void => {
-        if (settled || res.writableFinished) return;
-        clientGone = true;
-        controller?.abort(new Error('client closed the connection'));
-      };
-      res.on('close', onClientClose);
-      const settle = (): boolean => {
-        if (settled) return false;
-        settled = true;
-        if (timer !== undefined) clearTimeout(timer);
-        return true;
-      };
-      f.dispatcher.dispatch({
-        origin: upstream.url.origin,
-        path: upstreamPath(route, upstream, req.url ?? '/'),
-        method,
-        headers,
-        body: hasBody ? req : null,
-        headersTimeout: 0,
-        bodyTimeout: route.idleTimeoutMs,
-      }, {
-        onRequestStart(c) {
-          controller = c;
-          if (clientGone) c.abort(new Error('client closed the connection'));
-          else if (timedOut) c.abort(ROUTE_TIMEOUT);
-        },
-        onResponseStart(_c, statusCode, upstreamHeaders) {
-          if (statusCode < 200) return; // 1xx: informational, the real answer follows
-          status = statusCode;
-          res.writeHead(statusCode, buildResponseHeaders(upstreamHeaders, route, f.requestId, f.ownCookies));
-        },
-        onResponseData(c, chunk) {
-          bytes += chunk.length;
-          if (!res.write(chunk) && !res.destroyed) {
-            // Backpressure; a client that goes away instead of draining is
-            // handled by onClientClose, which aborts the paused request.
-            c.pause();
-            res.once('drain', () => c.resume());
-          }
-        },
-        onResponseEnd() {
-          if (!settle()) return;
-          res.end();
-          resolve({ status, upstream: upstream.url.origin, bytes });
-        },
-        onResponseError(_c, err) {
-          if (!settle()) return;
-          const code = (err as { code?: string }).code ?? '';
-          if (clientGone) {
-            // Nobody is listening: cut the response.
-            res.destroy();
-            resolve({ status: 499, upstream: upstream.url.origin, bytes });
-            return;
-          }
-          const timeout = timedOut || code === 'UND_ERR_BODY_TIMEOUT';
-          if (status !== 0) {
-            // Headers already went out: the response can only be cut, and the log says why.
-            res.destroy();
-            resolve({ status, upstream: upstream.url.origin, failure: timeout ? 'upstream-timeout' : 'upstream-reset', bytes });
-            return;
-          }
-          if (timeout || code === 'UND_ERR_HEADERS_TIMEOUT') { reject(new UpstreamError(504, 'upstream-timeout', err, upstream.url.origin)); return; }
-          if (RETRYABLE_CONNECT.has(code)) {
-            f.selector.markDown(upstream, f.now());
-            if (!hasBody && index + 1 < candidates.length) { index++; attempt(); return; }
-            reject(new UpstreamError(502, 'upstream-unreachable', err, upstream.url.origin));
-            return;
-          }
-          reject(new UpstreamError(502, 'upstream-reset', err, upstream.url.origin));
-        },
-      });
-    };
-    attempt();
+    new Exchange(f, f.selector.order(f.now()), resolve, reject).attempt(0);
   });
+}
+
+/**
+ * One forwarded request, and undici's handler for it. It uses undici's
+ * dispatch API with the handler interface undici calls itself (onConnect,
+ * onHeaders, onData, onComplete, onError), the cheapest path it offers:
+ * the response's fields arrive as the raw list they are relayed from, with
+ * no adapter or header object per request, and one object holds the whole
+ * exchange rather than a closure per callback.
+ */
+class Exchange {
+  private readonly hasBody: boolean;
+  private index = 0;
+  private upstream!: Upstream;
+  private abortUpstream: ((reason: Error) => void) | undefined;
+  private resumeUpstream: (() => void) | undefined;
+  private status = 0;
+  /** Response body bytes relayed (the access log's `size`). */
+  private bytes = 0;
+  private settled = false;
+  private clientGone = false;
+  private timedOut = false;
+  private timer: NodeJS.Timeout | undefined;
+  private listening = false;
+
+  constructor(
+    private readonly f: ForwardRequest,
+    private readonly candidates: readonly Upstream[],
+    private readonly resolve: (r: Forwarded) => void,
+    private readonly reject: (e: UpstreamError) => void,
+  ) {
+    const h = f.req.headers;
+    this.hasBody = h['content-length'] !== undefined ? h['content-length'] !== '0' : h['transfer-encoding'] !== undefined;
+  }
+
+  attempt(index: number): void {
+    const { f } = this;
+    const { req, res, route } = f;
+    this.index = index;
+    const upstream = this.candidates[index]!;
+    this.upstream = upstream;
+    this.abortUpstream = undefined;
+    this.resumeUpstream = undefined;
+    this.status = 0;
+    this.bytes = 0;
+    this.settled = false;
+    this.timedOut = false;
+    // The client may have gone while Limen was authorizing: its response's
+    // 'close' has already fired and will not fire again, so opening an
+    // upstream request now would leave it paused on a dead socket, holding
+    // a pooled upstream connection until the upstream times out.
+    if (clientHasGone(req, res)) {
+      this.resolve({ status: 499, upstream: upstream.url.origin, bytes: 0 });
+      return;
+    }
+    // One timer for the whole exchange (undici's own timeouts bound only a phase each, at a coarse 0.5 s grain).
+    this.timer = route.timeoutMs > 0 ? setTimeout(this.onTimeout, route.timeoutMs) : undefined;
+    // Left on the response once settled rather than removed (a response
+    // closes once, and removing a listener costs more than onClientClose's check).
+    if (!this.listening) {
+      this.listening = true;
+      res.on('close', this.onClientClose);
+    }
+    f.dispatcher.dispatch({
+      origin: upstream.url.origin,
+      path: upstreamPath(route, upstream, req.url ?? '/'),
+      method: req.method as Dispatcher.HttpMethod,
+      headers: f.hostFromUpstream ? withHost(f.headers, route.hostRewrite ?? upstream.url.host) : f.headers,
+      body: this.hasBody ? req : null,
+      headersTimeout: 0,
+      bodyTimeout: route.idleTimeoutMs,
+    }, this as unknown as Dispatcher.DispatchHandler);
+  }
+
+  private readonly onTimeout = (): void => {
+    this.timedOut = true;
+    this.abortUpstream?.(ROUTE_TIMEOUT);
+  };
+
+  private readonly onClientClose = (): void => {
+    if (this.settled || this.f.res.writableFinished) return;
+    this.clientGone = true;
+    this.abortUpstream?.(CLIENT_GONE);
+  };
+
+  private readonly onDrain = (): void => {
+    this.resumeUpstream?.();
+  };
+
+  private settle(): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    return true;
+  }
+
+  // undici's handler interface, called by undici only.
+
+  onConnect(abort: (reason: Error) => void): void {
+    this.abortUpstream = abort;
+    if (this.clientGone) abort(CLIENT_GONE);
+    else if (this.timedOut) abort(ROUTE_TIMEOUT);
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    if (statusCode < 200) return true; // 1xx: informational, the real answer follows
+    this.status = statusCode;
+    this.resumeUpstream = resume;
+    const f = this.f;
+    f.res.writeHead(statusCode, buildResponseHeaders(rawHeaders, f.route, f.requestId, f.ownCookies));
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.bytes += chunk.length;
+    const res = this.f.res;
+    if (res.write(chunk) || res.destroyed) return true;
+    // Backpressure: paused until the client drains; a client that goes away
+    // instead is handled by onClientClose, which aborts the paused request.
+    res.once('drain', this.onDrain);
+    return false;
+  }
+
+  onComplete(): void {
+    if (!this.settle()) return;
+    this.f.res.end();
+    this.resolve({ status: this.status, upstream: this.upstream.url.origin, bytes: this.bytes });
+  }
+
+  onError(err: Error): void {
+    if (!this.settle()) return;
+    const { f, upstream } = this;
+    const origin = upstream.url.origin;
+    const code = (err as { code?: string }).code ?? '';
+    if (this.clientGone) {
+      // Nobody is listening: cut the response.
+      f.res.destroy();
+      this.resolve({ status: 499, upstream: origin, bytes: this.bytes });
+      return;
+    }
+    const timeout = this.timedOut || code === 'UND_ERR_BODY_TIMEOUT';
+    if (this.status !== 0) {
+      // Headers already went out: the response can only be cut, and the log says why.
+      f.res.destroy();
+      this.resolve({ status: this.status, upstream: origin, failure: timeout ? 'upstream-timeout' : 'upstream-reset', bytes: this.bytes });
+      return;
+    }
+    if (timeout || code === 'UND_ERR_HEADERS_TIMEOUT') { this.reject(new UpstreamError(504, 'upstream-timeout', err, origin)); return; }
+    if (RETRYABLE_CONNECT.has(code)) {
+      f.selector.markDown(upstream, f.now());
+      if (!this.hasBody && this.index + 1 < this.candidates.length) { this.attempt(this.index + 1); return; }
+      this.reject(new UpstreamError(502, 'upstream-unreachable', err, origin));
+      return;
+    }
+    this.reject(new UpstreamError(502, 'upstream-reset', err, origin));
+  }
 }
 
 /** True once the client's connection or response is gone: nobody would read an answer. */

@@ -172,36 +172,59 @@ function hasKeyCaseInsensitive(map: Readonly<Record<string, string>>, lower: str
 }
 
 /**
- * Response headers for the client: hop-by-hop fields dropped; every
- * `Set-Cookie` for a cookie Limen owns (`ownCookies`, in any case, and
- * their `__Host-`/`__Secure-` variants) dropped, so an upstream can neither
- * plant a session (login CSRF) nor clear or shadow one; then
- * `set_response_headers` applied, and Limen's `x-request-id` (an
- * upstream's own is replaced: the client's id is the one in the access
- * log, CONTRACT §8). Returns a flat [name, value, ...] list.
+ * Response headers for the client, from the upstream's fields as received
+ * (`rawHeaders`: name, value, ..., in order, as Buffers from undici or
+ * strings from node:http): hop-by-hop fields dropped, and the fields its
+ * `Connection` names; every `Set-Cookie` for a cookie Limen owns
+ * (`ownCookies`, in any case, and their `__Host-`/`__Secure-` variants)
+ * dropped, so an upstream can neither plant a session (login CSRF) nor
+ * clear or shadow one; then `set_response_headers` applied, and Limen's
+ * `x-request-id` (an upstream's own is replaced: the client's id is the
+ * one in the access log, CONTRACT §8). Returns a flat [name, value, ...]
+ * list, names lower case, values as the bytes came (latin1).
  */
 export function buildResponseHeaders(
-  headers: Readonly<Record<string, string | string[] | undefined>>,
+  raw: readonly (Buffer | string)[],
   route: RouteConfig,
   requestId: string,
   ownCookies: ReadonlySet<string>,
 ): string[] {
   const out: string[] = [];
-  const connectionTokens = connectionListed(typeof headers.connection === 'string' ? headers.connection : undefined);
   const set = route.setResponseHeaders;
-  for (const name in headers) {
-    const v = headers[name];
-    if (v === undefined || HOP_BY_HOP.has(name) || connectionTokens?.has(name) || name === 'x-request-id') continue;
-    if (hasKeyCaseInsensitive(set, name)) continue;
+  const anySet = hasAnyKey(set);
+  let connection: string | undefined;
+  let own: Set<string> | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = text(raw[i]!).toLowerCase();
+    const value = text(raw[i + 1]!);
+    if (name === 'connection') connection = connection === undefined ? value : `${connection},${value}`;
+    if (HOP_BY_HOP.has(name) || name === 'x-request-id') continue;
+    if (anySet && hasKeyCaseInsensitive(set, name)) continue;
     if (name === 'set-cookie') {
-      const own = new Set([...ownCookies].map((c) => c.toLowerCase()));
-      for (const one of Array.isArray(v) ? v : [v]) if (!own.has(setCookieBaseName(one))) out.push(name, one);
-      continue;
+      own ??= new Set([...ownCookies].map((c) => c.toLowerCase()));
+      if (own.has(setCookieBaseName(value))) continue;
     }
-    if (Array.isArray(v)) for (const one of v) out.push(name, one);
-    else out.push(name, v);
+    out.push(name, value);
   }
-  for (const [k, v] of Object.entries(set)) out.push(k, v);
-  out.push('x-request-id', requestId);
+  const listed = connectionListed(connection);
+  const kept = listed === undefined ? out : withoutNames(out, listed);
+  for (const k in set) kept.push(k, set[k]!);
+  kept.push('x-request-id', requestId);
+  return kept;
+}
+
+function text(v: Buffer | string): string {
+  return typeof v === 'string' ? v : v.toString('latin1');
+}
+
+function hasAnyKey(map: Readonly<Record<string, string>>): boolean {
+  for (const _ in map) return true;
+  return false;
+}
+
+/** A flat [name, value, ...] list without the fields whose (lower-case) name is in `names`. */
+function withoutNames(list: readonly string[], names: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < list.length; i += 2) if (!names.has(list[i]!)) out.push(list[i]!, list[i + 1]!);
   return out;
 }

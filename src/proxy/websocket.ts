@@ -166,7 +166,7 @@ export function tunnelUpgrade(
       client.off('close', onClientGone);
       // From here on the socket carries the tunnel, not an HTTP response.
       res.detachSocket(client as Socket);
-      const out = buildResponseHeaders(upRes.headers, route, requestId, ownCookies);
+      const out = buildResponseHeaders(upRes.rawHeaders, route, requestId, ownCookies);
       let lines = 'HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: websocket\r\n';
       for (let i = 0; i < out.length; i += 2) lines += `${out[i]}: ${out[i + 1]}\r\n`;
       client.write(`${lines}\r\n`);
@@ -194,7 +194,7 @@ export function tunnelUpgrade(
     once(() => {
       // Not a switch: an ordinary answer. Relayed as such on a closing
       // connection; whatever the client sent or sends next is discarded.
-      res.writeHead(status, buildResponseHeaders(upRes.headers, route, requestId, ownCookies));
+      res.writeHead(status, buildResponseHeaders(upRes.rawHeaders, route, requestId, ownCookies));
       upRes.pipe(res);
       upRes.once('error', () => client.destroy());
       res.once('finish', () => upReq.destroy());
