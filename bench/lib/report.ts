@@ -8,6 +8,8 @@ import type { LoadResult } from './wrk.js';
 export type TargetKey = 'direct' | 'nginx' | 'floor' | 'floorWorkers' | 'apache' | 'public' | 'signed' | 'publicNoAudit' | 'signedNoAudit' | 'signedObserved'
   /** `limen serve` with `workers: auto` (issue 16). */
   | 'publicWorkers' | 'signedWorkers'
+  /** Limen from another build (`--baseline DIR`), to compare a change with in one run. */
+  | 'publicBaseline' | 'signedBaseline'
   /** The floor and Limen on another Node.js line (`--node`), e.g. `signed@24`. */
   | `${LineKind}@${number}`;
 
