@@ -4,8 +4,8 @@
  * moves requests/s and CPU time by ±15 % between runs here, more than most
  * changes to Limen's own code are worth). The server runs under callgrind
  * with V8 on one thread (`--single-threaded`: no concurrent compilation or
- * marking, so the count repeats); counting is zeroed after a warm-up and
- * dumped after a fixed number of requests. User-space instructions only:
+ * marking) and fixed hash and random seeds, so the count repeats; counting
+ * is zeroed after a warm-up and dumped after a fixed number of requests. User-space instructions only:
  * what the kernel does for a request is not in it, nor cache misses.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -26,7 +26,7 @@ export function nodeUnderCallgrind(dir: string): string {
   const path = join(dir, 'node-under-callgrind');
   writeFileSync(path, [
     '#!/bin/sh',
-    `exec valgrind --tool=callgrind -q --callgrind-out-file=${dir}/callgrind.%p '${process.execPath}' --single-threaded "$@"`,
+    `exec valgrind --tool=callgrind -q --callgrind-out-file=${dir}/callgrind.%p '${process.execPath}' --single-threaded --hash-seed=1 --random-seed=1 "$@"`,
     '',
   ].join('\n'));
   chmodSync(path, 0o755);

@@ -1,5 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { RouteConfig } from '../config/index.js';
+// undici's own lower-casing of a field name (a lookup for known names), as its header parsing does.
+import { headerNameToString } from 'undici/lib/core/util.js';
 import { addForwardedFor, forwardedForWithPeer, removeCookies, setCookieBaseName } from '../http/index.js';
 import { parseHeaderTemplate, renderHeaderTemplate, type HeaderTemplate, type TemplateValues } from './header-template.js';
 
@@ -195,7 +197,7 @@ export function buildResponseHeaders(
   let connection: string | undefined;
   let own: Set<string> | undefined;
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = text(raw[i]!).toLowerCase();
+    const name = headerNameToString(raw[i]!);
     const value = text(raw[i + 1]!);
     if (name === 'connection') connection = connection === undefined ? value : `${connection},${value}`;
     if (HOP_BY_HOP.has(name) || name === 'x-request-id') continue;

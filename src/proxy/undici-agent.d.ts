@@ -7,3 +7,12 @@ declare module 'undici/lib/dispatcher/agent.js' {
   import { Agent } from 'undici';
   export default Agent;
 }
+
+/**
+ * undici's header name helper: a known field name's lower-case form looked
+ * up from its bytes (no string made for it), what undici's own header
+ * parsing uses.
+ */
+declare module 'undici/lib/core/util.js' {
+  export function headerNameToString(value: Buffer | string): string;
+}
