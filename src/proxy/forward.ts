@@ -150,7 +150,7 @@ export interface ForwardRequest {
   readonly route: RouteConfig;
   readonly selector: UpstreamSelector;
   readonly dispatcher: Dispatcher;
-  /** Flat header list from buildUpstreamHeaders, without `host` for the upstream (added here). */
+  /** Flat header list from buildUpstreamHeaders, made for this request: the Host of each upstream tried is set in it, in place. */
   readonly headers: string[];
   /** Index in `headers` of the host value, to replace per upstream when the host is not preserved. */
   readonly hostFromUpstream: boolean;
@@ -355,11 +355,11 @@ function clientHasGone(req: IncomingMessage, res: ServerResponse): boolean {
   return res.destroyed || req.socket.destroyed || (req.destroyed && !req.complete);
 }
 
+/** `headers` (the request's own list, made for it) with `host` as its Host, set in place: each attempt sets its upstream's. */
 function withHost(headers: string[], host: string): string[] {
-  const copy = headers.slice();
-  for (let i = 0; i < copy.length; i += 2) {
-    if (copy[i] === 'host') { copy[i + 1] = host; return copy; }
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i] === 'host') { headers[i + 1] = host; return headers; }
   }
-  copy.push('host', host);
-  return copy;
+  headers.push('host', host);
+  return headers;
 }

@@ -123,14 +123,17 @@ export function buildUpstreamHeaders(req: IncomingMessage, route: RouteConfig, p
   if (plan.upgrade) out.push('connection', 'upgrade', 'upgrade', String(req.headers.upgrade ?? 'websocket'));
   // The route's own (X-Pomerium-* too: the config is trusted, a client is not); an identity header Limen
   // sends wins over one of the same name. Templated values are rendered per request (header-template.ts).
-  const templated = headerTemplates(route);
-  for (const [k, v] of Object.entries(route.setRequestHeaders)) {
-    const lower = k.toLowerCase();
-    if (plan.identityHeaders[lower] !== undefined) continue;
-    const t = templated?.[k];
-    out.push(k, t === undefined ? v : renderHeaderTemplate(t, plan.templateValues));
+  const set = route.setRequestHeaders;
+  if (hasAnyKey(set)) {
+    const templated = headerTemplates(route);
+    for (const k in set) {
+      if (plan.identityHeaders[k.toLowerCase()] !== undefined) continue;
+      const t = templated?.[k];
+      out.push(k, t === undefined ? set[k]! : renderHeaderTemplate(t, plan.templateValues));
+    }
   }
-  for (const [k, v] of Object.entries(plan.identityHeaders)) out.push(k, v);
+  const ids = plan.identityHeaders;
+  for (const k in ids) out.push(k, ids[k]!);
   return out;
 }
 

@@ -130,14 +130,16 @@ function sendUncanonical(req: IncomingMessage, res: ServerResponse, requestId: s
   });
 }
 
-async function route(ctx: RequestContext): Promise<void> {
-  const { rt, pathname } = ctx;
+function route(ctx: RequestContext): Promise<void> {
   // What the request addresses is decided in src/decision, as `limen policy explain` decides it.
-  const target = requestTarget(rt, ctx.host, ctx.port, pathname);
-  if (typeof target !== 'string') {
-    await proxyRequest(ctx, target);
-    return;
-  }
+  const target = requestTarget(ctx.rt, ctx.host, ctx.port, ctx.pathname);
+  // A route's request: its promise as it is, without one more async frame on the hot path.
+  return typeof target !== 'string' ? proxyRequest(ctx, target) : ownEndpoint(ctx, target);
+}
+
+/** Limen's own answers: health, keys, the authenticate service, a route host's `/.pomerium/` paths, no route. */
+async function ownEndpoint(ctx: RequestContext, target: Exclude<ReturnType<typeof requestTarget>, TableRoute<RouteRuntime>>): Promise<void> {
+  const { rt, pathname } = ctx;
   switch (target) {
     case 'health':
       // A length, not chunks: the access log's size is the body (2), not its chunked framing.
