@@ -870,8 +870,8 @@ async function runInstructions(o: Options): Promise<void> {
       }));
     };
     // Counted in windows after the warm-up. A window where V8 still compiles a hot function or runs a
-    // full collection counts several times more; the fewest is the steady state (repeatable to about 1 %
-    // here, where medians moved by 10 %), the median says what collections add.
+    // full collection counts several times more; the fewest is the steady state (repeatable to 1 % for
+    // the floor, 5-8 % for Limen, where medians moved by 10 %), the median says what collections add.
     log(`${t.label}: ${o.requests} requests to warm up, ${WINDOWS} windows of ${o.requests} counted`);
     await load(o.requests);
     const windows: number[] = [];

@@ -4,8 +4,10 @@
  * moves requests/s and CPU time by ±15 % between runs here, more than most
  * changes to Limen's own code are worth). The server runs under callgrind
  * with V8 on one thread (`--single-threaded`: no concurrent compilation or
- * marking) and fixed hash and random seeds, so the count repeats; counting
- * is zeroed after a warm-up and dumped after a fixed number of requests. User-space instructions only:
+ * marking) and fixed hash and random seeds; counting is zeroed after a
+ * warm-up and dumped after each window of a fixed number of requests. The
+ * floor's count repeats to 1 % between runs, Limen's to 5-8 % (timers and
+ * random ids still differ from run to run). User-space instructions only:
  * what the kernel does for a request is not in it, nor cache misses.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
