@@ -152,7 +152,7 @@ export interface ForwardRequest {
   readonly dispatcher: Dispatcher;
   /** Flat header list from buildUpstreamHeaders, made for this request: the Host of each upstream tried is set in it, in place. */
   readonly headers: string[];
-  /** Index in `headers` of the host value, to replace per upstream when the host is not preserved. */
+  /** Whether the Host sent is the upstream's (`host_rewrite`, else the upstream's own), set per upstream tried; false with `preserve_host_header`. */
   readonly hostFromUpstream: boolean;
   readonly requestId: string;
   readonly now: () => number;
