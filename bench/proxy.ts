@@ -70,8 +70,9 @@ Options:
   --load-generator NAME  wrk (the default when installed) or autocannon (the fallback, if it is
                          installed; figures from the two are not comparable)
   --instructions         instead of the above: instructions per request, counted by valgrind's
-                         callgrind, of the floor and of Limen's public and signed-in routes (and
-                         --baseline's): repeatable where requests/s and CPU time are not
+                         callgrind, of the floor and of Limen's public and signed-in routes, the
+                         latter also with metrics + access log on (and --baseline's): repeatable
+                         where requests/s and CPU time are not
   --requests N           requests counted per target with --instructions (default 2000, after as
                          many to warm up)
   --replicas             instead of the above: one Limen on SQLite, one on PostgreSQL and three
@@ -551,9 +552,7 @@ async function main(): Promise<void> {
   let observeOn = false;
   const setObserve = async (on: boolean): Promise<void> => {
     if (on === observeOn) return;
-    const done = nextMessage<ObserveSwitched>(limen.child, 'observe-set');
-    limen.child.send({ type: 'observe', on });
-    await done;
+    await switchObserve(limen, on);
     observeOn = on;
   };
 
@@ -847,13 +846,18 @@ async function runInstructions(o: Options): Promise<void> {
       { execPath, ...(dist !== undefined ? { env: { ...process.env, LIMEN_BENCH_DIST: dist } } : {}) });
     limens.push({ name, limen, cookie: await signIn(limen) });
   }
-  type Counted = { label: string; pid: number; url: string; headers: Record<string, string> };
+  type Counted = { label: string; pid: number; url: string; headers: Record<string, string>; observe?: LimenUnderTest };
   const targets: Counted[] = [
     { label: 'bare Node.js proxy (the floor)', pid: floorChild.pid!, url: floor.url, headers: {} },
-    ...limens.flatMap(({ name, limen, cookie }): Counted[] => [
-      { label: `${name} public route, audit on`, pid: limen.child.pid!, url: `http://127.0.0.1:${limen.port}`, headers: { host: limen.publicHost } },
-      { label: `${name} signed-in + identity headers, audit on`, pid: limen.child.pid!, url: `http://127.0.0.1:${limen.port}`, headers: { host: limen.signedHost, cookie: `${COOKIE_NAME}=${cookie}` } },
-    ]),
+    ...limens.flatMap(({ name, limen, cookie }): Counted[] => {
+      const signed = { pid: limen.child.pid!, url: `http://127.0.0.1:${limen.port}`, headers: { host: limen.signedHost, cookie: `${COOKIE_NAME}=${cookie}` } };
+      return [
+        { label: `${name} public route, audit on`, pid: limen.child.pid!, url: `http://127.0.0.1:${limen.port}`, headers: { host: limen.publicHost } },
+        { label: `${name} signed-in + identity headers, audit on`, ...signed },
+        // Metrics and the access and authorize lines on (#12's comparison), then off again.
+        { label: `${name} signed-in, metrics + access log on`, ...signed, observe: limen },
+      ];
+    }),
   ];
   const out: string[] = [];
   let floorCount = 0;
@@ -873,16 +877,25 @@ async function runInstructions(o: Options): Promise<void> {
     // full collection counts several times more; the fewest is the steady state (repeatable to 1 % for
     // the floor, 5-8 % for Limen, where medians moved by 10 %), the median says what collections add.
     log(`${t.label}: ${o.requests} requests to warm up, ${WINDOWS} windows of ${o.requests} counted`);
+    if (t.observe) await switchObserve(t.observe, true);
     await load(o.requests);
     const windows: number[] = [];
     for (let w = 0; w < WINDOWS; w++) windows.push((await instructionsDuring(t.pid, scratch, () => load(o.requests))) / o.requests);
     await pool.close();
+    if (t.observe) await switchObserve(t.observe, false);
     windows.sort((a, b) => a - b);
     const fewest = windows[0]!;
     if (floorCount === 0) floorCount = fewest;
     out.push(`${t.label.padEnd(52)} ${Math.round(fewest).toString().padStart(9)}  ${(fewest / floorCount).toFixed(2)}x floor  (median ${Math.round(windows[Math.floor(WINDOWS / 2)]!)}, most ${Math.round(windows[WINDOWS - 1]!)})`);
   }
   process.stdout.write(`\ninstructions per request (callgrind, user space, V8 single-threaded; fewest of ${WINDOWS} windows of ${o.requests} requests after ${o.requests} to warm up, 4 connections):\n${out.join('\n')}\n`);
+}
+
+/** Switches metrics and the access and authorize lines of a Limen child on or off. */
+async function switchObserve(limen: LimenUnderTest, on: boolean): Promise<void> {
+  const done = nextMessage<ObserveSwitched>(limen.child, 'observe-set');
+  limen.child.send({ type: 'observe', on });
+  await done;
 }
 
 /** `--baseline`: this build against the baseline's, by route, in the same rounds (above 1 = this build is faster). */
