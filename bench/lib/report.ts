@@ -9,7 +9,7 @@ export type TargetKey = 'direct' | 'nginx' | 'floor' | 'floorWorkers' | 'apache'
   /** `limen serve` with `workers: auto` (issue 16). */
   | 'publicWorkers' | 'signedWorkers'
   /** Limen from another build (`--baseline DIR`), to compare a change with in one run. */
-  | 'publicBaseline' | 'signedBaseline'
+  | 'publicBaseline' | 'signedBaseline' | 'signedObservedBaseline'
   /** The floor and Limen on another Node.js line (`--node`), e.g. `signed@24`. */
   | `${LineKind}@${number}`;
 
