@@ -552,21 +552,15 @@ async function main(): Promise<void> {
     auditWrites = write;
   };
 
-  let observeOn = false;
-  const setObserve = async (on: boolean): Promise<void> => {
-    if (on === observeOn) return;
-    await switchObserve(limen, on);
-    observeOn = on;
-  };
-  let baselineObserveOn = false;
+  /** Whether metrics and the access log are on, per Limen process (both start with them off). */
+  const observing = new Map<LimenUnderTest, boolean>();
   /** Metrics and the access log as a target wants them, in Limen or the baseline's Limen. */
   const setObserveOf = async (t: Target): Promise<void> => {
+    const child = t.process === 'limen' ? limen : t.process === 'limen-baseline' ? baseline?.limen : undefined;
     const on = t.observe === true;
-    if (t.process === 'limen') await setObserve(on);
-    else if (t.process === 'limen-baseline' && baseline !== undefined && on !== baselineObserveOn) {
-      await switchObserve(baseline.limen, on);
-      baselineObserveOn = on;
-    }
+    if (child === undefined || (observing.get(child) ?? false) === on) return;
+    await switchObserve(child, on);
+    observing.set(child, on);
   };
 
   const limenUrl = `http://127.0.0.1:${limen.port}/`;
@@ -689,7 +683,7 @@ async function main(): Promise<void> {
     for (const key of ['public', 'signed', 'signedObserved'] as const) {
       const t = targets.find((x) => x.key === key)!;
       if (o.only && !o.only.has(key)) continue;
-      await setObserve(t.observe === true);
+      await setObserveOf(t);
       log(`profiling Limen under the ${t.label} load for ${o.durationSec} s (not part of the figures)`);
       const path = join(tmpdir(), `limen-bench-${key}-${Date.now()}.cpuprofile`);
       await setAuditWrites(true);
@@ -718,7 +712,7 @@ async function main(): Promise<void> {
     '',
     formatGoals(rows, evaluateGoals(rows)),
     observeLine(rows),
-    ...[observeLine(rows, true)].filter((l) => l !== ''),
+    ...(baseline !== undefined ? [observeLine(rows, true)] : []),
     ...baselineLines(rows),
     formatPeer(rows, `workers: auto = ${availableParallelism()}`),
     ...(lines.length > 1 ? [formatNodeLines(rows, lines, OWN_MAJOR)] : []),
@@ -939,7 +933,6 @@ function observeLine(rows: readonly Row[], baseline = false): string {
   const offRow = rows.find((r) => r.key === `signed${suffix}`);
   const on = onRow?.result;
   const off = offRow?.result;
-  if (baseline && (!on || !off)) return '';
   if (!on || !off || on.non2xx > 0 || off.non2xx > 0) return `metrics + access log on vs off (signed-in${baseline ? ', baseline' : ''}): not measured`;
   const ratio = on.requestsPerSec / off.requestsPerSec;
   const cpuOn = onRow?.cpuUsPerRequest;

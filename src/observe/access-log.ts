@@ -352,9 +352,9 @@ export class FieldRuns<F> {
   private readonly runMadeOn: number[];
   private line = 0;
 
-  constructor(private readonly writers: readonly ((f: F) => string)[], varies: (w: (f: F) => string) => boolean = () => false) {
+  constructor(private readonly writers: readonly ((f: F) => string)[], varies: ReadonlySet<unknown> = new Set()) {
     const n = writers.length;
-    this.varies = writers.map(varies);
+    this.varies = writers.map((w) => varies.has(w));
     this.last = new Array<string>(n).fill('\u0000');
     this.changedOn = new Array<number>(n).fill(0);
     this.runText = new Array<string>(n).fill('');
@@ -376,22 +376,16 @@ export class FieldRuns<F> {
     const line = ++this.line;
     let out = '';
     let i = 0;
+    let frag = n > 0 ? w[0]!(f) : '';
     while (i < n) {
-      let frag = w[i]!(f);
-      if (varies[i] === true) {
+      if (varies[i] === true || frag !== last[i]) {
+        if (varies[i] !== true) last[i] = frag;
         changedOn[i] = line;
         out += frag;
-        i++;
+        if (++i < n) frag = w[i]!(f);
         continue;
       }
-      if (frag !== last[i]) {
-        last[i] = frag;
-        changedOn[i] = line;
-        out += frag;
-        i++;
-        continue;
-      }
-      // A run of repeats from `start` to the next field that changed (or the end).
+      // A run of repeats from `start` to the next field that changed (or the end), whose fragment is in `frag`.
       const start = i;
       let newest = changedOn[i]!;
       for (i++; i < n; i++) {
@@ -407,12 +401,6 @@ export class FieldRuns<F> {
         this.runMadeOn[start] = line;
       }
       out += this.runText[start]!;
-      if (i < n) {
-        if (varies[i] !== true) last[i] = frag;
-        changedOn[i] = line;
-        out += frag;
-        i++;
-      }
     }
     return out;
   }
@@ -497,8 +485,8 @@ export class AccessLog {
       const access = on ? compile<AccessFacts>(c.accessLogFields, ACCESS) : NO_FIELDS;
       const decision = on ? compile<DecisionFacts>(c.authorizeLogFields, DECISION) : NO_FIELDS;
       x = {
-        access: new FieldRuns<AccessFacts>(access.length > 0 ? [time, ...access] : NO_FIELDS, (w) => VARIES.has(w)),
-        decision: new FieldRuns<DecisionFacts>(decision.length > 0 ? [time, ...decision] : NO_FIELDS, (w) => VARIES.has(w)),
+        access: new FieldRuns<AccessFacts>(access.length > 0 ? [time, ...access] : NO_FIELDS, VARIES),
+        decision: new FieldRuns<DecisionFacts>(decision.length > 0 ? [time, ...decision] : NO_FIELDS, VARIES),
       };
       this.compiled.set(c, x);
     }
