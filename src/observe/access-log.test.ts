@@ -1,11 +1,11 @@
-import { describe, test } from 'node:test';
+import { describe, mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import fc from 'fast-check';
 import { parseConfig, type Config } from '../config/index.js';
 import type { Caller } from '../authn/index.js';
 import { AccessLog, canonicalHeaderKey, millisText, routeChecksum } from './access-log.js';
-import { lineDestination, type LineDestination } from './line-sink.js';
+import { lineDestination, type LineDestination, type LineMaker } from './line-sink.js';
 
 const config = parseConfig({
   shared_secret: Buffer.alloc(32, 1).toString('base64'), cookie_secret: Buffer.alloc(32, 2).toString('base64'),
@@ -40,7 +40,7 @@ function logRequest(log: AccessLog, v: Values, requestId: string, durationMs: nu
   const req = request(v);
   log.decision({ req, requestId, config, route, result: 'allow', byDenyRule: false, reasons: ['allowed'], caller: caller(v), ip: '127.0.0.1' });
   log.access({
-    req, res: {} as ServerResponse, socket: req.socket, requestId, durationMs, status: 200, config, route, upstream: 'http://127.0.0.1:9',
+    req, res: {} as ServerResponse, socket: req.socket, peer: req.socket.remoteAddress, requestId, durationMs, status: 200, config, route, upstream: 'http://127.0.0.1:9',
     caller: caller(v), details: 'via_upstream', bytes: 10, ip: '127.0.0.1',
   });
 }
@@ -97,6 +97,77 @@ describe('access and authorize lines', () => {
   });
 });
 
+/** A destination that makes lines later, as the batching sink does: when `make()` is called, with the time each was given. */
+function laterDestination(lines: string[]): LineDestination & { given: number; make(): void } {
+  let waiting: [LineMaker<unknown>, unknown, number][] = [];
+  const d = asciiDestination(lines);
+  return {
+    ...d,
+    given: 0,
+    writeLater<F>(maker: LineMaker<F>, facts: F): void {
+      this.given++;
+      waiting.push([maker as LineMaker<unknown>, facts, Date.now()]);
+    },
+    make(): void {
+      const w = waiting;
+      waiting = [];
+      for (const [maker, facts, time] of w) { const l = maker.makeLine(facts, time); if (l !== undefined) d.writeAscii!(l); }
+    },
+  };
+}
+
+describe('lines made later, from the facts (the batching sink)', () => {
+  test('the same lines as made at once, with the time the facts were given', () => {
+    mock.timers.enable({ apis: ['Date'], now: Date.UTC(2026, 11, 7, 12, 0, 0, 5) });
+    try {
+      fc.assert(fc.property(fc.array(fc.record({ host: anyText, path: anyText, query: anyText, agent: anyText, email: anyText, note: anyText, user: anyText }), { minLength: 1, maxLength: 4 }), (vs) => {
+        const now: string[] = [];
+        const later: string[] = [];
+        const atOnce = new AccessLog(asciiDestination(now));
+        const dest = laterDestination(later);
+        const log = new AccessLog(dest);
+        const start = Date.now();
+        vs.forEach((v, i) => {
+          logRequest(atOnce, v, `id-${i}`, i + 0.25);
+          logRequest(log, v, `id-${i}`, i + 0.25);
+          mock.timers.tick(3);
+        });
+        assert.deepEqual(later, [], 'nothing made while the facts are given');
+        assert.equal(dest.given, 2 * vs.length);
+        mock.timers.tick(1_000);
+        dest.make();
+        assert.deepEqual(later, now);
+        assert.equal(JSON.parse(later[0]!).time, new Date(start).toISOString());
+      }), { numRuns: 100 });
+    } finally {
+      mock.timers.reset();
+    }
+  });
+
+  test('with client-certificate in the access fields, the access line is made at once (the connection may close before later)', () => {
+    const c = parseConfig({
+      shared_secret: Buffer.alloc(32, 1).toString('base64'), cookie_secret: Buffer.alloc(32, 2).toString('base64'),
+      insecure_server: true, authenticate_service_url: 'http://auth.localhost', idp_provider_url: 'http://idp.localhost', idp_client_id: 'x',
+      access_log_fields: ['request-id', 'client-certificate'], authorize_log_fields: ['request-id'],
+      routes: [{ from: 'http://app.localhost', to: 'http://127.0.0.1:9', allow_any_authenticated_user: true }],
+    }, {});
+    const lines: string[] = [];
+    const dest = laterDestination(lines);
+    const log = new AccessLog(dest);
+    let open = true;
+    const socket = { remoteAddress: '127.0.0.1', getPeerCertificate: () => (open ? { subject: { CN: 'client' }, fingerprint256: 'AB:CD' } : null) } as unknown as IncomingMessage['socket'];
+    const req = { method: 'GET', url: '/', headers: { host: 'app.localhost' }, socket } as unknown as IncomingMessage;
+    log.decision({ req, requestId: 'r1', config: c, route: c.routes[0]!, result: 'allow', byDenyRule: false, reasons: ['allowed'], caller: null, ip: '127.0.0.1' });
+    log.access({ req, res: {} as ServerResponse, socket, peer: '127.0.0.1', requestId: 'r1', durationMs: 1, status: 200, config: c, route: c.routes[0], upstream: undefined, caller: null, details: 'via_upstream', bytes: 0 });
+    open = false;
+    assert.equal(dest.given, 1, 'only the authorize line is left to be made');
+    assert.equal(lines.length, 1);
+    assert.deepEqual((JSON.parse(lines[0]!) as { 'client-certificate': unknown })['client-certificate'], { subject: { CN: 'client' }, fingerprint256: 'AB:CD' });
+    dest.make();
+    assert.equal((JSON.parse(lines[1]!) as { message: string }).message, 'authorize check');
+  });
+});
+
 describe('header names in the authorize line, as Go writes them', () => {
   const cases: [string, string][] = [
     ['x-foo', 'X-Foo'], ['user-agent', 'User-Agent'], ['host', 'Host'], ['x-forwarded-for', 'X-Forwarded-For'], ['www-authenticate', 'Www-Authenticate'],
@@ -120,7 +191,7 @@ describe('fields Pomerium always writes', () => {
     const log = new AccessLog(lineDestination((l) => lines.push(l)));
     const req = { method: 'GET', url: '/x', headers: { host: 'app.localhost' }, socket: { remoteAddress: '127.0.0.1' } } as unknown as IncomingMessage;
     log.decision({ req, requestId: 'r1', config: c, route: c.routes[0]!, result: 'login', byDenyRule: false, reasons: ['user-unauthenticated'], caller: null, ip: '127.0.0.1' });
-    log.access({ req, res: {} as ServerResponse, socket: req.socket, requestId: 'r1', durationMs: 1, status: 302, config: c, route: c.routes[0], upstream: undefined, caller: null, details: 'ext_authz_denied', bytes: 0 });
+    log.access({ req, res: {} as ServerResponse, socket: req.socket, peer: '127.0.0.1', requestId: 'r1', durationMs: 1, status: 302, config: c, route: c.routes[0], upstream: undefined, caller: null, details: 'ext_authz_denied', bytes: 0 });
     const [decision, access] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.deepEqual([decision!.user, decision!.email], ['', '']);
     assert.ok(!('removed-groups-count' in decision!), 'no groups were removed');
@@ -154,7 +225,7 @@ describe('access lines after Node.js let go of the request\'s socket', () => {
         rawHeaders: ['Host', 'app.localhost', ...(c.xff ? ['X-Forwarded-For', c.xff] : [])], socket: null,
       } as unknown as IncomingMessage;
       log.access({
-        req, res: {} as ServerResponse, socket, requestId: 'r1', durationMs: 2, status: 200, config: defaults, route: defaults.routes[0],
+        req, res: {} as ServerResponse, socket, peer: socket.remoteAddress, requestId: 'r1', durationMs: 2, status: 200, config: defaults, route: defaults.routes[0],
         upstream: 'http://127.0.0.1:9', caller: null, details: 'via_upstream', bytes: 10, ...(c.ip ? { ip: c.ip } : {}),
       });
       assert.equal(lines.length, 1);
@@ -170,7 +241,7 @@ describe('access lines after Node.js let go of the request\'s socket', () => {
     const log = new AccessLog(asciiDestination(lines));
     const req = { method: 'GET', url: '/', get headers(): never { throw new Error('gone'); }, socket: null } as unknown as IncomingMessage;
     assert.doesNotThrow(() => log.access({
-      req, res: {} as ServerResponse, socket, requestId: 'r2', durationMs: 1, status: 200, config: defaults, route: defaults.routes[0],
+      req, res: {} as ServerResponse, socket, peer: socket.remoteAddress, requestId: 'r2', durationMs: 1, status: 200, config: defaults, route: defaults.routes[0],
       upstream: undefined, caller: null, details: 'limen_response', bytes: 0,
     }));
     assert.doesNotThrow(() => log.decision({ req, requestId: 'r2', config: defaults, route: defaults.routes[0]!, result: 'allow', byDenyRule: false, reasons: [], caller: null, ip: '10.0.0.7' }));

@@ -10,7 +10,11 @@
  * The fields of a config are compiled once into a list of writers, each
  * returning its `,"name":value` fragment, so a line is one string built in
  * a fixed order with only the variable strings escaped, then handed whole
- * to a LineDestination that batches writes (line-sink.ts). Fragments that
+ * to a LineDestination that batches writes (line-sink.ts); one that can
+ * make lines later (`writeLater`) is given the facts instead, and the
+ * lines of a turn of the event loop are made together at its end, which
+ * costs about half as much as making each between the requests' other
+ * work. Fragments that
  * repeat are kept flat, and runs of fields that repeat from the last line
  * are reused as one piece (FieldRuns): a line is a few pieces, not one per
  * field, which is what writing it costs. Values are
@@ -28,7 +32,7 @@ import type { Config, RouteConfig } from '../config/index.js';
 import type { Caller } from '../authn/index.js';
 import { addForwardedFor, clientIp, forwardedForWithPeer } from '../http/index.js';
 import { loggableHeader, loggablePath, loggableQuery, loggableReferer } from './redact.js';
-import type { LineDestination } from './line-sink.js';
+import type { LineDestination, LineMaker } from './line-sink.js';
 import { asciiJson, asciiJsonString, flat, isoTime } from '../log/index.js';
 
 /** What is known about a request when its response is finished. */
@@ -42,6 +46,12 @@ export interface AccessFacts {
    * with a body), and the line must still name the peer.
    */
   readonly socket: IncomingMessage['socket'];
+  /**
+   * The client's address, read from `socket` when the facts were gathered:
+   * a line made later (see LineDestination.writeLater) reads no socket
+   * that may have closed meanwhile.
+   */
+  readonly peer: string | undefined;
   readonly requestId: string;
   readonly durationMs: number;
   /** The status sent (101 for a websocket tunnel), 0 when none was. */
@@ -225,9 +235,9 @@ const ACCESS: Readonly<Record<string, AccessField>> = {
     let xff: string | undefined;
     const raw = f.req.rawHeaders ?? [];
     for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === 'x-forwarded-for') xff = addForwardedFor(xff, raw[i + 1]!);
-    return A.forwardedFor(forwardedForWithPeer(xff, f.socket.remoteAddress));
+    return A.forwardedFor(forwardedForWithPeer(xff, f.peer));
   },
-  'ip': (f) => A.ip(f.ip ?? clientIp(f.req, f.config.xffNumTrustedHops, f.socket.remoteAddress)),
+  'ip': (f) => A.ip(f.ip ?? clientIp(f.req, f.config.xffNumTrustedHops, f.peer)),
   'method': (f) => A.method(f.req.method ?? ''),
   'path': (f) => A.path(pathOf(f.req) ?? ''),
   'query': (f) => A.query(queryOf(f.req)),
@@ -409,6 +419,8 @@ export class FieldRuns<F> {
 interface Compiled {
   readonly access: FieldRuns<AccessFacts>;
   readonly decision: FieldRuns<DecisionFacts>;
+  /** Whether access lines may be made later: not with `client-certificate`, which asks the connection, and it may close meanwhile. */
+  readonly accessLater: boolean;
 }
 
 const NO_FIELDS: readonly never[] = [];
@@ -456,6 +468,10 @@ function isHealthCheck(url: string | undefined): boolean {
 /** Writes access and authorize lines for any config (reloads may change the fields). */
 export class AccessLog {
   private readonly compiled = new WeakMap<Config, Compiled>();
+  private lastConfig: Config | undefined;
+  private lastCompiled: Compiled | undefined;
+  /** The time of the line being made (ms since the epoch): when its facts were given. */
+  private now = 0;
   private lastMs = -1;
   private lastStart = '';
   private lastReasons: readonly string[] = [];
@@ -470,13 +486,19 @@ export class AccessLog {
   private readonly baseText: string;
   /** Where a line goes: as ASCII when the destination takes that (every value is escaped to ASCII here). */
   private readonly put: (line: string) => void;
+  /** The destination's writeLater, when it has one: lines made at the end of the turn, from their facts. */
+  private readonly later: (<F>(maker: LineMaker<F>, facts: F) => void) | undefined;
+  private readonly accessMaker: LineMaker<AccessFacts> = { makeLine: (f, time) => this.accessLine(f, time) };
+  private readonly decisionMaker: LineMaker<DecisionFacts> = { makeLine: (f, time) => this.decisionLine(f, time) };
 
   constructor(private readonly destination: LineDestination, base?: Readonly<Record<string, unknown>>) {
     this.baseText = base === undefined ? '' : Object.entries(base).map(([k, v]) => `,${asciiJson(k)}:${asciiJson(v)}`).join('');
     this.put = typeof destination.writeAscii === 'function' ? destination.writeAscii.bind(destination) : destination.write.bind(destination);
+    this.later = typeof destination.writeLater === 'function' ? destination.writeLater.bind(destination) : undefined;
   }
 
   private forConfig(c: Config): Compiled {
+    if (c === this.lastConfig) return this.lastCompiled!;
     let x = this.compiled.get(c);
     if (!x) {
       const on = c.logLevel === 'debug' || c.logLevel === 'info';
@@ -487,15 +509,18 @@ export class AccessLog {
       x = {
         access: new FieldRuns<AccessFacts>(access.length > 0 ? [time, ...access] : NO_FIELDS, VARIES),
         decision: new FieldRuns<DecisionFacts>(decision.length > 0 ? [time, ...decision] : NO_FIELDS, VARIES),
+        accessLater: !c.accessLogFields.includes('client-certificate'),
       };
       this.compiled.set(c, x);
     }
+    this.lastConfig = c;
+    this.lastCompiled = x;
     return x;
   }
 
   /** `"time":"<ISO 8601>"` and the base fields, made once per millisecond. */
   private start(): string {
-    const ms = Date.now();
+    const ms = this.now;
     if (ms !== this.lastMs) {
       this.lastMs = ms;
       this.lastStart = flat(`"time":"${isoTime(ms)}"${this.baseText}`);
@@ -520,24 +545,39 @@ export class AccessLog {
    * be made is counted with the lines lost (`lost()`), not thrown.
    */
   access(f: AccessFacts): void {
-    const fields = this.forConfig(f.config).access;
-    if (fields.size === 0) return;
-    let start = ACCESS_START;
-    if (isHealthCheck(f.req.url)) {
-      if (f.config.logLevel !== 'debug') return;
-      start = ACCESS_START_DEBUG;
+    const x = this.forConfig(f.config);
+    if (x.access.size === 0 || (f.config.logLevel !== 'debug' && isHealthCheck(f.req.url))) return;
+    if (this.later !== undefined && x.accessLater) {
+      this.later(this.accessMaker, f);
+      return;
     }
-    const line = this.fieldsText(start, fields, f);
-    if (line !== undefined) this.put(line + ACCESS_END);
+    const line = this.accessLine(f, Date.now());
+    if (line !== undefined) this.put(line);
   }
 
   /** Writes the authorize line; never throws, as `access`. */
   decision(f: DecisionFacts): void {
-    const fields = this.forConfig(f.config).decision;
-    if (fields.size === 0) return;
-    const line = this.fieldsText(DECISION_START, fields, f);
-    if (line === undefined) return;
-    this.put(line + this.decisionEnd(f.result === 'allow', f.byDenyRule, this.reasonsJson(f.reasons)));
+    if (this.forConfig(f.config).decision.size === 0) return;
+    if (this.later !== undefined) {
+      this.later(this.decisionMaker, f);
+      return;
+    }
+    const line = this.decisionLine(f, Date.now());
+    if (line !== undefined) this.put(line);
+  }
+
+  /** The access line for `f`, given at `time`; undefined when it cannot be made (counted in `unmade`). */
+  private accessLine(f: AccessFacts, time: number): string | undefined {
+    this.now = time;
+    const line = this.fieldsText(isHealthCheck(f.req.url) ? ACCESS_START_DEBUG : ACCESS_START, this.forConfig(f.config).access, f);
+    return line === undefined ? undefined : line + ACCESS_END;
+  }
+
+  /** The authorize line for `f`, given at `time`; undefined as `accessLine`. */
+  private decisionLine(f: DecisionFacts, time: number): string | undefined {
+    this.now = time;
+    const line = this.fieldsText(DECISION_START, this.forConfig(f.config).decision, f);
+    return line === undefined ? undefined : line + this.decisionEnd(f.result === 'allow', f.byDenyRule, this.reasonsJson(f.reasons));
   }
 
   /**

@@ -1,10 +1,10 @@
-import { describe, test } from 'node:test';
+import { describe, mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileDestination } from './line-sink.js';
+import { fileDestination, type LineMaker } from './line-sink.js';
 
 const SINK = new URL('./line-sink.ts', import.meta.url).pathname;
 
@@ -118,5 +118,92 @@ describe('LineSink: batched access lines on standard output', () => {
     const got = seqs(r.stdout);
     assert.equal(got.length + stats.dropped, stats.written, 'every line is written or counted as dropped');
     for (let i = 1; i < got.length; i++) assert.ok(got[i]! > got[i - 1]!, 'in order');
+  });
+});
+
+describe('LineSink: lines made later, from their facts', () => {
+  /** Makes `{"n":…,"t":…}` from a number, remembering what it was asked and when. */
+  function counter(): LineMaker<number> & { made: number[]; times: number[] } {
+    const made: number[] = [];
+    const times: number[] = [];
+    return {
+      made, times,
+      makeLine: (n, time) => {
+        made.push(n);
+        times.push(time);
+        if (n % 7 === 3) return undefined; // no line for this one
+        if (n % 11 === 5) throw new Error('cannot be made');
+        return `{"n":${n},"t":${time}}\n`;
+      },
+    };
+  }
+
+  test('made at the end of the turn, each in the place it was given among the other lines, with the time it was given', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'limen-sink-'));
+    mock.timers.enable({ apis: ['Date'], now: 1_000 });
+    try {
+      const path = join(dir, 'out.log');
+      const sink = fileDestination(path);
+      const maker = counter();
+      const expected: number[] = [];
+      for (let i = 0; i < 2000; i++) {
+        // Given later, written at once (both kinds) in turn, as a request's authorize, audit and access lines come.
+        if (i % 3 === 0) sink.write(`{"n":${i},"s":"ünï"}\n`);
+        else if (i % 3 === 1) sink.writeAscii(`{"n":${i}}\n`);
+        else sink.writeLater(maker, i);
+        if (i % 3 !== 2 || (i % 7 !== 3 && i % 11 !== 5)) expected.push(i);
+        mock.timers.tick(1);
+        if (i % 300 === 299) {
+          const given = maker.made.length;
+          await new Promise((r) => setImmediate(r));
+          assert.ok(maker.made.length > given, 'made by the end of the turn, without another line to push them');
+        }
+      }
+      await sink.close();
+      const lines = readFileSync(path, 'utf8').split('\n');
+      assert.equal(lines.pop(), '');
+      const parsed = lines.map((l) => JSON.parse(l) as { n: number; t?: number });
+      assert.deepEqual(parsed.map((o) => o.n), expected);
+      for (const o of parsed) if (o.t !== undefined) assert.equal(o.t, 1_000 + o.n, 'the time when it was given, not when it was made');
+      const thrown = maker.made.filter((n) => n % 11 === 5 && n % 7 !== 3).length;
+      assert.ok(thrown > 0);
+      assert.equal(sink.failed, thrown, 'a maker that throws costs its line only, counted');
+    } finally {
+      mock.timers.reset();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('drain() and the count of waiting lines include lines not yet made', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'limen-sink-'));
+    try {
+      const path = join(dir, 'out.log');
+      const sink = fileDestination(path);
+      const maker = counter();
+      sink.writeLater(maker, 1);
+      sink.writeLater(maker, 2);
+      assert.deepEqual(maker.made, [], 'not made while the turn runs');
+      assert.equal(sink.waiting, 2);
+      await sink.drain();
+      assert.deepEqual(readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { n: number }).n), [1, 2]);
+      await sink.close();
+      sink.writeLater(maker, 4);
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(maker.made, [1, 2], 'a closed sink takes no more');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a process that exits before the end of the turn still writes the lines given to be made', async () => {
+    const r = await child(`
+      const pad = 'y'.repeat(200); // more than the pipe holds: the reader is not reading yet
+      const maker = { makeLine: (n) => JSON.stringify({ n, pad }) + '\\n' };
+      const sink = new LineSink(1);
+      for (let i = 0; i < 4000; i++) if (i % 2 === 0) sink.writeLater(maker, i); else sink.write(JSON.stringify({ n: i, pad }) + '\\n');
+      process.exit(0);
+    `, 300);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(seqs(r.stdout), Array.from({ length: 4000 }, (_, i) => i));
   });
 });

@@ -205,7 +205,7 @@ export class Observation {
           : this.result === 'deny' || this.result === 'login' ? 'ext_authz_denied'
             : this.refusal?.reason === 'route-not-found' ? 'route_not_found' : 'limen_response';
     this.o.accessLog?.access({
-      req, res, socket: this.socket, requestId: this.requestId, durationMs: totalMs, status, config: this.config,
+      req, res, socket: this.socket, peer: this.socket.remoteAddress, requestId: this.requestId, durationMs: totalMs, status, config: this.config,
       route: this.route, upstream: this.upstream, caller: this.caller, details,
       bytes: this.bodyBytes ?? this.ownBodyBytes(status), ip: this.ip,
     });
@@ -259,7 +259,7 @@ export class Observer {
     // A span of its own too (no method: it did not parse), with the reason its page gives.
     this.tracer?.startRequest(req).end({ 'http.response.status_code': status, 'limen.request_id': requestId, 'limen.reason': reason }, status >= 500 && (reason ?? true));
     this.accessLog?.access({
-      req, socket, requestId, durationMs: 0, status, config, route: undefined, upstream: undefined, caller: undefined,
+      req, socket, peer: socket.remoteAddress, requestId, durationMs: 0, status, config, route: undefined, upstream: undefined, caller: undefined,
       details: reason === 'request-headers-too-large' ? 'http1.headers_too_large' : reason === 'request-timeout' ? 'request_header_timeout' : 'http1.codec_error', bytes,
     });
   }
