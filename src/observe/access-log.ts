@@ -13,8 +13,8 @@
  * to a LineDestination that batches writes (line-sink.ts); one that can
  * make lines later (`writeLater`) is given the facts instead, and the
  * lines of a turn of the event loop are made together at its end, which
- * costs about half as much as making each between the requests' other
- * work. Fragments that
+ * costs less than making each between the requests' other work (see
+ * line-sink.ts). Fragments that
  * repeat are kept flat, and runs of fields that repeat from the last line
  * are reused as one piece (FieldRuns): a line is a few pieces, not one per
  * field, which is what writing it costs. Values are
