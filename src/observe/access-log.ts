@@ -231,9 +231,9 @@ const ACCESS: Readonly<Record<string, AccessField>> = {
   'cluster-stat-name': (f) => A.clusterStatName(f.route?.name),
   'duration': (f) => A.duration(f.durationMs),
   'forwarded-for': (f) => {
-    // As the upstream gets it (proxy/headers.ts), from the same fields.
+    // As the upstream gets it (proxy/headers.ts), from the same fields; none to look for without the header.
     let xff: string | undefined;
-    const raw = f.req.rawHeaders ?? [];
+    const raw = f.req.headers['x-forwarded-for'] === undefined ? [] : f.req.rawHeaders ?? [];
     for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === 'x-forwarded-for') xff = addForwardedFor(xff, raw[i + 1]!);
     return A.forwardedFor(forwardedForWithPeer(xff, f.peer));
   },
@@ -269,14 +269,20 @@ const checksums = new WeakMap<RouteConfig, number>();
  * of it, so JSON keeps it exact), made once per route of a loaded config.
  */
 export function routeChecksum(route: RouteConfig): number {
+  if (route === lastChecksummed) return lastChecksum;
   let sum = checksums.get(route);
   if (sum === undefined) {
     const text = JSON.stringify(route, (_k, v: unknown) => (v instanceof RegExp ? v.source : v instanceof Map || v instanceof Set ? [...v] : v));
     sum = parseInt(createHash('sha256').update(text ?? '').digest('hex').slice(0, 13), 16);
     checksums.set(route, sum);
   }
+  lastChecksummed = route;
+  lastChecksum = sum;
   return sum;
 }
+/** The last route asked for (both checksum fields of a line ask, and most lines are a route's last one's). */
+let lastChecksummed: RouteConfig | undefined;
+let lastChecksum = 0;
 
 const DECISION: Readonly<Record<string, DecisionField>> = {
   'check-request-id': (f) => D.checkRequestId(f.requestId),
