@@ -22,9 +22,9 @@
  * made at the end of the event loop's turn, with the others given the same
  * way, and takes its place in the order as if written when given. Made
  * one after another, a turn's access lines cost less CPU than made one at
- * a time between the requests' other work: in `npm run bench`, what
- * metrics and the lines add to a signed-in request fell from 14-25 % to
- * 6-12 % (issue 12).
+ * a time between the requests' other work: in four of five `npm run bench`
+ * runs against the build before, what metrics and the lines add to a
+ * signed-in request's CPU was lower (README, issue 12).
  */
 import { write as fsWrite, writeSync, openSync, closeSync, fstatSync, constants as fsConstants } from 'node:fs';
 
