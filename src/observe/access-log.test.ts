@@ -168,6 +168,32 @@ describe('lines made later, from the facts (the batching sink)', () => {
   });
 });
 
+describe('health checks (/ping, /healthz) in the access log', () => {
+  const withLevel = (level: string): Config => parseConfig({
+    shared_secret: Buffer.alloc(32, 1).toString('base64'), cookie_secret: Buffer.alloc(32, 2).toString('base64'),
+    insecure_server: true, authenticate_service_url: 'http://auth.localhost', idp_provider_url: 'http://idp.localhost', idp_client_id: 'x',
+    log_level: level, access_log_fields: ['path'],
+    routes: [{ from: 'http://app.localhost', to: 'http://127.0.0.1:9', allow_any_authenticated_user: true }],
+  }, {});
+  const cases: [string, string, string | undefined][] = [
+    ['info', '/ping', undefined], ['info', '/healthz?x=1', undefined], ['info', '/pingx', 'info'],
+    ['debug', '/ping', 'debug'], ['debug', '/healthz', 'debug'], ['debug', '/app', 'info'],
+  ];
+  for (const [level, url, want] of cases) {
+    for (const later of [false, true]) {
+      test(`log_level ${level}, ${url}, made ${later ? 'later' : 'at once'}: ${want ?? 'no line'}`, () => {
+        const c = withLevel(level);
+        const lines: string[] = [];
+        const dest = later ? laterDestination(lines) : asciiDestination(lines);
+        const req = { method: 'GET', url, headers: { host: 'app.localhost' }, socket: { remoteAddress: '127.0.0.1' } } as unknown as IncomingMessage;
+        new AccessLog(dest).access({ req, res: {} as ServerResponse, socket: req.socket, peer: '127.0.0.1', requestId: 'r1', durationMs: 1, status: 200, config: c, route: c.routes[0], upstream: undefined, caller: null, details: 'limen_response', bytes: 2 });
+        if (later) (dest as ReturnType<typeof laterDestination>).make();
+        assert.deepEqual(lines.map((l) => (JSON.parse(l) as { level: string }).level), want === undefined ? [] : [want]);
+      });
+    }
+  }
+});
+
 describe('header names in the authorize line, as Go writes them', () => {
   const cases: [string, string][] = [
     ['x-foo', 'X-Foo'], ['user-agent', 'User-Agent'], ['host', 'Host'], ['x-forwarded-for', 'X-Forwarded-For'], ['www-authenticate', 'Www-Authenticate'],

@@ -575,7 +575,9 @@ export class AccessLog {
   /** The access line for `f`, given at `time`; undefined when it cannot be made (counted in `unmade`). */
   private accessLine(f: AccessFacts, time: number): string | undefined {
     this.now = time;
-    const line = this.fieldsText(isHealthCheck(f.req.url) ? ACCESS_START_DEBUG : ACCESS_START, this.forConfig(f.config).access, f);
+    // A health check's line reaches here only at debug (see `access`): asked again only then.
+    const start = f.config.logLevel === 'debug' && isHealthCheck(f.req.url) ? ACCESS_START_DEBUG : ACCESS_START;
+    const line = this.fieldsText(start, this.forConfig(f.config).access, f);
     return line === undefined ? undefined : line + ACCESS_END;
   }
 
