@@ -498,7 +498,8 @@ async function main(): Promise<void> {
   const workersStore: StoreKind = o.store === 'memory' ? 'sqlite' : o.store;
   const workersServe = await startLimenServe(join(scratch, 'limen-workers.yaml'), {
     ...limenConfig(workersPort, idp, clientSecret, upstream.url, workersStore, workersPath),
-    // As the in-process targets without metrics and access log: log lines off, audit on.
+    // As the in-process targets without metrics and access log: audit on, its lines written
+    // (here through the primary to the bench's pipe), no access or authorize lines.
     metrics_address: undefined, log_level: 'warn', workers: 'auto',
     // The primary starts it once every worker listens: its first answer means the group is ready.
     health_check_addr: `127.0.0.1:${workersHealthPort}`,
@@ -705,7 +706,7 @@ async function main(): Promise<void> {
     '',
     `Limen proxy benchmark: ${tool}, ${o.threads} thread(s), ${o.connections} connections; per target ${segmentSec * o.rounds} s measured in ${o.rounds} round(s) of ${segmentSec} s, order reversed each round, after ${o.warmupSec} s warm-up (+${o.processWarmupSec} s for a fresh Node process); p50/p99 are means over the rounds`,
     `upstream: ${o.upstream === 'minimal' ? `minimal node:http server with a fixed ${Buffer.byteLength(MINIMAL_BODY)}-byte body (the demo upstream is too slow to be a bottleneck-free baseline; --upstream demo to use it)` : 'the demo upstream from src/devidp (--upstream minimal for a faster baseline)'}, own process`,
-    `Limen: one process, ${o.store} store, log lines to a discarding sink; "audit off" = the audit log's store writes dropped by a switch in the store, same process (runs alternate on/off/off/on); "workers: auto" = \`limen serve --config\` from the build, a primary and ${availableParallelism()} workers (${listenMode()}) on ${o.store === 'memory' ? 'sqlite (the memory store runs one process)' : o.store}, log lines off, CPU of all of them`,
+    `Limen: one process, ${o.store} store, log, audit, access and authorize lines to /dev/null through the one batched writer limen serve uses; "audit off" = the audit log's store writes dropped by a switch in the store, same process (runs alternate on/off/off/on); "workers: auto" = \`limen serve --config\` from the build, a primary and ${availableParallelism()} workers (${listenMode()}) on ${o.store === 'memory' ? 'sqlite (the memory store runs one process)' : o.store}, log_level warn (audit lines still written, through the primary), CPU of all of them`,
     `machine: ${ncpu} CPUs, load average ${loadAll} (1, 5, 15 min) before the run, node ${process.version}${loadBefore > ncpu * 0.75 ? '  (the machine was busy before the run, a previous benchmark included: req/s figures are noisy; CPU/req less so)' : ''}`,
     '',
     formatTable(rows),

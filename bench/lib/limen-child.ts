@@ -65,12 +65,12 @@ async function start(m: LimenStart): Promise<Ready> {
       ? await openStore({ type: 'postgres', connectionString: String(config.databrokerStorageConnectionString), schema: m.schema ?? ownSchema })
       : await openStore({ type: 'memory', connectionString: '' });
   store = auditSwitch(opened);
-  limen = await startLimen({
-    config, store,
-    logger: createLogger('info', () => {}),
-    // Access lines are really written, as limen serve writes them to standard output (batched, asynchronously), to /dev/null.
-    accessLogDestination: fileDestination('/dev/null'),
-  });
+  // As limen serve writes them: the log and audit lines and the access and
+  // authorize lines to one batched, asynchronous writer on standard output,
+  // here /dev/null. The audit lines are written whether or not metrics and
+  // the access log are on, as they are in production.
+  const out = fileDestination('/dev/null');
+  limen = await startLimen({ config, store, logger: createLogger('info', (l) => out.write(l)), accessLogDestination: out });
   observe = { metrics: limen.services.observer?.metrics, accessLog: limen.services.observer?.accessLog };
   await switchObserve({ type: 'observe', on: false });
   return { type: 'ready', url: limen.url, port: limen.port };
