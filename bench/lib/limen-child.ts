@@ -70,7 +70,7 @@ async function start(m: LimenStart): Promise<Ready> {
   // here /dev/null. The audit lines are written whether or not metrics and
   // the access log are on, as they are in production.
   const out = fileDestination('/dev/null');
-  limen = await startLimen({ config, store, logger: createLogger('info', (l) => out.write(l)), accessLogDestination: out });
+  limen = await startLimen({ config, store, logger: createLogger('info', out), accessLogDestination: out });
   observe = { metrics: limen.services.observer?.metrics, accessLog: limen.services.observer?.accessLog };
   await switchObserve({ type: 'observe', on: false });
   return { type: 'ready', url: limen.url, port: limen.port };

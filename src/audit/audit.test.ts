@@ -1,5 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { MemoryStore, type AuditEvent } from '../store/index.js';
 import { createLogger, silentLogger } from '../log/index.js';
 import { AuditLog, addressPrefix, type AuditEventInput, auditEventJson, formatAuditEvent, MAX_AUDIT_STRING, newAuditEventId, parseTimeBound, readAuditTrail } from './index.js';
@@ -27,7 +28,27 @@ describe('AuditLog', () => {
     await log.close();
   });
 
-  test('the audit line built as a string is byte for byte the line of the record path', async () => {
+  /** Lines of `events` through the line path (ASCII JSON built as text) and the record path (JSON.stringify of an object), and what each stored. */
+  async function bothPaths(events: readonly AuditEventInput[]): Promise<{ viaLine: string[]; viaRecord: string[]; storedLine: unknown[]; storedRecord: unknown[] }> {
+    const viaLine: string[] = [];
+    const viaRecord: string[] = [];
+    const full = createLogger('info', (l) => { viaLine.push(l); });
+    const recordOnly = { ...full, line: undefined, record: (rec: Record<string, unknown>) => { viaRecord.push(JSON.stringify(rec) + '\n'); } };
+    const sa = new MemoryStore();
+    const sb = new MemoryStore();
+    const a = new AuditLog({ store: sa, logger: full, retentionMs: DAY, now: () => NOW, flushIntervalMs: 60_000, pruneOnStart: false });
+    const b = new AuditLog({ store: sb, logger: recordOnly, retentionMs: DAY, now: () => NOW, flushIntervalMs: 60_000, pruneOnStart: false });
+    for (const e of events) { a.emit({ ...e, id: 'same-id' } as AuditEventInput); b.emit({ ...e, id: 'same-id' } as AuditEventInput); }
+    await a.close();
+    await b.close();
+    const rows = async (s: MemoryStore) => (await s.queryAudit({})).map(({ details }) => details);
+    return { viaLine, viaRecord, storedLine: await rows(sa), storedRecord: await rows(sb) };
+  }
+
+  // Events whose details need bounding are copied, and the copy gets an id of its own.
+  const sameIds = (ls: string[]) => ls.map((l) => JSON.parse(l.replace(/"eventId":"[^"]*"/, '"eventId":"x"')) as unknown);
+
+  test('the audit line built as text is ASCII only and the same JSON as the record path, stored alike', async () => {
     const events: AuditEventInput[] = [
       { kind: 'authorize', decision: 'allow', route: 'app', userId: 'u1', email: 'a@example.com', requestId: 'r1', details: { method: 'GET', host: 'app.example.com', path: '/x "quoted" \\ ünï', ip: '::1', reasons: ['email-ok'], rule: undefined, session_id: 's1' } },
       { kind: 'authorize', decision: 'deny', route: 'app', actor: 'admin@example.com', details: { reasons: [], nested: { a: [1, 2, { b: null }] }, n: 1.5, ok: false } },
@@ -35,20 +56,72 @@ describe('AuditLog', () => {
       { kind: 'sign_in', details: { route: 'collides with a top-level field' } },
       { kind: 'sign_in', details: { 7: 'an integer-like name', z: 'after it' } },
       { kind: 'sign_in', details: { fn: (() => 1) as unknown, sym: Symbol('s') as unknown, u: undefined, d: new Date(NOW) } },
+      { kind: 'sign_in', email: 'ünïcode@example.com', userId: '\u{1F600}', details: { n: -0, big: 1e21, nan: Number.NaN, inf: -Infinity, t: true, none: null, list: ['a\u0000', '\u00e9', '\ud800'] } },
+      { kind: 'sign_in', details: Object.assign(Object.create({ inherited: 'not own' }) as Record<string, unknown>, { own: 'x' }) },
     ];
-    const viaLine: string[] = [];
-    const viaRecord: string[] = [];
-    const full = createLogger('info', (l) => { viaLine.push(l); });
-    const recordOnly = { ...full, line: undefined, record: (rec: Record<string, unknown>) => { viaRecord.push(JSON.stringify(rec) + '\n'); } };
-    const a = new AuditLog({ store: new MemoryStore(), logger: full, retentionMs: DAY, now: () => NOW, flushIntervalMs: 60_000, pruneOnStart: false });
-    const b = new AuditLog({ store: new MemoryStore(), logger: recordOnly, retentionMs: DAY, now: () => NOW, flushIntervalMs: 60_000, pruneOnStart: false });
-    for (const e of events) { a.emit({ ...e, id: 'same-id' } as AuditEventInput); b.emit({ ...e, id: 'same-id' } as AuditEventInput); }
+    const { viaLine, viaRecord, storedLine, storedRecord } = await bothPaths(events);
     assert.equal(viaLine.length, events.length);
-    // Events whose details need bounding are copied, and the copy gets an id of its own.
-    const sameIds = (ls: string[]) => ls.map((l) => l.replace(/"eventId":"[^"]*"/, '"eventId":"x"'));
+    for (const l of viaLine) assert.match(l, /^[\x20-\x7e]*\n$/, `ASCII only: ${l}`);
     assert.deepEqual(sameIds(viaLine), sameIds(viaRecord));
-    await a.close();
-    await b.close();
+    assert.deepEqual(storedLine.map((d) => JSON.stringify(d)), storedRecord.map((d) => JSON.stringify(d)));
+  });
+
+  // Fragments are kept while a value repeats: lines made one after another must not carry an earlier event's value.
+  const repeatCases: { name: string; details: Record<string, unknown>[] }[] = [
+    { name: 'the same value, then another, then the first again', details: [{ a: 'x' }, { a: 'x' }, { a: 'y' }, { a: 'x' }] },
+    { name: 'a value of another type under the same name', details: [{ a: '1' }, { a: 1 }, { a: true }, { a: 'true' }, { a: null }, { a: ['1'] }, { a: 1 }] },
+    { name: 'a list whose strings change, then repeat', details: [{ r: ['p', 'q'] }, { r: ['p', 'q'] }, { r: ['p'] }, { r: [] }, { r: ['p', 'q'] }] },
+    { name: 'a name that comes and goes', details: [{ a: 'x', b: 'y' }, { b: 'y' }, { a: 'x', b: 'y' }, { a: undefined, b: 'z' }] },
+    { name: 'the same names in another order', details: [{ a: 1, b: 2 }, { b: 2, a: 1 }] },
+    { name: 'zero and minus zero, NaN twice', details: [{ n: 0 }, { n: -0 }, { n: Number.NaN }, { n: Number.NaN }, { n: 0 }] },
+  ];
+  for (const c of repeatCases) {
+    test(`audit details kept while they repeat: ${c.name}`, async () => {
+      const { viaLine, viaRecord, storedLine, storedRecord } = await bothPaths(c.details.map((details) => ({ kind: 'sign_in', details })));
+      assert.deepEqual(sameIds(viaLine), sameIds(viaRecord));
+      assert.deepEqual(storedLine, storedRecord);
+    });
+  }
+
+  test('a list changed in place after its event is written again with what it then holds', async () => {
+    const reasons = ['first'];
+    const lines: string[] = [];
+    const log = new AuditLog({ store: new MemoryStore(), logger: createLogger('info', (l) => { lines.push(l); }), retentionMs: DAY, now: () => NOW, flushIntervalMs: 60_000, pruneOnStart: false });
+    log.emit({ kind: 'sign_in', details: { reasons } });
+    reasons[0] = 'second';
+    log.emit({ kind: 'sign_in', details: { reasons } });
+    assert.deepEqual(lines.map((l) => (JSON.parse(l) as { reasons: string[] }).reasons), [['first'], ['second']]);
+    await log.close();
+  });
+
+  test('property: any run of events gives lines and rows with the record path\'s JSON', async () => {
+    const value = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 8 }), fc.constantFrom('GET', '/', 's1', 'ünï'), fc.double(), fc.integer(), fc.boolean(), fc.constant(null),
+      fc.constant(undefined), fc.array(fc.constantFrom('a', 'b', 'é'), { maxLength: 3 }), fc.constant({ nested: [1] }),
+    );
+    const details = fc.dictionary(fc.constantFrom('method', 'path', 'reasons', 'ip', 'n', 'x-y', 'é'), value, { maxKeys: 5 });
+    const event = fc.record({ kind: fc.constantFrom('authorize', 'sign_in'), decision: fc.option(fc.constantFrom('allow', 'deny'), { nil: undefined }), email: fc.option(fc.constantFrom('a@example.com', 'ü@example.com'), { nil: undefined }), details });
+    await fc.assert(fc.asyncProperty(fc.array(event, { minLength: 1, maxLength: 12 }), async (events) => {
+      const { viaLine, viaRecord, storedLine, storedRecord } = await bothPaths(events as AuditEventInput[]);
+      for (const l of viaLine) assert.match(l, /^[\x20-\x7e]*\n$/);
+      assert.deepEqual(sameIds(viaLine), sameIds(viaRecord));
+      assert.deepEqual(storedLine, storedRecord);
+    }), { numRuns: 200 });
+  });
+
+  test('a logger given a writer with writeAscii takes the audit line there, its base fields escaped too', () => {
+    const plain: string[] = [];
+    const ascii: string[] = [];
+    const logger = createLogger('info', { write: (l) => { plain.push(l); }, writeAscii: (l) => { ascii.push(l); } }, { worker: 'wö', pid: 7 });
+    const log = new AuditLog({ store: new MemoryStore(), logger, retentionMs: DAY, now: () => NOW, flushIntervalMs: 60_000, pruneOnStart: false });
+    log.emit({ kind: 'sign_in', email: 'ü@example.com', details: { p: 'é' } });
+    logger.info('a message', { v: 'é' });
+    assert.equal(ascii.length, 1);
+    assert.match(ascii[0]!, /^[\x20-\x7e]*\n$/);
+    assert.deepEqual(JSON.parse(ascii[0]!), { time: new Date(NOW).toISOString(), level: 'info', message: 'audit', audit: 'sign_in', eventId: (JSON.parse(ascii[0]!) as { eventId: string }).eventId, email: 'ü@example.com', p: 'é', worker: 'wö', pid: 7 });
+    assert.equal(plain.length, 1, 'other lines go to write, as JSON.stringify makes them');
+    assert.equal((JSON.parse(plain[0]!) as { v: string }).v, 'é');
+    void log.close();
   });
 
   test('a full batch is written without waiting for the timer', async () => {

@@ -7,7 +7,7 @@
  * and the admin API.
  */
 import { randomBytes } from 'node:crypto';
-import { isoTime, jsonString, type Logger } from '../log/index.js';
+import { asciiJson, asciiJsonString, flat, isoTime, jsonKey, keptTextField, type Logger } from '../log/index.js';
 import { DETAILS_JSON, type AuditEvent, type SerializedAuditEvent, type Store } from '../store/index.js';
 import { boundEvent, RepeatedDenials } from './bounds.js';
 import type { AuditKind } from './kinds.js';
@@ -134,7 +134,7 @@ export class AuditLog implements AuditSink {
     if (e.id === undefined) (e as { id?: string }).id = newAuditEventId();
     if (this.opts.logLines !== false) {
       const logger = this.opts.logger;
-      if (logger.line) logger.line(logLineJson(e));
+      if (logger.line) logger.line(logLineJson(e), true);
       else logger.record(logLine(e));
     }
     this.opts.onEvent?.(e);
@@ -263,33 +263,102 @@ export class AuditLog implements AuditSink {
 
 /** Top-level names of the audit line; a detail of the same name makes the slow path write the line. */
 const LINE_FIELDS: ReadonlySet<string> = new Set(['time', 'level', 'message', 'audit', 'eventId', 'requestId', 'decision', 'route', 'userId', 'email', 'actor']);
-const q = JSON.stringify;
+
+/** The top-level fields that mostly repeat from one event to the next, each with its last fragment kept. */
+const TOP = {
+  kind: keptTextField('audit'), decision: keptTextField('decision'), route: keptTextField('route'),
+  userId: keptTextField('userId'), email: keptTextField('email'), actor: keptTextField('actor'),
+};
 
 /**
- * The same line as `JSON.stringify(logLine(e))`, built as a string: one
- * per request, so no intermediate object. Falls back to that for details
- * whose names would collide with a top-level field or be ordered first by
- * JSON (integer-like names).
+ * `asciiJson(logLine(e))`, the event's line as ASCII JSON (`\uXXXX` beyond
+ * it, the same JSON as JSON.stringify writes), built as a string from
+ * fragments that are kept while they repeat (see keptTextField): one line
+ * per request, so no intermediate object, and for most fields no escaping.
+ * Falls back to that for details whose names would collide with a
+ * top-level field or be ordered first by JSON (integer-like names), or
+ * whose values are not all strings, numbers, booleans, null or lists of
+ * strings.
  */
 function logLineJson(e: AuditEvent): string {
-  let s = `{"time":"${isoTime(e.time)}","level":"info","message":"audit","audit":${jsonString(e.kind)}`;
-  if (e.id !== undefined) s += `,"eventId":${jsonString(e.id)}`;
-  if (e.requestId !== undefined) s += `,"requestId":${jsonString(e.requestId)}`;
-  if (e.decision !== undefined) s += `,"decision":${jsonString(e.decision)}`;
-  if (e.route !== undefined) s += `,"route":${jsonString(e.route)}`;
-  if (e.userId !== undefined) s += `,"userId":${jsonString(e.userId)}`;
-  if (e.email !== undefined) s += `,"email":${jsonString(e.email)}`;
-  if (e.actor !== undefined) s += `,"actor":${jsonString(e.actor)}`;
-  const d = e.details;
+  const details = detailsText(e.details);
+  if (details === undefined) return asciiJson(logLine(e));
+  // The store's row takes the same JSON rather than making it again.
+  (e as SerializedAuditEvent)[DETAILS_JSON] = details === '' ? '{}' : `{${details.slice(1)}}`;
+  let s = `{"time":"${isoTime(e.time)}","level":"info","message":"audit"${TOP.kind(e.kind)}`;
+  if (e.id !== undefined) s += `,"eventId":${asciiJsonString(e.id)}`;
+  if (e.requestId !== undefined) s += `,"requestId":${asciiJsonString(e.requestId)}`;
+  return `${s}${TOP.decision(e.decision)}${TOP.route(e.route)}${TOP.userId(e.userId)}${TOP.email(e.email)}${TOP.actor(e.actor)}${details}}`;
+}
+
+/**
+ * Writers of detail fields by name, each keeping its last fragment. Names
+ * come from the code that records events, so they are few; past the bound
+ * a name's fragment is made each time.
+ */
+const detailFields = new Map<string, (v: unknown) => string | undefined>();
+const MAX_DETAIL_FIELDS = 256;
+
+/**
+ * The details as `,"name":value` fragments in JSON's order (ASCII JSON), or
+ * undefined when JSON.stringify must write them (see logLineJson).
+ */
+function detailsText(d: Readonly<Record<string, unknown>> | undefined): string | undefined {
+  let out = '';
   for (const k in d) {
     const c = k.charCodeAt(0);
-    if ((c >= 48 && c <= 57) || LINE_FIELDS.has(k)) return q(logLine(e));
+    if ((c >= 48 && c <= 57) || LINE_FIELDS.has(k) || !Object.hasOwn(d, k)) return undefined;
+    const v = d[k];
+    if (v === undefined) continue; // as JSON.stringify: the name left out
+    let write = detailFields.get(k);
+    if (write === undefined) {
+      write = detailField(k);
+      if (detailFields.size < MAX_DETAIL_FIELDS) detailFields.set(k, write);
+    }
+    const fragment = write(v);
+    if (fragment === undefined) return undefined;
+    out += fragment;
   }
-  // The details, flattened: their JSON without its braces (keys JSON leaves out stay out).
-  // The store's row takes the same JSON rather than making it again.
-  const details = q(d) as string | undefined;
-  if (details !== undefined) (e as SerializedAuditEvent)[DETAILS_JSON] = details;
-  return details === undefined || details.length <= 2 ? `${s}}` : `${s},${details.slice(1)}`;
+  return out;
+}
+
+/** A detail's `,"name":value` writer, keeping the last fragment; undefined for a value it does not write. */
+function detailField(name: string): (v: unknown) => string | undefined {
+  const k = jsonKey(name);
+  /** The last value written: a primitive, or a copy of a list's strings (a list may be changed after it was given). */
+  let last: unknown;
+  let lastFragment: string | undefined;
+  return (v) => {
+    let value: string;
+    if (Array.isArray(v)) {
+      if (!allStrings(v)) return undefined;
+      // A list of reasons: a fresh array per decision, mostly with the last one's strings.
+      if (lastFragment !== undefined && Array.isArray(last) && sameStrings(v, last)) return lastFragment;
+      value = asciiJson(v);
+      last = v.slice();
+    } else {
+      if (v === last && lastFragment !== undefined) return lastFragment;
+      if (typeof v === 'string') value = asciiJsonString(v);
+      else if (typeof v === 'number') value = Number.isFinite(v) ? String(v) : 'null';
+      else if (typeof v === 'boolean') value = v ? 'true' : 'false';
+      else if (v === null) value = 'null';
+      else return undefined;
+      last = v;
+    }
+    lastFragment = flat(k + value);
+    return lastFragment;
+  };
+}
+
+function allStrings(a: readonly unknown[]): boolean {
+  for (let i = 0; i < a.length; i++) if (typeof a[i] !== 'string') return false;
+  return true;
+}
+
+function sameStrings(a: readonly unknown[], b: readonly unknown[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** The JSON log line of an event: top-level fields, then its details, flattened. */

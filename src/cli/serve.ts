@@ -116,7 +116,7 @@ async function serveConfigFile(path: string, io: CliIo): Promise<Served> {
   const config: Config = parseConfigText(text, path, io.env);
   // One batched writer for every line on standard output: a log or audit line per request costs no write of its own and never waits for the reader.
   const out = stdoutDestination();
-  const logger = createLogger(config.logLevel, (l) => out.write(l));
+  const logger = createLogger(config.logLevel, out);
   // Once at start (never on reload): Pomerium keys Limen accepts and ignores, with why.
   for (const w of config.warnings ?? []) logger.warn('config key ignored', { key: w.key, ...(w.line !== undefined ? { line: w.line } : {}), reason: w.message });
   // log_level: debug: the config it runs with, as `serve --print-config` prints it (secrets redacted).

@@ -18,16 +18,37 @@ export interface Logger {
    * `log_level: warn` quiets messages, not the audit trail.
    */
   record(rec: Record<string, unknown>): void;
-  /** Writes one JSON object already serialized (without the newline) as a line, as `record` does: the audit trail's hot path. */
-  line?(json: string): void;
+  /**
+   * Writes one JSON object already serialized (without the newline) as a
+   * line, as `record` does: the audit trail's hot path. `ascii`: the
+   * caller's promise that the text is ASCII only (see `asciiJson`), which
+   * a destination that batches can then take without encoding it now.
+   */
+  line?(json: string, ascii?: boolean): void;
+}
+
+/** Where a logger's lines go: a LineSink (src/observe/line-sink.ts) or anything with `write`. */
+export interface LineWriter {
+  write(line: string): void;
+  /** The same for a line known to be ASCII only. */
+  writeAscii?(line: string): void;
 }
 
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, off: 50 };
 
-/** A logger writing JSON lines at `level` and above; `base` fields (a worker's id) go on every line. */
-export function createLogger(level: LogLevel = 'info', write: (line: string) => void = (l) => process.stdout.write(l), base?: Readonly<Record<string, unknown>>): Logger {
+/**
+ * A logger writing JSON lines at `level` and above to `to` (a function
+ * taking each line, or a LineWriter, whose `writeAscii` then takes the
+ * lines promised ASCII); `base` fields (a worker's id) go on every line.
+ */
+export function createLogger(
+  level: LogLevel = 'info', to: ((line: string) => void) | LineWriter = (l) => process.stdout.write(l), base?: Readonly<Record<string, unknown>>,
+): Logger {
   let min = LEVELS[level];
+  const write = typeof to === 'function' ? to : to.write.bind(to);
+  const writeAscii = typeof to !== 'function' && typeof to.writeAscii === 'function' ? to.writeAscii.bind(to) : undefined;
   const baseText = base === undefined ? '' : Object.entries(base).map(([k, v]) => `,${JSON.stringify(k)}:${JSON.stringify(v)}`).join('');
+  const baseAscii = base === undefined ? '' : Object.entries(base).map(([k, v]) => `,${asciiJson(k)}:${asciiJson(v)}`).join('');
   const emit = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>): void => {
     if (LEVELS[lvl] < min) return;
     write(JSON.stringify({ time: isoTime(Date.now()), level: lvl, message: redactText(msg), ...base, ...redactFields(fields) }) + '\n');
@@ -39,7 +60,10 @@ export function createLogger(level: LogLevel = 'info', write: (line: string) => 
     error: (m, f) => emit('error', m, f),
     setLevel: (next) => { min = LEVELS[next]; },
     record: (rec) => { write(JSON.stringify(base === undefined ? rec : { ...rec, ...base }) + '\n'); },
-    line: (json) => { write((baseText === '' ? json : json.slice(0, -1) + baseText + '}') + '\n'); },
+    line: (json, ascii) => {
+      if (ascii === true && writeAscii !== undefined) writeAscii((baseAscii === '' ? json : json.slice(0, -1) + baseAscii + '}') + '\n');
+      else write((baseText === '' ? json : json.slice(0, -1) + baseText + '}') + '\n');
+    },
   };
 }
 
@@ -101,6 +125,33 @@ export function asciiJson(v: unknown): string {
 /** `asciiJson(s)` for a string, without JSON.stringify for printable ASCII without `"` or `\\` (the common case). */
 export function asciiJsonString(s: string): string {
   return typeof s === 'string' && writtenAsIs(s) ? `"${s}"` : asciiJson(s);
+}
+
+/** `,"name":`, as ASCII JSON and flat (see `flat`): the start of a field's fragment in a line built as text. */
+export function jsonKey(name: string): string {
+  return flat(`,${asciiJsonString(name)}:`);
+}
+
+/**
+ * A writer of one string field's `,"name":"value"` fragment (ASCII JSON),
+ * or '' for undefined (as JSON.stringify leaves such keys out). The last
+ * fragment is kept, flat: most values of a line repeat from one request to
+ * the next (the route, the caller, the method, the host), and a repeat
+ * then costs one comparison instead of an escape and a new string, and one
+ * piece to copy when the line is written.
+ */
+export function keptTextField(name: string): (v: string | undefined) => string {
+  const k = jsonKey(name);
+  let last: string | undefined;
+  let lastFragment = '';
+  return (v) => {
+    if (v === undefined) return '';
+    if (v !== last) {
+      last = v;
+      lastFragment = flat(k + asciiJsonString(v));
+    }
+    return lastFragment;
+  };
 }
 
 /**

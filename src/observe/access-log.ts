@@ -33,7 +33,7 @@ import type { Caller } from '../authn/index.js';
 import { addForwardedFor, clientIp, forwardedForWithPeer } from '../http/index.js';
 import { loggableHeader, loggablePath, loggableQuery, loggableReferer } from './redact.js';
 import type { LineDestination, LineMaker } from './line-sink.js';
-import { asciiJson, asciiJsonString, flat, isoTime } from '../log/index.js';
+import { asciiJson, asciiJsonString, flat, isoTime, jsonKey, keptTextField as text } from '../log/index.js';
 
 /** What is known about a request when its response is finished. */
 export interface AccessFacts {
@@ -87,35 +87,9 @@ type DecisionField = (f: DecisionFacts) => string;
 
 const q = JSON.stringify;
 
-/** `,"name":`, flat (see `flat`): the start of every fragment of a field. */
-function keyText(key: string): string {
-  return flat(`,${q(key)}:`);
-}
-
-/**
- * `,"name":"value"`, or '' for undefined (as JSON.stringify leaves such keys
- * out). The last fragment is kept, flat: most values repeat from one request
- * to the next (the route, the caller, the method, the host), and a repeat
- * then costs one comparison instead of an escape and a new string, and
- * one piece to copy when the line is written.
- */
-function text(key: string): (v: string | undefined) => string {
-  const k = keyText(key);
-  let last: string | undefined;
-  let lastFragment = '';
-  return (v) => {
-    if (v === undefined) return '';
-    if (v !== last) {
-      last = v;
-      lastFragment = flat(k + asciiJsonString(v));
-    }
-    return lastFragment;
-  };
-}
-
 /** `,"name":value` for any JSON value. */
 function json(key: string): (v: unknown) => string {
-  const k = keyText(key);
+  const k = jsonKey(key);
   return (v) => (v === undefined ? '' : k + asciiJson(v));
 }
 
@@ -150,7 +124,7 @@ function realEmail(c: Caller | null | undefined): string | undefined {
 
 /** A number as JSON writes it (non-finite as null); the last fragment is kept, as in `text`. */
 function num(key: string): (v: number) => string {
-  const k = keyText(key);
+  const k = jsonKey(key);
   let last = Number.NaN;
   let lastFragment = `${k}null`;
   return (v) => {
@@ -169,7 +143,7 @@ function num(key: string): (v: number) => string {
  * is kept per name, so both lines' `request-id` share one.
  */
 function requestId(key: string): (id: string) => string {
-  const k = keyText(key);
+  const k = jsonKey(key);
   let last: string | undefined;
   let lastFragment = '';
   return (id) => {
@@ -209,7 +183,7 @@ export function millisText(ms: number): string {
 }
 
 function millis(key: string): (ms: number) => string {
-  const k = keyText(key);
+  const k = jsonKey(key);
   return (ms) => k + millisText(ms);
 }
 

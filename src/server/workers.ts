@@ -522,7 +522,7 @@ export async function runWorker(o: WorkerOptions): Promise<never> {
     const config = parseConfigText(first.text, o.configPath, o.env);
     // Every line of the worker through one batched writer, to its own pipe to the primary (which copies whole lines).
     const out = stdoutDestination();
-    logger = createLogger(config.logLevel, (l) => out.write(l), { worker: id, pid: process.pid });
+    logger = createLogger(config.logLevel, out, { worker: id, pid: process.pid });
     const mode = o.mode ?? listenMode();
     running = await startLimen({
       ...o.start, config, logger,
