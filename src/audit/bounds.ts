@@ -44,6 +44,16 @@ function needsBounding(v: unknown): boolean {
   return v !== null && typeof v === 'object';
 }
 
+/** A list within bounds of strings within bounds (a decision's reasons). */
+function shortStrings(v: readonly unknown[]): boolean {
+  if (v.length > MAX_AUDIT_ITEMS) return false;
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i];
+    if (typeof x !== 'string' || x.length > MAX_AUDIT_STRING) return false;
+  }
+  return true;
+}
+
 /**
  * The event with every field within bounds. Returns the same object when
  * nothing needs cutting (the common case: flat details of short strings,
@@ -54,7 +64,7 @@ export function boundEvent(e: AuditEvent): AuditEvent {
   if (!over) {
     for (const k in e.details) {
       const v = e.details[k];
-      if (Array.isArray(v) && v.length <= MAX_AUDIT_ITEMS && v.every((x) => typeof x === 'string' && x.length <= MAX_AUDIT_STRING)) continue;
+      if (Array.isArray(v) && shortStrings(v)) continue;
       if (needsBounding(v)) { over = true; break; }
     }
   }

@@ -40,12 +40,13 @@ export const MAX_ID_LENGTH = 1024;
 /** `queryAudit` returns at most this many events unless told otherwise. */
 export const DEFAULT_AUDIT_LIMIT = 1000;
 
-/** A lone surrogate: a high one not followed by a low one, or a low one not after a high one. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-/** `String.prototype.isWellFormed` (ES2024, not in this project's `lib`). */
+/**
+ * Whether `s` has no lone surrogate: `String.prototype.isWellFormed`
+ * (ES2024, in every Node.js this project runs on, not in its TypeScript
+ * `lib`), which answers a string of one-byte characters without reading it.
+ */
 export function isWellFormed(s: string): boolean {
-  return !LONE_SURROGATE.test(s);
+  return (s as unknown as { isWellFormed(): boolean }).isWellFormed();
 }
 
 /**

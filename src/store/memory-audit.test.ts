@@ -14,3 +14,26 @@ test('the memory store keeps at most maxAuditEvents audit events, dropping the o
   assert.equal((await store.queryAudit({ limit: 10_000 })).length, 100);
   await store.close();
 });
+
+test('audit columns that repeat, change, go missing and come back are stored as given, across batches and stores', async () => {
+  // Each column's last text is kept between rows (and between stores): a row must never carry the one before it.
+  const rows = [
+    { kind: 'authorize', decision: 'allow', route: 'app', userId: 'u1', email: 'a@example.com' },
+    { kind: 'authorize', decision: 'allow', route: 'app', userId: 'u1', email: 'a@example.com' },
+    { kind: 'authorize', decision: 'deny', route: 'other', userId: undefined, email: undefined, actor: 'admin' },
+    { kind: 'sign_in', userId: 'u1', email: 'ü@example.com', actor: 'admin' },
+    { kind: 'authorize', decision: 'allow', route: 'app', userId: 'u1', email: 'a@example.com' },
+    { kind: 'authorize', decision: '"quoted"', route: 'app\\', userId: 'u2', email: 'a@example.com' },
+  ];
+  const a = new MemoryStore();
+  const b = new MemoryStore();
+  for (const [i, r] of rows.entries()) {
+    for (const s of [a, b]) await s.appendAudit([{ time: 1_000 + i, requestId: `r${i}`, details: { i }, ...r }]);
+  }
+  for (const s of [a, b]) {
+    const kept = (await s.queryAudit({ limit: 100 })).sort((x, y) => x.time - y.time);
+    assert.deepEqual(kept.map((e) => [e.kind, e.decision, e.route, e.userId, e.email, e.actor, e.details]),
+      rows.map((r, i) => [r.kind, r.decision, r.route, r.userId, r.email, r.actor, { i }]));
+    await s.close();
+  }
+});

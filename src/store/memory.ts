@@ -266,7 +266,7 @@ function packRows(rows: readonly AuditRow[], seqOf: (i: number) => number): Audi
     if (r.time < minTime) minTime = r.time;
     if (r.time > maxTime) maxTime = r.time;
     // The text columns in order, each a JSON string or null: no array per row.
-    parts[i] = `[${seqOf(i)},${r.time},${textColumn(r.kind)},${textColumn(r.request_id)},${textColumn(r.decision)},${textColumn(r.route)},${textColumn(r.user_id)},${textColumn(r.email)},${textColumn(r.actor)},${textColumn(r.event_id)},${r.details}]`;
+    parts[i] = `[${seqOf(i)},${r.time},${KEPT.kind(r.kind)},${textColumn(r.request_id)},${KEPT.decision(r.decision)},${KEPT.route(r.route)},${KEPT.userId(r.user_id)},${KEPT.email(r.email)},${KEPT.actor(r.actor)},${textColumn(r.event_id)},${r.details}]`;
   }
   // join() makes one flat string; a page built with += would stay a tree of its pieces, each a heap object.
   return { count: rows.length, minTime, maxTime, text: `[${parts.join(',')}]` };
@@ -275,6 +275,20 @@ function packRows(rows: readonly AuditRow[], seqOf: (i: number) => number): Audi
 function textColumn(v: string | null): string {
   return v === null ? 'null' : jsonString(v);
 }
+
+/** `textColumn`, with the last value's text kept: these columns mostly repeat from one row to the next. */
+function keptColumn(): (v: string | null) => string {
+  let last: string | null = null;
+  let lastText = 'null';
+  return (v) => {
+    if (v !== last) {
+      last = v;
+      lastText = textColumn(v);
+    }
+    return lastText;
+  };
+}
+const KEPT = { kind: keptColumn(), decision: keptColumn(), route: keptColumn(), userId: keptColumn(), email: keptColumn(), actor: keptColumn() };
 
 function unpackAuditPage(page: AuditPage): SeqRow[] {
   return (JSON.parse(page.text) as unknown[][]).map((p) => {
