@@ -4,25 +4,15 @@
  * under `*.localhost` (the test HTTP client maps every name to 127.0.0.1).
  */
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { parseConfig, type Config } from '../src/config/index.js';
 import { startDemoUpstream, startDevIdp } from '../src/devidp/index.js';
 import { startLimen, type RunningLimen } from '../src/server/index.js';
 import { MemoryStore, type Store } from '../src/store/index.js';
 import { createLogger, type Logger } from '../src/log/index.js';
 import { lineDestination } from '../src/observe/index.js';
+import { freePort } from './support/index.js';
 
-/** A port that was free a moment ago (the OS hands out a fresh one each time). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
+export { freePort };
 
 export interface StackOptions {
   /** Routes; `UPSTREAM` in a `to` is replaced by the demo upstream URL, `PORT` in `from` by Limen's port. */

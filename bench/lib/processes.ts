@@ -4,7 +4,7 @@
  * interrupted, and helpers to start a TypeScript child and wait for ports.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -99,17 +99,8 @@ export function nextMessage<T extends { type: string }>(child: ChildProcess, typ
   });
 }
 
-/** A loopback port that was free a moment ago (for configs that must name their own port). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+/** A free loopback port the kernel will not hand out by itself (see test/support/ports.ts). */
+export { freePort } from '../../test/support/ports.js';
 
 /** Resolves once something accepts TCP connections on 127.0.0.1:`port`. */
 export async function waitForPort(port: number, timeoutMs = 10_000, isAlive: () => boolean = () => true): Promise<void> {

@@ -24,3 +24,4 @@ export {
 } from './oidc-login.js';
 export { REPO_ROOT, runCli, runCliInProcess, type CliResult } from './cli.js';
 export { csrfHeaders } from './admin-api.js';
+export { freePort } from './ports.js';
