@@ -149,6 +149,25 @@ describe('remembered session callers follow every change on the next request', (
     });
   }
 
+  test('a token that only ends like a remembered one is never answered with its caller', async () => {
+    const r = await rig((now) => new MemoryStore({ clock: now }));
+    assert.deepEqual(await r.whoByRequest(), { answer: 'ada@example.com [eng]', cached: false });
+    assert.deepEqual(await r.whoByRequest(), { answer: 'ada@example.com [eng]', cached: true });
+    // The same last characters (the signature's end), another beginning: a forgery, or a token that merely collides.
+    const tail = r.token.slice(-40);
+    const forgeries = [`x${r.token.slice(1)}`, `${r.token.slice(0, -41)}A${tail}`, tail, `${r.token}x`.slice(1)];
+    for (const forged of forgeries) {
+      const req = { headers: { cookie: `_pomerium=${forged}` } } as unknown as IncomingMessage;
+      assert.equal(r.identifier.identifyCached(req, 'app.example.com'), undefined, `not answered from memory: ${forged.slice(0, 12)}…`);
+      const full = await r.identifier.identify(req, 'app.example.com', '');
+      assert.equal(full.caller, null, 'and refused when worked out');
+      assert.equal((await r.identifier.fromToken(forged, 'app.example.com', '')).caller, null);
+    }
+    // The real token is still known, and a refused forgery did not take its place.
+    assert.deepEqual(await r.whoByRequest(), { answer: 'ada@example.com [eng]', cached: true });
+    await r.store.close();
+  });
+
   test('SQLite: a revocation committed by another connection (a CLI process) applies to the next request', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'limen-identify-'));
     try {

@@ -120,6 +120,23 @@ const MAX_SESSION_COOKIES = 4;
 /** The skew verifySharedSecretToken allows on exp/nbf. */
 const TOKEN_SKEW_S = 60;
 
+/** How much of a token's end keys the caller memory: the signature's last characters, unique to the token. */
+const CALLER_KEY_TAIL = 32;
+
+/**
+ * The caller memory's key for a token on a host: the host and the token's
+ * end, not the whole token. A token arrives as a new string on every
+ * request, and a map hashes every character of a new key: for a session
+ * handle of several hundred characters that was the largest single cost of
+ * a signed-in request's identity (about 4,800 instructions). The entry
+ * keeps the whole token, and a hit counts only when it is the same token,
+ * so two tokens with the same end (never two valid ones: it is their
+ * signature) share a slot rather than a caller.
+ */
+function callerKey(host: string, token: string): string {
+  return `${host}\u0000${token.length > CALLER_KEY_TAIL ? token.slice(-CALLER_KEY_TAIL) : token}`;
+}
+
 /**
  * Works out who is asking: a Pomerium bearer token (CONTRACT §5 order) wins
  * over the session cookie. A bad credential yields no caller and a failure
@@ -142,7 +159,7 @@ export class Identifier {
    * `callersGeneration`; emptied as soon as it moves. `from`..`until` is the
    * clock span in which nothing time-dependent in `fromToken` changes.
    */
-  private readonly callers: BoundedCache<string, { readonly caller: Caller; readonly from: number; readonly until: number }>;
+  private readonly callers: BoundedCache<string, { readonly token: string; readonly caller: Caller; readonly from: number; readonly until: number }>;
   private callersGeneration: number | undefined;
 
   private async verifyCached(token: string, now: number): Promise<JWTPayload | TokenFailure> {
@@ -170,7 +187,7 @@ export class Identifier {
     this.callers = new BoundedCache({
       maxEntries: b.maxEntries ?? VERIFIED_CACHE_MAX,
       maxBytes: b.callersMaxBytes ?? CALLER_CACHE_MAX_BYTES,
-      sizeOf: (key, e) => 256 + key.length + approxBytes(e.caller.session ?? null) + approxBytes(e.caller.policy.groups),
+      sizeOf: (key, e) => 256 + key.length + e.token.length + approxBytes(e.caller.session ?? null) + approxBytes(e.caller.policy.groups),
     });
   }
 
@@ -197,9 +214,9 @@ export class Identifier {
     if (first === undefined) return { caller: null, credential: 'none' };
     const generation = this.deps.generation?.();
     if (generation === undefined || generation !== this.callersGeneration) return undefined;
-    const known = this.callers.get(`${host}\u0000${first}`);
+    const known = this.callers.get(callerKey(host, first));
     const now = this.deps.now();
-    if (known && known.from <= now && now < known.until) return { caller: known.caller, credential: 'cookie' };
+    if (known && known.token === first && known.from <= now && now < known.until) return { caller: known.caller, credential: 'cookie' };
     return undefined;
   }
 
@@ -230,8 +247,8 @@ export class Identifier {
         this.callers.clear();
         this.callersGeneration = generation;
       }
-      const known = this.callers.get(`${host}\u0000${token}`);
-      if (known && known.from <= now && now < known.until) return { caller: known.caller };
+      const known = this.callers.get(callerKey(host, token));
+      if (known && known.token === token && known.from <= now && now < known.until) return { caller: known.caller };
     }
     const claims = await this.verifyCached(token, now);
     if (typeof claims === 'string') return { caller: null, failure: claims };
@@ -251,7 +268,7 @@ export class Identifier {
           // Remembered only if nothing changed since the generation was read
           // (a refresh writes, and so does anyone else meanwhile).
           if (generation !== undefined && s === rec.data && this.callersGeneration === generation) {
-            this.rememberCaller(`${host}\u0000${token}`, caller, now, Math.min(
+            this.rememberCaller(host, token, caller, now, Math.min(
               typeof claims.exp === 'number' ? (claims.exp + TOKEN_SKEW_S) * 1000 : Infinity,
               s.expiresAt,
               rec.expiresAt ?? Infinity,
@@ -288,9 +305,9 @@ export class Identifier {
     return { caller: null, failure: typeof claims.jti === 'string' ? 'session-unknown' : 'token-unknown' };
   }
 
-  private rememberCaller(key: string, caller: Caller, from: number, until: number): void {
+  private rememberCaller(host: string, token: string, caller: Caller, from: number, until: number): void {
     if (!(until > from)) return;
-    this.callers.set(key, { caller, from, until });
+    this.callers.set(callerKey(host, token), { token, caller, from, until });
   }
 
   /** Builds the caller for a session, applying impersonation. */
