@@ -12,11 +12,17 @@
 export function cookieValues(header: string | undefined, name: string): string[] {
   const out: string[] = [];
   if (!header || name === '') return out;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq <= 0 || part.slice(0, eq).trim() !== name) continue;
-    const value = part.slice(eq + 1).trim();
-    out.push(value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value);
+  // The parts between semicolons, found with indexOf rather than split: no array of every part (the
+  // session cookie's value is most of the header, and this runs for every signed-in request).
+  for (let start = 0; start <= header.length;) {
+    let end = header.indexOf(';', start);
+    if (end < 0) end = header.length;
+    const eq = header.indexOf('=', start);
+    if (eq > start && eq < end && header.slice(start, eq).trim() === name) {
+      const value = header.slice(eq + 1, end).trim();
+      out.push(value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value);
+    }
+    start = end + 1;
   }
   return out;
 }

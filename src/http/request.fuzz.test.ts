@@ -11,6 +11,7 @@ import type { IncomingMessage } from 'node:http';
 import fc from 'fast-check';
 import { fuzzSync, mutatedString } from '../../test/support/fuzz.js';
 import { clientIp, cookieValue, parseHostHeader, removeCookies } from './request.js';
+import { cookieValues } from './cookies.js';
 import { prefersHtml } from './respond.js';
 
 const VALID_HOSTS = ['app.example.com', 'APP.Example.COM:8443', 'localhost', '127.0.0.1:80', '[::1]', '[::1]:443', '[::ffff:10.0.0.1]:65535', 'a-b.c_d~e.localhost:1', 'x'];
@@ -58,6 +59,38 @@ test('cookies: damaged Cookie headers never throw and never yield a value spanni
     if (v !== undefined) assert.ok(!v.includes(';'), 'value spans a cookie separator');
     const kept = removeCookies(header, new Set([name]));
     if (name !== '' && kept !== undefined) assert.equal(cookieValue(kept, name), undefined);
+  });
+});
+
+// The forms these had when written with split: the scanning ones must answer alike for any header.
+function cookieValuesBySplit(header: string | undefined, name: string): string[] {
+  const out: string[] = [];
+  if (!header || name === '') return out;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0 || part.slice(0, eq).trim() !== name) continue;
+    const value = part.slice(eq + 1).trim();
+    out.push(value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value);
+  }
+  return out;
+}
+function removeCookiesBySplit(header: string | undefined, names: ReadonlySet<string>): string | undefined {
+  if (!header) return undefined;
+  const kept = header.split(';').map((p) => p.trim()).filter((p) => {
+    if (!p) return false;
+    const eq = p.indexOf('=');
+    return !names.has((eq < 0 ? p : p.slice(0, eq)).trim());
+  });
+  return kept.length > 0 ? kept.join('; ') : undefined;
+}
+
+test('cookies: cookieValues and removeCookies answer as splitting the header on semicolons did, for any header', () => {
+  const seeds = ['_pomerium=eyJhbGciOiJIUzI1NiJ9.e30.sig; other=1', 'a=1;b=2', '_pomerium="quoted"', '=x; _pomerium=', '_pomerium', ';;_pomerium=a;;', ' _pomerium = b ;', 'a=b=c; _pomerium==x'];
+  const header = fc.oneof(mutatedString(...seeds), fc.string({ maxLength: 120 }), fc.constant(''), fc.constant(undefined));
+  fuzzSync('cookie-scan', 3000, [header, fc.constantFrom('_pomerium', 'a', 'b', '', '=', ' a')], (h, name) => {
+    assert.deepEqual(cookieValues(h, name), cookieValuesBySplit(h, name));
+    const names = new Set([name, '_pomerium_csrf']);
+    assert.equal(removeCookies(h, names), removeCookiesBySplit(h, names));
   });
 });
 

@@ -24,13 +24,19 @@ export function cookieValue(header: string | undefined, name: string): string | 
 /** The Cookie header with the named cookies removed; undefined when none remain. */
 export function removeCookies(header: string | undefined, names: ReadonlySet<string>): string | undefined {
   if (!header) return undefined;
-  const kept = header.split(';').map((p) => p.trim()).filter((p) => {
-    if (!p) return false;
-    const eq = p.indexOf('=');
-    const name = (eq < 0 ? p : p.slice(0, eq)).trim();
-    return !names.has(name);
-  });
-  return kept.length > 0 ? kept.join('; ') : undefined;
+  // The parts between semicolons, found with indexOf (see cookieValues): most requests carry only the session cookie.
+  let kept: string | undefined;
+  for (let start = 0; start <= header.length;) {
+    let end = header.indexOf(';', start);
+    if (end < 0) end = header.length;
+    const part = header.slice(start, end).trim();
+    start = end + 1;
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    if (names.has((eq < 0 ? part : part.slice(0, eq)).trim())) continue;
+    kept = kept === undefined ? part : `${kept}; ${part}`;
+  }
+  return kept;
 }
 
 export interface CookieOptions {
