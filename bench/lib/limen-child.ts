@@ -16,6 +16,8 @@
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import type { RunningLimen } from '../../src/server/index.js';
+import type { Logger } from '../../src/log/index.js';
+import type { LineSink } from '../../src/observe/index.js';
 import { auditSwitch, type AuditSwitchStore } from './audit-switch-store.js';
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
@@ -70,10 +72,24 @@ async function start(m: LimenStart): Promise<Ready> {
   // here /dev/null. The audit lines are written whether or not metrics and
   // the access log are on, as they are in production.
   const out = fileDestination('/dev/null');
-  limen = await startLimen({ config, store, logger: createLogger('info', out), accessLogDestination: out });
+  limen = await startLimen({ config, store, logger: loggerTo(createLogger, out), accessLogDestination: out });
   observe = { metrics: limen.services.observer?.metrics, accessLog: limen.services.observer?.accessLog };
   await switchObserve({ type: 'observe', on: false });
   return { type: 'ready', url: limen.url, port: limen.port };
+}
+
+/**
+ * A logger writing to `out` as limen serve's does. A build from before
+ * loggers took a LineWriter (a --baseline) is given a function instead:
+ * asked to write to an object, its logger throws on the first line.
+ */
+function loggerTo(create: typeof import('../../src/log/index.js').createLogger, out: LineSink): Logger {
+  try {
+    create('debug', { write() {} }).debug('probe');
+    return create('info', out);
+  } catch {
+    return create('info', (l) => { out.write(l); });
+  }
 }
 
 async function switchAuditStore(m: AuditStoreSwitch): Promise<AuditStoreSwitched> {
