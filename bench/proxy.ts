@@ -88,7 +88,7 @@ Options:
                          with metrics + access log on), in the same rounds: a change against the code
                          it changes, in one run
   --only KEYS            measure only these rows, e.g. floor,public,signed,signedObserved (keys: direct,
-                         nginx, floor, floorWorkers, apache, public, signedObserved, signed, signedNoAudit,
+                         nginx, floor, floorContract, floorWorkers, apache, public, signedObserved, signed, signedNoAudit,
                          publicNoAudit, publicWorkers, signedWorkers, publicBaseline, signedBaseline,
                          signedObservedBaseline)
   --soak                 after the table, measure memory and start-up: RSS of one Limen with
@@ -436,6 +436,12 @@ async function main(): Promise<void> {
   const floorReady = nextMessage<Ready>(floorChild, 'ready');
   floorChild.send({ type: 'start', upstreamUrl: upstream.url } satisfies FloorStart);
   const floor = await floorReady;
+  // The floor plus the least CONTRACT asks of a signed-in request (floor-child.ts): a bound for issue 16's item 1.
+  const floorContractChild = forkTs('floor-child.ts');
+  cleanups.push(() => stopChild(floorContractChild));
+  const floorContractReady = nextMessage<Ready>(floorContractChild, 'ready');
+  floorContractChild.send({ type: 'start', upstreamUrl: upstream.url, contract: true } satisfies FloorStart);
+  const floorContract = await floorContractReady;
   // The floor on every core, as many node:cluster workers as `workers: auto` would start.
   log(`starting the floor on every core (${availableParallelism()} node:cluster workers)`);
   const floorWorkersChild = forkTs('floor-child.ts');
@@ -578,6 +584,10 @@ async function main(): Promise<void> {
     { key: 'direct', process: 'upstream', pids: pidsOf(upstreamChild.pid), label: `direct upstream (${upstreamLabel})`, load: { url: `${upstream.url}/`, headers: {} } },
     { key: 'nginx', pids: nginxPids, label: `${nginx.version}, 1 worker`, load: { url: `${nginx.url}/`, headers: {} } },
     { key: 'floor', process: 'floor', pids: pidsOf(floorChild.pid), label: 'bare Node.js proxy (the floor)', load: { url: `${floor.url}/`, headers: {} } },
+    {
+      key: 'floorContract', process: 'floor-contract', pids: pidsOf(floorContractChild.pid), identityHeaders: LIMEN_IDENTITY,
+      label: 'the floor + the contract\'s least for a signed-in request', load: { url: `${floorContract.url}/`, headers: { Cookie: `${COOKIE_NAME}=${cookie}` } },
+    },
     {
       key: 'floorWorkers', process: 'floor-workers', pids: () => (proc && floorWorkersChild.pid !== undefined ? processAndChildren(floorWorkersChild.pid) : []),
       label: `the floor on every core (node:cluster, ${availableParallelism()} workers)`, load: { url: `${floorWorkers.url}/`, headers: {} },

@@ -18,6 +18,8 @@ export interface FloorStart {
   readonly upstreamUrl: string;
   /** More than 1: a node:cluster primary with this many workers on one port (the floor on every core). */
   readonly workers?: number;
+  /** The floor plus the least a signed-in request costs under CONTRACT (floor-child.ts). */
+  readonly contract?: boolean;
 }
 
 export interface LimenStart {

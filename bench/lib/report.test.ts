@@ -119,6 +119,25 @@ describe('formatGoals', () => {
     assert.doesNotMatch(formatGoals(rows({ nginx: 20000 }), []), /^floor:/m);
   });
 
+  const contractCases: { name: string; cpu: Partial<Record<TargetKey, number>>; want: RegExp | undefined }[] = [
+    { name: 'over 1.2x the floor: the contract alone misses the target, and says so', cpu: { floor: 80, floorContract: 104, signed: 120 }, want: /^floor \+ the contract's least .*: 0\.80x the floor's req\/s, 1\.30x its CPU\/req; Limen signed-in 1\.15x of its CPU\/req \(issue 16 asks .* the contract alone costs more\)$/m },
+    { name: 'within 1.2x: no such remark', cpu: { floor: 80, floorContract: 88, signed: 120 }, want: /^floor \+ the contract's least .*: 0\.80x the floor's req\/s, 1\.10x its CPU\/req; Limen signed-in 1\.36x of its CPU\/req$/m },
+    { name: 'Limen signed-in not measured: the bound alone', cpu: { floor: 80, floorContract: 88 }, want: /1\.10x its CPU\/req$/m },
+    { name: 'no CPU figure for the contract floor: no line', cpu: { floor: 80, signed: 120 }, want: undefined },
+  ];
+  for (const c of contractCases) {
+    test(`the contract floor line: ${c.name}`, () => {
+      const r = [
+        ...rows({ nginx: 20000, public: 6000, signed: 4500 }, {}, { signed: c.cpu.signed }),
+        { key: 'floor' as const, label: 'floor', result: res(10000), cpuUsPerRequest: c.cpu.floor },
+        { key: 'floorContract' as const, label: 'contract', result: res(8000), cpuUsPerRequest: c.cpu.floorContract },
+      ];
+      const out = formatGoals(r, evaluateGoals(r));
+      if (c.want === undefined) assert.doesNotMatch(out, /^floor \+ the contract/m);
+      else assert.match(out, c.want);
+    });
+  }
+
   test('missing figures say so instead of guessing', () => {
     const r = rows({ nginx: 20000 });
     const out = formatGoals(r, evaluateGoals(r));

@@ -5,7 +5,7 @@
  */
 import type { LoadResult } from './wrk.js';
 
-export type TargetKey = 'direct' | 'nginx' | 'floor' | 'floorWorkers' | 'apache' | 'public' | 'signed' | 'publicNoAudit' | 'signedNoAudit' | 'signedObserved'
+export type TargetKey = 'direct' | 'nginx' | 'floor' | 'floorContract' | 'floorWorkers' | 'apache' | 'public' | 'signed' | 'publicNoAudit' | 'signedNoAudit' | 'signedObserved'
   /** `limen serve` with `workers: auto` (issue 16). */
   | 'publicWorkers' | 'signedWorkers'
   /** Limen from another build (`--baseline DIR`), to compare a change with in one run. */
@@ -182,7 +182,13 @@ export function formatGoals(rows: readonly Row[], goals: readonly Goal[]): strin
   const floorLine = floor === undefined
     ? []
     : [`floor: a bare Node.js proxy (node:http + undici dispatch, no checks) reaches ${ratioText(floor)} nginx; Limen signed-in is ${ratioText(ratioOf(rows, 'signed', 'floor'))} of that floor, Limen public ${ratioText(ratioOf(rows, 'public', 'floor'))}`];
-  return [auditLine('signed-in', 'signed', 'signedNoAudit'), auditLine('public', 'public', 'publicNoAudit'), ...floorLine, 'targets (by req/s):', ...lines, ...cpuNote].join('\n');
+  const cpuContract = cpuOf(rows, 'floorContract');
+  const cpuFloor = cpuOf(rows, 'floor');
+  const cpuSigned = cpuOf(rows, 'signed');
+  const contractLine = cpuContract === undefined || cpuFloor === undefined
+    ? []
+    : [`floor + the contract's least for a signed-in request (request id, caller from the cookie, identity JWT and claim headers, audit line and row; bench/lib/floor-child.ts): ${ratioText(ratioOf(rows, 'floorContract', 'floor'))} the floor's req/s, ${ratioText(cpuContract / cpuFloor)} its CPU/req${cpuSigned === undefined ? '' : `; Limen signed-in ${ratioText(cpuSigned / cpuContract)} of its CPU/req`}${cpuContract / cpuFloor > 1.2 ? ' (issue 16 asks signed-in ≤ 1.2× the floor\'s CPU: the contract alone costs more)' : ''}`];
+  return [auditLine('signed-in', 'signed', 'signedNoAudit'), auditLine('public', 'public', 'publicNoAudit'), ...floorLine, ...contractLine, 'targets (by req/s):', ...lines, ...cpuNote].join('\n');
 }
 
 function cpuOf(rows: readonly Row[], key: TargetKey): number | undefined {
