@@ -306,15 +306,17 @@ const MAX_DETAIL_FIELDS = 256;
 function detailsText(d: Readonly<Record<string, unknown>> | undefined): string | undefined {
   let out = '';
   for (const k in d) {
-    const c = k.charCodeAt(0);
-    if ((c >= 48 && c <= 57) || LINE_FIELDS.has(k) || !Object.hasOwn(d, k)) return undefined;
-    const v = d[k];
-    if (v === undefined) continue; // as JSON.stringify: the name left out
+    if (!Object.hasOwn(d, k)) return undefined;
+    // A name with a writer was checked when the writer was made: only a new name is checked here.
     let write = detailFields.get(k);
     if (write === undefined) {
+      const c = k.charCodeAt(0);
+      if ((c >= 48 && c <= 57) || LINE_FIELDS.has(k)) return undefined;
       write = detailField(k);
       if (detailFields.size < MAX_DETAIL_FIELDS) detailFields.set(k, write);
     }
+    const v = d[k];
+    if (v === undefined) continue; // as JSON.stringify: the name left out
     const fragment = write(v);
     if (fragment === undefined) return undefined;
     out += fragment;

@@ -3,6 +3,7 @@
  * reader in request.ts: all values of a name, and the name a Set-Cookie
  * line would set once browsers strip its prefix.
  */
+import { cookiePartValue } from './request.js';
 
 /**
  * Every value of the cookies called `name`, in header order. A browser sends
@@ -17,11 +18,8 @@ export function cookieValues(header: string | undefined, name: string): string[]
   for (let start = 0; start <= header.length;) {
     let end = header.indexOf(';', start);
     if (end < 0) end = header.length;
-    const eq = header.indexOf('=', start);
-    if (eq > start && eq < end && header.slice(start, eq).trim() === name) {
-      const value = header.slice(eq + 1, end).trim();
-      out.push(value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value);
-    }
+    const value = cookiePartValue(header, start, end, name);
+    if (value !== undefined) out.push(value);
     start = end + 1;
   }
   return out;

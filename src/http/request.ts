@@ -11,14 +11,24 @@ export function cookieValue(header: string | undefined, name: string): string | 
   for (let start = 0; start < header.length;) {
     let end = header.indexOf(';', start);
     if (end < 0) end = header.length;
-    const eq = header.indexOf('=', start);
-    if (eq > start && eq < end && header.slice(start, eq).trim() === name) {
-      const value = header.slice(eq + 1, end).trim();
-      return value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value;
-    }
+    const value = cookiePartValue(header, start, end, name);
+    if (value !== undefined) return value;
     start = end + 1;
   }
   return undefined;
+}
+
+/**
+ * The value of the part of a Cookie header from `start` to `end` (a
+ * semicolon or the end) when that cookie is called `name`, quotes
+ * removed; otherwise undefined. Cookie readers walk the parts with
+ * indexOf and ask this of each, rather than splitting the header.
+ */
+export function cookiePartValue(header: string, start: number, end: number, name: string): string | undefined {
+  const eq = header.indexOf('=', start);
+  if (eq <= start || eq >= end || header.slice(start, eq).trim() !== name) return undefined;
+  const value = header.slice(eq + 1, end).trim();
+  return value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value;
 }
 
 /** The Cookie header with the named cookies removed; undefined when none remain. */
