@@ -19,6 +19,8 @@ import { createServer, type IncomingMessage } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { generateKeyPair, SignJWT } from 'jose';
 import { Agent, type Dispatcher } from 'undici';
+import { cookieValue } from '../../src/http/index.js';
+import { isoTime } from '../../src/log/index.js';
 import { listenOnLoopback, onStartMessage } from './child.js';
 import type { FloorStart, Ready } from './messages.js';
 
@@ -35,15 +37,16 @@ function requestHeaders(req: IncomingMessage, host: string): string[] {
 
 /**
  * `contract`: the floor plus the least a signed-in request must cost under
- * CONTRACT, each in its cheapest form, none of Limen's code: a request id
+ * CONTRACT, each in its cheapest form: a request id
  * (to the upstream and the client), the caller found from the session
  * cookie (a map keyed by the token's end, the whole token compared), the
  * cookie kept from the upstream, the identity JWT (signed once at start,
  * of the claims and header Limen signs, as Limen caches it per identity)
  * and the claim headers, and the audit trail (CONTRACT §6): one JSON line
  * per decision, written in 64 KiB batches to /dev/null, and a row kept as
- * JSON text in pages of 256, as the memory store keeps it. What Limen's
- * signed-in request costs beyond this is Limen's own.
+ * JSON text in pages of 256, as the memory store keeps it. Of Limen's
+ * code only two text helpers (the cookie reader and the time format); what
+ * Limen's signed-in request costs beyond this is Limen's own.
  */
 interface Contract {
   readonly jwt: string;
@@ -66,32 +69,10 @@ async function contractOf(): Promise<Contract> {
   return { jwt, callers: new Map(), lines: '', page: [], pages: [], fd: openSync('/dev/null', 'a'), next: 0, prefix: randomBytes(6).toString('base64url') };
 }
 
-let isoSecond = -1;
-let isoPrefix = '';
-/** `toISOString` from the second's text, made once a second, and the milliseconds (toISOString costs 2.5 µs on Node 20). */
-function isoNow(ms: number): string {
-  const second = Math.floor(ms / 1000);
-  if (second !== isoSecond) {
-    isoSecond = second;
-    isoPrefix = new Date(second * 1000).toISOString().slice(0, -4);
-  }
-  const m = ms - second * 1000;
-  return `${isoPrefix}${m < 10 ? '00' : m < 100 ? '0' : ''}${m}Z`;
-}
-
-/** The session cookie's value, found by scanning the header (as Limen does). */
-function sessionCookie(header: string | undefined): string | undefined {
-  if (header === undefined) return undefined;
-  const at = header.indexOf('_pomerium=');
-  if (at < 0) return undefined;
-  const end = header.indexOf(';', at);
-  return header.slice(at + 10, end < 0 ? header.length : end);
-}
-
 /** The upstream headers under the contract, and the audit line and row; the request id. */
 function contractRequest(c: Contract, req: IncomingMessage, host: string): { headers: string[]; requestId: string } {
   const requestId = `${c.prefix}${(++c.next).toString(36)}`;
-  const token = sessionCookie(req.headers.cookie) ?? '';
+  const token = cookieValue(req.headers.cookie, '_pomerium') ?? '';
   const key = token.length > 32 ? token.slice(-32) : token;
   let caller = c.callers.get(key);
   if (caller === undefined || caller.token !== token) {
@@ -106,7 +87,7 @@ function contractRequest(c: Contract, req: IncomingMessage, host: string): { hea
     if (!HOP_BY_HOP.has(lower) && lower !== 'cookie') out.push(raw[i]!, raw[i + 1]!);
   }
   out.push('x-request-id', requestId, 'x-pomerium-jwt-assertion', c.jwt, 'x-pomerium-claim-email', caller.email, 'x-pomerium-claim-groups', 'eng,staff');
-  const time = isoNow(Date.now());
+  const time = isoTime(Date.now());
   const path = req.url ?? '/';
   const details = `{"method":"${req.method}","host":"signed.localhost","path":${JSON.stringify(path)},"ip":"127.0.0.1","reasons":["authenticated-user"],"rule":"rules[0].allow","session_id":"${caller.session}"}`;
   const eventId = `${c.prefix}.${c.next.toString(36)}`;
